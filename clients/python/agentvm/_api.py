@@ -1,0 +1,130 @@
+"""Every wire method as a typed async method, grouped by namespace.
+
+Thin forwarders on purpose: each builds the method's params Struct and returns the
+result Struct unchanged. A test walks the protocol's method table and fails when a
+method has no forwarder here (``fs.readFile`` -> ``client.fs.read_file``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import agentvm_protocol as p
+
+if TYPE_CHECKING:
+    from ._connection import Connection
+
+__all__ = ["FsApi", "ProcessApi", "VmApi"]
+
+
+class _Namespace:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+
+class VmApi(_Namespace):
+    """``vm.*``: VM lifecycle."""
+
+    async def create(self, config: p.VmConfig | None = None) -> p.VmCreateResult:
+        """Create a VM with ``config`` (mounts, env, limits...); returns its ``vm_id``."""
+        return await self._conn.call("vm.create", p.VmCreateParams(config=config or p.VmConfig()))
+
+    async def dispose(self, vm_id: str) -> p.VmDisposeResult:
+        """Dispose a VM: kill its processes, close its files, unmount everything."""
+        return await self._conn.call("vm.dispose", p.VmDisposeParams(vm_id=vm_id))
+
+    async def list(self) -> p.VmListResult:
+        """List the live VMs."""
+        return await self._conn.call("vm.list", p.VmListParams())
+
+    async def info(self, vm_id: str) -> p.VmInfoResult:
+        """A VM's limits, mounts and current resource usage."""
+        return await self._conn.call("vm.info", p.VmInfoParams(vm_id=vm_id))
+
+
+class FsApi(_Namespace):
+    """``fs.*``: files in a VM, through its kernel and mounts."""
+
+    async def read_file(self, vm_id: str, path: str) -> p.FsReadFileResult:
+        """Read a whole file."""
+        return await self._conn.call("fs.readFile", p.FsReadFileParams(vm_id=vm_id, path=path))
+
+    async def write_file(
+        self, vm_id: str, path: str, data: bytes, *, create_dirs: bool = False, mode: int = 0o644
+    ) -> p.FsWriteFileResult:
+        """Create or replace a file; ``create_dirs`` makes missing parents first."""
+        return await self._conn.call(
+            "fs.writeFile", p.FsWriteFileParams(vm_id=vm_id, path=path, data=data, create_dirs=create_dirs, mode=mode)
+        )
+
+    async def read_files(self, vm_id: str, paths: list[str]) -> p.FsReadFilesResult:
+        """Read several files; each entry has ``data`` or ``error``."""
+        return await self._conn.call("fs.readFiles", p.FsReadFilesParams(vm_id=vm_id, paths=paths))
+
+    async def write_files(
+        self, vm_id: str, files: list[p.FsFileToWrite], *, create_dirs: bool = False
+    ) -> p.FsWriteFilesResult:
+        """Write several files; each outcome carries an ``error`` when that file failed."""
+        return await self._conn.call(
+            "fs.writeFiles", p.FsWriteFilesParams(vm_id=vm_id, files=files, create_dirs=create_dirs)
+        )
+
+    async def mkdir(self, vm_id: str, path: str, *, recursive: bool = False, mode: int = 0o755) -> p.FsMkdirResult:
+        """Create a directory (``recursive`` like ``mkdir -p``)."""
+        return await self._conn.call("fs.mkdir", p.FsMkdirParams(vm_id=vm_id, path=path, recursive=recursive, mode=mode))
+
+    async def readdir(self, vm_id: str, path: str) -> p.FsReaddirResult:
+        """List a directory's entries (names and kinds)."""
+        return await self._conn.call("fs.readdir", p.FsReaddirParams(vm_id=vm_id, path=path))
+
+    async def readdir_recursive(
+        self, vm_id: str, path: str, *, max_depth: int | None = None
+    ) -> p.FsReaddirRecursiveResult:
+        """List a directory tree as paths relative to ``path``."""
+        return await self._conn.call(
+            "fs.readdirRecursive", p.FsReaddirRecursiveParams(vm_id=vm_id, path=path, max_depth=max_depth)
+        )
+
+    async def stat(self, vm_id: str, path: str) -> p.FsStatResult:
+        """Metadata of a path, following a final symlink."""
+        return await self._conn.call("fs.stat", p.FsStatParams(vm_id=vm_id, path=path))
+
+    async def lstat(self, vm_id: str, path: str) -> p.FsStatResult:
+        """Metadata of a path, not following a final symlink."""
+        return await self._conn.call("fs.lstat", p.FsLstatParams(vm_id=vm_id, path=path))
+
+    async def exists(self, vm_id: str, path: str) -> p.FsExistsResult:
+        """Whether a path exists."""
+        return await self._conn.call("fs.exists", p.FsExistsParams(vm_id=vm_id, path=path))
+
+    async def move(self, vm_id: str, source: str, destination: str) -> p.FsMoveResult:
+        """Rename ``source`` to ``destination`` (POSIX rename semantics)."""
+        return await self._conn.call("fs.move", p.FsMoveParams(vm_id=vm_id, source=source, destination=destination))
+
+    async def delete(self, vm_id: str, path: str, *, recursive: bool = False) -> p.FsDeleteResult:
+        """Delete a file, symlink or empty directory; ``recursive`` deletes a tree."""
+        return await self._conn.call("fs.delete", p.FsDeleteParams(vm_id=vm_id, path=path, recursive=recursive))
+
+    async def symlink(self, vm_id: str, target: str, path: str) -> p.FsSymlinkResult:
+        """Create a symlink at ``path`` pointing to ``target``."""
+        return await self._conn.call("fs.symlink", p.FsSymlinkParams(vm_id=vm_id, target=target, path=path))
+
+    async def readlink(self, vm_id: str, path: str) -> p.FsReadlinkResult:
+        """The target of a symlink."""
+        return await self._conn.call("fs.readlink", p.FsReadlinkParams(vm_id=vm_id, path=path))
+
+    async def chmod(self, vm_id: str, path: str, mode: int) -> p.FsChmodResult:
+        """Change permission bits."""
+        return await self._conn.call("fs.chmod", p.FsChmodParams(vm_id=vm_id, path=path, mode=mode))
+
+    async def mount(self, vm_id: str, mount: p.MountConfig) -> p.FsMountResult:
+        """Mount a memory or host_dir filesystem into a running VM."""
+        return await self._conn.call("fs.mount", p.FsMountParams(vm_id=vm_id, mount=mount))
+
+    async def unmount(self, vm_id: str, path: str) -> p.FsUnmountResult:
+        """Unmount the filesystem at ``path``."""
+        return await self._conn.call("fs.unmount", p.FsUnmountParams(vm_id=vm_id, path=path))
+
+
+class ProcessApi(_Namespace):
+    """``process.*``: guest processes."""

@@ -1,0 +1,164 @@
+"""The public client classes: :class:`AsyncClient` (trio) and :class:`Client` (blocking).
+
+``Client`` is a facade, not a second implementation: it runs an ``AsyncClient`` on a
+private trio loop in a background thread and forwards every call with
+``trio.from_thread.run``, so both share one code path and one behaviour.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import msgspec
+import trio
+from agentvm_protocol import Event, HelloResult
+
+from ._api import FsApi, ProcessApi, VmApi
+from ._connection import Connection, RequestHandler
+
+__all__ = ["AsyncClient", "Client"]
+
+
+class AsyncClient:
+    """A connection to one ``agentvm-sidecar --stdio`` subprocess (trio).
+
+    Use :meth:`connect`; leaving the block closes the sidecar's stdin, which disposes
+    every VM, and waits for it to exit. Methods live in namespaces mirroring the wire:
+    ``client.vm.create()``, ``client.fs.read_file(...)``, ``client.process.exec(...)``.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.vm = VmApi(conn)
+        self.fs = FsApi(conn)
+        self.process = ProcessApi(conn)
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(
+        cls, command: Sequence[str] | None = None, *, env: dict[str, str] | None = None, stderr: int | None = None
+    ) -> AsyncIterator[AsyncClient]:
+        """Spawn the sidecar (``command`` defaults to ``$AGENTVM_SIDECAR`` or this Python
+        running ``agentvm_sidecar``), do the handshake, yield a ready client.
+
+        Raises:
+            SidecarError: the sidecar failed to start or died.
+            VersionMismatchError: it speaks another protocol version.
+        """
+        async with Connection.open(command, env=env, stderr=stderr) as conn:
+            yield cls(conn)
+
+    @property
+    def hello(self) -> HelloResult:
+        """The sidecar's handshake answer (version, limits, methods)."""
+        assert self._conn.hello is not None
+        return self._conn.hello
+
+    async def call(self, method: str, params: msgspec.Struct) -> Any:
+        """Call any wire method with its params Struct; returns its result Struct."""
+        return await self._conn.call(method, params)
+
+    async def call_raw(self, method: str, params: Any) -> Any:
+        """Call a wire method with plain JSON params (camelCase); returns plain JSON."""
+        return await self._conn.call_raw(method, params)
+
+    @asynccontextmanager
+    async def events(self) -> AsyncIterator[trio.MemoryReceiveChannel[Event]]:
+        """Subscribe to ``event`` notifications (process output, exits...). Subscribe
+        before starting the work whose events you want: nothing is replayed."""
+        async with self._conn.subscribe() as channel:
+            yield channel
+
+    def on_request(self, method: str, handler: RequestHandler | None) -> None:
+        """Answer requests the sidecar sends to the client (``method``) with ``handler``."""
+        self._conn.set_request_handler(method, handler)
+
+
+class _SyncNamespace:
+    """Blocking proxy of one async namespace."""
+
+    def __init__(self, target: Any, run: Callable[..., Any]) -> None:
+        self._target = target
+        self._run = run
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._target, name)
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(functools.partial(method, *args, **kwargs))
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return [n for n in dir(self._target) if not n.startswith("_")]
+
+
+class Client:
+    """Blocking facade over :class:`AsyncClient`; same namespaces and methods.
+
+    Use as a context manager: ``with Client.connect() as client: client.vm.create()``.
+    """
+
+    def __init__(self, aclient: AsyncClient, token: trio.lowlevel.TrioToken) -> None:
+        self._aclient = aclient
+        self._token = token
+        self.vm = _SyncNamespace(aclient.vm, self._run)
+        self.fs = _SyncNamespace(aclient.fs, self._run)
+        self.process = _SyncNamespace(aclient.process, self._run)
+
+    @classmethod
+    @contextmanager
+    def connect(
+        cls, command: Sequence[str] | None = None, *, env: dict[str, str] | None = None, stderr: int | None = None
+    ) -> Iterator[Client]:
+        """Start the sidecar on a background trio loop; see :meth:`AsyncClient.connect`."""
+        ready: dict[str, Any] = {}
+        started = threading.Event()
+
+        async def main() -> None:
+            try:
+                async with AsyncClient.connect(command, env=env, stderr=stderr) as aclient:
+                    stop_event = trio.Event()
+                    ready["client"] = cls(aclient, trio.lowlevel.current_trio_token())
+                    ready["stop"] = stop_event
+                    started.set()
+                    await stop_event.wait()
+            except BaseException as exc:
+                ready["error"] = exc
+                started.set()
+                if not isinstance(exc, Exception):
+                    raise
+
+        thread = threading.Thread(target=trio.run, args=(main,), name="agentvm-client", daemon=True)
+        thread.start()
+        started.wait()
+        if "error" in ready:
+            thread.join()
+            raise ready["error"]
+        client: Client = ready["client"]
+        try:
+            yield client
+        finally:
+            trio.from_thread.run_sync(ready["stop"].set, trio_token=client._token)
+            thread.join()
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        return trio.from_thread.run(fn, trio_token=self._token)
+
+    @property
+    def hello(self) -> HelloResult:
+        """The sidecar's handshake answer."""
+        return self._aclient.hello
+
+    def call(self, method: str, params: msgspec.Struct) -> Any:
+        """Blocking :meth:`AsyncClient.call`."""
+        return self._run(functools.partial(self._aclient.call, method, params))
+
+    def call_raw(self, method: str, params: Any) -> Any:
+        """Blocking :meth:`AsyncClient.call_raw`."""
+        return self._run(functools.partial(self._aclient.call_raw, method, params))

@@ -1,0 +1,272 @@
+"""The async client core: one sidecar subprocess, one JSON-RPC connection over its stdio.
+
+Framing and message classification come from ``agentvm_protocol`` (sans-I/O); this
+module only moves bytes with trio. A reader task resolves pending requests by id,
+fans ``event`` notifications out to subscribers, and answers requests the sidecar
+makes of the client with registered handlers. When the sidecar's stdout ends, every
+pending request fails at once with :class:`SidecarError`: nothing waits forever.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import trio
+from agentvm_protocol import (
+    EOF,
+    EVENT_METHOD,
+    METHODS,
+    NEED_DATA,
+    PROTOCOL_VERSION,
+    BadFrame,
+    Event,
+    HelloParams,
+    HelloResult,
+    Notification,
+    Request,
+    Response,
+    RpcConnection,
+    encode_error,
+    encode_notification,
+    encode_request,
+    encode_result,
+    make_error,
+)
+
+from ._errors import RpcError, SidecarError, VersionMismatchError
+
+__all__ = ["Connection", "default_sidecar_command"]
+
+_event_decoder = msgspec.json.Decoder(Event)
+_any_decoder = msgspec.json.Decoder()
+_EVENT_BUFFER = 1024  # per subscriber; a full subscriber applies back-pressure
+_SHUTDOWN_GRACE_S = 10.0
+
+RequestHandler = Callable[[Any], Awaitable[Any]]
+
+
+def default_sidecar_command() -> list[str]:
+    """``$AGENTVM_SIDECAR`` (shell-split) or this interpreter running the sidecar module."""
+    override = os.environ.get("AGENTVM_SIDECAR")
+    if override:
+        return shlex.split(override)
+    return [sys.executable, "-m", "agentvm_sidecar", "--stdio"]
+
+
+class _Pending:
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.result: msgspec.Raw | None = None
+        self.error: BaseException | None = None
+
+
+class Connection:
+    """A live connection to one sidecar process. Create with :meth:`open`."""
+
+    def __init__(self, process: trio.Process, nursery: trio.Nursery) -> None:
+        self._process = process
+        self._nursery = nursery
+        self._rpc = RpcConnection()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._subscribers: list[trio.MemorySendChannel[Event]] = []
+        self._handlers: dict[str, RequestHandler] = {}
+        self._send_lock = trio.Lock()
+        self._closed: SidecarError | None = None
+        self.hello: HelloResult | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, command: Sequence[str] | None = None, *, env: dict[str, str] | None = None, stderr: int | None = None
+    ) -> AsyncIterator[Connection]:
+        """Spawn the sidecar, perform ``hello``, and yield the connection.
+
+        Raises:
+            SidecarError: the sidecar could not be started or died during the handshake.
+            VersionMismatchError: the sidecar speaks another protocol version.
+        """
+        argv = list(command or default_sidecar_command())
+        try:
+            process = await trio.lowlevel.open_process(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env
+            )
+        except OSError as exc:
+            raise SidecarError("failed_to_start", f"cannot start sidecar {argv[0]!r}: {exc}") from exc
+        # The nursery is private (it only runs the reader), so an error from the
+        # caller's block or the handshake is re-raised bare, not as an ExceptionGroup.
+        try:
+            async with trio.open_nursery() as nursery:
+                conn = cls(process, nursery)
+                nursery.start_soon(conn._read_loop)
+                try:
+                    await conn._handshake()
+                    yield conn
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await conn._shutdown()
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    async def _handshake(self) -> None:
+        try:
+            result = await self.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client="agentvm-python"))
+        except RpcError as exc:
+            if exc.kind == "version_mismatch":
+                raise VersionMismatchError(exc.error) from None
+            raise
+        self.hello = result
+
+    async def call(self, method: str, params: msgspec.Struct) -> Any:
+        """Send one request and wait for its typed result.
+
+        Cancelling the caller sends ``$/cancelRequest`` so the sidecar stops the work.
+
+        Raises:
+            RpcError: the sidecar answered with an error.
+            SidecarError: the sidecar is gone.
+        """
+        raw = await self._request(method, params)
+        return METHODS[method].result_decoder.decode(raw)
+
+    async def call_raw(self, method: str, params: Any) -> Any:
+        """Like :meth:`call` with plain JSON-able params and a plain result (for tooling
+        such as the conformance runner, which speaks the wire's camelCase)."""
+        raw = await self._request(method, params)
+        return _any_decoder.decode(raw)
+
+    async def _request(self, method: str, params: Any) -> msgspec.Raw:
+        if self._closed is not None:
+            raise self._closed
+        req_id = next(self._ids)
+        pending = self._pending[req_id] = _Pending()
+        try:
+            await self._write(encode_request(req_id, method, params))
+            try:
+                await pending.done.wait()
+            except trio.Cancelled:
+                with trio.CancelScope(shield=True):
+                    await self._write(encode_notification("$/cancelRequest", {"id": req_id}))
+                raise
+        finally:
+            self._pending.pop(req_id, None)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    def set_request_handler(self, method: str, handler: RequestHandler | None) -> None:
+        """Answer sidecar-to-client requests for ``method`` with ``handler(params)``."""
+        if handler is None:
+            self._handlers.pop(method, None)
+        else:
+            self._handlers[method] = handler
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Event]]:
+        """A channel receiving every ``event`` notification from now on, in order."""
+        send, receive = trio.open_memory_channel[Event](_EVENT_BUFFER)
+        self._subscribers.append(send)
+        try:
+            async with receive:
+                yield receive
+        finally:
+            self._subscribers.remove(send)
+            send.close()
+
+    async def _write(self, line: bytes) -> None:
+        async with self._send_lock:
+            try:
+                assert self._process.stdin is not None
+                await self._process.stdin.send_all(line)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise self._closed or SidecarError("exited", "sidecar is not reading its input") from exc
+
+    async def _read_loop(self) -> None:
+        assert self._process.stdout is not None
+        while True:
+            event = self._rpc.next_event()
+            if event is NEED_DATA:
+                try:
+                    data = await self._process.stdout.receive_some(65536)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""
+                self._rpc.receive_data(data)
+            elif event is EOF:
+                await self._fail_all()
+                return
+            elif isinstance(event, Response):
+                self._resolve(event)
+            elif isinstance(event, Notification) and event.method == EVENT_METHOD:
+                decoded = _event_decoder.decode(event.params)
+                for sub in list(self._subscribers):
+                    try:
+                        await sub.send(decoded)
+                    except trio.BrokenResourceError:
+                        pass
+            elif isinstance(event, Request):
+                self._nursery.start_soon(self._answer, event)
+            elif isinstance(event, BadFrame):
+                self._closed = SidecarError("protocol_error", f"sidecar sent a bad frame: {event.error.message}")
+
+    def _resolve(self, response: Response) -> None:
+        pending = self._pending.get(response.id)  # type: ignore[arg-type]
+        if pending is None:
+            return
+        if response.error is not None:
+            pending.error = RpcError(response.error)
+        else:
+            pending.result = response.result or msgspec.Raw(b"null")
+        pending.done.set()
+
+    async def _answer(self, req: Request) -> None:
+        handler = self._handlers.get(req.method)
+        if handler is None:
+            line = encode_error(req.id, make_error("method_not_found", f"client has no handler for {req.method!r}"))
+        else:
+            try:
+                line = encode_result(req.id, await handler(_any_decoder.decode(req.params)))
+            except Exception as exc:  # noqa: BLE001 -- a handler bug is reported to the sidecar, not fatal
+                line = encode_error(req.id, make_error("internal", f"client handler failed: {exc}"))
+        try:
+            await self._write(line)
+        except SidecarError:
+            pass
+
+    async def _fail_all(self) -> None:
+        returncode = self._process.poll()
+        if returncode is None:
+            with trio.move_on_after(1):
+                returncode = await self._process.wait()
+        self._closed = self._closed or SidecarError(
+            "exited", f"sidecar exited (status {returncode}) with requests pending", returncode=returncode
+        )
+        for pending in list(self._pending.values()):
+            pending.error = self._closed
+            pending.done.set()
+        for sub in self._subscribers:
+            sub.close()
+
+    async def _shutdown(self) -> None:
+        """Close the sidecar's stdin (it disposes every VM and exits), then reap it."""
+        if self._process.stdin is not None:
+            await self._process.stdin.aclose()
+        with trio.move_on_after(_SHUTDOWN_GRACE_S) as scope:
+            await self._process.wait()
+        if scope.cancelled_caught:
+            self._process.kill()
+            await self._process.wait()
+        self._closed = self._closed or SidecarError("exited", "client is closed", returncode=self._process.returncode)

@@ -1,0 +1,86 @@
+"""The method table: every wire method name mapped to its params and result types.
+
+The name is the dispatch key, exactly as on the wire. The sidecar serves this table,
+both clients expose every entry (a test enforces it), and schemas/ is generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from . import _fs as fs
+from . import _process as proc
+from . import _vm as vm
+from ._handshake import HelloParams, HelloResult
+from ._process import ProcessExitEvent, ProcessOutputEvent
+
+__all__ = ["EVENT_TYPES", "METHODS", "Event", "MethodSpec", "CANCEL_METHOD", "EVENT_METHOD"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Params and result types of one method, with decoders built once."""
+
+    name: str
+    params: type[msgspec.Struct]
+    result: type
+
+    @property
+    def params_decoder(self) -> msgspec.json.Decoder:
+        return _decoder(self.params)
+
+    @property
+    def result_decoder(self) -> msgspec.json.Decoder:
+        return _decoder(self.result)
+
+
+_DECODERS: dict[type, msgspec.json.Decoder] = {}
+
+
+def _decoder(tp: type) -> msgspec.json.Decoder:
+    dec = _DECODERS.get(tp)
+    if dec is None:
+        dec = _DECODERS[tp] = msgspec.json.Decoder(tp)
+    return dec
+
+
+def _table(*rows: tuple[str, type[msgspec.Struct], type]) -> dict[str, MethodSpec]:
+    return {name: MethodSpec(name, params, result) for name, params, result in rows}
+
+
+METHODS: dict[str, MethodSpec] = _table(
+    ("hello", HelloParams, HelloResult),
+    ("vm.create", vm.VmCreateParams, vm.VmCreateResult),
+    ("vm.dispose", vm.VmDisposeParams, vm.VmDisposeResult),
+    ("vm.list", vm.VmListParams, vm.VmListResult),
+    ("vm.info", vm.VmInfoParams, vm.VmInfoResult),
+    ("fs.readFile", fs.FsReadFileParams, fs.FsReadFileResult),
+    ("fs.writeFile", fs.FsWriteFileParams, fs.FsWriteFileResult),
+    ("fs.readFiles", fs.FsReadFilesParams, fs.FsReadFilesResult),
+    ("fs.writeFiles", fs.FsWriteFilesParams, fs.FsWriteFilesResult),
+    ("fs.mkdir", fs.FsMkdirParams, fs.FsMkdirResult),
+    ("fs.readdir", fs.FsReaddirParams, fs.FsReaddirResult),
+    ("fs.readdirRecursive", fs.FsReaddirRecursiveParams, fs.FsReaddirRecursiveResult),
+    ("fs.stat", fs.FsStatParams, fs.FsStatResult),
+    ("fs.lstat", fs.FsLstatParams, fs.FsStatResult),
+    ("fs.exists", fs.FsExistsParams, fs.FsExistsResult),
+    ("fs.move", fs.FsMoveParams, fs.FsMoveResult),
+    ("fs.delete", fs.FsDeleteParams, fs.FsDeleteResult),
+    ("fs.symlink", fs.FsSymlinkParams, fs.FsSymlinkResult),
+    ("fs.readlink", fs.FsReadlinkParams, fs.FsReadlinkResult),
+    ("fs.chmod", fs.FsChmodParams, fs.FsChmodResult),
+    ("fs.mount", fs.FsMountParams, fs.FsMountResult),
+    ("fs.unmount", fs.FsUnmountParams, fs.FsUnmountResult),
+)
+
+# Notification the client sends to abandon one of its in-flight requests
+# (``{"id": <request id>}``); the request then fails with kind ``cancelled``.
+CANCEL_METHOD = "$/cancelRequest"
+# Notification the sidecar sends for streamed data; params is one Event.
+EVENT_METHOD = "event"
+
+Event = ProcessOutputEvent | ProcessExitEvent
+EVENT_TYPES: tuple[type[msgspec.Struct], ...] = (ProcessOutputEvent, ProcessExitEvent)
+

@@ -1,0 +1,185 @@
+"""Processes: ``process.*`` methods and the events a running process emits.
+
+A process is named by ``command`` (run as ``sh -c command``) or by ``argv`` (run
+directly; ``argv[0]`` is looked up in ``PATH`` when it has no slash). Exactly one of
+them must be given.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import Meta
+
+from ._base import Base, Empty
+from ._vm import VmId, VmPath
+
+__all__ = [
+    "ProcessCloseStdinParams",
+    "ProcessCloseStdinResult",
+    "ProcessExecParams",
+    "ProcessExecResult",
+    "ProcessExitEvent",
+    "ProcessInfo",
+    "ProcessKillParams",
+    "ProcessKillResult",
+    "ProcessListParams",
+    "ProcessListResult",
+    "ProcessOutputEvent",
+    "ProcessSpawnParams",
+    "ProcessSpawnResult",
+    "ProcessTreeNode",
+    "ProcessTreeParams",
+    "ProcessTreeResult",
+    "ProcessWaitParams",
+    "ProcessWaitResult",
+    "ProcessWriteStdinParams",
+    "ProcessWriteStdinResult",
+    "SignalName",
+]
+
+SignalName = Literal["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGPIPE", "SIGTERM", "SIGUSR1", "SIGUSR2"]
+Pid = Annotated[int, Meta(ge=1)]
+TimeoutMs = Annotated[int, Meta(ge=1)]
+Argv = Annotated[list[str], Meta(min_length=1)]
+
+
+class ProcessExecParams(Base):
+    """Run a process to completion and return its exit code and full output.
+
+    ``timeout_ms`` bounds wall time: on expiry the process is killed (SIGKILL) and
+    the result has ``timed_out`` set and exit code 124.
+    """
+
+    vm_id: VmId
+    command: str | None = None
+    argv: Argv | None = None
+    cwd: VmPath | None = None
+    env: dict[str, str] = {}
+    """Added to (and overriding) the VM's environment."""
+    stdin: bytes = b""
+    timeout_ms: TimeoutMs | None = None
+
+
+class ProcessExecResult(Base):
+    exit_code: int
+    """0-255; 128+n when ended by signal n; 124 when a time limit ended it."""
+    stdout: bytes
+    stderr: bytes
+    signal: SignalName | None = None
+    timed_out: bool = False
+
+
+class ProcessSpawnParams(Base):
+    """Start a process and return at once; output and exit arrive as ``event``
+    notifications (``process.output``, ``process.exit``). Its stdin is a pipe fed by
+    ``process.writeStdin`` until ``process.closeStdin``."""
+
+    vm_id: VmId
+    command: str | None = None
+    argv: Argv | None = None
+    cwd: VmPath | None = None
+    env: dict[str, str] = {}
+
+
+class ProcessSpawnResult(Base):
+    pid: Pid
+
+
+class ProcessWriteStdinParams(Base):
+    """Write to a spawned process's stdin. Blocks (without blocking other requests)
+    while the pipe is full; EPIPE once the process closed its stdin or exited."""
+
+    vm_id: VmId
+    pid: Pid
+    data: bytes
+
+
+ProcessWriteStdinResult = Empty
+
+
+class ProcessCloseStdinParams(Base):
+    """Close a spawned process's stdin (the process reads end-of-file)."""
+
+    vm_id: VmId
+    pid: Pid
+
+
+ProcessCloseStdinResult = Empty
+
+
+class ProcessKillParams(Base):
+    """Send a signal to a process."""
+
+    vm_id: VmId
+    pid: Pid
+    signal: SignalName = "SIGTERM"
+
+
+ProcessKillResult = Empty
+
+
+class ProcessWaitParams(Base):
+    """Wait for a process to exit. With ``timeout_ms``, a process still running
+    then gives a ``timeout`` error (the process keeps running)."""
+
+    vm_id: VmId
+    pid: Pid
+    timeout_ms: TimeoutMs | None = None
+
+
+class ProcessWaitResult(Base):
+    exit_code: int
+    signal: SignalName | None = None
+
+
+class ProcessListParams(Base):
+    """List the VM's processes (running and not yet reaped)."""
+
+    vm_id: VmId
+
+
+class ProcessInfo(Base):
+    pid: Pid
+    ppid: int
+    argv: list[str]
+    cwd: str
+    state: Literal["running", "exited"]
+    exit_code: int | None = None
+
+
+class ProcessListResult(Base):
+    processes: list[ProcessInfo]
+
+
+class ProcessTreeParams(Base):
+    """The VM's processes as a parent/child forest."""
+
+    vm_id: VmId
+
+
+class ProcessTreeNode(Base):
+    process: ProcessInfo
+    children: list[ProcessTreeNode] = []
+
+
+class ProcessTreeResult(Base):
+    roots: list[ProcessTreeNode]
+
+
+class ProcessOutputEvent(Base, tag="process.output", tag_field="type"):
+    """A chunk of a spawned process's stdout or stderr, in order per stream."""
+
+    vm_id: VmId
+    pid: Pid
+    stream: Literal["stdout", "stderr"]
+    data: bytes
+
+
+class ProcessExitEvent(Base, tag="process.exit", tag_field="type"):
+    """A spawned process exited; sent after its last output event."""
+
+    vm_id: VmId
+    pid: Pid
+    exit_code: int
+    signal: SignalName | None = None

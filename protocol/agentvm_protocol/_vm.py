@@ -1,0 +1,167 @@
+"""VM lifecycle: configuration, limits, mounts and the ``vm.*`` methods."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from ._base import Base, Empty
+
+__all__ = [
+    "HostDirMount",
+    "MemoryMount",
+    "MountConfig",
+    "MountInfo",
+    "NetworkPolicy",
+    "VmConfig",
+    "VmCreateParams",
+    "VmCreateResult",
+    "VmDisposeParams",
+    "VmDisposeResult",
+    "VmInfo",
+    "VmInfoParams",
+    "VmInfoResult",
+    "VmLimits",
+    "VmListParams",
+    "VmListResult",
+    "VmSummary",
+    "VmUsage",
+]
+
+# POSIX paths cannot contain NUL; rejecting it in the type makes it invalid_params.
+VmPath = Annotated[str, Meta(min_length=1, max_length=4096, pattern="^[^\\x00]*$", description="A POSIX path inside the VM (relative paths resolve against /).")]
+AbsVmPath = Annotated[str, Meta(pattern="^/[^\\x00]*$", max_length=4096, description="An absolute POSIX path inside the VM.")]
+VmId = Annotated[str, Meta(min_length=1, max_length=64, description="A VM handle returned by vm.create.")]
+
+_MiB = 1024 * 1024
+Positive = Meta(ge=1)
+
+
+class VmLimits(Base, omit_defaults=False):
+    """Resource limits of one VM. Every limit is bounded by default; raise them here.
+    Always encoded in full (no omitted defaults), so readers see the numbers in force.
+
+    Exceeding one gives a clear error: ENOSPC for the filesystem, EMFILE/ENFILE for
+    descriptors, EAGAIN for processes and pipes, E2BIG for argv/env, exit code 124 for
+    CPU time, a failed allocation (ENOMEM inside the guest) for memory.
+    """
+
+    memory_bytes_per_process: Annotated[int, Meta(ge=64 * 1024, le=4096 * _MiB)] = 128 * _MiB
+    cpu_time_ms_per_process: Annotated[int, Positive] = 60_000
+    max_processes: Annotated[int, Positive] = 128
+    max_fds_per_process: Annotated[int, Meta(ge=3)] = 256
+    max_fds_per_vm: Annotated[int, Meta(ge=3)] = 4096
+    max_pipes: Annotated[int, Positive] = 256
+    pipe_buffer_bytes: Annotated[int, Meta(ge=512)] = 65536
+    max_argv_env_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
+    fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
+    fs_max_inodes: Annotated[int, Positive] = 65536
+
+
+class MemoryMount(Base, tag="memory", tag_field="type"):
+    """An empty in-memory filesystem mounted at ``path``; counts against the VM's fs limits."""
+
+    path: AbsVmPath
+
+
+class HostDirMount(Base, tag="host_dir", tag_field="type"):
+    """A host directory mounted at ``path``. The guest is confined to ``host_path``:
+    ``..`` and symlinks are resolved inside the VM and never reach outside it."""
+
+    path: AbsVmPath
+    host_path: Annotated[str, Meta(pattern="^/", description="Absolute host directory path.")]
+    read_only: bool = False
+
+
+MountConfig = MemoryMount | HostDirMount
+
+
+class NetworkPolicy(Base):
+    """Network policy placeholder: egress is denied by default (enforced from the
+    networking milestone on; no guest socket can reach the host network today)."""
+
+    default: Literal["deny", "allow"] = "deny"
+
+
+class VmConfig(Base):
+    """Everything a VM is created with."""
+
+    mounts: list[MountConfig] = []
+    env: dict[str, str] = {}
+    cwd: AbsVmPath = "/home/user"
+    limits: VmLimits = msgspec.field(default_factory=VmLimits)
+    network: NetworkPolicy = msgspec.field(default_factory=NetworkPolicy)
+    software: bool = True
+    """Mount the pinned command packages read-only at /bin."""
+
+
+class VmCreateParams(Base):
+    """Create a VM."""
+
+    config: VmConfig = msgspec.field(default_factory=VmConfig)
+
+
+class VmCreateResult(Base):
+    vm_id: VmId
+
+
+class VmDisposeParams(Base):
+    """Dispose a VM: kill its processes, close its files, unmount everything."""
+
+    vm_id: VmId
+
+
+VmDisposeResult = Empty
+
+
+class VmListParams(Base):
+    """List live VMs."""
+
+
+class VmSummary(Base):
+    vm_id: VmId
+    created_at_ms: int
+    processes: int
+
+
+class VmListResult(Base):
+    vms: list[VmSummary]
+
+
+class VmInfoParams(Base):
+    """Describe one VM and its resource usage."""
+
+    vm_id: VmId
+
+
+class VmUsage(Base):
+    """Resources a VM holds right now."""
+
+    fs_bytes: int
+    fs_inodes: int
+    processes: int
+    open_fds: int
+    pipes: int
+
+
+class MountInfo(Base):
+    """One mounted filesystem as the VM sees it."""
+
+    path: AbsVmPath
+    type: Literal["memory", "host_dir", "software"]
+    read_only: bool
+    host_path: str | None = None
+
+
+class VmInfo(Base):
+    vm_id: VmId
+    created_at_ms: int
+    usage: VmUsage
+    limits: VmLimits
+    mounts: list[MountInfo]
+
+
+class VmInfoResult(Base):
+    info: VmInfo

@@ -1,0 +1,73 @@
+"""``vm.*`` handlers."""
+
+from __future__ import annotations
+
+import trio
+from agentvm_protocol import (
+    Empty,
+    MountInfo,
+    VmCreateParams,
+    VmCreateResult,
+    VmDisposeParams,
+    VmInfo,
+    VmInfoParams,
+    VmInfoResult,
+    VmListParams,
+    VmListResult,
+    VmSummary,
+    VmUsage,
+)
+
+from ._registry import RequestContext, handler
+
+
+@handler("vm.create")
+async def vm_create(ctx: RequestContext, params: VmCreateParams) -> VmCreateResult:
+    vm = await ctx.vms.create(params.config)
+    return VmCreateResult(vm_id=vm.vm_id)
+
+
+@handler("vm.dispose")
+async def vm_dispose(ctx: RequestContext, params: VmDisposeParams) -> Empty:
+    await ctx.vms.dispose(params.vm_id)
+    return Empty()
+
+
+@handler("vm.list")
+async def vm_list(ctx: RequestContext, params: VmListParams) -> VmListResult:
+    await trio.lowlevel.checkpoint()
+    return VmListResult(
+        vms=[
+            VmSummary(vm_id=vm.vm_id, created_at_ms=vm.created_at_ms, processes=vm.kernel.usage().processes)
+            for vm in ctx.vms.all()
+        ]
+    )
+
+
+@handler("vm.info")
+async def vm_info(ctx: RequestContext, params: VmInfoParams) -> VmInfoResult:
+    vm = ctx.vms.get(params.vm_id)
+    usage = await trio.to_thread.run_sync(vm.kernel.usage)
+    return VmInfoResult(
+        info=VmInfo(
+            vm_id=vm.vm_id,
+            created_at_ms=vm.created_at_ms,
+            usage=VmUsage(
+                fs_bytes=usage.fs_bytes,
+                fs_inodes=usage.fs_inodes,
+                processes=usage.processes,
+                open_fds=usage.open_fds,
+                pipes=usage.pipes,
+            ),
+            limits=vm.config.limits,
+            mounts=[
+                MountInfo(
+                    path=m.path,
+                    type=kind,
+                    read_only=m.read_only,
+                    host_path=host_path,
+                )
+                for m, kind, host_path in vm.kernel.mounts()
+            ],
+        )
+    )

@@ -1,0 +1,277 @@
+# FileHandle: an open file description (POSIX "open file description").
+#
+# One FileHandle is shared by every fd that dup()s it, so it owns the file
+# position, the access mode and the APPEND flag.  It wraps the filesystem's
+# OpenFile (regular files) or just the node (directories), and takes the VM
+# lock around every operation so guest threads and RPC threads can share it.
+#
+# Directory handles expose `readdir_entries()`: a snapshot list including
+# '.' and '..' that stays stable until `refresh=True` (WASI fd_readdir cookies
+# are indexes into it; take a fresh snapshot when the cookie is 0).
+#
+# Semantics worth knowing:
+#  * read/pread on a handle without READ, write/pwrite without WRITE: EBADF.
+#  * reads/writes on a directory handle: EISDIR.
+#  * APPEND writes go to the current end atomically (under the VM lock);
+#    pwrite on an APPEND handle writes at the given offset (WASI semantics,
+#    not Linux's "pwrite appends anyway").
+#  * writes are all-or-nothing: ENOSPC leaves the file unchanged.
+#  * seek past the end is allowed; a negative result is EINVAL.
+#
+# XX: directory handles are path/node based; a directory renamed while open
+#     keeps working for memfs (node identity) but hostfs re-walks by parts.
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Self
+
+from .errors import KernelError
+from .fstypes import OMIT, Cred, DirEntry, FileKind, OpenFile, OpenFlags, Stat
+
+if TYPE_CHECKING:
+    from .mounts import Mount
+
+__all__ = ["FileHandle"]
+
+
+class FileHandle:
+    """An open file or directory.  Created by `Vfs.open`; do not construct."""
+
+    __slots__ = (
+        "_closed",
+        "_cred",
+        "_entries",
+        "_file",
+        "_lock",
+        "_mount",
+        "_node",
+        "_parent",
+        "_pos",
+        "flags",
+        "is_readable",
+        "is_writable",
+        "kind",
+        "path",
+    )
+
+    def __init__(
+        self,
+        lock: threading.RLock,
+        mount: Mount,
+        node: Any,
+        path: str,
+        flags: OpenFlags,
+        file: OpenFile | None,
+        parent: tuple[Mount, Any] | None,
+        cred: Cred,
+        readable: bool,
+        writable: bool,
+    ) -> None:
+        self._lock = lock
+        self._mount = mount
+        self._node = node
+        self._file = file
+        self._parent = parent
+        self._pos = 0
+        self._closed = False
+        self._cred = cred
+        self._entries: list[DirEntry] | None = None
+        self.path = path
+        self.flags = flags
+        self.kind: FileKind = node.kind
+        self.is_readable = readable
+        self.is_writable = writable
+        mount.open_handles += 1
+
+    def __repr__(self) -> str:
+        return f"<FileHandle {self.path!r} {self.kind.value} pos={self._pos}{' closed' if self._closed else ''}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def mount_path(self) -> str:
+        return self._mount.path
+
+    # -- checks ----------------------------------------------------------------
+    def _open_file(self, want_read: bool, want_write: bool) -> OpenFile:
+        if self._closed:
+            raise KernelError.ebadf()
+        if want_read and not self.is_readable:
+            raise KernelError.ebadf(message="handle not open for reading")
+        if want_write and not self.is_writable:
+            raise KernelError.ebadf(message="handle not open for writing")
+        if self._file is None:
+            raise KernelError.eisdir(self.path)
+        return self._file
+
+    # -- I/O ---------------------------------------------------------------------
+    def read(self, n: int = -1) -> bytes:
+        """Read up to n bytes at the position (n < 0: to the end).
+
+        Raises: EBADF (closed / not readable), EISDIR, EIO.
+        """
+        with self._lock:
+            f = self._open_file(True, False)
+            if n < 0:
+                n = max(f.size() - self._pos, 0)
+            data = f.pread(n, self._pos)
+            self._pos += len(data)
+            return data
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write all of `data` at the position (at the end with APPEND).
+
+        Raises: EBADF, EISDIR, EROFS, ENOSPC (nothing written), EIO.
+        """
+        with self._lock:
+            f = self._open_file(False, True)
+            if self.flags & OpenFlags.APPEND:
+                self._pos = f.append(bytes(data))
+                return len(data)
+            n = f.pwrite(bytes(data), self._pos)
+            self._pos += n
+            return n
+
+    def pread(self, n: int, offset: int) -> bytes:
+        """Raises: EBADF, EISDIR, EINVAL (negative offset)."""
+        with self._lock:
+            return self._open_file(True, False).pread(n, offset)
+
+    def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
+        """Raises: EBADF, EISDIR, EINVAL, EROFS, ENOSPC."""
+        with self._lock:
+            return self._open_file(False, True).pwrite(bytes(data), offset)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move the position; returns it.  Raises: EBADF, EINVAL."""
+        with self._lock:
+            if self._closed:
+                raise KernelError.ebadf()
+            if whence == os.SEEK_SET:
+                base = 0
+            elif whence == os.SEEK_CUR:
+                base = self._pos
+            elif whence == os.SEEK_END:
+                base = self._file.size() if self._file is not None else 0
+            else:
+                raise KernelError.einval(message=f"bad whence {whence}")
+            pos = base + offset
+            if pos < 0:
+                raise KernelError.einval(message="negative file position")
+            self._pos = pos
+            return pos
+
+    def tell(self) -> int:
+        with self._lock:
+            if self._closed:
+                raise KernelError.ebadf()
+            return self._pos
+
+    def stat(self) -> Stat:
+        """Raises: EBADF."""
+        with self._lock:
+            if self._closed:
+                raise KernelError.ebadf()
+            if self._file is not None:
+                return self._file.stat()
+            return self._mount.fs.getattr(self._node)
+
+    def truncate(self, size: int) -> None:
+        """Raises: EBADF, EINVAL (not writable, negative), EISDIR, EROFS, ENOSPC."""
+        with self._lock:
+            if self._closed:
+                raise KernelError.ebadf()
+            if self._file is None:
+                raise KernelError.eisdir(self.path)
+            if not self.is_writable:
+                raise KernelError.einval(self.path, "handle not open for writing")
+            self._file.truncate(size)
+
+    def sync(self) -> None:
+        """Raises: EBADF, EIO."""
+        with self._lock:
+            if self._closed:
+                raise KernelError.ebadf()
+            if self._file is not None:
+                self._file.sync()
+
+    def readdir_entries(self, refresh: bool = False) -> list[DirEntry]:
+        """Snapshot of the directory, '.' and '..' first.  Stable until refresh.
+
+        Raises: EBADF, ENOTDIR.
+        """
+        with self._lock:
+            if self._closed:
+                raise KernelError.ebadf()
+            if self.kind is not FileKind.DIRECTORY:
+                raise KernelError.enotdir(self.path)
+            if self._entries is None or refresh:
+                fs = self._mount.fs
+                me = fs.getattr(self._node).ino
+                if self._parent is not None:
+                    pmount, pnode = self._parent
+                    up = pmount.fs.getattr(pnode).ino
+                else:
+                    up = me
+                self._entries = [
+                    DirEntry(".", FileKind.DIRECTORY, me),
+                    DirEntry("..", FileKind.DIRECTORY, up),
+                    *fs.readdir(self._node),
+                ]
+            return list(self._entries)
+
+    # -- attributes --------------------------------------------------------------
+    def _attr_check(self, owner_only: bool) -> None:
+        if self._closed:
+            raise KernelError.ebadf()
+        if self._mount.read_only:
+            raise KernelError.erofs(self.path)
+        if self._cred.uid == 0:
+            return
+        _, uid, _ = self._mount.fs.access_info(self._node)
+        if uid != self._cred.uid:
+            if owner_only:
+                raise KernelError.eperm(self.path)
+            if not self.is_writable:
+                raise KernelError.eacces(self.path)
+
+    def set_times(self, atime_ns: Any = None, mtime_ns: Any = None) -> None:
+        """Set times (None = now, OMIT = unchanged).  Raises: EBADF, EROFS, EPERM, EACCES."""
+        with self._lock:
+            self._attr_check(owner_only=not (atime_ns is None and mtime_ns is None))
+            if atime_ns is OMIT and mtime_ns is OMIT:
+                return
+            if self._file is not None:
+                self._file.set_attrs(None, atime_ns, mtime_ns)
+            else:
+                self._mount.fs.setattr(self._node, None, atime_ns, mtime_ns)
+
+    def chmod(self, mode: int) -> None:
+        """Raises: EBADF, EROFS, EPERM (not the owner)."""
+        with self._lock:
+            self._attr_check(owner_only=True)
+            if self._file is not None:
+                self._file.set_attrs(mode & 0o7777)
+            else:
+                self._mount.fs.setattr(self._node, mode & 0o7777)
+
+    def close(self) -> None:
+        """Release the handle.  Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._mount.open_handles -= 1
+            self._entries = None
+            if self._file is not None:
+                self._file.close()

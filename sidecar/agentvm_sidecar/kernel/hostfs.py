@@ -1,0 +1,557 @@
+# HostFs: the `host_dir` filesystem, a view of one real host directory.
+#
+# Confinement is the whole point of this module (see DESIGN.md and
+# reference/bug-wasm-commands-bypass-host-mounts.txt).  The rules:
+#
+#  1. The VFS resolves every path component itself.  This filesystem is only
+#     ever asked about ONE name inside a directory node it handed out.  Names
+#     are re-validated here ('', '.', '..', '/' and NUL are refused).
+#  2. A node is the tuple of components from the mount root.  The walker saw
+#     each prefix as a real directory, but the host can change underneath, so
+#     every operation re-opens the chain from the root fd, one component at a
+#     time, with O_PATH|O_DIRECTORY|O_NOFOLLOW relative to the previous fd.  A
+#     component swapped for a symlink in the meantime fails (ENOTDIR/ELOOP)
+#     instead of escaping.  The final operation uses dir_fd= and never follows
+#     a symlink (follow_symlinks=False / O_NOFOLLOW).
+#  3. Host symlinks are reported to the walker as symlinks with their target
+#     text; the walker interprets the target in the VM's namespace (absolute
+#     targets from the VM root, '..' popping VM directories).  So a symlink to
+#     /etc/passwd means the VM's /etc/passwd, and '..' above the mount root is
+#     the mount point's VM parent, never the host parent.
+#  4. Files opened for I/O are real host fds, opened O_NOFOLLOW|O_NONBLOCK
+#     relative to the parent dir fd and verified with fstat to be regular
+#     files.  Host fifos, sockets and devices are refused with EACCES (a guest
+#     must not hang on a host fifo or talk to a host device).
+#  5. read_only=True makes every mutation EROFS here, independently of the
+#     mount flag in the VFS (defence in depth).
+#  6. Host errors become KernelError by errno name; host paths never appear in
+#     error messages.
+#
+# Ownership: uid/gid are reported as `owner_uid`/`owner_gid` (default 1000, the
+# VM user) rather than the host's numbers, so a guest running as 1000 can use
+# a mount owned by whoever runs the sidecar; the host kernel still enforces
+# the sidecar's own credentials on every call.  Pass owner_uid=None to report
+# real host ids.  Inode numbers are the host's; dev is this fs's own number.
+#
+# openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) would do rule 2 in one call; the
+# per-component walk is portable to any Linux and costs one openat per level.
+#
+# XX: new files get the sidecar's umask applied by the host.
+# XX: a regular file swapped for a host device between the lstat pre-check and
+#     the open is opened (then refused by fstat); O_PATH + /proc/self/fd
+#     reopen would avoid even that open.
+# XX: an unlinked-but-open host *directory* handle cannot be re-walked; its
+#     readdir fails ENOENT (files keep working: they are real fds).
+
+from __future__ import annotations
+
+import os
+import stat as st
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import KernelError
+from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
+
+__all__ = ["HostFs", "HostNode"]
+
+_O_PATH = getattr(os, "O_PATH", 0)
+_DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+
+
+def _kind(mode: int) -> FileKind:
+    try:
+        return FileKind.from_mode(mode)
+    except KeyError:
+        return FileKind.CHAR_DEVICE  # unknown type: treat as a device (refused on open)
+
+
+class HostNode:
+    """A host node: components relative to the mount root, plus what lookup saw."""
+
+    __slots__ = ("ino", "kind", "mode", "parts")
+
+    def __init__(
+        self, parts: tuple[str, ...], kind: FileKind, mode: int, ino: int
+    ) -> None:
+        self.parts = parts
+        self.kind = kind
+        self.mode = mode
+        self.ino = ino
+
+    def __repr__(self) -> str:
+        return f"<HostNode /{'/'.join(self.parts)} {self.kind.value}>"
+
+
+def _check_name(name: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise KernelError.einval(message="invalid file name")
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise KernelError.enametoolong()
+
+
+class HostFs:
+    """A host directory exposed to the VM (see module header).
+
+    Args:
+        host_path: the host directory (trusted client config; resolved once).
+        read_only: refuse every mutation with EROFS.
+        owner_uid, owner_gid: ids reported for every node (None = host ids).
+
+    Raises:
+        KernelError: ENOENT/ENOTDIR/EACCES if host_path is not a usable directory.
+    """
+
+    def __init__(
+        self,
+        host_path: str | os.PathLike[str],
+        read_only: bool = False,
+        owner_uid: int | None = 1000,
+        owner_gid: int | None = 1000,
+    ) -> None:
+        self.dev = allocate_dev()
+        self.read_only = read_only
+        self.host_path = os.fspath(host_path)
+        self._owner_uid = owner_uid
+        self._owner_gid = owner_gid
+        try:
+            self._root_fd: int | None = os.open(
+                self.host_path, (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
+            )
+            root_st = os.fstat(self._root_fd)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+        self._root = HostNode((), FileKind.DIRECTORY, root_st.st_mode, root_st.st_ino)
+
+    def __repr__(self) -> str:
+        return f"HostFs({self.host_path!r}, read_only={self.read_only})"
+
+    # -- the confined walk ---------------------------------------------------
+    def _root_fd_checked(self) -> int:
+        if self._root_fd is None:
+            raise KernelError.eio(message="host filesystem is closed")
+        return self._root_fd
+
+    @contextmanager
+    def _dir_fd(self, parts: tuple[str, ...]) -> Iterator[int]:
+        """An fd for the directory at `parts`, opened one O_NOFOLLOW step at a time."""
+        fd = self._root_fd_checked()
+        opened: list[int] = []
+        try:
+            for part in parts:
+                _check_name(part)
+                fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                opened.append(fd)
+                if opened[:-1]:
+                    os.close(opened.pop(0))
+            yield fd
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+        finally:
+            for f in opened:
+                os.close(f)
+
+    @contextmanager
+    def _parent_fd(self, node: HostNode) -> Iterator[tuple[int, str]]:
+        if not node.parts:
+            raise KernelError.ebusy(message="operation not allowed on the mount root")
+        with self._dir_fd(node.parts[:-1]) as fd:
+            yield fd, node.parts[-1]
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise KernelError.erofs()
+
+    def _stat(self, node: HostNode) -> os.stat_result:
+        if not node.parts:
+            with self._dir_fd(()) as fd:
+                return os.stat(fd)
+        with self._parent_fd(node) as (fd, name):
+            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+
+    def _to_stat(self, s: os.stat_result) -> Stat:
+        uid = s.st_uid if self._owner_uid is None else self._owner_uid
+        gid = s.st_gid if self._owner_gid is None else self._owner_gid
+        return Stat(
+            s.st_ino,
+            self.dev,
+            s.st_mode,
+            s.st_nlink,
+            uid,
+            gid,
+            s.st_size,
+            s.st_atime_ns,
+            s.st_mtime_ns,
+            s.st_ctime_ns,
+        )
+
+    def _child(self, dir: HostNode, name: str, fd: int) -> HostNode:
+        s = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        return HostNode(dir.parts + (name,), _kind(s.st_mode), s.st_mode, s.st_ino)
+
+    # -- FileSystem protocol -------------------------------------------------
+    def root(self) -> HostNode:
+        return self._root
+
+    def lookup(self, dir: HostNode, name: str) -> HostNode | None:
+        """Raises: ENOTDIR, EACCES, ELOOP (a component became a symlink)."""
+        _check_name(name)
+        with self._dir_fd(dir.parts) as fd:
+            try:
+                return self._child(dir, name, fd)
+            except FileNotFoundError:
+                return None
+
+    def access_info(self, node: HostNode) -> tuple[int, int, int]:
+        uid = self._owner_uid if self._owner_uid is not None else 0
+        gid = self._owner_gid if self._owner_gid is not None else 0
+        if self._owner_uid is None or self._owner_gid is None:
+            s = self._stat(node)
+            uid = s.st_uid if self._owner_uid is None else uid
+            gid = s.st_gid if self._owner_gid is None else gid
+        return node.mode, uid, gid
+
+    def getattr(self, node: HostNode) -> Stat:
+        return self._to_stat(self._stat(node))
+
+    def readlink(self, node: HostNode) -> str:
+        """Raises: EINVAL if not a symlink, ENOENT."""
+        with self._parent_fd(node) as (fd, name):
+            try:
+                return os.readlink(name, dir_fd=fd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def readdir(self, dir: HostNode) -> list[DirEntry]:
+        """Raises: ENOTDIR, ENOENT, EACCES."""
+        with self._dir_fd(dir.parts[:-1]) as pfd:
+            try:
+                lfd = (
+                    os.open(dir.parts[-1], _LIST_FLAGS, dir_fd=pfd)
+                    if dir.parts
+                    else os.open(".", _LIST_FLAGS, dir_fd=pfd)
+                )
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+        try:
+            out: list[DirEntry] = []
+            with os.scandir(lfd) as it:
+                for e in it:
+                    if e.is_symlink():
+                        kind = FileKind.SYMLINK
+                    elif e.is_dir(follow_symlinks=False):
+                        kind = FileKind.DIRECTORY
+                    elif e.is_file(follow_symlinks=False):
+                        kind = FileKind.REGULAR
+                    else:
+                        try:
+                            kind = _kind(e.stat(follow_symlinks=False).st_mode)
+                        except OSError:
+                            continue  # vanished meanwhile
+                    out.append(DirEntry(e.name, kind, e.inode()))
+            return out
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+        finally:
+            os.close(lfd)
+
+    def create(
+        self, dir: HostNode, name: str, mode: int, uid: int, gid: int
+    ) -> HostNode:
+        """Exclusive create of a regular file.  Raises: EROFS, EEXIST, ENOSPC..."""
+        self._writable()
+        _check_name(name)
+        with self._dir_fd(dir.parts) as fd:
+            try:
+                os.close(
+                    os.open(
+                        name,
+                        os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS,
+                        mode & 0o7777,
+                        dir_fd=fd,
+                    )
+                )
+                return self._child(dir, name, fd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def mkdir(
+        self, dir: HostNode, name: str, mode: int, uid: int, gid: int
+    ) -> HostNode:
+        self._writable()
+        _check_name(name)
+        with self._dir_fd(dir.parts) as fd:
+            try:
+                os.mkdir(name, mode & 0o7777, dir_fd=fd)
+                return self._child(dir, name, fd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def symlink(
+        self, dir: HostNode, name: str, target: str, uid: int, gid: int
+    ) -> HostNode:
+        """The target text is stored verbatim; it is only ever interpreted by the
+        VFS, in the VM's namespace."""
+        self._writable()
+        _check_name(name)
+        with self._dir_fd(dir.parts) as fd:
+            try:
+                os.symlink(target, name, dir_fd=fd)
+                return self._child(dir, name, fd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def link(self, node: HostNode, dir: HostNode, name: str) -> None:
+        self._writable()
+        _check_name(name)
+        with self._parent_fd(node) as (sfd, sname), self._dir_fd(dir.parts) as dfd:
+            try:
+                os.link(
+                    sname, name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False
+                )
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def unlink(self, dir: HostNode, name: str) -> None:
+        self._writable()
+        _check_name(name)
+        with self._dir_fd(dir.parts) as fd:
+            try:
+                os.unlink(name, dir_fd=fd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def rmdir(self, dir: HostNode, name: str) -> None:
+        self._writable()
+        _check_name(name)
+        with self._dir_fd(dir.parts) as fd:
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def rename(
+        self, old_dir: HostNode, old_name: str, new_dir: HostNode, new_name: str
+    ) -> None:
+        self._writable()
+        _check_name(old_name)
+        _check_name(new_name)
+        with self._dir_fd(old_dir.parts) as ofd, self._dir_fd(new_dir.parts) as nfd:
+            try:
+                os.rename(old_name, new_name, src_dir_fd=ofd, dst_dir_fd=nfd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+
+    def _open_fd(self, node: HostNode, access: int) -> int:
+        """Open the node's host file without following symlinks; regular files only."""
+        with self._parent_fd(node) as (pfd, name):
+            try:
+                # Refuse non-regular files before opening them at all (opening a
+                # device can have side effects; a fifo could block).  The fstat
+                # below closes the race with a swap between these two calls.
+                pre = os.stat(name, dir_fd=pfd, follow_symlinks=False).st_mode
+                if st.S_ISDIR(pre):
+                    raise KernelError.eisdir()
+                if st.S_ISLNK(pre):
+                    raise KernelError.eloop()
+                if not st.S_ISREG(pre):
+                    raise KernelError.eacces(
+                        message="host special files cannot be opened"
+                    )
+                fd = os.open(name, access | _FILE_FLAGS, dir_fd=pfd)
+            except OSError as exc:
+                raise KernelError.from_oserror(exc) from None
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError as exc:
+            os.close(fd)
+            raise KernelError.from_oserror(exc) from None
+        if not st.S_ISREG(mode):
+            os.close(fd)
+            if st.S_ISDIR(mode):
+                raise KernelError.eisdir()
+            raise KernelError.eacces(message="host special files cannot be opened")
+        return fd
+
+    def setattr(
+        self,
+        node: HostNode,
+        mode: int | None = None,
+        atime_ns: Any = OMIT,
+        mtime_ns: Any = OMIT,
+    ) -> None:
+        """Raises: EROFS, ENOENT, EPERM, EACCES, ENOTSUP (host special files)."""
+        self._writable()
+        if node.kind is not FileKind.DIRECTORY and node.kind is not FileKind.REGULAR:
+            if node.kind is FileKind.SYMLINK:
+                raise KernelError.enotsup(
+                    message="cannot change attributes of a symlink"
+                )
+            raise KernelError.eacces(message="host special files cannot be changed")
+        if node.kind is FileKind.REGULAR:
+            fd = self._open_fd(node, os.O_RDONLY)
+        else:
+            with self._dir_fd(node.parts[:-1]) as pfd:
+                try:
+                    fd = os.open(
+                        node.parts[-1] if node.parts else ".", _LIST_FLAGS, dir_fd=pfd
+                    )
+                except OSError as exc:
+                    raise KernelError.from_oserror(exc) from None
+        try:
+            _fd_setattr(fd, mode, atime_ns, mtime_ns)
+        finally:
+            os.close(fd)
+
+    def truncate(self, node: HostNode, size: int) -> None:
+        self._writable()
+        if size < 0:
+            raise KernelError.einval()
+        fd = self._open_fd(node, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+        finally:
+            os.close(fd)
+
+    def open(self, node: HostNode, readable: bool, writable: bool) -> HostOpenFile:
+        """Raises: EROFS, EISDIR, EACCES (host special files), ENOENT, ELOOP."""
+        if writable:
+            self._writable()
+        access = (
+            os.O_RDWR
+            if readable and writable
+            else os.O_WRONLY
+            if writable
+            else os.O_RDONLY
+        )
+        return HostOpenFile(self, self._open_fd(node, access))
+
+    def same_node(self, a: HostNode, b: HostNode) -> bool:
+        return a.parts == b.parts or (a.ino == b.ino and a.kind is b.kind)
+
+    def close(self) -> None:
+        """Close the root fd (on unmount).  Later operations fail with EIO."""
+        fd, self._root_fd = self._root_fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def _fd_setattr(fd: int, mode: int | None, atime_ns: Any, mtime_ns: Any) -> None:
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode & 0o7777)
+        if atime_ns is not OMIT or mtime_ns is not OMIT:
+            if atime_ns is None and mtime_ns is None:
+                os.utime(fd)
+            else:
+                # os.utime has no UTIME_OMIT; fill omitted values from fstat.
+                s = os.fstat(fd)
+                now = None
+
+                def pick(v: Any, old: int) -> int:
+                    nonlocal now
+                    if v is OMIT:
+                        return old
+                    if v is None:
+                        import time
+
+                        now = now or time.time_ns()
+                        return now
+                    return int(v)
+
+                os.utime(
+                    fd,
+                    ns=(pick(atime_ns, s.st_atime_ns), pick(mtime_ns, s.st_mtime_ns)),
+                )
+    except OSError as exc:
+        raise KernelError.from_oserror(exc) from None
+
+
+class HostOpenFile:
+    """A real host fd for a regular file inside a HostFs."""
+
+    __slots__ = ("_fd", "_fs")
+
+    def __init__(self, fs: HostFs, fd: int) -> None:
+        self._fs = fs
+        self._fd: int | None = fd
+
+    def _live(self) -> int:
+        if self._fd is None:
+            raise KernelError.ebadf()
+        return self._fd
+
+    def pread(self, n: int, offset: int) -> bytes:
+        fd = self._live()
+        if n < 0 or offset < 0:
+            raise KernelError.einval()
+        try:
+            return os.pread(fd, n, offset)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        fd = self._live()
+        self._fs._writable()
+        if offset < 0:
+            raise KernelError.einval()
+        view = memoryview(data)
+        done = 0
+        try:
+            while done < len(view):
+                done += os.pwrite(fd, view[done:], offset + done)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+        return done
+
+    def append(self, data: bytes) -> int:
+        # Atomic with respect to this VM (the caller holds the VM lock); the
+        # fd is not O_APPEND because Linux would then ignore pwrite offsets.
+        offset = self.size()
+        self.pwrite(data, offset)
+        return offset + len(data)
+
+    def size(self) -> int:
+        try:
+            return os.fstat(self._live()).st_size
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
+    def truncate(self, size: int) -> None:
+        fd = self._live()
+        self._fs._writable()
+        if size < 0:
+            raise KernelError.einval()
+        try:
+            os.ftruncate(fd, size)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
+    def stat(self) -> Stat:
+        try:
+            return self._fs._to_stat(os.fstat(self._live()))
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
+    def set_attrs(
+        self, mode: int | None = None, atime_ns: Any = OMIT, mtime_ns: Any = OMIT
+    ) -> None:
+        fd = self._live()
+        self._fs._writable()
+        _fd_setattr(fd, mode, atime_ns, mtime_ns)
+
+    def sync(self) -> None:
+        try:
+            os.fsync(self._live())
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)

@@ -1,0 +1,146 @@
+# Per-VM resource limits and filesystem accounting.
+#
+# `Limits` is one frozen record whose defaults are the DEFAULT_* constants
+# below (agent-os `ResourceLimits`).  Every limit is bounded by default and
+# only raised by client config; the kernel never grows a limit on its own.
+#
+# `FsAccounting` counts the bytes of file data and the inodes a VM's writable
+# in-memory filesystems hold.  The rule (from agent-os resource_accounting) is
+# *check before change*: `check_and_reserve` raises ENOSPC before anything is
+# modified, so a failed write leaves state exactly as it was.  Callers reserve
+# first, then mutate, and `release` when data or inodes go away.
+#
+# What is counted: logical file sizes (also for files whose bytes come from a
+# shared read-only backing: the quota is about what the guest can see, not
+# about sharing), plus one inode per file/dir/symlink.  A shared read-only
+# layer (e.g. /bin) is built with accounting=None and costs the VM nothing.
+#
+# XX: host_dir mounts are not charged here; writes there are bounded only by
+# the host disk.  Directory-entry name bytes and hard links are not charged.
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .errors import KernelError
+
+__all__ = [
+    "DEFAULT_CPU_TIME_MS_PER_PROCESS",
+    "DEFAULT_FS_MAX_BYTES",
+    "DEFAULT_FS_MAX_INODES",
+    "DEFAULT_MAX_ARGV_ENV_BYTES",
+    "DEFAULT_MAX_FDS_PER_PROCESS",
+    "DEFAULT_MAX_FDS_PER_VM",
+    "DEFAULT_MAX_PIPES",
+    "DEFAULT_MAX_PROCESSES",
+    "DEFAULT_MEMORY_BYTES_PER_PROCESS",
+    "DEFAULT_PIPE_BUFFER_BYTES",
+    "FsAccounting",
+    "FsUsage",
+    "Limits",
+]
+
+MiB = 1024 * 1024
+
+DEFAULT_FS_MAX_BYTES = 256 * MiB
+DEFAULT_FS_MAX_INODES = 65536
+DEFAULT_MEMORY_BYTES_PER_PROCESS = 128 * MiB
+DEFAULT_CPU_TIME_MS_PER_PROCESS = 60_000
+DEFAULT_MAX_PROCESSES = 128
+DEFAULT_MAX_FDS_PER_PROCESS = 256
+DEFAULT_MAX_FDS_PER_VM = 4096
+DEFAULT_MAX_PIPES = 256
+DEFAULT_PIPE_BUFFER_BYTES = 65536
+DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of one VM.  All fields are bounded by default."""
+
+    fs_max_bytes: int = DEFAULT_FS_MAX_BYTES
+    fs_max_inodes: int = DEFAULT_FS_MAX_INODES
+    memory_bytes_per_process: int = DEFAULT_MEMORY_BYTES_PER_PROCESS
+    cpu_time_ms_per_process: int = DEFAULT_CPU_TIME_MS_PER_PROCESS
+    max_processes: int = DEFAULT_MAX_PROCESSES
+    max_fds_per_process: int = DEFAULT_MAX_FDS_PER_PROCESS
+    max_fds_per_vm: int = DEFAULT_MAX_FDS_PER_VM
+    max_pipes: int = DEFAULT_MAX_PIPES
+    pipe_buffer_bytes: int = DEFAULT_PIPE_BUFFER_BYTES
+    max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(
+                    f"Limits.{name} must be a non-negative int, got {value!r}"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class FsUsage:
+    """A snapshot of a VM's filesystem accounting."""
+
+    bytes_used: int
+    inodes_used: int
+    max_bytes: int
+    max_inodes: int
+
+
+class FsAccounting:
+    """Thread-safe byte and inode counters for one VM's writable filesystems."""
+
+    __slots__ = ("_bytes", "_inodes", "_lock", "max_bytes", "max_inodes")
+
+    def __init__(
+        self,
+        max_bytes: int | Limits = DEFAULT_FS_MAX_BYTES,
+        max_inodes: int = DEFAULT_FS_MAX_INODES,
+    ) -> None:
+        if isinstance(max_bytes, Limits):  # FsAccounting(limits) is accepted too
+            max_bytes, max_inodes = max_bytes.fs_max_bytes, max_bytes.fs_max_inodes
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._inodes = 0
+        self.max_bytes = max_bytes
+        self.max_inodes = max_inodes
+
+    @classmethod
+    def from_limits(cls, limits: Limits) -> FsAccounting:
+        return cls(limits.fs_max_bytes, limits.fs_max_inodes)
+
+    def check_and_reserve(self, bytes_delta: int = 0, inodes_delta: int = 0) -> None:
+        """Reserve space, or raise without changing anything.
+
+        Negative deltas are allowed (they release) and never fail.
+
+        Raises:
+            KernelError: ENOSPC if either counter would exceed its maximum.
+        """
+        with self._lock:
+            new_bytes = self._bytes + bytes_delta
+            new_inodes = self._inodes + inodes_delta
+            if bytes_delta > 0 and new_bytes > self.max_bytes:
+                raise KernelError.enospc(
+                    message=f"filesystem byte limit reached ({self.max_bytes} bytes)"
+                )
+            if inodes_delta > 0 and new_inodes > self.max_inodes:
+                raise KernelError.enospc(
+                    message=f"filesystem inode limit reached ({self.max_inodes} inodes)"
+                )
+            self._bytes = max(0, new_bytes)
+            self._inodes = max(0, new_inodes)
+
+    def release(self, bytes_delta: int = 0, inodes_delta: int = 0) -> None:
+        """Give back previously reserved bytes/inodes (positive amounts)."""
+        with self._lock:
+            self._bytes = max(0, self._bytes - bytes_delta)
+            self._inodes = max(0, self._inodes - inodes_delta)
+
+    def usage(self) -> FsUsage:
+        with self._lock:
+            return FsUsage(self._bytes, self._inodes, self.max_bytes, self.max_inodes)
+
+    statistics = usage

@@ -1,0 +1,42 @@
+# The default VM tree: what a fresh VM's root filesystem contains.
+#
+#   /            0755 root
+#   /bin         0755 root   (a read-only shared package layer is mounted here later)
+#   /usr/bin     0755 root
+#   /etc         0755 root   passwd, group (root=0, user=1000)
+#   /home/user   0755 user   (uid/gid 1000, the guest's HOME)
+#   /tmp         1777 root   (sticky: users can only remove their own files)
+#   /dev         0755 root   (empty; device nodes belong to other engineers)
+#
+# Everything here is charged to the VM's FsAccounting like guest data.
+
+from __future__ import annotations
+
+from .fstypes import USER
+from .limits import FsAccounting
+from .memfs import MemoryFs
+
+__all__ = ["GROUP", "PASSWD", "make_root_fs"]
+
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    f"user:x:{USER.uid}:{USER.gid}:user:/home/user:/bin/sh\n"
+).encode()
+GROUP = (f"root:x:0:\nuser:x:{USER.gid}:\n").encode()
+
+
+def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
+    """A new MemoryFs holding the default VM tree (see module header).
+
+    Raises: KernelError ENOSPC if the accounting cannot hold the tree.
+    """
+    fs = MemoryFs(accounting, root_mode=0o755)
+    for path in ("/bin", "/usr/bin", "/etc", "/dev"):
+        fs.mkdirs(path, 0o755)
+    fs.mkdirs("/root", 0o700)
+    fs.mkdirs("/home", 0o755)
+    fs.mkdirs("/home/user", 0o755, USER.uid, USER.gid)
+    fs.mkdirs("/tmp", 0o1777)
+    fs.add_file("/etc/passwd", PASSWD, 0o644)
+    fs.add_file("/etc/group", GROUP, 0o644)
+    return fs

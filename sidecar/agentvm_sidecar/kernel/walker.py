@@ -1,0 +1,208 @@
+# PathWalker: POSIX pathname resolution over a VM's mount table.
+#
+# Resolution follows POSIX "Pathname Resolution" (XBD 4.13) the way Linux
+# does it:
+#  * components split on '/'; '.' is skipped; '..' pops a stack of VM
+#    directories, so '..' from a mount root lands on the mount point's parent
+#    and '..' at '/' stays at '/'.  The stack is physical: after following a
+#    symlink to /a/b, '..' is /a.
+#  * symlinks are followed for intermediate components always, and for the
+#    final one when `follow` is true or the path ends in '/'; at most
+#    SYMLOOP_MAX (40) expansions per resolution, then ELOOP.  Absolute targets
+#    restart at the VM root; relative ones continue from the link's directory.
+#    Targets are always interpreted in the VM namespace, never the host's:
+#    this is what confines host_dir mounts (see hostfs.py).
+#  * the path is at most PATH_MAX-1 bytes and each component at most NAME_MAX
+#    bytes (ENAMETOOLONG); NUL is EINVAL; "" is ENOENT; a trailing '/'
+#    requires a directory (ENOTDIR).
+#  * stepping onto a directory whose canonical path is a mount point switches
+#    to that mount's root.
+#  * search (x) permission is checked on every directory traversed; uid 0
+#    bypasses rwx checks.
+#
+# The walker only reads; it is called under the Vfs lock and keeps no state
+# between calls.
+#
+# XX: no supplementary groups; a cwd is re-resolved on every relative call.
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import KernelError
+from .fstypes import NAME_MAX, PATH_MAX, SYMLOOP_MAX, Cred, FileKind
+from .mounts import Mount, MountTable
+
+__all__ = ["Loc", "PathWalker", "R", "Resolved", "W", "X", "check_path", "join_path"]
+
+_DIR = FileKind.DIRECTORY
+_LNK = FileKind.SYMLINK
+R, W, X = 4, 2, 1
+
+
+class Loc:
+    """One resolved VM directory or file: canonical path + (mount, node)."""
+
+    __slots__ = ("mount", "name", "node", "path")
+
+    def __init__(self, name: str, path: str, mount: Mount, node: Any) -> None:
+        self.name = name
+        self.path = path
+        self.mount = mount
+        self.node = node
+
+    @property
+    def kind(self) -> FileKind:
+        return self.node.kind
+
+
+class Resolved:
+    """Result of a walk.
+
+    `parent` is the directory holding the final name (None for '/').
+    `name` is the final component, or None when the path ended in '.'/'..'
+    or was '/' ("dotted").  `loc` is the final object, None if it does not
+    exist (then `name` is what would be created in `parent`).
+    """
+
+    __slots__ = ("chain", "loc", "name", "parent", "trailing")
+
+    def __init__(
+        self, chain: list[Loc], name: str | None, loc: Loc | None, trailing: bool
+    ) -> None:
+        self.chain = chain
+        self.parent = chain[-1] if chain else None
+        self.name = name
+        self.loc = loc
+        self.trailing = trailing
+
+    def child_path(self) -> str:
+        assert self.parent is not None and self.name is not None
+        return join_path(self.parent.path, self.name)
+
+
+def join_path(dir_path: str, name: str) -> str:
+    return dir_path + name if dir_path == "/" else dir_path + "/" + name
+
+
+def check_path(path: str) -> None:
+    if not isinstance(path, str):
+        raise KernelError.einval(message="path must be a string")
+    if not path:
+        raise KernelError.enoent(path, "empty path")
+    if "\0" in path:
+        raise KernelError.einval(None, "path contains a NUL byte")
+    if (
+        len(path) >= PATH_MAX // 4
+        and len(path.encode("utf-8", "surrogateescape")) >= PATH_MAX
+    ):
+        raise KernelError.enametoolong(None, "path too long")
+
+
+class PathWalker:
+    """Resolves VM paths against a MountTable (see module header)."""
+
+    __slots__ = ("mounts",)
+
+    def __init__(self, mounts: MountTable) -> None:
+        self.mounts = mounts
+
+    def root_loc(self) -> Loc:
+        m = self.mounts.root()
+        return Loc("", "/", m, m.root)
+
+    def may(self, loc: Loc, cred: Cred, want: int) -> bool:
+        if cred.uid == 0:
+            return True
+        mode, uid, gid = loc.mount.fs.access_info(loc.node)
+        if cred.uid == uid:
+            bits = mode >> 6
+        elif cred.gid == gid:
+            bits = mode >> 3
+        else:
+            bits = mode
+        return (bits & want) == want
+
+    def require(self, loc: Loc, cred: Cred, want: int) -> None:
+        if not self.may(loc, cred, want):
+            raise KernelError.eacces(loc.path)
+
+    def walk(self, path: str, cwd: str, cred: Cred, follow: bool) -> Resolved:
+        """Resolve `path`.  Raises: ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EINVAL, EACCES."""
+        check_path(path)
+        if path[0] == "/":
+            stack = [self.root_loc()]
+        else:
+            if not cwd.startswith("/"):
+                raise KernelError.einval(cwd, "cwd must be absolute")
+            r = self.walk(cwd, "/", cred, True)
+            if r.loc is None:
+                raise KernelError.enoent(cwd, "cwd does not exist")
+            if r.loc.kind is not _DIR:
+                raise KernelError.enotdir(cwd)
+            stack = r.chain + [r.loc]
+        trailing = path.endswith("/")
+        pending = [c for c in reversed(path.split("/")) if c]
+        links = 0
+        named = False
+        multi_mount = len(self.mounts) > 1
+        while pending:
+            comp = pending.pop()
+            cur = stack[-1]
+            if cur.node.kind is not _DIR:
+                raise KernelError.enotdir()
+            if comp == ".":
+                named = False
+                continue
+            if comp == "..":
+                if len(stack) > 1:
+                    stack.pop()
+                named = False
+                continue
+            self.require(cur, cred, X)
+            if (
+                len(comp) > NAME_MAX // 4
+                and len(comp.encode("utf-8", "surrogateescape")) > NAME_MAX
+            ):
+                raise KernelError.enametoolong()
+            fs = cur.mount.fs
+            child = fs.lookup(cur.node, comp)
+            if child is None:
+                if pending:
+                    raise KernelError.enoent()
+                return Resolved(stack, comp, None, trailing)
+            if child.kind is _LNK and (pending or follow or trailing):
+                links += 1
+                if links > SYMLOOP_MAX:
+                    raise KernelError.eloop()
+                target = fs.readlink(child)
+                if not target:
+                    raise KernelError.enoent(message="empty symlink")
+                if len(target) >= PATH_MAX:
+                    raise KernelError.enametoolong()
+                if target[0] == "/":
+                    del stack[1:]
+                parts = [c for c in target.split("/") if c]
+                if target.endswith("/"):
+                    parts.append(".")
+                pending.extend(reversed(parts))
+                named = False
+                continue
+            child_path = join_path(cur.path, comp)
+            mount = cur.mount
+            if multi_mount and child.kind is _DIR:
+                m = self.mounts.at(child_path)
+                if m is not None:
+                    mount, child = m, m.root
+            stack.append(Loc(comp, child_path, mount, child))
+            named = True
+        top = stack[-1]
+        if trailing and top.node.kind is not _DIR:
+            raise KernelError.enotdir()
+        return Resolved(stack[:-1], top.name if named else None, top, trailing)
+
+    def existing(self, path: str, cwd: str, cred: Cred, follow: bool) -> Loc:
+        r = self.walk(path, cwd, cred, follow)
+        if r.loc is None:
+            raise KernelError.enoent()
+        return r.loc

@@ -1,0 +1,1 @@
+"""JSON-RPC serving: transport loop, dispatch, handshake and cancellation."""

@@ -1,0 +1,222 @@
+"""Serve one JSON-RPC connection over a pair of trio byte streams.
+
+Shape: one reader loop feeds an :class:`~agentvm_protocol.RpcConnection`; every request
+after ``hello`` runs as its own task, so a slow request never blocks the others; one
+writer task owns the send stream, so lines never interleave and a client that stops
+reading applies back-pressure (the outgoing channel is bounded) instead of growing
+memory. Each in-flight request has a cancel scope; ``$/cancelRequest {id}`` cancels it
+and the request answers with kind ``cancelled``.
+
+The handshake is a tiny state machine: NEW --hello ok--> READY; NEW --hello with another
+version--> REFUSED, which answers every later request with ``version_mismatch``.
+
+End of input ends the connection: in-flight requests are cancelled and the caller
+(``server.py``) disposes every VM.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+import trio
+from agentvm_protocol import (
+    CANCEL_METHOD,
+    EOF,
+    EVENT_METHOD,
+    METHODS,
+    NEED_DATA,
+    PROTOCOL_VERSION,
+    BadFrame,
+    Event,
+    HelloParams,
+    HelloResult,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    RpcConnection,
+    VmLimits,
+    encode_error,
+    encode_notification,
+    encode_result,
+    make_error,
+)
+
+from .. import __version__
+from ..api import HANDLERS, RequestContext
+from ..logs import get_logger
+from .errors import RpcError, to_error_object
+
+__all__ = ["Connection"]
+
+log = get_logger("rpc")
+
+_OUTGOING_LINES = 256  # bounded: a client that stops reading stalls producers
+_DRAIN_SECONDS = 5.0
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    READY = "ready"
+    REFUSED = "refused"
+
+
+class _CancelParams(msgspec.Struct):
+    id: int | str
+
+
+_cancel_decoder = msgspec.json.Decoder(_CancelParams)
+
+
+class Connection:
+    """One client connection. ``serve`` returns when the input ends."""
+
+    def __init__(self, vms: Any, *, max_frame_bytes: int) -> None:
+        self._vms = vms
+        self._rpc = RpcConnection(max_frame_bytes)
+        self._max_frame_bytes = max_frame_bytes
+        self._state = _State.NEW
+        self._in_flight: dict[RequestId, trio.CancelScope] = {}
+        self._out_send, self._out_recv = trio.open_memory_channel[bytes](_OUTGOING_LINES)
+        self._ctx = RequestContext(vms=vms, emit=self.emit)
+
+    async def emit(self, event: Event) -> None:
+        """Send an ``event`` notification (blocks while the client is not reading)."""
+        await self._send(encode_notification(EVENT_METHOD, event))
+
+    async def serve(self, receive: trio.abc.ReceiveStream, send: trio.abc.SendStream) -> None:
+        """Read requests until end of input, answering each; then return."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._write_loop, send, nursery.cancel_scope)
+            async with trio.open_nursery() as requests:
+                await self._read_loop(receive, requests)
+                requests.cancel_scope.cancel()
+            # Flush what is queued (errors for the last frames), but never wait forever
+            # on a client that stopped reading.
+            await self._out_send.aclose()
+            nursery.cancel_scope.deadline = trio.current_time() + _DRAIN_SECONDS
+
+    async def _read_loop(self, receive: trio.abc.ReceiveStream, requests: trio.Nursery) -> None:
+        while True:
+            event = self._rpc.next_event()
+            if event is NEED_DATA:
+                try:
+                    data = await receive.receive_some(65536)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""
+                self._rpc.receive_data(data)
+            elif event is EOF:
+                log.info("input_closed")
+                return
+            elif isinstance(event, Request):
+                await self._on_request(event, requests)
+            elif isinstance(event, Notification):
+                self._on_notification(event)
+            elif isinstance(event, BadFrame):
+                log.warning("bad_frame", kind=event.error.data.kind if event.error.data else None)
+                await self._send(encode_error(event.id, event.error))
+            elif isinstance(event, Response):
+                log.warning("unexpected_response", id=event.id)
+
+    async def _on_request(self, req: Request, requests: trio.Nursery) -> None:
+        if self._state is _State.REFUSED:
+            await self._send_error(req.id, RpcError("version_mismatch", "connection refused at hello", expected_version=PROTOCOL_VERSION))
+        elif req.method == "hello":
+            await self._hello(req)
+        elif self._state is _State.NEW:
+            await self._send_error(req.id, RpcError("not_initialized", "the first request must be hello"))
+        elif req.method not in HANDLERS:
+            await self._send_error(req.id, RpcError("method_not_found", f"unknown method {req.method!r}"))
+        elif req.id in self._in_flight:
+            await self._send_error(req.id, RpcError("invalid_request", f"request id {req.id!r} is already in flight"))
+        else:
+            scope = trio.CancelScope()
+            self._in_flight[req.id] = scope
+            requests.start_soon(self._run_request, req, scope)
+
+    async def _hello(self, req: Request) -> None:
+        try:
+            params = METHODS["hello"].params_decoder.decode(req.params)
+        except msgspec.ValidationError as exc:
+            await self._send_error(req.id, exc)
+            return
+        assert isinstance(params, HelloParams)
+        if params.protocol_version != PROTOCOL_VERSION:
+            self._state = _State.REFUSED
+            log.warning("version_mismatch", client=params.client, received=params.protocol_version)
+            await self._send_error(
+                req.id,
+                RpcError(
+                    "version_mismatch",
+                    f"client speaks protocol {params.protocol_version}, sidecar speaks {PROTOCOL_VERSION}",
+                    expected_version=PROTOCOL_VERSION,
+                    received_version=params.protocol_version,
+                ),
+            )
+            return
+        self._state = _State.READY
+        log.info("hello", client=params.client)
+        result = HelloResult(
+            protocol_version=PROTOCOL_VERSION,
+            sidecar_version=__version__,
+            max_frame_bytes=self._max_frame_bytes,
+            default_limits=VmLimits(),
+            methods=sorted(HANDLERS),
+        )
+        await self._send(encode_result(req.id, result))
+
+    def _on_notification(self, note: Notification) -> None:
+        if note.method != CANCEL_METHOD:
+            log.debug("ignored_notification", method=note.method)
+            return
+        try:
+            target = _cancel_decoder.decode(note.params).id
+        except msgspec.ValidationError:
+            log.warning("bad_cancel_request")
+            return
+        scope = self._in_flight.get(target)
+        if scope is not None:
+            scope.cancel()
+
+    async def _run_request(self, req: Request, scope: trio.CancelScope) -> None:
+        spec = METHODS[req.method]
+        try:
+            with scope:
+                params = spec.params_decoder.decode(req.params)
+                result = await HANDLERS[req.method](self._ctx, params)
+                line = encode_result(req.id, result)
+            if scope.cancelled_caught:
+                line = encode_error(req.id, make_error("cancelled", f"request {req.id!r} was cancelled"))
+        except Exception as exc:  # noqa: BLE001 -- translated at this single boundary
+            line = self._error_line(req.id, exc, method=req.method)
+        finally:
+            del self._in_flight[req.id]
+        await self._send(line)
+
+    async def _send_error(self, req_id: RequestId | None, exc: Exception) -> None:
+        await self._send(self._error_line(req_id, exc))
+
+    @staticmethod
+    def _error_line(req_id: RequestId | None, exc: Exception, method: str | None = None) -> bytes:
+        error, unexpected = to_error_object(exc)
+        if unexpected:
+            log.error("request_failed", method=method, exc_info=exc)
+        return encode_error(req_id, error)
+
+    async def _send(self, line: bytes) -> None:
+        try:
+            await self._out_send.send(line)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            log.debug("dropped_line_after_close")
+
+    async def _write_loop(self, send: trio.abc.SendStream, scope: trio.CancelScope) -> None:
+        async with self._out_recv:
+            async for line in self._out_recv:
+                try:
+                    await send.send_all(line)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    log.info("output_closed")
+                    scope.cancel()
+                    return

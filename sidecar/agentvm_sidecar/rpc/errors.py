@@ -1,0 +1,42 @@
+"""Exceptions become wire errors here, and only here.
+
+Handlers raise :class:`RpcError` for protocol-level failures, let
+:class:`~agentvm_sidecar.kernel.errors.KernelError` escape for kernel failures, and
+let msgspec's ``ValidationError`` escape for bad params. :func:`to_error_object` is the
+single translation point, as h11 turns its local errors into remote ones at one
+boundary. Anything else is an ``internal`` error: logged with its traceback, and the
+connection keeps serving.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from agentvm_protocol import ErrorKind, ErrorObject, error_kind_for_errno, make_error
+
+from ..kernel.errors import KernelError
+
+__all__ = ["RpcError", "to_error_object"]
+
+
+class RpcError(Exception):
+    """A failure with a stable wire ``kind`` and optional ``ErrorData`` fields."""
+
+    def __init__(self, kind: ErrorKind, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.data = data
+
+
+def to_error_object(exc: Exception) -> tuple[ErrorObject, bool]:
+    """The wire error for ``exc`` and whether it was unexpected (to be logged loudly)."""
+    if isinstance(exc, RpcError):
+        return make_error(exc.kind, exc.message, **exc.data), False
+    if isinstance(exc, KernelError):
+        kind = error_kind_for_errno(exc.errno)
+        return make_error(kind, str(exc), errno=exc.errno, path=exc.path), False
+    if isinstance(exc, msgspec.ValidationError):
+        return make_error("invalid_params", f"invalid params: {exc}"), False
+    return make_error("internal", f"internal error: {type(exc).__name__}"), True

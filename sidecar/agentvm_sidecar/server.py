@@ -1,0 +1,57 @@
+"""The stdio server: one connection on stdin/stdout, until end of input or SIGTERM.
+
+Either way the shutdown is the same and clean: in-flight requests are cancelled, every
+VM is disposed (its processes killed, files closed), and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import trio
+from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
+
+from .logs import get_logger
+from .rpc.connection import Connection
+from .vms import VmRegistry
+
+__all__ = ["serve_stdio", "serve_streams"]
+
+log = get_logger("server")
+
+
+async def serve_streams(
+    receive: trio.abc.ReceiveStream, send: trio.abc.SendStream, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+) -> None:
+    """Serve one connection over a pair of byte streams until its input ends."""
+    async with trio.open_nursery() as nursery:
+        vms = VmRegistry(nursery)
+        try:
+            await Connection(vms, max_frame_bytes=max_frame_bytes).serve(receive, send)
+        finally:
+            with trio.CancelScope(shield=True):
+                await vms.dispose_all()
+            nursery.cancel_scope.cancel()
+
+
+async def serve_stdio(max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+    """Serve the protocol on fds 0/1; return on EOF or SIGTERM after disposing every VM."""
+    stdin = trio.lowlevel.FdStream(0)
+    stdout = trio.lowlevel.FdStream(1)
+    log.info("sidecar_started", max_frame_bytes=max_frame_bytes)
+    with trio.open_signal_receiver(signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def stop_on_sigterm() -> None:
+                async for _ in signals:
+                    log.info("sigterm")
+                    nursery.cancel_scope.cancel()
+                    return
+
+            async def serve() -> None:
+                await serve_streams(stdin, stdout, max_frame_bytes=max_frame_bytes)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(stop_on_sigterm)
+            nursery.start_soon(serve)
+    log.info("sidecar_stopped")

@@ -1,0 +1,115 @@
+"""The VMs of one sidecar: creation, lookup and disposal.
+
+A VM is a kernel plus a trio nursery for the VM's own tasks (output pumps, waiters).
+The registry's lifetime belongs to the server's nursery; each VM's nursery is started
+inside it with ``nursery.start`` so it reports readiness, and ``dispose`` cancels it
+after the kernel has killed every process and closed every file.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import trio
+import msgspec
+from agentvm_protocol import HostDirMount, MemoryMount, MountConfig, VmConfig
+
+from .kernel.kernel import Kernel
+from .kernel.limits import Limits
+from .software.layer import shared_bin_layer
+from .logs import get_logger
+from .rpc.errors import RpcError
+
+__all__ = ["Vm", "VmRegistry", "apply_mount", "build_kernel"]
+
+log = get_logger("vms")
+
+
+@dataclass(eq=False)
+class Vm:
+    """One live VM."""
+
+    vm_id: str
+    config: VmConfig
+    kernel: Kernel
+    nursery: trio.Nursery
+    created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+class VmRegistry:
+    """Every live VM of the sidecar, by id."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self._vms: dict[str, Vm] = {}
+
+    async def create(self, config: VmConfig) -> Vm:
+        """Build a VM's kernel (mounts, /bin layer) and start its task nursery.
+
+        Raises:
+            KernelError: a mount in ``config`` cannot be made (ENOENT, ENOTDIR...).
+        """
+        kernel = await trio.to_thread.run_sync(build_kernel, config)
+        vm_id = f"vm-{secrets.token_hex(6)}"
+        vm_nursery = await self._nursery.start(_run_vm_nursery)
+        vm = Vm(vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery)
+        self._vms[vm_id] = vm
+        log.info("vm_created", vm_id=vm_id, mounts=len(config.mounts))
+        return vm
+
+    def get(self, vm_id: str) -> Vm:
+        """The VM named ``vm_id``; ``not_found`` otherwise."""
+        vm = self._vms.get(vm_id)
+        if vm is None:
+            raise RpcError("not_found", f"no VM {vm_id!r}")
+        return vm
+
+    def all(self) -> list[Vm]:
+        return list(self._vms.values())
+
+    async def dispose(self, vm_id: str) -> None:
+        """Kill the VM's processes, close its files and forget it."""
+        vm = self._vms.pop(vm_id, None)
+        if vm is None:
+            raise RpcError("not_found", f"no VM {vm_id!r}")
+        await trio.to_thread.run_sync(vm.kernel.shutdown)
+        vm.nursery.cancel_scope.cancel()
+        log.info("vm_disposed", vm_id=vm_id)
+
+    async def dispose_all(self) -> None:
+        """Dispose every VM (on shutdown)."""
+        for vm_id in list(self._vms):
+            await self.dispose(vm_id)
+
+
+def build_kernel(config: VmConfig) -> Kernel:
+    """A kernel configured as ``config`` says: limits, /bin layer, mounts in order.
+
+    Raises:
+        KernelError: a mount cannot be made.
+        SoftwareMissingError: ``software`` is set but the packages are not fetched.
+    """
+    kernel = Kernel(Limits(**msgspec.structs.asdict(config.limits)))
+    if config.software:
+        kernel.mount_shared("/bin", shared_bin_layer().fs)
+    for mount in config.mounts:
+        apply_mount(kernel, mount)
+    return kernel
+
+
+def apply_mount(kernel: Kernel, mount: MountConfig) -> None:
+    """Mount one described filesystem, creating the mount point directory (and its
+    parents) when missing, so a mount works "at any path". Raises: KernelError."""
+    kernel.vfs.mkdir(mount.path, 0o755, recursive=True)
+    if isinstance(mount, MemoryMount):
+        kernel.mount_memory(mount.path)
+    elif isinstance(mount, HostDirMount):
+        kernel.mount_host_dir(mount.path, mount.host_path, mount.read_only)
+
+
+async def _run_vm_nursery(*, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:
+    async with trio.open_nursery() as nursery:
+        task_status.started(nursery)
+        await trio.sleep_forever()

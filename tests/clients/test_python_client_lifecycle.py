@@ -1,0 +1,99 @@
+"""Client lifecycle: handshake, sync facade, and clear errors instead of hangs."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+import trio
+
+from agentvm import AsyncClient, Client, RpcError, SidecarError, VersionMismatchError
+from tests.conftest import SIDECAR
+
+
+def fake_sidecar(tmp_path, body: str) -> list[str]:
+    script = tmp_path / "fake_sidecar.py"
+    script.write_text(textwrap.dedent(body))
+    return [sys.executable, str(script)]
+
+
+async def test_hello_reports_version_limits_and_methods(client):
+    assert client.hello.protocol_version == 1
+    assert "fs.readFile" in client.hello.methods
+    assert client.hello.default_limits.memory_bytes_per_process == 128 * 1024 * 1024
+
+
+async def test_missing_sidecar_binary_fails_to_start_clearly():
+    with pytest.raises(SidecarError) as err:
+        async with AsyncClient.connect(["/nonexistent/agentvm-sidecar", "--stdio"]):
+            pass
+    assert err.value.reason == "failed_to_start"
+
+
+async def test_sidecar_that_exits_immediately_raises_instead_of_hanging(tmp_path):
+    cmd = fake_sidecar(tmp_path, "import sys; sys.exit(3)")
+    with trio.fail_after(20), pytest.raises(SidecarError) as err:
+        async with AsyncClient.connect(cmd):
+            pass
+    assert err.value.reason == "exited" and err.value.returncode == 3
+
+
+async def test_sidecar_dying_mid_request_fails_the_request(tmp_path):
+    cmd = fake_sidecar(
+        tmp_path,
+        """
+        import json, sys
+        hello = json.loads(sys.stdin.readline())
+        print(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": {
+            "protocolVersion": 1, "sidecarVersion": "fake", "maxFrameBytes": 1000, "defaultLimits": {}, "methods": []}}),
+            flush=True)
+        sys.stdin.readline()
+        sys.exit(7)
+        """,
+    )
+    with trio.fail_after(20):
+        async with AsyncClient.connect(cmd) as c:
+            with pytest.raises(SidecarError) as err:
+                await c.vm.list()
+    assert err.value.reason == "exited"
+
+
+async def test_version_mismatch_is_a_typed_error(tmp_path):
+    cmd = fake_sidecar(
+        tmp_path,
+        """
+        import json, sys
+        hello = json.loads(sys.stdin.readline())
+        print(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "error": {"code": -32003, "message": "no",
+            "data": {"kind": "version_mismatch", "expectedVersion": 2, "receivedVersion": 1}}}), flush=True)
+        sys.stdin.read()
+        """,
+    )
+    with trio.fail_after(20), pytest.raises(VersionMismatchError) as err:
+        async with AsyncClient.connect(cmd):
+            pass
+    assert err.value.kind == "version_mismatch"
+
+
+async def test_cancelling_a_call_does_not_break_the_connection(client):
+    with trio.move_on_after(0):
+        await client.vm.list()
+    assert (await client.vm.list()).vms == []
+
+
+def test_sync_facade_drives_the_same_methods():
+    with Client.connect(SIDECAR) as c:
+        vm = c.vm.create().vm_id
+        c.fs.write_file(vm, "/tmp/s", b"sync")
+        assert c.fs.read_file(vm, "/tmp/s").data == b"sync"
+        with pytest.raises(RpcError) as err:
+            c.fs.read_file(vm, "/tmp/none")
+        assert err.value.errno == "ENOENT"
+        assert c.fs.read_file.__doc__ == "Read a whole file."
+
+
+def test_sync_facade_reports_a_missing_sidecar():
+    with pytest.raises(SidecarError):
+        with Client.connect(["/nonexistent/sidecar"]):
+            pass

@@ -1,0 +1,100 @@
+"""NDJSON JSON-RPC framing (sans-I/O): bad input becomes BadFrame events, never a crash."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentvm_protocol import EOF, NEED_DATA, BadFrame, Notification, Request, Response, RpcConnection
+
+
+def drain(conn: RpcConnection) -> list[object]:
+    out = []
+    while True:
+        ev = conn.next_event()
+        if ev is NEED_DATA or ev is EOF:
+            return out + [ev]
+        out.append(ev)
+
+
+def feed(data: bytes, *, chunk: int | None = None, limit: int = 1024) -> list[object]:
+    conn = RpcConnection(limit)
+    events: list[object] = []
+    step = chunk or max(len(data), 1)
+    for i in range(0, len(data), step):
+        conn.receive_data(data[i : i + step])
+        events += [e for e in drain(conn) if e is not NEED_DATA]
+    conn.receive_data(b"")
+    return events + drain(conn)
+
+
+def kinds(events: list[object]) -> list[str]:
+    return [e.error.data.kind for e in events if isinstance(e, BadFrame)]
+
+
+def test_request_notification_and_response_are_classified():
+    events = feed(
+        b'{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":1}}\n'
+        b'{"jsonrpc":"2.0","method":"n"}\n'
+        b'{"jsonrpc":"2.0","id":"x","result":{}}\n'
+    )
+    assert [type(e) for e in events] == [Request, Notification, Response, type(EOF)]
+    assert bytes(events[0].params) == b'{"a":1}'
+
+
+def test_malformed_json_is_a_parse_error_and_the_next_frame_still_parses():
+    events = feed(b'{"jsonrpc":\n{"jsonrpc":"2.0","id":2,"method":"m"}\n')
+    assert kinds(events) == ["parse_error"]
+    assert isinstance(events[1], Request) and events[1].id == 2
+
+
+def test_non_object_frames_are_invalid_requests():
+    assert kinds(feed(b'[1,2]\n"s"\n3\nnull\n')) == ["invalid_request"] * 4
+
+
+def test_wrong_jsonrpc_version_keeps_the_id_for_the_error_reply():
+    (bad, _eof) = feed(b'{"jsonrpc":"1.0","id":7,"method":"m"}\n')
+    assert bad.error.data.kind == "invalid_request" and bad.id == 7
+
+
+def test_oversized_frame_is_reported_once_and_dropped_while_streaming():
+    big = b'{"jsonrpc":"2.0","id":1,"method":"' + b"x" * 5000 + b'"}\n'
+    events = feed(big + b'{"jsonrpc":"2.0","id":2,"method":"ok"}\n', chunk=100, limit=1024)
+    assert kinds(events) == ["frame_too_large"]
+    assert isinstance(events[1], Request) and events[1].method == "ok"
+
+
+def test_oversized_frame_never_buffers_much_more_than_the_limit():
+    conn = RpcConnection(1024)
+    for _ in range(100):
+        conn.receive_data(b"y" * 1000)
+        drain(conn)
+        assert len(conn._buf) <= 2048
+
+
+def test_blank_lines_are_ignored():
+    assert feed(b"\n\r\n  \n") == [EOF]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.integers(min_value=1, max_value=50))
+def test_any_bytes_whole_or_chunked_give_messages_or_bad_frames_never_an_exception(data, chunk):
+    whole = feed(data, limit=256)
+    pieces = feed(data, chunk=chunk, limit=256)
+    assert whole[-1] is EOF and pieces[-1] is EOF
+    allowed = (Request, Notification, Response, BadFrame)
+    assert all(isinstance(e, allowed) for e in whole[:-1] + pieces[:-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=5), st.integers(min_value=1, max_value=30))
+def test_valid_frames_split_anywhere_decode_identically(methods, chunk):
+    import json
+
+    data = b"".join(
+        json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": {}}).encode() + b"\n" for i, m in enumerate(methods)
+    )
+    whole = feed(data, limit=10_000)
+    pieces = feed(data, chunk=chunk, limit=10_000)
+    assert [(e.id, e.method) for e in whole[:-1]] == [(i, m) for i, m in enumerate(methods)]
+    assert [(e.id, e.method) for e in pieces[:-1]] == [(e.id, e.method) for e in whole[:-1]]

@@ -1,0 +1,134 @@
+"""The raw wire: bad frames and handshake rules, spoken directly to the sidecar process.
+
+Each case sends bytes a client library would never send and checks the JSON-RPC error
+``kind``, then proves the sidecar still serves.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import trio
+
+HELLO = {"jsonrpc": "2.0", "id": "h", "method": "hello", "params": {"protocolVersion": 1}}
+
+
+class RawSidecar:
+    def __init__(self, proc: trio.Process) -> None:
+        self.proc = proc
+        self.buf = b""
+
+    async def send(self, payload: bytes | dict) -> None:
+        line = payload if isinstance(payload, bytes) else json.dumps(payload).encode() + b"\n"
+        await self.proc.stdin.send_all(line)
+
+    async def recv(self) -> dict:
+        with trio.fail_after(20):
+            while b"\n" not in self.buf:
+                chunk = await self.proc.stdout.receive_some(65536)
+                assert chunk, "sidecar closed stdout"
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    async def call(self, payload: bytes | dict) -> dict:
+        await self.send(payload)
+        return await self.recv()
+
+
+@pytest.fixture
+async def raw():
+    proc = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--max-frame-bytes", "4096", "--log-level", "error"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        yield RawSidecar(proc)
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def ready(raw: RawSidecar) -> None:
+    assert "result" in await raw.call(HELLO)
+
+
+def kind(reply: dict) -> str:
+    return reply["error"]["data"]["kind"]
+
+
+async def still_serving(raw: RawSidecar) -> None:
+    reply = await raw.call({"jsonrpc": "2.0", "id": "ping", "method": "vm.list", "params": {}})
+    assert reply == {"jsonrpc": "2.0", "id": "ping", "result": {"vms": []}}
+
+
+async def test_request_before_hello_is_refused_with_not_initialized(raw):
+    reply = await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.list", "params": {}})
+    assert kind(reply) == "not_initialized" and reply["id"] == 1
+    await ready(raw)
+    await still_serving(raw)
+
+
+async def test_version_mismatch_names_both_versions_and_nothing_else_is_served(raw):
+    reply = await raw.call({"jsonrpc": "2.0", "id": 1, "method": "hello", "params": {"protocolVersion": 999}})
+    assert kind(reply) == "version_mismatch"
+    assert reply["error"]["data"]["expectedVersion"] == 1 and reply["error"]["data"]["receivedVersion"] == 999
+    assert kind(await raw.call({"jsonrpc": "2.0", "id": 2, "method": "vm.list", "params": {}})) == "version_mismatch"
+    assert kind(await raw.call(HELLO)) == "version_mismatch"
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (b"{not json\n", "parse_error"),
+        (b"[1, 2, 3]\n", "invalid_request"),
+        (b'"just a string"\n', "invalid_request"),
+        (b'{"jsonrpc":"2.0","id":5,"method":"no.such"}\n', "method_not_found"),
+        (b'{"jsonrpc":"2.0","id":6,"method":"vm.info","params":{"vmId":42}}\n', "invalid_params"),
+        (b'{"jsonrpc":"2.0","id":7,"method":"vm.info","params":{"vmId":"vm-nope"}}\n', "not_found"),
+        (b'{"jsonrpc":"2.0","id":8,"method":"fs.readFile","params":{"vmId":"v","path":"/a\\u0000b"}}\n', "invalid_params"),
+        (b'{"jsonrpc":"2.0","id":9,"method":"vm.list","params":{"extra":1}}\n', "invalid_params"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"x' + b"x" * 5000 + b'"}\n', "frame_too_large"),
+    ],
+)
+async def test_bad_input_gets_a_stable_error_kind_and_the_sidecar_keeps_serving(raw, frame, expected):
+    await ready(raw)
+    reply = await raw.call(frame)
+    assert kind(reply) == expected
+    await still_serving(raw)
+
+
+async def test_nul_in_a_path_is_invalid_params_on_a_real_vm(raw):
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
+    reply = await raw.call(
+        {"jsonrpc": "2.0", "id": 2, "method": "fs.writeFile", "params": {"vmId": vm, "path": "/tmp/a\x00b", "data": ""}}
+    )
+    assert kind(reply) == "invalid_params"
+
+
+async def test_cancel_for_an_unknown_request_id_is_ignored_without_a_reply(raw):
+    await ready(raw)
+    await raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}})
+    await still_serving(raw)
+
+
+async def test_end_of_input_disposes_vms_and_exits_zero(raw):
+    await ready(raw)
+    await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}})
+    await raw.proc.stdin.aclose()
+    with trio.fail_after(20):
+        assert await raw.proc.wait() == 0
+
+
+async def test_sigterm_shuts_down_cleanly_with_exit_zero(raw):
+    await ready(raw)
+    await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}})
+    raw.proc.send_signal(signal.SIGTERM)
+    with trio.fail_after(20):
+        assert await raw.proc.wait() == 0

@@ -1,8 +1,9 @@
 """The kernel of one VM: the composition root, kept thin on purpose.
 
 It owns the VM-wide lock and the kernel objects, each in its own module: the VFS and
-mount table (vfs.py, mounts.py), filesystem accounting (limits.py). Processes, fd
-tables and pipes join here as fields. Callers use the objects directly
+mount table (vfs.py, mounts.py), filesystem accounting (limits.py), the process table
+(process.py), the VM-wide fd budget (fdtable.py) and pipes (pipes.py,
+descriptions.py). Callers use the objects directly
 (``kernel.vfs.read_file(...)``); this class only wires them together, builds mounts
 from their descriptions, reports usage and shuts everything down.
 """
@@ -12,11 +13,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from .descriptions import PipeReader, PipeWriter, pipe_pair
+from .devfs import DevFs
 from .errors import KernelError
+from .fdtable import FdBudget, FdTable
 from .hostfs import HostFs
 from .limits import FsAccounting, Limits
 from .memfs import MemoryFs
 from .mounts import MountInfo
+from .process import ExitStatus, ProcessState, ProcessTable
 from .rootfs import make_root_fs
 from .vfs import Vfs
 
@@ -42,6 +47,13 @@ class Kernel:
         self.lock = threading.RLock()
         self.accounting = FsAccounting.from_limits(limits)
         self.vfs = Vfs(make_root_fs(self.accounting), lock=self.lock, accounting=self.accounting)
+        self.vfs.mount("/dev", _DEVFS)
+        self.processes = ProcessTable(limits.max_processes)
+        self.fd_budget = FdBudget(limits.max_fds_per_vm)
+        self._pipes = 0
+        self._pipes_lock = threading.Lock()
+        # inode -> (sha256, module bytes) of the shared /bin layer, see mount_shared
+        self._layer: tuple[int, dict[int, tuple[str, memoryview]]] | None = None
         # mount path -> (kind, host path): what the mount was made from, for reports
         self._origins: dict[str, tuple[str, str | None]] = {"/": ("memory", None)}
 
@@ -66,10 +78,42 @@ class Kernel:
             raise
         self._origins[self.vfs.realpath(path)] = ("host_dir", host_path)
 
-    def mount_shared(self, path: str, fs: MemoryFs) -> None:
-        """Mount a frozen filesystem shared between VMs (the /bin layer) read-only."""
+    def mount_layer(self, path: str, fs: MemoryFs, modules: dict[int, tuple[str, memoryview]]) -> None:
+        """Mount the frozen command layer shared between VMs read-only at ``path``;
+        ``modules`` maps its inodes to (sha256, wasm bytes) for :meth:`layer_module`."""
         self.vfs.mount(path, fs, read_only=True)
         self._origins[self.vfs.realpath(path)] = ("software", None)
+        self._layer = (fs.dev, modules)
+
+    def layer_module(self, path: str) -> tuple[str, memoryview] | None:
+        """(sha256, bytes) when ``path`` (absolute, resolved) is a command of the layer."""
+        if self._layer is None:
+            return None
+        dev, modules = self._layer
+        st = self.vfs.stat(path)
+        return modules.get(st.ino) if st.dev == dev else None
+
+    # -- descriptors ---------------------------------------------------------------
+    def new_fd_table(self) -> FdTable:
+        """An empty fd table charged to this VM's fd budget."""
+        return FdTable(self.limits.max_fds_per_process, self.fd_budget)
+
+    def make_pipe(self) -> tuple[PipeReader, PipeWriter]:
+        """A new pipe's ends (not yet in any fd table).
+
+        Raises: ENFILE when the VM holds ``max_pipes`` pipes.
+        """
+        with self._pipes_lock:
+            if self._pipes >= self.limits.max_pipes:
+                raise KernelError.enfile(message="pipe limit reached")
+            self._pipes += 1
+        reader, writer = pipe_pair(self.limits.pipe_buffer_bytes, self.limits.pipe_max_buffer_bytes)
+        reader.pipe.on_destroyed = self._pipe_destroyed
+        return reader, writer
+
+    def _pipe_destroyed(self) -> None:
+        with self._pipes_lock:
+            self._pipes -= 1
 
     def mounts(self) -> list[tuple[MountInfo, str, str | None]]:
         """Every mount with its kind (memory, host_dir, software) and host path."""
@@ -89,10 +133,23 @@ class Kernel:
 
     def usage(self) -> KernelUsage:
         fs = self.accounting.usage()
-        return KernelUsage(fs_bytes=fs.bytes_used, fs_inodes=fs.inodes_used, processes=0, open_fds=0, pipes=0)
+        running = sum(1 for p in self.processes.all() if p.state is ProcessState.RUNNING)
+        return KernelUsage(
+            fs_bytes=fs.bytes_used, fs_inodes=fs.inodes_used, processes=running,
+            open_fds=self.fd_budget.used, pipes=self._pipes,
+        )
 
     def shutdown(self) -> None:
-        """Unmount everything (deepest first), closing host resources. Idempotent."""
+        """Kill every process, wait briefly for them, then unmount everything
+        (deepest first), closing host resources. Idempotent."""
+        for proc in self.processes.all():
+            if proc.state is ProcessState.RUNNING:
+                self.processes.kill(0, proc.pid, 9)
+        for proc in self.processes.all():
+            if not proc.exited.wait(timeout=5.0):
+                # A guest that ignores the kill (stuck in a non-interruptible host
+                # call) is abandoned; its fds are closed so nothing else blocks on it.
+                self.processes.exit(proc, ExitStatus(0, 9))
         with self.lock:
             for info in sorted(self.vfs.mounts(), key=lambda m: m.path.count("/"), reverse=True):
                 if info.path != "/":
@@ -100,3 +157,7 @@ class Kernel:
                         self.vfs.unmount(info.path)
                     except KernelError:
                         pass
+
+
+# /dev has no state, so one instance serves every VM.
+_DEVFS = DevFs()

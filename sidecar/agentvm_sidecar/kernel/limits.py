@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
     "DEFAULT_PIPE_BUFFER_BYTES",
+    "DEFAULT_PIPE_MAX_BUFFER_BYTES",
     "FsAccounting",
     "FsUsage",
     "Limits",
@@ -52,6 +53,7 @@ DEFAULT_MAX_FDS_PER_PROCESS = 256
 DEFAULT_MAX_FDS_PER_VM = 4096
 DEFAULT_MAX_PIPES = 256
 DEFAULT_PIPE_BUFFER_BYTES = 65536
+DEFAULT_PIPE_MAX_BUFFER_BYTES = 16 * MiB
 DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
 
 
@@ -68,6 +70,7 @@ class Limits:
     max_fds_per_vm: int = DEFAULT_MAX_FDS_PER_VM
     max_pipes: int = DEFAULT_MAX_PIPES
     pipe_buffer_bytes: int = DEFAULT_PIPE_BUFFER_BYTES
+    pipe_max_buffer_bytes: int = DEFAULT_PIPE_MAX_BUFFER_BYTES
     max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
 
     def __post_init__(self) -> None:

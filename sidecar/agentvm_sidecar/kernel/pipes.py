@@ -1,0 +1,185 @@
+# Pipes: kernel objects with bounded buffers and back-pressure.
+#
+# A Pipe is a byte FIFO shared by a read end and a write end (each an open file
+# description, see descriptions.py; dup() and spawn share them, so the Pipe only
+# counts open ends).  POSIX rules implemented:
+#  * read blocks while the pipe is empty and a write end is open; it returns b""
+#    (end of file) once every write end is closed.
+#  * write with no read end open fails with EPIPE (the caller raises SIGPIPE).
+#  * O_NONBLOCK: read on an empty pipe / write on a full pipe raise EAGAIN.
+#
+# Capacity.  Writers block when `capacity` bytes are buffered (back-pressure for
+# streaming pipelines like `seq 1 100000 | head`).  But the guest shell relies on
+# pipes that absorb a whole output nobody reads yet: brush runs `x=$(cmd)` by
+# waiting for `cmd` to EXIT before reading, and writes a builtin's output into a
+# pipe before spawning the reader (`echo hi | cat`).  A strictly bounded pipe
+# deadlocks both.  So a writer that stays blocked for STALL_SECONDS while no
+# reader consumed anything turns the pipe elastic: it may then buffer up to
+# `max_capacity` (a hard, configured bound) and only blocks beyond that.  Live
+# readers keep the fast bounded behaviour; a stalled reader costs one short wait.
+#
+# Blocking calls wait on a Condition in short slices and poll `interrupted()`, so
+# a killed process never stays parked here (EINTR).  Watchers (callbacks taking
+# no arguments) run after every state change, outside the lock; the trio side
+# and poll_oneoff use them to wait for readiness without a thread per pipe.
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from .errors import KernelError
+
+__all__ = ["Interrupted", "Pipe", "STALL_SECONDS"]
+
+STALL_SECONDS = 0.02
+_WAIT_SLICE = 0.05
+
+Interrupted = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
+class Pipe:
+    """A byte FIFO with open-end counts. Thread-safe."""
+
+    def __init__(self, capacity: int, max_capacity: int) -> None:
+        self.capacity = capacity
+        self.max_capacity = max(max_capacity, capacity)
+        self._buf = bytearray()
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 1
+        self._writers = 1
+        self._elastic = False
+        self._reads = 0  # count of successful reads, to detect a stalled reader
+        self._watchers: set[Callable[[], None]] = set()
+        self.on_destroyed: Callable[[], None] | None = None  # both ends closed
+
+    # -- ends (each end is one open file description, closed once) -------------
+    def close_reader(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._buf.clear()
+            self._cond.notify_all()
+        self._after_close()
+
+    def close_writer(self) -> None:
+        with self._cond:
+            self._writers -= 1
+            self._cond.notify_all()
+        self._after_close()
+
+    def _after_close(self) -> None:
+        self._notify()
+        if self._readers == 0 and self._writers == 0 and self.on_destroyed is not None:
+            self.on_destroyed()
+
+    # -- I/O --------------------------------------------------------------------
+    def read(self, n: int, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> bytes:
+        """Up to ``n`` bytes; b"" at end of file.
+
+        Raises: EAGAIN (nonblocking and empty), EINTR (``interrupted()`` became true).
+        """
+        with self._cond:
+            while not self._buf:
+                if self._writers == 0 or n == 0:
+                    return b""
+                if nonblocking:
+                    raise KernelError.eagain()
+                self._wait(interrupted)
+            data = bytes(self._buf[:n])
+            del self._buf[:n]
+            self._reads += 1
+            self._cond.notify_all()
+        self._notify()
+        return data
+
+    def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> int:
+        """Write all of ``data`` (blocking as needed); returns len(data), or the bytes
+        written so far when a nonblocking write fills the pipe.
+
+        Raises: EPIPE (no read end), EAGAIN (nonblocking and full), EINTR.
+        """
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view) or not view:
+            with self._cond:
+                stalled_since: float | None = None
+                reads_seen = self._reads
+                while True:
+                    if self._readers == 0:
+                        if done:
+                            return done
+                        raise KernelError.epipe()
+                    room = self._limit() - len(self._buf)
+                    if room > 0:
+                        break
+                    if nonblocking:
+                        if done:
+                            return done
+                        raise KernelError.eagain()
+                    now = time.monotonic()
+                    if self._reads != reads_seen:
+                        reads_seen, stalled_since = self._reads, None
+                    elif stalled_since is None:
+                        stalled_since = now
+                    elif now - stalled_since >= STALL_SECONDS:
+                        self._elastic = True
+                        continue
+                    self._wait(interrupted, STALL_SECONDS)
+                chunk = view[done : done + room]
+                self._buf += chunk
+                done += len(chunk)
+                self._cond.notify_all()
+            self._notify()
+            if not view:
+                break
+        return done
+
+    def _limit(self) -> int:
+        return self.max_capacity if self._elastic else self.capacity
+
+    def _wait(self, interrupted: Interrupted, timeout: float = _WAIT_SLICE) -> None:
+        if interrupted():
+            raise KernelError("EINTR", "interrupted by a signal")
+        self._cond.wait(timeout)
+        if interrupted():
+            raise KernelError("EINTR", "interrupted by a signal")
+
+    # -- readiness --------------------------------------------------------------
+    def readable(self) -> bool:
+        """A read would not block (data, or end of file)."""
+        with self._cond:
+            return bool(self._buf) or self._writers == 0
+
+    def writable(self) -> bool:
+        """A write would not block (room, or no reader: the write fails at once)."""
+        with self._cond:
+            return self._readers == 0 or len(self._buf) < self._limit()
+
+    def hung_up(self, for_write: bool) -> bool:
+        """The other end is closed: no reader (for a writer) or no writer (for a reader)."""
+        with self._cond:
+            return (self._readers if for_write else self._writers) == 0
+
+    def buffered(self) -> int:
+        with self._cond:
+            return len(self._buf)
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        with self._cond:
+            self._watchers.add(callback)
+
+    def unwatch(self, callback: Callable[[], None]) -> None:
+        with self._cond:
+            self._watchers.discard(callback)
+
+    def _notify(self) -> None:
+        with self._cond:
+            watchers = list(self._watchers)
+        for callback in watchers:
+            callback()

@@ -3,8 +3,8 @@
 One frozen MemoryFs holds every pinned command as a file whose bytes are a view into
 the package container (no copy per VM, no copy at all). Each VM mounts the same
 instance read-only at /bin, so a VM costs nothing for its commands and no guest can
-alter them. ``module_hashes`` maps the layer's inode numbers to module sha256 digests,
-so exec finds the compiled module without hashing 3 MB per run.
+alter them. ``modules`` maps the layer's inode numbers to (sha256, module bytes view),
+so exec finds the compiled module without hashing or copying 3 MB per run.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ __all__ = ["BinLayer", "shared_bin_layer"]
 @dataclass(frozen=True)
 class BinLayer:
     fs: MemoryFs
-    module_hashes: dict[int, str]
+    modules: dict[int, tuple[str, memoryview]]
 
 
 def build_bin_layer(library: SoftwareLibrary) -> BinLayer:
     """A frozen MemoryFs with one executable per command of ``library``."""
     fs = MemoryFs(None, root_mode=0o755)
-    hashes: dict[int, str] = {}
+    modules: dict[int, tuple[str, memoryview]] = {}
     for name, entry in sorted(library.commands().items()):
         node = fs.add_file("/" + name, entry.module, entry.mode & 0o7777)
-        hashes[fs.getattr(node).ino] = entry.sha256
+        modules[fs.getattr(node).ino] = (entry.sha256, entry.module)
     fs.freeze()
-    return BinLayer(fs, hashes)
+    return BinLayer(fs, modules)
 
 
 _lock = threading.Lock()

@@ -1,0 +1,139 @@
+"""Host functions: how Python functions become wasm imports.
+
+Every import a guest may use (WASI preview1 and the agentOS host modules) is a plain
+Python function registered with :func:`host_function`. It receives the calling
+process's :class:`~.context.GuestContext` first, then the wasm arguments as ints.
+
+The wrapper installed in the linker does the boilerplate once:
+- finds the caller's context (thread-local: each guest process runs on its own thread,
+  so the shared Linker needs no per-store closures);
+- for errno-returning functions (the default), maps ``KernelError`` to the WASI errno
+  number, :class:`GuestFault` (a pointer outside guest memory) to EFAULT, and returns 0
+  when the function returns None;
+- lets :class:`GuestExit` through: it unwinds the wasm stack as a trap, and the runtime
+  reads the recorded reason from the context, never from the exception object
+  (wasmtime-py keeps the last host exception in a process global, which is racy
+  across threads).
+A bug in a host function (any other exception) is logged and answered with EIO, so a
+guest never traps because of an import; imports the guest may use but we do not
+support return ENOSYS.
+
+WASI errno numbers: https://github.com/WebAssembly/WASI/blob/main/legacy/preview1/docs.md#errno
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import wasmtime
+
+from ..kernel.errors import KernelError
+from ..logs import get_logger
+from .context import GuestExit, GuestFault, current_context
+
+__all__ = ["HOST_FUNCTIONS", "WASI_ERRNO", "HostFunction", "define_host_functions", "host_function", "wasi_errno"]
+
+log = get_logger("wasm.abi")
+
+WASI_ERRNO: dict[str, int] = {
+    "E2BIG": 1, "EACCES": 2, "EADDRINUSE": 3, "EADDRNOTAVAIL": 4, "EAFNOSUPPORT": 5, "EAGAIN": 6,
+    "EALREADY": 7, "EBADF": 8, "EBADMSG": 9, "EBUSY": 10, "ECANCELED": 11, "ECHILD": 12,
+    "ECONNABORTED": 13, "ECONNREFUSED": 14, "ECONNRESET": 15, "EDEADLK": 16, "EDESTADDRREQ": 17,
+    "EDOM": 18, "EDQUOT": 19, "EEXIST": 20, "EFAULT": 21, "EFBIG": 22, "EHOSTUNREACH": 23,
+    "EIDRM": 24, "EILSEQ": 25, "EINPROGRESS": 26, "EINTR": 27, "EINVAL": 28, "EIO": 29,
+    "EISCONN": 30, "EISDIR": 31, "ELOOP": 32, "EMFILE": 33, "EMLINK": 34, "EMSGSIZE": 35,
+    "EMULTIHOP": 36, "ENAMETOOLONG": 37, "ENETDOWN": 38, "ENETRESET": 39, "ENETUNREACH": 40,
+    "ENFILE": 41, "ENOBUFS": 42, "ENODEV": 43, "ENOENT": 44, "ENOEXEC": 45, "ENOLCK": 46,
+    "ENOLINK": 47, "ENOMEM": 48, "ENOMSG": 49, "ENOPROTOOPT": 50, "ENOSPC": 51, "ENOSYS": 52,
+    "ENOTCONN": 53, "ENOTDIR": 54, "ENOTEMPTY": 55, "ENOTRECOVERABLE": 56, "ENOTSOCK": 57,
+    "ENOTSUP": 58, "ENOTTY": 59, "ENXIO": 60, "EOVERFLOW": 61, "EOWNERDEAD": 62, "EPERM": 63,
+    "EPIPE": 64, "EPROTO": 65, "EPROTONOSUPPORT": 66, "EPROTOTYPE": 67, "ERANGE": 68, "EROFS": 69,
+    "ESPIPE": 70, "ESRCH": 71, "ESTALE": 72, "ETIMEDOUT": 73, "ETXTBSY": 74, "EXDEV": 75,
+    "ENOTCAPABLE": 76,
+}
+_EIO = WASI_ERRNO["EIO"]
+_EFAULT = WASI_ERRNO["EFAULT"]
+
+_VALTYPES = {"i": wasmtime.ValType.i32, "I": wasmtime.ValType.i64}
+
+
+def wasi_errno(exc: KernelError) -> int:
+    """The WASI errno number for a kernel error (EIO for names WASI lacks)."""
+    return WASI_ERRNO.get(exc.errno, _EIO)
+
+
+@dataclass(frozen=True)
+class HostFunction:
+    module: str
+    name: str
+    params: str
+    results: str
+    fn: Callable[..., Any]
+    returns_errno: bool
+
+
+HOST_FUNCTIONS: dict[tuple[str, str], HostFunction] = {}
+
+
+def host_function(
+    module: str, name: str, params: str, results: str = "i", *, returns_errno: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(ctx, *args)`` as the import ``module.name``.
+
+    Args:
+        params, results: wasm types, one letter each: ``i`` = i32, ``I`` = i64.
+        returns_errno: the single i32 result is a WASI errno (errors are mapped
+            automatically); False for functions returning a value (they handle errors).
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        key = (module, name)
+        if key in HOST_FUNCTIONS:
+            raise KeyError(f"{module}.{name} registered twice")
+        HOST_FUNCTIONS[key] = HostFunction(module, name, params, results, fn, returns_errno and results == "i")
+        return fn
+
+    return register
+
+
+def _wrap(hf: HostFunction) -> Callable[..., Any]:
+    fn = hf.fn
+    if hf.returns_errno:
+
+        def call_errno(*args: int) -> int:
+            ctx = current_context()
+            try:
+                result = fn(ctx, *args)
+            except KernelError as exc:
+                return wasi_errno(exc)
+            except GuestFault:
+                return _EFAULT
+            except (GuestExit, KeyboardInterrupt):
+                raise
+            except Exception:  # noqa: BLE001 -- a host bug must not trap the guest
+                log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
+                return _EIO
+            return 0 if result is None else result
+
+        return call_errno
+
+    def call_value(*args: int) -> Any:
+        ctx = current_context()
+        try:
+            return fn(ctx, *args)
+        except (GuestExit, KeyboardInterrupt):
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
+            return -1 if hf.results == "I" else 0
+
+    return call_value
+
+
+def define_host_functions(linker: wasmtime.Linker) -> None:
+    """Define every registered host function in ``linker`` (once per engine)."""
+    for hf in HOST_FUNCTIONS.values():
+        ty = wasmtime.FuncType([_VALTYPES[c]() for c in hf.params], [_VALTYPES[c]() for c in hf.results])
+        linker.define_func(hf.module, hf.name, ty, _wrap(hf))

@@ -1,0 +1,160 @@
+"""The calling process as host functions see it: kernel, process, guest memory.
+
+Each guest process runs on its own thread, so the current :class:`GuestContext` is
+thread-local (set by the runtime before the guest starts). Guest memory is read and
+written through ctypes at the address wasmtime reports, re-read on every access
+because ``memory.grow`` may move it; every range is bounds-checked first and a bad
+pointer raises :class:`GuestFault` (EFAULT), never touches host memory.
+
+Preopens follow the agentOS libc convention for agentOS programs: hidden fds tagged
+``0x40000000 | (3 + n)`` (not in the guest fd table), #0 being the process cwd and
+#1 ``/`` (omitted when cwd is ``/``). A plain WASI program (standard wasi-libc, e.g.
+our C test guests) probes fds 3, 4... instead; for those the runtime installs ``/`` as
+an ordinary directory fd and records it in ``plain_preopens``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import threading
+from typing import TYPE_CHECKING
+
+import wasmtime
+
+from ..kernel.process import ExitStatus, Process
+
+if TYPE_CHECKING:
+    from ..kernel.kernel import Kernel
+    from .programs import Program
+
+__all__ = [
+    "PREOPEN_TAG",
+    "GuestContext",
+    "GuestExit",
+    "GuestFault",
+    "current_context",
+    "set_current_context",
+]
+
+PREOPEN_TAG = 0x40000000
+PREOPEN_MASK = 0x3FFFFFFF
+PREOPEN_BASE = 3
+
+_local = threading.local()
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+
+class GuestFault(Exception):
+    """A guest pointer or length is outside its linear memory (EFAULT)."""
+
+
+class GuestExit(BaseException):
+    """Unwinds the guest's wasm stack (exit, kill, exec). The reason is recorded on the
+    context before raising; a BaseException so ``except Exception`` never swallows it."""
+
+
+def current_context() -> GuestContext:
+    return _local.ctx
+
+
+def set_current_context(ctx: GuestContext | None) -> None:
+    _local.ctx = ctx
+
+
+class GuestContext:
+    """One running program of one process (a new one after each exec)."""
+
+    def __init__(self, kernel: Kernel, proc: Process, store: wasmtime.Store) -> None:
+        self.kernel = kernel
+        self.proc = proc
+        self.store = store
+        self.memory: wasmtime.Memory | None = None
+        self.exit_status: ExitStatus | None = None
+        self.exec_request: tuple[Program, dict[str, str]] | None = None
+        self.cpu_exceeded = False
+        self.cpu_deadline = 0.0  # thread CPU seconds at which the budget is spent
+        cwd = proc.cwd
+        self.preopens: list[str] = [cwd] if cwd == "/" else [cwd, "/"]
+        self.plain_preopens: dict[int, str] = {}
+
+    # -- termination -------------------------------------------------------------
+    def exit(self, status: ExitStatus) -> GuestExit:
+        """Record ``status`` and return the exception to raise."""
+        if self.exit_status is None:
+            self.exit_status = status
+        return GuestExit()
+
+    def request_exec(self, program: Program, env: dict[str, str]) -> GuestExit:
+        """Record an exec of ``program`` (same pid and fds) and return the exception
+        that unwinds the current image; the runtime then starts the new one."""
+        self.exec_request = (program, env)
+        return GuestExit()
+
+    def check_signals(self) -> None:
+        """Raise GuestExit when a terminating signal is pending for this process."""
+        sig = self.proc.pending_kill
+        if sig:
+            raise self.exit(ExitStatus(0, sig))
+
+    def interrupted(self) -> bool:
+        """For kernel waits: stop when this process must terminate."""
+        return self.proc.pending_kill != 0
+
+    # -- preopens -------------------------------------------------------------------
+    def preopen_path(self, fd: int) -> str | None:
+        """The VM path of preopen ``fd`` (tagged, or a plain WASI preopen), or None."""
+        fd &= 0xFFFFFFFF
+        if not fd & PREOPEN_TAG:
+            return self.plain_preopens.get(fd)
+        index = (fd & PREOPEN_MASK) - PREOPEN_BASE
+        if 0 <= index < len(self.preopens):
+            return self.preopens[index]
+        return None
+
+    # -- memory ---------------------------------------------------------------------
+    def _base(self, ptr: int, size: int) -> int:
+        assert self.memory is not None
+        ptr &= 0xFFFFFFFF
+        if size < 0 or ptr + size > self.memory.data_len(self.store):
+            raise GuestFault(f"range {ptr:#x}+{size} outside guest memory")
+        base = ctypes.cast(self.memory.data_ptr(self.store), ctypes.c_void_p).value or 0
+        return base + ptr
+
+    def read(self, ptr: int, size: int) -> bytes:
+        """Copy ``size`` bytes out of guest memory. Raises: GuestFault."""
+        size &= 0xFFFFFFFF
+        return ctypes.string_at(self._base(ptr, size), size) if size else b""
+
+    def write(self, ptr: int, data: bytes | bytearray | memoryview) -> None:
+        """Copy ``data`` into guest memory. Raises: GuestFault."""
+        n = len(data)
+        if n:
+            addr = self._base(ptr, n)
+            ctypes.memmove(addr, data if isinstance(data, bytes) else bytes(data), n)
+
+    def check(self, ptr: int, size: int) -> None:
+        """Validate a range before side effects. Raises: GuestFault."""
+        self._base(ptr, size & 0xFFFFFFFF)
+
+    def u32(self, ptr: int) -> int:
+        return _U32.unpack(self.read(ptr, 4))[0]
+
+    def u64(self, ptr: int) -> int:
+        return _U64.unpack(self.read(ptr, 8))[0]
+
+    def set_u32(self, ptr: int, value: int) -> None:
+        self.write(ptr, _U32.pack(value & 0xFFFFFFFF))
+
+    def set_u64(self, ptr: int, value: int) -> None:
+        self.write(ptr, _U64.pack(value & 0xFFFFFFFFFFFFFFFF))
+
+    def string(self, ptr: int, size: int) -> str:
+        """A (ptr, len) string; invalid UTF-8 is kept with surrogateescape."""
+        return self.read(ptr, size).decode("utf-8", "surrogateescape")
+
+    def iovecs(self, iovs: int, count: int) -> list[tuple[int, int]]:
+        """The (ptr, len) pairs of a WASI iovec array. Raises: GuestFault."""
+        raw = self.read(iovs, 8 * (count & 0xFFFFFFFF))
+        return [struct.unpack_from("<II", raw, 8 * i) for i in range(count & 0xFFFFFFFF)]

@@ -1,0 +1,106 @@
+"""Finding the program a spawn or exec names, as a compiled module.
+
+POSIX ``execvp``-style lookup, done by the host because the guests pass bare names
+(``sleep``, ``grep``) as well as absolute paths (brush passes ``/bin/ls``):
+- a name without ``/`` is searched in the child's ``PATH`` (default
+  ``/usr/local/bin:/usr/bin:/bin``); a name with ``/`` resolves against the cwd;
+- the file must be a wasm module (``\\0asm``) or a ``#!`` script, which runs its
+  interpreter with ``[interp, optional-arg, script, args...]`` (nested up to 4 deep);
+- errors: ENOENT (missing), EACCES (not executable by the caller, or a directory),
+  ENOEXEC (neither wasm nor ``#!``).
+
+Modules of the shared /bin layer are found by inode without hashing; other files
+(a guest-built binary, a host_dir mount) are hashed to key the module cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import wasmtime
+
+from ..kernel.errors import KernelError
+from ..kernel.fstypes import Cred
+from .module_cache import shared_module_cache
+
+if TYPE_CHECKING:
+    from ..kernel.kernel import Kernel
+
+__all__ = ["Program", "resolve_program"]
+
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+_WASM_MAGIC = b"\0asm"
+_MAX_INTERPRETER_DEPTH = 4
+_X_OK = 0o111
+
+
+@dataclass(frozen=True)
+class Program:
+    """A resolved executable: its VM path, compiled module and the argv to run it with."""
+
+    path: str
+    module: wasmtime.Module
+    argv: list[str]
+
+
+def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, str], cwd: str, cred: Cred) -> Program:
+    """Resolve ``name`` (as exec/spawn would) and compile or fetch its module.
+
+    Raises: KernelError ENOENT, EACCES, ENOEXEC, ELOOP (interpreter chain too deep).
+    """
+    path = _lookup(kernel, name, env.get("PATH", DEFAULT_PATH), cwd, cred)
+    for _ in range(_MAX_INTERPRETER_DEPTH):
+        head = _read_head(kernel, path, cwd, cred)
+        if head.startswith(_WASM_MAGIC):
+            return Program(path=path, module=_module(kernel, path, cwd, cred), argv=argv or [path])
+        if not head.startswith(b"#!"):
+            raise KernelError("ENOEXEC", f"{path}: not a wasm module or #! script", path=path)
+        interp, *opt = head[2:].split(b"\n", 1)[0].decode("utf-8", "surrogateescape").strip().split(None, 1)
+        argv = [interp, *opt, path, *argv[1:]]
+        path = _lookup(kernel, interp, env.get("PATH", DEFAULT_PATH), cwd, cred)
+    raise KernelError.eloop(path, "too many nested #! interpreters")
+
+
+def _lookup(kernel: Kernel, name: str, search: str, cwd: str, cred: Cred) -> str:
+    if not name:
+        raise KernelError.enoent(message="empty program name")
+    if "/" in name:
+        return _check_executable(kernel, name, cwd, cred)
+    denied: KernelError | None = None
+    for directory in search.split(":"):
+        candidate = f"{directory or '.'}/{name}"
+        try:
+            return _check_executable(kernel, candidate, cwd, cred)
+        except KernelError as exc:
+            if exc.errno == "EACCES":
+                denied = exc
+    raise denied or KernelError.enoent(name, "command not found")
+
+
+def _check_executable(kernel: Kernel, path: str, cwd: str, cred: Cred) -> str:
+    st = kernel.vfs.stat(path, cwd=cwd, cred=cred)
+    if not st.is_file:
+        raise KernelError.eacces(path, "not a regular file")
+    if cred.uid != 0 and not st.mode & _X_OK:
+        raise KernelError.eacces(path, "not executable")
+    return kernel.vfs.realpath(path, cwd=cwd, cred=cred)
+
+
+def _read_head(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
+    with kernel.vfs.open(path, cwd=cwd, cred=cred) as handle:
+        return handle.read(256)
+
+
+def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> wasmtime.Module:
+    layered = kernel.layer_module(path)
+    if layered is not None:
+        digest, data = layered
+    else:
+        data = kernel.vfs.read_file(path, cwd=cwd, cred=cred)
+        digest = hashlib.sha256(data).hexdigest()
+    try:
+        return shared_module_cache().get(data, sha256=digest)
+    except wasmtime.WasmtimeError as exc:
+        raise KernelError("ENOEXEC", f"{path}: invalid wasm module", path=path) from exc

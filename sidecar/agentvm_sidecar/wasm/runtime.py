@@ -1,0 +1,240 @@
+"""Running guest programs: one thread per process, one Store per program image.
+
+Concurrency: each guest process runs ``_start`` on its own daemon thread. wasmtime-py
+calls into the engine through ctypes, which releases the GIL while wasm runs, so
+guests run in parallel with each other and with the trio loop; host functions run on
+the guest's thread and call the synchronous kernel directly.
+
+Preemption: one ticker thread bumps the engine epoch every ``TICK_SECONDS``. Each
+Store has a deadline of one tick and a deadline callback (the C API
+``wasmtime_store_epoch_deadline_callback``, via wasmtime-py's bindings) that runs on
+the guest thread whenever the deadline passes inside wasm. It either extends the
+deadline by one tick, or traps the guest because the process was killed or its CPU
+budget (``time.thread_time()`` of the guest thread, which includes its host calls)
+is spent. A guest blocked in a kernel wait notices a kill through ``interrupted()``.
+So ``kill`` ends even ``while true`` promptly, without fuel's per-block cost.
+
+Outcomes (ExitStatus): ``proc_exit(n)`` -> n; return from ``_start`` -> 0; a
+terminating signal s -> signal s (a shell shows 128+s); CPU budget spent -> exit code
+124 (as ``timeout`` reports); any other trap (unreachable after a Rust panic, stack
+overflow, out-of-bounds, a failed ``memory.grow`` the guest did not handle) or an
+instantiation failure -> exit code 1, with the reason written to the process's
+stderr. The failure is confined to that process.
+
+Imports outside the agentOS ABI that a module may declare are defined on demand as
+stubs returning ENOSYS, so an unexpected import never prevents a program from
+starting or traps it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import wasmtime
+from wasmtime import _bindings as ffi
+
+from ..kernel.descriptions import FileDescription
+from ..kernel.errors import KernelError
+from ..kernel.fstypes import OpenFlags
+from ..kernel.process import ExitStatus, Process
+from ..logs import get_logger
+from . import host  # noqa: F401  (registers the agentOS host modules)
+from . import wasi  # noqa: F401  (registers WASI preview1)
+from .abi import HOST_FUNCTIONS, WASI_ERRNO, define_host_functions
+from .context import GuestContext, GuestExit, current_context, set_current_context
+from .engine import shared_engine
+
+if TYPE_CHECKING:
+    from ..kernel.kernel import Kernel
+    from .programs import Program
+
+__all__ = ["GuestRuntime", "TICK_SECONDS", "shared_runtime"]
+
+log = get_logger("wasm.runtime")
+
+TICK_SECONDS = 0.005
+CPU_LIMIT_EXIT_CODE = 124
+TRAP_EXIT_CODE = 1
+
+_DeadlineCallback = ctypes.CFUNCTYPE(
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
+_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+def _trap(message: bytes) -> int:
+    error = ffi.wasmtime_error_new(ctypes.c_char_p(message))
+    return ctypes.cast(error, ctypes.c_void_p).value or 0
+
+
+@_DeadlineCallback
+def _on_deadline(_context, _data, delta, kind):  # type: ignore[no-untyped-def]
+    ctx = current_context()
+    sig = ctx.proc.pending_kill
+    if sig:
+        ctx.exit(ExitStatus(0, sig))
+        return _trap(b"agentvm: killed")
+    if time.thread_time() >= ctx.cpu_deadline:
+        ctx.cpu_exceeded = True
+        return _trap(b"agentvm: cpu time limit")
+    delta[0] = 1
+    kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+    return 0
+
+
+@_Finalizer
+def _no_finalizer(_data):  # type: ignore[no-untyped-def]
+    return None
+
+
+class GuestRuntime:
+    """The engine, the shared linker of host functions, and the epoch ticker."""
+
+    def __init__(self) -> None:
+        self.engine = shared_engine()
+        self.linker = wasmtime.Linker(self.engine)
+        define_host_functions(self.linker)
+        self._stub_lock = threading.Lock()
+        self._stubbed: set[tuple[str, str]] = set()
+        self._checked_modules: dict[int, bool] = {}  # id(module) -> speaks the agentOS ABI
+        ticker = threading.Thread(target=self._tick, name="agentvm-epoch", daemon=True)
+        ticker.start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(TICK_SECONDS)
+            self.engine.increment_epoch()
+
+    def start(self, kernel: Kernel, proc: Process, program: Program) -> None:
+        """Run ``program`` as ``proc`` on a new thread; returns at once."""
+        thread = threading.Thread(
+            target=self._run_process, args=(kernel, proc, program), name=f"guest-{proc.pid}", daemon=True
+        )
+        thread.start()
+
+    def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
+        status = ExitStatus(TRAP_EXIT_CODE)
+        try:
+            while True:
+                ctx = self._run_image(kernel, proc, program)
+                if ctx.exec_request is None:
+                    status = ctx.exit_status or ExitStatus(TRAP_EXIT_CODE)
+                    break
+                program, env = ctx.exec_request
+                proc.argv, proc.env = program.argv, env
+                proc.fds.close_cloexec()
+        except BaseException:  # noqa: BLE001 -- never let a guest thread die silently
+            log.exception("guest_runner_failed", pid=proc.pid)
+        finally:
+            set_current_context(None)
+            kernel.processes.exit(proc, status)
+
+    def _run_image(self, kernel: Kernel, proc: Process, program: Program) -> GuestContext:
+        store = wasmtime.Store(self.engine)
+        store.set_limits(memory_size=kernel.limits.memory_bytes_per_process)
+        ctx = GuestContext(kernel, proc, store)
+        ctx.cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
+        set_current_context(ctx)
+        store.set_epoch_deadline(1)
+        ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_deadline, None, _no_finalizer)
+        try:
+            if not self._stub_unknown_imports(program.module):
+                self._install_plain_preopen(ctx)
+            instance = self.linker.instantiate(store, program.module)
+            exports = instance.exports(store)
+            memory = exports["memory"]
+            start = exports["_start"]
+            assert isinstance(memory, wasmtime.Memory) and isinstance(start, wasmtime.Func)
+            ctx.memory = memory
+            start(store)
+            ctx.exit(ExitStatus(0))
+        except GuestExit:
+            pass
+        except (wasmtime.WasmtimeError, wasmtime.Trap, KeyError, AssertionError) as exc:
+            self._classify_failure(ctx, program, exc)
+        return ctx
+
+    def _classify_failure(self, ctx: GuestContext, program: Program, exc: BaseException) -> None:
+        if ctx.exit_status is not None or ctx.exec_request is not None:
+            return  # a host function already decided (exit, kill, exec) before unwinding
+        if ctx.cpu_exceeded:
+            ctx.exit(ExitStatus(CPU_LIMIT_EXIT_CODE))
+            _write_stderr(ctx, f"{program.path}: CPU time limit exceeded\n")
+            return
+        if ctx.proc.pending_kill:
+            ctx.exit(ExitStatus(0, ctx.proc.pending_kill))
+            return
+        reason = str(exc).strip().splitlines()
+        _write_stderr(ctx, f"{program.path}: {reason[-1] if reason else type(exc).__name__}\n")
+        ctx.exit(ExitStatus(TRAP_EXIT_CODE))
+
+    @staticmethod
+    def _install_plain_preopen(ctx: GuestContext) -> None:
+        root = ctx.kernel.vfs.open("/", OpenFlags.READ | OpenFlags.DIRECTORY, cred=ctx.proc.cred)
+        fd = ctx.proc.fds.install(FileDescription(root), lowest=3, cloexec=True)
+        ctx.plain_preopens[fd] = "/"
+
+    def _stub_unknown_imports(self, module: wasmtime.Module) -> bool:
+        """Define ENOSYS stubs for imports nobody implements; returns whether the
+        module was built with the agentOS libc, which probes tagged preopens. That
+        libc routes every read()/write() through ``host_net.net_send``/``net_recv``,
+        so every agentOS program imports ``host_net.net_send`` and plain wasi-libc
+        programs (which probe preopens at fd 3) never do."""
+        key = id(module)
+        known = self._checked_modules.get(key)
+        if known is not None:
+            return known
+        with self._stub_lock:
+            for imp in module.imports:
+                ty = imp.type
+                name = (imp.module, imp.name or "")
+                if not isinstance(ty, wasmtime.FuncType) or name in self._stubbed:
+                    continue
+                if name in HOST_FUNCTIONS:
+                    continue
+                self.linker.define_func(imp.module, imp.name or "", ty, _enosys_stub(ty))
+                self._stubbed.add(name)
+                log.info("import_stubbed", module=imp.module, name=imp.name)
+            agentos = any((imp.module, imp.name) == ("host_net", "net_send") for imp in module.imports)
+            self._checked_modules[key] = agentos
+            return agentos
+
+
+def _enosys_stub(ty: wasmtime.FuncType):  # type: ignore[no-untyped-def]
+    results = ty.results
+    enosys = WASI_ERRNO["ENOSYS"]
+
+    def stub(*_args: int):  # type: ignore[no-untyped-def]
+        if not results:
+            return None
+        values = [enosys if i == 0 else 0 for i in range(len(results))]
+        return values[0] if len(values) == 1 else values
+
+    return stub
+
+
+def _write_stderr(ctx: GuestContext, message: str) -> None:
+    try:
+        ctx.proc.fds.get(2).write(message.encode(), ctx.interrupted)
+    except KernelError:
+        pass
+
+
+_lock = threading.Lock()
+_runtime: GuestRuntime | None = None
+
+
+def shared_runtime() -> GuestRuntime:
+    """The sidecar-wide runtime (created on first use)."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = GuestRuntime()
+        return _runtime

@@ -1,0 +1,68 @@
+"""Starting a process: the one path used by the wire (process.spawn/exec) and by
+guests (host_process.proc_spawn_v3).
+
+The caller prepares the child's fd table (a copy of the parent's with file actions
+applied, or fresh pipes for the wire); spawn checks the argv/env budget, resolves
+the program, creates the process record and starts its thread. Every error is
+synchronous (no process is created) and the fd table is closed on failure, so a
+failed spawn leaks nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..kernel.errors import KernelError
+from ..kernel.fdtable import FdTable
+from ..kernel.fstypes import Cred
+from ..kernel.process import Process
+from .programs import resolve_program
+from .runtime import shared_runtime
+
+if TYPE_CHECKING:
+    from ..kernel.kernel import Kernel
+
+__all__ = ["argv_env_bytes", "spawn"]
+
+
+def argv_env_bytes(argv: list[str], env: dict[str, str]) -> int:
+    """Bytes argv and env occupy as NUL-terminated strings (what ARG_MAX bounds)."""
+    return sum(len(a.encode("utf-8", "surrogateescape")) + 1 for a in argv) + sum(
+        len(k.encode("utf-8", "surrogateescape")) + len(v.encode("utf-8", "surrogateescape")) + 2
+        for k, v in env.items()
+    )
+
+
+def spawn(
+    kernel: Kernel,
+    *,
+    ppid: int,
+    exec_path: str,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    fds: FdTable,
+    cred: Cred,
+    umask: int = 0o022,
+    sigmask: int = 0,
+    spawned_by_client: bool = False,
+) -> Process:
+    """Create and start a process running ``exec_path``; takes ownership of ``fds``.
+
+    Raises: KernelError E2BIG (argv+env over the limit), ENOENT/EACCES/ENOEXEC (program),
+    EAGAIN (process limit).
+    """
+    try:
+        env = env if "PWD" in env else {**env, "PWD": cwd}
+        if argv_env_bytes(argv, env) > kernel.limits.max_argv_env_bytes:
+            raise KernelError("E2BIG", "argument list and environment too long")
+        program = resolve_program(kernel, exec_path, argv, env, cwd, cred)
+        proc = kernel.processes.create(
+            ppid=ppid, argv=program.argv, env=env, cwd=cwd, fds=fds, cred=cred, umask=umask,
+            sigmask=sigmask, spawned_by_client=spawned_by_client,
+        )
+    except BaseException:
+        fds.close_all()
+        raise
+    shared_runtime().start(kernel, proc, program)
+    return proc

@@ -1,0 +1,382 @@
+"""fd_*: operations on open descriptors.
+
+Guest fds name kernel open descriptions (``ctx.proc.fds``); tagged preopens
+(``0x40000000 | (3 + n)``) are hidden directory capabilities answering only
+prestat/fdstat/filestat/readdir (other calls on them: EBADF). A plain wasi-libc
+program's preopen (``ctx.plain_preopens``) is an ordinary directory fd that also
+answers prestat until it is closed or renumbered over.
+
+Blocking: fd_read/fd_write on pipes (and any description that blocks) poll
+``ctx.interrupted`` so a killed process leaves at once; an interrupted call ends the
+program when a terminating signal is pending, else returns EINTR. A write to a pipe
+without readers raises SIGPIPE (the writer dies with signal 13) unless SIGPIPE is
+blocked, in which case it returns EPIPE, as on Linux.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...kernel.descriptions import Description, FileDescription
+from ...kernel.errors import KernelError
+from ...kernel.fstypes import OMIT, DirEntry, FileKind, OpenFlags
+from ...kernel.process import ExitStatus
+from ..abi import host_function
+from ..context import GuestContext
+from . import layouts as L
+from .common import U32, U64, description, is_tagged, preopen_or_ebadf
+
+MODULE = "wasi_snapshot_preview1"
+SIGPIPE = 13
+MAX_READ = 16 << 20  # bytes one fd_read/fd_pread may return (short reads are legal)
+
+_NOT_SEEKABLE = (FileKind.FIFO, FileKind.SOCKET)
+
+
+# -- shared helpers -----------------------------------------------------------------------
+def _io_error(ctx: GuestContext, exc: KernelError, *, writing: bool) -> KernelError:
+    """Turn a blocking-I/O error into what the guest sees (maybe ending the program)."""
+    if exc.errno == "EINTR":
+        ctx.check_signals()
+    elif writing and exc.errno == "EPIPE" and not ctx.proc.sigmask & (1 << (SIGPIPE - 1)):
+        raise ctx.exit(ExitStatus(0, SIGPIPE))
+    return exc
+
+
+def _iov_total(ctx: GuestContext, iovs: list[tuple[int, int]]) -> int:
+    for ptr, length in iovs:
+        ctx.check(ptr, length)
+    return sum(length for _, length in iovs)
+
+
+def _scatter(ctx: GuestContext, iovs: list[tuple[int, int]], data: bytes) -> None:
+    offset = 0
+    for ptr, length in iovs:
+        if offset >= len(data):
+            break
+        chunk = data[offset : offset + length]
+        ctx.write(ptr, chunk)
+        offset += len(chunk)
+
+
+def _gather(ctx: GuestContext, iovs: list[tuple[int, int]]) -> bytes:
+    return b"".join(ctx.read(ptr, length) for ptr, length in iovs)
+
+
+def is_append(desc: Description) -> bool:
+    if desc.append:
+        return True
+    return isinstance(desc, FileDescription) and bool(desc.handle.flags & OpenFlags.APPEND)
+
+
+def set_append(desc: Description, on: bool) -> None:
+    """O_APPEND on an open description. For files the FileHandle appends atomically
+    itself (its APPEND flag); ``desc.append`` is kept in step for reporting."""
+    desc.append = on
+    if isinstance(desc, FileDescription) and desc.writable:
+        if on:
+            desc.handle.flags |= OpenFlags.APPEND
+        else:
+            desc.handle.flags &= ~OpenFlags.APPEND
+
+
+def fdstat_of(desc: Description) -> bytes:
+    kind = desc.kind
+    rights = L.RIGHTS_ALL
+    if not desc.readable:
+        rights &= ~(L.RIGHT_FD_READ | L.RIGHT_FD_READDIR)
+    if not desc.writable:
+        rights &= ~L.RIGHT_FD_WRITE
+    if kind is not FileKind.DIRECTORY:
+        rights &= ~L.RIGHT_FD_READDIR
+    # wasi-libc's isatty(): a character device without SEEK/TELL rights is a terminal.
+    if kind in _NOT_SEEKABLE or getattr(desc, "is_tty", False):
+        rights &= ~(L.RIGHT_FD_SEEK | L.RIGHT_FD_TELL)
+    flags = (L.FDFLAGS_APPEND if is_append(desc) else 0) | (L.FDFLAGS_NONBLOCK if desc.nonblocking else 0)
+    return L.pack_fdstat(L.filetype(kind), flags, rights, L.RIGHTS_ALL)
+
+
+def _dir_entries_of_preopen(ctx: GuestContext, path: str) -> list[DirEntry]:
+    vfs = ctx.kernel.vfs
+    cred = ctx.proc.cred
+    me = vfs.stat(path, cred=cred)
+    up = vfs.stat(path.rstrip("/").rsplit("/", 1)[0] or "/", cred=cred)
+    return [
+        DirEntry(".", FileKind.DIRECTORY, me.ino),
+        DirEntry("..", FileKind.DIRECTORY, up.ino),
+        *vfs.readdir(path, cred=cred),
+    ]
+
+
+def _times(fst_flags: int, atim: int, mtim: int) -> tuple[Any, Any]:
+    """(atime, mtime) for the VFS: ns, None = now, OMIT = unchanged. Raises: EINVAL."""
+    if fst_flags & ~0xF:
+        raise KernelError.einval(message="unknown fstflags")
+    if fst_flags & L.FSTFLAGS_ATIM and fst_flags & L.FSTFLAGS_ATIM_NOW:
+        raise KernelError.einval(message="ATIM with ATIM_NOW")
+    if fst_flags & L.FSTFLAGS_MTIM and fst_flags & L.FSTFLAGS_MTIM_NOW:
+        raise KernelError.einval(message="MTIM with MTIM_NOW")
+    atime: Any = OMIT
+    mtime: Any = OMIT
+    if fst_flags & L.FSTFLAGS_ATIM:
+        atime = atim & U64
+    elif fst_flags & L.FSTFLAGS_ATIM_NOW:
+        atime = None
+    if fst_flags & L.FSTFLAGS_MTIM:
+        mtime = mtim & U64
+    elif fst_flags & L.FSTFLAGS_MTIM_NOW:
+        mtime = None
+    return atime, mtime
+
+
+# -- read / write ---------------------------------------------------------------------------
+@host_function(MODULE, "fd_read", "iiii")
+def fd_read(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, ret_nread: int) -> None:
+    ctx.check(ret_nread, 4)
+    iovs = ctx.iovecs(iovs_ptr, iovs_len)
+    total = _iov_total(ctx, iovs)
+    desc = description(ctx, fd)
+    try:
+        data = desc.read(min(total, MAX_READ), interrupted=ctx.interrupted)
+    except KernelError as exc:
+        raise _io_error(ctx, exc, writing=False) from None
+    _scatter(ctx, iovs, data)
+    ctx.set_u32(ret_nread, len(data))
+
+
+@host_function(MODULE, "fd_write", "iiii")
+def fd_write(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, ret_nwritten: int) -> None:
+    ctx.check(ret_nwritten, 4)
+    data = _gather(ctx, ctx.iovecs(iovs_ptr, iovs_len))
+    desc = description(ctx, fd)
+    try:
+        n = desc.write(data, interrupted=ctx.interrupted)
+    except KernelError as exc:
+        raise _io_error(ctx, exc, writing=True) from None
+    ctx.set_u32(ret_nwritten, n)
+
+
+@host_function(MODULE, "fd_pread", "iiiIi")
+def fd_pread(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, offset: int, ret_nread: int) -> None:
+    ctx.check(ret_nread, 4)
+    iovs = ctx.iovecs(iovs_ptr, iovs_len)
+    total = _iov_total(ctx, iovs)
+    desc = description(ctx, fd)
+    if offset < 0:
+        raise KernelError.einval(message="negative offset")
+    data = desc.pread(min(total, MAX_READ), offset)
+    _scatter(ctx, iovs, data)
+    ctx.set_u32(ret_nread, len(data))
+
+
+@host_function(MODULE, "fd_pwrite", "iiiIi")
+def fd_pwrite(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, offset: int, ret_nwritten: int) -> None:
+    ctx.check(ret_nwritten, 4)
+    data = _gather(ctx, ctx.iovecs(iovs_ptr, iovs_len))
+    desc = description(ctx, fd)
+    if offset < 0:
+        raise KernelError.einval(message="negative offset")
+    ctx.set_u32(ret_nwritten, desc.pwrite(data, offset))
+
+
+# -- position -------------------------------------------------------------------------------
+@host_function(MODULE, "fd_seek", "iIii")
+def fd_seek(ctx: GuestContext, fd: int, offset: int, whence: int, ret_newoffset: int) -> None:
+    ctx.check(ret_newoffset, 8)
+    desc = description(ctx, fd)
+    whence &= 0xFF
+    if whence not in (L.WHENCE_SET, L.WHENCE_CUR, L.WHENCE_END):
+        raise KernelError.einval(message=f"bad whence {whence}")
+    if desc.kind in _NOT_SEEKABLE:
+        raise KernelError.espipe()
+    os_whence = {L.WHENCE_SET: os.SEEK_SET, L.WHENCE_CUR: os.SEEK_CUR, L.WHENCE_END: os.SEEK_END}[whence]
+    ctx.set_u64(ret_newoffset, desc.seek(offset, os_whence))
+
+
+@host_function(MODULE, "fd_tell", "ii")
+def fd_tell(ctx: GuestContext, fd: int, ret_offset: int) -> None:
+    ctx.check(ret_offset, 8)
+    ctx.set_u64(ret_offset, description(ctx, fd).tell())
+
+
+# -- lifetime ---------------------------------------------------------------------------------
+@host_function(MODULE, "fd_close", "i")
+def fd_close(ctx: GuestContext, fd: int) -> None:
+    if is_tagged(fd):
+        preopen_or_ebadf(ctx, fd)  # hidden capability roots stay usable; closing is a no-op
+        return
+    fd &= U32
+    ctx.proc.fds.close(fd)
+    _plain_preopens(ctx).pop(fd, None)
+
+
+def _plain_preopens(ctx: GuestContext) -> dict[int, str]:
+    """Preopens of plain wasi-libc programs: ordinary fds the runtime installed."""
+    return getattr(ctx, "plain_preopens", {})
+
+
+@host_function(MODULE, "fd_renumber", "ii")
+def fd_renumber(ctx: GuestContext, fd: int, to: int) -> None:
+    fd &= U32
+    to &= U32
+    description(ctx, fd)
+    description(ctx, to)
+    if fd != to:
+        ctx.proc.fds.renumber(fd, to)
+        plain = _plain_preopens(ctx)
+        moved = plain.pop(fd, None)
+        plain.pop(to, None)
+        if moved is not None:
+            plain[to] = moved
+
+
+@host_function(MODULE, "fd_sync", "i")
+def fd_sync(ctx: GuestContext, fd: int) -> None:
+    if is_tagged(fd):
+        preopen_or_ebadf(ctx, fd)
+        return
+    description(ctx, fd).sync()
+
+
+@host_function(MODULE, "fd_datasync", "i")
+def fd_datasync(ctx: GuestContext, fd: int) -> None:
+    fd_sync(ctx, fd)
+
+
+@host_function(MODULE, "fd_advise", "iIIi")
+def fd_advise(ctx: GuestContext, fd: int, offset: int, length: int, advice: int) -> None:
+    desc = description(ctx, fd)
+    if desc.kind in _NOT_SEEKABLE:
+        raise KernelError.espipe()
+    if not 0 <= advice & 0xFF <= L.ADVICE_MAX or offset < 0 or length < 0:
+        raise KernelError.einval()
+
+
+@host_function(MODULE, "fd_allocate", "iII")
+def fd_allocate(ctx: GuestContext, fd: int, offset: int, length: int) -> None:
+    desc = description(ctx, fd)
+    if desc.kind in _NOT_SEEKABLE:
+        raise KernelError.espipe()
+    if offset < 0 or length <= 0:
+        raise KernelError.einval()
+    if desc.kind is not FileKind.REGULAR:
+        raise KernelError("ENODEV", "not a regular file")
+    if not desc.writable:
+        raise KernelError.ebadf(message="not open for writing")
+    if desc.stat().size < offset + length:
+        desc.truncate(offset + length)
+
+
+# -- status -------------------------------------------------------------------------------------
+@host_function(MODULE, "fd_fdstat_get", "ii")
+def fd_fdstat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
+    ctx.check(ret_ptr, 24)
+    if is_tagged(fd):
+        preopen_or_ebadf(ctx, fd)
+        ctx.write(ret_ptr, L.pack_fdstat(L.FILETYPE_DIRECTORY, 0, L.RIGHTS_ALL, L.RIGHTS_ALL))
+        return
+    ctx.write(ret_ptr, fdstat_of(description(ctx, fd)))
+
+
+@host_function(MODULE, "fd_fdstat_set_flags", "ii")
+def fd_fdstat_set_flags(ctx: GuestContext, fd: int, flags: int) -> None:
+    """APPEND and NONBLOCK change the open description; the sync flags are accepted
+    and ignored (every write is already durable in the kernel)."""
+    flags &= 0xFFFF
+    if flags & ~0x1F:
+        raise KernelError.einval(message="unknown fdflags")
+    if is_tagged(fd):
+        preopen_or_ebadf(ctx, fd)
+        return
+    desc = description(ctx, fd)
+    set_append(desc, bool(flags & L.FDFLAGS_APPEND))
+    desc.nonblocking = bool(flags & L.FDFLAGS_NONBLOCK)
+
+
+@host_function(MODULE, "fd_fdstat_set_rights", "iII")
+def fd_fdstat_set_rights(ctx: GuestContext, fd: int, rights_base: int, rights_inheriting: int) -> None:
+    """Rights are not enforced per fd (the access mode is); dropping them is accepted."""
+    if is_tagged(fd):
+        preopen_or_ebadf(ctx, fd)
+        return
+    description(ctx, fd)
+
+
+@host_function(MODULE, "fd_filestat_get", "ii")
+def fd_filestat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
+    ctx.check(ret_ptr, 64)
+    if is_tagged(fd):
+        st = ctx.kernel.vfs.stat(preopen_or_ebadf(ctx, fd), cred=ctx.proc.cred)
+    else:
+        st = description(ctx, fd).stat()
+    ctx.write(ret_ptr, L.pack_filestat(st))
+
+
+@host_function(MODULE, "fd_filestat_set_size", "iI")
+def fd_filestat_set_size(ctx: GuestContext, fd: int, size: int) -> None:
+    desc = description(ctx, fd)
+    if size < 0:
+        raise KernelError.einval(message="negative size")
+    if desc.kind is FileKind.DIRECTORY:
+        raise KernelError.eisdir()
+    if not desc.writable:
+        raise KernelError.einval(message="not open for writing")
+    desc.truncate(size)
+
+
+@host_function(MODULE, "fd_filestat_set_times", "iIIi")
+def fd_filestat_set_times(ctx: GuestContext, fd: int, atim: int, mtim: int, fst_flags: int) -> None:
+    atime, mtime = _times(fst_flags & 0xFFFF, atim, mtim)
+    if is_tagged(fd):
+        path = preopen_or_ebadf(ctx, fd)
+        ctx.kernel.vfs.utimes(path, atime, mtime, cred=ctx.proc.cred)
+        return
+    desc = description(ctx, fd)
+    if not isinstance(desc, FileDescription):
+        return  # pipes and sockets have no stored times
+    desc.handle.set_times(atime, mtime)
+
+
+# -- preopens -------------------------------------------------------------------------------------
+@host_function(MODULE, "fd_prestat_get", "ii")
+def fd_prestat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
+    ctx.check(ret_ptr, 8)
+    name = preopen_or_ebadf(ctx, fd).encode("utf-8", "surrogateescape")
+    ctx.write(ret_ptr, L.pack_prestat(len(name)))
+
+
+@host_function(MODULE, "fd_prestat_dir_name", "iii")
+def fd_prestat_dir_name(ctx: GuestContext, fd: int, path_ptr: int, path_len: int) -> None:
+    name = preopen_or_ebadf(ctx, fd).encode("utf-8", "surrogateescape")
+    path_len &= U32
+    ctx.check(path_ptr, path_len)
+    if path_len < len(name):
+        raise KernelError.enametoolong()
+    ctx.write(path_ptr, name)
+
+
+# -- directories ----------------------------------------------------------------------------------
+@host_function(MODULE, "fd_readdir", "iiiIi")
+def fd_readdir(ctx: GuestContext, fd: int, buf_ptr: int, buf_len: int, cookie: int, ret_bufused: int) -> None:
+    """Entries from index ``cookie`` on ('.' and '..' first; d_next = next index).
+    The buffer is filled completely when more entries exist, the last one truncated:
+    ``bufused < buf_len`` tells libc it reached the end."""
+    buf_len &= U32
+    cookie &= U64
+    ctx.check(buf_ptr, buf_len)
+    ctx.check(ret_bufused, 4)
+    if is_tagged(fd):
+        entries = _dir_entries_of_preopen(ctx, preopen_or_ebadf(ctx, fd))
+    else:
+        entries = description(ctx, fd).readdir_entries(refresh=cookie == 0)
+    out = bytearray()
+    index = cookie
+    while index < len(entries) and len(out) < buf_len:
+        entry = entries[index]
+        name = entry.name.encode("utf-8", "surrogateescape")
+        out += L.pack_dirent(index + 1, entry.ino, name, L.filetype(entry.kind))
+        index += 1
+    del out[buf_len:]
+    ctx.write(buf_ptr, bytes(out))
+    ctx.set_u32(ret_bufused, len(out))

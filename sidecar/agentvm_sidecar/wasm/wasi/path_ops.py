@@ -1,0 +1,179 @@
+"""path_*: operations naming a file by (dirfd, path).
+
+The dirfd is a tagged preopen or an open directory fd; the path is resolved by the
+kernel VFS from that directory (``cwd=``) with the process's credentials, so every
+permission check, mount and symlink rule of the VM applies. WASI forbids absolute
+paths, but the VFS *is* the VM namespace (nothing outside it is reachable), so an
+absolute path is simply taken as VM-absolute. ``lookupflags`` bit 0
+(SYMLINK_FOLLOW) decides whether a final symlink is followed.
+"""
+
+from __future__ import annotations
+
+from ...kernel.descriptions import FileDescription
+from ...kernel.errors import KernelError
+from ...kernel.fstypes import OpenFlags
+from ..abi import host_function
+from ..context import GuestContext
+from . import layouts as L
+from .common import U32, absolute, dir_base, guest_path
+from .fd_ops import _times, set_append
+
+MODULE = "wasi_snapshot_preview1"
+DEFAULT_CREATE_MODE = 0o666
+DEFAULT_MKDIR_MODE = 0o777
+
+
+def _follow(lookupflags: int) -> bool:
+    return bool(lookupflags & L.LOOKUP_SYMLINK_FOLLOW)
+
+
+@host_function(MODULE, "path_open", "iiiiiIIii")
+def path_open(
+    ctx: GuestContext, dirfd: int, lookupflags: int, path_ptr: int, path_len: int, oflags: int,
+    rights_base: int, rights_inheriting: int, fdflags: int, ret_fd: int,
+) -> int | None:
+    """Open (maybe create) a file or directory at the lowest free fd.
+
+    Access mode comes from the rights (libc maps O_RDONLY/O_WRONLY/O_RDWR to them):
+    FD_READ or FD_READDIR = read, FD_WRITE = write. A file this call creates gets
+    the mode latched by ``host_fs.set_open_mode`` (default 0o666) minus the umask;
+    the latch is consumed by every path_open, creating or not.
+    """
+    proc = ctx.proc
+    pending, proc.pending_open_mode = proc.pending_open_mode, None
+    ctx.check(ret_fd, 4)
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    oflags &= 0xFFFF
+    fdflags &= 0xFFFF
+    if oflags & ~0xF or fdflags & ~0x1F:
+        raise KernelError.einval(message="unknown oflags/fdflags")
+    rights = rights_base & 0xFFFFFFFFFFFFFFFF
+    read = bool(rights & (L.RIGHT_FD_READ | L.RIGHT_FD_READDIR))
+    write = bool(rights & L.RIGHT_FD_WRITE)
+    flags = OpenFlags.NONE
+    if read:
+        flags |= OpenFlags.READ
+    if write:
+        flags |= OpenFlags.WRITE
+        if fdflags & L.FDFLAGS_APPEND:
+            flags |= OpenFlags.APPEND  # the FileHandle appends atomically itself
+    if oflags & L.OFLAGS_CREAT:
+        flags |= OpenFlags.CREAT
+    if oflags & L.OFLAGS_EXCL:
+        flags |= OpenFlags.EXCL
+    if oflags & L.OFLAGS_TRUNC:
+        flags |= OpenFlags.TRUNC
+    if oflags & L.OFLAGS_DIRECTORY:
+        flags |= OpenFlags.DIRECTORY
+    if not _follow(lookupflags):
+        flags |= OpenFlags.NOFOLLOW
+    mode = (DEFAULT_CREATE_MODE if pending is None else pending) & 0o7777 & ~proc.umask
+    handle = ctx.kernel.vfs.open(path, flags, mode, cwd=base, cred=proc.cred)
+    desc = FileDescription(handle)
+    if fdflags & L.FDFLAGS_APPEND:
+        set_append(desc, True)
+    desc.nonblocking = bool(fdflags & L.FDFLAGS_NONBLOCK)
+    try:
+        fd = proc.fds.install(desc)
+    except KernelError:
+        handle.close()
+        raise
+    ctx.set_u32(ret_fd, fd)
+    return None
+
+
+@host_function(MODULE, "path_create_directory", "iii")
+def path_create_directory(ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int) -> None:
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    mode = DEFAULT_MKDIR_MODE & ~ctx.proc.umask
+    ctx.kernel.vfs.mkdir(path, mode, cwd=base, cred=ctx.proc.cred)
+
+
+@host_function(MODULE, "path_unlink_file", "iii")
+def path_unlink_file(ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int) -> None:
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    vfs = ctx.kernel.vfs
+    if path.endswith("/"):
+        # unlink("x/"): Linux says EISDIR for a directory, ENOTDIR otherwise.
+        st = vfs.stat(path, cwd=base, cred=ctx.proc.cred)
+        raise KernelError.eisdir() if st.is_dir else KernelError.enotdir()
+    vfs.unlink(path, cwd=base, cred=ctx.proc.cred)
+
+
+@host_function(MODULE, "path_remove_directory", "iii")
+def path_remove_directory(ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int) -> None:
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    ctx.kernel.vfs.rmdir(path, cwd=base, cred=ctx.proc.cred)
+
+
+@host_function(MODULE, "path_rename", "iiiiii")
+def path_rename(
+    ctx: GuestContext, old_fd: int, old_ptr: int, old_len: int, new_fd: int, new_ptr: int, new_len: int
+) -> None:
+    old = absolute(dir_base(ctx, old_fd), guest_path(ctx, old_ptr, old_len))
+    new = absolute(dir_base(ctx, new_fd), guest_path(ctx, new_ptr, new_len))
+    ctx.kernel.vfs.rename(old, new, cred=ctx.proc.cred)
+
+
+@host_function(MODULE, "path_link", "iiiiiii")
+def path_link(
+    ctx: GuestContext, old_fd: int, old_flags: int, old_ptr: int, old_len: int,
+    new_fd: int, new_ptr: int, new_len: int,
+) -> None:
+    vfs = ctx.kernel.vfs
+    cred = ctx.proc.cred
+    old = absolute(dir_base(ctx, old_fd), guest_path(ctx, old_ptr, old_len))
+    new = absolute(dir_base(ctx, new_fd), guest_path(ctx, new_ptr, new_len))
+    if _follow(old_flags):
+        old = vfs.realpath(old, cred=cred)
+    vfs.link(old, new, cred=cred)
+
+
+@host_function(MODULE, "path_symlink", "iiiii")
+def path_symlink(
+    ctx: GuestContext, target_ptr: int, target_len: int, dirfd: int, path_ptr: int, path_len: int
+) -> None:
+    target = ctx.string(target_ptr, target_len & U32)
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    ctx.kernel.vfs.symlink(target, path, cwd=base, cred=ctx.proc.cred)
+
+
+@host_function(MODULE, "path_readlink", "iiiiii")
+def path_readlink(
+    ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int, buf_ptr: int, buf_len: int, ret_bufused: int
+) -> None:
+    """The target, truncated to ``buf_len`` (like readlink(2); libc retries bigger)."""
+    buf_len &= U32
+    ctx.check(buf_ptr, buf_len)
+    ctx.check(ret_bufused, 4)
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    target = ctx.kernel.vfs.readlink(path, cwd=base, cred=ctx.proc.cred)
+    data = target.encode("utf-8", "surrogateescape")[:buf_len]
+    ctx.write(buf_ptr, data)
+    ctx.set_u32(ret_bufused, len(data))
+
+
+@host_function(MODULE, "path_filestat_get", "iiiii")
+def path_filestat_get(ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, path_len: int, ret_ptr: int) -> None:
+    ctx.check(ret_ptr, 64)
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    st = ctx.kernel.vfs.stat(path, _follow(flags), cwd=base, cred=ctx.proc.cred)
+    ctx.write(ret_ptr, L.pack_filestat(st))
+
+
+@host_function(MODULE, "path_filestat_set_times", "iiiiIIi")
+def path_filestat_set_times(
+    ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, path_len: int, atim: int, mtim: int, fst_flags: int
+) -> None:
+    atime, mtime = _times(fst_flags & 0xFFFF, atim, mtim)
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    ctx.kernel.vfs.utimes(path, atime, mtime, _follow(flags), cwd=base, cred=ctx.proc.cred)

@@ -73,6 +73,14 @@ METHODS: dict[str, MethodSpec] = _table(
     ("fs.chmod", fs.FsChmodParams, fs.FsChmodResult),
     ("fs.mount", fs.FsMountParams, fs.FsMountResult),
     ("fs.unmount", fs.FsUnmountParams, fs.FsUnmountResult),
+    ("process.exec", proc.ProcessExecParams, proc.ProcessExecResult),
+    ("process.spawn", proc.ProcessSpawnParams, proc.ProcessSpawnResult),
+    ("process.writeStdin", proc.ProcessWriteStdinParams, proc.ProcessWriteStdinResult),
+    ("process.closeStdin", proc.ProcessCloseStdinParams, proc.ProcessCloseStdinResult),
+    ("process.kill", proc.ProcessKillParams, proc.ProcessKillResult),
+    ("process.wait", proc.ProcessWaitParams, proc.ProcessWaitResult),
+    ("process.list", proc.ProcessListParams, proc.ProcessListResult),
+    ("process.tree", proc.ProcessTreeParams, proc.ProcessTreeResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests

@@ -38,7 +38,13 @@ __all__ = [
     "SignalName",
 ]
 
-SignalName = Literal["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGPIPE", "SIGTERM", "SIGUSR1", "SIGUSR2"]
+SignalName = Literal[
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
+    "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
+    "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+    "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+]
+"""Linux signal names (numbers as on Linux x86-64)."""
 Pid = Annotated[int, Meta(ge=1)]
 TimeoutMs = Annotated[int, Meta(ge=1)]
 Argv = Annotated[list[str], Meta(min_length=1)]

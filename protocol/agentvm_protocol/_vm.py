@@ -55,6 +55,10 @@ class VmLimits(Base, omit_defaults=False):
     max_fds_per_vm: Annotated[int, Meta(ge=3)] = 4096
     max_pipes: Annotated[int, Positive] = 256
     pipe_buffer_bytes: Annotated[int, Meta(ge=512)] = 65536
+    """Bytes a pipe holds before writers block while its reader keeps reading."""
+    pipe_max_buffer_bytes: Annotated[int, Meta(ge=512)] = 16 * _MiB
+    """Hard bound of a pipe whose reader stalls (brush fills ``$(cmd)`` pipes before
+    reading them, so a stalled pipe may grow up to this before writers block)."""
     max_argv_env_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
     fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
     fs_max_inodes: Annotated[int, Positive] = 65536

@@ -16,6 +16,7 @@ import trio
 import msgspec
 from agentvm_protocol import HostDirMount, MemoryMount, MountConfig, VmConfig
 
+from .client_processes import ClientProcesses
 from .kernel.kernel import Kernel
 from .kernel.limits import Limits
 from .software.layer import shared_bin_layer
@@ -35,6 +36,7 @@ class Vm:
     config: VmConfig
     kernel: Kernel
     nursery: trio.Nursery
+    processes: ClientProcesses
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
@@ -54,7 +56,8 @@ class VmRegistry:
         kernel = await trio.to_thread.run_sync(build_kernel, config)
         vm_id = f"vm-{secrets.token_hex(6)}"
         vm_nursery = await self._nursery.start(_run_vm_nursery)
-        vm = Vm(vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery)
+        processes = ClientProcesses(vm_id, kernel, config.env, config.cwd, vm_nursery)
+        vm = Vm(vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery, processes=processes)
         self._vms[vm_id] = vm
         log.info("vm_created", vm_id=vm_id, mounts=len(config.mounts))
         return vm
@@ -92,8 +95,10 @@ def build_kernel(config: VmConfig) -> Kernel:
         SoftwareMissingError: ``software`` is set but the packages are not fetched.
     """
     kernel = Kernel(Limits(**msgspec.structs.asdict(config.limits)))
+    kernel.vfs.mkdir(config.cwd, 0o755, recursive=True)
     if config.software:
-        kernel.mount_shared("/bin", shared_bin_layer().fs)
+        layer = shared_bin_layer()
+        kernel.mount_layer("/bin", layer.fs, layer.modules)
     for mount in config.mounts:
         apply_mount(kernel, mount)
     return kernel

@@ -97,3 +97,12 @@ def test_sync_facade_reports_a_missing_sidecar():
     with pytest.raises(SidecarError):
         with Client.connect(["/nonexistent/sidecar"]):
             pass
+
+
+async def test_a_request_over_max_frame_bytes_fails_locally_instead_of_hanging():
+    async with AsyncClient.connect([*SIDECAR, "--max-frame-bytes", "2000"]) as c:
+        vm = (await c.vm.create()).vm_id
+        with trio.fail_after(10), pytest.raises(RpcError) as err:
+            await c.fs.write_file(vm, "/tmp/big", b"x" * 5000)
+        assert err.value.kind == "frame_too_large"
+        assert (await c.vm.list()).vms[0].vm_id == vm

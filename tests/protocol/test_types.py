@@ -43,6 +43,14 @@ def test_unknown_fields_are_rejected_with_their_location():
         msgspec.json.decode(b'{"vmId":"v","path":"/a","bogus":1}', type=agentvm_protocol.FsReadFileParams)
 
 
+# Strings shaped like VM paths (leading "/", no NUL, short) satisfy every string
+# constraint of the wire types (paths, ids, names), so few generated values are
+# filtered out below; from_type alone would almost never produce a valid path.
+st.register_type_strategy(
+    str, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40).map(lambda s: "/" + s)
+)
+
+
 def _satisfies_constraints(tp: type, value: object) -> bool:
     # st.from_type ignores Meta constraints (min_length, pattern...); such values are
     # not valid messages, so they are filtered out rather than round-tripped.

@@ -127,4 +127,64 @@ class FsApi(_Namespace):
 
 
 class ProcessApi(_Namespace):
-    """``process.*``: guest processes."""
+    """``process.*``: guest processes. Name a program by ``command`` (run as
+    ``sh -c command``) or by ``argv``; exactly one of them."""
+
+    async def exec(
+        self,
+        vm_id: str,
+        command: str | None = None,
+        *,
+        argv: list[str] | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes = b"",
+        timeout_ms: int | None = None,
+    ) -> p.ProcessExecResult:
+        """Run a process to completion; returns exit code, stdout and stderr. On
+        ``timeout_ms`` the process is killed and ``timed_out`` is set (exit code 124)."""
+        return await self._conn.call(
+            "process.exec",
+            p.ProcessExecParams(
+                vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, stdin=stdin, timeout_ms=timeout_ms
+            ),
+        )
+
+    async def spawn(
+        self,
+        vm_id: str,
+        command: str | None = None,
+        *,
+        argv: list[str] | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> p.ProcessSpawnResult:
+        """Start a process; its output and exit arrive as events (subscribe with
+        ``client.events()`` first). Returns its pid."""
+        return await self._conn.call(
+            "process.spawn", p.ProcessSpawnParams(vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {})
+        )
+
+    async def write_stdin(self, vm_id: str, pid: int, data: bytes) -> p.ProcessWriteStdinResult:
+        """Write to a spawned process's stdin (waits while the pipe is full)."""
+        return await self._conn.call("process.writeStdin", p.ProcessWriteStdinParams(vm_id=vm_id, pid=pid, data=data))
+
+    async def close_stdin(self, vm_id: str, pid: int) -> p.ProcessCloseStdinResult:
+        """Close a spawned process's stdin; it reads end of file."""
+        return await self._conn.call("process.closeStdin", p.ProcessCloseStdinParams(vm_id=vm_id, pid=pid))
+
+    async def kill(self, vm_id: str, pid: int, signal: p.SignalName = "SIGTERM") -> p.ProcessKillResult:
+        """Send a signal (default SIGTERM)."""
+        return await self._conn.call("process.kill", p.ProcessKillParams(vm_id=vm_id, pid=pid, signal=signal))
+
+    async def wait(self, vm_id: str, pid: int, *, timeout_ms: int | None = None) -> p.ProcessWaitResult:
+        """Wait for a spawned process to exit; ``timeout`` error if still running after ``timeout_ms``."""
+        return await self._conn.call("process.wait", p.ProcessWaitParams(vm_id=vm_id, pid=pid, timeout_ms=timeout_ms))
+
+    async def list(self, vm_id: str) -> p.ProcessListResult:
+        """The VM's processes."""
+        return await self._conn.call("process.list", p.ProcessListParams(vm_id=vm_id))
+
+    async def tree(self, vm_id: str) -> p.ProcessTreeResult:
+        """The VM's processes as a parent/child forest."""
+        return await self._conn.call("process.tree", p.ProcessTreeParams(vm_id=vm_id))

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import trio
 from agentvm_protocol import (
+    DEFAULT_MAX_FRAME_BYTES,
     EOF,
     EVENT_METHOD,
     METHODS,
@@ -49,6 +50,7 @@ _event_decoder = msgspec.json.Decoder(Event)
 _any_decoder = msgspec.json.Decoder()
 _EVENT_BUFFER = 1024  # per subscriber; a full subscriber applies back-pressure
 _SHUTDOWN_GRACE_S = 10.0
+_HANDSHAKE_TIMEOUT_S = 30.0
 
 RequestHandler = Callable[[Any], Awaitable[Any]]
 
@@ -123,7 +125,10 @@ class Connection:
 
     async def _handshake(self) -> None:
         try:
-            result = await self.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client="agentvm-python"))
+            with trio.fail_after(_HANDSHAKE_TIMEOUT_S):
+                result = await self.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client="agentvm-python"))
+        except trio.TooSlowError:
+            raise SidecarError("timeout", f"sidecar did not answer hello within {_HANDSHAKE_TIMEOUT_S} s") from None
         except RpcError as exc:
             if exc.kind == "version_mismatch":
                 raise VersionMismatchError(exc.error) from None
@@ -152,9 +157,14 @@ class Connection:
         if self._closed is not None:
             raise self._closed
         req_id = next(self._ids)
+        line = encode_request(req_id, method, params)
+        limit = self.hello.max_frame_bytes if self.hello else DEFAULT_MAX_FRAME_BYTES
+        if len(line) - 1 > limit:
+            # The sidecar would answer with an id-less error that matches no request.
+            raise RpcError(make_error("frame_too_large", f"request of {len(line) - 1} bytes exceeds maxFrameBytes ({limit})"))
         pending = self._pending[req_id] = _Pending()
         try:
-            await self._write(encode_request(req_id, method, params))
+            await self._write(line)
             try:
                 await pending.done.wait()
             except trio.Cancelled:

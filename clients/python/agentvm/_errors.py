@@ -46,7 +46,8 @@ class SidecarError(AgentVmError):
     """The sidecar process could not be started, exited, or broke the protocol.
 
     Attributes:
-        reason: ``failed_to_start``, ``exited`` or ``protocol_error``.
+        reason: ``failed_to_start``, ``exited``, ``protocol_error`` or ``timeout``
+            (no answer to ``hello``).
         returncode: the sidecar's exit status when it exited, else None.
     """
 

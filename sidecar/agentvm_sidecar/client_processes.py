@@ -1,0 +1,256 @@
+"""Processes started over the wire: stdio pipes, output events, waiting, exec.
+
+A client process gets three fresh pipes as fds 0/1/2. The sidecar holds the other
+ends, marked O_NONBLOCK and driven from trio through :mod:`.kernel_io`:
+- ``spawn`` pumps stdout/stderr into ``process.output`` events and sends
+  ``process.exit`` after the last output; stdin is fed by ``write_stdin``;
+- ``exec`` feeds stdin, collects both outputs (bounded by ``MAX_EXEC_OUTPUT``) and
+  the exit status in one request, killing the process when ``timeout_ms`` passes.
+
+The kernel's exit listener runs on the exiting guest's thread; it only hands the
+pid to trio (``run_sync_soon``) which sets that process's ``trio.Event``. Exited
+client processes are reaped at once and their status is kept in a bounded table so
+``process.wait`` still answers after the fact.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import trio
+from agentvm_protocol import (
+    Event,
+    ProcessExecParams,
+    ProcessExecResult,
+    ProcessExitEvent,
+    ProcessOutputEvent,
+    ProcessSpawnParams,
+    SignalName,
+)
+
+from .kernel.descriptions import Description
+from .kernel.errors import KernelError
+from .kernel.fstypes import USER
+from .kernel.kernel import Kernel
+from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
+from .kernel_io import read_some, write_all
+from .rpc.errors import RpcError
+from .wasm.spawn import spawn
+
+__all__ = ["ClientProcesses", "MAX_EXEC_OUTPUT"]
+
+MAX_EXEC_OUTPUT = 32 * 1024 * 1024
+_RETAINED_STATUSES = 1024
+_DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh"}
+TIMEOUT_EXIT_CODE = 124
+
+EmitFn = Callable[[Event], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class _Running:
+    proc: Process
+    stdin: Description | None
+    stdout: Description
+    stderr: Description
+    exited: trio.Event = field(default_factory=trio.Event)
+
+
+class ClientProcesses:
+    """The wire-started processes of one VM."""
+
+    def __init__(self, vm_id: str, kernel: Kernel, env: dict[str, str], cwd: str, nursery: trio.Nursery) -> None:
+        self._vm_id = vm_id
+        self._kernel = kernel
+        self._env = {**_DEFAULT_ENV, **env}
+        self._cwd = cwd
+        self._nursery = nursery
+        self._running: dict[int, _Running] = {}
+        self._statuses: OrderedDict[int, ExitStatus] = OrderedDict()
+        token = trio.lowlevel.current_trio_token()
+
+        def on_exit(proc: Process) -> None:
+            if proc.spawned_by_client:
+                try:
+                    token.run_sync_soon(self._exited, proc.pid)
+                except trio.RunFinishedError:
+                    pass
+
+        kernel.processes.on_exit(on_exit)
+
+    def _exited(self, pid: int) -> None:
+        running = self._running.get(pid)
+        if running is None:
+            return
+        assert running.proc.status is not None
+        self._statuses[pid] = running.proc.status
+        while len(self._statuses) > _RETAINED_STATUSES:
+            self._statuses.popitem(last=False)
+        self._kernel.processes.reap(pid)
+        running.exited.set()
+
+    async def _start(self, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str]) -> _Running:
+        if (command is None) == (argv is None):
+            raise RpcError("invalid_params", "give exactly one of command and argv")
+        args = ["sh", "-c", command] if command is not None else list(argv or [])
+        exec_path = "/bin/sh" if command is not None else args[0]
+        kernel = self._kernel
+        stdin_r, stdin_w = kernel.make_pipe()
+        stdout_r, stdout_w = kernel.make_pipe()
+        stderr_r, stderr_w = kernel.make_pipe()
+        ours = (stdin_w, stdout_r, stderr_r)
+        for desc in ours:
+            desc.retain()
+            desc.nonblocking = True
+        fds = kernel.new_fd_table()
+        try:
+            for fd, desc in enumerate((stdin_r, stdout_w, stderr_w)):
+                fds.install_at(fd, desc)
+            proc = await trio.to_thread.run_sync(
+                lambda: spawn(
+                    kernel, ppid=0, exec_path=exec_path, argv=args, env={**self._env, **env},
+                    cwd=cwd or self._cwd, fds=fds, cred=USER, spawned_by_client=True,
+                )
+            )
+        except BaseException:
+            fds.close_all()
+            for desc in ours:
+                desc.release()
+            raise
+        running = _Running(proc, stdin_w, stdout_r, stderr_r)
+        self._running[proc.pid] = running
+        if proc.status is not None:  # exited before we registered it
+            self._exited(proc.pid)
+        return running
+
+    async def spawn(self, params: ProcessSpawnParams, emit: EmitFn) -> int:
+        """Start a process whose output streams as events. Returns its pid."""
+        running = await self._start(params.command, params.argv, params.cwd, params.env)
+        self._nursery.start_soon(self._stream, running, emit)
+        return running.proc.pid
+
+    async def _stream(self, running: _Running, emit: EmitFn) -> None:
+        pid = running.proc.pid
+
+        async def pump(desc: Description, stream: str) -> None:
+            try:
+                while data := await read_some(desc):
+                    await emit(ProcessOutputEvent(vm_id=self._vm_id, pid=pid, stream=stream, data=data))  # type: ignore[arg-type]
+            finally:
+                desc.release()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pump, running.stdout, "stdout")
+            nursery.start_soon(pump, running.stderr, "stderr")
+            await running.exited.wait()
+        self._running.pop(pid, None)
+        status = self._statuses.get(pid, ExitStatus(0, 9))
+        await emit(ProcessExitEvent(vm_id=self._vm_id, pid=pid, exit_code=status.shell_code, signal=_signal_name(status)))
+
+    async def exec(self, params: ProcessExecParams) -> ProcessExecResult:
+        """Run a process to completion; see ProcessExecParams."""
+        running = await self._start(params.command, params.argv, params.cwd, params.env)
+        pid = running.proc.pid
+        out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        timed_out = False
+        overflow = False
+
+        async def collect(desc: Description, name: str) -> None:
+            nonlocal overflow
+            try:
+                while data := await read_some(desc):
+                    out[name] += data
+                    if len(out["stdout"]) + len(out["stderr"]) > MAX_EXEC_OUTPUT and not overflow:
+                        overflow = True
+                        self._kill_quietly(pid, 9)
+            finally:
+                desc.release()
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(collect, running.stdout, "stdout")
+                nursery.start_soon(collect, running.stderr, "stderr")
+                nursery.start_soon(self._feed_stdin, running, params.stdin)
+                with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else float("inf")) as scope:
+                    await running.exited.wait()
+                if scope.cancelled_caught:
+                    timed_out = True
+                    self._kill_quietly(pid, 9)
+                    await running.exited.wait()
+        finally:
+            self._running.pop(pid, None)
+        if overflow:
+            raise RpcError("limit_exceeded", f"process output exceeded {MAX_EXEC_OUTPUT} bytes; it was killed")
+        status = self._statuses[pid]
+        return ProcessExecResult(
+            exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
+            stdout=bytes(out["stdout"]),
+            stderr=bytes(out["stderr"]),
+            signal=_signal_name(status),
+            timed_out=timed_out,
+        )
+
+    async def _feed_stdin(self, running: _Running, data: bytes) -> None:
+        stdin, running.stdin = running.stdin, None
+        assert stdin is not None
+        try:
+            if data:
+                await write_all(stdin, data)
+        except KernelError as exc:
+            if exc.errno != "EPIPE":
+                raise
+        finally:
+            stdin.release()
+
+    def _get(self, pid: int) -> _Running:
+        running = self._running.get(pid)
+        if running is None:
+            raise RpcError("not_found", f"no running client process {pid}")
+        return running
+
+    async def write_stdin(self, pid: int, data: bytes) -> None:
+        """Raises: not_found; KernelError EPIPE once stdin is closed or the process exited."""
+        running = self._get(pid)
+        if running.stdin is None:
+            raise KernelError.epipe()
+        await write_all(running.stdin, data)
+
+    async def close_stdin(self, pid: int) -> None:
+        running = self._get(pid)
+        stdin, running.stdin = running.stdin, None
+        if stdin is not None:
+            stdin.release()
+        await trio.lowlevel.checkpoint()
+
+    def kill(self, pid: int, signal: int) -> None:
+        """Raises: not_found (unknown pid), KernelError ESRCH (already exited)."""
+        self._get(pid)
+        self._kernel.processes.kill(0, pid, signal)
+
+    def _kill_quietly(self, pid: int, signal: int) -> None:
+        try:
+            self._kernel.processes.kill(0, pid, signal)
+        except KernelError:
+            pass
+
+    async def wait(self, pid: int, timeout_ms: int | None) -> ExitStatus:
+        """Raises: not_found (never started here), timeout."""
+        running = self._running.get(pid)
+        if running is not None:
+            with trio.move_on_after(timeout_ms / 1000 if timeout_ms else float("inf")):
+                await running.exited.wait()
+            if not running.exited.is_set():
+                raise RpcError("timeout", f"process {pid} still running after {timeout_ms} ms")
+        else:
+            await trio.lowlevel.checkpoint()
+        status = self._statuses.get(pid)
+        if status is None:
+            raise RpcError("not_found", f"no client process {pid}")
+        return status
+
+
+
+def _signal_name(status: ExitStatus) -> SignalName | None:
+    return SIGNAL_NAMES.get(status.signal) if status.signal else None  # type: ignore[return-value]

@@ -1,0 +1,23 @@
+"""Helpers for running the C test guests (built by `make setup` into .build/guests)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+GUESTS = pathlib.Path(__file__).resolve().parents[2] / ".build" / "guests"
+
+
+def guest_bytes(name: str) -> bytes:
+    path = GUESTS / f"{name}.wasm"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make setup` to build the test guests")
+    return path.read_bytes()
+
+
+async def install_guest(client, vm_id: str, name: str) -> str:
+    """Copy a test guest into the VM as an executable; returns its VM path."""
+    path = f"/usr/bin/{name}"
+    await client.fs.write_file(vm_id, path, guest_bytes(name), mode=0o755)
+    return path

@@ -1,0 +1,134 @@
+"""process.spawn / events / stdin / kill / wait / list / tree through the wire."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from agentvm import RpcError, VmConfig, VmLimits
+
+
+async def collect_until_exit(events, pid):
+    out = {"stdout": b"", "stderr": b""}
+    with trio.fail_after(60):
+        async for ev in events:
+            if getattr(ev, "pid", None) != pid:
+                continue
+            if ev.__class__.__name__ == "ProcessOutputEvent":
+                out[ev.stream] += ev.data
+            else:
+                return out, ev
+
+
+async def test_spawn_streams_output_then_exit_event(client, vm_id):
+    async with client.events() as events:
+        pid = (await client.process.spawn(vm_id, "echo out; echo err >&2; exit 3")).pid
+        out, exit_ev = await collect_until_exit(events, pid)
+    assert out == {"stdout": b"out\n", "stderr": b"err\n"}
+    assert exit_ev.exit_code == 3
+    assert (await client.process.wait(vm_id, pid)).exit_code == 3
+
+
+async def test_stdin_streaming_to_cat(client, vm_id):
+    async with client.events() as events:
+        pid = (await client.process.spawn(vm_id, argv=["cat"])).pid
+        for i in range(3):
+            await client.process.write_stdin(vm_id, pid, f"line {i}\n".encode())
+        await client.process.close_stdin(vm_id, pid)
+        out, exit_ev = await collect_until_exit(events, pid)
+    assert out["stdout"] == b"line 0\nline 1\nline 2\n"
+    assert exit_ev.exit_code == 0
+
+
+async def test_kill_ends_a_cpu_bound_shell_loop_promptly(client, vm_id):
+    pid = (await client.process.spawn(vm_id, "while true; do :; done")).pid
+    await trio.sleep(0.3)
+    await client.process.kill(vm_id, pid, "SIGKILL")
+    with trio.fail_after(10):
+        res = await client.process.wait(vm_id, pid)
+    assert (res.exit_code, res.signal) == (137, "SIGKILL")
+
+
+async def test_sigterm_kills_a_sleeping_process(client, vm_id):
+    pid = (await client.process.spawn(vm_id, argv=["sleep", "30"])).pid
+    await client.process.kill(vm_id, pid)
+    with trio.fail_after(10):
+        res = await client.process.wait(vm_id, pid)
+    assert (res.exit_code, res.signal) == (143, "SIGTERM")
+
+
+async def test_wait_with_timeout_reports_timeout_and_keeps_running(client, vm_id):
+    pid = (await client.process.spawn(vm_id, argv=["sleep", "30"])).pid
+    with pytest.raises(RpcError) as err:
+        await client.process.wait(vm_id, pid, timeout_ms=100)
+    assert err.value.kind == "timeout"
+    listed = {p.pid: p for p in (await client.process.list(vm_id)).processes}
+    assert listed[pid].state == "running" and listed[pid].argv == ["sleep", "30"]
+    await client.process.kill(vm_id, pid, "SIGKILL")
+
+
+async def test_exec_timeout_kills_and_reports_124(client, vm_id):
+    res = await client.process.exec(vm_id, "sleep 30", timeout_ms=300)
+    assert res.timed_out and res.exit_code == 124
+
+
+async def test_process_tree_shows_children_of_the_shell(client, vm_id):
+    pid = (await client.process.spawn(vm_id, "sleep 30 | cat")).pid
+    with trio.fail_after(20):
+        while True:
+            roots = (await client.process.tree(vm_id)).roots
+            shell = next(r for r in roots if r.process.pid == pid)
+            if len(shell.children) == 2:
+                break
+            await trio.sleep(0.05)
+    assert sorted(c.process.argv[0].rsplit("/", 1)[-1] for c in shell.children) == ["cat", "sleep"]
+    await client.process.kill(vm_id, pid, "SIGKILL")
+
+
+async def test_cancelling_a_wait_request_answers_cancelled(client, vm_id):
+    pid = (await client.process.spawn(vm_id, argv=["sleep", "30"])).pid
+    with trio.move_on_after(0.2):
+        await client.process.wait(vm_id, pid)
+    # the connection is still usable and the process still runs
+    assert any(p.pid == pid for p in (await client.process.list(vm_id)).processes)
+    await client.process.kill(vm_id, pid, "SIGKILL")
+
+
+async def test_dispose_kills_running_processes(client):
+    vm = (await client.vm.create()).vm_id
+    await client.process.spawn(vm, "while true; do :; done")
+    with trio.fail_after(15):
+        await client.vm.dispose(vm)
+    assert (await client.vm.list()).vms == []
+
+
+async def test_processes_of_different_vms_run_concurrently(client):
+    a = (await client.vm.create()).vm_id
+    b = (await client.vm.create()).vm_id
+    results = {}
+
+    async def run(vm):
+        results[vm] = await client.process.exec(vm, "seq 1 3 | wc -l")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run, a)
+        nursery.start_soon(run, b)
+    assert results[a].stdout.strip() == results[b].stdout.strip() == b"3"
+
+
+async def test_process_limit_fires_with_eagain(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(max_processes=2)))).vm_id
+    first = (await client.process.spawn(vm, argv=["sleep", "30"])).pid
+    second = (await client.process.spawn(vm, argv=["sleep", "30"])).pid
+    with pytest.raises(RpcError) as err:
+        await client.process.spawn(vm, argv=["sleep", "30"])
+    assert (err.value.kind, err.value.errno) == ("limit_exceeded", "EAGAIN")
+    for pid in (first, second):
+        await client.process.kill(vm, pid, "SIGKILL")
+
+
+async def test_argv_env_limit_fires_with_e2big(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(max_argv_env_bytes=4096)))).vm_id
+    with pytest.raises(RpcError) as err:
+        await client.process.exec(vm, argv=["echo", "x" * 5000])
+    assert (err.value.kind, err.value.errno) == ("limit_exceeded", "E2BIG")

@@ -1,0 +1,75 @@
+"""Each limit fires quickly with its exact outcome, and only the offending process ends."""
+
+from __future__ import annotations
+
+import trio
+
+from agentvm import VmConfig, VmLimits
+from tests.process.conftest import install_guest
+
+
+async def test_cpu_time_limit_ends_a_spinning_guest_with_124(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(cpu_time_ms_per_process=300)))).vm_id
+    spin = await install_guest(client, vm, "spin")
+    with trio.fail_after(30):
+        res = await client.process.exec(vm, argv=[spin])
+    assert res.exit_code == 124
+    assert res.stdout == b"spinning\n"
+    assert b"CPU time limit" in res.stderr
+
+
+async def test_memory_limit_makes_malloc_fail_cleanly(client):
+    # zig's wasm32-wasi startup reserves ~16.5 MiB of initial memory (stack and data)
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(memory_bytes_per_process=48 * 1024 * 1024)))).vm_id
+    alloc = await install_guest(client, vm, "alloc")
+    res = await client.process.exec(vm, argv=[alloc], timeout_ms=60_000)
+    assert res.exit_code == 3
+    got = int(res.stdout.split()[1])
+    assert 5 <= got < 48, res.stdout
+
+
+async def test_a_module_needing_more_memory_than_the_limit_fails_to_start_clearly(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(memory_bytes_per_process=4 * 1024 * 1024)))).vm_id
+    alloc = await install_guest(client, vm, "alloc")
+    res = await client.process.exec(vm, argv=[alloc], timeout_ms=60_000)
+    assert res.exit_code == 1
+    assert b"exceeds memory limits" in res.stderr
+
+
+async def test_fd_limit_per_process_is_emfile(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(max_fds_per_process=20)))).vm_id
+    fds = await install_guest(client, vm, "fds")
+    res = await client.process.exec(vm, argv=[fds], timeout_ms=60_000)
+    # 20 fds: 0-2 are stdio and 3 is the preopened root of a plain WASI program
+    assert res.stdout == b"files=16 error=EMFILE\n"
+
+
+async def test_fd_limit_per_vm_is_enfile(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(max_fds_per_process=200, max_fds_per_vm=40)))).vm_id
+    fds = await install_guest(client, vm, "fds")
+    res = await client.process.exec(vm, argv=[fds], timeout_ms=60_000)
+    assert res.stdout.startswith(b"files=") and res.stdout.endswith(b" error=ENFILE\n")
+
+
+async def test_pipe_limit_is_enfile(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(max_pipes=8)))).vm_id
+    fds = await install_guest(client, vm, "fds")
+    res = await client.process.exec(vm, argv=[fds, "pipes"], timeout_ms=60_000)
+    # three pipes are the process's own stdio
+    assert res.stdout == b"pipes=5 error=ENFILE\n"
+
+
+async def test_a_trap_in_one_guest_leaves_others_running(client, vm_id):
+    spin = await install_guest(client, vm_id, "spin")
+    pid = (await client.process.spawn(vm_id, argv=[spin])).pid
+    res = await client.process.exec(vm_id, "echo still fine")
+    assert res.stdout == b"still fine\n"
+    await client.process.kill(vm_id, pid, "SIGKILL")
+    assert (await client.process.wait(vm_id, pid)).signal == "SIGKILL"
+
+
+async def test_hello_guest_sees_argv_and_exit_code(client, vm_id):
+    hello = await install_guest(client, vm_id, "hello")
+    res = await client.process.exec(vm_id, argv=[hello, "a b", "c"])
+    assert res.stdout == f"hello from wasi\nargv[0]={hello}\nargv[1]=a b\nargv[2]=c\n".encode()
+    assert res.exit_code == 3

@@ -1,0 +1,18 @@
+// The seam between the generated namespace classes and the connection: a namespace
+// method only needs something that can `call` a wire method with typed params.
+
+import type { MethodName, Methods } from "./generated/protocol.js";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Abandon the request: the promise rejects with `signal.reason` and the sidecar is
+   * sent `$/cancelRequest`, so it stops the work. */
+  signal?: AbortSignal;
+  /** Shorthand for `signal: AbortSignal.timeout(timeoutMs)`. */
+  timeoutMs?: number;
+}
+
+/** Anything that can send one typed request (the `Client`). */
+export interface Caller {
+  call<M extends MethodName>(method: M, params: Methods[M]["params"], options?: CallOptions): Promise<Methods[M]["result"]>;
+}

@@ -1,0 +1,251 @@
+// The public client: `Client.connect()` spawns `agentvm-sidecar --stdio`, performs the
+// `hello` handshake and returns a client whose namespaces mirror the wire:
+// `client.vm.create()`, `client.fs.readFile({ vmId, path })`, `client.process.exec(...)`.
+//
+// The namespaces come from the generated `ProtocolSurface` (scripts/generate.mjs), one
+// method per wire method of schemas/, so the surface cannot lag the protocol. This file
+// adds what is not per-method: connection lifetime, typed `call`, wire-level `callRaw`,
+// events (listeners and async iterators) and handlers for sidecar -> client requests.
+
+import { eventFromWire, paramsToWire, resultFromWire } from "./codec.js";
+import type { CallOptions, Caller } from "./caller.js";
+import { Connection, type RequestHandler, type SpawnOptions } from "./connection.js";
+import { RpcError, SidecarError, VersionMismatchError } from "./errors.js";
+import {
+  PROTOCOL_VERSION,
+  ProtocolSurface,
+  type Event,
+  type EventType,
+  type HelloResult,
+  type MethodName,
+  type Methods,
+} from "./generated/protocol.js";
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 60_000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+const EVENT_BUFFER = 1024; // per iterator; a full iterator pauses reading (back-pressure)
+
+/** Options of `Client.connect`. */
+export interface ConnectOptions extends SpawnOptions {
+  /** Reject with `SidecarError("timeout")` when `hello` is not answered in time (default 60 s). */
+  handshakeTimeoutMs?: number;
+  /** How long `close()` waits for the sidecar to exit before killing it (default 10 s). */
+  shutdownGraceMs?: number;
+  /** Name sent in `hello` (default `agentvm-typescript`). */
+  clientName?: string;
+}
+
+/** An event with the given `type`. */
+export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
+
+/**
+ * A connection to one `agentvm-sidecar --stdio` subprocess.
+ *
+ * Create with `Client.connect()`; `close()` closes the sidecar's stdin, which disposes
+ * every VM, and waits for it to exit (`await using client = await Client.connect()` does
+ * the same). Every wire method is a method of a namespace property (`vm`, `fs`...),
+ * taking the method's params object and resolving with its result; binary fields are
+ * `Uint8Array`. Failures reject with `RpcError` (branch on `kind`/`errno`) or
+ * `SidecarError` (the sidecar is gone); nothing waits forever.
+ */
+export class Client extends ProtocolSurface implements Caller {
+  readonly #conn: Connection;
+  readonly #caller: Caller;
+  readonly #hello: HelloResult;
+  readonly #shutdownGraceMs: number;
+
+  private constructor(conn: Connection, hello: HelloResult, shutdownGraceMs: number) {
+    const caller = typedCaller(conn);
+    super(caller);
+    this.#conn = conn;
+    this.#caller = caller;
+    this.#hello = hello;
+    this.#shutdownGraceMs = shutdownGraceMs;
+  }
+
+  /**
+   * Spawn the sidecar, perform `hello`, and resolve with a ready client.
+   *
+   * @throws SidecarError `failed_to_start` (command not runnable), `exited` (died before
+   *   answering), `protocol_error` (not JSON-RPC on stdout) or `timeout`.
+   * @throws VersionMismatchError the sidecar speaks another protocol version.
+   */
+  static async connect(options: ConnectOptions = {}): Promise<Client> {
+    const conn = await Connection.spawn(options);
+    const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new SidecarError("timeout", `sidecar did not answer hello within ${timeoutMs} ms`);
+        conn.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      const hello = (await Promise.race([
+        conn.request("hello", { protocolVersion: PROTOCOL_VERSION, client: options.clientName ?? "agentvm-typescript" }),
+        deadline,
+      ])) as HelloResult;
+      conn.maxFrameBytes = hello.maxFrameBytes;
+      return new Client(conn, hello, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+    } catch (err) {
+      await conn.close(1000);
+      if (err instanceof RpcError && err.kind === "version_mismatch") throw new VersionMismatchError(err.error);
+      if (err instanceof SidecarError && err.reason === "exited") {
+        const status = err.signal ? `signal ${err.signal}` : `status ${err.exitCode}`;
+        throw new SidecarError("exited", `sidecar exited (${status}) before answering hello`, {
+          exitCode: err.exitCode,
+          signal: err.signal,
+          stderr: err.stderr,
+        });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The sidecar's handshake answer (protocol version, limits, served methods). */
+  get hello(): HelloResult {
+    return this.#hello;
+  }
+
+  /** The error requests fail with once the sidecar is gone, else null. */
+  get closedError(): SidecarError | null {
+    return this.#conn.closedError;
+  }
+
+  /** Call any wire method with its typed params; resolves with its typed result. */
+  call<M extends MethodName>(method: M, params: Methods[M]["params"], options?: CallOptions): Promise<Methods[M]["result"]> {
+    return this.#caller.call(method, params, options);
+  }
+
+  /** Call a wire method with plain wire JSON (camelCase, base64 bytes); resolves with
+   * plain wire JSON. For tooling such as the conformance runner. */
+  callRaw(method: string, params: unknown, options?: CallOptions): Promise<unknown> {
+    return this.#conn.request(method, params, signalOf(options));
+  }
+
+  /** Call `listener` for every event of type `type`. Returns an unsubscribe function. */
+  on<T extends EventType>(type: T, listener: (event: EventOf<T>) => void): () => void {
+    return this.onEvent((event) => {
+      if (event.type === type) listener(event as EventOf<T>);
+    });
+  }
+
+  /** Call `listener` for every event. Returns an unsubscribe function. */
+  onEvent(listener: (event: Event) => void): () => void {
+    return this.#conn.onEvent((wire) => listener(eventFromWire(wire) as Event));
+  }
+
+  /**
+   * Every event from now on, as an async iterator (`for await (const e of client.events())`).
+   * Subscribe before starting the work whose events you want: nothing is replayed. The
+   * iteration ends when the client closes, when `signal` aborts, or on `break`. An
+   * iterator that falls 1024 events behind pauses reading from the sidecar.
+   */
+  events(options: { signal?: AbortSignal } = {}): EventStream {
+    return new EventStream(this.#conn, options.signal);
+  }
+
+  /** Answer requests the sidecar sends to the client (`method`) with `handler`; null
+   * removes it. Requests without a handler get a `method_not_found` error. */
+  onRequest(method: string, handler: RequestHandler | null): void {
+    this.#conn.setRequestHandler(method, handler);
+  }
+
+  /** Close the sidecar's stdin (it disposes every VM and exits) and wait for it; pending
+   * requests reject with `SidecarError("exited")`. Idempotent. */
+  close(): Promise<void> {
+    return this.#conn.close(this.#shutdownGraceMs);
+  }
+
+  /** `await using client = await Client.connect()` closes the client at scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Typed requests over `conn`: params to wire JSON (Uint8Array -> base64) and back. */
+function typedCaller(conn: Connection): Caller {
+  return {
+    async call<M extends MethodName>(method: M, params: Methods[M]["params"], options?: CallOptions) {
+      const result = await conn.request(method, paramsToWire(method, params), signalOf(options));
+      return resultFromWire(method, result) as Methods[M]["result"];
+    },
+  };
+}
+
+function signalOf(options?: CallOptions): AbortSignal | undefined {
+  const signals: AbortSignal[] = [];
+  if (options?.signal) signals.push(options.signal);
+  if (options?.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs));
+  if (signals.length <= 1) return signals[0];
+  return AbortSignal.any(signals);
+}
+
+/** An async iterator over events; see `Client.events`. */
+export class EventStream implements AsyncIterableIterator<Event> {
+  readonly #conn: Connection;
+  readonly #queue: Event[] = [];
+  #waiter: ((result: IteratorResult<Event>) => void) | null = null;
+  #done = false;
+  readonly #unsubscribe: Array<() => void> = [];
+
+  constructor(conn: Connection, signal?: AbortSignal) {
+    this.#conn = conn;
+    this.#unsubscribe.push(conn.onEvent((wire) => this.#push(eventFromWire(wire) as Event)));
+    this.#unsubscribe.push(conn.onClose(() => this.#finish()));
+    if (signal) {
+      const onAbort = (): void => this.#finish();
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#unsubscribe.push(() => signal.removeEventListener("abort", onAbort));
+    }
+  }
+
+  #push(event: Event): void {
+    if (this.#done) return;
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = null;
+      waiter({ value: event, done: false });
+      return;
+    }
+    this.#queue.push(event);
+    if (this.#queue.length >= EVENT_BUFFER) this.#conn.pauseFor(this);
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#conn.resumeFor(this);
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = null;
+      waiter({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<Event>> {
+    const event = this.#queue.shift();
+    if (event !== undefined) {
+      if (this.#queue.length < EVENT_BUFFER / 2) this.#conn.resumeFor(this);
+      return Promise.resolve({ value: event, done: false });
+    }
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.#waiter = resolve));
+  }
+
+  /** Stop receiving events (what `break` in `for await` calls). */
+  return(): Promise<IteratorResult<Event>> {
+    this.#queue.length = 0;
+    this.#finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
+    return this;
+  }
+}

@@ -1,4 +1,4 @@
-"""agentvm quickstart: a VM with a host directory mounted, files both ways.
+"""agentvm quickstart: a VM with a host directory mounted, files both ways, a shell pipeline.
 
 Run with `make run`. Everything goes through a real `agentvm-sidecar --stdio`
 subprocess, spawned and shut down by the client.
@@ -26,6 +26,13 @@ def main() -> None:
 
         client.fs.write_file(vm, "/workspace/notes/hello-from-vm.txt", b"written in the VM\n", create_dirs=True)
         print(f"host reads notes/hello-from-vm.txt: {(host / 'notes' / 'hello-from-vm.txt').read_text().strip()!r}")
+
+        result = client.process.exec(vm, "cd /workspace && ls -R | sort | head -3 && wc -c notes/hello-from-vm.txt")
+        print(f"VM shell pipeline (exit {result.exit_code}):")
+        print("  " + result.stdout.decode().rstrip().replace("\n", "\n  "))
+
+        client.process.exec(vm, "seq 1 5 | sed 's/^/line /' > /workspace/notes/from-shell.txt")
+        print(f"host reads notes/from-shell.txt: {(host / 'notes' / 'from-shell.txt').read_text().split()[:4]}...")
 
         listing = client.fs.readdir_recursive(vm, "/workspace").entries
         print("VM lists /workspace:", ", ".join(f"{e.path} ({e.kind})" for e in listing))

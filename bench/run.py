@@ -1,0 +1,157 @@
+"""agentvm benchmarks, each printed next to a peer measured in the same run.
+
+Run with `make bench`. Timings are printed, never asserted: this machine is noisy.
+Peers: a host subprocess (bash), just-bash (a TypeScript bash emulator from npm, in
+bench/peers) and wasmtime's own WASI (for the plain C guest).
+
+Columns: p50 and p99 latency, operations per second, and the ratio of agentvm's p50
+to the peer's p50 (lower is better for agentvm).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import wasmtime
+
+from agentvm import Client, HostDirMount, VmConfig
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PEERS = ROOT / "bench" / "peers"
+GUESTS = ROOT / ".build" / "guests"
+
+
+def measure(fn: Callable[[], object], n: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def pct(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def row(name: str, times: list[float], peer: tuple[str, list[float]] | None = None) -> None:
+    p50 = statistics.median(times)
+    line = f"{name:<44} p50 {p50 * 1e3:9.2f} ms  p99 {pct(times, 0.99) * 1e3:9.2f} ms  {1 / p50:9.1f} ops/s"
+    if peer is not None:
+        peer_name, peer_times = peer
+        peer_p50 = statistics.median(peer_times)
+        line += f"   {peer_name} p50 {peer_p50 * 1e3:8.2f} ms  ratio {p50 / peer_p50:6.2f}x"
+    print(line, flush=True)
+
+
+def host_bash(command: str, n: int) -> list[float]:
+    return measure(lambda: subprocess.run(["bash", "-c", command], check=True, capture_output=True), n)
+
+
+def just_bash(command: str, n: int, preload: str | None = None) -> list[float] | None:
+    if not (PEERS / "node_modules" / "just-bash").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS, check=True)
+    args = ["node", str(PEERS / "just_bash_runner.mjs"), str(n), command] + ([preload] if preload else [])
+    try:
+        out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=600).stdout
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        print(f"  (just-bash failed: {exc})")
+        return None
+    return json.loads(out.splitlines()[-1])["seconds"]
+
+
+def wasmtime_wasi_hello(n: int) -> list[float]:
+    engine = wasmtime.Engine()
+    module = wasmtime.Module.from_file(engine, str(GUESTS / "hello.wasm"))
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+
+    def run() -> None:
+        store = wasmtime.Store(engine)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["hello"]
+        store.set_wasi(wasi)
+        instance = linker.instantiate(store, module)
+        try:
+            instance.exports(store)["_start"](store)
+        except wasmtime.ExitTrap:
+            pass
+
+    return measure(run, n)
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    n = 20 if quick else 100
+    with Client.connect() as client, tempfile.TemporaryDirectory() as tmp:
+        print(f"agentvm sidecar {client.hello.sidecar_version}; n={n} per row\n")
+
+        print("== wire ==")
+        row("vm.create + vm.dispose", measure(lambda: client.vm.dispose(client.vm.create().vm_id), n))
+        vm = client.vm.create(VmConfig(mounts=[HostDirMount(path="/host", host_path=tmp)])).vm_id
+        payload = os.urandom(4096)
+        row("fs.writeFile 4 KiB (memory fs)", measure(lambda: client.fs.write_file(vm, "/tmp/p", payload), n * 5))
+        row("fs.readFile 4 KiB (memory fs)", measure(lambda: client.fs.read_file(vm, "/tmp/p"), n * 5))
+        row("fs.writeFile 4 KiB (host_dir)", measure(lambda: client.fs.write_file(vm, "/host/p", payload), n * 5))
+        row("fs.readFile 4 KiB (host_dir)", measure(lambda: client.fs.read_file(vm, "/host/p"), n * 5))
+
+        print("\n== processes (peer: host bash subprocess, then just-bash) ==")
+        echo = "echo hi"
+
+        def cold_echo() -> None:
+            v = client.vm.create().vm_id
+            client.process.exec(v, echo)
+            client.vm.dispose(v)
+
+        bash_echo = host_bash(echo, n)
+        row("new VM + sh -c 'echo hi' + dispose", measure(cold_echo, n), ("bash", bash_echo))
+        warm = measure(lambda: client.process.exec(vm, echo), n)
+        row("warm VM sh -c 'echo hi'", warm, ("bash", bash_echo))
+        jb = just_bash(echo, n)
+        if jb:
+            row("warm VM sh -c 'echo hi'", warm, ("just-bash", jb))
+
+        seq = "seq 1 100000 | wc -l"
+        m = max(5, n // 10)
+        vm_seq = measure(lambda: client.process.exec(vm, seq), m)
+        row("seq 1 100000 | wc -l", vm_seq, ("bash", host_bash(seq, m)))
+        jb = just_bash(seq, m)
+        if jb:
+            row("seq 1 100000 | wc -l", vm_seq, ("just-bash", jb))
+
+        big = pathlib.Path(tmp) / "big.bin"
+        big.write_bytes(os.urandom(10 * 1024 * 1024))
+        cat_cmd = "cat /host/big.bin | wc -c"
+        vm_cat = measure(lambda: client.process.exec(vm, cat_cmd), m)
+        row("cat 10 MB (host_dir) | wc -c", vm_cat, ("bash", host_bash(f"cat {big} | wc -c", m)))
+        jb = just_bash("cat /big.bin | wc -c", m, f"{big}:/big.bin")
+        if jb:
+            row("cat 10 MB | wc -c", vm_cat, ("just-bash", jb))
+
+        if (GUESTS / "hello.wasm").exists():
+            print("\n== plain WASI guest (peer: wasmtime's own WASI, in-process) ==")
+            client.fs.write_file(vm, "/usr/bin/hello", (GUESTS / "hello.wasm").read_bytes(), mode=0o755)
+            row(
+                "hello.wasm via process.exec",
+                measure(lambda: client.process.exec(vm, argv=["/usr/bin/hello"]), n),
+                ("wasmtime-wasi", wasmtime_wasi_hello(n)),
+            )
+        client.vm.dispose(vm)
+    if shutil.which("node") is None:
+        print("(node not found: just-bash rows skipped)")
+
+
+if __name__ == "__main__":
+    main()

@@ -112,6 +112,35 @@ async def test_nul_in_a_path_is_invalid_params_on_a_real_vm(raw):
     assert kind(reply) == "invalid_params"
 
 
+async def test_cancel_request_ends_a_blocked_request_with_cancelled(raw):
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
+    spawn = {"vmId": vm, "argv": ["sleep", "30"]}
+    pid = (await raw.call({"jsonrpc": "2.0", "id": 2, "method": "process.spawn", "params": spawn}))["result"]["pid"]
+    await raw.send({"jsonrpc": "2.0", "id": 3, "method": "process.wait", "params": {"vmId": vm, "pid": pid}})
+    await raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 3}})
+    reply = await raw.recv()
+    while reply.get("method") == "event":
+        reply = await raw.recv()
+    assert reply["id"] == 3 and kind(reply) == "cancelled"
+    await still_serving_vm(raw, vm)
+
+
+async def still_serving_vm(raw: RawSidecar, vm: str) -> None:
+    reply = await raw.call({"jsonrpc": "2.0", "id": "ping", "method": "vm.info", "params": {"vmId": vm}})
+    assert reply["result"]["info"]["vmId"] == vm
+
+
+async def test_a_slow_request_does_not_block_others(raw):
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
+    slow = {"vmId": vm, "command": "sleep 2; echo slow", "timeoutMs": 20000}
+    await raw.send({"jsonrpc": "2.0", "id": "slow", "method": "process.exec", "params": slow})
+    fast = await raw.call({"jsonrpc": "2.0", "id": "fast", "method": "vm.list", "params": {}})
+    assert fast["id"] == "fast"
+    assert (await raw.recv())["id"] == "slow"
+
+
 async def test_cancel_for_an_unknown_request_id_is_ignored_without_a_reply(raw):
     await ready(raw)
     await raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}})

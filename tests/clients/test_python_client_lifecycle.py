@@ -106,3 +106,17 @@ async def test_a_request_over_max_frame_bytes_fails_locally_instead_of_hanging()
             await c.fs.write_file(vm, "/tmp/big", b"x" * 5000)
         assert err.value.kind == "frame_too_large"
         assert (await c.vm.list()).vms[0].vm_id == vm
+
+
+def test_sync_facade_streams_process_events():
+    with Client.connect(SIDECAR) as c:
+        vm = c.vm.create().vm_id
+        with c.events() as events:
+            pid = c.process.spawn(vm, "echo streamed").pid
+            seen = []
+            for ev in events:
+                seen.append(ev)
+                if type(ev).__name__ == "ProcessExitEvent" and ev.pid == pid:
+                    break
+        assert b"".join(e.data for e in seen if type(e).__name__ == "ProcessOutputEvent") == b"streamed\n"
+        assert seen[-1].exit_code == 0

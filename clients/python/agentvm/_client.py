@@ -162,3 +162,22 @@ class Client:
     def call_raw(self, method: str, params: Any) -> Any:
         """Blocking :meth:`AsyncClient.call_raw`."""
         return self._run(functools.partial(self._aclient.call_raw, method, params))
+
+    @contextmanager
+    def events(self) -> Iterator[Iterator[Event]]:
+        """Subscribe to events; yields a blocking iterator that ends when the
+        sidecar goes away. Subscribe before starting the work you want to watch."""
+        subscription = self._aclient.events()
+        channel = self._run(subscription.__aenter__)
+
+        def receive_all() -> Iterator[Event]:
+            while True:
+                try:
+                    yield self._run(channel.receive)
+                except (trio.EndOfChannel, trio.ClosedResourceError):
+                    return
+
+        try:
+            yield receive_all()
+        finally:
+            self._run(functools.partial(subscription.__aexit__, None, None, None))

@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := .build
 SOFTWARE_STAMP := $(BUILD)/software/.fetched
+COMMANDS_DIR := sidecar/agentvm_sidecar/software/commands
+COMMANDS_STAMP := $(BUILD)/software/commands/.built
 GUESTS_STAMP := $(BUILD)/guests/.built
 TS_DIR := clients/typescript
 TS_STAMP := $(TS_DIR)/dist/.built
@@ -13,7 +15,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run test test-py test-ts schemas bench lint clean
 
-setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
+setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,11 @@ $(VENV)/.installed: pyproject.toml
 
 $(SOFTWARE_STAMP): $(VENV)/.installed sidecar/agentvm_sidecar/software/pins.py
 	$(PY) -m agentvm_sidecar.software.fetch --dest $(BUILD)/software
+	touch $@
+
+# agentvm's own guest commands (grep), compiled with zig cc into the /bin layer.
+$(COMMANDS_STAMP): $(VENV)/.installed $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
+	$(PY) -m agentvm_sidecar.software.commands.build --out $(BUILD)/software/commands
 	touch $@
 
 $(GUESTS_STAMP): $(VENV)/.installed $(wildcard tests/guests/*.c) tests/guests/build.py

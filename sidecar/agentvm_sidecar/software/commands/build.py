@@ -1,0 +1,69 @@
+"""Compile agentvm's own guest commands: `python -m agentvm_sidecar.software.commands.build`.
+
+Every `*.c` next to this file becomes `<out>/<name>.wasm` (default out:
+`<software_dir()>/commands`, i.e. `.build/software/commands`), built with the zig C
+compiler (software/zigcc.py), as tests/guests/build.py does for the test guests.
+A command is rebuilt only when its source (or the compiler flags) is newer than
+the output, so the build is idempotent. Binaries are build products and are never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..paths import software_dir
+from ..zigcc import compile_if_stale
+
+__all__ = ["build", "built_commands", "commands_dir", "main", "sources"]
+
+SOURCES_DIR = Path(__file__).resolve().parent
+
+
+def commands_dir() -> Path:
+    """Where the built commands live by default: `<software_dir()>/commands`."""
+    return software_dir() / "commands"
+
+
+def sources() -> list[Path]:
+    """The C source of every command, sorted by name."""
+    return sorted(SOURCES_DIR.glob("*.c"))
+
+
+def build(source: Path, out_dir: Path) -> bool:
+    """Compile one command if stale; returns True if it was (re)built."""
+    return compile_if_stale(source, out_dir)
+
+
+def built_commands(directory: Path | None = None) -> dict[str, Path]:
+    """The built command modules by name (`grep` -> `<dir>/grep.wasm`).
+
+    Only commands with a source here count, so stray files in `directory` are
+    ignored; a command not (yet) built is simply absent.
+    """
+    directory = commands_dir() if directory is None else directory
+    found: dict[str, Path] = {}
+    for source in sources():
+        module = directory / f"{source.stem}.wasm"
+        if module.is_file():
+            found[source.stem] = module
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: <software dir>/commands)"
+    )
+    args = parser.parse_args(argv)
+    out: Path = args.out if args.out is not None else commands_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    all_sources = sources()
+    rebuilt = [s.name for s in all_sources if build(s, out)]
+    print(f"{len(all_sources)} commands in {out} ({len(rebuilt)} rebuilt)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

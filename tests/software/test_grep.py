@@ -1,0 +1,235 @@
+"""agentvm's own `grep` (software/commands/grep.c), end to end through the sidecar.
+
+The pinned @agentos-software/grep@0.3.4 ships only the egrep/fgrep shims; the /bin
+layer adds our grep.wasm, built at setup into `<software dir>/commands`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from agentvm_sidecar.kernel.memfs import MemoryFs
+from agentvm_sidecar.software import SoftwareLibrary, SoftwareMissingError
+from agentvm_sidecar.software.commands.build import built_commands, commands_dir
+from agentvm_sidecar.software.layer import _add_builtin_commands, build_bin_layer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def grep_module() -> Path:
+    """The built grep.wasm, failing (not skipping) with a hint when absent."""
+    module = built_commands().get("grep")
+    if module is None:
+        pytest.fail(
+            f"{commands_dir()}/grep.wasm is missing: run `make setup` (or "
+            "`python -m agentvm_sidecar.software.commands.build`) first.",
+            pytrace=False,
+        )
+    return module
+
+
+async def sh(client, vm_id, command, **kwargs):
+    return await client.process.exec(vm_id, command, timeout_ms=60_000, **kwargs)
+
+
+TEXT = b"hello world\nfoo bar\nFoo Baz\nabc123\nfoobar\n"
+
+
+@pytest.fixture
+async def text_vm(client, vm_id):
+    await client.fs.write_file(vm_id, "/tmp/g/a.txt", TEXT, create_dirs=True)
+    return vm_id
+
+
+# -- the /bin layer -----------------------------------------------------------
+
+
+def library() -> SoftwareLibrary:
+    lib = SoftwareLibrary()
+    try:
+        lib.packages()
+    except SoftwareMissingError as exc:
+        pytest.fail(f"{exc}", pytrace=False)
+    return lib
+
+
+def test_layer_adds_built_grep_with_its_digest(grep_module: Path) -> None:
+    layer = build_bin_layer(library())
+    node = layer.fs.lookup(layer.fs.root(), "grep")
+    assert node is not None
+    stat = layer.fs.getattr(node)
+    assert stat.mode & 0o7777 == 0o755
+    digest, module = layer.modules[stat.ino]
+    data = grep_module.read_bytes()
+    assert (digest, bytes(module)) == (hashlib.sha256(data).hexdigest(), data)
+    assert module.readonly
+
+
+def test_layer_without_built_commands_still_serves_packages(tmp_path: Path) -> None:
+    lib = library()
+    layer = build_bin_layer(lib, builtin_dir=tmp_path)  # nothing built there: a warning
+    assert layer.fs.lookup(layer.fs.root(), "grep") is None
+    assert layer.fs.lookup(layer.fs.root(), "egrep") is not None
+    assert len(layer.modules) == len(lib.commands())
+
+
+def test_a_package_command_wins_over_a_built_one(grep_module: Path) -> None:
+    fs = MemoryFs(None, root_mode=0o755)
+    modules: dict[int, tuple[str, memoryview]] = {}
+    _add_builtin_commands(fs, modules, {"grep"}, grep_module.parent)
+    assert fs.lookup(fs.root(), "grep") is None and modules == {}
+    _add_builtin_commands(fs, modules, {"egrep"}, grep_module.parent)
+    assert fs.lookup(fs.root(), "grep") is not None and len(modules) == 1
+
+
+# -- behaviour through the wire -------------------------------------------------
+
+
+async def test_match_and_no_match_exit_codes(client, text_vm):
+    res = await sh(client, text_vm, "grep foo /tmp/g/a.txt")
+    assert (res.exit_code, res.stdout, res.stderr) == (0, b"foo bar\nfoobar\n", b"")
+    res = await sh(client, text_vm, "grep nothing-here /tmp/g/a.txt")
+    assert (res.exit_code, res.stdout) == (1, b"")
+
+
+async def test_case_invert_count_and_line_numbers(client, text_vm):
+    assert (await sh(client, text_vm, "grep -i foo /tmp/g/a.txt")).stdout == (
+        b"foo bar\nFoo Baz\nfoobar\n"
+    )
+    assert (await sh(client, text_vm, "grep -v foo /tmp/g/a.txt")).stdout == (
+        b"hello world\nFoo Baz\nabc123\n"
+    )
+    assert (await sh(client, text_vm, "grep -c foo /tmp/g/a.txt")).stdout == b"2\n"
+    assert (await sh(client, text_vm, "grep -in FOO /tmp/g/a.txt")).stdout == (
+        b"2:foo bar\n3:Foo Baz\n5:foobar\n"
+    )
+    assert (await sh(client, text_vm, "grep -vc foo /tmp/g/a.txt")).stdout == b"3\n"
+
+
+async def test_list_and_quiet(client, text_vm):
+    await client.fs.write_file(text_vm, "/tmp/g/other.txt", b"nothing\n")
+    res = await sh(client, text_vm, "grep -l foo /tmp/g/a.txt /tmp/g/other.txt")
+    assert (res.exit_code, res.stdout) == (0, b"/tmp/g/a.txt\n")
+    res = await sh(client, text_vm, "grep -L foo /tmp/g/a.txt /tmp/g/other.txt")
+    assert res.stdout == b"/tmp/g/other.txt\n"
+    res = await sh(client, text_vm, "grep -q foo /tmp/g/a.txt && echo yes")
+    assert (res.exit_code, res.stdout) == (0, b"yes\n")
+    res = await sh(client, text_vm, "grep -q zzz /tmp/g/a.txt")
+    assert (res.exit_code, res.stdout) == (1, b"")
+    # -q: a match wins over an error in another operand
+    res = await sh(client, text_vm, "grep -q foo /tmp/g/missing /tmp/g/a.txt")
+    assert res.exit_code == 0
+
+
+async def test_only_matching_word_and_line(client, text_vm):
+    assert (await sh(client, text_vm, "grep -o 'o[a-z]*' /tmp/g/a.txt")).stdout == (
+        b"o\norld\noo\noo\noobar\n"
+    )
+    assert (await sh(client, text_vm, "grep -w foo /tmp/g/a.txt")).stdout == b"foo bar\n"
+    assert (await sh(client, text_vm, "grep -x foobar /tmp/g/a.txt")).stdout == b"foobar\n"
+    assert (await sh(client, text_vm, "grep -x foo /tmp/g/a.txt")).exit_code == 1
+    res = await sh(client, text_vm, "echo 'abb_ a abb' | grep -ow 'ab*'")
+    assert res.stdout == b"a\nabb\n"
+
+
+async def test_extended_basic_and_fixed(client, text_vm):
+    assert (await sh(client, text_vm, "grep -E 'hello|abc' /tmp/g/a.txt")).stdout == (
+        b"hello world\nabc123\n"
+    )
+    assert (await sh(client, text_vm, r"grep 'hello\|abc' /tmp/g/a.txt")).stdout == (
+        b"hello world\nabc123\n"
+    )
+    assert (await sh(client, text_vm, "grep -E '[0-9]{3}$' /tmp/g/a.txt")).stdout == b"abc123\n"
+    await client.fs.write_file(text_vm, "/tmp/g/meta.txt", b"x.y\nxzy\na*b[c]\n")
+    assert (await sh(client, text_vm, "grep -F 'x.y' /tmp/g/meta.txt")).stdout == b"x.y\n"
+    assert (await sh(client, text_vm, "grep 'x.y' /tmp/g/meta.txt")).stdout == b"x.y\nxzy\n"
+    assert (await sh(client, text_vm, "grep -F 'a*b[c]' /tmp/g/meta.txt")).stdout == b"a*b[c]\n"
+
+
+async def test_multiple_patterns_and_pattern_file(client, text_vm):
+    res = await sh(client, text_vm, "grep -e hello -e Baz /tmp/g/a.txt")
+    assert res.stdout == b"hello world\nFoo Baz\n"
+    await client.fs.write_file(text_vm, "/tmp/g/pats", b"abc\nworld\n")
+    res = await sh(client, text_vm, "grep -f /tmp/g/pats /tmp/g/a.txt")
+    assert res.stdout == b"hello world\nabc123\n"
+    res = await sh(client, text_vm, "grep -- -x /tmp/g/a.txt; grep -e -x /tmp/g/a.txt")
+    assert res.exit_code == 1
+
+
+async def test_recursive_with_relative_paths_after_cd(client, vm_id):
+    await client.fs.write_file(vm_id, "/work/proj/src/main.c", b"int main;\n// TODO fix\n", create_dirs=True)
+    await client.fs.write_file(vm_id, "/work/proj/src/util/u.h", b"// TODO later\n", create_dirs=True)
+    await client.fs.write_file(vm_id, "/work/proj/README", b"nothing to do\n", create_dirs=True)
+    res = await sh(client, vm_id, "cd /work/proj && grep -rn TODO")
+    assert res.exit_code == 0
+    assert res.stdout == b"src/main.c:2:// TODO fix\nsrc/util/u.h:1:// TODO later\n"
+    res = await sh(client, vm_id, "cd /work/proj && grep -r TODO src")
+    assert res.stdout == b"src/main.c:// TODO fix\nsrc/util/u.h:// TODO later\n"
+    res = await sh(client, vm_id, "cd /work/proj/src && grep -rl TODO . --include='*.h'")
+    assert res.stdout == b"./util/u.h\n"
+    res = await sh(client, vm_id, "cd /work/proj/src && grep TODO main.c")  # relative, no -r
+    assert res.stdout == b"// TODO fix\n"
+    res = await sh(client, vm_id, "cd /work/proj && grep -rh TODO src")
+    assert res.stdout == b"// TODO fix\n// TODO later\n"
+
+
+async def test_directory_without_recursion_is_an_error(client, text_vm):
+    res = await sh(client, text_vm, "grep foo /tmp/g")
+    assert (res.exit_code, res.stderr) == (2, b"grep: /tmp/g: Is a directory\n")
+
+
+async def test_stdin_via_pipe_and_dash(client, vm_id):
+    res = await sh(client, vm_id, r"printf 'a\nb\n' | grep b")
+    assert (res.exit_code, res.stdout) == (0, b"b\n")
+    res = await client.process.exec(vm_id, argv=["grep", "-c", "x"], stdin=b"x\ny\nx\n")
+    assert res.stdout == b"2\n"
+    res = await sh(client, vm_id, r"printf 'a\n' | grep -H a -")
+    assert res.stdout == b"(standard input):a\n"
+
+
+async def test_egrep_and_fgrep_shims_now_work(client, vm_id):
+    res = await sh(client, vm_id, "echo abc | egrep 'a|z'")
+    assert (res.exit_code, res.stdout) == (0, b"abc\n")
+    res = await sh(client, vm_id, "echo 'a|z' | fgrep 'a|z'")
+    assert (res.exit_code, res.stdout) == (0, b"a|z\n")
+    res = await sh(client, vm_id, "echo abc | fgrep 'a|z'")
+    assert res.exit_code == 1
+
+
+async def test_missing_file_is_exit_2_with_message(client, text_vm):
+    res = await sh(client, text_vm, "grep foo /tmp/g/nope")
+    assert (res.exit_code, res.stdout) == (2, b"")
+    assert res.stderr == b"grep: /tmp/g/nope: No such file or directory\n"
+    # an error beats a match elsewhere (as GNU grep), and -s silences the message
+    res = await sh(client, text_vm, "grep -s foo /tmp/g/nope /tmp/g/a.txt")
+    assert (res.exit_code, res.stdout, res.stderr) == (2, b"/tmp/g/a.txt:foo bar\n/tmp/g/a.txt:foobar\n", b"")
+
+
+async def test_long_line(client, vm_id):
+    line = b"x" * 100_000 + b"NEEDLE" + b"y" * 1000
+    await client.fs.write_file(vm_id, "/tmp/long", b"short\n" + line + b"\nend\n")
+    res = await sh(client, vm_id, "grep NEEDLE /tmp/long")
+    assert (res.exit_code, res.stdout) == (0, line + b"\n")
+    res = await sh(client, vm_id, "grep -o 'xN[A-Z]*y' /tmp/long")
+    assert res.stdout == b"xNEEDLEy\n"
+
+
+async def test_context_max_count_and_binary(client, text_vm):
+    res = await sh(client, text_vm, "grep -n -A1 hello /tmp/g/a.txt")
+    assert res.stdout == b"1:hello world\n2-foo bar\n"
+    res = await sh(client, text_vm, "grep -m1 foo /tmp/g/a.txt")
+    assert res.stdout == b"foo bar\n"
+    await client.fs.write_file(text_vm, "/tmp/g/bin", b"head\0foo\n")
+    res = await sh(client, text_vm, "grep foo /tmp/g/bin")
+    assert (res.exit_code, res.stdout) == (0, b"Binary file /tmp/g/bin matches\n")
+    res = await sh(client, text_vm, "grep -c foo /tmp/g/bin")
+    assert res.stdout == b"1\n"
+
+
+async def test_combined_flags_and_color_never(client, text_vm):
+    res = await sh(client, text_vm, "grep -inw --color=never 'foo' /tmp/g/a.txt")
+    assert res.stdout == b"2:foo bar\n3:Foo Baz\n"
+    res = await sh(client, text_vm, "grep foo /tmp/g/a.txt -c")  # options after operands
+    assert res.stdout == b"2\n"

@@ -25,13 +25,13 @@ from typing import Any, Final
 
 import msgspec
 
-from ._errors import ErrorData, ErrorObject, ERROR_CODES, ErrorKind
+from ._errors import ERROR_CODES, ErrorData, ErrorKind, ErrorObject
 from ._version import DEFAULT_MAX_FRAME_BYTES
 
 __all__ = [
-    "BadFrame",
     "EOF",
     "NEED_DATA",
+    "BadFrame",
     "Notification",
     "Request",
     "RequestId",
@@ -86,7 +86,7 @@ class BadFrame(msgspec.Struct, frozen=True):
 
 class _Envelope(msgspec.Struct):
     jsonrpc: Any = msgspec.UNSET
-    id: int | str | None | msgspec.UnsetType = msgspec.UNSET
+    id: int | str | msgspec.UnsetType | None = msgspec.UNSET
     method: str | msgspec.UnsetType = msgspec.UNSET
     params: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     result: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET

@@ -16,7 +16,7 @@ from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
 from ._process import ProcessExitEvent, ProcessOutputEvent
 
-__all__ = ["EVENT_TYPES", "METHODS", "Event", "MethodSpec", "CANCEL_METHOD", "EVENT_METHOD"]
+__all__ = ["CANCEL_METHOD", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "Event", "MethodSpec"]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import trio
+
 from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 
 from .logs import configure_logging

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
+
 from agentvm_protocol import (
     Event,
     ProcessExecParams,
@@ -39,7 +40,7 @@ from .kernel_io import read_some, write_all
 from .rpc.errors import RpcError
 from .wasm.spawn import spawn
 
-__all__ = ["ClientProcesses", "MAX_EXEC_OUTPUT"]
+__all__ = ["MAX_EXEC_OUTPUT", "ClientProcesses"]
 
 MAX_EXEC_OUTPUT = 32 * 1024 * 1024
 _RETAINED_STATUSES = 1024

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 
 import trio
+
 from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 
 from .logs import get_logger

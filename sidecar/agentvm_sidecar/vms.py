@@ -12,16 +12,17 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-import trio
 import msgspec
+import trio
+
 from agentvm_protocol import HostDirMount, MemoryMount, MountConfig, VmConfig
 
 from .client_processes import ClientProcesses
 from .kernel.kernel import Kernel
 from .kernel.limits import Limits
-from .software.layer import shared_bin_layer
 from .logs import get_logger
 from .rpc.errors import RpcError
+from .software.layer import shared_bin_layer
 
 __all__ = ["Vm", "VmRegistry", "apply_mount", "build_kernel"]
 

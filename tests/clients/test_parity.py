@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from agentvm import AsyncClient, Client
 from agentvm_protocol import METHODS, SCHEMA_FILENAME
 
@@ -64,7 +65,7 @@ def test_python_client_has_no_method_outside_the_protocol() -> None:
         if ns.startswith("_"):
             continue
         namespace = getattr(client, ns)
-        for name, fn in inspect.getmembers(type(namespace), inspect.isfunction):
+        for name, _fn in inspect.getmembers(type(namespace), inspect.isfunction):
             if not name.startswith("_"):
                 exposed.add(f"{ns}.{name}")
     extra = sorted(exposed - expected)

@@ -6,8 +6,7 @@ import os
 
 import pytest
 
-from agentvm import AsyncClient, FsFileToWrite, HostDirMount, MemoryMount, RpcError, VmConfig, VmLimits
-from tests.conftest import SIDECAR
+from agentvm import FsFileToWrite, HostDirMount, MemoryMount, RpcError, VmConfig, VmLimits
 
 
 async def test_write_then_read_round_trips_bytes(client, vm_id):

@@ -94,9 +94,8 @@ def test_sync_facade_drives_the_same_methods():
 
 
 def test_sync_facade_reports_a_missing_sidecar():
-    with pytest.raises(SidecarError):
-        with Client.connect(["/nonexistent/sidecar"]):
-            pass
+    with pytest.raises(SidecarError), Client.connect(["/nonexistent/sidecar"]):
+        pass
 
 
 async def test_a_request_over_max_frame_bytes_fails_locally_instead_of_hanging():

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+
 from agentvm import AsyncClient, RpcError
 from agentvm_protocol import METHODS
 
@@ -143,7 +144,7 @@ def _match(expected: Any, actual: Any, where: str) -> None:
     elif isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             raise Mismatch(f"{where}: expected a list of {len(expected)}, got {actual!r}")
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
             _match(e, a, f"{where}[{i}]")
     elif not _same(expected, actual):
         raise Mismatch(f"{where}: expected {expected!r}, got {actual!r}")
@@ -185,10 +186,7 @@ def _permutation_matches(expected: list[Any], actual: list[Any]) -> bool:
     if not expected:
         return True
     first, rest = expected[0], expected[1:]
-    for i, a in enumerate(actual):
-        if _matches(first, a) and _permutation_matches(rest, actual[:i] + actual[i + 1 :]):
-            return True
-    return False
+    return any(_matches(first, a) and _permutation_matches(rest, actual[:i] + actual[i + 1:]) for i, a in enumerate(actual))
 
 
 def _lookup(value: Any, path: str) -> Any:

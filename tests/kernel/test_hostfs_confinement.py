@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from _kernel_helpers import raises_errno
+
 from agentvm_sidecar.kernel import (
     USER,
     FileKind,

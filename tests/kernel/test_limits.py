@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 from _kernel_helpers import raises_errno
+
 from agentvm_sidecar.kernel import FsAccounting, Limits, Vfs
 from agentvm_sidecar.kernel import OpenFlags as O
 from agentvm_sidecar.kernel import limits as L

@@ -6,6 +6,7 @@ import os
 import time
 
 from _kernel_helpers import raises_errno
+
 from agentvm_sidecar.kernel import OMIT, FileKind, MemoryFs, Vfs
 from agentvm_sidecar.kernel import OpenFlags as O
 
@@ -279,7 +280,7 @@ def test_remove_tree_deletes_everything_below_and_the_root(vfs: Vfs) -> None:
 def test_remove_tree_handles_deep_trees_without_recursion_limits(vfs: Vfs) -> None:
     path = "/tmp/deep"
     vfs.mkdir(path)
-    for i in range(1200):
+    for _i in range(1200):
         path += "/d"
         vfs.mkdir(path)
     vfs.remove_tree("/tmp/deep")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from _kernel_helpers import raises_errno
+
 from agentvm_sidecar.kernel import ROOT, USER, Cred, Vfs
 from agentvm_sidecar.kernel import OpenFlags as O
 

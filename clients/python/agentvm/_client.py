@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import trio
+
 from agentvm_protocol import Event, HelloResult
 
 from ._api import FsApi, ProcessApi, VmApi

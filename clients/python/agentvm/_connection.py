@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 import trio
+
 from agentvm_protocol import (
     DEFAULT_MAX_FRAME_BYTES,
     EOF,
@@ -249,7 +250,7 @@ class Connection:
         else:
             try:
                 line = encode_result(req.id, await handler(_any_decoder.decode(req.params)))
-            except Exception as exc:  # noqa: BLE001 -- a handler bug is reported to the sidecar, not fatal
+            except Exception as exc:
                 line = encode_error(req.id, make_error("internal", f"client handler failed: {exc}"))
         try:
             await self._write(line)

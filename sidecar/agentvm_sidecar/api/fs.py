@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import trio
+
 from agentvm_protocol import (
     Empty,
     FileStat,

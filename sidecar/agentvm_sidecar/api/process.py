@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import trio
+
 from agentvm_protocol import (
     Empty,
     ProcessCloseStdinParams,

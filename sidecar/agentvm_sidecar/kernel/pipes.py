@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from .errors import KernelError
 
-__all__ = ["Interrupted", "Pipe", "STALL_SECONDS"]
+__all__ = ["STALL_SECONDS", "Interrupted", "Pipe"]
 
 STALL_SECONDS = 0.02
 _WAIT_SLICE = 0.05

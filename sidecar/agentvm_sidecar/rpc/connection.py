@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 import trio
+
 from agentvm_protocol import (
     CANCEL_METHOD,
     EOF,
@@ -189,7 +190,7 @@ class Connection:
                 line = encode_result(req.id, result)
             if scope.cancelled_caught:
                 line = encode_error(req.id, make_error("cancelled", f"request {req.id!r} was cancelled"))
-        except Exception as exc:  # noqa: BLE001 -- translated at this single boundary
+        except Exception as exc:
             line = self._error_line(req.id, exc, method=req.method)
         finally:
             del self._in_flight[req.id]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
 from agentvm_protocol import ErrorKind, ErrorObject, error_kind_for_errno, make_error
 
 from ..kernel.errors import KernelError

@@ -62,7 +62,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["MAGIC", "FORMAT_VERSION", "Aospkg", "AospkgError", "AospkgFile", "parse_aospkg"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "Aospkg", "AospkgError", "AospkgFile", "parse_aospkg"]
 
 MAGIC = b"\x89AOS"
 FORMAT_VERSION = 1

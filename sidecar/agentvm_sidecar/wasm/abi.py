@@ -112,7 +112,7 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
                 return _EFAULT
             except (GuestExit, KeyboardInterrupt):
                 raise
-            except Exception:  # noqa: BLE001 -- a host bug must not trap the guest
+            except Exception:
                 log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
                 return _EIO
             return 0 if result is None else result
@@ -125,7 +125,7 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
             return fn(ctx, *args)
         except (GuestExit, KeyboardInterrupt):
             raise
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
             return -1 if hf.results == "I" else 0
 

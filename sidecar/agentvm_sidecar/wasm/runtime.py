@@ -41,8 +41,10 @@ from ..kernel.errors import KernelError
 from ..kernel.fstypes import OpenFlags
 from ..kernel.process import ExitStatus, Process
 from ..logs import get_logger
-from . import host  # noqa: F401  (registers the agentOS host modules)
-from . import wasi  # noqa: F401  (registers WASI preview1)
+from . import (
+    host,  # noqa: F401  (registers the agentOS host modules)
+    wasi,  # noqa: F401  (registers WASI preview1)
+)
 from .abi import HOST_FUNCTIONS, WASI_ERRNO, define_host_functions
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
     from .programs import Program
 
-__all__ = ["GuestRuntime", "TICK_SECONDS", "shared_runtime"]
+__all__ = ["TICK_SECONDS", "GuestRuntime", "shared_runtime"]
 
 log = get_logger("wasm.runtime")
 
@@ -130,7 +132,7 @@ class GuestRuntime:
                 program, env = ctx.exec_request
                 proc.argv, proc.env = program.argv, env
                 proc.fds.close_cloexec()
-        except BaseException:  # noqa: BLE001 -- never let a guest thread die silently
+        except BaseException:
             log.exception("guest_runner_failed", pid=proc.pid)
         finally:
             set_current_context(None)

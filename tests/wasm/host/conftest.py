@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import agentvm_sidecar.wasm.host  # noqa: F401 -- registers the functions
 import pytest
 import wasmtime
+
+import agentvm_sidecar.wasm.host  # noqa: F401 -- registers the functions
 from agentvm_sidecar.kernel.fstypes import USER, Cred
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits

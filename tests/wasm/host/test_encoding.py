@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from agentvm_sidecar.kernel.errors import KernelError
 from agentvm_sidecar.kernel.fstypes import OpenFlags
 from agentvm_sidecar.wasm.host.encoding import (

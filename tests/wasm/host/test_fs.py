@@ -4,6 +4,7 @@ chown, ftruncate, the open-mode latch, statfs and remount."""
 from __future__ import annotations
 
 import pytest
+
 from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.fstypes import ROOT, OpenFlags
 from agentvm_sidecar.kernel.fstypes import USER as USER_CRED

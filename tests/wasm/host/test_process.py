@@ -9,6 +9,7 @@ import time
 
 import pytest
 import wasmtime
+
 from agentvm_sidecar.kernel.errors import KernelError
 from agentvm_sidecar.kernel.fstypes import FileKind
 from agentvm_sidecar.kernel.kernel import Kernel

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.errors import KernelError
 from agentvm_sidecar.kernel.fstypes import OpenFlags

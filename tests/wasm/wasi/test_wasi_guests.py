@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+
 from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.fstypes import OpenFlags
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, define_host_functions

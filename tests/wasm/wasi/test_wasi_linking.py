@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import wasmtime
+
 from agentvm_sidecar.kernel.process import ExitStatus
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, define_host_functions
 from agentvm_sidecar.wasm.context import GuestContext, GuestExit, set_current_context

@@ -3,10 +3,20 @@
 #   null     reads end of file, writes vanish
 #   zero     reads zero bytes, writes vanish
 #   random, urandom   reads host CSPRNG bytes, writes vanish
+#   fd/N     the calling process's fd N (a directory of per-process aliases)
+#   stdin, stdout, stderr   symlinks to fd/0, fd/1, fd/2
 #
 # The set is fixed: creating, removing or renaming entries fails with EPERM.
 # Devices ignore offsets, as on Linux.  One instance is shared by every VM (it
 # has no state), mounted at /dev.
+#
+# /dev/fd/N depends on who asks, which a filesystem cannot know, so DevFs only
+# names it: the node is an alias (`fd_alias`) and the kernel's process-aware
+# open/stat (Kernel.open_as / stat_as) substitute the caller's own fd N. Resolving
+# through the VFS first means symlinks to /dev/stdin and `/dev/./fd/3` work too.
+# Opening an alias shares the fd's open description (as on the BSDs) rather than
+# reopening the file as Linux does; for pipes, the case shells care about
+# (`<(cmd)`, `> /dev/stderr`), the two are the same.
 
 from __future__ import annotations
 
@@ -14,18 +24,22 @@ import os
 from typing import Any
 
 from .errors import KernelError
-from .fstypes import OMIT, S_IFCHR, S_IFDIR, DirEntry, FileKind, Stat, allocate_dev
+from .fstypes import OMIT, S_IFCHR, S_IFDIR, S_IFLNK, DirEntry, FileKind, Stat, allocate_dev
 
 __all__ = ["DevFs"]
 
 _MAX_READ = 1 << 20
+_FD_ALIAS_INO = 1 << 32  # inode of fd/N is this + N
+_MAX_FD_ALIAS = 1 << 20
 
 
 class _Device:
-    __slots__ = ("ino", "kind", "name", "rdev")
+    __slots__ = ("ino", "kind", "name", "rdev", "target")
 
-    def __init__(self, name: str, ino: int, rdev: int, kind: FileKind = FileKind.CHAR_DEVICE) -> None:
-        self.name, self.ino, self.rdev, self.kind = name, ino, rdev, kind
+    def __init__(
+        self, name: str, ino: int, rdev: int, kind: FileKind = FileKind.CHAR_DEVICE, target: str = ""
+    ) -> None:
+        self.name, self.ino, self.rdev, self.kind, self.target = name, ino, rdev, kind, target
 
     def produce(self, n: int) -> bytes:
         n = min(n, _MAX_READ)
@@ -78,34 +92,55 @@ class DevFs:
     def __init__(self) -> None:
         self.dev = allocate_dev()
         self._root = _Device("", 1, 0, FileKind.DIRECTORY)
-        self._devices = {
-            name: _Device(name, ino, rdev)
+        devices = [
+            _Device(name, ino, rdev)
             for ino, (name, rdev) in enumerate(
                 [("null", 0x103), ("zero", 0x105), ("random", 0x108), ("urandom", 0x109)], start=2
             )
-        }
+        ]
+        self._fd_dir = _Device("fd", 6, 0, FileKind.DIRECTORY)
+        links = [
+            _Device(name, 7 + n, 0, FileKind.SYMLINK, target=f"fd/{n}")
+            for n, name in enumerate(("stdin", "stdout", "stderr"))
+        ]
+        self._devices = {d.name: d for d in (*devices, self._fd_dir, *links)}
 
     def root(self) -> _Device:
         return self._root
 
     def lookup(self, dir: _Device, name: str) -> _Device | None:
-        return self._devices.get(name) if dir is self._root else None
+        if dir is self._root:
+            return self._devices.get(name)
+        if dir is self._fd_dir and name.isdigit() and name.isascii() and int(name) < _MAX_FD_ALIAS:
+            n = int(name)
+            return _Device(str(n), _FD_ALIAS_INO + n, 0)
+        return None
 
     def access_info(self, node: _Device) -> tuple[int, int, int]:
-        return (0o755 if node is self._root else 0o666), 0, 0
+        return (0o755 if node.kind is FileKind.DIRECTORY else 0o777 if node.target else 0o666), 0, 0
 
     def getattr(self, node: _Device) -> Stat:
-        mode = S_IFDIR | 0o755 if node is self._root else S_IFCHR | 0o666
-        return Stat(ino=node.ino, dev=self.dev, mode=mode, nlink=2 if node is self._root else 1,
-                    uid=0, gid=0, size=0, atime_ns=0, mtime_ns=0, ctime_ns=0)
+        if node.kind is FileKind.DIRECTORY:
+            mode, nlink = S_IFDIR | 0o755, 2
+        elif node.target:
+            mode, nlink = S_IFLNK | 0o777, 1
+        else:
+            mode, nlink = S_IFCHR | 0o666, 1
+        return Stat(ino=node.ino, dev=self.dev, mode=mode, nlink=nlink,
+                    uid=0, gid=0, size=len(node.target), atime_ns=0, mtime_ns=0, ctime_ns=0)
 
     def rdev(self, node: _Device) -> int:
         return node.rdev
 
     def readlink(self, node: _Device) -> str:
-        raise KernelError.einval()
+        if not node.target:
+            raise KernelError.einval()
+        return node.target
 
     def readdir(self, dir: _Device) -> list[DirEntry]:
+        if dir is self._fd_dir:
+            # Who is listing is unknown here; the standard three always exist.
+            return [DirEntry(str(n), FileKind.CHAR_DEVICE, _FD_ALIAS_INO + n) for n in range(3)]
         return [DirEntry(d.name, d.kind, d.ino) for d in self._devices.values()]
 
     def _fixed(self, *args: Any, **kwargs: Any) -> Any:
@@ -123,7 +158,11 @@ class DevFs:
         return _DeviceFile(self, node)
 
     def same_node(self, a: Any, b: Any) -> bool:
-        return a is b
+        return a is b or (a.ino == b.ino and a.ino >= _FD_ALIAS_INO)
+
+    def fd_alias(self, st: Stat) -> int | None:
+        """N when ``st`` is the stat of /dev/fd/N, else None."""
+        return st.ino - _FD_ALIAS_INO if st.dev == self.dev and st.ino >= _FD_ALIAS_INO else None
 
     def close(self) -> None:
         """Stateless."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from .descriptions import PipeReader, PipeWriter, pipe_pair
+from .descriptions import Description, FileDescription, PipeReader, PipeWriter, pipe_pair
 from .devfs import DevFs
 from .errors import KernelError
 from .fdtable import FdBudget, FdTable
@@ -21,7 +21,8 @@ from .hostfs import HostFs
 from .limits import FsAccounting, Limits
 from .memfs import MemoryFs
 from .mounts import MountInfo
-from .process import ExitStatus, ProcessState, ProcessTable
+from .fstypes import OpenFlags, Stat
+from .process import ExitStatus, Process, ProcessState, ProcessTable
 from .rootfs import make_root_fs
 from .vfs import Vfs
 
@@ -92,6 +93,32 @@ class Kernel:
         dev, modules = self._layer
         st = self.vfs.stat(path)
         return modules.get(st.ino) if st.dev == dev else None
+
+    # -- what a process opens and stats by path ------------------------------------
+    def open_as(
+        self, proc: Process, path: str, flags: OpenFlags, mode: int = 0o666, *, cwd: str = "/"
+    ) -> tuple[Description, bool]:
+        """Open ``path`` as ``proc`` would: with its credentials, and with /dev/fd/N
+        (and /dev/std*) naming ``proc``'s own fd N. Returns (description, is_new):
+        an fd alias shares the existing description, whose flags the caller must
+        leave alone. Raises: KernelError (EBADF for an alias of a closed fd,
+        EACCES for an alias opened in a direction the fd does not allow).
+        """
+        handle = self.vfs.open(path, flags, mode, cwd=cwd, cred=proc.cred)
+        n = _DEVFS.fd_alias(handle.stat())
+        if n is None:
+            return FileDescription(handle), True
+        handle.close()
+        shared = proc.fds.get(n)
+        if (flags & OpenFlags.READ and not shared.readable) or (flags & OpenFlags.WRITE and not shared.writable):
+            raise KernelError.eacces(path=path)
+        return shared, False
+
+    def stat_as(self, proc: Process, path: str, follow: bool = True, *, cwd: str = "/") -> Stat:
+        """stat/lstat ``path`` as ``proc``: a followed /dev/fd/N is its fd N's file."""
+        st = self.vfs.stat(path, follow, cwd=cwd, cred=proc.cred)
+        n = _DEVFS.fd_alias(st) if follow else None
+        return st if n is None else proc.fds.get(n).stat()
 
     # -- descriptors ---------------------------------------------------------------
     def new_fd_table(self) -> FdTable:

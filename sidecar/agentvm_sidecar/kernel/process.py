@@ -229,12 +229,14 @@ class ProcessTable:
                 targets = [p for p in self._procs.values() if p.pid != sender_pid]
             else:
                 targets = [p for p in self._procs.values() if p.pgid == -pid]
-            targets = [p for p in targets if p.state is ProcessState.RUNNING]
             if not targets:
                 raise KernelError("ESRCH", f"no process {pid}")
-            if sig == 0:
+            # A zombie (exited, not yet waited for) still exists: kill succeeds and
+            # does nothing, as on Linux, so `kill -0 $!` is true until `wait`.
+            running = [p for p in targets if p.state is ProcessState.RUNNING]
+            if sig == 0 or not running:
                 return
-            for proc in targets:
+            for proc in running:
                 self._deliver(proc, sig)
             self._cond.notify_all()
 

@@ -53,7 +53,9 @@ def spawn(
     EAGAIN (process limit).
     """
     try:
-        env = env if "PWD" in env else {**env, "PWD": cwd}
+        # The guest libc takes its cwd from $PWD, so it must name the spawn cwd even
+        # when the parent passed its own, older PWD along (find -execdir does).
+        env = {**env, "PWD": cwd}
         if argv_env_bytes(argv, env) > kernel.limits.max_argv_env_bytes:
             raise KernelError("E2BIG", "argument list and environment too long")
         program = resolve_program(kernel, exec_path, argv, env, cwd, cred)

@@ -130,6 +130,17 @@ def test_kill_other_and_errors(guest: Guest, kernel) -> None:
     assert guest.p("proc_kill", -4242, 9) == E["ESRCH"]  # signed pid: group 4242
 
 
+def test_kill_of_an_unwaited_zombie_succeeds_and_of_a_reaped_one_is_esrch(guest: Guest, kernel) -> None:
+    child = Guest(kernel, ppid=guest.proc.pid)
+    kernel.processes.exit(child.proc, ExitStatus(3))
+    assert guest.p("proc_kill", child.proc.pid, 0) == 0
+    assert guest.p("proc_kill", child.proc.pid, 15) == 0
+    outs = guest.out(4)
+    assert guest.p("proc_waitpid_v2", child.proc.pid, 0, *outs) == 0
+    assert [guest.u32(p) for p in outs] == [3, 0, child.proc.pid, 0]  # the kill changed nothing
+    assert guest.p("proc_kill", child.proc.pid, 0) == E["ESRCH"]
+
+
 def test_kill_self_never_returns(guest: Guest) -> None:
     assert guest.call_exit("host_process", "proc_kill", guest.proc.pid, 9) == ExitStatus(0, 9)
 

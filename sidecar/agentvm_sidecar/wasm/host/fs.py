@@ -64,7 +64,7 @@ def resolve_path(ctx: GuestContext, fd: int, path: str) -> tuple[str, str]:
 def _path_stat(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow: bool) -> Stat:
     """Raises: KernelError, GuestFault."""
     path, base = resolve_path(ctx, fd, ctx.string(path_ptr, path_len))
-    return ctx.kernel.vfs.stat(path, follow, cwd=base, cred=ctx.proc.cred)
+    return ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base)
 
 
 def _fd_stat(ctx: GuestContext, fd: int) -> Stat:

@@ -271,13 +271,17 @@ def proc_exec(
     exec_path = ctx.string(exec_ptr, exec_len)
     argv = decode_strings(ctx.read(argv_ptr, argv_len))
     env = decode_env(ctx.read(envp_ptr, envp_len))
-    if "PWD" not in env:
-        env["PWD"] = proc.cwd  # as spawn does: the guest libc takes its cwd from $PWD
+    # The guest libc tracks its cwd in $PWD (chdir never reaches the kernel), so the
+    # new image starts where the old one stood, as in agentOS's host.
+    cwd = _pwd_directory(ctx, env.get("PWD"))
+    if cwd is None:
+        cwd = env["PWD"] = proc.cwd
     from ..spawn import argv_env_bytes  # late: spawn -> runtime -> this package
 
     if argv_env_bytes(argv, env) > ctx.kernel.limits.max_argv_env_bytes:
         return WASI_ERRNO["E2BIG"]
-    program = resolve_program(ctx.kernel, exec_path, argv, env, proc.cwd, proc.cred)
+    program = resolve_program(ctx.kernel, exec_path, argv, env, cwd, proc.cred)
+    proc.cwd = cwd
     for i in range(count):
         fd = int.from_bytes(raw_fds[4 * i : 4 * i + 4], "little")
         try:
@@ -286,6 +290,18 @@ def proc_exec(
             pass
     # The runtime closes the FD_CLOEXEC fds and starts ``program`` in this process.
     raise ctx.request_exec(program, env)
+
+
+def _pwd_directory(ctx: GuestContext, pwd: str | None) -> str | None:
+    """The canonical path of $PWD when it names a directory the process can
+    reach, else None. (PWD itself stays logical, as the shell keeps it.)"""
+    if not pwd or not pwd.startswith("/") or "\0" in pwd:
+        return None
+    vfs, cred = ctx.kernel.vfs, ctx.proc.cred
+    try:
+        return vfs.realpath(pwd, cred=cred) if vfs.stat(pwd, cred=cred).is_dir else None
+    except KernelError:
+        return None
 
 
 # -- descriptors -------------------------------------------------------------------

@@ -10,13 +10,12 @@ absolute path is simply taken as VM-absolute. ``lookupflags`` bit 0
 
 from __future__ import annotations
 
-from ...kernel.descriptions import FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import OpenFlags
 from ..abi import host_function
 from ..context import GuestContext
 from . import layouts as L
-from .common import U32, absolute, dir_base, guest_path
+from .common import U32, absolute, dir_base, guest_path, is_tagged
 from .fd_ops import _times, set_append
 
 MODULE = "wasi_snapshot_preview1"
@@ -26,6 +25,20 @@ DEFAULT_MKDIR_MODE = 0o777
 
 def _follow(lookupflags: int) -> bool:
     return bool(lookupflags & L.LOOKUP_SYMLINK_FOLLOW)
+
+
+def _entry(ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int) -> str:
+    """The VM-absolute path of a directory entry a call removes, renames or links.
+
+    The agentOS libc turns an absolute path equal to a preopen (``rmdir /tmp/d`` run
+    in /tmp/d) into (that preopen, "."), and "." names no entry, so it is mapped
+    back to the preopen's own path.
+    """
+    path = guest_path(ctx, path_ptr, path_len)
+    base = dir_base(ctx, dirfd)
+    if is_tagged(dirfd) and path.strip("/") in (".", ""):
+        return base
+    return absolute(base, path)
 
 
 @host_function(MODULE, "path_open", "iiiiiIIii")
@@ -70,15 +83,17 @@ def path_open(
     if not _follow(lookupflags):
         flags |= OpenFlags.NOFOLLOW
     mode = (DEFAULT_CREATE_MODE if pending is None else pending) & 0o7777 & ~proc.umask
-    handle = ctx.kernel.vfs.open(path, flags, mode, cwd=base, cred=proc.cred)
-    desc = FileDescription(handle)
-    if fdflags & L.FDFLAGS_APPEND:
-        set_append(desc, True)
-    desc.nonblocking = bool(fdflags & L.FDFLAGS_NONBLOCK)
+    desc, is_new = ctx.kernel.open_as(proc, path, flags, mode, cwd=base)
+    if is_new:
+        if fdflags & L.FDFLAGS_APPEND:
+            set_append(desc, True)
+        desc.nonblocking = bool(fdflags & L.FDFLAGS_NONBLOCK)
     try:
         fd = proc.fds.install(desc)
     except KernelError:
-        handle.close()
+        if is_new:
+            desc.retain()
+            desc.release()  # closes the handle nobody holds
         raise
     ctx.set_u32(ret_fd, fd)
     return None
@@ -94,29 +109,26 @@ def path_create_directory(ctx: GuestContext, dirfd: int, path_ptr: int, path_len
 
 @host_function(MODULE, "path_unlink_file", "iii")
 def path_unlink_file(ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int) -> None:
-    path = guest_path(ctx, path_ptr, path_len)
-    base = dir_base(ctx, dirfd)
     vfs = ctx.kernel.vfs
+    path = _entry(ctx, dirfd, path_ptr, path_len)
     if path.endswith("/"):
         # unlink("x/"): Linux says EISDIR for a directory, ENOTDIR otherwise.
-        st = vfs.stat(path, cwd=base, cred=ctx.proc.cred)
+        st = vfs.stat(path, cred=ctx.proc.cred)
         raise KernelError.eisdir() if st.is_dir else KernelError.enotdir()
-    vfs.unlink(path, cwd=base, cred=ctx.proc.cred)
+    vfs.unlink(path, cred=ctx.proc.cred)
 
 
 @host_function(MODULE, "path_remove_directory", "iii")
 def path_remove_directory(ctx: GuestContext, dirfd: int, path_ptr: int, path_len: int) -> None:
-    path = guest_path(ctx, path_ptr, path_len)
-    base = dir_base(ctx, dirfd)
-    ctx.kernel.vfs.rmdir(path, cwd=base, cred=ctx.proc.cred)
+    ctx.kernel.vfs.rmdir(_entry(ctx, dirfd, path_ptr, path_len), cred=ctx.proc.cred)
 
 
 @host_function(MODULE, "path_rename", "iiiiii")
 def path_rename(
     ctx: GuestContext, old_fd: int, old_ptr: int, old_len: int, new_fd: int, new_ptr: int, new_len: int
 ) -> None:
-    old = absolute(dir_base(ctx, old_fd), guest_path(ctx, old_ptr, old_len))
-    new = absolute(dir_base(ctx, new_fd), guest_path(ctx, new_ptr, new_len))
+    old = _entry(ctx, old_fd, old_ptr, old_len)
+    new = _entry(ctx, new_fd, new_ptr, new_len)
     ctx.kernel.vfs.rename(old, new, cred=ctx.proc.cred)
 
 
@@ -127,8 +139,8 @@ def path_link(
 ) -> None:
     vfs = ctx.kernel.vfs
     cred = ctx.proc.cred
-    old = absolute(dir_base(ctx, old_fd), guest_path(ctx, old_ptr, old_len))
-    new = absolute(dir_base(ctx, new_fd), guest_path(ctx, new_ptr, new_len))
+    old = _entry(ctx, old_fd, old_ptr, old_len)
+    new = _entry(ctx, new_fd, new_ptr, new_len)
     if _follow(old_flags):
         old = vfs.realpath(old, cred=cred)
     vfs.link(old, new, cred=cred)
@@ -165,7 +177,7 @@ def path_filestat_get(ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, 
     ctx.check(ret_ptr, 64)
     path = guest_path(ctx, path_ptr, path_len)
     base = dir_base(ctx, dirfd)
-    st = ctx.kernel.vfs.stat(path, _follow(flags), cwd=base, cred=ctx.proc.cred)
+    st = ctx.kernel.stat_as(ctx.proc, path, _follow(flags), cwd=base)
     ctx.write(ret_ptr, L.pack_filestat(st))
 
 

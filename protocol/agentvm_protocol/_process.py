@@ -53,8 +53,10 @@ Argv = Annotated[list[str], Meta(min_length=1)]
 class ProcessExecParams(Base):
     """Run a process to completion and return its exit code and full output.
 
-    ``timeout_ms`` bounds wall time: on expiry the process is killed (SIGKILL) and
-    the result has ``timed_out`` set and exit code 124.
+    ``timeout_ms`` bounds wall time, including the wait for output from anything the
+    process started in the background: on expiry the process and every process it
+    started are killed (SIGKILL) and the result has ``timed_out`` set and exit code
+    124, with the output collected until then.
     """
 
     vm_id: VmId
@@ -115,7 +117,10 @@ ProcessCloseStdinResult = Empty
 
 
 class ProcessKillParams(Base):
-    """Send a signal to a process."""
+    """Send a signal to a process started over the wire and to every process it
+    started (its session, which guests cannot leave), so killing a command stops
+    its whole tree. Guests cannot catch signals: all but SIGCHLD, SIGCONT, SIGURG,
+    SIGWINCH and the stop signals (ignored) terminate."""
 
     vm_id: VmId
     pid: Pid

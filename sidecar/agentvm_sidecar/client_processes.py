@@ -15,6 +15,7 @@ client processes are reaped at once and their status is kept in a bounded table 
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ MAX_EXEC_OUTPUT = 32 * 1024 * 1024
 _RETAINED_STATUSES = 1024
 _DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh"}
 TIMEOUT_EXIT_CODE = 124
+# After a timeout's SIGKILL: how long to wait for the exit status before answering.
+_KILL_GRACE_SECONDS = 2.0
 
 EmitFn = Callable[[Event], Awaitable[None]]
 
@@ -151,11 +154,15 @@ class ClientProcesses:
         await emit(ProcessExitEvent(vm_id=self._vm_id, pid=pid, exit_code=status.shell_code, signal=_signal_name(status)))
 
     async def exec(self, params: ProcessExecParams) -> ProcessExecResult:
-        """Run a process to completion; see ProcessExecParams."""
+        """Run a process to completion; see ProcessExecParams.
+
+        ``timeout_ms`` bounds everything: the process, whatever it started (the
+        whole session is killed), and the wait for their output to end, so a
+        background child still holding stdout cannot stretch it either.
+        """
         running = await self._start(params.command, params.argv, params.cwd, params.env)
         pid = running.proc.pid
         out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        timed_out = False
         overflow = False
 
         async def collect(desc: Description, name: str) -> None:
@@ -165,26 +172,27 @@ class ClientProcesses:
                     out[name] += data
                     if len(out["stdout"]) + len(out["stderr"]) > MAX_EXEC_OUTPUT and not overflow:
                         overflow = True
-                        self._kill_quietly(pid, 9)
+                        self._kill_tree(pid, 9)
             finally:
                 desc.release()
 
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(collect, running.stdout, "stdout")
-                nursery.start_soon(collect, running.stderr, "stderr")
-                nursery.start_soon(self._feed_stdin, running, params.stdin)
-                with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else float("inf")) as scope:
+            with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else math.inf) as deadline:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(collect, running.stdout, "stdout")
+                    nursery.start_soon(collect, running.stderr, "stderr")
+                    nursery.start_soon(self._feed_stdin, running, params.stdin)
                     await running.exited.wait()
-                if scope.cancelled_caught:
-                    timed_out = True
-                    self._kill_quietly(pid, 9)
+            timed_out = deadline.cancelled_caught
+            if timed_out:
+                self._kill_tree(pid, 9)
+                with trio.move_on_after(_KILL_GRACE_SECONDS):
                     await running.exited.wait()
         finally:
             self._running.pop(pid, None)
         if overflow:
             raise RpcError("limit_exceeded", f"process output exceeded {MAX_EXEC_OUTPUT} bytes; it was killed")
-        status = self._statuses[pid]
+        status = self._statuses.get(pid, ExitStatus(0, 9))
         return ProcessExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
             stdout=bytes(out["stdout"]),
@@ -226,15 +234,15 @@ class ClientProcesses:
         await trio.lowlevel.checkpoint()
 
     def kill(self, pid: int, signal: int) -> None:
-        """Raises: not_found (unknown pid), KernelError ESRCH (already exited)."""
-        self._get(pid)
-        self._kernel.processes.kill(0, pid, signal)
+        """Signal the process and everything it started (its session).
 
-    def _kill_quietly(self, pid: int, signal: int) -> None:
-        try:
-            self._kernel.processes.kill(0, pid, signal)
-        except KernelError:
-            pass
+        Raises: not_found (unknown or exited pid).
+        """
+        self._get(pid)
+        self._kernel.processes.kill_session(pid, signal)
+
+    def _kill_tree(self, pid: int, signal: int) -> None:
+        self._kernel.processes.kill_session(pid, signal)
 
     async def wait(self, pid: int, timeout_ms: int | None) -> ExitStatus:
         """Raises: not_found (never started here), timeout."""

@@ -72,6 +72,42 @@ async def test_exec_timeout_kills_and_reports_124(client, vm_id):
     assert res.timed_out and res.exit_code == 124
 
 
+async def running_pids(client, vm_id):
+    return [p.pid for p in (await client.process.list(vm_id)).processes if p.state == "running"]
+
+
+async def wait_until_no_process_runs(client, vm_id):
+    with trio.fail_after(10):
+        while await running_pids(client, vm_id):
+            await trio.sleep(0.05)
+
+
+async def test_exec_timeout_kills_the_whole_command_tree(client, vm_id):
+    t0 = trio.current_time()
+    res = await client.process.exec(vm_id, "sh -c 'sleep 30'; echo never", timeout_ms=500)
+    assert res.timed_out and res.exit_code == 124 and b"never" not in res.stdout
+    assert trio.current_time() - t0 < 10
+    await wait_until_no_process_runs(client, vm_id)
+
+
+async def test_exec_timeout_bounds_a_background_child_holding_stdout(client, vm_id):
+    t0 = trio.current_time()
+    res = await client.process.exec(vm_id, "sleep 30 & echo started", timeout_ms=1000)
+    assert trio.current_time() - t0 < 10
+    assert res.timed_out and res.stdout == b"started\n"
+    await wait_until_no_process_runs(client, vm_id)
+
+
+async def test_kill_of_a_spawned_shell_ends_its_pipeline_children(client, vm_id):
+    pid = (await client.process.spawn(vm_id, "sleep 30 | cat; echo done")).pid
+    with trio.fail_after(20):
+        while len(await running_pids(client, vm_id)) < 3:
+            await trio.sleep(0.05)
+    await client.process.kill(vm_id, pid, "SIGTERM")
+    assert (await client.process.wait(vm_id, pid)).signal == "SIGTERM"
+    await wait_until_no_process_runs(client, vm_id)
+
+
 async def test_process_tree_shows_children_of_the_shell(client, vm_id):
     pid = (await client.process.spawn(vm_id, "sleep 30 | cat")).pid
     with trio.fail_after(20):

@@ -14,6 +14,8 @@
 #    recorded as `pending_kill`; the runtime notices it at the next epoch tick or
 #    interruptible wait and ends the program.
 #  * Linux signal numbers are used throughout, as the guest ABI does.
+#  * a session (`sid`) is a client-started process and everything it starts; no
+#    guest call changes it, so the sidecar can always end a whole command tree.
 
 from __future__ import annotations
 
@@ -78,6 +80,7 @@ class Process:
     umask: int = 0o022
     sigmask: int = 0
     pgid: int = 0
+    sid: int = 0  # session: the client process whose tree this is (no guest setsid)
     state: ProcessState = ProcessState.RUNNING
     status: ExitStatus | None = None
     pending_kill: int = 0  # terminating signal delivered, not yet acted on
@@ -125,7 +128,8 @@ class ProcessTable:
             parent = self._procs.get(ppid)
             proc = Process(
                 pid=pid, ppid=ppid, argv=argv, env=env, cwd=cwd, fds=fds, cred=cred, umask=umask,
-                sigmask=sigmask, pgid=parent.pgid if parent else pid, spawned_by_client=spawned_by_client,
+                sigmask=sigmask, pgid=parent.pgid if parent else pid, sid=parent.sid if parent else pid,
+                spawned_by_client=spawned_by_client,
             )
             self._procs[pid] = proc
             return proc
@@ -239,6 +243,17 @@ class ProcessTable:
             for proc in running:
                 self._deliver(proc, sig)
             self._cond.notify_all()
+
+    def kill_session(self, sid: int, sig: int) -> int:
+        """Deliver ``sig`` to every running process of session ``sid`` (a client
+        process and all it started; guests may change their process group but
+        never their session). Returns how many were signalled."""
+        with self._cond:
+            running = [p for p in self._procs.values() if p.sid == sid and p.state is ProcessState.RUNNING]
+            for proc in running:
+                self._deliver(proc, sig)
+            self._cond.notify_all()
+            return len(running)
 
     @staticmethod
     def _deliver(proc: Process, sig: int) -> None:

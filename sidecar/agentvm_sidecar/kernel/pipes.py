@@ -64,18 +64,24 @@ class Pipe:
             self._readers -= 1
             if self._readers == 0:
                 self._buf.clear()
-            self._cond.notify_all()
-        self._after_close()
+            destroyed = self._closed_end_was_last()
+        self._after_close(destroyed)
 
     def close_writer(self) -> None:
         with self._cond:
             self._writers -= 1
-            self._cond.notify_all()
-        self._after_close()
+            destroyed = self._closed_end_was_last()
+        self._after_close(destroyed)
 
-    def _after_close(self) -> None:
+    def _closed_end_was_last(self) -> bool:
+        # Decided under the lock: the two ends close on different threads, and
+        # both must not see "0 and 0" (the VM's pipe count would drop twice).
+        self._cond.notify_all()
+        return self._readers == 0 and self._writers == 0
+
+    def _after_close(self, destroyed: bool) -> None:
         self._notify()
-        if self._readers == 0 and self._writers == 0 and self.on_destroyed is not None:
+        if destroyed and self.on_destroyed is not None:
             self.on_destroyed()
 
     # -- I/O --------------------------------------------------------------------

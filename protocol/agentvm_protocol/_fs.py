@@ -1,6 +1,10 @@
 """Filesystem methods: ``fs.*``. Every one goes through the VM's kernel VFS and mounts,
 exactly like a guest's own file access. Paths are VM paths; relative paths resolve
-against ``/``. Binary data is base64 on the wire (msgspec ``bytes``)."""
+against ``/``. Binary data is base64 on the wire (msgspec ``bytes``).
+
+The client acts with root's rights (no permission check stops it), but files,
+directories and symlinks it creates belong to the VM's user (uid/gid 1000, the
+identity guests run as), so guest commands can edit and delete them."""
 
 from __future__ import annotations
 

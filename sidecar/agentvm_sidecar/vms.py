@@ -18,6 +18,7 @@ import trio
 from agentvm_protocol import HostDirMount, MemoryMount, MountConfig, VmConfig
 
 from .client_processes import ClientProcesses
+from .kernel.fstypes import CLIENT
 from .kernel.kernel import Kernel
 from .kernel.limits import Limits
 from .logs import get_logger
@@ -96,7 +97,7 @@ def build_kernel(config: VmConfig) -> Kernel:
         SoftwareMissingError: ``software`` is set but the packages are not fetched.
     """
     kernel = Kernel(Limits(**msgspec.structs.asdict(config.limits)))
-    kernel.vfs.mkdir(config.cwd, 0o755, recursive=True)
+    kernel.vfs.mkdir(config.cwd, 0o755, recursive=True, cred=CLIENT)
     if config.software:
         layer = shared_bin_layer()
         kernel.mount_layer("/bin", layer.fs, layer.modules)
@@ -108,7 +109,7 @@ def build_kernel(config: VmConfig) -> Kernel:
 def apply_mount(kernel: Kernel, mount: MountConfig) -> None:
     """Mount one described filesystem, creating the mount point directory (and its
     parents) when missing, so a mount works "at any path". Raises: KernelError."""
-    kernel.vfs.mkdir(mount.path, 0o755, recursive=True)
+    kernel.vfs.mkdir(mount.path, 0o755, recursive=True, cred=CLIENT)
     if isinstance(mount, MemoryMount):
         kernel.mount_memory(mount.path)
     elif isinstance(mount, HostDirMount):

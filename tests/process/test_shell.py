@@ -112,3 +112,14 @@ async def test_missing_program_in_argv_form_is_not_found(client, vm_id):
     with pytest.raises(RpcError) as err:
         await client.process.exec(vm_id, argv=["/bin/nope"])
     assert (err.value.kind, err.value.errno) == ("not_found", "ENOENT")
+
+
+async def test_guest_can_edit_and_delete_what_the_client_wrote(client, vm_id):
+    await client.fs.write_file(vm_id, "/work/src/a.txt", b"alpha\n", create_dirs=True)
+    await client.fs.mkdir(vm_id, "/work/empty")
+    st = (await client.fs.stat(vm_id, "/work/src/a.txt")).stat
+    assert (st.uid, st.gid) == (1000, 1000)
+    assert (await client.fs.stat(vm_id, "/work/src")).stat.uid == 1000
+    res = await sh(client, vm_id, "cd /work && echo beta >> src/a.txt && sed -i s/alpha/ALPHA/ src/a.txt"
+                   " && cat src/a.txt && rmdir empty && rm -r src && echo removed")
+    assert (res.exit_code, res.stdout) == (0, b"ALPHA\nbeta\nremoved\n"), res.stderr

@@ -1,7 +1,9 @@
 """``fs.*`` handlers: the client's file access, through the same kernel VFS and mounts
 a guest uses (so the wire, the shell and the kernel always see one filesystem).
 
-The client is trusted and acts as root. Kernel calls may do host I/O (host_dir
+The client is trusted and acts with root's rights, but what it creates (files,
+directories, symlinks) belongs to the VM's user (uid/gid 1000, as guests run), so
+guests can edit what the client wrote. Kernel calls may do host I/O (host_dir
 mounts) or wait for the VM lock held by a guest, so each runs on a worker thread and
 never blocks the trio loop.
 """
@@ -48,7 +50,7 @@ from agentvm_protocol import (
 )
 
 from ..kernel.errors import KernelError
-from ..kernel.fstypes import FileKind, Stat
+from ..kernel.fstypes import CLIENT, FileKind, Stat
 from ..kernel.kernel import Kernel
 from ..rpc.errors import to_error_object
 from ..vms import apply_mount
@@ -95,7 +97,7 @@ async def fs_read_file(ctx: RequestContext, p: FsReadFileParams) -> FsReadFileRe
 
 @handler("fs.writeFile")
 async def fs_write_file(ctx: RequestContext, p: FsWriteFileParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.write_file(p.path, p.data, create_dirs=p.create_dirs, mode=p.mode))
+    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.write_file(p.path, p.data, create_dirs=p.create_dirs, mode=p.mode, cred=CLIENT))
     return Empty()
 
 
@@ -119,7 +121,7 @@ async def fs_write_files(ctx: RequestContext, p: FsWriteFilesParams) -> FsWriteF
         out = []
         for f in p.files:
             try:
-                k.vfs.write_file(f.path, f.data, create_dirs=p.create_dirs, mode=f.mode)
+                k.vfs.write_file(f.path, f.data, create_dirs=p.create_dirs, mode=f.mode, cred=CLIENT)
                 out.append(FsWriteOutcome(path=f.path))
             except KernelError as exc:
                 out.append(FsWriteOutcome(path=f.path, error=to_error_object(exc)[0].data))
@@ -130,7 +132,7 @@ async def fs_write_files(ctx: RequestContext, p: FsWriteFilesParams) -> FsWriteF
 
 @handler("fs.mkdir")
 async def fs_mkdir(ctx: RequestContext, p: FsMkdirParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.mkdir(p.path, p.mode, recursive=p.recursive))
+    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.mkdir(p.path, p.mode, recursive=p.recursive, cred=CLIENT))
     return Empty()
 
 
@@ -175,7 +177,7 @@ async def fs_delete(ctx: RequestContext, p: FsDeleteParams) -> Empty:
 
 @handler("fs.symlink")
 async def fs_symlink(ctx: RequestContext, p: FsSymlinkParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.symlink(p.target, p.path))
+    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.symlink(p.target, p.path, cred=CLIENT))
     return Empty()
 
 

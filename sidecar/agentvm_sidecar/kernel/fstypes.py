@@ -42,6 +42,7 @@ __all__ = [
     "S_ISUID",
     "S_ISVTX",
     "USER",
+    "CLIENT",
     "Cred",
     "DirEntry",
     "FileKind",
@@ -157,14 +158,24 @@ class DirEntry:
 
 
 class Cred(NamedTuple):
-    """The identity an operation runs as."""
+    """The identity an operation runs as, and who owns what it creates
+    (``owner``; None means the identity itself)."""
 
     uid: int
     gid: int
+    owner: tuple[int, int] | None = None
+
+    @property
+    def new_owner(self) -> tuple[int, int]:
+        """(uid, gid) of the files, directories and symlinks this identity creates."""
+        return self.owner or (self.uid, self.gid)
 
 
 ROOT = Cred(0, 0)
 USER = Cred(1000, 1000)
+# The trusted client: root's rights, but what it creates belongs to the VM's user,
+# so a guest can edit, replace and delete the files the client put there.
+CLIENT = Cred(0, 0, (USER.uid, USER.gid))
 
 
 class _Omit:

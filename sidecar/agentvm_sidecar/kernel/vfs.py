@@ -287,7 +287,7 @@ class Vfs:
                 raise KernelError.eisdir()
             parent = self._modifiable_parent(r, cred)
             node = parent.mount.fs.create(
-                parent.node, r.name, mode & 0o7777, cred.uid, cred.gid
+                parent.node, r.name, mode & 0o7777, *cred.new_owner
             )
             loc = _Loc(r.name, r.child_path(), parent.mount, node)
             created = True
@@ -425,7 +425,7 @@ class Vfs:
         if r.loc is not None:
             raise KernelError.eexist()
         parent = self._modifiable_parent(r, cred)
-        parent.mount.fs.mkdir(parent.node, r.name, mode & 0o7777, cred.uid, cred.gid)
+        parent.mount.fs.mkdir(parent.node, r.name, mode & 0o7777, *cred.new_owner)
 
     def _removable(
         self,
@@ -582,7 +582,7 @@ class Vfs:
                 if r.trailing:
                     raise KernelError.enoent()
                 parent = self._modifiable_parent(r, cred)
-                parent.mount.fs.symlink(parent.node, r.name, target, cred.uid, cred.gid)
+                parent.mount.fs.symlink(parent.node, r.name, target, *cred.new_owner)
             except KernelError as exc:
                 if exc.path is None and "\0" not in path:
                     exc.path = path

@@ -115,7 +115,7 @@ class ClientProcesses:
             proc = await trio.to_thread.run_sync(
                 lambda: spawn(
                     kernel, ppid=0, exec_path=exec_path, argv=args, env={**self._env, **env},
-                    cwd=cwd or self._cwd, fds=fds, cred=USER, spawned_by_client=True,
+                    cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
                 )
             )
         except BaseException:
@@ -259,6 +259,16 @@ class ClientProcesses:
             raise RpcError("not_found", f"no client process {pid}")
         return status
 
+
+
+def _directory(kernel: Kernel, path: str) -> str:
+    """The canonical path of directory ``path``, as the guest user resolves it.
+
+    Raises: KernelError ENOENT, ENOTDIR, EACCES (with the path).
+    """
+    if not kernel.vfs.stat(path, cred=USER).is_dir:
+        raise KernelError.enotdir(path)
+    return kernel.vfs.realpath(path, cred=USER)
 
 
 def _signal_name(status: ExitStatus) -> SignalName | None:

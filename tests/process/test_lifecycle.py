@@ -168,3 +168,13 @@ async def test_argv_env_limit_fires_with_e2big(client):
     with pytest.raises(RpcError) as err:
         await client.process.exec(vm, argv=["echo", "x" * 5000])
     assert (err.value.kind, err.value.errno) == ("limit_exceeded", "E2BIG")
+
+
+@pytest.mark.parametrize(("cwd", "errno"), [("/no/such/dir", "ENOENT"), ("/etc/passwd", "ENOTDIR")])
+async def test_exec_and_spawn_refuse_a_cwd_that_is_not_a_directory(client, vm_id, cwd, errno):
+    for start in (client.process.exec, client.process.spawn):
+        with pytest.raises(RpcError) as err:
+            await start(vm_id, "pwd", cwd=cwd)
+        assert (err.value.errno, err.value.path) == (errno, cwd)
+    usage = (await client.vm.info(vm_id)).info.usage
+    assert (usage.open_fds, usage.pipes, usage.processes) == (0, 0, 0)

@@ -123,3 +123,16 @@ async def test_guest_can_edit_and_delete_what_the_client_wrote(client, vm_id):
     res = await sh(client, vm_id, "cd /work && echo beta >> src/a.txt && sed -i s/alpha/ALPHA/ src/a.txt"
                    " && cat src/a.txt && rmdir empty && rm -r src && echo removed")
     assert (res.exit_code, res.stdout) == (0, b"ALPHA\nbeta\nremoved\n"), res.stderr
+
+
+async def test_scripts_with_env_shebang_and_without_shebang_run(client, vm_id):
+    await client.fs.write_file(vm_id, "/tmp/e.sh", b"#!/usr/bin/env bash\necho via env $1\n", mode=0o755)
+    await client.fs.write_file(vm_id, "/tmp/plain.sh", b"echo plain $1\n", mode=0o755)
+    res = await sh(client, vm_id, "/tmp/e.sh one && /tmp/plain.sh two && cd /tmp && ./plain.sh three")
+    assert (res.exit_code, res.stdout) == (0, b"via env one\nplain two\nplain three\n"), res.stderr
+
+
+async def test_a_binary_file_that_is_not_wasm_is_not_executable(client, vm_id):
+    await client.fs.write_file(vm_id, "/tmp/blob", b"\x7fELF\x00\x01\x02", mode=0o755)
+    res = await sh(client, vm_id, "/tmp/blob")
+    assert res.exit_code == 126

@@ -2,7 +2,7 @@
 #
 #   /            0755 root
 #   /bin         0755 root   (a read-only shared package layer is mounted here later)
-#   /usr/bin     0755 root
+#   /usr/bin     0755 root   env, sh, bash: symlinks into /bin (for #!/usr/bin/env ...)
 #   /etc         0755 root   passwd, group (root=0, user=1000)
 #   /home/user   0755 user   (uid/gid 1000, the guest's HOME)
 #   /tmp         1777 root   (sticky: users can only remove their own files)
@@ -16,7 +16,10 @@ from .fstypes import USER
 from .limits import FsAccounting
 from .memfs import MemoryFs
 
-__all__ = ["GROUP", "PASSWD", "make_root_fs"]
+__all__ = ["GROUP", "PASSWD", "USR_BIN_LINKS", "make_root_fs"]
+
+# Scripts name these by their usual /usr/bin paths (`#!/usr/bin/env bash`).
+USR_BIN_LINKS = ("env", "sh", "bash")
 
 PASSWD = (
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -37,6 +40,8 @@ def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
     fs.mkdirs("/home", 0o755)
     fs.mkdirs("/home/user", 0o755, USER.uid, USER.gid)
     fs.mkdirs("/tmp", 0o1777)
+    for name in USR_BIN_LINKS:
+        fs.add_symlink(f"/usr/bin/{name}", f"/bin/{name}")
     fs.add_file("/etc/passwd", PASSWD, 0o644)
     fs.add_file("/etc/group", GROUP, 0o644)
     return fs

@@ -6,8 +6,9 @@ POSIX ``execvp``-style lookup, done by the host because the guests pass bare nam
   ``/usr/local/bin:/usr/bin:/bin``); a name with ``/`` resolves against the cwd;
 - the file must be a wasm module (``\\0asm``) or a ``#!`` script, which runs its
   interpreter with ``[interp, optional-arg, script, args...]`` (nested up to 4 deep);
+  a text file without ``#!`` runs with ``/bin/sh``, as bash and execvp do;
 - errors: ENOENT (missing), EACCES (not executable by the caller, or a directory),
-  ENOEXEC (neither wasm nor ``#!``).
+  ENOEXEC (binary, neither wasm nor a script).
 
 Modules of the shared /bin layer are found by inode without hashing; other files
 (a guest-built binary, a host_dir mount) are hashed to key the module cache.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Program", "resolve_program"]
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+SCRIPT_SHELL = "/bin/sh"
 _WASM_MAGIC = b"\0asm"
 _MAX_INTERPRETER_DEPTH = 4
 _X_OK = 0o111
@@ -55,9 +57,13 @@ def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, s
         head = _read_head(kernel, path, cwd, cred)
         if head.startswith(_WASM_MAGIC):
             return Program(path=path, module=_module(kernel, path, cwd, cred), argv=argv or [path])
-        if not head.startswith(b"#!"):
-            raise KernelError("ENOEXEC", f"{path}: not a wasm module or #! script", path=path)
-        interp, *opt = head[2:].split(b"\n", 1)[0].decode("utf-8", "surrogateescape").strip().split(None, 1)
+        if head.startswith(b"#!"):
+            line = head[2:].split(b"\n", 1)[0].decode("utf-8", "surrogateescape").strip()
+            interp, *opt = line.split(None, 1) or [""]
+        elif b"\0" not in head:
+            interp, opt = SCRIPT_SHELL, []  # a text file without #!: what bash and execvp do
+        else:
+            raise KernelError("ENOEXEC", f"{path}: not a wasm module or a script", path=path)
         argv = [interp, *opt, path, *argv[1:]]
         path = _lookup(kernel, interp, env.get("PATH", DEFAULT_PATH), cwd, cred)
     raise KernelError.eloop(path, "too many nested #! interpreters")

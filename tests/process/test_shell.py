@@ -136,3 +136,8 @@ async def test_a_binary_file_that_is_not_wasm_is_not_executable(client, vm_id):
     await client.fs.write_file(vm_id, "/tmp/blob", b"\x7fELF\x00\x01\x02", mode=0o755)
     res = await sh(client, vm_id, "/tmp/blob")
     assert res.exit_code == 126
+
+
+async def test_etc_names_the_host_the_commands_report(client, vm_id):
+    res = await sh(client, vm_id, "hostname; cat /etc/hostname; grep -c \"$(hostname)\" /etc/hosts; . /etc/os-release; echo $ID")
+    assert res.stdout == b"agentos\nagentos\n2\nagentvm\n", res.stderr

@@ -3,7 +3,7 @@
 #   /            0755 root
 #   /bin         0755 root   (a read-only shared package layer is mounted here later)
 #   /usr/bin     0755 root   env, sh, bash: symlinks into /bin (for #!/usr/bin/env ...)
-#   /etc         0755 root   passwd, group (root=0, user=1000)
+#   /etc         0755 root   passwd, group (root=0, user=1000), hostname, hosts, os-release
 #   /home/user   0755 user   (uid/gid 1000, the guest's HOME)
 #   /tmp         1777 root   (sticky: users can only remove their own files)
 #   /dev         0755 root   (empty; device nodes belong to other engineers)
@@ -26,6 +26,12 @@ PASSWD = (
     f"user:x:{USER.uid}:{USER.gid}:user:/home/user:/bin/sh\n"
 ).encode()
 GROUP = (f"root:x:0:\nuser:x:{USER.gid}:\n").encode()
+# The guest packages' uname/hostname report "agentos" (built in); /etc agrees.
+HOSTNAME = b"agentos\n"
+HOSTS = b"127.0.0.1\tlocalhost agentos\n::1\tlocalhost agentos\n"
+OS_RELEASE = (
+    b'NAME="agentvm"\nID=agentvm\nPRETTY_NAME="agentvm (WebAssembly VM)"\n'
+)
 
 
 def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
@@ -44,4 +50,7 @@ def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
         fs.add_symlink(f"/usr/bin/{name}", f"/bin/{name}")
     fs.add_file("/etc/passwd", PASSWD, 0o644)
     fs.add_file("/etc/group", GROUP, 0o644)
+    fs.add_file("/etc/hostname", HOSTNAME, 0o644)
+    fs.add_file("/etc/hosts", HOSTS, 0o644)
+    fs.add_file("/etc/os-release", OS_RELEASE, 0o644)
     return fs

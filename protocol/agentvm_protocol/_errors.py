@@ -31,6 +31,7 @@ ErrorKind = Literal[
     "timeout",
     "cancelled",
     "guest_error",
+    "unavailable",
     "internal",
 ]
 
@@ -54,6 +55,7 @@ ERROR_CODES: dict[str, int] = {
     "busy": -32015,
     "timeout": -32016,
     "guest_error": -32017,
+    "unavailable": -32018,
 }
 
 _KIND_BY_ERRNO: dict[str, str] = {

@@ -24,6 +24,7 @@ from .kernel.limits import Limits
 from .logs import get_logger
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
+from .software.library import SoftwareMissingError
 
 __all__ = ["Vm", "VmRegistry", "apply_mount", "build_kernel"]
 
@@ -55,7 +56,10 @@ class VmRegistry:
         Raises:
             KernelError: a mount in ``config`` cannot be made (ENOENT, ENOTDIR...).
         """
-        kernel = await trio.to_thread.run_sync(build_kernel, config)
+        try:
+            kernel = await trio.to_thread.run_sync(build_kernel, config)
+        except SoftwareMissingError as exc:
+            raise RpcError("unavailable", f"guest software is not set up: {exc}") from None
         vm_id = f"vm-{secrets.token_hex(6)}"
         vm_nursery = await self._nursery.start(_run_vm_nursery)
         processes = ClientProcesses(vm_id, kernel, config.env, config.cwd, vm_nursery)

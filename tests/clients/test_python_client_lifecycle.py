@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 
 import pytest
 import trio
 
-from agentvm import AsyncClient, Client, RpcError, SidecarError, VersionMismatchError
+from agentvm import AsyncClient, Client, RpcError, SidecarError, VersionMismatchError, VmConfig
 from tests.conftest import SIDECAR
 
 
@@ -119,3 +120,15 @@ def test_sync_facade_streams_process_events():
                     break
         assert b"".join(e.data for e in seen if type(e).__name__ == "ProcessOutputEvent") == b"streamed\n"
         assert seen[-1].exit_code == 0
+
+
+async def test_missing_guest_software_is_unavailable_with_a_hint(tmp_path):
+    env = {**os.environ, "AGENTVM_SOFTWARE_DIR": str(tmp_path / "none")}
+    async with AsyncClient.connect(SIDECAR, env=env) as c:
+        with pytest.raises(RpcError) as err:
+            await c.vm.create()
+        assert err.value.kind == "unavailable"
+        assert "agentvm_sidecar.software.fetch" in err.value.message
+        # a VM without the command layer still works
+        vm = (await c.vm.create(VmConfig(software=False))).vm_id
+        await c.fs.write_file(vm, "/tmp/a", b"x")

@@ -24,11 +24,13 @@ class RpcError(AgentVmError):
         errno: POSIX errno name for kernel errors (``ENOENT``...), else None.
         path: VM path the error concerns, when known.
         code: JSON-RPC error code.
+        message: the sidecar's human-readable message.
     """
 
     def __init__(self, error: ErrorObject) -> None:
         super().__init__(error.message)
         self.error = error
+        self.message = error.message
         self.code = error.code
         self.kind = error.data.kind if error.data else "internal"
         self.errno = error.data.errno if error.data else None

@@ -1,9 +1,13 @@
 # Where fetched guest software lives on the host.
 #
-# The project is installed editable (`pip install -e .`), so this file stays in
-# the checkout and the repository root is found relative to it:
-# <root>/sidecar/agentvm_sidecar/software/paths.py. The default keeps build
-# products in the ignored `<root>/.build/`, next to the code that pins them.
+# In a checkout (the project installed editable, `pip install -e .`, as `make
+# setup` does) it is the ignored `<root>/.build/software`, next to the code that
+# pins it; the checkout is recognised by its pyproject.toml naming this project.
+# An installed wheel has no checkout around it, so it uses the per-user cache
+# (`$XDG_CACHE_HOME/agentvm/software`, default `~/.cache/agentvm/software`);
+# fill it with `python -m agentvm_sidecar.software.fetch` and
+# `python -m agentvm_sidecar.software.commands.build`. `$AGENTVM_SOFTWARE_DIR`
+# overrides both.
 
 from __future__ import annotations
 
@@ -13,20 +17,25 @@ from pathlib import Path
 __all__ = ["SOFTWARE_DIR_ENV", "repo_root", "software_dir"]
 
 SOFTWARE_DIR_ENV = "AGENTVM_SOFTWARE_DIR"
+_PROJECT_MARKER = 'name = "agentvm"'
 
 
-def repo_root() -> Path:
-    """The root of the agentvm checkout this module was loaded from."""
-    return Path(__file__).resolve().parents[3]
+def repo_root() -> Path | None:
+    """The root of the agentvm checkout this module was loaded from, if any."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        return root if _PROJECT_MARKER in (root / "pyproject.toml").read_text(encoding="utf-8") else None
+    except OSError:
+        return None
 
 
 def software_dir() -> Path:
-    """The directory holding fetched `.tgz` and `.aospkg` files.
-
-    Returns:
-        `$AGENTVM_SOFTWARE_DIR` if set and non-empty, else `<repo root>/.build/software`.
-    """
+    """The directory holding fetched `.tgz` and `.aospkg` files (see module header)."""
     override = os.environ.get(SOFTWARE_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    return repo_root() / ".build" / "software"
+    root = repo_root()
+    if root is not None:
+        return root / ".build" / "software"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "agentvm" / "software"

@@ -147,12 +147,51 @@ async def test_cancel_for_an_unknown_request_id_is_ignored_without_a_reply(raw):
     await still_serving(raw)
 
 
-async def test_end_of_input_disposes_vms_and_exits_zero(raw):
+async def test_end_of_input_disposes_vms_and_exits_zero(tmp_path):
+    stderr = (tmp_path / "stderr").open("wb")
+    proc = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "info"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+    )
+    raw = RawSidecar(proc)
     await ready(raw)
-    await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}})
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
     await raw.proc.stdin.aclose()
     with trio.fail_after(20):
         assert await raw.proc.wait() == 0
+    logs = [json.loads(line) for line in (tmp_path / "stderr").read_text().splitlines()]
+    assert {"event": "vm_disposed", "vm_id": vm}.items() <= next(e for e in logs if e["event"] == "vm_disposed").items()
+
+
+async def test_requests_received_before_end_of_input_are_all_answered():
+    lines = [
+        HELLO,
+        {"jsonrpc": "2.0", "id": 2, "method": "vm.create", "params": {}},
+        {"jsonrpc": "2.0", "id": 3, "method": "vm.list", "params": {}},
+    ]
+    proc = await trio.run_process(
+        [sys.executable, "-m", "agentvm_sidecar", "--stdio"],
+        stdin=b"".join(json.dumps(line).encode() + b"\n" for line in lines), capture_stdout=True,
+    )
+    answers = {a["id"]: a for a in map(json.loads, proc.stdout.splitlines())}
+    assert sorted(answers, key=str) == [2, 3, "h"]
+    assert "vmId" in answers[2]["result"]
+
+
+async def test_a_request_still_running_at_end_of_input_is_answered_cancelled(raw):
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
+    spawn = {"vmId": vm, "argv": ["sleep", "60"]}
+    pid = (await raw.call({"jsonrpc": "2.0", "id": 2, "method": "process.spawn", "params": spawn}))["result"]["pid"]
+    await raw.send({"jsonrpc": "2.0", "id": 3, "method": "process.wait", "params": {"vmId": vm, "pid": pid}})
+    await raw.proc.stdin.aclose()
+    with trio.fail_after(30):
+        rest = raw.buf
+        while chunk := await raw.proc.stdout.receive_some(65536):
+            rest += chunk
+        assert await raw.proc.wait() == 0
+    wait_answer = next(a for a in map(json.loads, rest.splitlines()) if a.get("id") == 3)
+    assert wait_answer["error"]["data"]["kind"] == "cancelled"
 
 
 async def test_sigterm_shuts_down_cleanly_with_exit_zero(raw):

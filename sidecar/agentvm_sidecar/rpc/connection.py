@@ -10,8 +10,10 @@ and the request answers with kind ``cancelled``.
 The handshake is a tiny state machine: NEW --hello ok--> READY; NEW --hello with another
 version--> REFUSED, which answers every later request with ``version_mismatch``.
 
-End of input ends the connection: in-flight requests are cancelled and the caller
-(``server.py``) disposes every VM.
+End of input ends the connection, losing nothing already received: in-flight
+requests get ``EOF_GRACE_SECONDS`` to finish, then the rest are cancelled and answered
+``cancelled``; queued answers are flushed and the caller (``server.py``) disposes every
+VM. (``printf 'hello\nvm.list\n' | agentvm-sidecar --stdio`` answers both.)
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ __all__ = ["Connection"]
 log = get_logger("rpc")
 
 _OUTGOING_LINES = 256  # bounded: a client that stops reading stalls producers
-_DRAIN_SECONDS = 5.0
+EOF_GRACE_SECONDS = 5.0  # for requests still running when the input ends
+_DRAIN_SECONDS = 5.0  # for flushing answers to a client that may have stopped reading
 
 
 class _State(enum.Enum):
@@ -93,7 +96,7 @@ class Connection:
             nursery.start_soon(self._write_loop, send, nursery.cancel_scope)
             async with trio.open_nursery() as requests:
                 await self._read_loop(receive, requests)
-                requests.cancel_scope.cancel()
+                requests.cancel_scope.deadline = trio.current_time() + EOF_GRACE_SECONDS
             # Flush what is queued (errors for the last frames), but never wait forever
             # on a client that stopped reading.
             await self._out_send.aclose()
@@ -183,14 +186,20 @@ class Connection:
 
     async def _run_request(self, req: Request, scope: trio.CancelScope) -> None:
         spec = METHODS[req.method]
+        cancelled = encode_error(req.id, make_error("cancelled", f"request {req.id!r} was cancelled"))
         try:
             with scope:
                 params = spec.params_decoder.decode(req.params)
                 result = await HANDLERS[req.method](self._ctx, params)
                 line = encode_result(req.id, result)
             if scope.cancelled_caught:
-                line = encode_error(req.id, make_error("cancelled", f"request {req.id!r} was cancelled"))
-        except Exception as exc:
+                line = cancelled
+        except trio.Cancelled:
+            # The connection is closing (end of input, grace over): still answer, if
+            # the outgoing queue has room, without waiting for it.
+            self._send_nowait(cancelled)
+            raise
+        except Exception as exc:  # translated at this single boundary
             line = self._error_line(req.id, exc, method=req.method)
         finally:
             del self._in_flight[req.id]
@@ -211,6 +220,12 @@ class Connection:
             await self._out_send.send(line)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             log.debug("dropped_line_after_close")
+
+    def _send_nowait(self, line: bytes) -> None:
+        try:
+            self._out_send.send_nowait(line)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            log.info("dropped_line_at_close")
 
     async def _write_loop(self, send: trio.abc.SendStream, scope: trio.CancelScope) -> None:
         async with self._out_recv:

@@ -248,7 +248,7 @@ class FsSymlinkParams(Base):
     """Create a symlink at ``path`` pointing to ``target`` (stored verbatim)."""
 
     vm_id: VmId
-    target: Annotated[str, Meta(min_length=1, max_length=4096)]
+    target: Annotated[str, Meta(min_length=1, max_length=4096, pattern="^[^\x00]*$")]
     path: VmPath
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from ._base import Base, Empty
-from ._vm import VmId, VmPath
+from ._vm import CString, Environment, VmId, VmPath
 
 __all__ = [
     "ProcessCloseStdinParams",
@@ -47,7 +47,7 @@ SignalName = Literal[
 """Linux signal names (numbers as on Linux x86-64)."""
 Pid = Annotated[int, Meta(ge=1)]
 TimeoutMs = Annotated[int, Meta(ge=1)]
-Argv = Annotated[list[str], Meta(min_length=1)]
+Argv = Annotated[list[CString], Meta(min_length=1)]
 
 
 class ProcessExecParams(Base):
@@ -60,10 +60,10 @@ class ProcessExecParams(Base):
     """
 
     vm_id: VmId
-    command: str | None = None
+    command: CString | None = None
     argv: Argv | None = None
     cwd: VmPath | None = None
-    env: dict[str, str] = {}
+    env: Environment = {}
     """Added to (and overriding) the VM's environment."""
     stdin: bytes = b""
     timeout_ms: TimeoutMs | None = None
@@ -84,10 +84,10 @@ class ProcessSpawnParams(Base):
     ``process.writeStdin`` until ``process.closeStdin``."""
 
     vm_id: VmId
-    command: str | None = None
+    command: CString | None = None
     argv: Argv | None = None
     cwd: VmPath | None = None
-    env: dict[str, str] = {}
+    env: Environment = {}
 
 
 class ProcessSpawnResult(Base):

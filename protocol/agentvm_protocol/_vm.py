@@ -34,6 +34,10 @@ __all__ = [
 VmPath = Annotated[str, Meta(min_length=1, max_length=4096, pattern="^[^\\x00]*$", description="A POSIX path inside the VM (relative paths resolve against /).")]
 AbsVmPath = Annotated[str, Meta(pattern="^/[^\\x00]*$", max_length=4096, description="An absolute POSIX path inside the VM.")]
 VmId = Annotated[str, Meta(min_length=1, max_length=64, description="A VM handle returned by vm.create.")]
+# Strings that reach a guest as C strings (argv, environment, symlink targets).
+CString = Annotated[str, Meta(pattern="^[^\x00]*$", description="A string without NUL bytes.")]
+EnvName = Annotated[str, Meta(pattern="^[^=\x00]+$", description="An environment variable name: no '=' or NUL.")]
+Environment = dict[EnvName, CString]
 
 _MiB = 1024 * 1024
 Positive = Meta(ge=1)
@@ -75,7 +79,7 @@ class HostDirMount(Base, tag="host_dir", tag_field="type"):
     ``..`` and symlinks are resolved inside the VM and never reach outside it."""
 
     path: AbsVmPath
-    host_path: Annotated[str, Meta(pattern="^/", description="Absolute host directory path.")]
+    host_path: Annotated[str, Meta(pattern="^/[^\x00]*$", description="Absolute host directory path.")]
     read_only: bool = False
 
 
@@ -93,7 +97,7 @@ class VmConfig(Base):
     """Everything a VM is created with."""
 
     mounts: list[MountConfig] = []
-    env: dict[str, str] = {}
+    env: Environment = {}
     cwd: AbsVmPath = "/home/user"
     limits: VmLimits = msgspec.field(default_factory=VmLimits)
     network: NetworkPolicy = msgspec.field(default_factory=NetworkPolicy)

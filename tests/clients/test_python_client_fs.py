@@ -166,3 +166,16 @@ async def test_many_vms_are_isolated_from_each_other(client):
     for i, vm in enumerate(vms):
         await client.fs.write_file(vm, "/tmp/id", str(i).encode())
     assert [(await client.fs.read_file(vm, "/tmp/id")).data for vm in vms] == [b"0", b"1", b"2", b"3", b"4"]
+
+
+async def test_a_host_dir_mount_of_a_missing_host_path_names_both_paths(client, tmp_path):
+    missing = str(tmp_path / "missing")
+    with pytest.raises(RpcError) as err:
+        await client.vm.create(VmConfig(mounts=[HostDirMount(path="/work", host_path=missing)]))
+    assert (err.value.kind, err.value.errno, err.value.path) == ("not_found", "ENOENT", "/work")
+    assert missing in err.value.message
+    (tmp_path / "file").write_text("x")
+    vm = (await client.vm.create()).vm_id
+    with pytest.raises(RpcError) as err:
+        await client.fs.mount(vm, HostDirMount(path="/mnt/f", host_path=str(tmp_path / "file")))
+    assert (err.value.errno, err.value.path) == ("ENOTDIR", "/mnt/f")

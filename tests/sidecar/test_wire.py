@@ -112,6 +112,28 @@ async def test_nul_in_a_path_is_invalid_params_on_a_real_vm(raw):
     assert kind(reply) == "invalid_params"
 
 
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("vm.create", {"config": {"mounts": [{"type": "host_dir", "path": "/h", "hostPath": "/tmp\x00/x"}]}}),
+        ("vm.create", {"config": {"env": {"A\x00B": "1"}}}),
+        ("vm.create", {"config": {"env": {"A=B": "1"}}}),
+        ("vm.create", {"config": {"env": {"A": "1\x002"}}}),
+        ("process.exec", {"vmId": "VM", "argv": ["echo", "a\x00b"]}),
+        ("process.exec", {"vmId": "VM", "command": "echo a\x00b"}),
+        ("process.spawn", {"vmId": "VM", "command": "true", "env": {"": "x"}}),
+        ("fs.symlink", {"vmId": "VM", "path": "/tmp/l", "target": "/a\x00b"}),
+    ],
+)
+async def test_nul_and_bad_names_in_strings_reaching_the_guest_are_invalid_params(raw, method, params):
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
+    if params.get("vmId") == "VM":
+        params = {**params, "vmId": vm}
+    assert kind(await raw.call({"jsonrpc": "2.0", "id": 2, "method": method, "params": params})) == "invalid_params"
+    await still_serving_vm(raw, vm)
+
+
 async def test_cancel_request_ends_a_blocked_request_with_cancelled(raw):
     await ready(raw)
     vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]

@@ -71,7 +71,10 @@ class Kernel:
 
         Raises: ENOENT/ENOTDIR (host path or mount point), EBUSY.
         """
-        fs = HostFs(host_path, read_only=read_only)
+        try:
+            fs = HostFs(host_path, read_only=read_only)
+        except KernelError as exc:
+            raise KernelError(exc.errno, f"host_dir mount: host path {host_path!r}: {exc.message}", path) from None
         try:
             self.vfs.mount(path, fs, read_only=read_only)
         except KernelError:

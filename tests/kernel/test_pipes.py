@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from agentvm_sidecar.kernel.errors import KernelError
@@ -27,3 +29,27 @@ def test_pipe_is_counted_destroyed_once_when_the_other_end_closes_mid_close() ->
     with pytest.raises(KernelError) as exc:
         kernel.make_pipe()
     assert exc.value.errno == "ENFILE"
+
+
+def test_a_writer_blocked_on_a_full_elastic_pipe_waits_without_holding_the_lock() -> None:
+    # A stalled reader lets the pipe grow to max_capacity; a writer blocked beyond
+    # that must sleep, not spin with the pipe's lock held (which froze the whole
+    # sidecar: the trio side takes the same lock to read).
+    import time
+
+    from agentvm_sidecar.kernel.pipes import STALL_SECONDS, Pipe
+
+    pipe = Pipe(capacity=512, max_capacity=1024)
+    writer = threading.Thread(target=pipe.write, args=(b"x" * 4096,), daemon=True)
+    writer.start()
+    time.sleep(STALL_SECONDS * 10)
+    probe = threading.Thread(target=pipe.buffered, daemon=True)
+    probe.start()
+    probe.join(timeout=2)
+    assert not probe.is_alive(), "the blocked writer holds the pipe lock"
+    assert pipe.buffered() == 1024
+    received = b""
+    while len(received) < 4096:
+        received += pipe.read(4096)
+    writer.join(timeout=5)
+    assert received == b"x" * 4096 and not writer.is_alive()

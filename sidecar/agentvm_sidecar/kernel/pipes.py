@@ -133,7 +133,7 @@ class Pipe:
                         reads_seen, stalled_since = self._reads, None
                     elif stalled_since is None:
                         stalled_since = now
-                    elif now - stalled_since >= STALL_SECONDS:
+                    elif now - stalled_since >= STALL_SECONDS and not self._elastic:
                         self._elastic = True
                         continue
                     self._wait(interrupted, STALL_SECONDS)

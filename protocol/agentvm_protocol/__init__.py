@@ -26,7 +26,7 @@ from ._jsonrpc import (
     encode_result,
     make_error,
 )
-from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, Event, MethodSpec
+from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
@@ -51,6 +51,7 @@ __all__ = [
     "HelloParams",
     "HelloResult",
     "METHODS",
+    "NOTIFIABLE_METHODS",
     "MethodSpec",
     "NEED_DATA",
     "Notification",

@@ -16,7 +16,7 @@ from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
 from ._process import ProcessExitEvent, ProcessOutputEvent
 
-__all__ = ["CANCEL_METHOD", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "Event", "MethodSpec"]
+__all__ = ["CANCEL_METHOD", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "NOTIFIABLE_METHODS", "Event", "MethodSpec"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ METHODS: dict[str, MethodSpec] = _table(
     ("fs.unmount", fs.FsUnmountParams, fs.FsUnmountResult),
     ("process.exec", proc.ProcessExecParams, proc.ProcessExecResult),
     ("process.spawn", proc.ProcessSpawnParams, proc.ProcessSpawnResult),
+    ("process.ackOutput", proc.ProcessAckOutputParams, proc.ProcessAckOutputResult),
     ("process.writeStdin", proc.ProcessWriteStdinParams, proc.ProcessWriteStdinResult),
     ("process.closeStdin", proc.ProcessCloseStdinParams, proc.ProcessCloseStdinResult),
     ("process.kill", proc.ProcessKillParams, proc.ProcessKillResult),
@@ -88,6 +89,9 @@ METHODS: dict[str, MethodSpec] = _table(
 CANCEL_METHOD = "$/cancelRequest"
 # Notification the sidecar sends for streamed data; params is one Event.
 EVENT_METHOD = "event"
+# Methods a client may also send as notifications (no id): the sidecar runs them and
+# sends no answer. Only fire-and-forget plumbing belongs here.
+NOTIFIABLE_METHODS = frozenset({"process.ackOutput"})
 
 Event = ProcessOutputEvent | ProcessExitEvent
 EVENT_TYPES: tuple[type[msgspec.Struct], ...] = (ProcessOutputEvent, ProcessExitEvent)

@@ -15,6 +15,9 @@ from ._base import Base, Empty
 from ._vm import CString, Environment, VmId, VmPath
 
 __all__ = [
+    "OUTPUT_WINDOW_BYTES",
+    "ProcessAckOutputParams",
+    "ProcessAckOutputResult",
     "ProcessCloseStdinParams",
     "ProcessCloseStdinResult",
     "ProcessExecParams",
@@ -78,10 +81,22 @@ class ProcessExecResult(Base):
     timed_out: bool = False
 
 
+OUTPUT_WINDOW_BYTES = 1024 * 1024
+"""Output a spawned process may have in flight: sent as ``process.output`` events but
+not yet acknowledged with ``process.ackOutput``."""
+
+
 class ProcessSpawnParams(Base):
     """Start a process and return at once; output and exit arrive as ``event``
     notifications (``process.output``, ``process.exit``). Its stdin is a pipe fed by
-    ``process.writeStdin`` until ``process.closeStdin``."""
+    ``process.writeStdin`` until ``process.closeStdin``.
+
+    Output is flow-controlled per process: at most ``OUTPUT_WINDOW_BYTES`` (1 MiB) of
+    ``process.output`` data is in flight until the client acknowledges it with
+    ``process.ackOutput``; beyond that the process blocks writing, like a full pipe.
+    So a slow consumer slows only its own process, never the connection. Both
+    clients acknowledge automatically as their event listeners and iterators hand
+    out each event."""
 
     vm_id: VmId
     command: CString | None = None
@@ -92,6 +107,19 @@ class ProcessSpawnParams(Base):
 
 class ProcessSpawnResult(Base):
     pid: Pid
+
+
+class ProcessAckOutputParams(Base):
+    """Return ``consumed`` bytes of a spawned process's ``process.output`` data to its
+    window (see ``ProcessSpawnParams``). Usually sent as a JSON-RPC notification (no
+    id, no answer); acknowledgements for a process that has exited are ignored."""
+
+    vm_id: VmId
+    pid: Pid
+    consumed: Annotated[int, Meta(ge=0)]
+
+
+ProcessAckOutputResult = Empty
 
 
 class ProcessWriteStdinParams(Base):

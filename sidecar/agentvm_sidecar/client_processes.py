@@ -2,8 +2,9 @@
 
 A client process gets three fresh pipes as fds 0/1/2. The sidecar holds the other
 ends, marked O_NONBLOCK and driven from trio through :mod:`.kernel_io`:
-- ``spawn`` pumps stdout/stderr into ``process.output`` events and sends
-  ``process.exit`` after the last output; stdin is fed by ``write_stdin``;
+- ``spawn`` pumps stdout/stderr into ``process.output`` events, within the
+  process's output window (flow.py: credit returned by ``process.ackOutput``), and
+  sends ``process.exit`` after the last output; stdin is fed by ``write_stdin``;
 - ``exec`` feeds stdin, collects both outputs (bounded by ``MAX_EXEC_OUTPUT``) and
   the exit status in one request, killing the process when ``timeout_ms`` passes.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import trio
 
 from agentvm_protocol import (
+    OUTPUT_WINDOW_BYTES,
     Event,
     ProcessExecParams,
     ProcessExecResult,
@@ -32,6 +34,7 @@ from agentvm_protocol import (
     SignalName,
 )
 
+from .flow import OutputWindow
 from .kernel.descriptions import Description
 from .kernel.errors import KernelError
 from .kernel.fstypes import USER
@@ -49,6 +52,7 @@ _DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/home/user", "USER": "user", "
 TIMEOUT_EXIT_CODE = 124
 # After a timeout's SIGKILL: how long to wait for the exit status before answering.
 _KILL_GRACE_SECONDS = 2.0
+_OUTPUT_CHUNK = 65536  # largest process.output event
 
 EmitFn = Callable[[Event], Awaitable[None]]
 
@@ -60,6 +64,7 @@ class _Running:
     stdout: Description
     stderr: Description
     exited: trio.Event = field(default_factory=trio.Event)
+    window: OutputWindow = field(default_factory=lambda: OutputWindow(OUTPUT_WINDOW_BYTES))
 
 
 class ClientProcesses:
@@ -137,18 +142,27 @@ class ClientProcesses:
 
     async def _stream(self, running: _Running, emit: EmitFn) -> None:
         pid = running.proc.pid
+        window = running.window
 
         async def pump(desc: Description, stream: str) -> None:
             try:
-                while data := await read_some(desc):
+                while True:
+                    allowed = await window.take(_OUTPUT_CHUNK)
+                    data = await read_some(desc, allowed)
+                    window.give(allowed - len(data))
+                    if not data:
+                        return
                     await emit(ProcessOutputEvent(vm_id=self._vm_id, pid=pid, stream=stream, data=data))  # type: ignore[arg-type]
             finally:
                 desc.release()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(pump, running.stdout, "stdout")
-            nursery.start_soon(pump, running.stderr, "stderr")
-            await running.exited.wait()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump, running.stdout, "stdout")
+                nursery.start_soon(pump, running.stderr, "stderr")
+                await running.exited.wait()
+        finally:
+            _release_stdin(running)
         self._running.pop(pid, None)
         status = self._statuses.get(pid, ExitStatus(0, 9))
         await emit(ProcessExitEvent(vm_id=self._vm_id, pid=pid, exit_code=status.shell_code, signal=_signal_name(status)))
@@ -219,6 +233,12 @@ class ClientProcesses:
             raise RpcError("not_found", f"no running client process {pid}")
         return running
 
+    def ack_output(self, pid: int, consumed: int) -> None:
+        """The client consumed ``consumed`` bytes of ``pid``'s output events."""
+        running = self._running.get(pid)
+        if running is not None:
+            running.window.give(consumed)
+
     async def write_stdin(self, pid: int, data: bytes) -> None:
         """Raises: not_found; KernelError EPIPE once stdin is closed or the process exited."""
         running = self._get(pid)
@@ -227,10 +247,7 @@ class ClientProcesses:
         await write_all(running.stdin, data)
 
     async def close_stdin(self, pid: int) -> None:
-        running = self._get(pid)
-        stdin, running.stdin = running.stdin, None
-        if stdin is not None:
-            stdin.release()
+        _release_stdin(self._get(pid))
         await trio.lowlevel.checkpoint()
 
     def kill(self, pid: int, signal: int) -> None:
@@ -259,6 +276,12 @@ class ClientProcesses:
             raise RpcError("not_found", f"no client process {pid}")
         return status
 
+
+
+def _release_stdin(running: _Running) -> None:
+    stdin, running.stdin = running.stdin, None
+    if stdin is not None:
+        stdin.release()
 
 
 def _directory(kernel: Kernel, path: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import pathlib
 import sys
 import textwrap
 
@@ -10,6 +12,7 @@ import pytest
 import trio
 
 from agentvm import AsyncClient, Client, RpcError, SidecarError, VersionMismatchError, VmConfig
+from agentvm_protocol import make_error
 from tests.conftest import SIDECAR
 
 
@@ -77,10 +80,143 @@ async def test_version_mismatch_is_a_typed_error(tmp_path):
     assert err.value.kind == "version_mismatch"
 
 
-async def test_cancelling_a_call_does_not_break_the_connection(client):
-    with trio.move_on_after(0):
-        await client.vm.list()
-    assert (await client.vm.list()).vms == []
+# A fake sidecar that answers hello, then runs BODY with `send(obj)`, `recv()` and
+# `log(obj)` (appends JSON to the file named by argv[1]) in scope.
+FAKE_PRELUDE = """
+import json, sys
+def send(obj): print(json.dumps({"jsonrpc": "2.0", **obj}), flush=True)
+def recv(): return json.loads(sys.stdin.readline())
+def log(obj):
+    with open(sys.argv[1], "a") as f: f.write(json.dumps(obj) + "\\n")
+hello = recv()
+send({"id": hello["id"], "result": {"protocolVersion": 1, "sidecarVersion": "fake", "maxFrameBytes": 100000,
+      "defaultLimits": {}, "methods": []}})
+"""
+
+
+def scripted_sidecar(tmp_path, body: str) -> tuple[list[str], pathlib.Path]:
+    log = tmp_path / "fake.log"
+    cmd = fake_sidecar(tmp_path, FAKE_PRELUDE + textwrap.dedent(body))
+    return [*cmd, str(log)], log
+
+
+def logged(log: pathlib.Path) -> list:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+async def test_cancelling_a_call_sends_cancel_request_and_the_connection_stays_usable(tmp_path):
+    cmd, log = scripted_sidecar(
+        tmp_path,
+        """
+        first = recv()                       # vm.list, never answered
+        log(recv())                          # what the client sends when it gives up
+        second = recv()
+        send({"id": second["id"], "result": {"vms": []}})
+        sys.stdin.read()
+        """,
+    )
+    async with AsyncClient.connect(cmd) as c:
+        with trio.move_on_after(0.5):
+            await c.vm.list()
+        with trio.fail_after(10):
+            assert (await c.vm.list()).vms == []
+    assert logged(log) == [{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}}]
+
+
+async def test_a_line_that_is_not_json_rpc_fails_pending_calls_instead_of_hanging(tmp_path):
+    cmd, _ = scripted_sidecar(tmp_path, "recv(); print('this is not JSON', flush=True); sys.stdin.read()")
+    async with AsyncClient.connect(cmd) as c:
+        with trio.fail_after(10), pytest.raises(SidecarError) as err:
+            await c.vm.list()
+        assert err.value.reason == "protocol_error"
+        with pytest.raises(SidecarError):
+            await c.vm.list()  # a broken connection stays broken
+
+
+async def test_an_event_the_client_cannot_decode_is_skipped_not_fatal(tmp_path, caplog):
+    cmd, _ = scripted_sidecar(
+        tmp_path,
+        """
+        req = recv()
+        send({"method": "event", "params": {"type": "from.the.future", "x": 1}})
+        send({"method": "event", "params": {"type": "process.exit", "vmId": "v", "pid": 1, "exitCode": 0}})
+        send({"id": req["id"], "result": {"vms": []}})
+        sys.stdin.read()
+        """,
+    )
+    async with AsyncClient.connect(cmd) as c, c.events() as events:
+        with trio.fail_after(10):
+            assert (await c.vm.list()).vms == []
+            assert (await events.receive()).exit_code == 0
+    assert "cannot decode" in caplog.text
+
+
+async def test_events_end_when_the_sidecar_dies_even_if_subscribed_afterwards(tmp_path):
+    cmd, _ = scripted_sidecar(tmp_path, "recv(); sys.exit(0)")
+    async with AsyncClient.connect(cmd) as c:
+        with pytest.raises(SidecarError):
+            await c.vm.list()
+        with trio.fail_after(10):
+            async with c.events() as events:
+                assert [e async for e in events] == []
+
+
+async def test_the_handshake_timeout_is_configurable(tmp_path):
+    cmd = fake_sidecar(tmp_path, "import sys; sys.stdin.read()")
+    with trio.fail_after(20), pytest.raises(SidecarError) as err:
+        async with AsyncClient.connect(cmd, handshake_timeout=0.5):
+            pass
+    assert err.value.reason == "timeout"
+
+
+SIDECAR_ASKS_THE_CLIENT = """
+req = recv()  # the client's vm.list, sent once its handlers are registered
+send({"id": "ask-1", "method": "test.ask", "params": {"question": 6}})
+log(recv())
+send({"id": "ask-2", "method": "test.refuse", "params": {}})
+log(recv())
+send({"id": "ask-3", "method": "test.unknown", "params": {}})
+log(recv())
+send({"id": req["id"], "result": {"vms": []}})
+sys.stdin.read()
+"""
+
+
+async def test_requests_from_the_sidecar_are_answered_by_handlers(tmp_path):
+    cmd, log = scripted_sidecar(tmp_path, SIDECAR_ASKS_THE_CLIENT)
+
+    async def ask(params):
+        await trio.sleep(0)
+        return {"answer": params["question"] * 7}
+
+    async def refuse(params):
+        raise RpcError(make_error("permission_denied", "not allowed"))
+
+    async with AsyncClient.connect(cmd) as c:
+        c.on_request("test.ask", ask)
+        c.on_request("test.refuse", refuse)
+        with trio.fail_after(10):
+            await c.vm.list()
+    assert_handler_answers(logged(log))
+
+
+def test_the_sync_client_answers_sidecar_requests_with_blocking_handlers(tmp_path):
+    cmd, log = scripted_sidecar(tmp_path, SIDECAR_ASKS_THE_CLIENT)
+
+    def refuse(params):
+        raise RpcError(make_error("permission_denied", "not allowed"))
+
+    with Client.connect(cmd) as c:
+        c.on_request("test.ask", lambda params: {"answer": params["question"] * 7})
+        c.on_request("test.refuse", refuse)
+        c.vm.list()
+    assert_handler_answers(logged(log))
+
+
+def assert_handler_answers(answers: list) -> None:
+    assert answers[0] == {"jsonrpc": "2.0", "id": "ask-1", "result": {"answer": 42}}
+    assert answers[1]["id"] == "ask-2" and answers[1]["error"]["data"]["kind"] == "permission_denied"
+    assert answers[2]["id"] == "ask-3" and answers[2]["error"]["data"]["kind"] == "method_not_found"
 
 
 def test_sync_facade_drives_the_same_methods():

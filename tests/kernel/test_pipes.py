@@ -21,7 +21,7 @@ def test_pipe_is_counted_destroyed_once_when_the_other_end_closes_mid_close() ->
         reader.retain()
         writer.retain()
         pending = [writer]
-        reader.pipe.watch(lambda: pending and pending.pop().release())
+        reader.pipe.watch(lambda pending=pending: pending and pending.pop().release())
         reader.release()
         assert kernel.usage().pipes == 0
     kernel.make_pipe()

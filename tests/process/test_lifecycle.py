@@ -178,3 +178,33 @@ async def test_exec_and_spawn_refuse_a_cwd_that_is_not_a_directory(client, vm_id
         assert (err.value.errno, err.value.path) == (errno, cwd)
     usage = (await client.vm.info(vm_id)).info.usage
     assert (usage.open_fds, usage.pipes, usage.processes) == (0, 0, 0)
+
+
+async def test_a_subscription_nobody_reads_holds_back_only_its_process(client, vm_id):
+    total = 20 * 1024 * 1024
+    async with client.events() as events:
+        pid = (await client.process.spawn(vm_id, f"head -c {total} /dev/zero")).pid
+        await trio.sleep(1.0)
+        # nobody reads the subscription: other calls are still answered at once...
+        with trio.fail_after(10):
+            assert (await client.process.exec(vm_id, "echo still served")).stdout == b"still served\n"
+            await client.vm.list()
+        # ...and the producer is held back by its output window, not buffered away
+        assert pid in await running_pids(client, vm_id)
+        received = 0
+        with trio.fail_after(120):
+            async for ev in events:
+                if getattr(ev, "pid", None) != pid:
+                    continue
+                if ev.__class__.__name__ == "ProcessOutputEvent":
+                    received += len(ev.data)
+                else:
+                    assert ev.exit_code == 0
+                    break
+    assert received == total
+
+
+async def test_output_nobody_subscribed_to_does_not_block_the_process(client, vm_id):
+    pid = (await client.process.spawn(vm_id, "head -c 5000000 /dev/zero")).pid
+    with trio.fail_after(60):
+        assert (await client.process.wait(vm_id, pid)).exit_code == 0

@@ -165,6 +165,14 @@ class ProcessApi(_Namespace):
             "process.spawn", p.ProcessSpawnParams(vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {})
         )
 
+    async def ack_output(self, vm_id: str, pid: int, consumed: int) -> p.ProcessAckOutputResult:
+        """Return ``consumed`` bytes of output credit to a spawned process (flow
+        control). Subscriptions from ``client.events()`` do this automatically (as a
+        notification); call it only when consuming events some other way."""
+        return await self._conn.call(
+            "process.ackOutput", p.ProcessAckOutputParams(vm_id=vm_id, pid=pid, consumed=consumed)
+        )
+
     async def write_stdin(self, vm_id: str, pid: int, data: bytes) -> p.ProcessWriteStdinResult:
         """Write to a spawned process's stdin (waits while the pipe is full)."""
         return await self._conn.call("process.writeStdin", p.ProcessWriteStdinParams(vm_id=vm_id, pid=pid, data=data))

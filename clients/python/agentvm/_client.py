@@ -19,7 +19,8 @@ import trio
 from agentvm_protocol import Event, HelloResult
 
 from ._api import FsApi, ProcessApi, VmApi
-from ._connection import Connection, RequestHandler
+from ._connection import DEFAULT_HANDSHAKE_TIMEOUT_S, Connection, RequestHandler
+from ._events import EventSubscription
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -41,16 +42,24 @@ class AsyncClient:
     @classmethod
     @asynccontextmanager
     async def connect(
-        cls, command: Sequence[str] | None = None, *, env: dict[str, str] | None = None, stderr: int | None = None
+        cls,
+        command: Sequence[str] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        stderr: int | None = None,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
     ) -> AsyncIterator[AsyncClient]:
         """Spawn the sidecar (``command`` defaults to ``$AGENTVM_SIDECAR`` or this Python
-        running ``agentvm_sidecar``), do the handshake, yield a ready client.
+        running ``agentvm_sidecar --stdio``), do the handshake, yield a ready client.
+        ``env`` is the sidecar's environment, ``stderr`` where its logs go (default:
+        inherited).
 
         Raises:
-            SidecarError: the sidecar failed to start or died.
+            SidecarError: the sidecar failed to start, died, or did not answer
+                ``hello`` within ``handshake_timeout`` seconds.
             VersionMismatchError: it speaks another protocol version.
         """
-        async with Connection.open(command, env=env, stderr=stderr) as conn:
+        async with Connection.open(command, env=env, stderr=stderr, handshake_timeout=handshake_timeout) as conn:
             yield cls(conn)
 
     @property
@@ -68,14 +77,19 @@ class AsyncClient:
         return await self._conn.call_raw(method, params)
 
     @asynccontextmanager
-    async def events(self) -> AsyncIterator[trio.MemoryReceiveChannel[Event]]:
-        """Subscribe to ``event`` notifications (process output, exits...). Subscribe
-        before starting the work whose events you want: nothing is replayed."""
-        async with self._conn.subscribe() as channel:
-            yield channel
+    async def events(self) -> AsyncIterator[EventSubscription]:
+        """Subscribe to ``event`` notifications (process output, exits...): ``async for
+        event in subscription``. Subscribe before starting the work whose events you
+        want: nothing is replayed. A subscription read slowly holds back only the
+        output of the processes it watches (flow control), never other calls."""
+        async with self._conn.subscribe() as subscription:
+            yield subscription
 
     def on_request(self, method: str, handler: RequestHandler | None) -> None:
-        """Answer requests the sidecar sends to the client (``method``) with ``handler``."""
+        """Answer requests the sidecar sends to the client (``method``) with ``await
+        handler(params)`` (plain JSON in, JSON-able result out; raise ``RpcError`` to
+        answer a specific error). ``None`` removes the handler; requests without one
+        are answered ``method_not_found``."""
         self._conn.set_request_handler(method, handler)
 
 
@@ -115,7 +129,12 @@ class Client:
     @classmethod
     @contextmanager
     def connect(
-        cls, command: Sequence[str] | None = None, *, env: dict[str, str] | None = None, stderr: int | None = None
+        cls,
+        command: Sequence[str] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        stderr: int | None = None,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
     ) -> Iterator[Client]:
         """Start the sidecar on a background trio loop; see :meth:`AsyncClient.connect`."""
         ready: dict[str, Any] = {}
@@ -123,7 +142,9 @@ class Client:
 
         async def main() -> None:
             try:
-                async with AsyncClient.connect(command, env=env, stderr=stderr) as aclient:
+                async with AsyncClient.connect(
+                    command, env=env, stderr=stderr, handshake_timeout=handshake_timeout
+                ) as aclient:
                     stop_event = trio.Event()
                     ready["client"] = cls(aclient, trio.lowlevel.current_trio_token())
                     ready["stop"] = stop_event
@@ -182,3 +203,16 @@ class Client:
             yield receive_all()
         finally:
             self._run(functools.partial(subscription.__aexit__, None, None, None))
+
+    def on_request(self, method: str, handler: Callable[[Any], Any] | None) -> None:
+        """Answer requests the sidecar sends to the client (``method``) with
+        ``handler(params)``, a blocking function run on a worker thread (raise
+        ``RpcError`` to answer a specific error); ``None`` removes it."""
+        if handler is None:
+            self._aclient.on_request(method, None)
+            return
+
+        async def run_in_thread(params: Any) -> Any:
+            return await trio.to_thread.run_sync(handler, params)
+
+        self._aclient.on_request(method, run_in_thread)

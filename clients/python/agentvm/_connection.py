@@ -2,18 +2,27 @@
 
 Framing and message classification come from ``agentvm_protocol`` (sans-I/O); this
 module only moves bytes with trio. A reader task resolves pending requests by id,
-fans ``event`` notifications out to subscribers, and answers requests the sidecar
-makes of the client with registered handlers. When the sidecar's stdout ends, every
-pending request fails at once with :class:`SidecarError`: nothing waits forever.
+fans ``event`` notifications out to subscriptions (``_events.py``, which also returns
+output credit to the sidecar), and answers requests the sidecar makes of the client
+with registered handlers. The reader never waits for a consumer, so a slow
+subscription cannot stall other calls.
+
+Nothing waits forever: when the sidecar's stdout ends, every pending request fails
+at once with :class:`SidecarError`; a line that is not JSON-RPC breaks the
+connection for good (``protocol_error``, as in h11) and kills the sidecar; writes are
+never torn by cancellation (a half-written line would corrupt the stream) and are
+bounded by ``_WRITE_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shlex
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,6 +42,8 @@ from agentvm_protocol import (
     HelloParams,
     HelloResult,
     Notification,
+    ProcessAckOutputParams,
+    ProcessOutputEvent,
     Request,
     Response,
     RpcConnection,
@@ -44,14 +55,16 @@ from agentvm_protocol import (
 )
 
 from ._errors import RpcError, SidecarError, VersionMismatchError
+from ._events import Delivery, EventSubscription
 
-__all__ = ["Connection", "default_sidecar_command"]
+__all__ = ["DEFAULT_HANDSHAKE_TIMEOUT_S", "Connection", "default_sidecar_command"]
 
+_log = logging.getLogger("agentvm")
 _event_decoder = msgspec.json.Decoder(Event)
 _any_decoder = msgspec.json.Decoder()
-_EVENT_BUFFER = 1024  # per subscriber; a full subscriber applies back-pressure
 _SHUTDOWN_GRACE_S = 10.0
-_HANDSHAKE_TIMEOUT_S = 30.0
+DEFAULT_HANDSHAKE_TIMEOUT_S = 30.0
+_WRITE_TIMEOUT_S = 30.0
 
 RequestHandler = Callable[[Any], Awaitable[Any]]
 
@@ -82,7 +95,9 @@ class Connection:
         self._rpc = RpcConnection()
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
-        self._subscribers: list[trio.MemorySendChannel[Event]] = []
+        self._subscribers: list[EventSubscription] = []
+        self._acks: defaultdict[tuple[str, int], int] = defaultdict(int)
+        self._acks_queued = trio.Event()
         self._handlers: dict[str, RequestHandler] = {}
         self._send_lock = trio.Lock()
         self._closed: SidecarError | None = None
@@ -91,12 +106,18 @@ class Connection:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, command: Sequence[str] | None = None, *, env: dict[str, str] | None = None, stderr: int | None = None
+        cls,
+        command: Sequence[str] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        stderr: int | None = None,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
     ) -> AsyncIterator[Connection]:
         """Spawn the sidecar, perform ``hello``, and yield the connection.
 
         Raises:
-            SidecarError: the sidecar could not be started or died during the handshake.
+            SidecarError: the sidecar could not be started, died during the handshake
+                or did not answer ``hello`` within ``handshake_timeout`` seconds.
             VersionMismatchError: the sidecar speaks another protocol version.
         """
         argv = list(command or default_sidecar_command())
@@ -112,8 +133,9 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 conn = cls(process, nursery)
                 nursery.start_soon(conn._read_loop)
+                nursery.start_soon(conn._ack_loop)
                 try:
-                    await conn._handshake()
+                    await conn._handshake(handshake_timeout)
                     yield conn
                 finally:
                     with trio.CancelScope(shield=True):
@@ -124,12 +146,12 @@ class Connection:
                 raise group.exceptions[0] from None
             raise
 
-    async def _handshake(self) -> None:
+    async def _handshake(self, timeout: float) -> None:
         try:
-            with trio.fail_after(_HANDSHAKE_TIMEOUT_S):
+            with trio.fail_after(timeout):
                 result = await self.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client="agentvm-python"))
         except trio.TooSlowError:
-            raise SidecarError("timeout", f"sidecar did not answer hello within {_HANDSHAKE_TIMEOUT_S} s") from None
+            raise SidecarError("timeout", f"sidecar did not answer hello within {timeout} s") from None
         except RpcError as exc:
             if exc.kind == "version_mismatch":
                 raise VersionMismatchError(exc.error) from None
@@ -187,24 +209,64 @@ class Connection:
             self._handlers[method] = handler
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Event]]:
-        """A channel receiving every ``event`` notification from now on, in order."""
-        send, receive = trio.open_memory_channel[Event](_EVENT_BUFFER)
-        self._subscribers.append(send)
+    async def subscribe(self) -> AsyncIterator[EventSubscription]:
+        """Every ``event`` notification from now on, in order, until the sidecar goes
+        away (then the subscription ends) or the block is left."""
+        subscription = EventSubscription()
+        if self._closed is not None:
+            subscription._end()
+        self._subscribers.append(subscription)
         try:
-            async with receive:
-                yield receive
+            await trio.lowlevel.checkpoint()
+            yield subscription
         finally:
-            self._subscribers.remove(send)
-            send.close()
+            self._subscribers.remove(subscription)
+            subscription.close()
 
     async def _write(self, line: bytes) -> None:
         async with self._send_lock:
+            if self._closed is not None and self._closed.reason == "protocol_error":
+                raise self._closed
             try:
                 assert self._process.stdin is not None
-                await self._process.stdin.send_all(line)
+                with trio.CancelScope(shield=True), trio.fail_after(_WRITE_TIMEOUT_S):
+                    await self._process.stdin.send_all(line)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise self._closed or SidecarError("exited", "sidecar is not reading its input") from exc
+            except trio.TooSlowError:
+                error = SidecarError("timeout", f"sidecar did not read a request within {_WRITE_TIMEOUT_S} s")
+                await self._fail_all(error)
+                raise error from None
+
+    def _queue_ack(self, event: ProcessOutputEvent) -> None:
+        self._acks[(event.vm_id, event.pid)] += len(event.data)
+        self._acks_queued.set()
+
+    async def _ack_loop(self) -> None:
+        """Return consumed output credit to the sidecar, coalesced per process."""
+        while True:
+            await self._acks_queued.wait()
+            self._acks_queued = trio.Event()
+            acks, self._acks = self._acks, defaultdict(int)
+            for (vm_id, pid), consumed in acks.items():
+                params = ProcessAckOutputParams(vm_id=vm_id, pid=pid, consumed=consumed)
+                try:
+                    await self._write(encode_notification("process.ackOutput", params))
+                except SidecarError:
+                    return
+
+    def _dispatch(self, raw: msgspec.Raw) -> None:
+        try:
+            event = _event_decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            # Clients and sidecar ship in lockstep, so this is a bug, not a reason
+            # to take the whole connection down.
+            _log.warning("ignoring an event this client cannot decode: %s", exc)
+            return
+        delivery = Delivery(event, self._queue_ack)
+        for subscription in list(self._subscribers):
+            subscription._deliver(delivery)
+        delivery.release()
 
     async def _read_loop(self) -> None:
         assert self._process.stdout is not None
@@ -222,16 +284,13 @@ class Connection:
             elif isinstance(event, Response):
                 self._resolve(event)
             elif isinstance(event, Notification) and event.method == EVENT_METHOD:
-                decoded = _event_decoder.decode(event.params)
-                for sub in list(self._subscribers):
-                    try:
-                        await sub.send(decoded)
-                    except trio.BrokenResourceError:
-                        pass
+                self._dispatch(event.params)
             elif isinstance(event, Request):
                 self._nursery.start_soon(self._answer, event)
             elif isinstance(event, BadFrame):
-                self._closed = SidecarError("protocol_error", f"sidecar sent a bad frame: {event.error.message}")
+                await self._fail_all(SidecarError("protocol_error", f"sidecar sent a bad frame: {event.error.message}"))
+                self._process.kill()
+                return
 
     def _resolve(self, response: Response) -> None:
         pending = self._pending.get(response.id)  # type: ignore[arg-type]
@@ -250,6 +309,8 @@ class Connection:
         else:
             try:
                 line = encode_result(req.id, await handler(_any_decoder.decode(req.params)))
+            except RpcError as exc:
+                line = encode_error(req.id, exc.error)
             except Exception as exc:
                 line = encode_error(req.id, make_error("internal", f"client handler failed: {exc}"))
         try:
@@ -257,19 +318,21 @@ class Connection:
         except SidecarError:
             pass
 
-    async def _fail_all(self) -> None:
-        returncode = self._process.poll()
-        if returncode is None:
-            with trio.move_on_after(1):
-                returncode = await self._process.wait()
-        self._closed = self._closed or SidecarError(
-            "exited", f"sidecar exited (status {returncode}) with requests pending", returncode=returncode
-        )
+    async def _fail_all(self, error: SidecarError | None = None) -> None:
+        """Make the connection unusable: fail every pending request with ``error``
+        (default: the sidecar exited) and end every subscription."""
+        if error is None and self._closed is None:
+            returncode = self._process.poll()
+            if returncode is None:
+                with trio.move_on_after(1):
+                    returncode = await self._process.wait()
+            error = SidecarError("exited", f"sidecar exited (status {returncode}) with requests pending", returncode=returncode)
+        self._closed = self._closed or error
         for pending in list(self._pending.values()):
             pending.error = self._closed
             pending.done.set()
-        for sub in self._subscribers:
-            sub.close()
+        for subscription in self._subscribers:
+            subscription._end()
 
     async def _shutdown(self) -> None:
         """Close the sidecar's stdin (it disposes every VM and exits), then reap it."""

@@ -9,7 +9,7 @@
 
 import { eventFromWire, paramsToWire, resultFromWire } from "./codec.js";
 import type { CallOptions, Caller } from "./caller.js";
-import { Connection, type RequestHandler, type SpawnOptions } from "./connection.js";
+import { Connection, type HoldEvent, type RequestHandler, type SpawnOptions } from "./connection.js";
 import { RpcError, SidecarError, VersionMismatchError } from "./errors.js";
 import {
   PROTOCOL_VERSION,
@@ -23,7 +23,6 @@ import {
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 60_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
-const EVENT_BUFFER = 1024; // per iterator; a full iterator pauses reading (back-pressure)
 
 /** Options of `Client.connect`. */
 export interface ConnectOptions extends SpawnOptions {
@@ -142,7 +141,9 @@ export class Client extends ProtocolSurface implements Caller {
    * Every event from now on, as an async iterator (`for await (const e of client.events())`).
    * Subscribe before starting the work whose events you want: nothing is replayed. The
    * iteration ends when the client closes, when `signal` aborts, or on `break`. An
-   * iterator that falls 1024 events behind pauses reading from the sidecar.
+   * iterator read slowly holds back only the output of the processes it watches (each
+   * event is acknowledged to the sidecar when the iterator hands it out), never the
+   * connection: other calls keep being answered.
    */
   events(options: { signal?: AbortSignal } = {}): EventStream {
     return new EventStream(this.#conn, options.signal);
@@ -186,25 +187,24 @@ function signalOf(options?: CallOptions): AbortSignal | undefined {
 
 /** An async iterator over events; see `Client.events`. */
 export class EventStream implements AsyncIterableIterator<Event> {
-  readonly #conn: Connection;
-  readonly #queue: Event[] = [];
+  // Unbounded here because the sidecar bounds it: output waits for acknowledgements.
+  readonly #queue: Array<{ event: Event; release: () => void }> = [];
   #waiter: ((result: IteratorResult<Event>) => void) | null = null;
   #done = false;
   readonly #unsubscribe: Array<() => void> = [];
 
   constructor(conn: Connection, signal?: AbortSignal) {
-    this.#conn = conn;
-    this.#unsubscribe.push(conn.onEvent((wire) => this.#push(eventFromWire(wire) as Event)));
+    this.#unsubscribe.push(conn.onEvent((wire, hold) => this.#push(eventFromWire(wire) as Event, hold)));
     this.#unsubscribe.push(conn.onClose(() => this.#finish()));
     if (signal) {
-      const onAbort = (): void => this.#finish();
+      const onAbort = (): void => void this.return();
       if (signal.aborted) onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
       this.#unsubscribe.push(() => signal.removeEventListener("abort", onAbort));
     }
   }
 
-  #push(event: Event): void {
+  #push(event: Event, hold: HoldEvent): void {
     if (this.#done) return;
     if (this.#waiter) {
       const waiter = this.#waiter;
@@ -212,15 +212,13 @@ export class EventStream implements AsyncIterableIterator<Event> {
       waiter({ value: event, done: false });
       return;
     }
-    this.#queue.push(event);
-    if (this.#queue.length >= EVENT_BUFFER) this.#conn.pauseFor(this);
+    this.#queue.push({ event, release: hold() });
   }
 
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    this.#conn.resumeFor(this);
     if (this.#waiter) {
       const waiter = this.#waiter;
       this.#waiter = null;
@@ -229,10 +227,10 @@ export class EventStream implements AsyncIterableIterator<Event> {
   }
 
   next(): Promise<IteratorResult<Event>> {
-    const event = this.#queue.shift();
-    if (event !== undefined) {
-      if (this.#queue.length < EVENT_BUFFER / 2) this.#conn.resumeFor(this);
-      return Promise.resolve({ value: event, done: false });
+    const queued = this.#queue.shift();
+    if (queued !== undefined) {
+      queued.release();
+      return Promise.resolve({ value: queued.event, done: false });
     }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => (this.#waiter = resolve));
@@ -240,7 +238,7 @@ export class EventStream implements AsyncIterableIterator<Event> {
 
   /** Stop receiving events (what `break` in `for await` calls). */
   return(): Promise<IteratorResult<Event>> {
-    this.#queue.length = 0;
+    for (const queued of this.#queue.splice(0)) queued.release();
     this.#finish();
     return Promise.resolve({ value: undefined, done: true });
   }

@@ -5,6 +5,12 @@
 // answers requests the sidecar makes of the client with registered handlers. Wire JSON
 // only: typed params/results and base64 conversion live in client.ts.
 //
+// Output flow control: the sidecar sends at most a window of `process.output` bytes per
+// process until the client acknowledges them with `process.ackOutput` (see the
+// protocol's ProcessSpawnParams). An event is acknowledged once every listener that
+// held it released it (`onEvent`'s `hold`), or at once when nobody holds it, so a slow
+// consumer holds back only its own processes; this reader never stops reading stdout.
+//
 // Never a hang: when the sidecar's stdout ends or the process exits, every pending
 // request rejects with `SidecarError("exited")`; a line that is not JSON-RPC, or an
 // error the sidecar could not address to a request, breaks the connection with
@@ -22,6 +28,12 @@ import { shellSplit } from "./shell.js";
 export const CANCEL_METHOD = "$/cancelRequest";
 /** JSON-RPC notification the sidecar sends for streamed data. */
 export const EVENT_METHOD = "event";
+/** Method the client sends (as a notification) to return output credit. */
+export const ACK_OUTPUT_METHOD = "process.ackOutput";
+
+/** Passed to event listeners: call it to keep an event unacknowledged until the
+ * returned `release` is called (when the event was handed to its consumer). */
+export type HoldEvent = () => () => void;
 
 const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024; // until hello says otherwise
 const STDERR_TAIL_BYTES = 8192;
@@ -62,10 +74,11 @@ export class Connection {
   readonly #argv: readonly string[];
   readonly #splitter = new LineSplitter(DEFAULT_MAX_FRAME_BYTES);
   readonly #pending = new Map<number, Pending>();
-  readonly #eventListeners = new Set<(event: unknown) => void>();
+  readonly #eventListeners = new Set<(event: unknown, hold: HoldEvent) => void>();
   readonly #closeListeners = new Set<(error: SidecarError) => void>();
   readonly #handlers = new Map<string, RequestHandler>();
-  readonly #pausers = new Set<object>();
+  readonly #acks = new Map<string, { vmId: string; pid: number; consumed: number }>();
+  #acksScheduled = false;
   #nextId = 1;
   #closed: SidecarError | null = null;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -153,8 +166,10 @@ export class Connection {
     });
   }
 
-  /** Call `listener` with every `event` notification's params (wire JSON). Returns an unsubscribe function. */
-  onEvent(listener: (event: unknown) => void): () => void {
+  /** Call `listener` with every `event` notification's params (wire JSON); a listener
+   * that consumes the event later calls `hold()` and then the returned release.
+   * Returns an unsubscribe function. */
+  onEvent(listener: (event: unknown, hold: HoldEvent) => void): () => void {
     this.#eventListeners.add(listener);
     return () => void this.#eventListeners.delete(listener);
   }
@@ -173,17 +188,6 @@ export class Connection {
   setRequestHandler(method: string, handler: RequestHandler | null): void {
     if (handler) this.#handlers.set(method, handler);
     else this.#handlers.delete(method);
-  }
-
-  /** Stop reading the sidecar's output while `owner` is full (event back-pressure). */
-  pauseFor(owner: object): void {
-    this.#pausers.add(owner);
-    this.#child.stdout!.pause();
-  }
-
-  /** Undo `pauseFor(owner)`; reading resumes when no owner is full. */
-  resumeFor(owner: object): void {
-    if (this.#pausers.delete(owner) && this.#pausers.size === 0) this.#child.stdout!.resume();
   }
 
   /** Fail everything and kill the sidecar at once (used when the handshake fails). */
@@ -278,15 +282,49 @@ export class Connection {
   }
 
   #emit(params: unknown): void {
+    let holds = 1; // the dispatcher's own, released after fan-out
+    const release = (): void => {
+      if (--holds === 0) this.#acknowledge(params);
+    };
+    const hold: HoldEvent = () => {
+      holds++;
+      let released = false;
+      return () => {
+        if (!released) {
+          released = true;
+          release();
+        }
+      };
+    };
     for (const listener of [...this.#eventListeners]) {
       try {
-        listener(params);
+        listener(params, hold);
       } catch (err) {
         process.nextTick(() => {
           throw err; // a listener bug surfaces like an EventEmitter listener's would
         });
       }
     }
+    release();
+  }
+
+  /** Return an output event's bytes to its process's window (coalesced per process). */
+  #acknowledge(params: unknown): void {
+    const event = params as { type?: string; vmId?: string; pid?: number; data?: string };
+    if (event.type !== "process.output" || typeof event.data !== "string") return;
+    const key = `${event.vmId}/${event.pid}`;
+    const entry = this.#acks.get(key) ?? { vmId: event.vmId!, pid: event.pid!, consumed: 0 };
+    entry.consumed += Buffer.byteLength(event.data, "base64");
+    this.#acks.set(key, entry);
+    if (this.#acksScheduled) return;
+    this.#acksScheduled = true;
+    setImmediate(() => {
+      this.#acksScheduled = false;
+      for (const params of this.#acks.values()) {
+        if (!this.#closed) this.#write(JSON.stringify({ jsonrpc: "2.0", method: ACK_OUTPUT_METHOD, params }) + "\n");
+      }
+      this.#acks.clear();
+    });
   }
 
   async #answer(id: number | string, method: string, params: unknown): Promise<void> {
@@ -341,7 +379,6 @@ export class Connection {
     for (const p of pending) p.reject(error);
     for (const listener of [...this.#closeListeners]) listener(error);
     this.#closeListeners.clear();
-    this.#pausers.clear();
   }
 }
 

@@ -96,3 +96,23 @@ test("process output arrives as bytes from exec and from spawn events", async (t
   }
   assert.equal(stdout, "streamed\n");
 });
+
+test("an event iterator nobody reads holds back only its process, never other calls", async () => {
+  await using client = await within(LIMIT_MS, connectReal());
+  const { vmId } = await client.vm.create();
+  const total = 20 * 1024 * 1024;
+  const events = client.events();
+  const { pid } = await client.process.spawn({ vmId, command: `head -c ${total} /dev/zero` });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const echoed = await within(10_000, client.process.exec({ vmId, command: "echo still served" }));
+  assert.equal(new TextDecoder().decode(echoed.stdout), "still served\n");
+  const running = (await client.process.list({ vmId })).processes.filter((p) => p.state === "running");
+  assert.ok(running.some((p) => p.pid === pid), "the producer is held back, not buffered away");
+  let received = 0;
+  for await (const event of events) {
+    if (event.pid !== pid) continue;
+    if (event.type === "process.output") received += event.data.length;
+    if (event.type === "process.exit") break;
+  }
+  assert.equal(received, total);
+});

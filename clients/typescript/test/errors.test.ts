@@ -155,7 +155,7 @@ test("events reach listeners and iterators as typed objects, and iteration ends 
   assert.ok(err instanceof SidecarError && err.reason === "exited");
 });
 
-test("an event iterator that falls behind pauses reading and resumes as it drains", async () => {
+test("an event iterator that falls behind still gets every event, in order", async () => {
   const client = await within(LIMIT_MS, Client.connect({ command: fakeSidecar("ok") }));
   try {
     const stream = client.events();

@@ -6,6 +6,7 @@ import trio
 
 from agentvm_protocol import (
     Empty,
+    ProcessAckOutputParams,
     ProcessCloseStdinParams,
     ProcessExecParams,
     ProcessExecResult,
@@ -35,6 +36,13 @@ async def process_exec(ctx: RequestContext, p: ProcessExecParams) -> ProcessExec
 @handler("process.spawn")
 async def process_spawn(ctx: RequestContext, p: ProcessSpawnParams) -> ProcessSpawnResult:
     return ProcessSpawnResult(pid=await ctx.vms.get(p.vm_id).processes.spawn(p, ctx.emit))
+
+
+@handler("process.ackOutput")
+async def process_ack_output(ctx: RequestContext, p: ProcessAckOutputParams) -> Empty:
+    ctx.vms.get(p.vm_id).processes.ack_output(p.pid, p.consumed)
+    await trio.lowlevel.checkpoint()
+    return Empty()
 
 
 @handler("process.writeStdin")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
+    "CLIENT",
     "NAME_MAX",
     "OMIT",
     "PATH_MAX",
@@ -42,7 +43,6 @@ __all__ = [
     "S_ISUID",
     "S_ISVTX",
     "USER",
-    "CLIENT",
     "Cred",
     "DirEntry",
     "FileKind",

@@ -17,11 +17,11 @@ from .descriptions import Description, FileDescription, PipeReader, PipeWriter, 
 from .devfs import DevFs
 from .errors import KernelError
 from .fdtable import FdBudget, FdTable
+from .fstypes import OpenFlags, Stat
 from .hostfs import HostFs
 from .limits import FsAccounting, Limits
 from .memfs import MemoryFs
 from .mounts import MountInfo
-from .fstypes import OpenFlags, Stat
 from .process import ExitStatus, Process, ProcessState, ProcessTable
 from .rootfs import make_root_fs
 from .vfs import Vfs

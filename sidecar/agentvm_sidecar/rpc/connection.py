@@ -30,6 +30,7 @@ from agentvm_protocol import (
     EVENT_METHOD,
     METHODS,
     NEED_DATA,
+    NOTIFIABLE_METHODS,
     PROTOCOL_VERSION,
     BadFrame,
     Event,
@@ -117,7 +118,7 @@ class Connection:
             elif isinstance(event, Request):
                 await self._on_request(event, requests)
             elif isinstance(event, Notification):
-                self._on_notification(event)
+                self._on_notification(event, requests)
             elif isinstance(event, BadFrame):
                 log.warning("bad_frame", kind=event.error.data.kind if event.error.data else None)
                 await self._send(encode_error(event.id, event.error))
@@ -171,7 +172,10 @@ class Connection:
         )
         await self._send(encode_result(req.id, result))
 
-    def _on_notification(self, note: Notification) -> None:
+    def _on_notification(self, note: Notification, requests: trio.Nursery) -> None:
+        if note.method in NOTIFIABLE_METHODS and self._state is _State.READY:
+            requests.start_soon(self._run_notification, note)
+            return
         if note.method != CANCEL_METHOD:
             log.debug("ignored_notification", method=note.method)
             return
@@ -204,6 +208,15 @@ class Connection:
         finally:
             del self._in_flight[req.id]
         await self._send(line)
+
+    async def _run_notification(self, note: Notification) -> None:
+        """Run a notifiable method; a notification gets no answer, so failures
+        (a VM disposed meanwhile, bad params) are only logged."""
+        try:
+            params = METHODS[note.method].params_decoder.decode(note.params)
+            await HANDLERS[note.method](self._ctx, params)
+        except Exception as exc:  # nobody to answer
+            log.debug("notification_failed", method=note.method, error=str(exc))
 
     async def _send_error(self, req_id: RequestId | None, exc: Exception) -> None:
         await self._send(self._error_line(req_id, exc))

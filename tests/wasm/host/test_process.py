@@ -297,7 +297,7 @@ def spawn_args(g: Guest, exec_path: str, argv: list[str], *, env: dict[str, str]
 def test_spawn_errors_are_synchronous(guest: Guest, kernel) -> None:
     pipe(guest)
     before = (kernel.fd_budget.used, len(kernel.processes))
-    kernel.vfs.write_file("/tmp/text", b"plain text", mode=0o755)
+    kernel.vfs.write_file("/tmp/text", b"\x7fELF\0binary", mode=0o755)  # neither wasm nor a script
     kernel.vfs.write_file("/tmp/noexec", NOP_WASM, mode=0o644)
     assert guest.p("proc_spawn_v3", *spawn_args(guest, "missing", ["missing"])) == E["ENOENT"]
     assert guest.p("proc_spawn_v3", *spawn_args(guest, "", [])) == E["ENOENT"]
@@ -337,7 +337,7 @@ def exec_args(g: Guest, path: str, argv: list[str], env: dict[str, str], close: 
 
 
 def test_exec_errors_return(guest: Guest, kernel) -> None:
-    kernel.vfs.write_file("/tmp/text", b"plain", mode=0o755)
+    kernel.vfs.write_file("/tmp/text", b"\x7fELF\0binary", mode=0o755)
     assert guest.p("proc_exec", *exec_args(guest, "nope", ["nope"], {"PATH": "/bin"})) == E["ENOENT"]
     assert guest.p("proc_exec", *exec_args(guest, "/tmp/text", ["t"], {})) == E["ENOEXEC"]
     assert guest.ctx.exec_request is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
+import wasmtime
 
-from agentvm import VmConfig, VmLimits
+from agentvm import RpcError, VmConfig, VmLimits
 from tests.process.conftest import install_guest
 
 
@@ -73,3 +75,43 @@ async def test_hello_guest_sees_argv_and_exit_code(client, vm_id):
     res = await client.process.exec(vm_id, argv=[hello, "a b", "c"])
     assert res.stdout == f"hello from wasi\nargv[0]={hello}\nargv[1]=a b\nargv[2]=c\n".encode()
     assert res.exit_code == 3
+
+
+def _wat_guest(body: str, extra: str = "") -> bytes:
+    return wasmtime.wat2wasm(f"""(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  {extra}
+  (func (export "_start") {body}))""")
+
+
+async def run_wat(client, vm_id, wasm: bytes):
+    await client.fs.write_file(vm_id, "/tmp/guest.wasm", wasm, mode=0o755)
+    return await client.process.exec(vm_id, argv=["/tmp/guest.wasm"], timeout_ms=60_000)
+
+
+async def test_a_module_with_extra_memories_cannot_multiply_the_memory_limit(client, vm_id):
+    # multi-memory is off in the engine: such a module is not a valid program here
+    with pytest.raises(RpcError) as err:
+        await run_wat(client, vm_id, _wat_guest("(call $exit (i32.const 0))", "(memory $second 0)"))
+    assert err.value.errno == "ENOEXEC"
+
+
+async def test_table_growth_is_bounded(client, vm_id):
+    grow = "(call $exit (i32.add (i32.const 100) (table.grow $t (ref.null func) (i32.const {n}))))"
+    small = await run_wat(client, vm_id, _wat_guest(grow.format(n=1000), "(table $t 0 funcref)"))
+    assert small.exit_code == 100  # the old size, 0
+    huge = await run_wat(client, vm_id, _wat_guest(grow.format(n=200_000_000), "(table $t 0 funcref)"))
+    assert huge.exit_code == 99  # table.grow failed: -1
+    declared = await run_wat(client, vm_id, _wat_guest("(call $exit (i32.const 0))", "(table $t 100000000 funcref)"))
+    assert declared.exit_code == 1
+
+
+async def test_the_cpu_budget_is_not_refilled_by_exec(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(cpu_time_ms_per_process=1000)))).vm_id
+    script = b'x=0; while [ $x -lt 500 ]; do x=$((x+1)); done; echo >> /tmp/rounds; exec /bin/sh /tmp/burn.sh\n'
+    await client.fs.write_file(vm, "/tmp/burn.sh", script)
+    res = await client.process.exec(vm, argv=["/bin/sh", "/tmp/burn.sh"], timeout_ms=60_000)
+    assert (res.exit_code, res.timed_out) == (124, False), res.stderr
+    rounds = (await client.fs.read_file(vm, "/tmp/rounds")).data.count(b"\n")
+    assert 1 <= rounds < 20

@@ -12,6 +12,8 @@
 #   (`store.set_epoch_deadline(n)`) before running guest code.
 # - cranelift_opt_level "speed": the default today, pinned so a wasmtime
 #   upgrade cannot silently change it (it is part of the cache fingerprint).
+# - wasm_multi_memory off: the per-Store memory limit applies to each linear
+#   memory, so a module with many memories could multiply it; guests need one.
 # - consume_fuel stays off: fuel instruments every basic block and costs
 #   throughput; epochs give prompt kill and CPU budgets without that cost. Fuel
 #   would only be needed for deterministic instruction counting.
@@ -46,6 +48,7 @@ ENGINE_SETTINGS: Mapping[str, object] = MappingProxyType(
     {
         "epoch_interruption": True,
         "cranelift_opt_level": "speed",
+        "wasm_multi_memory": False,
     }
 )
 

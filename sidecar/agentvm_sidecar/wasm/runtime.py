@@ -58,6 +58,9 @@ __all__ = ["TICK_SECONDS", "GuestRuntime", "shared_runtime"]
 log = get_logger("wasm.runtime")
 
 TICK_SECONDS = 0.005
+# Rust and C programs use one function table of a few thousand entries.
+MAX_TABLE_ELEMENTS = 100_000
+MAX_TABLES = 4
 CPU_LIMIT_EXIT_CODE = 124
 TRAP_EXIT_CODE = 1
 
@@ -123,9 +126,12 @@ class GuestRuntime:
 
     def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
         status = ExitStatus(TRAP_EXIT_CODE)
+        # One CPU budget for the process's whole life: exec does not refill it
+        # (as RLIMIT_CPU), and every image runs on this same thread.
+        cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
         try:
             while True:
-                ctx = self._run_image(kernel, proc, program)
+                ctx = self._run_image(kernel, proc, program, cpu_deadline)
                 if ctx.exec_request is None:
                     status = ctx.exit_status or ExitStatus(TRAP_EXIT_CODE)
                     break
@@ -138,11 +144,19 @@ class GuestRuntime:
             set_current_context(None)
             kernel.processes.exit(proc, status)
 
-    def _run_image(self, kernel: Kernel, proc: Process, program: Program) -> GuestContext:
+    def _run_image(self, kernel: Kernel, proc: Process, program: Program, cpu_deadline: float) -> GuestContext:
         store = wasmtime.Store(self.engine)
-        store.set_limits(memory_size=kernel.limits.memory_bytes_per_process)
+        # Everything a module can grow is bounded, not only its linear memory:
+        # one instance, one memory, few tables of bounded size.
+        store.set_limits(
+            memory_size=kernel.limits.memory_bytes_per_process,
+            table_elements=MAX_TABLE_ELEMENTS,
+            instances=1,
+            tables=MAX_TABLES,
+            memories=1,
+        )
         ctx = GuestContext(kernel, proc, store)
-        ctx.cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
+        ctx.cpu_deadline = cpu_deadline
         set_current_context(ctx)
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_deadline, None, _no_finalizer)

@@ -48,8 +48,9 @@ class VmLimits(Base, omit_defaults=False):
     Always encoded in full (no omitted defaults), so readers see the numbers in force.
 
     Exceeding one gives a clear error: ENOSPC for the filesystem, EMFILE/ENFILE for
-    descriptors, EAGAIN for processes and pipes, E2BIG for argv/env, exit code 124 for
-    CPU time, a failed allocation (ENOMEM inside the guest) for memory.
+    descriptors, EAGAIN for processes and pipes, E2BIG for argv/env, EFBIG for a too
+    large program, exit code 124 for CPU time, a failed allocation (ENOMEM inside the
+    guest) for memory.
     """
 
     memory_bytes_per_process: Annotated[int, Meta(ge=64 * 1024, le=4096 * _MiB)] = 128 * _MiB
@@ -64,6 +65,9 @@ class VmLimits(Base, omit_defaults=False):
     """Hard bound of a pipe whose reader stalls (brush fills ``$(cmd)`` pipes before
     reading them, so a stalled pipe may grow up to this before writers block)."""
     max_argv_env_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
+    max_program_bytes: Annotated[int, Meta(ge=1024)] = 64 * _MiB
+    """Largest wasm module a process may run (EFBIG beyond): bounds the memory and
+    the compile time a guest-built program can cost."""
     fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
     fs_max_inodes: Annotated[int, Positive] = 65536
 

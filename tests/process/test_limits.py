@@ -115,3 +115,16 @@ async def test_the_cpu_budget_is_not_refilled_by_exec(client):
     assert (res.exit_code, res.timed_out) == (124, False), res.stderr
     rounds = (await client.fs.read_file(vm, "/tmp/rounds")).data.count(b"\n")
     assert 1 <= rounds < 20
+
+
+async def test_a_program_over_the_size_limit_is_efbig_before_it_is_read(client):
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(max_program_bytes=64 * 1024)))).vm_id
+    hello = await install_guest(client, vm, "hello")
+    big = b"\0asm\x01\0\0\0" + b"\0" * (128 * 1024)
+    await client.fs.write_file(vm, "/tmp/big.wasm", big, mode=0o755)
+    with pytest.raises(RpcError) as err:
+        await client.process.exec(vm, argv=["/tmp/big.wasm"])
+    assert (err.value.kind, err.value.errno) == ("limit_exceeded", "EFBIG")
+    res = await client.process.exec(vm, "/tmp/big.wasm; echo $?")
+    assert res.stdout.strip() != b"0"
+    assert (await client.process.exec(vm, argv=[hello])).stdout.startswith(b"hello from wasi")  # small ones run

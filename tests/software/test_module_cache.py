@@ -145,3 +145,28 @@ def test_shared_engine_interrupts_a_spinning_guest_when_the_epoch_passes(tmp_pat
             spin(store)
     finally:
         ticker.cancel()
+
+
+def test_transient_modules_never_touch_disk_and_are_evicted_least_recently_used_first(tmp_path: Path) -> None:
+    size = len(wasm(1))
+    cache = ModuleCache(tmp_path, transient_budget=3 * size)
+    for answer in (1, 2, 3):
+        cache.get(wasm(answer), persistent=False)
+    cache.get(wasm(1), persistent=False)  # 1 is now the most recently used
+    cache.get(wasm(4), persistent=False)  # evicts 2
+    stats = cache.statistics()
+    assert (stats.modules, stats.evicted) == (3, 1)
+    assert not list(tmp_path.glob("*.cwasm"))
+    assert answer_of(cache.get(wasm(1), persistent=False)) == 1  # still cached
+    assert cache.statistics().compiled == 4
+    cache.get(wasm(2), persistent=False)  # was evicted: compiled again
+    assert cache.statistics().compiled == 5
+
+
+def test_persistent_modules_are_never_evicted(tmp_path: Path) -> None:
+    cache = ModuleCache(tmp_path, transient_budget=1)
+    kept = cache.get(wasm(7))
+    for answer in range(3):
+        cache.get(wasm(100 + answer), persistent=False)
+    assert cache.get(wasm(7)) is kept
+    assert cache.statistics().modules == 2  # the persistent one and the newest transient

@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_MAX_FDS_PER_VM",
     "DEFAULT_MAX_PIPES",
     "DEFAULT_MAX_PROCESSES",
+    "DEFAULT_MAX_PROGRAM_BYTES",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
     "DEFAULT_PIPE_BUFFER_BYTES",
     "DEFAULT_PIPE_MAX_BUFFER_BYTES",
@@ -55,6 +56,7 @@ DEFAULT_MAX_PIPES = 256
 DEFAULT_PIPE_BUFFER_BYTES = 65536
 DEFAULT_PIPE_MAX_BUFFER_BYTES = 16 * MiB
 DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
+DEFAULT_MAX_PROGRAM_BYTES = 64 * MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class Limits:
     pipe_buffer_bytes: int = DEFAULT_PIPE_BUFFER_BYTES
     pipe_max_buffer_bytes: int = DEFAULT_PIPE_MAX_BUFFER_BYTES
     max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
+    max_program_bytes: int = DEFAULT_MAX_PROGRAM_BYTES
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

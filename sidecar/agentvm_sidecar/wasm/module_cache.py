@@ -4,6 +4,11 @@
 # for the 3 MB `sh`), while instantiating a compiled module takes ~0.1 ms. So:
 # - in memory, one `wasmtime.Module` per sha256 of the wasm bytes, shared by all
 #   VMs of the sidecar (Modules are immutable and thread-safe);
+# - but only *persistent* modules (the shared /bin layer: a fixed, trusted set)
+#   stay for good and go to disk. Anything else is a program a guest may have
+#   built, so an unbounded stream of distinct modules is an attack: those are
+#   kept in memory only, least recently used first out, within
+#   `TRANSIENT_BUDGET_BYTES` of wasm;
 # - on disk, `Module.serialize()` output in
 #   `<cache dir>/<sha256>-<wasmtime version>-<config fingerprint>.cwasm`, so a
 #   new sidecar process skips compilation too. The version and fingerprint in
@@ -33,6 +38,7 @@ import os
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +58,8 @@ __all__ = [
 log = get_logger("wasm.module_cache")
 
 CACHE_DIR_ENV = "AGENTVM_CACHE_DIR"
+# wasm bytes of non-persistent modules kept compiled (compiled code is ~2-4x that).
+TRANSIENT_BUDGET_BYTES = 64 * 1024 * 1024
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -72,7 +80,8 @@ class ModuleCacheStatistics:
 
     `compiled` counts compilations, `disk_hits` modules deserialized from disk,
     `memory_hits` lookups answered from memory, `disk_errors` cache files that
-    were unreadable or rejected (and deleted), `modules` modules held in memory.
+    were unreadable or rejected (and deleted), `modules` modules held in memory,
+    `evicted` transient modules dropped to stay within the budget.
     """
 
     memory_hits: int
@@ -80,6 +89,7 @@ class ModuleCacheStatistics:
     compiled: int
     disk_errors: int
     modules: int
+    evicted: int
 
 
 class ModuleCache:
@@ -89,13 +99,18 @@ class ModuleCache:
         cache_dir: where serialized modules live (default: `default_cache_dir()`).
     """
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, transient_budget: int = TRANSIENT_BUDGET_BYTES) -> None:
         self._engine = shared_engine()
         self._dir = cache_dir if cache_dir is not None else default_cache_dir()
         self._suffix = f"-{WASMTIME_VERSION}-{config_fingerprint()}.cwasm"
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._modules: dict[str, wasmtime.Module] = {}
+        # transient key -> wasm size, least recently used first
+        self._transient: OrderedDict[str, int] = OrderedDict()
+        self._transient_bytes = 0
+        self._transient_budget = transient_budget
+        self._evicted = 0
         self._memory_hits = 0
         self._disk_hits = 0
         self._compiled = 0
@@ -109,8 +124,11 @@ class ModuleCache:
         """The on-disk cache file for a module digest."""
         return self._dir / f"{sha256}{self._suffix}"
 
-    def get(self, module_bytes: bytes | memoryview, sha256: str | None = None) -> wasmtime.Module:
-        """Return the compiled module for `module_bytes`, compiling at most once.
+    def get(
+        self, module_bytes: bytes | memoryview, sha256: str | None = None, *, persistent: bool = True
+    ) -> wasmtime.Module:
+        """Return the compiled module for `module_bytes`, compiling at most once
+        while it is cached.
 
         Blocks the calling thread while compiling or loading; call it from a
         worker thread, not the trio loop.
@@ -118,6 +136,8 @@ class ModuleCache:
         Args:
             module_bytes: a wasm binary.
             sha256: its lowercase hex sha256, if already known (not re-checked).
+            persistent: keep it for good and on disk (trusted modules only);
+                otherwise it is held in memory within the transient budget.
 
         Returns:
             A Module of `shared_engine()`.
@@ -130,24 +150,44 @@ class ModuleCache:
         if not _SHA256_HEX.fullmatch(key):
             raise ValueError(f"sha256 must be 64 lowercase hex digits, got {key!r}")
         with self._lock:
-            module = self._modules.get(key)
+            module = self._hit(key)
             if module is not None:
-                self._memory_hits += 1
                 return module
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
-                module = self._modules.get(key)
+                module = self._hit(key)
                 if module is not None:
-                    self._memory_hits += 1
                     return module
-            module = self._load(key)
+            module = self._load(key) if persistent else None
             if module is None:
-                module = self._compile(key, module_bytes)
+                module = self._compile(key, module_bytes, store=persistent)
             with self._lock:
                 self._modules[key] = module
-                del self._key_locks[key]
+                self._key_locks.pop(key, None)
+                if not persistent:
+                    self._admit_transient(key, len(module_bytes))
             return module
+
+    def _hit(self, key: str) -> wasmtime.Module | None:
+        """A cached module, marked recently used (caller holds the lock)."""
+        module = self._modules.get(key)
+        if module is not None:
+            self._memory_hits += 1
+            if key in self._transient:
+                self._transient.move_to_end(key)
+        return module
+
+    def _admit_transient(self, key: str, size: int) -> None:
+        """Account a new transient module; evict the least recently used beyond
+        the budget (caller holds the lock). The newest always stays."""
+        self._transient[key] = size
+        self._transient_bytes += size
+        while self._transient_bytes > self._transient_budget and len(self._transient) > 1:
+            old, old_size = self._transient.popitem(last=False)
+            self._transient_bytes -= old_size
+            del self._modules[old]
+            self._evicted += 1
 
     def statistics(self) -> ModuleCacheStatistics:
         with self._lock:
@@ -157,6 +197,7 @@ class ModuleCache:
                 compiled=self._compiled,
                 disk_errors=self._disk_errors,
                 modules=len(self._modules),
+                evicted=self._evicted,
             )
 
     def _load(self, key: str) -> wasmtime.Module | None:
@@ -175,11 +216,13 @@ class ModuleCache:
             self._disk_hits += 1
         return module
 
-    def _compile(self, key: str, module_bytes: bytes | memoryview) -> wasmtime.Module:
+    def _compile(self, key: str, module_bytes: bytes | memoryview, *, store: bool) -> wasmtime.Module:
         module = wasmtime.Module(self._engine, bytes(module_bytes))
         with self._lock:
             self._compiled += 1
-        log.debug("module_compiled", sha256=key, size=len(module_bytes))
+        log.debug("module_compiled", sha256=key, size=len(module_bytes), persistent=store)
+        if not store:
+            return module
         try:
             self._store(key, module.serialize())
         except OSError as exc:

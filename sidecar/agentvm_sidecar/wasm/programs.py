@@ -8,7 +8,7 @@ POSIX ``execvp``-style lookup, done by the host because the guests pass bare nam
   interpreter with ``[interp, optional-arg, script, args...]`` (nested up to 4 deep);
   a text file without ``#!`` runs with ``/bin/sh``, as bash and execvp do;
 - errors: ENOENT (missing), EACCES (not executable by the caller, or a directory),
-  ENOEXEC (binary, neither wasm nor a script).
+  ENOEXEC (binary, neither wasm nor a script), EFBIG (over ``max_program_bytes``).
 
 Modules of the shared /bin layer are found by inode without hashing; other files
 (a guest-built binary, a host_dir mount) are hashed to key the module cache.
@@ -36,6 +36,7 @@ SCRIPT_SHELL = "/bin/sh"
 _WASM_MAGIC = b"\0asm"
 _MAX_INTERPRETER_DEPTH = 4
 _X_OK = 0o111
+_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,31 @@ def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> wasmtime.Module:
     if layered is not None:
         digest, data = layered
     else:
-        data = kernel.vfs.read_file(path, cwd=cwd, cred=cred)
+        data = _read_program(kernel, path, cwd, cred)
         digest = hashlib.sha256(data).hexdigest()
     try:
-        return shared_module_cache().get(data, sha256=digest)
+        # Only the shared layer's (trusted, fixed) modules are kept for good and
+        # written to disk; a guest-built program is cached in memory, bounded.
+        return shared_module_cache().get(data, sha256=digest, persistent=layered is not None)
     except wasmtime.WasmtimeError as exc:
         raise KernelError("ENOEXEC", f"{path}: invalid wasm module", path=path) from exc
+
+
+def _read_program(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
+    """The bytes of a program file, refused (EFBIG) beyond ``max_program_bytes``.
+
+    Read chunk by chunk, each under the VM lock only for its own read, so loading
+    a large program never stalls the VM's other threads (nor, through a sparse
+    file, makes the sidecar read gigabytes).
+    """
+    limit = kernel.limits.max_program_bytes
+    with kernel.vfs.open(path, cwd=cwd, cred=cred) as handle:
+        size = handle.stat().size
+        if size > limit:
+            raise KernelError("EFBIG", f"{path}: program of {size} bytes exceeds {limit}", path=path)
+        data = bytearray()
+        while chunk := handle.read(_READ_CHUNK):
+            data += chunk
+            if len(data) > limit:
+                raise KernelError("EFBIG", f"{path}: program exceeds {limit} bytes", path=path)
+    return bytes(data)

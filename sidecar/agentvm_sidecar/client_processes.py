@@ -70,8 +70,12 @@ class _Running:
 class ClientProcesses:
     """The wire-started processes of one VM."""
 
-    def __init__(self, vm_id: str, kernel: Kernel, env: dict[str, str], cwd: str, nursery: trio.Nursery) -> None:
+    def __init__(
+        self, vm_id: str, kernel: Kernel, env: dict[str, str], cwd: str, nursery: trio.Nursery,
+        threads: trio.CapacityLimiter,
+    ) -> None:
         self._vm_id = vm_id
+        self._threads = threads
         self._kernel = kernel
         self._env = {**_DEFAULT_ENV, **env}
         self._cwd = cwd
@@ -121,7 +125,8 @@ class ClientProcesses:
                 lambda: spawn(
                     kernel, ppid=0, exec_path=exec_path, argv=args, env={**self._env, **env},
                     cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
-                )
+                ),
+                limiter=self._threads,
             )
         except BaseException:
             fds.close_all()

@@ -26,9 +26,11 @@ from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
 
-__all__ = ["Vm", "VmRegistry", "apply_mount", "build_kernel"]
+__all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel"]
 
 log = get_logger("vms")
+
+VM_WORKER_THREADS = 8
 
 
 @dataclass(eq=False)
@@ -40,6 +42,10 @@ class Vm:
     kernel: Kernel
     nursery: trio.Nursery
     processes: ClientProcesses
+    # Worker threads for this VM's kernel calls. Per VM, so a VM whose calls are
+    # slow (a guest holding its lock, a slow host disk) can use up only its own
+    # threads, never those other VMs' requests need.
+    threads: trio.CapacityLimiter
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
@@ -62,8 +68,9 @@ class VmRegistry:
             raise RpcError("unavailable", f"guest software is not set up: {exc}") from None
         vm_id = f"vm-{secrets.token_hex(6)}"
         vm_nursery = await self._nursery.start(_run_vm_nursery)
-        processes = ClientProcesses(vm_id, kernel, config.env, config.cwd, vm_nursery)
-        vm = Vm(vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery, processes=processes)
+        threads = trio.CapacityLimiter(VM_WORKER_THREADS)
+        processes = ClientProcesses(vm_id, kernel, config.env, config.cwd, vm_nursery, threads)
+        vm = Vm(vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery, processes=processes, threads=threads)
         self._vms[vm_id] = vm
         log.info("vm_created", vm_id=vm_id, mounts=len(config.mounts))
         return vm

@@ -449,3 +449,55 @@ def test_host_directory_handle_lists_with_dot_entries(vm: Vfs, host: Path) -> No
         assert names[:2] == [".", ".."]
         assert set(names[2:]) == {"hello.txt", "sub"}
         assert d.readdir_entries()[1].ino == vm.stat("/mnt").ino
+
+
+# -- the mount root, other filesystems, host modes ------------------------------------
+def test_a_mount_root_reached_through_a_symlink_is_refused(host: Path) -> None:
+    # A guest of an earlier VM could have planted this link in a directory it could write.
+    (host / "share" / "planted").symlink_to(host / "outside")
+    with raises_errno("ELOOP"):
+        HostFs(host / "share" / "planted")
+    with raises_errno("ELOOP"):
+        HostFs(host / "share" / "planted" / "deeper")
+    assert HostFs(host / "share" / "sub").readdir(HostFs(host / "share" / "sub").root())
+
+
+@pytest.mark.parametrize("walk", ["openat2", "per-component"])
+def test_another_filesystem_mounted_below_the_root_cannot_be_entered(monkeypatch, walk: str) -> None:
+    if walk == "per-component":
+        monkeypatch.setattr("agentvm_sidecar.kernel.openat2.available", lambda: False)
+    vfs = Vfs.with_default_tree(FsAccounting())
+    vfs.mkdir("/hostroot", recursive=True)
+    vfs.mount("/hostroot", HostFs("/", read_only=True))
+    assert vfs.exists("/hostroot/etc")
+    with raises_errno("EXDEV"):
+        vfs.read_file("/hostroot/proc/self/environ")
+    with raises_errno("EXDEV"):
+        vfs.readdir("/hostroot/proc")
+
+
+def test_guests_cannot_set_setuid_setgid_or_sticky_bits_on_the_host(vm: Vfs, host: Path) -> None:
+    vm.write_file("/mnt/host/tool", b"x", mode=0o6755)
+    assert stat.S_IMODE((host / "share" / "tool").stat().st_mode) & 0o7000 == 0
+    vm.chmod("/mnt/host/tool", 0o4777)
+    assert stat.S_IMODE((host / "share" / "tool").stat().st_mode) == 0o777
+    vm.mkdir("/mnt/host/d", 0o3777)
+    assert stat.S_IMODE((host / "share" / "d").stat().st_mode) & 0o7000 == 0
+
+
+def test_a_deep_directory_chain_costs_one_host_open_per_component(vm: Vfs, host: Path, monkeypatch) -> None:
+    # Each lookup used to re-open the chain from the root one openat per level:
+    # O(depth^2) host calls under the VM lock. openat2 resolves a chain in one.
+    from agentvm_sidecar.kernel import openat2
+
+    if not openat2.available():
+        pytest.skip("this kernel has no openat2")
+    depth = 300
+    deep = "/".join(["d"] * depth)
+    (host / "share" / deep).mkdir(parents=True)
+    (host / "share" / deep / "leaf").write_bytes(b"leaf")
+    calls = []
+    real = openat2.openat2
+    monkeypatch.setattr(openat2, "openat2", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert vm.read_file(f"/mnt/host/{deep}/leaf") == b"leaf"
+    assert depth <= len(calls) <= 2 * depth + 5

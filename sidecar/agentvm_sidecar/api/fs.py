@@ -60,8 +60,8 @@ T = TypeVar("T")
 
 
 async def _in_kernel(ctx: RequestContext, vm_id: str, op: Callable[[Kernel], T]) -> T:
-    kernel = ctx.vms.get(vm_id).kernel
-    return await trio.to_thread.run_sync(op, kernel)
+    vm = ctx.vms.get(vm_id)
+    return await trio.to_thread.run_sync(op, vm.kernel, limiter=vm.threads)
 
 
 _WIRE_KIND = {

@@ -48,7 +48,7 @@ async def vm_list(ctx: RequestContext, params: VmListParams) -> VmListResult:
 @handler("vm.info")
 async def vm_info(ctx: RequestContext, params: VmInfoParams) -> VmInfoResult:
     vm = ctx.vms.get(params.vm_id)
-    usage = await trio.to_thread.run_sync(vm.kernel.usage)
+    usage = await trio.to_thread.run_sync(vm.kernel.usage, limiter=vm.threads)
     return VmInfoResult(
         info=VmInfo(
             vm_id=vm.vm_id,

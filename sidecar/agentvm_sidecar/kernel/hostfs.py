@@ -8,11 +8,18 @@
 #     are re-validated here ('', '.', '..', '/' and NUL are refused).
 #  2. A node is the tuple of components from the mount root.  The walker saw
 #     each prefix as a real directory, but the host can change underneath, so
-#     every operation re-opens the chain from the root fd, one component at a
-#     time, with O_PATH|O_DIRECTORY|O_NOFOLLOW relative to the previous fd.  A
-#     component swapped for a symlink in the meantime fails (ENOTDIR/ELOOP)
-#     instead of escaping.  The final operation uses dir_fd= and never follows
-#     a symlink (follow_symlinks=False / O_NOFOLLOW).
+#     every operation re-opens the chain from the root fd: with openat2
+#     (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_XDEV, one syscall, see
+#     openat2.py) where the kernel has it, else one O_PATH|O_DIRECTORY|O_NOFOLLOW
+#     openat per component.  A component swapped for a symlink in the meantime
+#     fails (ENOTDIR/ELOOP) instead of escaping.  The final operation uses
+#     dir_fd= and never follows a symlink (follow_symlinks=False / O_NOFOLLOW).
+#  2b. The mount is one host filesystem: a directory where another filesystem
+#     is mounted (/proc below a mount of /, say) cannot be entered (EXDEV), so
+#     procfs, sysfs and devices never become reachable through a mount.
+#  2c. The mount root itself is opened one O_NOFOLLOW component at a time from
+#     /: a host path through a symlink is refused (ELOOP), because a guest of an
+#     earlier VM may have planted that symlink in a directory it could write.
 #  3. Host symlinks are reported to the walker as symlinks with their target
 #     text; the walker interprets the target in the VM's namespace (absolute
 #     targets from the VM root, '..' popping VM directories).  So a symlink to
@@ -24,6 +31,8 @@
 #     must not hang on a host fifo or talk to a host device).
 #  5. read_only=True makes every mutation EROFS here, independently of the
 #     mount flag in the VFS (defence in depth).
+#  5b. Modes set on the host keep only the rwx bits: a guest can never create a
+#     setuid/setgid (or sticky) file on the host, whoever runs the sidecar.
 #  6. Host errors become KernelError by errno name; host paths never appear in
 #     error messages.
 #
@@ -32,9 +41,6 @@
 # a mount owned by whoever runs the sidecar; the host kernel still enforces
 # the sidecar's own credentials on every call.  Pass owner_uid=None to report
 # real host ids.  Inode numbers are the host's; dev is this fs's own number.
-#
-# openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) would do rule 2 in one call; the
-# per-component walk is portable to any Linux and costs one openat per level.
 #
 # XX: new files get the sidecar's umask applied by the host.
 # XX: a regular file swapped for a host device between the lstat pre-check and
@@ -51,6 +57,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
 
@@ -60,6 +67,7 @@ _O_PATH = getattr(os, "O_PATH", 0)
 _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+_HOST_MODE_BITS = 0o777  # rule 5b: no setuid, setgid or sticky bit on the host
 
 
 def _kind(mode: int) -> FileKind:
@@ -67,6 +75,41 @@ def _kind(mode: int) -> FileKind:
         return FileKind.from_mode(mode)
     except KeyError:
         return FileKind.CHAR_DEVICE  # unknown type: treat as a device (refused on open)
+
+
+def _open_root(host_path: str) -> int:
+    """The mount root, opened from / one O_NOFOLLOW component at a time (rule 2c).
+
+    Raises: KernelError ENOENT/ENOTDIR/EACCES, ELOOP (a component is a symlink).
+    """
+    if not os.path.isabs(host_path):
+        raise KernelError.einval(message="host path must be absolute")
+    fd = os.open("/", _DIR_FLAGS)
+    try:
+        for part in (p for p in host_path.split("/") if p and p != "."):
+            if part == "..":
+                raise KernelError.einval(message="host path must not contain '..'")
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if _is_symlink(part, fd):
+                    raise KernelError.eloop(
+                        message=f"host path component {part!r} is a symlink; mount the resolved path instead"
+                    ) from None
+                raise KernelError.from_oserror(exc) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _is_symlink(name: str, dir_fd: int) -> bool:
+    try:
+        return st.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 class HostNode:
@@ -117,13 +160,9 @@ class HostFs:
         self.host_path = os.fspath(host_path)
         self._owner_uid = owner_uid
         self._owner_gid = owner_gid
-        try:
-            self._root_fd: int | None = os.open(
-                self.host_path, (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
-            )
-            root_st = os.fstat(self._root_fd)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
+        self._root_fd: int | None = _open_root(self.host_path)
+        root_st = os.fstat(self._root_fd)
+        self._root_dev = root_st.st_dev
         self._root = HostNode((), FileKind.DIRECTORY, root_st.st_mode, root_st.st_ino)
 
     def __repr__(self) -> str:
@@ -137,22 +176,42 @@ class HostFs:
 
     @contextmanager
     def _dir_fd(self, parts: tuple[str, ...]) -> Iterator[int]:
-        """An fd for the directory at `parts`, opened one O_NOFOLLOW step at a time."""
-        fd = self._root_fd_checked()
-        opened: list[int] = []
+        """An fd for the directory at `parts`, confined as rules 2 and 2b say."""
+        if not parts:
+            yield self._root_fd_checked()
+            return
+        fd = self._open_dir(parts, _DIR_FLAGS)
         try:
-            for part in parts:
-                _check_name(part)
-                fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                opened.append(fd)
-                if opened[:-1]:
-                    os.close(opened.pop(0))
             yield fd
+        finally:
+            os.close(fd)
+
+    def _open_dir(self, parts: tuple[str, ...], flags: int) -> int:
+        """A new fd (``flags``) for the directory at ``parts``, confined as rules 2
+        and 2b say. Raises: KernelError."""
+        root = self._root_fd_checked()
+        for part in parts:
+            _check_name(part)
+        try:
+            if not parts:
+                return os.open(".", flags, dir_fd=root)
+            if openat2.available():
+                return openat2.openat2(root, "/".join(parts), flags)
+            return self._walk_below(root, parts, flags)
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
-        finally:
-            for f in opened:
-                os.close(f)
+
+    def _walk_below(self, root: int, parts: tuple[str, ...], flags: int) -> int:
+        fd = root
+        for i, part in enumerate(parts):
+            child = os.open(part, flags if i == len(parts) - 1 else _DIR_FLAGS, dir_fd=fd)
+            if fd != root:
+                os.close(fd)
+            fd = child
+            if os.fstat(fd).st_dev != self._root_dev:
+                os.close(fd)
+                raise OSError(18, "cross-device link")  # EXDEV, as RESOLVE_NO_XDEV says
+        return fd
 
     @contextmanager
     def _parent_fd(self, node: HostNode) -> Iterator[tuple[int, str]]:
@@ -227,15 +286,7 @@ class HostFs:
 
     def readdir(self, dir: HostNode) -> list[DirEntry]:
         """Raises: ENOTDIR, ENOENT, EACCES."""
-        with self._dir_fd(dir.parts[:-1]) as pfd:
-            try:
-                lfd = (
-                    os.open(dir.parts[-1], _LIST_FLAGS, dir_fd=pfd)
-                    if dir.parts
-                    else os.open(".", _LIST_FLAGS, dir_fd=pfd)
-                )
-            except OSError as exc:
-                raise KernelError.from_oserror(exc) from None
+        lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
             out: list[DirEntry] = []
             with os.scandir(lfd) as it:
@@ -270,7 +321,7 @@ class HostFs:
                     os.open(
                         name,
                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS,
-                        mode & 0o7777,
+                        mode & _HOST_MODE_BITS,
                         dir_fd=fd,
                     )
                 )
@@ -285,7 +336,7 @@ class HostFs:
         _check_name(name)
         with self._dir_fd(dir.parts) as fd:
             try:
-                os.mkdir(name, mode & 0o7777, dir_fd=fd)
+                os.mkdir(name, mode & _HOST_MODE_BITS, dir_fd=fd)
                 return self._child(dir, name, fd)
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
@@ -394,13 +445,7 @@ class HostFs:
         if node.kind is FileKind.REGULAR:
             fd = self._open_fd(node, os.O_RDONLY)
         else:
-            with self._dir_fd(node.parts[:-1]) as pfd:
-                try:
-                    fd = os.open(
-                        node.parts[-1] if node.parts else ".", _LIST_FLAGS, dir_fd=pfd
-                    )
-                except OSError as exc:
-                    raise KernelError.from_oserror(exc) from None
+            fd = self._open_dir(node.parts, _LIST_FLAGS)
         try:
             _fd_setattr(fd, mode, atime_ns, mtime_ns)
         finally:
@@ -444,7 +489,7 @@ class HostFs:
 def _fd_setattr(fd: int, mode: int | None, atime_ns: Any, mtime_ns: Any) -> None:
     try:
         if mode is not None:
-            os.fchmod(fd, mode & 0o7777)
+            os.fchmod(fd, mode & _HOST_MODE_BITS)
         if atime_ns is not OMIT or mtime_ns is not OMIT:
             if atime_ns is None and mtime_ns is None:
                 os.utime(fd)

@@ -80,7 +80,13 @@ class MemoryMount(Base, tag="memory", tag_field="type"):
 
 class HostDirMount(Base, tag="host_dir", tag_field="type"):
     """A host directory mounted at ``path``. The guest is confined to ``host_path``:
-    ``..`` and symlinks are resolved inside the VM and never reach outside it."""
+    ``..`` and symlinks are resolved inside the VM and never reach outside it.
+
+    ``host_path`` must be absolute and free of symlinks (ELOOP otherwise: a guest
+    of an earlier VM could have planted one); pass ``os.path.realpath(p)`` if you
+    trust every link in it. The mount shows one host filesystem: directories where
+    another filesystem is mounted (``/proc`` below ``/``) cannot be entered (EXDEV).
+    Files the guest creates keep only their rwx mode bits on the host."""
 
     path: AbsVmPath
     host_path: Annotated[str, Meta(pattern="^/[^\x00]*$", description="Absolute host directory path.")]

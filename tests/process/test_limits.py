@@ -80,8 +80,8 @@ async def test_hello_guest_sees_argv_and_exit_code(client, vm_id):
 def _wat_guest(body: str, extra: str = "") -> bytes:
     return wasmtime.wat2wasm(f"""(module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
   {extra}
+  (memory (export "memory") 1)
   (func (export "_start") {body}))""")
 
 
@@ -128,3 +128,20 @@ async def test_a_program_over_the_size_limit_is_efbig_before_it_is_read(client):
     res = await client.process.exec(vm, "/tmp/big.wasm; echo $?")
     assert res.stdout.strip() != b"0"
     assert (await client.process.exec(vm, argv=[hello])).stdout.startswith(b"hello from wasi")  # small ones run
+
+
+async def test_unknown_imports_are_enosys_stubs_private_to_each_module(client, vm_id):
+    # Two programs import the same unknown name with different signatures; both
+    # run and see ENOSYS (52), and neither breaks the other or the shared linker.
+    one = _wat_guest(
+        "(call $exit (call $future (i32.const 1)))",
+        '(import "host_fs" "future_fn" (func $future (param i32) (result i32)))',
+    )
+    two = _wat_guest(
+        "(call $exit (call $future (i64.const 1) (i64.const 2)))",
+        '(import "host_fs" "future_fn" (func $future (param i64 i64) (result i32)))',
+    )
+    assert (await run_wat(client, vm_id, one)).exit_code == 52
+    assert (await run_wat(client, vm_id, two)).exit_code == 52
+    assert (await run_wat(client, vm_id, one)).exit_code == 52
+    assert (await client.process.exec(vm_id, "echo ok")).stdout == b"ok\n"

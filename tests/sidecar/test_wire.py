@@ -6,6 +6,7 @@ Each case sends bytes a client library would never send and checks the JSON-RPC 
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -222,3 +223,16 @@ async def test_sigterm_shuts_down_cleanly_with_exit_zero(raw):
     raw.proc.send_signal(signal.SIGTERM)
     with trio.fail_after(20):
         assert await raw.proc.wait() == 0
+
+
+async def test_a_result_larger_than_max_frame_bytes_is_limit_exceeded_not_a_broken_frame(raw):
+    await ready(raw)  # this sidecar's frames are at most 4096 bytes
+    vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {"config": {"software": False}}}))
+    vm = vm["result"]["vmId"]
+    # each file fits a frame; both together, base64-encoded, do not
+    write = {"vmId": vm, "path": "/tmp/big", "data": base64.b64encode(b"x" * 2900).decode()}
+    assert "result" in await raw.call({"jsonrpc": "2.0", "id": 2, "method": "fs.writeFile", "params": write})
+    await raw.call({"jsonrpc": "2.0", "id": 3, "method": "fs.writeFile", "params": {**write, "path": "/tmp/big2"}})
+    reply = await raw.call({"jsonrpc": "2.0", "id": 4, "method": "fs.readFiles", "params": {"vmId": vm, "paths": ["/tmp/big", "/tmp/big2"]}})
+    assert reply["id"] == 4 and kind(reply) == "limit_exceeded"
+    await still_serving_vm(raw, vm)

@@ -195,7 +195,7 @@ class Connection:
             with scope:
                 params = spec.params_decoder.decode(req.params)
                 result = await HANDLERS[req.method](self._ctx, params)
-                line = encode_result(req.id, result)
+                line = self._result_line(req.id, result)
             if scope.cancelled_caught:
                 line = cancelled
         except trio.Cancelled:
@@ -208,6 +208,15 @@ class Connection:
         finally:
             del self._in_flight[req.id]
         await self._send(line)
+
+    def _result_line(self, req_id: RequestId, result: Any) -> bytes:
+        """The answer line, or a ``limit_exceeded`` error when it would exceed the
+        frame size the client was promised in ``hello`` (it would drop the line)."""
+        line = encode_result(req_id, result)
+        if len(line) - 1 <= self._max_frame_bytes:
+            return line
+        message = f"the result is {len(line) - 1} bytes encoded, over maxFrameBytes ({self._max_frame_bytes})"
+        return encode_error(req_id, make_error("limit_exceeded", message))
 
     async def _run_notification(self, note: Notification) -> None:
         """Run a notifiable method; a notification gets no answer, so failures

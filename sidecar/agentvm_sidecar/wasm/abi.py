@@ -31,7 +31,7 @@ import wasmtime
 
 from ..kernel.errors import KernelError
 from ..logs import get_logger
-from .context import GuestExit, GuestFault, current_context
+from .context import GuestContext, GuestExit, GuestFault, current_context
 
 __all__ = ["HOST_FUNCTIONS", "WASI_ERRNO", "HostFunction", "define_host_functions", "host_function", "wasi_errno"]
 
@@ -54,6 +54,7 @@ WASI_ERRNO: dict[str, int] = {
     "ENOTCAPABLE": 76,
 }
 _EIO = WASI_ERRNO["EIO"]
+MAX_LOGGED_FAILURES = 5
 _EFAULT = WASI_ERRNO["EFAULT"]
 
 _VALTYPES = {"i": wasmtime.ValType.i32, "I": wasmtime.ValType.i64}
@@ -113,7 +114,7 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
             except (GuestExit, KeyboardInterrupt):
                 raise
             except Exception:
-                log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
+                _log_failure(ctx, hf)
                 return _EIO
             return 0 if result is None else result
 
@@ -126,10 +127,21 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
         except (GuestExit, KeyboardInterrupt):
             raise
         except Exception:
-            log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
+            _log_failure(ctx, hf)
             return -1 if hf.results == "I" else 0
 
     return call_value
+
+
+def _log_failure(ctx: GuestContext, hf: HostFunction) -> None:
+    """Log a host function's unexpected exception, with its traceback, at most
+    MAX_LOGGED_FAILURES times per program: a guest can trigger the same failure
+    in a loop, and the sidecar's log must not become its megaphone."""
+    ctx.host_failures += 1
+    if ctx.host_failures <= MAX_LOGGED_FAILURES:
+        log.exception("host_function_failed", function=f"{hf.module}.{hf.name}", pid=ctx.proc.pid)
+    elif ctx.host_failures == MAX_LOGGED_FAILURES + 1:
+        log.warning("host_function_failures_suppressed", pid=ctx.proc.pid)
 
 
 def define_host_functions(linker: wasmtime.Linker) -> None:

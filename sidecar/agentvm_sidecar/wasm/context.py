@@ -78,6 +78,7 @@ class GuestContext:
         cwd = proc.cwd
         self.preopens: list[str] = [cwd] if cwd == "/" else [cwd, "/"]
         self.plain_preopens: dict[int, str] = {}
+        self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
 
     # -- termination -------------------------------------------------------------
     def exit(self, status: ExitStatus) -> GuestExit:
@@ -156,5 +157,7 @@ class GuestContext:
 
     def iovecs(self, iovs: int, count: int) -> list[tuple[int, int]]:
         """The (ptr, len) pairs of a WASI iovec array. Raises: GuestFault."""
-        raw = self.read(iovs, 8 * (count & 0xFFFFFFFF))
-        return [struct.unpack_from("<II", raw, 8 * i) for i in range(count & 0xFFFFFFFF)]
+        count &= 0xFFFFFFFF
+        self._base(iovs, 8 * count)  # unmasked: 8 * count may not wrap past 4 GiB
+        raw = self.read(iovs, 8 * count)
+        return [struct.unpack_from("<II", raw, 8 * i) for i in range(count)]

@@ -21,9 +21,11 @@ overflow, out-of-bounds, a failed ``memory.grow`` the guest did not handle) or a
 instantiation failure -> exit code 1, with the reason written to the process's
 stderr. The failure is confined to that process.
 
-Imports outside the agentOS ABI that a module may declare are defined on demand as
-stubs returning ENOSYS, so an unexpected import never prevents a program from
-starting or traps it.
+Imports outside the agentOS ABI that a module may declare are stubs returning
+ENOSYS, so an unexpected import never prevents a program from starting or traps it.
+Such a module gets a linker of its own (the shared one is never changed after
+start-up: defining into it while other threads instantiate from it would race, and
+one module's stub signature would clash with another's).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -106,9 +109,11 @@ class GuestRuntime:
         self.engine = shared_engine()
         self.linker = wasmtime.Linker(self.engine)
         define_host_functions(self.linker)
-        self._stub_lock = threading.Lock()
-        self._stubbed: set[tuple[str, str]] = set()
-        self._checked_modules: dict[int, bool] = {}  # id(module) -> speaks the agentOS ABI
+        self._prepare_lock = threading.Lock()
+        # module -> (its linker, speaks the agentOS ABI); weak, as modules are evicted
+        self._prepared: weakref.WeakKeyDictionary[wasmtime.Module, tuple[wasmtime.Linker, bool]] = (
+            weakref.WeakKeyDictionary()
+        )
         ticker = threading.Thread(target=self._tick, name="agentvm-epoch", daemon=True)
         ticker.start()
 
@@ -161,9 +166,10 @@ class GuestRuntime:
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_deadline, None, _no_finalizer)
         try:
-            if not self._stub_unknown_imports(program.module):
+            linker, agentos = self._prepare(program.module)
+            if not agentos:
                 self._install_plain_preopen(ctx)
-            instance = self.linker.instantiate(store, program.module)
+            instance = linker.instantiate(store, program.module)
             exports = instance.exports(store)
             memory = exports["memory"]
             start = exports["_start"]
@@ -197,30 +203,36 @@ class GuestRuntime:
         fd = ctx.proc.fds.install(FileDescription(root), lowest=3, cloexec=True)
         ctx.plain_preopens[fd] = "/"
 
-    def _stub_unknown_imports(self, module: wasmtime.Module) -> bool:
-        """Define ENOSYS stubs for imports nobody implements; returns whether the
-        module was built with the agentOS libc, which probes tagged preopens. That
-        libc routes every read()/write() through ``host_net.net_send``/``net_recv``,
-        so every agentOS program imports ``host_net.net_send`` and plain wasi-libc
-        programs (which probe preopens at fd 3) never do."""
-        key = id(module)
-        known = self._checked_modules.get(key)
-        if known is not None:
-            return known
-        with self._stub_lock:
-            for imp in module.imports:
-                ty = imp.type
+    def _prepare(self, module: wasmtime.Module) -> tuple[wasmtime.Linker, bool]:
+        """The linker to instantiate ``module`` with, and whether it was built with
+        the agentOS libc, which probes tagged preopens. That libc routes every
+        read()/write() through ``host_net.net_send``/``net_recv``, so every agentOS
+        program imports ``host_net.net_send`` and plain wasi-libc programs (which
+        probe preopens at fd 3) never do."""
+        with self._prepare_lock:
+            prepared = self._prepared.get(module)
+            if prepared is not None:
+                return prepared
+        imports = module.imports
+        agentos = any((imp.module, imp.name) == ("host_net", "net_send") for imp in imports)
+        unknown = [
+            imp for imp in imports
+            if isinstance(imp.type, wasmtime.FuncType) and (imp.module, imp.name or "") not in HOST_FUNCTIONS
+        ]
+        linker = self.linker
+        if unknown:
+            linker = wasmtime.Linker(self.engine)
+            define_host_functions(linker)
+            stubbed: set[tuple[str, str]] = set()
+            for imp in unknown:
                 name = (imp.module, imp.name or "")
-                if not isinstance(ty, wasmtime.FuncType) or name in self._stubbed:
-                    continue
-                if name in HOST_FUNCTIONS:
-                    continue
-                self.linker.define_func(imp.module, imp.name or "", ty, _enosys_stub(ty))
-                self._stubbed.add(name)
-                log.info("import_stubbed", module=imp.module, name=imp.name)
-            agentos = any((imp.module, imp.name) == ("host_net", "net_send") for imp in module.imports)
-            self._checked_modules[key] = agentos
-            return agentos
+                if name not in stubbed:  # a module may import one name twice
+                    stubbed.add(name)
+                    linker.define_func(*name, imp.type, _enosys_stub(imp.type))
+                    log.info("import_stubbed", module=imp.module, name=imp.name)
+        with self._prepare_lock:
+            self._prepared[module] = (linker, agentos)
+        return linker, agentos
 
 
 def _enosys_stub(ty: wasmtime.FuncType):  # type: ignore[no-untyped-def]

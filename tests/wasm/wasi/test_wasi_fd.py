@@ -226,6 +226,8 @@ def test_bad_fds_and_pointers(guest: Guest):
     assert guest.call("fd_read", fd, iovs, n, ret) == E["EFAULT"]
     assert guest.call("fd_write", fd, iovs, n, ret) == E["EFAULT"]
     assert guest.call("fd_write", fd, 0xFFFFFFF8, 1, ret) == E["EFAULT"]
+    # an iovec count whose byte size wraps past 4 GiB is a bad pointer, not EIO
+    assert guest.call("fd_write", fd, iovs, 0x20000001, ret) == E["EFAULT"]
     assert guest.call("fd_fdstat_get", fd, guest.mem_size - 1) == E["EFAULT"]
 
 
@@ -380,3 +382,24 @@ def test_plain_wasi_preopen_is_an_ordinary_fd(guest: Guest):
     assert guest.call("fd_close", fd) == 0
     assert guest.call("fd_prestat_get", fd, ret) == E["EBADF"]
     assert fdstat(guest, 3) == E["EBADF"]
+
+
+def test_a_guest_repeating_a_host_failure_cannot_flood_the_log(guest: Guest, monkeypatch):
+    import structlog
+
+    from agentvm_sidecar.wasm import abi
+    from agentvm_sidecar.wasm.context import set_current_context
+
+    def broken(*_args):
+        raise RuntimeError("a host bug")
+
+    hf = abi.HOST_FUNCTIONS[("wasi_snapshot_preview1", "sched_yield")]
+    set_current_context(guest.ctx)
+    with structlog.testing.capture_logs() as logs:
+        wrapped = abi._wrap(abi.HostFunction(hf.module, hf.name, hf.params, hf.results, broken, True))
+        for _ in range(50):
+            assert wrapped() == E["EIO"]
+    set_current_context(None)
+    events = [e["event"] for e in logs]
+    assert events.count("host_function_failed") == abi.MAX_LOGGED_FAILURES
+    assert events.count("host_function_failures_suppressed") == 1

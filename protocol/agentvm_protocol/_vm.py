@@ -64,6 +64,9 @@ class VmLimits(Base, omit_defaults=False):
     pipe_max_buffer_bytes: Annotated[int, Meta(ge=512)] = 16 * _MiB
     """Hard bound of a pipe whose reader stalls (brush fills ``$(cmd)`` pipes before
     reading them, so a stalled pipe may grow up to this before writers block)."""
+    pipe_buffer_budget_bytes: Annotated[int, Meta(ge=0)] = 64 * _MiB
+    """What all the VM's pipes together may hold beyond ``pipe_buffer_bytes`` each;
+    writers into stalled pipes wait once it is spent."""
     max_argv_env_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024
     max_program_bytes: Annotated[int, Meta(ge=1024)] = 64 * _MiB
     """Largest wasm module a process may run (EFBIG beyond): bounds the memory and

@@ -85,12 +85,35 @@ def test_freed_space_can_be_reused() -> None:
 
 
 def test_overwriting_in_place_costs_no_extra_bytes() -> None:
-    vfs = _small_vfs(max_bytes=1000)
+    vfs = _small_vfs(max_bytes=1000)  # the entry "f" itself costs 65 of them
     vfs.write_file("/tmp/f", b"x" * 900)
     with vfs.open("/tmp/f", O.WRITE) as h:
         h.pwrite(b"y" * 900, 0)
-    vfs.write_file("/tmp/f", b"z" * 950)
-    assert vfs.read_file("/tmp/f") == b"z" * 950
+    vfs.write_file("/tmp/f", b"z" * 930)
+    assert vfs.read_file("/tmp/f") == b"z" * 930
+
+
+def test_hard_links_names_and_symlink_targets_are_charged_and_given_back() -> None:
+    vfs = _small_vfs(max_bytes=1000)
+    empty = vfs.usage().bytes_used
+    vfs.write_file("/tmp/a", b"")
+    assert vfs.usage().bytes_used - empty == len("a") + 64
+    links = []
+    with raises_errno("ENOSPC"):
+        for i in range(100):  # each link is a 42-byte name + 64: ~9 fit
+            vfs.link("/tmp/a", f"/tmp/{'n' * 40}{i:02}")
+            links.append(f"/tmp/{'n' * 40}{i:02}")
+    assert 5 <= len(links) <= 9
+    for path in links:
+        vfs.unlink(path)
+    assert vfs.usage().bytes_used - empty == len("a") + 64
+    vfs.symlink("t" * 100, "/tmp/s")
+    assert vfs.usage().bytes_used - empty == (1 + 64) + (1 + 64 + 100)
+    vfs.unlink("/tmp/s")
+    vfs.rename("/tmp/a", "/tmp/longer-name")
+    assert vfs.usage().bytes_used - empty == len("longer-name") + 64
+    vfs.unlink("/tmp/longer-name")
+    assert vfs.usage().bytes_used == empty
 
 
 def test_accounting_can_be_built_from_a_limits_record() -> None:

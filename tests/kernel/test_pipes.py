@@ -53,3 +53,31 @@ def test_a_writer_blocked_on_a_full_elastic_pipe_waits_without_holding_the_lock(
         received += pipe.read(4096)
     writer.join(timeout=5)
     assert received == b"x" * 4096 and not writer.is_alive()
+
+
+def test_the_slack_of_all_stalled_pipes_together_is_bounded_by_the_vm_budget() -> None:
+    kernel = Kernel(Limits(pipe_buffer_bytes=512, pipe_max_buffer_bytes=4096, pipe_buffer_budget_bytes=3000))
+    ends = [kernel.make_pipe() for _ in range(3)]
+    written = []
+    for _reader, writer in ends:
+        writer.nonblocking = True
+        writer.pipe._elastic = True  # as after a stalled reader
+        total = 0
+        while True:
+            try:
+                total += writer.write(b"x" * 1000)
+            except KernelError as exc:
+                assert exc.errno == "EAGAIN"
+                break
+        written.append(total)
+    assert sum(written) == 3 * 512 + 3000
+    assert kernel.pipe_budget.used == 3000
+    reader = ends[0][0]
+    reader.nonblocking = True
+    while True:
+        try:
+            if not reader.read(4096):
+                break
+        except KernelError:
+            break
+    assert kernel.pipe_budget.used == 3000 - (written[0] - 512)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from .errors import KernelError
 from .fstypes import S_IFIFO, DirEntry, FileKind, Stat
 from .handle import FileHandle
-from .pipes import Interrupted, Pipe
+from .pipes import Interrupted, Pipe, PipeBudget
 
 __all__ = ["Description", "FileDescription", "PipeReader", "PipeWriter", "pipe_pair"]
 
@@ -207,8 +207,8 @@ class PipeWriter(_PipeEnd):
         return for_write and self.pipe.writable()
 
 
-def pipe_pair(capacity: int, max_capacity: int) -> tuple[PipeReader, PipeWriter]:
+def pipe_pair(capacity: int, max_capacity: int, budget: PipeBudget | None = None) -> tuple[PipeReader, PipeWriter]:
     """A new pipe's two ends (each not yet retained by any fd table)."""
-    pipe = Pipe(capacity, max_capacity)
+    pipe = Pipe(capacity, max_capacity, budget)
     ino = next(_pipe_inodes)
     return PipeReader(pipe, ino), PipeWriter(pipe, ino)

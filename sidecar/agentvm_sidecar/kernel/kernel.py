@@ -22,6 +22,7 @@ from .hostfs import HostFs
 from .limits import FsAccounting, Limits
 from .memfs import MemoryFs
 from .mounts import MountInfo
+from .pipes import PipeBudget
 from .process import ExitStatus, Process, ProcessState, ProcessTable
 from .rootfs import make_root_fs
 from .vfs import Vfs
@@ -53,6 +54,7 @@ class Kernel:
         self.fd_budget = FdBudget(limits.max_fds_per_vm)
         self._pipes = 0
         self._pipes_lock = threading.Lock()
+        self.pipe_budget = PipeBudget(limits.pipe_buffer_budget_bytes)
         # inode -> (sha256, module bytes) of the shared /bin layer, see mount_shared
         self._layer: tuple[int, dict[int, tuple[str, memoryview]]] | None = None
         # mount path -> (kind, host path): what the mount was made from, for reports
@@ -137,7 +139,7 @@ class Kernel:
             if self._pipes >= self.limits.max_pipes:
                 raise KernelError.enfile(message="pipe limit reached")
             self._pipes += 1
-        reader, writer = pipe_pair(self.limits.pipe_buffer_bytes, self.limits.pipe_max_buffer_bytes)
+        reader, writer = pipe_pair(self.limits.pipe_buffer_bytes, self.limits.pipe_max_buffer_bytes, self.pipe_budget)
         reader.pipe.on_destroyed = self._pipe_destroyed
         return reader, writer
 

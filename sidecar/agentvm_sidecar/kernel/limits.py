@@ -15,8 +15,11 @@
 # about sharing), plus one inode per file/dir/symlink.  A shared read-only
 # layer (e.g. /bin) is built with accounting=None and costs the VM nothing.
 #
+# Directory entries (hard links included) and symlink targets are charged as
+# bytes by memfs.py.
+#
 # XX: host_dir mounts are not charged here; writes there are bounded only by
-# the host disk.  Directory-entry name bytes and hard links are not charged.
+# the host disk.
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MAX_PROGRAM_BYTES",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
+    "DEFAULT_PIPE_BUFFER_BUDGET_BYTES",
     "DEFAULT_PIPE_BUFFER_BYTES",
     "DEFAULT_PIPE_MAX_BUFFER_BYTES",
     "FsAccounting",
@@ -55,6 +59,7 @@ DEFAULT_MAX_FDS_PER_VM = 4096
 DEFAULT_MAX_PIPES = 256
 DEFAULT_PIPE_BUFFER_BYTES = 65536
 DEFAULT_PIPE_MAX_BUFFER_BYTES = 16 * MiB
+DEFAULT_PIPE_BUFFER_BUDGET_BYTES = 64 * MiB
 DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
 DEFAULT_MAX_PROGRAM_BYTES = 64 * MiB
 
@@ -73,6 +78,7 @@ class Limits:
     max_pipes: int = DEFAULT_MAX_PIPES
     pipe_buffer_bytes: int = DEFAULT_PIPE_BUFFER_BYTES
     pipe_max_buffer_bytes: int = DEFAULT_PIPE_MAX_BUFFER_BYTES
+    pipe_buffer_budget_bytes: int = DEFAULT_PIPE_BUFFER_BUDGET_BYTES
     max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
     max_program_bytes: int = DEFAULT_MAX_PROGRAM_BYTES
 

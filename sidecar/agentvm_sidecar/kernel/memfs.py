@@ -21,7 +21,9 @@
 #
 # Accounting: when built with an FsAccounting, every new inode and every byte
 # of growth is reserved *before* the change (ENOSPC leaves state unchanged),
-# and released when the last link and last open reference are gone.
+# and released when the last link and last open reference are gone.  Bytes are
+# file data, symlink targets, and each directory entry (name + DIRENT_COST), so
+# names and hard links cost what they occupy.
 #
 # Locking: a writable MemoryFs belongs to one VM and is only called under that
 # VM's Vfs lock.  `freeze()` makes it immutable (every mutation EROFS, no atime
@@ -51,6 +53,7 @@ from .limits import FsAccounting
 __all__ = ["LINK_MAX", "MemNode", "MemoryFs"]
 
 LINK_MAX = 65000  # like ext4; bounds hard links per inode (EMLINK)
+DIRENT_COST = 64  # bytes charged per directory entry on top of its name
 _DIR_SIZE = 4096
 
 _REG = FileKind.REGULAR
@@ -126,6 +129,17 @@ class MemNode:
         return f"<MemNode ino={self.ino} {self.kind.value}>"
 
 
+def _entry_cost(name: str) -> int:
+    """Bytes a directory entry is charged: its name plus DIRENT_COST. Without it,
+    hard links and empty files would be free, and a guest could fill the host's
+    memory with names (1.7 M links once cost 590 MB while 'using' 1 MB)."""
+    return len(name.encode("utf-8", "surrogateescape")) + DIRENT_COST
+
+
+def _target_cost(node: MemNode) -> int:
+    return len(node.target.encode("utf-8", "surrogateescape")) if node.kind is _LNK else 0
+
+
 class MemoryFs:
     """An in-memory POSIX filesystem (see module header).
 
@@ -171,7 +185,7 @@ class MemoryFs:
 
     def _maybe_free(self, node: MemNode) -> None:
         if node.nlink <= 0 and node.open_count <= 0:
-            size = len(node.data) if node.kind is _REG else 0
+            size = len(node.data) if node.kind is _REG else _target_cost(node)
             node.data = b""
             node.children = {} if node.kind is _DIR else None
             self._release(size, 1)
@@ -197,7 +211,12 @@ class MemoryFs:
         assert dir.children is not None
         if name in dir.children:
             raise KernelError.eexist()
-        node = self._new_node(kind, mode, uid, gid)
+        self._reserve(_entry_cost(name))
+        try:
+            node = self._new_node(kind, mode, uid, gid)
+        except KernelError:
+            self._release(_entry_cost(name))
+            raise
         node.nlink = 1
         if kind is _DIR:
             node.nlink = 2
@@ -266,7 +285,13 @@ class MemoryFs:
         self, dir: MemNode, name: str, target: str, uid: int, gid: int
     ) -> MemNode:
         """Raises: EROFS, EEXIST, ENOTDIR, ENOSPC, EINVAL."""
-        node = self._add(dir, name, _LNK, 0o777, uid, gid)
+        cost = len(target.encode("utf-8", "surrogateescape"))
+        self._reserve(cost)
+        try:
+            node = self._add(dir, name, _LNK, 0o777, uid, gid)
+        except KernelError:
+            self._release(cost)
+            raise
         node.target = target
         return node
 
@@ -284,6 +309,7 @@ class MemoryFs:
             raise KernelError.emlink()
         if name in dir.children:
             raise KernelError.eexist()
+        self._reserve(_entry_cost(name))
         dir.children[name] = node
         node.nlink += 1
         now = time.time_ns()
@@ -301,6 +327,7 @@ class MemoryFs:
         if node.kind is _DIR:
             raise KernelError.eisdir()
         del dir.children[name]
+        self._release(_entry_cost(name))
         node.nlink -= 1
         now = time.time_ns()
         node.ctime_ns = now
@@ -320,6 +347,7 @@ class MemoryFs:
         if node.children:
             raise KernelError.enotempty()
         del dir.children[name]
+        self._release(_entry_cost(name))
         dir.nlink -= 1
         node.nlink = 0
         node.parent = None
@@ -362,9 +390,13 @@ class MemoryFs:
                 raise KernelError.emlink()
         elif dst is not None and dst.kind is _DIR:
             raise KernelError.eisdir()
+        # the entry changes name: reserve the new one first (ENOSPC changes nothing)
+        self._reserve(_entry_cost(new_name))
+        self._release(_entry_cost(old_name))
         now = time.time_ns()
         if dst is not None:
             del new_dir.children[new_name]
+            self._release(_entry_cost(new_name))
             dst.ctime_ns = now
             if dst.kind is _DIR:
                 new_dir.nlink -= 1

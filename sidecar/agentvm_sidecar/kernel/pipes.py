@@ -17,6 +17,9 @@
 # reader consumed anything turns the pipe elastic: it may then buffer up to
 # `max_capacity` (a hard, configured bound) and only blocks beyond that.  Live
 # readers keep the fast bounded behaviour; a stalled reader costs one short wait.
+# What a pipe holds beyond `capacity` is borrowed from the VM's PipeBudget, so the
+# elastic slack of all its pipes together is bounded too (256 pipes x 16 MiB would
+# otherwise be 4 GiB of sidecar memory); a writer waits when the budget is spent.
 #
 # Blocking calls wait on a Condition in short slices and poll `interrupted()`, so
 # a killed process never stays parked here (EINTR).  Watchers (callbacks taking
@@ -31,7 +34,7 @@ from collections.abc import Callable
 
 from .errors import KernelError
 
-__all__ = ["STALL_SECONDS", "Interrupted", "Pipe"]
+__all__ = ["STALL_SECONDS", "Interrupted", "Pipe", "PipeBudget"]
 
 STALL_SECONDS = 0.02
 _WAIT_SLICE = 0.05
@@ -43,12 +46,38 @@ def _never() -> bool:
     return False
 
 
+class PipeBudget:
+    """Bytes a VM's pipes may buffer beyond their base capacity, together. Thread-safe."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> int:
+        """Grant up to ``n`` bytes (0 when spent)."""
+        with self._lock:
+            granted = max(0, min(n, self.limit - self._used))
+            self._used += granted
+            return granted
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self._used -= n
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+
 class Pipe:
     """A byte FIFO with open-end counts. Thread-safe."""
 
-    def __init__(self, capacity: int, max_capacity: int) -> None:
+    def __init__(self, capacity: int, max_capacity: int, budget: PipeBudget | None = None) -> None:
         self.capacity = capacity
         self.max_capacity = max(max_capacity, capacity)
+        self._budget = budget
+        self._borrowed = 0  # == max(0, len(self._buf) - capacity), charged to the budget
         self._buf = bytearray()
         self._cond = threading.Condition(threading.Lock())
         self._readers = 1
@@ -64,6 +93,7 @@ class Pipe:
             self._readers -= 1
             if self._readers == 0:
                 self._buf.clear()
+                self._repay()
             destroyed = self._closed_end_was_last()
         self._after_close(destroyed)
 
@@ -99,6 +129,7 @@ class Pipe:
                 self._wait(interrupted)
             data = bytes(self._buf[:n])
             del self._buf[:n]
+            self._repay()
             self._reads += 1
             self._cond.notify_all()
         self._notify()
@@ -111,8 +142,10 @@ class Pipe:
         Raises: EPIPE (no read end), EAGAIN (nonblocking and full), EINTR.
         """
         view = memoryview(data).cast("B")
+        if not view:
+            return 0  # as Linux: a zero-length write to a pipe succeeds at once
         done = 0
-        while done < len(view) or not view:
+        while done < len(view):
             with self._cond:
                 stalled_since: float | None = None
                 reads_seen = self._reads
@@ -121,7 +154,7 @@ class Pipe:
                         if done:
                             return done
                         raise KernelError.epipe()
-                    room = self._limit() - len(self._buf)
+                    room = self._room(len(view) - done)
                     if room > 0:
                         break
                     if nonblocking:
@@ -142,12 +175,28 @@ class Pipe:
                 done += len(chunk)
                 self._cond.notify_all()
             self._notify()
-            if not view:
-                break
         return done
 
-    def _limit(self) -> int:
-        return self.max_capacity if self._elastic else self.capacity
+    def _room(self, wanted: int) -> int:
+        """Bytes a write may append now (caller holds the lock): up to capacity
+        freely, beyond it (elastic only) what the VM budget grants."""
+        room = self.capacity - len(self._buf)
+        if room > 0 or not self._elastic:
+            return room
+        wanted = min(wanted, self.max_capacity - len(self._buf))
+        if wanted <= 0:
+            return 0
+        granted = wanted if self._budget is None else self._budget.take(wanted)
+        self._borrowed += granted
+        return granted
+
+    def _repay(self) -> None:
+        """Return what the buffer no longer holds beyond capacity (caller holds the lock)."""
+        excess = max(0, len(self._buf) - self.capacity)
+        if self._borrowed > excess:
+            if self._budget is not None:
+                self._budget.give(self._borrowed - excess)
+            self._borrowed = excess
 
     def _wait(self, interrupted: Interrupted, timeout: float = _WAIT_SLICE) -> None:
         if interrupted():
@@ -165,7 +214,10 @@ class Pipe:
     def writable(self) -> bool:
         """A write would not block (room, or no reader: the write fails at once)."""
         with self._cond:
-            return self._readers == 0 or len(self._buf) < self._limit()
+            if self._readers == 0 or len(self._buf) < self.capacity:
+                return True
+            spare = self._budget is None or self._budget.used < self._budget.limit
+            return self._elastic and len(self._buf) < self.max_capacity and spare
 
     def hung_up(self, for_write: bool) -> bool:
         """The other end is closed: no reader (for a writer) or no writer (for a reader)."""

@@ -278,7 +278,9 @@ FsChmodResult = Empty
 
 
 class FsMountParams(Base):
-    """Mount a filesystem into a running VM. The mount point must be an existing directory."""
+    """Mount a filesystem into a running VM. A missing mount point is created (with
+    its parents); an existing one must be a directory that is not already a mount
+    point (EBUSY)."""
 
     vm_id: VmId
     mount: MountConfig

@@ -168,10 +168,12 @@ class VmUsage(Base):
 
 
 class MountInfo(Base):
-    """One mounted filesystem as the VM sees it."""
+    """One mounted filesystem as the VM sees it: ``memory`` (in-memory, charged to
+    the VM), ``host_dir``, ``software`` (the shared read-only command layer) or
+    ``devices`` (``/dev``)."""
 
     path: AbsVmPath
-    type: Literal["memory", "host_dir", "software"]
+    type: Literal["memory", "host_dir", "software", "devices"]
     read_only: bool
     host_path: str | None = None
 

@@ -58,7 +58,7 @@ class Kernel:
         # inode -> (sha256, module bytes) of the shared /bin layer, see mount_shared
         self._layer: tuple[int, dict[int, tuple[str, memoryview]]] | None = None
         # mount path -> (kind, host path): what the mount was made from, for reports
-        self._origins: dict[str, tuple[str, str | None]] = {"/": ("memory", None)}
+        self._origins: dict[str, tuple[str, str | None]] = {"/": ("memory", None), "/dev": ("devices", None)}
 
     def mount_memory(self, path: str) -> None:
         """Mount an empty in-memory filesystem (charged to this VM) at ``path``.

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from agentvm_protocol import METHODS, Event
 
 if TYPE_CHECKING:
@@ -14,12 +16,19 @@ if TYPE_CHECKING:
 __all__ = ["HANDLERS", "Handler", "RequestContext", "handler"]
 
 
+async def _no_client(method: str, params: Any) -> msgspec.Raw:
+    raise RuntimeError(f"no client to ask {method!r}: this context has no connection")
+
+
 @dataclass
 class RequestContext:
-    """What a handler may touch: the VMs and the connection's event stream."""
+    """What a handler may touch: the VMs, the connection's event stream, and the
+    client itself (``ask_client(method, params)`` sends a sidecar -> client request
+    and returns the raw JSON result; see rpc/client_requests.py)."""
 
     vms: VmRegistry
     emit: Callable[[Event], Awaitable[None]]
+    ask_client: Callable[[str, Any], Awaitable[msgspec.Raw]] = _no_client
 
 
 Handler = Callable[[RequestContext, Any], Awaitable[Any]]

@@ -51,6 +51,7 @@ from agentvm_protocol import (
 from .. import __version__
 from ..api import HANDLERS, RequestContext
 from ..logs import get_logger
+from .client_requests import ClientRequests
 from .errors import RpcError, to_error_object
 
 __all__ = ["Connection"]
@@ -85,7 +86,8 @@ class Connection:
         self._state = _State.NEW
         self._in_flight: dict[RequestId, trio.CancelScope] = {}
         self._out_send, self._out_recv = trio.open_memory_channel[bytes](_OUTGOING_LINES)
-        self._ctx = RequestContext(vms=vms, emit=self.emit)
+        self.client_requests = ClientRequests(self._send)
+        self._ctx = RequestContext(vms=vms, emit=self.emit, ask_client=self.client_requests.call)
 
     async def emit(self, event: Event) -> None:
         """Send an ``event`` notification (blocks while the client is not reading)."""
@@ -97,6 +99,8 @@ class Connection:
             nursery.start_soon(self._write_loop, send, nursery.cancel_scope)
             async with trio.open_nursery() as requests:
                 await self._read_loop(receive, requests)
+                # no answers can arrive any more
+                self.client_requests.close()
                 requests.cancel_scope.deadline = trio.current_time() + EOF_GRACE_SECONDS
             # Flush what is queued (errors for the last frames), but never wait forever
             # on a client that stopped reading.
@@ -122,7 +126,7 @@ class Connection:
             elif isinstance(event, BadFrame):
                 log.warning("bad_frame", kind=event.error.data.kind if event.error.data else None)
                 await self._send(encode_error(event.id, event.error))
-            elif isinstance(event, Response):
+            elif isinstance(event, Response) and not self.client_requests.resolve(event):
                 log.warning("unexpected_response", id=event.id)
 
     async def _on_request(self, req: Request, requests: trio.Nursery) -> None:

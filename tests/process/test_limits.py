@@ -145,3 +145,22 @@ async def test_unknown_imports_are_enosys_stubs_private_to_each_module(client, v
     assert (await run_wat(client, vm_id, two)).exit_code == 52
     assert (await run_wat(client, vm_id, one)).exit_code == 52
     assert (await client.process.exec(vm_id, "echo ok")).stdout == b"ok\n"
+
+
+async def test_host_calls_see_memory_the_guest_grew_after_its_first_host_call(client, vm_id):
+    # Host functions cache the memory's length; a range past it must be re-checked
+    # against the grown memory, not refused (and never read from stale memory).
+    wasm = wasmtime.wat2wasm("""(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "before\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 7))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (drop (memory.grow (i32.const 2)))
+    (i64.store (i32.const 131072) (i64.const 0x0a2172657466)) ;; "fter!\\n"
+    (i32.store (i32.const 131080) (i32.const 131072)) (i32.store (i32.const 131084) (i32.const 6))
+    (call $exit (call $write (i32.const 1) (i32.const 131080) (i32.const 1) (i32.const 131088)))))""")
+    res = await run_wat(client, vm_id, wasm)
+    assert (res.exit_code, res.stdout) == (0, b"before\nfter!\n")

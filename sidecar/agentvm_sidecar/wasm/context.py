@@ -2,9 +2,9 @@
 
 Each guest process runs on its own thread, so the current :class:`GuestContext` is
 thread-local (set by the runtime before the guest starts). Guest memory is read and
-written through ctypes at the address wasmtime reports, re-read on every access
-because ``memory.grow`` may move it; every range is bounds-checked first and a bad
-pointer raises :class:`GuestFault` (EFAULT), never touches host memory.
+written through ctypes at the address wasmtime reports (memories never move: see
+``_base``); every range is bounds-checked first and a bad pointer raises
+:class:`GuestFault` (EFAULT), never touches host memory.
 
 Preopens follow the agentOS libc convention for agentOS programs: hidden fds tagged
 ``0x40000000 | (3 + n)`` (not in the guest fd table), #0 being the process cwd and
@@ -70,7 +70,9 @@ class GuestContext:
         self.kernel = kernel
         self.proc = proc
         self.store = store
-        self.memory: wasmtime.Memory | None = None
+        self._memory: wasmtime.Memory | None = None
+        self._address = 0  # of linear memory in the host, see _base
+        self._length = 0
         self.exit_status: ExitStatus | None = None
         self.exec_request: tuple[Program, dict[str, str]] | None = None
         self.cpu_exceeded = False
@@ -115,13 +117,30 @@ class GuestContext:
         return None
 
     # -- memory ---------------------------------------------------------------------
+    @property
+    def memory(self) -> wasmtime.Memory | None:
+        return self._memory
+
+    @memory.setter
+    def memory(self, memory: wasmtime.Memory | None) -> None:
+        self._memory = memory
+        if memory is not None:
+            self._address = ctypes.cast(memory.data_ptr(self.store), ctypes.c_void_p).value or 0
+            self._length = memory.data_len(self.store)
+
     def _base(self, ptr: int, size: int) -> int:
-        assert self.memory is not None
+        # The engine never moves a linear memory (engine.py: memory_may_move off),
+        # so its address is read once; its length only grows, so it is re-read only
+        # when a range looks out of bounds. Asking wasmtime on every access cost
+        # ~4 us, more than the rest of a typical host call.
         ptr &= 0xFFFFFFFF
-        if size < 0 or ptr + size > self.memory.data_len(self.store):
-            raise GuestFault(f"range {ptr:#x}+{size} outside guest memory")
-        base = ctypes.cast(self.memory.data_ptr(self.store), ctypes.c_void_p).value or 0
-        return base + ptr
+        end = ptr + size
+        if size < 0 or end > self._length:
+            assert self._memory is not None
+            self._length = self._memory.data_len(self.store)
+            if size < 0 or end > self._length:
+                raise GuestFault(f"range {ptr:#x}+{size} outside guest memory")
+        return self._address + ptr
 
     def read(self, ptr: int, size: int) -> bytes:
         """Copy ``size`` bytes out of guest memory. Raises: GuestFault."""

@@ -14,6 +14,11 @@
 #   upgrade cannot silently change it (it is part of the cache fingerprint).
 # - wasm_multi_memory off: the per-Store memory limit applies to each linear
 #   memory, so a module with many memories could multiply it; guests need one.
+# - memory_may_move off, with a 4 GiB reservation (all a wasm32 memory can
+#   address): linear memories grow in place and never move, so host functions
+#   read a memory's host address once per program instead of asking wasmtime on
+#   every access (context.py). Costs only virtual address space, as wasmtime's
+#   default on 64-bit hosts already does.
 # - consume_fuel stays off: fuel instruments every basic block and costs
 #   throughput; epochs give prompt kill and CPU budgets without that cost. Fuel
 #   would only be needed for deterministic instruction counting.
@@ -49,6 +54,8 @@ ENGINE_SETTINGS: Mapping[str, object] = MappingProxyType(
         "epoch_interruption": True,
         "cranelift_opt_level": "speed",
         "wasm_multi_memory": False,
+        "memory_may_move": False,
+        "memory_reservation": 4 << 30,
     }
 )
 

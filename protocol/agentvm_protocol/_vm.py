@@ -59,7 +59,7 @@ class VmLimits(Base, omit_defaults=False):
     max_fds_per_process: Annotated[int, Meta(ge=3)] = 256
     max_fds_per_vm: Annotated[int, Meta(ge=3)] = 4096
     max_pipes: Annotated[int, Positive] = 256
-    pipe_buffer_bytes: Annotated[int, Meta(ge=512)] = 65536
+    pipe_buffer_bytes: Annotated[int, Meta(ge=512)] = 256 * 1024
     """Bytes a pipe holds before writers block while its reader keeps reading."""
     pipe_max_buffer_bytes: Annotated[int, Meta(ge=512)] = 16 * _MiB
     """Hard bound of a pipe whose reader stalls (brush fills ``$(cmd)`` pipes before

@@ -23,7 +23,7 @@ def test_limits_have_bounded_defaults() -> None:
     lim = Limits()
     assert lim.fs_max_bytes == 256 * 1024 * 1024 == L.DEFAULT_FS_MAX_BYTES
     assert lim.fs_max_inodes == 65536
-    assert lim.max_fds_per_vm == 4096 and lim.pipe_buffer_bytes == 65536
+    assert lim.max_fds_per_vm == 4096 and lim.pipe_buffer_bytes == 256 * 1024
     with pytest.raises(ValueError):
         Limits(max_processes=-1)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -71,6 +71,8 @@ class FsReadFileParams(Base):
 
 
 class FsReadFileResult(Base):
+    """The whole content of the file."""
+
     data: bytes
 
 
@@ -104,10 +106,14 @@ class FsFileData(Base):
 
 
 class FsReadFilesResult(Base):
+    """One entry per requested path, in request order: its data or its error."""
+
     files: list[FsFileData]
 
 
 class FsFileToWrite(Base):
+    """One file of an ``fs.writeFiles`` batch."""
+
     path: VmPath
     data: bytes
     mode: Mode = 0o644
@@ -122,11 +128,15 @@ class FsWriteFilesParams(Base):
 
 
 class FsWriteOutcome(Base):
+    """What happened to one file of a batch: written (no error) or its error."""
+
     path: str
     error: ErrorData | None = None
 
 
 class FsWriteFilesResult(Base):
+    """One outcome per file, in request order."""
+
     results: list[FsWriteOutcome]
 
 
@@ -150,11 +160,15 @@ class FsReaddirParams(Base):
 
 
 class FsDirEntry(Base):
+    """One entry of a directory listing."""
+
     name: str
     kind: FileKind
 
 
 class FsReaddirResult(Base):
+    """The directory's entries (without ``.`` and ``..``), in no particular order."""
+
     entries: list[FsDirEntry]
 
 
@@ -168,11 +182,15 @@ class FsReaddirRecursiveParams(Base):
 
 
 class FsTreeEntry(Base):
+    """One entry of a recursive listing."""
+
     path: str
     kind: FileKind
 
 
 class FsReaddirRecursiveResult(Base):
+    """Every entry below the directory, depth first, paths relative to it."""
+
     entries: list[FsTreeEntry]
 
 
@@ -206,6 +224,8 @@ class FsLstatParams(Base):
 
 
 class FsStatResult(Base):
+    """The file's metadata."""
+
     stat: FileStat
 
 
@@ -217,6 +237,8 @@ class FsExistsParams(Base):
 
 
 class FsExistsResult(Base):
+    """Whether the path exists (symlinks are followed, so a dangling one does not)."""
+
     exists: bool
 
 
@@ -263,6 +285,8 @@ class FsReadlinkParams(Base):
 
 
 class FsReadlinkResult(Base):
+    """The symlink's target, exactly as stored."""
+
     target: str
 
 

@@ -22,6 +22,8 @@ class HelloParams(Base):
 
 
 class HelloResult(Base):
+    """The sidecar's answer to ``hello``: its versions, frame limit, default VM limits and the methods it serves."""
+
     protocol_version: int
     sidecar_version: str
     max_frame_bytes: int

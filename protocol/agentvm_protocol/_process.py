@@ -73,6 +73,8 @@ class ProcessExecParams(Base):
 
 
 class ProcessExecResult(Base):
+    """How the process ended and everything it wrote."""
+
     exit_code: int
     """0-255; 128+n when ended by signal n; 124 when a time limit ended it."""
     stdout: bytes
@@ -106,6 +108,8 @@ class ProcessSpawnParams(Base):
 
 
 class ProcessSpawnResult(Base):
+    """The new process's pid; its output and exit follow as events."""
+
     pid: Pid
 
 
@@ -168,6 +172,8 @@ class ProcessWaitParams(Base):
 
 
 class ProcessWaitResult(Base):
+    """How the process ended: ``exit_code`` as a shell reports it (128+n for signal n)."""
+
     exit_code: int
     signal: SignalName | None = None
 
@@ -179,6 +185,8 @@ class ProcessListParams(Base):
 
 
 class ProcessInfo(Base):
+    """One process of the VM (running, or exited and not yet reaped)."""
+
     pid: Pid
     ppid: int
     argv: list[str]
@@ -188,6 +196,8 @@ class ProcessInfo(Base):
 
 
 class ProcessListResult(Base):
+    """The VM's processes, by pid."""
+
     processes: list[ProcessInfo]
 
 
@@ -198,11 +208,15 @@ class ProcessTreeParams(Base):
 
 
 class ProcessTreeNode(Base):
+    """A process and the processes it started."""
+
     process: ProcessInfo
     children: list[ProcessTreeNode] = []
 
 
 class ProcessTreeResult(Base):
+    """The VM's processes as trees; roots are processes whose parent is gone or the sidecar."""
+
     roots: list[ProcessTreeNode]
 
 

@@ -125,6 +125,8 @@ class VmCreateParams(Base):
 
 
 class VmCreateResult(Base):
+    """The new VM's handle."""
+
     vm_id: VmId
 
 
@@ -142,12 +144,16 @@ class VmListParams(Base):
 
 
 class VmSummary(Base):
+    """One live VM."""
+
     vm_id: VmId
     created_at_ms: int
     processes: int
 
 
 class VmListResult(Base):
+    """Every live VM of this sidecar."""
+
     vms: list[VmSummary]
 
 
@@ -179,6 +185,8 @@ class MountInfo(Base):
 
 
 class VmInfo(Base):
+    """A VM's state: identity, resource usage, limits and mounts."""
+
     vm_id: VmId
     created_at_ms: int
     usage: VmUsage
@@ -187,4 +195,6 @@ class VmInfo(Base):
 
 
 class VmInfoResult(Base):
+    """The VM's state."""
+
     info: VmInfo

@@ -21,3 +21,8 @@ async def install_guest(client, vm_id: str, name: str) -> str:
     path = f"/usr/bin/{name}"
     await client.fs.write_file(vm_id, path, guest_bytes(name), mode=0o755)
     return path
+
+
+async def sh(client, vm_id: str, command: str, **kwargs):
+    """Run ``command`` with /bin/sh in the VM (generous timeout: the machine is noisy)."""
+    return await client.process.exec(vm_id, command, timeout_ms=60_000, **kwargs)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-async def sh(client, vm_id, command, **kwargs):
-    return await client.process.exec(vm_id, command, timeout_ms=60_000, **kwargs)
+from tests.process.conftest import sh
 
 
 async def test_redirect_to_dev_stderr_and_dev_stdout(client, vm_id):

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentvm import HostDirMount, MemoryMount, RpcError, VmConfig
-
-
-async def sh(client, vm_id, command, **kwargs):
-    return await client.process.exec(vm_id, command, timeout_ms=60_000, **kwargs)
+from tests.process.conftest import sh
 
 
 async def test_echo_runs_in_sh(client, vm_id):

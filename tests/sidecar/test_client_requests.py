@@ -58,8 +58,9 @@ async def test_a_sidecar_request_gets_the_clients_result(wire, nursery):
     assert msgspec.json.decode(answers[0]) == {"allow": False}
 
 
-async def test_a_client_error_keeps_its_kind(wire, nursery):
-    errors = []
+def ask_in_background(wire: Wire, nursery) -> list[RpcError]:
+    """Start a sidecar -> client request; the list receives its error, if any."""
+    errors: list[RpcError] = []
 
     async def ask() -> None:
         try:
@@ -68,29 +69,28 @@ async def test_a_client_error_keeps_its_kind(wire, nursery):
             errors.append(exc)
 
     nursery.start_soon(ask)
-    request = await wire.recv()
-    await wire.send({"id": request["id"], "error": {"code": -32601, "message": "no handler", "data": {"kind": "method_not_found"}}})
+    return errors
+
+
+async def wait_for(errors: list) -> None:
     with trio.fail_after(10):
         while not errors:
             await trio.sleep(0.01)
+
+
+async def test_a_client_error_keeps_its_kind(wire, nursery):
+    errors = ask_in_background(wire, nursery)
+    request = await wire.recv()
+    await wire.send({"id": request["id"], "error": {"code": -32601, "message": "no handler", "data": {"kind": "method_not_found"}}})
+    await wait_for(errors)
     assert errors[0].kind == "method_not_found" and "no handler" in errors[0].message
 
 
 async def test_a_waiting_request_is_cancelled_when_the_client_goes_away(wire, nursery):
-    errors = []
-
-    async def ask() -> None:
-        try:
-            await wire.conn.client_requests.call("tools.run", {})
-        except RpcError as exc:
-            errors.append(exc)
-
-    nursery.start_soon(ask)
+    errors = ask_in_background(wire, nursery)
     await wire.recv()
     await wire.to_sidecar_send.aclose()  # end of input: no answer can come
-    with trio.fail_after(10):
-        while not errors:
-            await trio.sleep(0.01)
+    await wait_for(errors)
     assert errors[0].kind == "cancelled"
     with pytest.raises(RpcError):
         await wire.conn.client_requests.call("tools.run", {})

@@ -15,6 +15,7 @@ from agentvm_sidecar.kernel.memfs import MemoryFs
 from agentvm_sidecar.software import SoftwareLibrary, SoftwareMissingError
 from agentvm_sidecar.software.commands.build import built_commands, commands_dir
 from agentvm_sidecar.software.layer import _add_builtin_commands, build_bin_layer
+from tests.process.conftest import sh
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -28,10 +29,6 @@ def grep_module() -> Path:
             pytrace=False,
         )
     return module
-
-
-async def sh(client, vm_id, command, **kwargs):
-    return await client.process.exec(vm_id, command, timeout_ms=60_000, **kwargs)
 
 
 TEXT = b"hello world\nfoo bar\nFoo Baz\nabc123\nfoobar\n"

@@ -367,20 +367,17 @@ class HostFs:
                 raise KernelError.from_oserror(exc) from None
 
     def unlink(self, dir: HostNode, name: str) -> None:
-        self._writable()
-        _check_name(name)
-        with self._dir_fd(dir.parts) as fd:
-            try:
-                os.unlink(name, dir_fd=fd)
-            except OSError as exc:
-                raise KernelError.from_oserror(exc) from None
+        self._remove_entry(dir, name, os.unlink)
 
     def rmdir(self, dir: HostNode, name: str) -> None:
+        self._remove_entry(dir, name, os.rmdir)
+
+    def _remove_entry(self, dir: HostNode, name: str, remove: Any) -> None:
         self._writable()
         _check_name(name)
         with self._dir_fd(dir.parts) as fd:
             try:
-                os.rmdir(name, dir_fd=fd)
+                remove(name, dir_fd=fd)
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 

@@ -27,7 +27,7 @@ def main() -> None:
         client.fs.write_file(vm, "/workspace/notes/hello-from-vm.txt", b"written in the VM\n", create_dirs=True)
         print(f"host reads notes/hello-from-vm.txt: {(host / 'notes' / 'hello-from-vm.txt').read_text().strip()!r}")
 
-        result = client.process.exec(vm, "cd /workspace && ls -R | sort | head -3 && wc -c notes/hello-from-vm.txt")
+        result = client.process.exec(vm, "cd /workspace && find . -type f | sort && cat */*.txt | tr a-z A-Z | wc -c")
         print(f"VM shell pipeline (exit {result.exit_code}):")
         print("  " + result.stdout.decode().rstrip().replace("\n", "\n  "))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+import trio
 
 GUESTS = pathlib.Path(__file__).resolve().parents[2] / ".build" / "guests"
 
@@ -26,3 +27,13 @@ async def install_guest(client, vm_id: str, name: str) -> str:
 async def sh(client, vm_id: str, command: str, **kwargs):
     """Run ``command`` with /bin/sh in the VM (generous timeout: the machine is noisy)."""
     return await client.process.exec(vm_id, command, timeout_ms=60_000, **kwargs)
+
+
+async def running_pids(client, vm_id: str) -> list[int]:
+    return [p.pid for p in (await client.process.list(vm_id)).processes if p.state == "running"]
+
+
+async def wait_until_no_process_runs(client, vm_id: str) -> None:
+    with trio.fail_after(10):
+        while await running_pids(client, vm_id):
+            await trio.sleep(0.05)

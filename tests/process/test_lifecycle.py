@@ -6,6 +6,7 @@ import pytest
 import trio
 
 from agentvm import RpcError, VmConfig, VmLimits
+from tests.process.conftest import running_pids, wait_until_no_process_runs
 
 
 async def collect_until_exit(events, pid):
@@ -70,16 +71,6 @@ async def test_wait_with_timeout_reports_timeout_and_keeps_running(client, vm_id
 async def test_exec_timeout_kills_and_reports_124(client, vm_id):
     res = await client.process.exec(vm_id, "sleep 30", timeout_ms=300)
     assert res.timed_out and res.exit_code == 124
-
-
-async def running_pids(client, vm_id):
-    return [p.pid for p in (await client.process.list(vm_id)).processes if p.state == "running"]
-
-
-async def wait_until_no_process_runs(client, vm_id):
-    with trio.fail_after(10):
-        while await running_pids(client, vm_id):
-            await trio.sleep(0.05)
 
 
 async def test_exec_timeout_kills_the_whole_command_tree(client, vm_id):

@@ -7,7 +7,7 @@ import trio
 import wasmtime
 
 from agentvm import RpcError, VmConfig, VmLimits
-from tests.process.conftest import install_guest
+from tests.process.conftest import install_guest, running_pids
 
 
 async def test_cpu_time_limit_ends_a_spinning_guest_with_124(client):
@@ -61,13 +61,29 @@ async def test_pipe_limit_is_enfile(client):
     assert res.stdout == b"pipes=5 error=ENFILE\n"
 
 
-async def test_a_trap_in_one_guest_leaves_others_running(client, vm_id):
+async def test_a_killed_spinning_guest_leaves_others_running(client, vm_id):
     spin = await install_guest(client, vm_id, "spin")
     pid = (await client.process.spawn(vm_id, argv=[spin])).pid
     res = await client.process.exec(vm_id, "echo still fine")
     assert res.stdout == b"still fine\n"
     await client.process.kill(vm_id, pid, "SIGKILL")
     assert (await client.process.wait(vm_id, pid)).signal == "SIGKILL"
+
+
+async def test_a_trap_or_a_bad_import_ends_only_that_process(client, vm_id):
+    spin = await install_guest(client, vm_id, "spin")
+    bystander = (await client.process.spawn(vm_id, argv=[spin])).pid
+    trap = await run_wat(client, vm_id, _wat_guest("unreachable"))
+    assert trap.exit_code == 1 and b"unreachable" in trap.stderr
+    deep = _wat_guest("(call $recurse)", "(func $recurse (call $recurse))")
+    overflow = await run_wat(client, vm_id, deep)
+    assert overflow.exit_code == 1 and b"stack" in overflow.stderr.lower()
+    # an import the sidecar defines, with the wrong signature: cannot link
+    bad = _wat_guest("(call $exit (i32.const 0))", '(import "host_process" "proc_getpid" (func (param i64)))')
+    assert (await run_wat(client, vm_id, bad)).exit_code == 1
+    assert bystander in await running_pids(client, vm_id)
+    assert (await client.process.exec(vm_id, "echo alive")).stdout == b"alive\n"
+    await client.process.kill(vm_id, bystander, "SIGKILL")
 
 
 async def test_hello_guest_sees_argv_and_exit_code(client, vm_id):

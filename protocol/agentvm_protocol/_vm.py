@@ -89,7 +89,10 @@ class HostDirMount(Base, tag="host_dir", tag_field="type"):
     of an earlier VM could have planted one); pass ``os.path.realpath(p)`` if you
     trust every link in it. The mount shows one host filesystem: directories where
     another filesystem is mounted (``/proc`` below ``/``) cannot be entered (EXDEV).
-    Files the guest creates keep only their rwx mode bits on the host."""
+    Files the guest creates keep only their rwx mode bits on the host. Symlinks it
+    creates are real host symlinks holding the guest's target text: inside the VM
+    they resolve in the VM, but a host program following one later resolves that
+    text on the host, so treat a writable mount's symlinks as untrusted input."""
 
     path: AbsVmPath
     host_path: Annotated[str, Meta(pattern="^/[^\x00]*$", description="Absolute host directory path.")]

@@ -170,20 +170,35 @@ async def test_cancel_for_an_unknown_request_id_is_ignored_without_a_reply(raw):
     await still_serving(raw)
 
 
-async def test_end_of_input_disposes_vms_and_exits_zero(tmp_path):
-    stderr = (tmp_path / "stderr").open("wb")
+async def _logged_sidecar_with_a_busy_vm(tmp_path) -> tuple[RawSidecar, str]:
+    """A sidecar logging at info level to tmp_path/stderr, with one VM running a guest."""
     proc = await trio.lowlevel.open_process(
         [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "info"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(tmp_path / "stderr").open("wb"),
     )
     raw = RawSidecar(proc)
     await ready(raw)
     vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}}))["result"]["vmId"]
-    await raw.proc.stdin.aclose()
+    spin = {"vmId": vm, "command": "while :; do :; done"}
+    assert "result" in await raw.call({"jsonrpc": "2.0", "id": 2, "method": "process.spawn", "params": spin})
+    return raw, vm
+
+
+def _disposed(tmp_path) -> list[str]:
+    logs = [json.loads(line) for line in (tmp_path / "stderr").read_text().splitlines()]
+    return [e["vm_id"] for e in logs if e["event"] == "vm_disposed"]
+
+
+@pytest.mark.parametrize("stop", ["end of input", "SIGTERM"])
+async def test_shutdown_disposes_vms_with_running_guests_and_exits_zero(tmp_path, stop):
+    raw, vm = await _logged_sidecar_with_a_busy_vm(tmp_path)
+    if stop == "SIGTERM":
+        raw.proc.send_signal(signal.SIGTERM)
+    else:
+        await raw.proc.stdin.aclose()
     with trio.fail_after(20):
         assert await raw.proc.wait() == 0
-    logs = [json.loads(line) for line in (tmp_path / "stderr").read_text().splitlines()]
-    assert {"event": "vm_disposed", "vm_id": vm}.items() <= next(e for e in logs if e["event"] == "vm_disposed").items()
+    assert _disposed(tmp_path) == [vm]
 
 
 async def test_requests_received_before_end_of_input_are_all_answered():
@@ -215,14 +230,6 @@ async def test_a_request_still_running_at_end_of_input_is_answered_cancelled(raw
         assert await raw.proc.wait() == 0
     wait_answer = next(a for a in map(json.loads, rest.splitlines()) if a.get("id") == 3)
     assert wait_answer["error"]["data"]["kind"] == "cancelled"
-
-
-async def test_sigterm_shuts_down_cleanly_with_exit_zero(raw):
-    await ready(raw)
-    await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {}})
-    raw.proc.send_signal(signal.SIGTERM)
-    with trio.fail_after(20):
-        assert await raw.proc.wait() == 0
 
 
 async def test_a_result_larger_than_max_frame_bytes_is_limit_exceeded_not_a_broken_frame(raw):

@@ -59,6 +59,12 @@ class Description:
         if last:
             self._close()
 
+    def discard(self) -> None:
+        """Close a description no fd table ever took (a failed install): one
+        reference taken and dropped, so the last-release path closes it."""
+        self.retain()
+        self.release()
+
     def _close(self) -> None:
         raise NotImplementedError
 

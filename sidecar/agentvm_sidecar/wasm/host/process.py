@@ -138,12 +138,6 @@ def apply_file_actions(ctx: GuestContext, fds: FdTable, actions: list[FileAction
     return cwd
 
 
-def _close_pipe_end(description: object) -> None:
-    """Close a pipe end that never made it into an fd table."""
-    description.retain()  # type: ignore[attr-defined]
-    description.release()  # type: ignore[attr-defined]
-
-
 # -- spawn / wait ------------------------------------------------------------------
 @host_function(M, "proc_spawn_v3", "i" * 17)
 def proc_spawn_v3(
@@ -315,14 +309,14 @@ def fd_pipe(ctx: GuestContext, ret_read: int, ret_write: int) -> None:
     try:
         rfd = fds.install(reader)
     except BaseException:
-        _close_pipe_end(reader)
-        _close_pipe_end(writer)
+        reader.discard()
+        writer.discard()
         raise
     try:
         wfd = fds.install(writer)
     except BaseException:
         fds.close(rfd)
-        _close_pipe_end(writer)
+        writer.discard()
         raise
     ctx.set_u32(ret_read, rfd)
     ctx.set_u32(ret_write, wfd)

@@ -92,8 +92,7 @@ def path_open(
         fd = proc.fds.install(desc)
     except KernelError:
         if is_new:
-            desc.retain()
-            desc.release()  # closes the handle nobody holds
+            desc.discard()
         raise
     ctx.set_u32(ret_fd, fd)
     return None

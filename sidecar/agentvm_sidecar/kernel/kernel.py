@@ -17,7 +17,7 @@ from .descriptions import Description, FileDescription, PipeReader, PipeWriter, 
 from .devfs import DevFs
 from .errors import KernelError
 from .fdtable import FdBudget, FdTable
-from .fstypes import OpenFlags, Stat
+from .fstypes import FileKind, OpenFlags, Stat
 from .hostfs import HostFs
 from .limits import FsAccounting, Limits
 from .memfs import MemoryFs
@@ -110,7 +110,8 @@ class Kernel:
         EACCES for an alias opened in a direction the fd does not allow).
         """
         handle = self.vfs.open(path, flags, mode, cwd=cwd, cred=proc.cred)
-        n = _DEVFS.fd_alias(handle.stat())
+        # fd aliases are character devices: regular files (nearly every open) need no stat
+        n = _DEVFS.fd_alias(handle.stat()) if handle.kind is FileKind.CHAR_DEVICE else None
         if n is None:
             return FileDescription(handle), True
         handle.close()

@@ -25,10 +25,6 @@ class OutputWindow:
         self._credit = size
         self._changed = trio.Event()
 
-    @property
-    def credit(self) -> int:
-        return self._credit
-
     async def take(self, wanted: int) -> int:
         """Wait until some credit is available; take up to ``wanted`` bytes of it."""
         await trio.lowlevel.checkpoint_if_cancelled()

@@ -62,8 +62,8 @@ WASI_ERRNO: dict[str, int] = {
     "ENOTCAPABLE": 76,
 }
 _EIO = WASI_ERRNO["EIO"]
-MAX_LOGGED_FAILURES = 5
 _EFAULT = WASI_ERRNO["EFAULT"]
+MAX_LOGGED_FAILURES = 5  # per program, see _log_failure
 
 _VALTYPES = {"i": wasmtime.ValType.i32, "I": wasmtime.ValType.i64}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentvm_sidecar.software import PINS, Pin, software_dir
+from agentvm_sidecar.software import PINS, Pin, SoftwareLibrary, SoftwareMissingError, software_dir
 
 
 def fetched_aospkg(pin: Pin) -> Path:
@@ -41,3 +41,14 @@ def coreutils_bytes(pin_by_name: dict[str, Pin]) -> bytes:
 @pytest.fixture(scope="session")
 def grep_bytes(pin_by_name: dict[str, Pin]) -> bytes:
     return fetched_aospkg(pin_by_name["grep"]).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def library() -> SoftwareLibrary:
+    """The real library of the fetched packages (fails with a hint when absent)."""
+    lib = SoftwareLibrary()
+    try:
+        lib.packages()
+    except SoftwareMissingError as exc:
+        pytest.fail(f"{exc}", pytrace=False)
+    return lib

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentvm_sidecar.kernel.memfs import MemoryFs
-from agentvm_sidecar.software import SoftwareLibrary, SoftwareMissingError
+from agentvm_sidecar.software import SoftwareLibrary
 from agentvm_sidecar.software.commands.build import built_commands, commands_dir
 from agentvm_sidecar.software.layer import _add_builtin_commands, build_bin_layer
 from tests.process.conftest import sh
@@ -43,17 +43,8 @@ async def text_vm(client, vm_id):
 # -- the /bin layer -----------------------------------------------------------
 
 
-def library() -> SoftwareLibrary:
-    lib = SoftwareLibrary()
-    try:
-        lib.packages()
-    except SoftwareMissingError as exc:
-        pytest.fail(f"{exc}", pytrace=False)
-    return lib
-
-
-def test_layer_adds_built_grep_with_its_digest(grep_module: Path) -> None:
-    layer = build_bin_layer(library())
+def test_layer_adds_built_grep_with_its_digest(grep_module: Path, library: SoftwareLibrary) -> None:
+    layer = build_bin_layer(library)
     node = layer.fs.lookup(layer.fs.root(), "grep")
     assert node is not None
     stat = layer.fs.getattr(node)
@@ -64,12 +55,11 @@ def test_layer_adds_built_grep_with_its_digest(grep_module: Path) -> None:
     assert module.readonly
 
 
-def test_layer_without_built_commands_still_serves_packages(tmp_path: Path) -> None:
-    lib = library()
-    layer = build_bin_layer(lib, builtin_dir=tmp_path)  # nothing built there: a warning
+def test_layer_without_built_commands_still_serves_packages(tmp_path: Path, library: SoftwareLibrary) -> None:
+    layer = build_bin_layer(library, builtin_dir=tmp_path)  # nothing built there: a warning
     assert layer.fs.lookup(layer.fs.root(), "grep") is None
     assert layer.fs.lookup(layer.fs.root(), "egrep") is not None
-    assert len(layer.modules) == len(lib.commands())
+    assert len(layer.modules) == len(library.commands())
 
 
 def test_a_package_command_wins_over_a_built_one(grep_module: Path) -> None:

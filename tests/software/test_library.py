@@ -10,16 +10,8 @@ import pytest
 
 from agentvm_sidecar.software import PINS, Pin, SoftwareLibrary, SoftwareMissingError, software_dir
 
-
-@pytest.fixture(scope="module", autouse=True)
-def library() -> SoftwareLibrary:
-    """The real library; every test here needs the fetched packages."""
-    lib = SoftwareLibrary()
-    try:
-        lib.packages()
-    except SoftwareMissingError as exc:
-        pytest.fail(f"{exc}", pytrace=False)
-    return lib
+# every test here needs the fetched packages (the `library` fixture of conftest.py)
+pytestmark = pytest.mark.usefixtures("library")
 
 
 def test_library_merges_all_pinned_packages(library: SoftwareLibrary) -> None:

@@ -408,14 +408,15 @@ static int is_binary_stream_skippable(FILE *f) {
     return binary;
 }
 
-static void grep_file(const char *path) {
+/* Search the file at `path`, naming it `display` in output and errors. */
+static void grep_file(const char *path, const char *display) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        file_error(path, errno);
+        file_error(display, errno);
         return;
     }
     if (!opt_skip_binary || !is_binary_stream_skippable(f))
-        grep_stream(f, path);
+        grep_stream(f, display);
     fclose(f);
 }
 
@@ -519,16 +520,8 @@ static void grep_tree(const char *path, const char *display, const struct ancest
     }
     if (!S_ISREG(st.st_mode))
         return; /* devices, fifos, sockets: skipped while recursing */
-    if (file_wanted(path)) {
-        FILE *f = fopen(path, "r");
-        if (!f) {
-            file_error(display, errno);
-            return;
-        }
-        if (!opt_skip_binary || !is_binary_stream_skippable(f))
-            grep_stream(f, display);
-        fclose(f);
-    }
+    if (file_wanted(path))
+        grep_file(path, display);
 }
 
 static void grep_operand(const char *operand) {
@@ -553,7 +546,7 @@ static void grep_operand(const char *operand) {
     }
     if (opt_recursive && !file_wanted(operand))
         return;
-    grep_file(operand);
+    grep_file(operand, operand);
 }
 
 /* ---- options ------------------------------------------------------------ */

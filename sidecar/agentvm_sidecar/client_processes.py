@@ -191,7 +191,7 @@ class ClientProcesses:
                     out[name] += data
                     if len(out["stdout"]) + len(out["stderr"]) > MAX_EXEC_OUTPUT and not overflow:
                         overflow = True
-                        self._kill_tree(pid, 9)
+                        self._kernel.processes.kill_session(pid, 9)
             finally:
                 desc.release()
 
@@ -204,7 +204,7 @@ class ClientProcesses:
                     await running.exited.wait()
             timed_out = deadline.cancelled_caught
             if timed_out:
-                self._kill_tree(pid, 9)
+                self._kernel.processes.kill_session(pid, 9)
                 with trio.move_on_after(_KILL_GRACE_SECONDS):
                     await running.exited.wait()
         finally:
@@ -261,9 +261,6 @@ class ClientProcesses:
         Raises: not_found (unknown or exited pid).
         """
         self._get(pid)
-        self._kernel.processes.kill_session(pid, signal)
-
-    def _kill_tree(self, pid: int, signal: int) -> None:
         self._kernel.processes.kill_session(pid, signal)
 
     async def wait(self, pid: int, timeout_ms: int | None) -> ExitStatus:

@@ -127,7 +127,8 @@ class Pipe:
                 if nonblocking:
                     raise KernelError.eagain()
                 self._wait(interrupted)
-            data = bytes(self._buf[:n])
+            with memoryview(self._buf) as view:
+                data = bytes(view[:n])  # one copy (a bytearray slice would be a second)
             del self._buf[:n]
             self._repay()
             self._reads += 1

@@ -3,7 +3,8 @@
 # One FileHandle is shared by every fd that dup()s it, so it owns the file
 # position, the access mode and the APPEND flag.  It wraps the filesystem's
 # OpenFile (regular files) or just the node (directories), and takes the VM
-# lock around every operation so guest threads and RPC threads can share it.
+# lock around every operation so guest threads and RPC threads can share it --
+# except reads and seeks of host files, which need only the handle's own lock.
 #
 # Directory handles expose `readdir_entries()`: a snapshot list including
 # '.' and '..' that stays stable until `refresh=True` (WASI fd_readdir cookies
@@ -44,6 +45,7 @@ class FileHandle:
         "_cred",
         "_entries",
         "_file",
+        "_io_lock",
         "_lock",
         "_mount",
         "_node",
@@ -70,6 +72,12 @@ class FileHandle:
         writable: bool,
     ) -> None:
         self._lock = lock
+        # The position and reads of a file whose reads need no kernel state (a host
+        # fd: pread is a syscall) are guarded by the handle's own lock, so guests
+        # reading host files never queue on the VM lock behind each other's I/O.
+        self._io_lock: threading.Lock | threading.RLock = (
+            threading.Lock() if getattr(file, "concurrent_reads", False) else lock
+        )
         self._mount = mount
         self._node = node
         self._file = file
@@ -120,7 +128,7 @@ class FileHandle:
 
         Raises: EBADF (closed / not readable), EISDIR, EIO.
         """
-        with self._lock:
+        with self._io_lock:
             f = self._open_file(True, False)
             if n < 0:
                 n = max(f.size() - self._pos, 0)
@@ -133,7 +141,7 @@ class FileHandle:
 
         Raises: EBADF, EISDIR, EROFS, ENOSPC (nothing written), EIO.
         """
-        with self._lock:
+        with self._lock, self._io_lock:
             f = self._open_file(False, True)
             if self.flags & OpenFlags.APPEND:
                 self._pos = f.append(bytes(data))
@@ -144,7 +152,7 @@ class FileHandle:
 
     def pread(self, n: int, offset: int) -> bytes:
         """Raises: EBADF, EISDIR, EINVAL (negative offset)."""
-        with self._lock:
+        with self._io_lock:
             return self._open_file(True, False).pread(n, offset)
 
     def pwrite(self, data: bytes | bytearray | memoryview, offset: int) -> int:
@@ -154,7 +162,7 @@ class FileHandle:
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Move the position; returns it.  Raises: EBADF, EINVAL."""
-        with self._lock:
+        with self._io_lock:
             if self._closed:
                 raise KernelError.ebadf()
             if whence == os.SEEK_SET:
@@ -172,7 +180,7 @@ class FileHandle:
             return pos
 
     def tell(self) -> int:
-        with self._lock:
+        with self._io_lock:
             if self._closed:
                 raise KernelError.ebadf()
             return self._pos
@@ -267,7 +275,7 @@ class FileHandle:
 
     def close(self) -> None:
         """Release the handle.  Idempotent."""
-        with self._lock:
+        with self._lock, self._io_lock:
             if self._closed:
                 return
             self._closed = True

@@ -27,7 +27,10 @@ from .process import ExitStatus, Process, ProcessState, ProcessTable
 from .rootfs import make_root_fs
 from .vfs import Vfs
 
-__all__ = ["Kernel", "KernelUsage"]
+__all__ = ["SHUTDOWN_GRACE_SECONDS", "Kernel", "KernelUsage"]
+
+# How long a disposed VM's processes get, all together, to notice their SIGKILL.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -173,16 +176,13 @@ class Kernel:
         )
 
     def shutdown(self) -> None:
-        """Kill every process, wait briefly for them, then unmount everything
-        (deepest first), closing host resources. Idempotent."""
-        for proc in self.processes.all():
-            if proc.state is ProcessState.RUNNING:
-                self.processes.kill(0, proc.pid, 9)
-        for proc in self.processes.all():
-            if not proc.exited.wait(timeout=5.0):
-                # A guest that ignores the kill (stuck in a non-interruptible host
-                # call) is abandoned; its fds are closed so nothing else blocks on it.
-                self.processes.exit(proc, ExitStatus(0, 9))
+        """Kill every process at once (no new one can start), wait for them all
+        with one overall deadline, then unmount everything (deepest first),
+        closing host resources. Idempotent."""
+        for proc in self.processes.shutdown(timeout=SHUTDOWN_GRACE_SECONDS):
+            # A guest that ignores the kill (stuck in a non-interruptible host
+            # call) is abandoned; its fds are closed so nothing else blocks on it.
+            self.processes.exit(proc, ExitStatus(0, 9))
         with self.lock:
             for info in sorted(self.vfs.mounts(), key=lambda m: m.path.count("/"), reverse=True):
                 if info.path != "/":

@@ -19,7 +19,7 @@ from .errors import KernelError
 from .fdtable import FdBudget, FdTable
 from .fstypes import FileKind, OpenFlags, Stat
 from .hostfs import HostFs
-from .limits import FsAccounting, Limits
+from .limits import FsAccounting, Limits, MemoryBudget
 from .memfs import MemoryFs
 from .mounts import MountInfo
 from .pipes import PipeBudget
@@ -51,7 +51,10 @@ class Kernel:
         self.limits = limits
         self.lock = threading.RLock()
         self.accounting = FsAccounting.from_limits(limits)
-        self.vfs = Vfs(make_root_fs(self.accounting), lock=self.lock, accounting=self.accounting)
+        self.dir_snapshots = MemoryBudget(limits.dir_snapshot_bytes_per_vm, "directory listing")
+        self.vfs = Vfs(
+            make_root_fs(self.accounting), lock=self.lock, accounting=self.accounting, dir_snapshots=self.dir_snapshots
+        )
         self.vfs.mount("/dev", _DEVFS)
         self.processes = ProcessTable(limits.max_processes)
         self.fd_budget = FdBudget(limits.max_fds_per_vm)

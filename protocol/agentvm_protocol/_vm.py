@@ -181,6 +181,8 @@ class VmUsage(Base):
     processes: int
     open_fds: int
     pipes: int
+    memory_bytes: int
+    """Linear memory of all the VM's processes (what ``memoryBytesPerVm`` bounds)."""
 
 
 class MountInfo(Base):

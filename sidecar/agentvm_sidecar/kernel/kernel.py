@@ -42,6 +42,7 @@ class KernelUsage:
     processes: int
     open_fds: int
     pipes: int
+    memory_bytes: int  # linear memory of all processes
 
 
 class Kernel:
@@ -52,6 +53,8 @@ class Kernel:
         self.lock = threading.RLock()
         self.accounting = FsAccounting.from_limits(limits)
         self.dir_snapshots = MemoryBudget(limits.dir_snapshot_bytes_per_vm, "directory listing")
+        # linear memory of all processes together, charged by wasm/memory_budget.py
+        self.guest_memory = MemoryBudget(limits.memory_bytes_per_vm, "VM memory")
         self.vfs = Vfs(
             make_root_fs(self.accounting), lock=self.lock, accounting=self.accounting, dir_snapshots=self.dir_snapshots
         )
@@ -175,7 +178,7 @@ class Kernel:
         running = sum(1 for p in self.processes.all() if p.state is ProcessState.RUNNING)
         return KernelUsage(
             fs_bytes=fs.bytes_used, fs_inodes=fs.inodes_used, processes=running,
-            open_fds=self.fd_budget.used, pipes=self._pipes,
+            open_fds=self.fd_budget.used, pipes=self._pipes, memory_bytes=self.guest_memory.used,
         )
 
     def shutdown(self) -> None:

@@ -202,6 +202,11 @@ class MemoryBudget:
         with self._lock:
             self._used = max(0, self._used - n)
 
+    def fits(self, n: int) -> bool:
+        """``n`` more bytes would fit right now (a check before costly work;
+        ``reserve`` is what takes them)."""
+        return self._used + n <= self.limit
+
     @property
     def used(self) -> int:
         return self._used

@@ -106,11 +106,13 @@ class ClientProcesses:
         if running is not None:
             running.exited.set()
 
-    async def _start(self, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str]) -> _Running:
+    async def _start(self, params: ProcessExecParams | ProcessSpawnParams) -> _Running:
+        command, argv, cwd = params.command, params.argv, params.cwd
         if (command is None) == (argv is None):
             raise RpcError("invalid_params", "give exactly one of command and argv")
         args = ["sh", "-c", command] if command is not None else list(argv or [])
         exec_path = "/bin/sh" if command is not None else args[0]
+        env = dict(params.env) if params.exact_env else {**self._env, **params.env}
         kernel = self._kernel
         stdin_r, stdin_w = kernel.make_pipe()
         stdout_r, stdout_w = kernel.make_pipe()
@@ -125,7 +127,7 @@ class ClientProcesses:
                 fds.install_at(fd, desc)
             proc = await trio.to_thread.run_sync(
                 lambda: spawn(
-                    kernel, ppid=0, exec_path=exec_path, argv=args, env={**self._env, **env},
+                    kernel, ppid=0, exec_path=exec_path, argv=args, env=env,
                     cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
                 ),
                 limiter=self._threads,
@@ -143,7 +145,7 @@ class ClientProcesses:
 
     async def spawn(self, params: ProcessSpawnParams, emit: EmitFn) -> int:
         """Start a process whose output streams as events. Returns its pid."""
-        running = await self._start(params.command, params.argv, params.cwd, params.env)
+        running = await self._start(params)
         self._nursery.start_soon(self._stream, running, emit)
         return running.proc.pid
 
@@ -182,7 +184,7 @@ class ClientProcesses:
         background child still holding stdout cannot stretch it either. A
         cancelled request ($/cancelRequest, dispose) kills the session too.
         """
-        running = await self._start(params.command, params.argv, params.cwd, params.env)
+        running = await self._start(params)
         pid = running.proc.pid
         out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
         overflow = False

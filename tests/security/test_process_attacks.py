@@ -206,20 +206,19 @@ async def _memory_attack(client, processes: int, limits: VmLimits) -> None:
     vm = (await client.vm.create(VmConfig(limits=limits))).vm_id
     alloc = await install_guest(client, vm, "alloc")
     peak_charged = 0
-    async with watching(client) as watch:
-        async with trio.open_nursery() as nursery:
-            async def sample() -> None:
-                nonlocal peak_charged
-                while True:
-                    used = (await client.vm.info(vm)).info.usage.memory_bytes
-                    peak_charged = max(peak_charged, used)
-                    await trio.sleep(0.05)
+    async with watching(client) as watch, trio.open_nursery() as nursery:
+        async def sample() -> None:
+            nonlocal peak_charged
+            while True:
+                used = (await client.vm.info(vm)).info.usage.memory_bytes
+                peak_charged = max(peak_charged, used)
+                await trio.sleep(0.05)
 
-            nursery.start_soon(sample)
-            res = await client.process.exec(
-                vm, f"for i in $(seq {processes}); do {alloc} & done; wait", timeout_ms=300_000
-            )
-            nursery.cancel_scope.cancel()
+        nursery.start_soon(sample)
+        res = await client.process.exec(
+            vm, f"for i in $(seq {processes}); do {alloc} & done; wait", timeout_ms=300_000
+        )
+        nursery.cancel_scope.cancel()
     assert not res.timed_out
     # each process either saw malloc fail cleanly, or could not start (its memory
     # did not fit) and said so on stderr

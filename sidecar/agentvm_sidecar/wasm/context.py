@@ -16,8 +16,10 @@ an ordinary directory fd and records it in ``plain_preopens``.
 from __future__ import annotations
 
 import ctypes
+import math
 import struct
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -77,7 +79,7 @@ class GuestContext:
         self.exit_status: ExitStatus | None = None
         self.exec_request: tuple[Program, dict[str, str]] | None = None
         self.cpu_exceeded = False
-        self.cpu_deadline = 0.0  # thread CPU seconds at which the budget is spent
+        self.cpu_deadline = math.inf  # thread CPU seconds at which the budget is spent (set by the runtime)
         cwd = proc.cwd
         self.preopens: list[str] = [cwd] if cwd == "/" else [cwd, "/"]
         self.plain_preopens: dict[int, str] = {}
@@ -105,6 +107,14 @@ class GuestContext:
     def interrupted(self) -> bool:
         """For kernel waits: stop when this process must terminate."""
         return self.proc.pending_kill != 0
+
+    def check_cpu(self) -> None:
+        """Raise GuestExit when the CPU budget is spent (the runtime then exits
+        124). For host calls that loop: the epoch callback checks only while wasm
+        runs, and host work on the guest thread counts against the budget too."""
+        if time.thread_time() >= self.cpu_deadline:
+            self.cpu_exceeded = True
+            raise GuestExit()
 
     # -- preopens -------------------------------------------------------------------
     def preopen_path(self, fd: int) -> str | None:

@@ -150,10 +150,15 @@ class GuestRuntime:
         try:
             while True:
                 ctx = self._run_image(kernel, proc, program, cpu_deadline)
-                if ctx.exec_request is None:
-                    status = ctx.exit_status or ExitStatus(TRAP_EXIT_CODE)
+                exec_request, exit_status = ctx.exec_request, ctx.exit_status
+                # Drop the image's Store now: its linear memory goes back to the
+                # VM's memory budget before a new image (or the exit) happens.
+                del ctx
+                set_current_context(None)
+                if exec_request is None:
+                    status = exit_status or ExitStatus(TRAP_EXIT_CODE)
                     break
-                program, env = ctx.exec_request
+                program, env = exec_request
                 proc.argv, proc.env = program.argv, env
                 proc.fds.close_cloexec()
         except BaseException:

@@ -71,6 +71,12 @@ class VmLimits(Base, omit_defaults=False):
     max_program_bytes: Annotated[int, Meta(ge=1024)] = 64 * _MiB
     """Largest wasm module a process may run (EFBIG beyond): bounds the memory and
     the compile time a guest-built program can cost."""
+    max_sockets: Annotated[int, Positive] = 128
+    """Sockets the VM may hold: every socket, queued or accepted connection and
+    connection from the host counts one (ENFILE beyond)."""
+    socket_buffer_bytes: Annotated[int, Meta(ge=1024, le=64 * _MiB)] = 256 * 1024
+    """Bytes one direction of a VM-loopback connection buffers before writers block
+    (EAGAIN when non-blocking): a peer that never reads costs at most twice this."""
     fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
     fs_max_inodes: Annotated[int, Positive] = 65536
 

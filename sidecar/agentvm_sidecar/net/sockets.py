@@ -171,7 +171,7 @@ class Socket(Description):
         return end.writable() if for_write else end.readable()
 
     @property
-    def polls_host(self) -> bool:
+    def needs_polling(self) -> bool:  # type: ignore[override]
         """Readiness comes from a host socket, which has no watchers."""
         return isinstance(self.end, OutboundEnd)
 

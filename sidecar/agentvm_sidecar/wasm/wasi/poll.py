@@ -16,6 +16,7 @@ import time
 from ...kernel.descriptions import Description, FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import FileKind
+from ...net.outbound import HOST_POLL_SLICE
 from ..abi import host_function, wasi_errno
 from ..context import GuestContext
 from . import layouts as L
@@ -117,7 +118,7 @@ def poll_oneoff(ctx: GuestContext, in_ptr: int, out_ptr: int, nsubscriptions: in
                 ctx.set_u32(ret_nevents, len(events))
                 return
             ctx.check_signals()
-            wait = WAIT_SLICE_S
+            wait = HOST_POLL_SLICE if any(d.needs_polling for d in watched.values()) else WAIT_SLICE_S
             if clocks:
                 wait = min(wait, (min(d for _, d in clocks) - now) / 1e9)
             wake.wait(max(wait, 0.0))

@@ -8,13 +8,13 @@ import msgspec
 from msgspec import Meta
 
 from ._base import Base, Empty
+from ._net import ListenConfig, NetworkPolicy
 
 __all__ = [
     "HostDirMount",
     "MemoryMount",
     "MountConfig",
     "MountInfo",
-    "NetworkPolicy",
     "VmConfig",
     "VmCreateParams",
     "VmCreateResult",
@@ -108,13 +108,6 @@ class HostDirMount(Base, tag="host_dir", tag_field="type"):
 MountConfig = MemoryMount | HostDirMount
 
 
-class NetworkPolicy(Base):
-    """Network policy placeholder: egress is denied by default (enforced from the
-    networking milestone on; no guest socket can reach the host network today)."""
-
-    default: Literal["deny", "allow"] = "deny"
-
-
 class VmConfig(Base):
     """Everything a VM is created with."""
 
@@ -123,6 +116,8 @@ class VmConfig(Base):
     cwd: AbsVmPath = "/home/user"
     limits: VmLimits = msgspec.field(default_factory=VmLimits)
     network: NetworkPolicy = msgspec.field(default_factory=NetworkPolicy)
+    """Egress policy (default: deny everything); replace it live with vm.setNetworkPolicy."""
+    listen: ListenConfig = msgspec.field(default_factory=ListenConfig)
     software: bool = True
     """Mount the pinned command packages read-only at /bin."""
 

@@ -13,6 +13,14 @@
 #   tcp://host:port, dns://name, https://host/...   URI forms: the scheme and path
 #                            are ignored, so a URI form behaves exactly like the
 #                            host form it contains (a port only counts if written).
+# An egress names a target twice, by name and by address (a connect by name, or to
+# an address getaddrinfo handed out for a name).  Each is judged on its own, first
+# match wins, and then: an explicit deny of EITHER wins (so a name cannot smuggle a
+# denied address, whatever the rule order); else an explicit allow of either
+# allows (so a CIDR rule admits a name that resolves into it); else `default`.
+# The host's resolver is only asked about names the policy allows (the name itself,
+# or the default): resolving arbitrary guest-chosen names would leak them in DNS
+# queries.  dnsOverrides are local and always consulted.
 # The policy object is immutable; the VM's SocketTable holds ONE reference that
 # every process reads at the moment of each call, so replacing it
 # (vm.setNetworkPolicy) changes the rules for every process at once.
@@ -150,6 +158,17 @@ class EgressPolicy:
     def allows(self, operation: Operation, host: str, port: int | None = None) -> bool:
         verdict = self.decide(operation, host, port)
         return self.default_allow if verdict is None else verdict
+
+    def allows_target(self, operation: Operation, name: str | None, address: str, port: int | None = None) -> bool:
+        """May ``operation`` reach ``address`` (known by ``name``, if any)? See the
+        module comment: an explicit deny of either wins, then an explicit allow."""
+        by_address = self.decide(operation, address, port)
+        by_name = None if name is None else self.decide(operation, name, port)
+        if by_address is False or by_name is False:
+            return False
+        if by_address or by_name:
+            return True
+        return self.default_allow
 
 
 @dataclass(frozen=True)

@@ -259,34 +259,38 @@ class SocketTable:
 
     # -- egress policy and resolution -------------------------------------------------------
     def _egress_targets(self, host: str, port: int) -> list[tuple[str, int]]:
-        """The host addresses an egress to ``host:port`` may use. Raises: EACCES, EHOSTUNREACH."""
+        """The host addresses an egress to ``host:port`` may use.
+
+        Raises: EACCES (policy), EHOSTUNREACH (the name does not resolve).
+        """
         policy = self.egress  # one read: the whole decision uses one policy
         if parse_ip(host) is not None:
-            named = self._names.lookup(host)
-            if named is None:
-                if not policy.allows("connect", host, port):
-                    raise KernelError.eacces(message=f"connect to {host} denied by the network policy")
-                return [(host, port)]
-            name, real = named
-            if not policy.allows("connect", name, port) or policy.decide("connect", real, port) is False:
-                raise KernelError.eacces(message=f"connect to {name} denied by the network policy")
+            name, real = self._names.lookup(host) or (None, host)
+            if not policy.allows_target("connect", name, real, port):
+                raise KernelError.eacces(message=f"connect to {name or host} denied by the network policy")
             return [(real, port)]
-        if not policy.allows("connect", host, port):
-            raise KernelError.eacces(message=f"connect to {host} denied by the network policy")
         try:
-            addresses = self._resolve(policy, host, port)
-        except KernelError:
-            raise KernelError("EHOSTUNREACH", f"cannot resolve {host}") from None
-        allowed = [(a, port) for a in addresses if policy.decide("connect", a, port) is not False]
+            addresses = self._lookup(policy, "connect", host, port)
+        except KernelError as exc:
+            if exc.errno == "ENOENT":
+                raise KernelError("EHOSTUNREACH", f"cannot resolve {host}") from None
+            raise
+        allowed = [(a, port) for a in addresses if policy.allows_target("connect", host, a, port)]
         if not allowed:
-            raise KernelError.eacces(message=f"every address of {host} is denied by the network policy")
+            raise KernelError.eacces(message=f"connect to {host} denied by the network policy")
         return allowed
 
-    def _resolve(self, policy: EgressPolicy, name: str, port: int | None) -> list[str]:
-        """Host addresses of ``name`` (dnsOverrides first). Raises: ENOENT."""
+    def _lookup(self, policy: EgressPolicy, operation: str, name: str, port: int | None) -> list[str]:
+        """Host addresses of ``name``: its dnsOverride, else (only when the policy
+        allows the name) the host's resolver.
+
+        Raises: EACCES (the name is not allowed), ENOENT (no address).
+        """
         override = policy.dns_overrides.get(name.lower().rstrip("."))
         if override is not None:
             return [override]
+        if not policy.allows(operation, name, port):
+            raise KernelError.eacces(message=f"{name} is not allowed by the network policy")
         try:
             infos = host_socket.getaddrinfo(name, port, type=host_socket.SOCK_STREAM)
         except (OSError, UnicodeError):
@@ -301,10 +305,10 @@ class SocketTable:
     def getaddrinfo(self, host: str, port: int | None, family: int) -> list[tuple[str, int]]:
         """(address, 4|6) pairs for the guest's resolver (``family`` 0, 4 or 6).
 
-        Loopback names and IP literals resolve to themselves; other names need
-        the policy's "dns" permission, resolve on the host (dnsOverrides first),
-        lose every address the policy denies, and come back as synthetic
-        addresses (names.py) that a later connect maps to the name.
+        Loopback names and IP literals resolve to themselves; other names resolve
+        on the host (dnsOverrides first), keep only the addresses the policy allows
+        for "dns", and come back as synthetic addresses (names.py) that a later
+        connect maps to the name.
 
         Raises: EINVAL (malformed name), EACCES (denied), ENOENT (no address).
         """
@@ -317,11 +321,9 @@ class SocketTable:
         else:
             parse_address(f"{host}:1")  # validates the name
             policy = self.egress
-            if not policy.allows("dns", host, port):
-                raise KernelError.eacces(message=f"resolving {host} denied by the network policy")
-            real = [a for a in self._resolve(policy, host, port) if policy.decide("connect", a, port) is not False]
+            real = [a for a in self._lookup(policy, "dns", host, port) if policy.allows_target("dns", host, a, port)]
             if not real:
-                raise KernelError.eacces(message=f"every address of {host} is denied by the network policy")
+                raise KernelError.eacces(message=f"resolving {host} denied by the network policy")
             synthetic = [self._names.assign(host.lower(), a) for a in real]
             found = [(a, 4) for a in synthetic] if family != 6 else [(f"::ffff:{a}", 6) for a in synthetic]
         found = [(a, f) for a, f in found if family in (0, f)]

@@ -7,6 +7,9 @@
  *                          accepting; prints "storm <connected> errno=<n>" at the first failure
  *   net_bad neverread PORT a peer that never reads: non-blocking sends until EAGAIN,
  *                          prints "neverread sent=<bytes> errno=<n>"
+ *   net_bad rcvtimeo PORT  a recv with SO_RCVTIMEO 50 ms and no data: "rcvtimeo errno=<n>"
+ *   net_bad wasi PORT      preview1 on sockets: sock_accept/send/recv/shutdown, fd_write,
+ *                          fd_read and poll_oneoff readiness; one "<check> ..." line each
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wasi/api.h>
 
 #define NET(name) __attribute__((import_module("host_net"), import_name(name)))
 NET("net_socket") uint32_t net_socket(uint32_t domain, uint32_t type, uint32_t protocol, uint32_t *ret_fd);
@@ -26,6 +30,7 @@ NET("net_poll") uint32_t net_poll(uint8_t *fds, uint32_t nfds, int32_t timeout_m
 NET("net_set_nonblock") uint32_t net_set_nonblock(uint32_t fd, uint32_t nonblock);
 NET("net_getaddrinfo") uint32_t net_getaddrinfo(const uint8_t *host, uint32_t host_len, const uint8_t *port,
                                                 uint32_t port_len, uint8_t *ret, uint32_t *ret_len);
+NET("net_setsockopt") uint32_t net_setsockopt(uint32_t fd, uint32_t level, uint32_t name, const uint8_t *val, uint32_t len);
 NET("net_tls_connect") uint32_t net_tls_connect(uint32_t fd, const uint8_t *host, uint32_t host_len, uint32_t insecure);
 
 #define AF_INET_WASI 1
@@ -106,6 +111,43 @@ int main(int argc, char **argv) {
         size_t total = 0;
         while ((err = net_send(fd, chunk, sizeof chunk, 0, &n)) == 0) total += n;
         printf("neverread sent=%zu errno=%u\n", total, err);
+        return 0;
+    }
+    if (strcmp(mode, "rcvtimeo") == 0) {
+        listener(port);
+        uint32_t fd = connected(port);
+        int64_t timeval[2] = {0, 50000}; /* 50 ms */
+        if ((err = net_setsockopt(fd, 0x7fffffff /* SOL_SOCKET */, 66 /* SO_RCVTIMEO */, (uint8_t *)timeval, 16)))
+            printf("setsockopt errno=%u\n", err);
+        uint8_t b[8];
+        printf("rcvtimeo errno=%u\n", net_recv(fd, b, sizeof b, 0, &n));
+        return 0;
+    }
+    if (strcmp(mode, "wasi") == 0) {
+        uint32_t srv = listener(port);
+        uint32_t cli = connected(port);
+        __wasi_fd_t conn;
+        check("sock_accept", __wasi_sock_accept(srv, 0, &conn));
+        __wasi_ciovec_t out = {(const uint8_t *)"ping", 4};
+        __wasi_size_t done = 0;
+        check("sock_send", __wasi_sock_send(cli, &out, 1, 0, &done));
+        uint8_t b[16] = {0};
+        __wasi_iovec_t in = {b, sizeof b};
+        __wasi_roflags_t roflags;
+        __wasi_subscription_t sub = {.userdata = 7, .u = {.tag = __WASI_EVENTTYPE_FD_READ, .u = {.fd_read = {conn}}}};
+        __wasi_event_t ev;
+        __wasi_size_t nev = 0;
+        err = __wasi_poll_oneoff(&sub, &ev, 1, &nev);
+        printf("poll_oneoff errno=%u events=%u userdata=%llu nbytes=%llu\n", err, nev, (unsigned long long)ev.userdata,
+               (unsigned long long)ev.fd_readwrite.nbytes);
+        err = __wasi_sock_recv(conn, &in, 1, 0, &done, &roflags);
+        printf("sock_recv errno=%u data=%.*s\n", err, (int)done, b);
+        ssize_t wrote = write((int)conn, "pong", 4); /* fd_write on a socket */
+        ssize_t got = read((int)cli, b, sizeof b);   /* fd_read on a socket */
+        printf("fd_write=%zd fd_read=%zd data=%.*s\n", wrote, got, (int)(got > 0 ? got : 0), b);
+        check("sock_shutdown", __wasi_sock_shutdown(conn, __WASI_SDFLAGS_WR));
+        printf("recv-after-shutdown errno=%u n=%u\n", net_recv(cli, b, sizeof b, 0, &n), n);
+        check("sock_send-file-fd", __wasi_sock_send(1, &out, 1, 0, &done));
         return 0;
     }
     /* input */

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from agentvm_protocol import VmConfig, VmLimits
+from agentvm_protocol import ListenConfig, VmConfig, VmLimits
 from tests.net.conftest import body_of, install_net_guests, run, start_server
 
 
@@ -83,3 +83,46 @@ async def test_a_peer_that_never_reads_bounds_what_a_sender_can_queue(client, vm
     await install_net_guests(client, vm_id)
     res = await run(client, vm_id, "/usr/bin/net_bad", "neverread", "7001")
     assert res.stdout == b"neverread sent=262144 errno=6\n"  # EAGAIN after one socket buffer
+
+
+async def test_binding_outside_the_listen_range_is_eacces(client):
+    config = VmConfig(listen=ListenConfig(port_min=3000, port_max=4000))
+    vm_id = (await client.vm.create(config)).vm_id
+    await install_net_guests(client, vm_id)
+    for port in ("80", "5000", "2999"):
+        res = await run(client, vm_id, "/usr/bin/http_server", port, "0")
+        assert res.stdout == b"error bind errno=2\n", port  # EACCES
+    res = await run(client, vm_id, "/usr/bin/http_server", "0", "0")  # a free port inside the range
+    assert 3000 <= int(res.stdout.split()[1]) <= 4000, res.stdout
+    privileged = (await client.vm.create(VmConfig(listen=ListenConfig(port_min=80, allow_privileged=True)))).vm_id
+    await install_net_guests(client, privileged)
+    assert (await run(client, privileged, "/usr/bin/http_server", "80", "0")).stdout == b"listening 80\n"
+
+
+async def test_so_rcvtimeo_ends_a_recv_with_eagain(client, vm_id):
+    await install_net_guests(client, vm_id)
+    assert (await run(client, vm_id, "/usr/bin/net_bad", "rcvtimeo", "7002")).stdout == b"rcvtimeo errno=6\n"
+
+
+async def test_preview1_socket_calls_and_fd_io_work_on_sockets(client, vm_id):
+    await install_net_guests(client, vm_id)
+    res = await run(client, vm_id, "/usr/bin/net_bad", "wasi", "7003")
+    assert res.stdout.decode().splitlines() == [
+        "sock_accept errno=0",
+        "sock_send errno=0",
+        "poll_oneoff errno=0 events=1 userdata=7 nbytes=1",
+        "sock_recv errno=0 data=ping",
+        "fd_write=4 fd_read=4 data=pong",
+        "sock_shutdown errno=0",
+        "recv-after-shutdown errno=0 n=0",
+        "sock_send-file-fd errno=57",  # ENOTSOCK
+    ], res.stderr
+
+
+async def test_a_guest_blocked_in_accept_is_killed_promptly_and_its_port_freed(client, vm_id):
+    await install_net_guests(client, vm_id)
+    pid = await start_server(client, vm_id, 8081, "/usr/bin/http_server", "8081")
+    await client.process.kill(vm_id, pid, "SIGKILL")
+    result = await client.process.wait(vm_id, pid, timeout_ms=30_000)
+    assert (result.exit_code, result.signal) == (137, "SIGKILL")
+    assert (await run(client, vm_id, "/usr/bin/net_bad", "probe", "8081")).stdout == b"closed\n"

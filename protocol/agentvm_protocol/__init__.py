@@ -27,6 +27,8 @@ from ._jsonrpc import (
     make_error,
 )
 from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
+from ._net import *  # noqa: F403
+from ._net import __all__ as _net_all
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
@@ -70,6 +72,7 @@ __all__ = [
     "make_error",
     "render_schema",
     *_fs_all,
+    *_net_all,
     *_process_all,
     *_vm_all,
 ]

@@ -8,13 +8,13 @@ import msgspec
 from msgspec import Meta
 
 from ._base import Base, Empty
+from ._net import ListenConfig, NetworkPolicy
 
 __all__ = [
     "HostDirMount",
     "MemoryMount",
     "MountConfig",
     "MountInfo",
-    "NetworkPolicy",
     "VmConfig",
     "VmCreateParams",
     "VmCreateResult",
@@ -78,6 +78,12 @@ class VmLimits(Base, omit_defaults=False):
     max_program_bytes: Annotated[int, Meta(ge=1024)] = 64 * _MiB
     """Largest wasm module a process may run (EFBIG beyond): bounds the memory and
     the compile time a guest-built program can cost."""
+    max_sockets: Annotated[int, Positive] = 128
+    """Sockets the VM may hold: every socket, queued or accepted connection and
+    connection from the host counts one (ENFILE beyond)."""
+    socket_buffer_bytes: Annotated[int, Meta(ge=1024, le=64 * _MiB)] = 256 * 1024
+    """Bytes one direction of a VM-loopback connection buffers before writers block
+    (EAGAIN when non-blocking): a peer that never reads costs at most twice this."""
     fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
     fs_max_inodes: Annotated[int, Positive] = 65536
 
@@ -109,13 +115,6 @@ class HostDirMount(Base, tag="host_dir", tag_field="type"):
 MountConfig = MemoryMount | HostDirMount
 
 
-class NetworkPolicy(Base):
-    """Network policy placeholder: egress is denied by default (enforced from the
-    networking milestone on; no guest socket can reach the host network today)."""
-
-    default: Literal["deny", "allow"] = "deny"
-
-
 class VmConfig(Base):
     """Everything a VM is created with."""
 
@@ -124,6 +123,8 @@ class VmConfig(Base):
     cwd: AbsVmPath = "/home/user"
     limits: VmLimits = msgspec.field(default_factory=VmLimits)
     network: NetworkPolicy = msgspec.field(default_factory=NetworkPolicy)
+    """Egress policy (default: deny everything); replace it live with vm.setNetworkPolicy."""
+    listen: ListenConfig = msgspec.field(default_factory=ListenConfig)
     software: bool = True
     """Mount the pinned command packages read-only at /bin."""
 

@@ -41,6 +41,13 @@ class VmApi(_Namespace):
         """A VM's limits, mounts and current resource usage."""
         return await self._conn.call("vm.info", p.VmInfoParams(vm_id=vm_id))
 
+    async def set_network_policy(self, vm_id: str, network: p.NetworkPolicy) -> p.VmSetNetworkPolicyResult:
+        """Replace a live VM's egress policy: every process, running or future (and
+        its children), obeys ``network`` from its next network call."""
+        return await self._conn.call(
+            "vm.setNetworkPolicy", p.VmSetNetworkPolicyParams(vm_id=vm_id, network=network)
+        )
+
 
 class FsApi(_Namespace):
     """``fs.*``: files in a VM, through its kernel and mounts."""

@@ -13,6 +13,7 @@ from ._fs import __all__ as _fs_all
 from ._handshake import HelloParams, HelloResult
 from ._jsonrpc import (
     EOF,
+    MAX_NESTING_DEPTH,
     NEED_DATA,
     BadFrame,
     Notification,
@@ -52,6 +53,7 @@ __all__ = [
     "Event",
     "HelloParams",
     "HelloResult",
+    "MAX_NESTING_DEPTH",
     "METHODS",
     "NOTIFIABLE_METHODS",
     "MethodSpec",

@@ -105,11 +105,21 @@ class HostDirMount(Base, tag="host_dir", tag_field="type"):
     Files the guest creates keep only their rwx mode bits on the host. Symlinks it
     creates are real host symlinks holding the guest's target text: inside the VM
     they resolve in the VM, but a host program following one later resolves that
-    text on the host, so treat a writable mount's symlinks as untrusted input."""
+    text on the host, so treat a writable mount's symlinks as untrusted input.
+
+    What the VM adds to a writable mount is charged to the mount's own quota,
+    ``max_bytes`` and ``max_inodes`` (ENOSPC beyond), which default to the VM's
+    ``fs_max_bytes``/``fs_max_inodes`` and are counted apart from its in-memory
+    filesystems: file growth by logical size (a sparse file costs its size), one
+    inode per file, directory, symlink or hard link created. Deleting or shrinking
+    gives back what was charged, never more, and what the directory held before the
+    mount is not counted (counting a host tree can be unbounded work)."""
 
     path: AbsVmPath
     host_path: Annotated[str, Meta(pattern="^/[^\x00]*$", description="Absolute host directory path.")]
     read_only: bool = False
+    max_bytes: Annotated[int, Positive] | None = None
+    max_inodes: Annotated[int, Positive] | None = None
 
 
 MountConfig = MemoryMount | HostDirMount

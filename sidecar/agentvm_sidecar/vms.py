@@ -153,7 +153,7 @@ def apply_mount(kernel: Kernel, mount: MountConfig) -> None:
     if isinstance(mount, MemoryMount):
         kernel.mount_memory(mount.path)
     elif isinstance(mount, HostDirMount):
-        kernel.mount_host_dir(mount.path, mount.host_path, mount.read_only)
+        kernel.mount_host_dir(mount.path, mount.host_path, mount.read_only, mount.max_bytes, mount.max_inodes)
 
 
 async def _run_vm_nursery(*, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:

@@ -79,13 +79,27 @@ class Kernel:
         self.vfs.mount(path, MemoryFs(self.accounting, root_mode=0o755))
         self._origins[self.vfs.realpath(path)] = ("memory", None)
 
-    def mount_host_dir(self, path: str, host_path: str, read_only: bool) -> None:
-        """Mount a host directory at ``path``, confined to ``host_path``.
+    def mount_host_dir(
+        self,
+        path: str,
+        host_path: str,
+        read_only: bool,
+        max_bytes: int | None = None,
+        max_inodes: int | None = None,
+    ) -> None:
+        """Mount a host directory at ``path``, confined to ``host_path``. What the
+        guest adds there is charged to the mount's own quota: ``max_bytes`` and
+        ``max_inodes``, by default the VM's filesystem limits (counted apart from
+        its in-memory filesystems).
 
         Raises: ENOENT/ENOTDIR (host path or mount point), EBUSY.
         """
+        quota = FsAccounting(
+            self.limits.fs_max_bytes if max_bytes is None else max_bytes,
+            self.limits.fs_max_inodes if max_inodes is None else max_inodes,
+        )
         try:
-            fs = HostFs(host_path, read_only=read_only)
+            fs = HostFs(host_path, read_only=read_only, accounting=quota)
         except KernelError as exc:
             raise KernelError(exc.errno, f"host_dir mount: host path {host_path!r}: {exc.message}", path) from None
         try:

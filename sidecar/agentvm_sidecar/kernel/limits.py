@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_MAX_PIPES",
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MAX_PROGRAM_BYTES",
+    "DEFAULT_MAX_READ_BYTES",
     "DEFAULT_MAX_SOCKETS",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
     "DEFAULT_MEMORY_BYTES_PER_VM",
@@ -85,6 +86,8 @@ DEFAULT_MAX_PROGRAM_BYTES = 64 * MiB
 # connection) counts; a connection buffers at most 2 x socket_buffer_bytes.
 DEFAULT_MAX_SOCKETS = 128
 DEFAULT_SOCKET_BUFFER_BYTES = 256 * 1024
+# What one whole-file read by the sidecar itself (not a guest's read(2)) may return.
+DEFAULT_MAX_READ_BYTES = 64 * MiB
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from .logs import get_logger
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
+from .wasm.module_cache import shared_module_cache
 
 __all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel"]
 
@@ -91,6 +92,7 @@ class VmRegistry:
         if vm is None:
             raise RpcError("not_found", f"no VM {vm_id!r}")
         await trio.to_thread.run_sync(vm.kernel.shutdown)
+        shared_module_cache().release(vm.kernel)  # the guest-built modules only it used
         vm.nursery.cancel_scope.cancel()
         log.info("vm_disposed", vm_id=vm_id)
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from .errors import KernelError
 
 __all__ = [
+    "CPU_LIMIT_EXIT_CODE",
+    "DEFAULT_COMPILE_MEMORY_BYTES",
     "DEFAULT_CPU_TIME_MS_PER_PROCESS",
     "DEFAULT_FS_MAX_BYTES",
     "DEFAULT_FS_MAX_INODES",
@@ -48,6 +50,9 @@ __all__ = [
 ]
 
 MiB = 1024 * 1024
+# a process whose CPU time limit ran out (running or compiling) exits with this,
+# as `timeout` reports
+CPU_LIMIT_EXIT_CODE = 124
 
 DEFAULT_FS_MAX_BYTES = 256 * MiB
 DEFAULT_FS_MAX_INODES = 65536
@@ -64,6 +69,8 @@ DEFAULT_PIPE_MAX_BUFFER_BYTES = 16 * MiB
 DEFAULT_PIPE_BUFFER_BUDGET_BYTES = 64 * MiB
 DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
 DEFAULT_MAX_PROGRAM_BYTES = 64 * MiB
+# the 3 MB `sh` compiles in ~120 MiB; hostile modules of a few KB want GiBs
+DEFAULT_COMPILE_MEMORY_BYTES = 512 * MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,7 @@ class Limits:
     pipe_buffer_budget_bytes: int = DEFAULT_PIPE_BUFFER_BUDGET_BYTES
     max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
     max_program_bytes: int = DEFAULT_MAX_PROGRAM_BYTES
+    compile_memory_bytes: int = DEFAULT_COMPILE_MEMORY_BYTES
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

@@ -10,8 +10,12 @@ POSIX ``execvp``-style lookup, done by the host because the guests pass bare nam
 - errors: ENOENT (missing), EACCES (not executable by the caller, or a directory),
   ENOEXEC (binary, neither wasm nor a script), EFBIG (over ``max_program_bytes``).
 
-Modules of the shared /bin layer are found by inode without hashing; other files
-(a guest-built binary, a host_dir mount) are hashed to key the module cache.
+Modules of the shared /bin layer are found by inode without hashing and compiled
+(once per machine) here. Other files (a guest-built binary, a host_dir mount) are
+hashed to key the module cache; if it does not hold them, they are only validated
+here (linear time, so an invalid module is still a synchronous ENOEXEC) and the
+Program carries their bytes: the process compiles them itself, in a helper process
+and in its own time (wasm/guest_modules.py), never the thread that resolves them.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import wasmtime
 
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import Cred
+from .engine import shared_engine
 from .module_cache import shared_module_cache
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
 
-__all__ = ["Program", "resolve_program"]
+__all__ = ["GuestModule", "Program", "resolve_program"]
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 SCRIPT_SHELL = "/bin/sh"
@@ -40,12 +45,22 @@ _READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
+class GuestModule:
+    """A valid wasm module nobody has compiled yet (not from the shared layer)."""
+
+    sha256: str
+    wasm: bytes
+
+
+@dataclass(frozen=True)
 class Program:
-    """A resolved executable: its VM path, compiled module and the argv to run it with."""
+    """A resolved executable: its VM path, the argv to run it with, and either its
+    compiled ``module`` or, still to compile, its ``source``."""
 
     path: str
-    module: wasmtime.Module
+    module: wasmtime.Module | None
     argv: list[str]
+    source: GuestModule | None = None
 
 
 def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, str], cwd: str, cred: Cred) -> Program:
@@ -57,7 +72,8 @@ def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, s
     for _ in range(_MAX_INTERPRETER_DEPTH):
         head = _read_head(kernel, path, cwd, cred)
         if head.startswith(_WASM_MAGIC):
-            return Program(path=path, module=_module(kernel, path, cwd, cred), argv=argv or [path])
+            module, source = _module(kernel, path, cwd, cred)
+            return Program(path=path, module=module, argv=argv or [path], source=source)
         if head.startswith(b"#!"):
             line = head[2:].split(b"\n", 1)[0].decode("utf-8", "surrogateescape").strip()
             interp, *opt = line.split(None, 1) or [""]
@@ -100,17 +116,22 @@ def _read_head(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
         return handle.read(256)
 
 
-def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> wasmtime.Module:
+def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> tuple[wasmtime.Module | None, GuestModule | None]:
+    """The compiled module of ``path``, or its bytes when they still need compiling."""
     layered = kernel.layer_module(path)
-    if layered is not None:
-        digest, data = layered
-    else:
+    try:
+        if layered is not None:
+            # The shared layer's modules are trusted and fixed: compiled here, once
+            # per machine, kept for good and on disk.
+            digest, view = layered
+            return shared_module_cache().get(view, sha256=digest), None
         data = _read_program(kernel, path, cwd, cred)
         digest = hashlib.sha256(data).hexdigest()
-    try:
-        # Only the shared layer's (trusted, fixed) modules are kept for good and
-        # written to disk; a guest-built program is cached in memory, bounded.
-        return shared_module_cache().get(data, sha256=digest, persistent=layered is not None)
+        module = shared_module_cache().lookup(digest, owner=kernel)
+        if module is not None:
+            return module, None
+        wasmtime.Module.validate(shared_engine(), data)
+        return None, GuestModule(digest, data)
     except wasmtime.WasmtimeError as exc:
         raise KernelError("ENOEXEC", f"{path}: invalid wasm module", path=path) from exc
 

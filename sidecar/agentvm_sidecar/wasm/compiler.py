@@ -1,0 +1,66 @@
+"""The compile helper: ``python -m agentvm_sidecar.wasm.compiler``.
+
+A guest-built wasm module is hostile input to cranelift: a few KB of nested loops
+can take a minute and most of a GiB to compile, a 5 MB module of empty functions
+several GiB. So the sidecar never compiles one itself; it hands the bytes to this
+program in a child process (wasm/compile_helper.py) whose rlimits bound its memory
+and CPU time, and which it kills the moment the guest process is killed, times out
+or its VM is disposed.
+
+Protocol, one module per helper process (so each compile's memory goes back to the
+system when it exits): ``READY`` on stdout once started (the sidecar keeps one
+helper warm and sets its limits from that point), then the wasm bytes on stdin
+until EOF; on success the output of
+``Module.serialize()`` on stdout and exit 0. Failures are exit statuses: 2 the
+bytes are not a valid module, 3 out of memory (Python's MemoryError; wasmtime's own
+allocation failures abort, SIGABRT). Nothing else is ever written to stdout.
+
+The engine is configured from ``engine.make_config()``, the settings the sidecar's
+engine uses, so ``Module.deserialize`` there accepts the result (wasmtime checks
+that the settings match and refuses the artifact otherwise). Only
+``parallel_compilation`` differs: it does not change the artifact, and one thread
+keeps the helper's CPU time (charged to the guest) and address space simple.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["EXIT_INVALID_MODULE", "EXIT_OUT_OF_MEMORY", "READY", "main"]
+
+READY = b"R"  # written once the engine is built, before reading the module
+EXIT_INVALID_MODULE = 2
+EXIT_OUT_OF_MEMORY = 3
+
+
+def main() -> int:
+    # Imported here, after the process started, so a helper kept warm has them
+    # loaded before it is handed any work (startup is ~0.15 s, compiling hello 5 ms).
+    import wasmtime
+
+    from .engine import make_config
+
+    config = make_config()
+    config.parallel_compilation = False
+    engine = wasmtime.Engine(config)
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
+    try:
+        wasm = sys.stdin.buffer.read()
+        if not wasm:
+            return EXIT_INVALID_MODULE  # the sidecar went away before handing over work
+        artifact = wasmtime.Module(engine, wasm).serialize()
+    except MemoryError:
+        return EXIT_OUT_OF_MEMORY
+    except wasmtime.WasmtimeError:
+        return EXIT_INVALID_MODULE
+    sys.stdout.buffer.write(artifact)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    # os._exit: the sidecar waits for EOF and the exit status, and tearing down
+    # the interpreter (freeing the compile's heap object by object) only delays both.
+    os._exit(main())

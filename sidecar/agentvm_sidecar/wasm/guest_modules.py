@@ -3,9 +3,9 @@
 A module the shared layer does not provide is hostile input to the compiler (issue 8:
 a 24 KB nest of loops compiles for a minute in most of a GiB, a 5 MB module of empty
 functions for 100 s in 5.5 GiB). So it is compiled:
-- on the guest process's own thread, after the process exists (spawn resolved and
-  validated it, and returned its pid): never on a VM worker thread that serves wire
-  requests, and the exec timeout, ``process.kill`` and VM dispose all reach it
+- on the guest process's own thread, after the process exists (spawn found the
+  file, saw the wasm magic number and returned its pid): never on a VM worker
+  thread that serves wire requests, and the exec timeout, ``process.kill`` and VM dispose all reach it
   through the process's pending kill, polled while the compile runs;
 - in a helper process (wasm/compile_helper.py) limited to the VM's
   ``compile_memory_bytes`` and to what is left of the process's CPU budget; the
@@ -19,7 +19,8 @@ released when the VM is disposed.
 
 Outcomes: the process runs the module, or it ends: killed (the signal), CPU budget
 spent (exit 124, as for running code), out of compile memory or otherwise
-uncompilable (exit 126, a shell's "cannot execute"), with a line on its stderr.
+uncompilable, e.g. not a valid module (exit 126, a shell's "cannot execute"), with a
+line on its stderr.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ POSIX ``execvp``-style lookup, done by the host because the guests pass bare nam
 
 Modules of the shared /bin layer are found by inode without hashing and compiled
 (once per machine) here. Other files (a guest-built binary, a host_dir mount) are
-hashed to key the module cache; if it does not hold them, they are only validated
-here (linear time, so an invalid module is still a synchronous ENOEXEC) and the
-Program carries their bytes: the process compiles them itself, in a helper process
-and in its own time (wasm/guest_modules.py), never the thread that resolves them.
+hashed to key the module cache; if it does not hold them, the Program carries
+their bytes and the process compiles them itself, in a helper process and in its
+own time (wasm/guest_modules.py). The sidecar never parses them: even validation
+costs memory in proportion to what the module declares (78 MB for 1M empty
+functions), so an invalid module is found by the helper and the process exits 126.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import wasmtime
 
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import Cred
-from .engine import shared_engine
 from .module_cache import shared_module_cache
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ _READ_CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class GuestModule:
-    """A valid wasm module nobody has compiled yet (not from the shared layer)."""
+    """A wasm module (by its magic number only) nobody has compiled yet."""
 
     sha256: str
     wasm: bytes
@@ -119,19 +119,16 @@ def _read_head(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
 def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> tuple[wasmtime.Module | None, GuestModule | None]:
     """The compiled module of ``path``, or its bytes when they still need compiling."""
     layered = kernel.layer_module(path)
-    try:
-        if layered is not None:
-            # The shared layer's modules are trusted and fixed: compiled here, once
-            # per machine, kept for good and on disk.
-            digest, view = layered
-            return shared_module_cache().get(view, sha256=digest), None
+    if layered is None:
         data = _read_program(kernel, path, cwd, cred)
         digest = hashlib.sha256(data).hexdigest()
         module = shared_module_cache().lookup(digest, owner=kernel)
-        if module is not None:
-            return module, None
-        wasmtime.Module.validate(shared_engine(), data)
-        return None, GuestModule(digest, data)
+        return (module, None) if module is not None else (None, GuestModule(digest, data))
+    # The shared layer's modules are trusted and fixed: compiled here, once per
+    # machine, kept for good and on disk.
+    digest, view = layered
+    try:
+        return shared_module_cache().get(view, sha256=digest), None
     except wasmtime.WasmtimeError as exc:
         raise KernelError("ENOEXEC", f"{path}: invalid wasm module", path=path) from exc
 

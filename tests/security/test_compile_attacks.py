@@ -52,9 +52,18 @@ def sidecar_pid() -> int:
     return pid
 
 
-def compile_helpers() -> set[int]:
-    """The sidecar's compile helper processes (the idle warm one included)."""
-    return _children(sidecar_pid(), b"agentvm_sidecar.wasm.compiler")
+def compiling_helpers() -> set[int]:
+    """The sidecar's compile helpers that are compiling: the ones with limits set
+    (the idle warm one has none until it is given a module)."""
+    return {pid for pid in _children(sidecar_pid(), b"agentvm_sidecar.wasm.compiler") if _limited(pid)}
+
+
+def _limited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            return any(line.startswith("Max cpu time") and "unlimited" not in line for line in f)
+    except OSError:
+        return False
 
 
 def peak_memory() -> int:
@@ -76,10 +85,10 @@ async def install(client, vm_id: str, wasm: bytes = SLOW, path: str = SLOW_PATH)
     return path
 
 
-async def wait_for_compiles(baseline: set[int]) -> set[int]:
-    """The helper processes that appeared since ``baseline`` (compiling)."""
+async def wait_for_compiles() -> set[int]:
+    """The helper processes compiling, once there is one."""
     with trio.fail_after(20):
-        while not (compiling := compile_helpers() - baseline):
+        while not (compiling := compiling_helpers()):
             await trio.sleep(0.05)
     return compiling
 
@@ -129,14 +138,13 @@ async def test_a_compile_beyond_its_memory_limit_ends_the_process_with_126(clien
 @pytest.mark.attack("kill a process while it compiles")
 async def test_kill_ends_a_compiling_process_and_its_helper(client, vm_id):
     await install(client, vm_id)
-    idle = compile_helpers()
     pid = (await client.process.spawn(vm_id, argv=[SLOW_PATH])).pid
-    compiling = await wait_for_compiles(idle)
+    compiling = await wait_for_compiles()
     await client.process.kill(vm_id, pid, "SIGKILL")
     with trio.fail_after(10):
         status = await client.process.wait(vm_id, pid)
     assert status.signal == "SIGKILL"
-    assert not compiling & compile_helpers()
+    assert not compiling & compiling_helpers()
 
 
 @pytest.mark.attack("eight slow compiles in one VM")
@@ -162,13 +170,12 @@ async def test_eight_compiles_leave_the_vm_answering_and_each_exec_timeout_holds
 @pytest.mark.attack("dispose a VM whose processes are compiling")
 async def test_dispose_ends_compiling_processes_at_once(client, vm_id):
     await install(client, vm_id)
-    idle = compile_helpers()
     for _ in range(7):
         await client.process.spawn(vm_id, argv=[SLOW_PATH])
-    compiling = await wait_for_compiles(idle)
+    compiling = await wait_for_compiles()
     with trio.fail_after(5):  # 62 s before the fix (5 s per stuck process)
         await client.vm.dispose(vm_id)
-    assert not compiling & compile_helpers()
+    assert not compiling & compiling_helpers()
 
 
 @pytest.mark.saturation

@@ -19,9 +19,9 @@ the caller charges it to whoever asked.
 Spawn cost: starting Python and importing wasmtime takes ~0.15 s, far more than
 compiling a small module (~5 ms for hello.wasm). So one helper is kept warm: it
 starts, builds its engine, reports ready (one byte on stdout) and blocks reading
-stdin. A compile takes the warm one (or starts one if another compile has it) and,
-once done, starts its replacement (~2 ms for fork+exec; its Python start runs in
-the background). Each helper compiles one module and exits, so a compile's memory is
+stdin. A compile takes the warm one (or starts one if another compile has it) and
+starts its replacement (~2 ms for fork+exec; its Python start-up overlaps the
+compile). Each helper compiles one module and exits, so a compile's memory is
 always returned to the system. An idle helper whose sidecar died reads EOF and
 exits.
 
@@ -103,7 +103,6 @@ def compile_in_helper(
         if helper.returncode is None:
             helper.kill()
         _reap(helper)
-        _spares.refill()
 
 
 class _Spares:
@@ -114,20 +113,16 @@ class _Spares:
         self._spare: subprocess.Popen[bytes] | None = None
 
     def take(self) -> subprocess.Popen[bytes]:
-        """The warm helper, or a new one if there is none."""
+        """The warm helper (or a new one if there is none, or it died); a
+        replacement starts at once, so back-to-back compiles all find one warm."""
+        replacement = _launch()
         with self._lock:
-            helper, self._spare = self._spare, None
+            helper, self._spare = self._spare, replacement
         if helper is not None and helper.poll() is None:
             return helper
         if helper is not None:
             _reap(helper)
         return _launch()
-
-    def refill(self) -> None:
-        """Start the next warm helper (after a compile, off its critical path)."""
-        with self._lock:
-            if self._spare is None:
-                self._spare = _launch()
 
 
 def _launch() -> subprocess.Popen[bytes]:

@@ -55,7 +55,7 @@ def sidecar_pid() -> int:
 def compiling_helpers() -> set[int]:
     """The sidecar's compile helpers that are compiling: the ones with limits set
     (the idle warm one has none until it is given a module)."""
-    return {pid for pid in _children(sidecar_pid(), b"agentvm_sidecar.wasm.compiler") if _limited(pid)}
+    return {pid for pid in _children(sidecar_pid(), b"agentvm_sidecar/wasm/compiler.py") if _limited(pid)}
 
 
 def _limited(pid: int) -> bool:

@@ -33,7 +33,7 @@ def helper_pids() -> set[int]:
                 cmdline = f.read()
         except OSError:
             continue
-        if ppid == os.getpid() and b"agentvm_sidecar.wasm.compiler" in cmdline:
+        if ppid == os.getpid() and b"agentvm_sidecar/wasm/compiler.py" in cmdline:
             pids.add(int(entry))
     return pids
 

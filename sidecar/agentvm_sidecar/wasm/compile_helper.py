@@ -16,8 +16,8 @@ enforces, while it waits:
 A compile's cost is the helper's CPU time, returned in ``Compiled.cpu_seconds`` so
 the caller charges it to whoever asked.
 
-Spawn cost: starting Python and importing wasmtime takes ~0.15 s, far more than
-compiling a small module (~5 ms for hello.wasm). So one helper is kept warm: it
+Spawn cost: starting Python and importing wasmtime takes ~0.1 s of CPU, more than
+compiling a small module (~50 ms for hello.wasm). So one helper is kept warm: it
 starts, builds its engine, reports ready (one byte on stdout) and blocks reading
 stdin. A compile takes the warm one (or starts one if another compile has it) and
 starts its replacement (~2 ms for fork+exec; its Python start-up overlaps the
@@ -32,6 +32,7 @@ settings; the guest chooses only its input, as it would for an in-process compil
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
@@ -45,7 +46,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..logs import get_logger
+from . import compiler
 from .compiler import EXIT_INVALID_MODULE, EXIT_OUT_OF_MEMORY, READY
+from .engine import ENGINE_SETTINGS
 
 __all__ = ["POLL_SECONDS", "CompileError", "Compiled", "compile_in_helper"]
 
@@ -54,7 +57,7 @@ log = get_logger("wasm.compile_helper")
 POLL_SECONDS = 0.02
 _CHUNK = 1 << 20
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-_HELPER_COMMAND = [sys.executable, "-m", "agentvm_sidecar.wasm.compiler"]
+_HELPER_COMMAND = [sys.executable, compiler.__file__, json.dumps(dict(ENGINE_SETTINGS))]
 
 Reason = Literal["interrupted", "cpu_time", "memory", "invalid", "crashed"]
 

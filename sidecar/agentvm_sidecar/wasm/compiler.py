@@ -1,4 +1,4 @@
-"""The compile helper: ``python -m agentvm_sidecar.wasm.compiler``.
+"""The compile helper: ``python <this file> <engine settings as JSON>``.
 
 A guest-built wasm module is hostile input to cranelift: a few KB of nested loops
 can take a minute and most of a GiB to compile, a 5 MB module of empty functions
@@ -10,38 +10,48 @@ or its VM is disposed.
 Protocol, one module per helper process (so each compile's memory goes back to the
 system when it exits): ``READY`` on stdout once started (the sidecar keeps one
 helper warm and sets its limits from that point), then the wasm bytes on stdin
-until EOF; on success the output of
-``Module.serialize()`` on stdout and exit 0. Failures are exit statuses: 2 the
-bytes are not a valid module, 3 out of memory (Python's MemoryError; wasmtime's own
-allocation failures abort, SIGABRT). Nothing else is ever written to stdout.
+until EOF; on success the output of ``Module.serialize()`` on stdout and exit 0.
+Failures are exit statuses: 2 the bytes are not a valid module, 3 out of memory
+(Python's MemoryError; wasmtime's own allocation failures abort, SIGABRT).
+Nothing else is ever written to stdout.
 
-The engine is configured from ``engine.make_config()``, the settings the sidecar's
-engine uses, so ``Module.deserialize`` there accepts the result (wasmtime checks
-that the settings match and refuses the artifact otherwise). Only
-``parallel_compilation`` differs: it does not change the artifact, and one thread
-keeps the helper's CPU time (charged to the guest) and address space simple.
+The engine gets the sidecar's ``ENGINE_SETTINGS`` (engine.py) from the command line
+and applies them with ``make_config``, the function the sidecar's engine is built
+with, so ``Module.deserialize`` there accepts the result (wasmtime checks that the
+settings match and refuses an artifact otherwise). Only ``parallel_compilation``
+differs: it does not change the artifact, and one thread keeps the helper's CPU
+time (charged to the guest) and address space simple.
+
+This file is run as a script and imports nothing from agentvm: importing the
+package (structlog, package metadata) would double the helper's start-up.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Mapping
 
-__all__ = ["EXIT_INVALID_MODULE", "EXIT_OUT_OF_MEMORY", "READY", "main"]
+import wasmtime
+
+__all__ = ["EXIT_INVALID_MODULE", "EXIT_OUT_OF_MEMORY", "READY", "main", "make_config"]
 
 READY = b"R"  # written once the engine is built, before reading the module
 EXIT_INVALID_MODULE = 2
 EXIT_OUT_OF_MEMORY = 3
 
 
-def main() -> int:
-    # Imported here, after the process started, so a helper kept warm has them
-    # loaded before it is handed any work (startup is ~0.15 s, compiling hello 5 ms).
-    import wasmtime
+def make_config(settings: Mapping[str, object]) -> wasmtime.Config:
+    """A fresh Config with each of ``settings`` set as the attribute of that name."""
+    config = wasmtime.Config()
+    for name, value in settings.items():
+        setattr(config, name, value)
+    return config
 
-    from .engine import make_config
 
-    config = make_config()
+def main(settings: Mapping[str, object]) -> int:
+    config = make_config(settings)
     config.parallel_compilation = False
     engine = wasmtime.Engine(config)
     sys.stdout.buffer.write(READY)
@@ -63,4 +73,4 @@ def main() -> int:
 if __name__ == "__main__":
     # os._exit: the sidecar waits for EOF and the exit status, and tearing down
     # the interpreter (freeing the compile's heap object by object) only delays both.
-    os._exit(main())
+    os._exit(main(json.loads(sys.argv[1])))

@@ -124,6 +124,29 @@ async def test_compiling_counts_against_the_cpu_time_limit(client):
     assert res.exit_code == 124
 
 
+@pytest.mark.attack("a shell runs a slow-to-compile module under an exec timeout")
+async def test_a_compile_started_by_a_guest_ends_with_the_exec_timeout(client, vm_id):
+    await install(client, vm_id)
+    with trio.fail_after(20):
+        res = await client.process.exec(vm_id, f"{SLOW_PATH}; echo survived", timeout_ms=1000)
+    assert res.timed_out and res.exit_code == 124
+    assert b"survived" not in res.stdout
+    # the shell's child died with it (it went on compiling for seconds before the fix)
+    with trio.fail_after(ANSWER_BOUND):
+        while any(p.state == "running" for p in (await client.process.list(vm_id)).processes):
+            await trio.sleep(0.05)
+
+
+@pytest.mark.attack("a shell execs a slow-to-compile module against the CPU time limit")
+async def test_a_compile_after_exec_counts_against_the_cpu_time_limit(client):
+    vm_id = (await client.vm.create(VmConfig(limits=VmLimits(cpu_time_ms_per_process=500)))).vm_id
+    await install(client, vm_id)
+    with trio.fail_after(20):
+        res = await client.process.exec(vm_id, f"exec {SLOW_PATH}", timeout_ms=60_000)
+    assert not res.timed_out
+    assert res.exit_code == 124
+
+
 @pytest.mark.attack("a module whose compile needs more memory than allowed")
 async def test_a_compile_beyond_its_memory_limit_ends_the_process_with_126(client):
     vm_id = (await client.vm.create(VmConfig(limits=VmLimits(compile_memory_bytes=64 * MiB)))).vm_id

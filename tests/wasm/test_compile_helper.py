@@ -52,6 +52,14 @@ def test_the_artifact_loads_in_the_sidecar_engine_and_runs() -> None:
     assert answer(store) == 42
 
 
+def test_the_settings_must_match_so_the_helper_uses_the_sidecar_engines() -> None:
+    # wasmtime refuses an artifact compiled with other settings (here: without
+    # epoch interruption), so the test above proves the helper's engine matches
+    other = wasmtime.Module(wasmtime.Engine(), NOP).serialize()
+    with pytest.raises(wasmtime.WasmtimeError):
+        wasmtime.Module.deserialize(shared_engine(), other)
+
+
 def test_a_real_program_compiles_within_the_default_limits() -> None:
     compiled = compile_(guest_bytes("hello"))
     assert wasmtime.Module.deserialize(shared_engine(), compiled.artifact).imports

@@ -48,7 +48,7 @@ def _children(pid: int, needle: bytes) -> set[int]:
 
 
 def sidecar_pid() -> int:
-    (pid,) = _children(os.getpid(), b"agentvm_sidecar")
+    (pid,) = _children(os.getpid(), b"agentvm_sidecar\x00--stdio")
     return pid
 
 

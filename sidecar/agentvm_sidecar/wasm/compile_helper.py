@@ -4,9 +4,8 @@ wasm/compiler.py is the helper program; this module runs one compile in it for a
 calling thread (the guest process's own thread, see wasm/guest_modules.py) and
 enforces, while it waits:
 - memory: RLIMIT_AS of the helper is its address space when it became ready plus
-  ``memory_bytes``, so cranelift's allocations fail (and the helper dies) beyond it.
-  The artifact lives in that address space before it is written, so it is smaller
-  than ``memory_bytes`` too, which bounds what the sidecar reads back;
+  ``memory_bytes``, so cranelift's allocations fail (and the helper dies) beyond it;
+  RLIMIT_FSIZE bounds the artifact it writes by the same amount;
 - CPU time: the helper's utime+stime since it became ready is read from
   /proc/<pid>/stat every poll and the helper is killed once ``cpu_seconds`` are
   spent; RLIMIT_CPU (whole seconds, a little above) is the backstop;
@@ -16,18 +15,24 @@ enforces, while it waits:
 A compile's cost is the helper's CPU time, returned in ``Compiled.cpu_seconds`` so
 the caller charges it to whoever asked.
 
-Spawn cost: starting Python and importing wasmtime takes ~0.1 s of CPU, more than
-compiling a small module (~50 ms for hello.wasm). So one helper is kept warm: it
-starts, builds its engine, reports ready (one byte on stdout) and blocks reading
-stdin. A compile takes the warm one (or starts one if another compile has it) and
-starts its replacement (~2 ms for fork+exec; its Python start-up overlaps the
-compile). Each helper compiles one module and exits, so a compile's memory is
-always returned to the system. An idle helper whose sidecar died reads EOF and
-exits.
+The artifact never passes through the sidecar's heap: the helper's stdout is a
+memfd, and ``Module.deserialize_file`` maps the module's code straight from it (a
+copy through Python bytes would cost the sidecar up to four times the artifact:
+our buffer, wasmtime-py's ctypes copy, wasmtime's own mapping).
 
-SECURITY: the artifact is ``wasmtime.Module.deserialize``d in the sidecar, which
-trusts it (machine code). The helper is our program compiling with the sidecar's
-settings; the guest chooses only its input, as it would for an in-process compile.
+Spawn cost: starting Python and importing wasmtime takes ~0.05 s of CPU, about as
+much as compiling hello.wasm. So one helper is kept warm: it starts, builds its
+engine, reports ready (one byte on stderr) and blocks reading stdin. A compile
+takes the warm one (or starts one if another compile has it) and starts its
+replacement (~2 ms for fork+exec; its Python start-up overlaps the compile). Each
+helper compiles one module and exits, so a compile's memory is always returned to
+the system, and no compile can see another's. An idle helper whose sidecar died
+reads EOF and exits.
+
+SECURITY: ``deserialize_file`` trusts the artifact (machine code). The helper is
+our program compiling with the sidecar's settings, and the memfd is private to the
+sidecar and that helper; the guest chooses only the compiler's input, as it did
+when compiling in-process.
 """
 
 from __future__ import annotations
@@ -45,17 +50,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ..logs import get_logger
+import wasmtime
+
 from . import compiler
-from .compiler import EXIT_INVALID_MODULE, EXIT_OUT_OF_MEMORY, READY
-from .engine import ENGINE_SETTINGS
+from .compiler import EXIT_INVALID_MODULE, EXIT_OUT_OF_MEMORY, EXIT_TOO_LARGE, READY
+from .engine import ENGINE_SETTINGS, shared_engine
 
 __all__ = ["POLL_SECONDS", "CompileError", "Compiled", "compile_in_helper"]
 
-log = get_logger("wasm.compile_helper")
-
 POLL_SECONDS = 0.02
 _CHUNK = 1 << 20
+_DIAGNOSTICS = 4096  # bytes of the helper's stderr kept for the error message
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _HELPER_COMMAND = [sys.executable, compiler.__file__, json.dumps(dict(ENGINE_SETTINGS))]
 
@@ -64,9 +69,11 @@ Reason = Literal["interrupted", "cpu_time", "memory", "invalid", "crashed"]
 
 @dataclass(frozen=True)
 class Compiled:
-    """A finished compile: ``Module.serialize()`` output and the helper's CPU time."""
+    """A finished compile: the module (of ``shared_engine()``), the size of its
+    serialized form, and the helper's CPU time."""
 
-    artifact: bytes
+    module: wasmtime.Module
+    size: int
     cpu_seconds: float
 
 
@@ -75,11 +82,12 @@ class CompileError(Exception):
 
     ``reason``: ``interrupted`` (the caller's ``interrupted()`` turned true),
     ``cpu_time`` (budget spent), ``memory`` (the helper ran out of its address
-    space), ``invalid`` (not a valid module), ``crashed`` (the helper died otherwise).
+    space, or the artifact out of its size limit), ``invalid`` (not a valid
+    module), ``crashed`` (the helper could not start or died otherwise).
     ``cpu_seconds``: what the helper had used, charged to the caller all the same.
     """
 
-    def __init__(self, reason: Reason, message: str, cpu_seconds: float) -> None:
+    def __init__(self, reason: Reason, message: str, cpu_seconds: float = 0.0) -> None:
         super().__init__(message)
         self.reason = reason
         self.cpu_seconds = cpu_seconds
@@ -92,20 +100,56 @@ def compile_in_helper(
 
     Args:
         wasm: a wasm module (validated or not: the helper reports invalid ones).
-        memory_bytes: address space the compile may use beyond the helper's own.
+        memory_bytes: address space the compile may use beyond the helper's own,
+            and the largest artifact it may write.
         cpu_seconds: CPU time the compile may use.
         interrupted: polled every ``POLL_SECONDS``; true ends the compile at once.
 
     Raises:
         CompileError: see its ``reason``.
     """
-    helper = _spares.take()
+    try:
+        helper = _spares.take()
+    except OSError as exc:  # fork failed (EAGAIN, ENOMEM)
+        raise CompileError("crashed", f"cannot start the compiler: {exc}") from None
     try:
         return _HelperRun(helper, memory_bytes, cpu_seconds, interrupted).run(wasm)
+    except OSError as exc:  # the helper vanished between two steps
+        raise CompileError("crashed", f"the compiler failed: {exc}") from None
     finally:
-        if helper.returncode is None:
-            helper.kill()
-        _reap(helper)
+        helper.close()
+
+
+class _Helper:
+    """A helper process and the memfd that is its stdout (the artifact)."""
+
+    def __init__(self) -> None:
+        self.artifact = os.memfd_create("agentvm-module", os.MFD_CLOEXEC)
+        try:
+            # stdin: the module; stdout: the artifact; stderr: READY, then
+            # diagnostics (an allocation failure's abort message), never the
+            # sidecar's own stderr, which carries structured logs only.
+            self.process = subprocess.Popen(
+                _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=self.artifact, stderr=subprocess.PIPE
+            )
+        except BaseException:
+            os.close(self.artifact)
+            raise
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        """Kill (if still running), reap, close every pipe and the memfd."""
+        if self.process.returncode is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        if self.artifact >= 0:
+            os.close(self.artifact)
+            self.artifact = -1
 
 
 class _Spares:
@@ -113,27 +157,19 @@ class _Spares:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spare: subprocess.Popen[bytes] | None = None
+        self._spare: _Helper | None = None
 
-    def take(self) -> subprocess.Popen[bytes]:
+    def take(self) -> _Helper:
         """The warm helper (or a new one if there is none, or it died); a
         replacement starts at once, so back-to-back compiles all find one warm."""
-        replacement = _launch()
+        replacement = _Helper()
         with self._lock:
             helper, self._spare = self._spare, replacement
-        if helper is not None and helper.poll() is None:
+        if helper is not None and helper.alive():
             return helper
         if helper is not None:
-            _reap(helper)
-        return _launch()
-
-
-def _launch() -> subprocess.Popen[bytes]:
-    # stderr is discarded: an allocation failure's abort message would otherwise
-    # land in the sidecar's stderr, which carries structured logs only.
-    return subprocess.Popen(
-        _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
+            helper.close()
+        return _Helper()
 
 
 _spares = _Spares()
@@ -142,14 +178,13 @@ _spares = _Spares()
 class _HelperRun:
     """One compile in one helper process, driven by the calling thread."""
 
-    def __init__(
-        self, helper: subprocess.Popen[bytes], memory_bytes: int, cpu_seconds: float,
-        interrupted: Callable[[], bool],
-    ) -> None:
-        assert helper.stdin is not None and helper.stdout is not None
+    def __init__(self, helper: _Helper, memory_bytes: int, cpu_seconds: float, interrupted: Callable[[], bool]) -> None:
+        process = helper.process
+        assert process.stdin is not None and process.stderr is not None
         self._helper = helper
-        self._stdin = helper.stdin.fileno()
-        self._stdout = helper.stdout.fileno()
+        self._process = process
+        self._stdin = process.stdin.fileno()
+        self._stderr = process.stderr.fileno()
         self._memory_bytes = memory_bytes
         self._cpu_seconds = max(cpu_seconds, 0.0)
         self._interrupted = interrupted
@@ -158,43 +193,52 @@ class _HelperRun:
     def run(self, wasm: bytes) -> Compiled:
         selector = selectors.DefaultSelector()
         try:
-            selector.register(self._stdout, selectors.EVENT_READ)
+            selector.register(self._stderr, selectors.EVENT_READ)
             self._await_ready(selector)
             self._apply_limits()
             os.set_blocking(self._stdin, False)
             selector.register(self._stdin, selectors.EVENT_WRITE)
-            artifact = self._exchange(selector, memoryview(wasm))
+            diagnostics = self._exchange(selector, memoryview(wasm))
         finally:
             selector.close()
         status, cpu = self._wait()
         if status == 0:
-            return Compiled(artifact, cpu)
+            size = os.fstat(self._helper.artifact).st_size
+            try:
+                module = wasmtime.Module.deserialize_file(shared_engine(), f"/proc/self/fd/{self._helper.artifact}")
+            except wasmtime.WasmtimeError as exc:
+                raise CompileError("crashed", f"the compiled module was rejected: {exc}", cpu) from None
+            return Compiled(module, size, cpu)
         if status == EXIT_INVALID_MODULE:
             raise CompileError("invalid", "not a valid wasm module", cpu)
         if status in (EXIT_OUT_OF_MEMORY, -signal.SIGABRT):
             raise CompileError("memory", f"compiling needs more than {self._memory_bytes} bytes", cpu)
+        if status == EXIT_TOO_LARGE:
+            raise CompileError("memory", f"the compiled module exceeds {self._memory_bytes} bytes", cpu)
         if status in (-signal.SIGXCPU, -signal.SIGKILL):
             raise CompileError("cpu_time", "compiling exceeded the CPU time limit", cpu)
-        raise CompileError("crashed", f"the compiler failed (status {status})", cpu)
+        detail = diagnostics.decode("utf-8", "replace").strip().splitlines()
+        raise CompileError("crashed", f"the compiler failed (status {status}): {detail[-1] if detail else ''}", cpu)
 
     def _await_ready(self, selector: selectors.BaseSelector) -> None:
         while not selector.select(POLL_SECONDS):
             self._check(0.0)
-        ready = os.read(self._stdout, 1)
-        if ready != READY:
-            raise CompileError("crashed", "the compiler did not start", 0.0)
-        self._cpu_base = _cpu_time(self._helper.pid)
+        if os.read(self._stderr, len(READY)) != READY:
+            raise CompileError("crashed", "the compiler did not start")
+        self._cpu_base = _cpu_time(self._process.pid)
 
     def _apply_limits(self) -> None:
-        pid = self._helper.pid
+        pid = self._process.pid
         address_space = _address_space(pid) + self._memory_bytes
         resource.prlimit(pid, resource.RLIMIT_AS, (address_space, address_space))
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (self._memory_bytes, self._memory_bytes))
         cpu_limit = math.ceil(self._cpu_base + self._cpu_seconds) + 1
         resource.prlimit(pid, resource.RLIMIT_CPU, (cpu_limit, cpu_limit))
 
     def _exchange(self, selector: selectors.BaseSelector, pending: memoryview) -> bytes:
-        """Write the module, read the artifact until EOF; check limits between polls."""
-        out = bytearray()
+        """Write the module, then drain stderr until EOF (the helper exited),
+        checking the limits between polls. Returns the start of the diagnostics."""
+        diagnostics = bytearray()
         if not pending:
             self._close_stdin(selector)
         while True:
@@ -209,45 +253,28 @@ class _HelperRun:
                     if not pending:
                         self._close_stdin(selector)
                     continue
-                chunk = os.read(self._stdout, _CHUNK)
+                chunk = os.read(self._stderr, _CHUNK)
                 if not chunk:
-                    return bytes(out)
-                out += chunk
-                if len(out) > self._memory_bytes:  # cannot happen under RLIMIT_AS; never trust it
-                    self._kill()
-                    raise CompileError("memory", f"compiled module exceeds {self._memory_bytes} bytes", 0.0)
-            self._check(_cpu_time(self._helper.pid) - self._cpu_base)
+                    return bytes(diagnostics)
+                diagnostics += chunk[: _DIAGNOSTICS - len(diagnostics)]
+            self._check(_cpu_time(self._process.pid) - self._cpu_base)
 
     def _close_stdin(self, selector: selectors.BaseSelector) -> None:
         selector.unregister(self._stdin)
-        assert self._helper.stdin is not None
-        self._helper.stdin.close()
+        assert self._process.stdin is not None
+        self._process.stdin.close()
 
     def _check(self, cpu_used: float) -> None:
         if self._interrupted():
-            self._kill()
             raise CompileError("interrupted", "interrupted by a signal", cpu_used)
         if cpu_used >= self._cpu_seconds:
-            self._kill()
             raise CompileError("cpu_time", "compiling exceeded the CPU time limit", cpu_used)
 
-    def _kill(self) -> None:
-        self._helper.kill()
-        self._helper.wait()
-
     def _wait(self) -> tuple[int, float]:
-        """Reap the helper (it closed stdout: it is exiting); its status and CPU time."""
-        _, status, usage = os.wait4(self._helper.pid, 0)
-        self._helper.returncode = code = os.waitstatus_to_exitcode(status)
+        """Reap the helper (it closed stderr: it is exiting); its status and CPU time."""
+        _, status, usage = os.wait4(self._process.pid, 0)
+        self._process.returncode = code = os.waitstatus_to_exitcode(status)
         return code, max(usage.ru_utime + usage.ru_stime - self._cpu_base, 0.0)
-
-
-def _reap(helper: subprocess.Popen[bytes]) -> None:
-    if helper.returncode is None:
-        helper.wait()
-    for stream in (helper.stdin, helper.stdout):
-        if stream is not None:
-            stream.close()
 
 
 def _cpu_time(pid: int) -> float:

@@ -8,12 +8,14 @@ and CPU time, and which it kills the moment the guest process is killed, times o
 or its VM is disposed.
 
 Protocol, one module per helper process (so each compile's memory goes back to the
-system when it exits): ``READY`` on stdout once started (the sidecar keeps one
+system when it exits): ``READY`` on stderr once started (the sidecar keeps one
 helper warm and sets its limits from that point), then the wasm bytes on stdin
-until EOF; on success the output of ``Module.serialize()`` on stdout and exit 0.
-Failures are exit statuses: 2 the bytes are not a valid module, 3 out of memory
-(Python's MemoryError; wasmtime's own allocation failures abort, SIGABRT).
-Nothing else is ever written to stdout.
+until EOF; on success the output of ``Module.serialize()`` on stdout, which is a
+file (a memfd the sidecar maps the module from), and exit 0. Failures are exit
+statuses: 2 the bytes are not a valid module, 3 out of memory (Python's
+MemoryError; wasmtime's own allocation failures abort, SIGABRT), 4 the artifact
+is larger than the file size limit (EFBIG: Python ignores SIGXFSZ). Whatever
+else reaches stderr (an abort message) is diagnostics.
 
 The engine gets the sidecar's ``ENGINE_SETTINGS`` (engine.py) from the command line
 and applies them with ``make_config``, the function the sidecar's engine is built
@@ -35,11 +37,12 @@ from collections.abc import Mapping
 
 import wasmtime
 
-__all__ = ["EXIT_INVALID_MODULE", "EXIT_OUT_OF_MEMORY", "READY", "main", "make_config"]
+__all__ = ["EXIT_INVALID_MODULE", "EXIT_OUT_OF_MEMORY", "EXIT_TOO_LARGE", "READY", "main", "make_config"]
 
 READY = b"R"  # written once the engine is built, before reading the module
 EXIT_INVALID_MODULE = 2
 EXIT_OUT_OF_MEMORY = 3
+EXIT_TOO_LARGE = 4
 
 
 def make_config(settings: Mapping[str, object]) -> wasmtime.Config:
@@ -54,8 +57,8 @@ def main(settings: Mapping[str, object]) -> int:
     config = make_config(settings)
     config.parallel_compilation = False
     engine = wasmtime.Engine(config)
-    sys.stdout.buffer.write(READY)
-    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(READY)
+    sys.stderr.buffer.flush()
     try:
         wasm = sys.stdin.buffer.read()
         if not wasm:
@@ -65,8 +68,11 @@ def main(settings: Mapping[str, object]) -> int:
         return EXIT_OUT_OF_MEMORY
     except wasmtime.WasmtimeError:
         return EXIT_INVALID_MODULE
-    sys.stdout.buffer.write(artifact)
-    sys.stdout.buffer.flush()
+    try:
+        sys.stdout.buffer.write(artifact)
+        sys.stdout.buffer.flush()
+    except OSError:  # EFBIG beyond RLIMIT_FSIZE
+        return EXIT_TOO_LARGE
     return 0
 
 

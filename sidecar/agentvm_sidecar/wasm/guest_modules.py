@@ -13,7 +13,7 @@ functions for 100 s in 5.5 GiB). So it is compiled:
 - at most ``COMPILES_PER_VM`` at a time per VM, so one VM's processes cannot hold
   more than that many helpers' memory; the others wait, still killable.
 
-The result is loaded with ``Module.deserialize`` (milliseconds) and admitted to the
+The result is mapped from the helper's output (milliseconds) and admitted to the
 module cache for this VM (wasm/module_cache.py), budgeted by compiled size and
 released when the VM is disposed.
 
@@ -30,14 +30,10 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-import wasmtime
-
 from ..kernel.errors import KernelError
 from ..kernel.limits import CPU_LIMIT_EXIT_CODE
 from ..kernel.process import ExitStatus, Process
-from ..logs import get_logger
 from .compile_helper import POLL_SECONDS, CompileError, compile_in_helper
-from .engine import shared_engine
 from .module_cache import shared_module_cache
 
 if TYPE_CHECKING:
@@ -45,8 +41,6 @@ if TYPE_CHECKING:
     from .programs import Program
 
 __all__ = ["CANNOT_EXECUTE_EXIT_CODE", "COMPILES_PER_VM", "CompileFailed", "compile_program"]
-
-log = get_logger("wasm.guest_modules")
 
 COMPILES_PER_VM = 2
 CANNOT_EXECUTE_EXIT_CODE = 126
@@ -89,14 +83,9 @@ def compile_program(kernel: Kernel, proc: Process, program: Program, cpu_seconds
                 )
             except CompileError as exc:
                 raise _failure(proc, program, exc) from None
-            spent = compiled.cpu_seconds
-            try:
-                module = wasmtime.Module.deserialize(shared_engine(), compiled.artifact)
-            except wasmtime.WasmtimeError as exc:
-                log.error("compiled_module_rejected", path=program.path, error=str(exc))
-                raise _failure(proc, program, CompileError("crashed", "the compiled module was rejected", spent)) from None
-            if not proc.interrupted():
-                cache.admit(source.sha256, module, len(compiled.artifact), owner=kernel)
+        module, spent = compiled.module, compiled.cpu_seconds
+        if not proc.interrupted():
+            cache.admit(source.sha256, module, compiled.size, owner=kernel)
     return dataclasses.replace(program, module=module, source=None), spent
 
 

@@ -46,6 +46,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -59,6 +60,9 @@ from .engine import ENGINE_SETTINGS, shared_engine
 __all__ = ["POLL_SECONDS", "CompileError", "Compiled", "compile_in_helper"]
 
 POLL_SECONDS = 0.02
+# A helper that is not ready by then is broken (it starts in ~0.1 s; the bound only
+# stops a compile from waiting forever on a wedged one).
+READY_TIMEOUT_SECONDS = 30.0
 _CHUNK = 1 << 20
 _DIAGNOSTICS = 4096  # bytes of the helper's stderr kept for the error message
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -221,8 +225,11 @@ class _HelperRun:
         raise CompileError("crashed", f"the compiler failed (status {status}): {detail[-1] if detail else ''}", cpu)
 
     def _await_ready(self, selector: selectors.BaseSelector) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while not selector.select(POLL_SECONDS):
             self._check(0.0)
+            if time.monotonic() > deadline:
+                raise CompileError("crashed", "the compiler did not start")
         if os.read(self._stderr, len(READY)) != READY:
             raise CompileError("crashed", "the compiler did not start")
         self._cpu_base = _cpu_time(self._process.pid)

@@ -16,6 +16,7 @@ import pytest
 import trio
 
 from agentvm_protocol import VmConfig, VmLimits
+from agentvm_sidecar.wasm.guest_modules import COMPILES_PER_VM
 from tests.security.hostile_wasm import many_functions, nested_loops
 
 MiB = 1 << 20
@@ -187,6 +188,7 @@ async def test_eight_compiles_leave_the_vm_answering_and_each_exec_timeout_holds
         await trio.sleep(0.5)
         await assert_answers(client, vm_id)
         await assert_answers(client, other)
+        assert len(compiling_helpers()) <= COMPILES_PER_VM  # the other six wait, idle
     assert [(r.timed_out, r.exit_code) for r in results] == [(True, 124)] * 8
 
 

@@ -50,7 +50,7 @@ class VmLimits(Base, omit_defaults=False):
     Exceeding one gives a clear error: ENOSPC for the filesystem, EMFILE/ENFILE for
     descriptors, EAGAIN for processes and pipes, E2BIG for argv/env, EFBIG for a too
     large program, exit code 124 for CPU time, a failed allocation (ENOMEM inside the
-    guest) for memory.
+    guest) for memory, exit code 126 for a program too large to compile.
     """
 
     memory_bytes_per_process: Annotated[int, Meta(ge=64 * 1024, le=4096 * _MiB)] = 128 * _MiB
@@ -84,6 +84,12 @@ class VmLimits(Base, omit_defaults=False):
     socket_buffer_bytes: Annotated[int, Meta(ge=1024, le=64 * _MiB)] = 256 * 1024
     """Bytes one direction of a VM-loopback connection buffers before writers block
     (EAGAIN when non-blocking): a peer that never reads costs at most twice this."""
+    compile_memory_bytes: Annotated[int, Meta(ge=16 * _MiB, le=16384 * _MiB)] = 512 * _MiB
+    """Memory compiling one guest-built program may use. Such a program is compiled
+    in a helper process, in its process's time: the compile counts against the CPU
+    time limit (exit code 124), ends on kill or exec timeout, and beyond this much
+    memory the process exits with code 126. The pinned commands in /bin are
+    compiled once per machine and cost nothing here."""
     fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
     fs_max_inodes: Annotated[int, Positive] = 65536
 

@@ -27,6 +27,7 @@ from .net import EgressPolicy, ListenPolicy
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
+from .wasm.module_cache import shared_module_cache
 
 __all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel", "egress_policy"]
 
@@ -93,6 +94,7 @@ class VmRegistry:
         if vm is None:
             raise RpcError("not_found", f"no VM {vm_id!r}")
         await trio.to_thread.run_sync(vm.kernel.shutdown)
+        shared_module_cache().release(vm.kernel)  # the guest-built modules only it used
         vm.nursery.cancel_scope.cancel()
         log.info("vm_disposed", vm_id=vm_id)
 

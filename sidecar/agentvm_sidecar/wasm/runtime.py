@@ -42,6 +42,7 @@ from wasmtime import _bindings as ffi
 from ..kernel.descriptions import FileDescription
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import OpenFlags
+from ..kernel.limits import CPU_LIMIT_EXIT_CODE
 from ..kernel.process import ExitStatus, Process
 from ..logs import get_logger
 from . import (
@@ -59,6 +60,7 @@ from .abi import (
 )
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
+from .guest_modules import CompileFailed, compile_program
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -72,7 +74,6 @@ TICK_SECONDS = 0.005
 # Rust and C programs use one function table of a few thousand entries.
 MAX_TABLE_ELEMENTS = 100_000
 MAX_TABLES = 4
-CPU_LIMIT_EXIT_CODE = 124
 TRAP_EXIT_CODE = 1
 
 _DeadlineCallback = ctypes.CFUNCTYPE(
@@ -157,6 +158,9 @@ class GuestRuntime:
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
         try:
             while True:
+                if program.module is None:  # guest-built: compiled in the process's own time
+                    program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())
+                    cpu_deadline -= spent
                 ctx = self._run_image(kernel, proc, program, cpu_deadline)
                 exec_request, exit_status = ctx.exec_request, ctx.exit_status
                 # Drop the image's Store now: its linear memory goes back to the
@@ -169,6 +173,8 @@ class GuestRuntime:
                 program, env = exec_request
                 proc.argv, proc.env = program.argv, env
                 proc.fds.close_cloexec()
+        except CompileFailed as exc:
+            status = exc.status
         except BaseException:
             log.exception("guest_runner_failed", pid=proc.pid)
         finally:

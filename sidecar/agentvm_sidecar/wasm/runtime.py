@@ -259,11 +259,11 @@ class GuestRuntime:
             if primary is None or signature is None:
                 unknown.append(imp)
             elif signature != (primary.params, primary.results):
-                # another published signature of the same import (see abi.SIGNATURES)
+                # another published signature of the same import (see abi.SIGNATURES);
+                # any other signature of a name we serve is a mislinked module, which
+                # fails to instantiate (exit 1) rather than calling a stub
                 alternate = SIGNATURES.get((*name, *signature))
-                if alternate is None:
-                    unknown.append(imp)
-                else:
+                if alternate is not None:
                     alternates[name] = alternate
         linker = self.linker
         if unknown or alternates:

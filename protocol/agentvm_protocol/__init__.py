@@ -30,6 +30,8 @@ from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIA
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
+from ._software import *  # noqa: F403
+from ._software import __all__ as _software_all
 from ._version import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
 from ._vm import *  # noqa: F403
 from ._vm import __all__ as _vm_all
@@ -71,5 +73,6 @@ __all__ = [
     "render_schema",
     *_fs_all,
     *_process_all,
+    *_software_all,
     *_vm_all,
 ]

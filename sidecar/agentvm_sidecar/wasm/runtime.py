@@ -249,9 +249,7 @@ class GuestRuntime:
             elif signature != (primary.params, primary.results):
                 # another published signature of the same import (see abi.SIGNATURES)
                 alternate = SIGNATURES.get((*name, *signature))
-                if alternate is None:
-                    unknown.append(imp)
-                else:
+                if alternate is not None:  # else no such signature: linking fails, never a stub
                     alternates[name] = alternate
         linker = self.linker
         if unknown or alternates:

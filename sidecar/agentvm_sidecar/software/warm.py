@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from ..logs import configure_logging
 from ..wasm.module_cache import shared_module_cache
 from .layer import BinLayer, shared_bin_layer
+from .library import SoftwareMissingError
 
 __all__ = ["MAX_WORKERS", "main", "modules_to_warm"]
 
@@ -44,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     del argv  # no options
     configure_logging()
     cache = shared_module_cache()
-    modules = modules_to_warm(shared_bin_layer())
+    try:
+        modules = modules_to_warm(shared_bin_layer())
+    except SoftwareMissingError as exc:
+        print(f"cannot warm the module cache: {exc}", file=sys.stderr)
+        return 1
     todo = sorted(
         (sha for sha in modules if not cache.path_for(sha).is_file()),
         key=lambda sha: -len(modules[sha][0]),

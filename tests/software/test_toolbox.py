@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from agentvm import HostDirMount, VmConfig
+from agentvm_sidecar.software.layer import build_bin_layer
 from agentvm_sidecar.software.toolbox import SETUP_HINT, toolbox_commands
+from agentvm_sidecar.software.warm import modules_to_warm
 from tests.process.conftest import sh
 
 TOOLBOX = {"python3", "python", "jq", "yq", "rg", "fd", "tree", "sqlite3"}
@@ -146,3 +148,12 @@ async def test_software_list_names_every_toolbox_command_with_its_source(client)
     assert commands["rg"].source == "npm:@rivet-dev/agent-os-ripgrep@0.0.260331072558"
     assert commands["jq"].package == "@rivet-dev/agent-os-jq" and "jq-stdin" in commands
     assert commands["grep"].package == "agentvm" and commands["ls"].package == "@agentos-software/coreutils"
+
+
+def test_warm_compiles_each_distinct_module_once(library):
+    layer = build_bin_layer(library)
+    modules = modules_to_warm(layer)
+    assert set(modules) == {sha256 for sha256, _ in layer.modules.values()}
+    python = next(names for _, names in modules.values() if "python3" in names)
+    assert sorted(python) == ["python", "python3"]
+    assert not any("jq" in names for _, names in modules.values())  # a script, not a module

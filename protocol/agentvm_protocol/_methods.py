@@ -13,6 +13,7 @@ import msgspec
 from . import _fs as fs
 from . import _net as net
 from . import _process as proc
+from . import _software as software
 from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
 from ._process import ProcessExitEvent, ProcessOutputEvent
@@ -84,6 +85,7 @@ METHODS: dict[str, MethodSpec] = _table(
     ("process.wait", proc.ProcessWaitParams, proc.ProcessWaitResult),
     ("process.list", proc.ProcessListParams, proc.ProcessListResult),
     ("process.tree", proc.ProcessTreeParams, proc.ProcessTreeResult),
+    ("software.list", software.SoftwareListParams, software.SoftwareListResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests

@@ -14,7 +14,7 @@ import agentvm_protocol as p
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["FsApi", "ProcessApi", "VmApi"]
+__all__ = ["FsApi", "ProcessApi", "SoftwareApi", "VmApi"]
 
 
 class _Namespace:
@@ -230,3 +230,11 @@ class ProcessApi(_Namespace):
     async def tree(self, vm_id: str) -> p.ProcessTreeResult:
         """The VM's processes as a parent/child forest."""
         return await self._conn.call("process.tree", p.ProcessTreeParams(vm_id=vm_id))
+
+
+class SoftwareApi(_Namespace):
+    """``software.*``: the guest commands in every VM's /bin."""
+
+    async def list(self) -> p.SoftwareListResult:
+        """Every /bin command with its package, version and source."""
+        return await self._conn.call("software.list", p.SoftwareListParams())

@@ -46,11 +46,14 @@ __all__ = [
     "DEFAULT_MAX_PIPES",
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MAX_PROGRAM_BYTES",
+    "DEFAULT_MAX_READ_BYTES",
+    "DEFAULT_MAX_SOCKETS",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
     "DEFAULT_MEMORY_BYTES_PER_VM",
     "DEFAULT_PIPE_BUFFER_BUDGET_BYTES",
     "DEFAULT_PIPE_BUFFER_BYTES",
     "DEFAULT_PIPE_MAX_BUFFER_BYTES",
+    "DEFAULT_SOCKET_BUFFER_BYTES",
     "FsAccounting",
     "FsUsage",
     "Limits",
@@ -84,6 +87,12 @@ DEFAULT_PIPE_MAX_BUFFER_BYTES = 16 * MiB
 DEFAULT_PIPE_BUFFER_BUDGET_BYTES = 64 * MiB
 DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
 DEFAULT_MAX_PROGRAM_BYTES = 64 * MiB
+# Every endpoint inside a VM (socket, queued or accepted connection, host
+# connection) counts; a connection buffers at most 2 x socket_buffer_bytes.
+DEFAULT_MAX_SOCKETS = 128
+DEFAULT_SOCKET_BUFFER_BYTES = 256 * 1024
+# What one whole-file read by the sidecar itself (not a guest's read(2)) may return.
+DEFAULT_MAX_READ_BYTES = 64 * MiB
 # the 3 MB `sh` compiles in ~120 MiB; hostile modules of a few KB want GiBs
 DEFAULT_COMPILE_MEMORY_BYTES = 512 * MiB
 
@@ -107,6 +116,8 @@ class Limits:
     pipe_buffer_budget_bytes: int = DEFAULT_PIPE_BUFFER_BUDGET_BYTES
     max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
     max_program_bytes: int = DEFAULT_MAX_PROGRAM_BYTES
+    max_sockets: int = DEFAULT_MAX_SOCKETS
+    socket_buffer_bytes: int = DEFAULT_SOCKET_BUFFER_BYTES
     compile_memory_bytes: int = DEFAULT_COMPILE_MEMORY_BYTES
 
     def __post_init__(self) -> None:

@@ -49,7 +49,15 @@ from . import (
     host,  # noqa: F401  (registers the agentOS host modules)
     wasi,  # noqa: F401  (registers WASI preview1)
 )
-from .abi import HOST_FUNCTIONS, WASI_ERRNO, define_host_functions
+from .abi import (
+    HOST_FUNCTIONS,
+    SIGNATURES,
+    WASI_ERRNO,
+    HostFunction,
+    define_host_function,
+    define_host_functions,
+    signature_of,
+)
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
@@ -240,14 +248,30 @@ class GuestRuntime:
                 return prepared
         imports = module.imports
         agentos = any((imp.module, imp.name) == ("host_net", "net_send") for imp in imports)
-        unknown = [
-            imp for imp in imports
-            if isinstance(imp.type, wasmtime.FuncType) and (imp.module, imp.name or "") not in HOST_FUNCTIONS
-        ]
+        unknown: list[wasmtime.ImportType] = []
+        alternates: dict[tuple[str, str], HostFunction] = {}
+        for imp in imports:
+            if not isinstance(imp.type, wasmtime.FuncType):
+                continue
+            name = (imp.module, imp.name or "")
+            primary = HOST_FUNCTIONS.get(name)
+            signature = signature_of(imp.type)
+            if primary is None or signature is None:
+                unknown.append(imp)
+            elif signature != (primary.params, primary.results):
+                # another published signature of the same import (see abi.SIGNATURES)
+                alternate = SIGNATURES.get((*name, *signature))
+                if alternate is None:
+                    unknown.append(imp)
+                else:
+                    alternates[name] = alternate
         linker = self.linker
-        if unknown:
+        if unknown or alternates:
             linker = wasmtime.Linker(self.engine)
+            linker.allow_shadowing = True
             define_host_functions(linker)
+            for alternate in alternates.values():
+                define_host_function(linker, alternate)
             stubbed: set[tuple[str, str]] = set()
             for imp in unknown:
                 name = (imp.module, imp.name or "")

@@ -73,6 +73,8 @@ schemas: $(VENV)/.installed
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/agent_work.py
+	$(PY) bench/net_egress.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check protocol sidecar clients/python tests bench examples

@@ -295,7 +295,7 @@ async def test_missing_guest_software_is_unavailable_with_a_hint(tmp_path):
         with pytest.raises(RpcError) as err:
             await c.vm.create()
         assert err.value.kind == "unavailable"
-        assert "agentvm_sidecar.software.fetch" in err.value.message
+        assert "agentvm-sidecar setup" in err.value.message  # the command for this context
         # a VM without the command layer still works
         vm = (await c.vm.create(VmConfig(software=False))).vm_id
         await c.fs.write_file(vm, "/tmp/a", b"x")

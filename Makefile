@@ -5,9 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := .build
-SOFTWARE_STAMP := $(BUILD)/software/.fetched
 COMMANDS_DIR := sidecar/agentvm_sidecar/software/commands
-COMMANDS_STAMP := $(BUILD)/software/commands/.built
+SOFTWARE_STAMP := $(BUILD)/software/.setup
 GUESTS_STAMP := $(BUILD)/guests/.built
 TS_DIR := clients/typescript
 TS_STAMP := $(TS_DIR)/dist/.built
@@ -15,34 +14,36 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run test test-py test-ts schemas bench lint clean
 
-setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
+# `make run` needs only the venv and the guest software; `make test` also the test
+# guests and the TypeScript client. Every step longer than a second says what it does.
+setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $@
+	@echo "setup: installing agentvm and its dev tools into $(VENV) (pip)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
 
-$(SOFTWARE_STAMP): $(VENV)/.installed sidecar/agentvm_sidecar/software/pins.py
-	$(PY) -m agentvm_sidecar.software.fetch --dest $(BUILD)/software
-	touch $@
-
-# agentvm's own guest commands (grep), compiled with zig cc into the /bin layer.
-$(COMMANDS_STAMP): $(VENV)/.installed $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
-	$(PY) -m agentvm_sidecar.software.commands.build --out $(BUILD)/software/commands
-	touch $@
+# The same one command an installed sidecar uses (software/setup.py): fetch the pinned
+# guest packages, build agentvm's own commands (grep) with zig cc, warm the module
+# cache; it reports each step on stderr. In a checkout it fills .build/software.
+$(SOFTWARE_STAMP): $(VENV)/.installed sidecar/agentvm_sidecar/software/pins.py $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
+	@$(PY) -m agentvm_sidecar setup
+	@touch $@
 
 $(GUESTS_STAMP): $(VENV)/.installed $(wildcard tests/guests/*.c) tests/guests/build.py
-	$(PY) tests/guests/build.py --out $(BUILD)/guests
-	touch $@
+	@echo "setup: compiling the C test guests into $(BUILD)/guests (zig cc)..."
+	@$(PY) tests/guests/build.py --out $(BUILD)/guests
+	@touch $@
 
 $(TS_STAMP): $(wildcard $(TS_DIR)/src/*.ts) $(wildcard $(TS_DIR)/package*.json) $(wildcard schemas/*.json)
-	@if [ -f $(TS_DIR)/package.json ]; then \
-		cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
-	fi
-	mkdir -p $(TS_DIR)/dist && touch $@
+	@echo "setup: installing and building the TypeScript client (npm ci, npm run build)..."
+	@cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@mkdir -p $(TS_DIR)/dist && touch $@
 
-run: setup
-	$(PY) examples/quickstart.py
+run: $(VENV)/.installed $(SOFTWARE_STAMP)
+	@echo "run: examples/quickstart.py"
+	@$(PY) examples/quickstart.py
 
 test: setup
 	$(MAKE) --no-print-directory test-py test-ts

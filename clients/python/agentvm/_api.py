@@ -151,18 +151,20 @@ class ProcessApi(_Namespace):
         stdin: BytesLike = b"",
         timeout_ms: int | None = DEFAULT_EXEC_TIMEOUT_MS,
         max_output_bytes: int = p.DEFAULT_EXEC_OUTPUT_BYTES,
+        exact_env: bool = False,
     ) -> p.ProcessExecResult:
         """Run a process to completion; returns exit code, stdout and stderr.
 
         After ``timeout_ms`` (default 5 minutes; ``None`` waits as long as it takes)
         the process is killed and ``timed_out`` is set (exit code 124). Each of
         stdout and stderr keeps its first ``max_output_bytes``; ``truncated`` says
-        more was written. ``stdin`` is bytes, or a ``str`` sent as UTF-8."""
+        more was written. ``stdin`` is bytes, or a ``str`` sent as UTF-8. ``env`` is
+        added to the VM's environment, or with ``exact_env`` is all of it."""
         return await self._conn.call(
             "process.exec",
             p.ProcessExecParams(
-                vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, stdin=stdin, timeout_ms=timeout_ms,
-                max_output_bytes=max_output_bytes,
+                vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, exact_env=exact_env, stdin=stdin,
+                timeout_ms=timeout_ms, max_output_bytes=max_output_bytes,
             ),
         )
 
@@ -174,11 +176,14 @@ class ProcessApi(_Namespace):
         argv: list[str] | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
+        exact_env: bool = False,
     ) -> p.ProcessSpawnResult:
         """Start a process; its output and exit arrive as events (subscribe with
-        ``client.events()`` first). Returns its pid."""
+        ``client.events()`` first). Returns its pid. ``env`` is added to the VM's
+        environment, or with ``exact_env`` is all of it."""
         return await self._conn.call(
-            "process.spawn", p.ProcessSpawnParams(vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {})
+            "process.spawn",
+            p.ProcessSpawnParams(vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, exact_env=exact_env),
         )
 
     async def ack_output(self, vm_id: str, pid: int, consumed: int) -> p.ProcessAckOutputResult:

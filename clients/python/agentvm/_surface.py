@@ -131,19 +131,21 @@ class SyncProcessApi:
         self._target = target
         self._run = run
 
-    def exec(self, vm_id: str, command: str | None = None, *, argv: list[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None, stdin: BytesLike = b'', timeout_ms: int | None = DEFAULT_EXEC_TIMEOUT_MS, max_output_bytes: int = p.DEFAULT_EXEC_OUTPUT_BYTES) -> p.ProcessExecResult:
+    def exec(self, vm_id: str, command: str | None = None, *, argv: list[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None, stdin: BytesLike = b'', timeout_ms: int | None = DEFAULT_EXEC_TIMEOUT_MS, max_output_bytes: int = p.DEFAULT_EXEC_OUTPUT_BYTES, exact_env: bool = False) -> p.ProcessExecResult:
         """Run a process to completion; returns exit code, stdout and stderr.
 
         After ``timeout_ms`` (default 5 minutes; ``None`` waits as long as it takes)
         the process is killed and ``timed_out`` is set (exit code 124). Each of
         stdout and stderr keeps its first ``max_output_bytes``; ``truncated`` says
-        more was written. ``stdin`` is bytes, or a ``str`` sent as UTF-8."""
-        return self._run(functools.partial(self._target.exec, vm_id, command, argv=argv, cwd=cwd, env=env, stdin=stdin, timeout_ms=timeout_ms, max_output_bytes=max_output_bytes))
+        more was written. ``stdin`` is bytes, or a ``str`` sent as UTF-8. ``env`` is
+        added to the VM's environment, or with ``exact_env`` is all of it."""
+        return self._run(functools.partial(self._target.exec, vm_id, command, argv=argv, cwd=cwd, env=env, stdin=stdin, timeout_ms=timeout_ms, max_output_bytes=max_output_bytes, exact_env=exact_env))
 
-    def spawn(self, vm_id: str, command: str | None = None, *, argv: list[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None) -> p.ProcessSpawnResult:
+    def spawn(self, vm_id: str, command: str | None = None, *, argv: list[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None, exact_env: bool = False) -> p.ProcessSpawnResult:
         """Start a process; its output and exit arrive as events (subscribe with
-        ``client.events()`` first). Returns its pid."""
-        return self._run(functools.partial(self._target.spawn, vm_id, command, argv=argv, cwd=cwd, env=env))
+        ``client.events()`` first). Returns its pid. ``env`` is added to the VM's
+        environment, or with ``exact_env`` is all of it."""
+        return self._run(functools.partial(self._target.spawn, vm_id, command, argv=argv, cwd=cwd, env=env, exact_env=exact_env))
 
     def ack_output(self, vm_id: str, pid: int, consumed: int) -> p.ProcessAckOutputResult:
         """Return ``consumed`` bytes of output credit to a spawned process (flow

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Client, RequestAbortedError, RpcError, SidecarError, VersionMismatchError } from "../src/index.js";
+import { Client, DEFAULT_EXEC_TIMEOUT_MS, RequestAbortedError, RpcError, SidecarError, VersionMismatchError } from "../src/index.js";
 import { fakeSidecar, within } from "./helpers.js";
 
 const LIMIT_MS = 15_000;
@@ -173,6 +173,20 @@ test("an event iterator that falls behind still gets every event, in order", asy
     }
     await within(LIMIT_MS, emitted);
     assert.equal(count, 3001);
+  } finally {
+    await within(LIMIT_MS, client.close());
+  }
+});
+
+test("process.exec is sent with the default timeout unless the caller gives one (null: none)", async () => {
+  const client = await within(LIMIT_MS, Client.connect({ command: fakeSidecar("ok") }));
+  try {
+    await client.process.exec({ vmId: "vm-1", command: "sleep 1000" }).catch(() => undefined);
+    await client.process.exec({ vmId: "vm-1", command: "sleep 1000", timeoutMs: null }).catch(() => undefined);
+    await client.process.exec({ vmId: "vm-1", command: "sleep 1000", timeoutMs: 5 }).catch(() => undefined);
+    const report = (await client.callRaw("test.report", {})) as { received: Array<{ method?: string; params?: { timeoutMs?: number | null } }> };
+    const sent = report.received.filter((m) => m.method === "process.exec").map((m) => m.params!.timeoutMs);
+    assert.deepEqual(sent, [DEFAULT_EXEC_TIMEOUT_MS, null, 5]);
   } finally {
     await within(LIMIT_MS, client.close());
   }

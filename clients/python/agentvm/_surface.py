@@ -45,6 +45,11 @@ class SyncVmApi:
         """A VM's limits, mounts and current resource usage."""
         return self._run(functools.partial(self._target.info, vm_id))
 
+    def set_network_policy(self, vm_id: str, network: p.NetworkPolicy) -> p.VmSetNetworkPolicyResult:
+        """Replace a live VM's egress policy: every process, running or future (and
+        its children), obeys ``network`` from its next network call."""
+        return self._run(functools.partial(self._target.set_network_policy, vm_id, network))
+
 
 class SyncFsApi:
     """Blocking twin of :class:`FsApi`: ``fs.*``: files in a VM, through its kernel and mounts."""
@@ -53,14 +58,19 @@ class SyncFsApi:
         self._target = target
         self._run = run
 
-    def read_file(self, vm_id: str, path: str) -> p.FsReadFileResult:
-        """Read a whole file."""
-        return self._run(functools.partial(self._target.read_file, vm_id, path))
+    def read_file(self, vm_id: str, path: str, *, offset: int = 0, length: int | None = None) -> p.FsReadFileResult:
+        """Read a file from ``offset`` to its end, or ``length`` bytes of it; the
+        result's ``size`` is the whole file's. A file too big for one frame is a
+        ``limit_exceeded`` error: read it in pieces (``length``), advancing ``offset``
+        until it reaches ``size``. A device is read only with a ``length``."""
+        return self._run(functools.partial(self._target.read_file, vm_id, path, offset=offset, length=length))
 
-    def write_file(self, vm_id: str, path: str, data: BytesLike, *, create_dirs: bool = False, mode: int = 420) -> p.FsWriteFileResult:
-        """Create or replace a file; ``create_dirs`` makes missing parents first.
-        ``data`` is bytes, or a ``str`` written as UTF-8."""
-        return self._run(functools.partial(self._target.write_file, vm_id, path, data, create_dirs=create_dirs, mode=mode))
+    def write_file(self, vm_id: str, path: str, data: BytesLike, *, create_dirs: bool = False, mode: int = 420, offset: int | None = None, append: bool = False) -> p.FsWriteFileResult:
+        """Create or replace a file (``create_dirs`` makes missing parents first); with
+        ``offset`` write there and keep the rest, with ``append`` write at the end.
+        The result's ``size`` is the file's size after the write. ``data`` is bytes,
+        or a ``str`` written as UTF-8."""
+        return self._run(functools.partial(self._target.write_file, vm_id, path, data, create_dirs=create_dirs, mode=mode, offset=offset, append=append))
 
     def read_files(self, vm_id: str, paths: list[str]) -> p.FsReadFilesResult:
         """Read several files; each entry has ``data`` or ``error``."""
@@ -79,7 +89,8 @@ class SyncFsApi:
         return self._run(functools.partial(self._target.readdir, vm_id, path))
 
     def readdir_recursive(self, vm_id: str, path: str, *, max_depth: int | None = None) -> p.FsReaddirRecursiveResult:
-        """List a directory tree as paths relative to ``path``."""
+        """List a directory tree as paths relative to ``path``; ``truncated`` is set
+        when the listing stopped at the frame-size bound."""
         return self._run(functools.partial(self._target.readdir_recursive, vm_id, path, max_depth=max_depth))
 
     def stat(self, vm_id: str, path: str) -> p.FsStatResult:

@@ -116,3 +116,21 @@ async def test_a_process_handle_fails_clearly_when_the_sidecar_goes_away():
         client._conn._process.kill()
         with trio.fail_after(20), pytest.raises(SidecarError):
             await proc.wait()
+
+
+async def test_upload_and_download_stream_files_larger_than_a_frame(tmp_path):
+    # The sidecar refuses frames over 300 kB; a 1 MB file crosses in 64 KiB chunks.
+    data = bytes(range(256)) * 4096
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    (tmp_path / "empty").write_bytes(b"")
+    async with AsyncClient.connect([*SIDECAR, "--max-frame-bytes", "300000"]) as client, await client.create_vm() as vm:
+        assert await vm.fs.upload(source, "/home/user/in/big.bin", chunk_bytes=65536) == len(data)
+        assert (await client.fs.stat(vm.vm_id, "/home/user/in/big.bin")).stat.size == len(data)
+        assert (await vm.exec("md5sum < in/big.bin", cwd="/home/user")).exit_code == 0
+        back = tmp_path / "back.bin"
+        assert await vm.fs.download("/home/user/in/big.bin", back, chunk_bytes=65536) == len(data)
+        assert back.read_bytes() == data
+        assert await vm.fs.upload(tmp_path / "empty", "/home/user/empty") == 0
+        assert await vm.fs.download("/home/user/empty", tmp_path / "empty.back") == 0
+        assert (tmp_path / "empty.back").read_bytes() == b""

@@ -13,6 +13,7 @@ filters by the returned pid would have dropped it). The blocking twins are in
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,37 @@ class AsyncVmFs:
     async def delete(self, path: str, *, recursive: bool = False) -> None:
         """Delete a file or empty directory (a tree with ``recursive``)."""
         await self._fs.delete(self._vm_id, path, recursive=recursive)
+
+    async def upload(
+        self, local_path: str | os.PathLike[str], vm_path: str, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> int:
+        """Copy a host file of any size into the VM, ``chunk_bytes`` per request (the
+        first replaces ``vm_path``, making its parents; the rest append), so neither
+        side holds more than a chunk. Returns the bytes copied."""
+        total = 0
+        async with await trio.open_file(local_path, "rb") as source:
+            while True:
+                chunk = await source.read(chunk_bytes)
+                if total and not chunk:
+                    return total
+                await self._fs.write_file(self._vm_id, vm_path, chunk, create_dirs=total == 0, append=total > 0)
+                total += len(chunk)
+                if not chunk:
+                    return total  # an empty file: created, nothing more to send
+
+    async def download(
+        self, vm_path: str, local_path: str | os.PathLike[str], *, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> int:
+        """Copy a VM file of any size to the host, ``chunk_bytes`` per request, until
+        the size the VM reported; returns the bytes copied."""
+        offset = 0
+        async with await trio.open_file(local_path, "wb") as target:
+            while True:
+                piece = await self._fs.read_file(self._vm_id, vm_path, offset=offset, length=chunk_bytes)
+                await target.write(piece.data)
+                offset += len(piece.data)
+                if not piece.data or offset >= piece.size:
+                    return offset
 
 
 class AsyncProcess:

@@ -8,6 +8,7 @@ same (tests/clients/test_parity.py checks it). Output callbacks given to
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import agentvm_protocol as p
 
 from ._api import DEFAULT_EXEC_TIMEOUT_MS
 from ._bytes_fields import BytesLike
-from ._handles import AsyncProcess, AsyncVm, AsyncVmFs, OutputCallback
+from ._handles import DEFAULT_CHUNK_BYTES, AsyncProcess, AsyncVm, AsyncVmFs, OutputCallback
 from ._surface import Run
 
 __all__ = ["Process", "Vm", "VmFs"]
@@ -52,6 +53,17 @@ class VmFs:
     def delete(self, path: str, *, recursive: bool = False) -> None:
         """Delete a file or empty directory (a tree with ``recursive``)."""
         self._run(functools.partial(self._target.delete, path, recursive=recursive))
+
+    def upload(self, local_path: str | os.PathLike[str], vm_path: str, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+        """Copy a host file of any size into the VM, ``chunk_bytes`` per request (the
+        first replaces ``vm_path``, making its parents; the rest append), so neither
+        side holds more than a chunk. Returns the bytes copied."""
+        return self._run(functools.partial(self._target.upload, local_path, vm_path, chunk_bytes=chunk_bytes))
+
+    def download(self, vm_path: str, local_path: str | os.PathLike[str], *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+        """Copy a VM file of any size to the host, ``chunk_bytes`` per request, until
+        the size the VM reported; returns the bytes copied."""
+        return self._run(functools.partial(self._target.download, vm_path, local_path, chunk_bytes=chunk_bytes))
 
 
 class Process:

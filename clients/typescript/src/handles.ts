@@ -7,6 +7,8 @@
 // known, so output that arrives before the spawn answer reaches the process (a
 // listener filtering by the returned pid would have dropped it).
 
+import { open } from "node:fs/promises";
+
 import type { HoldEvent } from "./connection.js";
 import { AgentVmError, type SidecarError } from "./errors.js";
 import type {
@@ -67,6 +69,9 @@ export interface SpawnProcessOptions {
 
 const encoder = new TextEncoder();
 
+/** Bytes per request when `vm.fs.upload` / `download` stream a file. */
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** `data` as bytes: a string is encoded as UTF-8; anything else is a TypeError. */
 export function toBytes(data: BytesOrText, what = "data"): Uint8Array {
   if (data instanceof Uint8Array) return data;
@@ -119,6 +124,46 @@ export class VmFs {
   /** Delete a file or empty directory (a tree with `recursive`). */
   async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     await this.#ctx.fs.delete({ vmId: this.#vmId, path, recursive: options.recursive ?? false });
+  }
+
+  /** Copy a host file of any size into the VM, `chunkBytes` per request (the first
+   * replaces `vmPath`, making its parents; the rest append), so neither side holds
+   * more than a chunk. Resolves with the bytes copied. */
+  async upload(localPath: string, vmPath: string, options: { chunkBytes?: number } = {}): Promise<number> {
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const source = await open(localPath, "r");
+    try {
+      let total = 0;
+      for (;;) {
+        const buffer = new Uint8Array(chunkBytes);
+        const { bytesRead } = await source.read(buffer, 0, chunkBytes, null);
+        if (total > 0 && bytesRead === 0) return total;
+        const data = buffer.subarray(0, bytesRead);
+        await this.#ctx.fs.writeFile({ vmId: this.#vmId, path: vmPath, data, createDirs: total === 0, append: total > 0 });
+        total += bytesRead;
+        if (bytesRead === 0) return total; // an empty file: created, nothing more to send
+      }
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Copy a VM file of any size to the host, `chunkBytes` per request, until the size
+   * the VM reported. Resolves with the bytes copied. */
+  async download(vmPath: string, localPath: string, options: { chunkBytes?: number } = {}): Promise<number> {
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const target = await open(localPath, "w");
+    try {
+      let offset = 0;
+      for (;;) {
+        const piece = await this.#ctx.fs.readFile({ vmId: this.#vmId, path: vmPath, offset, length: chunkBytes });
+        await target.write(piece.data);
+        offset += piece.data.length;
+        if (piece.data.length === 0 || offset >= (piece.size ?? 0)) return offset;
+      }
+    } finally {
+      await target.close();
+    }
   }
 }
 

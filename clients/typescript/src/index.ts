@@ -5,6 +5,7 @@
 
 export { Client, DEFAULT_EXEC_TIMEOUT_MS, EventStream, type ConnectOptions, type EventOf } from "./client.js";
 export {
+  DEFAULT_CHUNK_BYTES,
   Vm,
   VmFs,
   VmProcess,

@@ -1,10 +1,13 @@
 // VM and process handles against the real sidecar: createVm, vm.fs, vm.exec, vm.spawn.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 
-import { VmProcess } from "../src/index.js";
-import { connectReal, within } from "./helpers.js";
+import { Client, VmProcess } from "../src/index.js";
+import { connectReal, sidecarCommand, within } from "./helpers.js";
 
 const LIMIT_MS = 60_000;
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -81,4 +84,17 @@ test("a process handle rejects with SidecarError when the client closes first", 
   const proc = await vm.spawn("sleep 100");
   await within(LIMIT_MS, client.close());
   await assert.rejects(within(LIMIT_MS, proc.wait()), { name: "SidecarError" });
+});
+
+test("upload and download stream files larger than a frame", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentvm-transfer-"));
+  const data = Buffer.alloc(1024 * 1024, 0);
+  for (let i = 0; i < data.length; i++) data[i] = i % 251;
+  writeFileSync(join(dir, "big.bin"), data);
+  const command = [...sidecarCommand(), "--max-frame-bytes", "300000"]; // a 1 MB file cannot fit in one
+  await using client = await within(LIMIT_MS, Client.connect({ command, stderr: "pipe" }));
+  const vm = await client.createVm();
+  assert.equal(await vm.fs.upload(join(dir, "big.bin"), "/home/user/in/big.bin", { chunkBytes: 65536 }), data.length);
+  assert.equal(await vm.fs.download("/home/user/in/big.bin", join(dir, "back.bin"), { chunkBytes: 65536 }), data.length);
+  assert.ok(readFileSync(join(dir, "back.bin")).equals(data));
 });

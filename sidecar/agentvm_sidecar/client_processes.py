@@ -5,7 +5,7 @@ ends, marked O_NONBLOCK and driven from trio through :mod:`.kernel_io`:
 - ``spawn`` pumps stdout/stderr into ``process.output`` events, within the
   process's output window (flow.py: credit returned by ``process.ackOutput``), and
   sends ``process.exit`` after the last output; stdin is fed by ``write_stdin``;
-- ``exec`` feeds stdin, collects both outputs (bounded by ``MAX_EXEC_OUTPUT``) and
+- ``exec`` feeds stdin, collects both outputs (the first ``maxOutputBytes`` of each) and
   the exit status in one request, killing the process when ``timeout_ms`` passes.
 
 The kernel's exit listener runs on the exiting guest's thread; it only hands the
@@ -45,12 +45,15 @@ from .rpc.errors import RpcError
 from .wasm.programs import DEFAULT_PATH
 from .wasm.spawn import spawn
 
-__all__ = ["MAX_EXEC_OUTPUT", "ClientProcesses"]
+__all__ = ["ClientProcesses"]
 
-MAX_EXEC_OUTPUT = 32 * 1024 * 1024
 _RETAINED_STATUSES = 1024
 # PATH as programs.DEFAULT_PATH: /usr/local/bin first, where users install tools.
-_DEFAULT_ENV = {"PATH": DEFAULT_PATH, "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh"}
+# NO_COLOR/TERM=dumb: output is captured, not shown on a terminal, so programs that
+# colour their messages (uutils' `error:` in red) must not put escape codes in it.
+_DEFAULT_ENV = {
+    "PATH": DEFAULT_PATH, "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh", "NO_COLOR": "1", "TERM": "dumb",
+}
 TIMEOUT_EXIT_CODE = 124
 # After a timeout's SIGKILL: how long to wait for the exit status before answering.
 _KILL_GRACE_SECONDS = 2.0
@@ -189,16 +192,22 @@ class ClientProcesses:
         running = await self._start(params)
         pid = running.proc.pid
         out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        overflow = False
+        keep = params.max_output_bytes
+        truncated = False
 
         async def collect(desc: Description, name: str) -> None:
-            nonlocal overflow
+            # Keep the first `keep` bytes of the stream and drain the rest, so the
+            # process runs to its natural end (its exit code stays meaningful) while
+            # memory stays bounded; `timeout_ms` still bounds the time.
+            nonlocal truncated
+            buf = out[name]
             try:
                 while data := await read_some(desc):
-                    out[name] += data
-                    if len(out["stdout"]) + len(out["stderr"]) > MAX_EXEC_OUTPUT and not overflow:
-                        overflow = True
-                        self._kernel.processes.kill_session(pid, 9)
+                    room = keep - len(buf)
+                    if len(data) > room:
+                        truncated = True
+                        data = data[: max(room, 0)]
+                    buf += data
             finally:
                 desc.release()
 
@@ -218,8 +227,6 @@ class ClientProcesses:
             raise
         finally:
             self._running.pop(pid, None)
-        if overflow:
-            raise RpcError("limit_exceeded", f"process output exceeded {MAX_EXEC_OUTPUT} bytes; it was killed")
         status = self._statuses.get(pid, ExitStatus(0, 9))
         return ProcessExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
@@ -227,6 +234,7 @@ class ClientProcesses:
             stderr=bytes(out["stderr"]),
             signal=_signal_name(status),
             timed_out=timed_out,
+            truncated=truncated,
         )
 
     async def _feed_stdin(self, running: _Running, data: bytes) -> None:

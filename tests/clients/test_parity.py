@@ -76,3 +76,38 @@ def test_schema_lists_exactly_the_protocol_methods() -> None:
     """schemas/ feeds the TypeScript client's generated surface and parity test."""
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     assert list(schema["methods"]) == list(METHODS), "schemas/ is stale: run `make schemas`"
+
+
+def test_the_generated_surface_is_current() -> None:
+    """_surface.py (the typed blocking facade) is generated from _api.py."""
+    from agentvm import _surface_gen
+
+    fresh = _surface_gen.render(_surface_gen.API.read_text(encoding="utf-8"))
+    assert _surface_gen.OUT.read_text(encoding="utf-8") == fresh, "stale: run `python -m agentvm._surface_gen`"
+
+
+def _public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(fn)
+        for name, fn in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def _mirror_pairs() -> list[tuple[type, type]]:
+    from agentvm import AsyncProcess, AsyncVm, AsyncVmFs, Process, Vm, VmFs
+
+    client = _async_client()
+    sync = Client.__new__(Client)
+    Client.__init__(sync, client, token=None)  # type: ignore[arg-type]
+    namespaces = [(type(getattr(client, ns)), type(getattr(sync, ns))) for ns in vars(client) if not ns.startswith("_")]
+    return [*namespaces, (AsyncVm, Vm), (AsyncVmFs, VmFs), (AsyncProcess, Process)]
+
+
+@pytest.mark.parametrize(("async_cls", "sync_cls"), _mirror_pairs(), ids=lambda c: c.__name__)
+def test_blocking_twins_have_the_async_signatures(async_cls: type, sync_cls: type) -> None:
+    async_methods, sync_methods = _public_methods(async_cls), _public_methods(sync_cls)
+    assert set(sync_methods) == set(async_methods)
+    for name, signature in async_methods.items():
+        assert list(sync_methods[name].parameters.values()) == list(signature.parameters.values()), name
+        assert inspect.getdoc(getattr(sync_cls, name)), f"{sync_cls.__name__}.{name} needs a docstring"

@@ -130,6 +130,7 @@ async def test_a_line_that_is_not_json_rpc_fails_pending_calls_instead_of_hangin
         with trio.fail_after(10), pytest.raises(SidecarError) as err:
             await c.vm.list()
         assert err.value.reason == "protocol_error"
+        assert "this is not JSON" in str(err.value)  # the offending line is quoted
         with pytest.raises(SidecarError):
             await c.vm.list()  # a broken connection stays broken
 
@@ -168,6 +169,36 @@ async def test_the_handshake_timeout_is_configurable(tmp_path):
         async with AsyncClient.connect(cmd, handshake_timeout=0.5):
             pass
     assert err.value.reason == "timeout"
+
+
+async def test_a_handshake_timeout_kills_a_sidecar_that_ignores_end_of_input(tmp_path):
+    # Before: the client closed stdin and granted the 10 s shutdown grace on top of
+    # the handshake timeout (3 s took 13 s). A sidecar that never answered has no VM
+    # to dispose, so it is killed at once; this one would outlive the deadline below.
+    cmd = fake_sidecar(tmp_path, "import sys, time; sys.stdin.read(); time.sleep(60)")
+    with trio.fail_after(8), pytest.raises(SidecarError) as err:
+        async with AsyncClient.connect(cmd, handshake_timeout=0.5):
+            pass
+    assert err.value.reason == "timeout"
+
+
+def test_the_sync_client_works_without_a_with_block_and_fails_clearly_after_close():
+    client = Client.connect(SIDECAR)
+    try:
+        assert client.vm.list().vms == []
+    finally:
+        client.close()
+    client.close()  # idempotent
+    with pytest.raises(SidecarError) as err:
+        client.vm.list()
+    assert err.value.reason == "exited"
+
+
+def test_a_call_after_the_with_block_raises_an_agentvm_error():
+    with Client.connect(SIDECAR) as client:
+        pass
+    with pytest.raises(SidecarError):
+        client.create_vm()
 
 
 SIDECAR_ASKS_THE_CLIENT = """
@@ -265,7 +296,7 @@ async def test_missing_guest_software_is_unavailable_with_a_hint(tmp_path):
         with pytest.raises(RpcError) as err:
             await c.vm.create()
         assert err.value.kind == "unavailable"
-        assert "agentvm_sidecar.software.fetch" in err.value.message
+        assert "agentvm-sidecar setup" in err.value.message  # the command for this context
         # a VM without the command layer still works
         vm = (await c.vm.create(VmConfig(software=False))).vm_id
         await c.fs.write_file(vm, "/tmp/a", b"x")

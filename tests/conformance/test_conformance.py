@@ -24,7 +24,7 @@ import msgspec
 import pytest
 import trio
 
-from agentvm import AsyncClient, RpcError
+from agentvm import AsyncClient, AsyncProcess, AsyncVm, RpcError, VmConfig
 from agentvm_protocol import METHODS
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -35,6 +35,7 @@ _CASE_KEYS = {"name", "steps", "requires", "xfail", "description"}
 _CALL_KEYS = {"call", "params", "expect", "save", "description"}
 _AWAIT_KEYS = {"awaitEvent", "timeoutMs", "expect", "save", "collect", "description"}
 _COLLECT_KEYS = {"match", "concat", "expect", "save"}
+_USE_KEYS = {"use", "on", "args", "as", "expect", "save", "description"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TYPES = {
     "string": lambda v: isinstance(v, str),
@@ -304,8 +305,99 @@ def _utf8_or_raw(b64: str) -> str:
         return f"bytes {raw!r}"
 
 
+# --- `use` steps: the handle API (create_vm, vm.fs, vm.exec, vm.spawn, process.*) ------
+
+
+def _arg_bytes(value: Any) -> Any:
+    """A binary argument: base64 on the case's side; ``{"$text": s}`` passes the string
+    itself (the str rule), ``{"$value": v}`` passes any JSON value unchanged."""
+    if isinstance(value, dict) and set(value) == {"$text"}:
+        return value["$text"]
+    if isinstance(value, dict) and set(value) == {"$value"}:
+        return value["$value"]
+    return base64.b64decode(value)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def _process_output(proc: AsyncProcess) -> dict[str, Any]:
+    out = {"stdout": bytearray(), "stderr": bytearray()}
+    async for chunk in proc:
+        out[chunk.stream] += chunk.data
+    status = await proc.wait()
+    return {"stdout": _b64(out["stdout"]), "stderr": _b64(out["stderr"]), **msgspec.to_builtins(status)}
+
+
+async def _use(client: AsyncClient, op: str, target: Any, a: dict[str, Any]) -> tuple[Any, Any]:
+    """Run one handle operation; returns (wire-shaped JSON result, new handle or None)."""
+    if op == "createVm":
+        config = msgspec.convert(a["config"], VmConfig) if "config" in a else None
+        vm = await client.create_vm(config)
+        return {"vmId": vm.vm_id}, vm
+    if op == "vm.fs.write":
+        await target.fs.write(a["path"], _arg_bytes(a["data"]))
+        return None, None
+    if op == "vm.fs.read":
+        return _b64(await target.fs.read(a["path"])), None
+    if op == "vm.exec":
+        result = await target.exec(
+            a.get("command"), argv=a.get("argv"), stdin=_arg_bytes(a["stdin"]) if "stdin" in a else b"",
+            max_output_bytes=a.get("maxOutputBytes", 16 * 1024 * 1024), env=a.get("env"),
+        )
+        return msgspec.to_builtins(result), None
+    if op == "vm.spawn":
+        proc = await target.spawn(a.get("command"), argv=a.get("argv"))
+        return {"pid": proc.pid}, proc
+    if op == "vm.dispose":
+        await target.dispose()
+        return None, None
+    if op == "process.output":
+        return await _process_output(target), None
+    if op == "process.wait":
+        return msgspec.to_builtins(await target.wait()), None
+    if op == "process.writeStdin":
+        await target.write_stdin(_arg_bytes(a["data"]))
+        return None, None
+    if op == "process.closeStdin":
+        await target.close_stdin()
+        return None, None
+    if op == "process.kill":
+        await target.kill(a.get("signal", "SIGTERM"))
+        return None, None
+    raise CaseError(f"unknown use operation {op!r}")
+
+
+async def _use_step(
+    client: AsyncClient, handles: dict[str, AsyncVm | AsyncProcess], step: dict[str, Any], variables: dict[str, Any], where: str
+) -> None:
+    expect = step.get("expect", {})
+    target = None
+    if "on" in step:
+        if step["on"] not in handles:
+            raise CaseError(f"{where}: no handle named {step['on']!r}")
+        target = handles[step["on"]]
+    try:
+        result, handle = await _use(client, step["use"], target, _resolve(step.get("args", {}), variables))
+    except (RpcError, TypeError) as exc:
+        error = _error_json(exc) if isinstance(exc, RpcError) else {"kind": "client_type_error", "message": str(exc)}
+        if "error" not in expect:
+            raise Mismatch(f"{where}: {step['use']} failed: {error!r}") from None
+        _match(_resolve(expect["error"], variables), error, f"{where} error")
+        return
+    if "error" in expect:
+        raise Mismatch(f"{where}: {step['use']} succeeded with {result!r}, expected error {expect['error']!r}")
+    if "as" in step:
+        handles[step["as"]] = handle
+    if "result" in expect:
+        _match(_resolve(expect["result"], variables), result, f"{where} result")
+    _save(step.get("save", {}), result, variables)
+
+
 async def _run_case(client: AsyncClient, buffer: _EventBuffer, case: dict[str, Any]) -> None:
     variables: dict[str, Any] = {}
+    handles: dict[str, Any] = {}
     for n, step in enumerate(case["steps"]):
         where = f"step {n + 1}"
         if "call" in step:
@@ -316,8 +408,12 @@ async def _run_case(client: AsyncClient, buffer: _EventBuffer, case: dict[str, A
             if set(step) - _AWAIT_KEYS:
                 raise CaseError(f"{where}: unknown keys {sorted(set(step) - _AWAIT_KEYS)}")
             await _await_step(buffer, step, variables, f"{where} (awaitEvent)")
+        elif "use" in step:
+            if set(step) - _USE_KEYS:
+                raise CaseError(f"{where}: unknown keys {sorted(set(step) - _USE_KEYS)}")
+            await _use_step(client, handles, step, variables, f"{where} ({step['use']})")
         else:
-            raise CaseError(f"{where}: a step needs `call` or `awaitEvent`")
+            raise CaseError(f"{where}: a step needs `call`, `awaitEvent` or `use`")
 
 
 @pytest.mark.parametrize(("requires", "case"), _load_cases())

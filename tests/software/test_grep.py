@@ -15,6 +15,7 @@ from agentvm_sidecar.kernel.memfs import MemoryFs
 from agentvm_sidecar.software import SoftwareLibrary
 from agentvm_sidecar.software.commands.build import built_commands, commands_dir
 from agentvm_sidecar.software.layer import _add_builtin_commands, build_bin_layer
+from agentvm_sidecar.software.library import SoftwareMissingError
 from tests.process.conftest import sh
 
 
@@ -55,11 +56,12 @@ def test_layer_adds_built_grep_with_its_digest(grep_module: Path, library: Softw
     assert module.readonly
 
 
-def test_layer_without_built_commands_still_serves_packages(tmp_path: Path, library: SoftwareLibrary) -> None:
-    layer = build_bin_layer(library, builtin_dir=tmp_path, toolbox=[])  # nothing built there: a warning
-    assert layer.fs.lookup(layer.fs.root(), "grep") is None
-    assert layer.fs.lookup(layer.fs.root(), "egrep") is not None
-    assert len(layer.modules) == len(library.commands())
+def test_a_layer_without_our_built_commands_is_refused_with_the_setup_hint(
+    tmp_path: Path, library: SoftwareLibrary
+) -> None:
+    # Before: the layer was built without grep and only a log line said so.
+    with pytest.raises(SoftwareMissingError, match="setup"):
+        build_bin_layer(library, builtin_dir=tmp_path, toolbox=[])  # nothing built there
 
 
 def test_a_package_command_wins_over_a_built_one(grep_module: Path) -> None:

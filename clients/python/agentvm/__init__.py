@@ -1,7 +1,10 @@
 """agentvm Python client: spawn ``agentvm-sidecar --stdio`` and drive VMs over JSON-RPC.
 
-``AsyncClient`` is the trio API; ``Client`` is its blocking facade. Wire types are
-re-exported from :mod:`agentvm_protocol` for convenience.
+``AsyncClient`` is the trio API; ``Client`` is its blocking facade. ``create_vm``
+returns a VM handle (``AsyncVm`` / ``Vm``) whose ``spawn`` returns a process handle
+(``AsyncProcess`` / ``Process``). Wire types are re-exported from
+:mod:`agentvm_protocol` for convenience. Binary parameters take ``bytes`` or ``str``
+(sent as UTF-8); anything else raises ``TypeError`` before it is sent.
 """
 
 from agentvm_protocol import (
@@ -15,18 +18,26 @@ from agentvm_protocol import (
 
 from ._client import AsyncClient, Client
 from ._errors import AgentVmError, RpcError, SidecarError, VersionMismatchError
+from ._handles import AsyncProcess, AsyncVm, AsyncVmFs
+from ._sync_handles import Process, Vm, VmFs
 
 __all__ = [
     "AgentVmError",
     "AsyncClient",
+    "AsyncProcess",
+    "AsyncVm",
+    "AsyncVmFs",
     "Client",
     "FsFileToWrite",
     "HostDirMount",
     "MemoryMount",
     "NetworkPolicy",
+    "Process",
     "RpcError",
     "SidecarError",
     "VersionMismatchError",
+    "Vm",
     "VmConfig",
+    "VmFs",
     "VmLimits",
 ]

@@ -1,7 +1,10 @@
 """Every wire method as a typed async method, grouped by namespace.
 
 Thin forwarders on purpose: each builds the method's params Struct and returns the
-result Struct unchanged. A test walks the protocol's method table and fails when a
+result Struct unchanged. Binary parameters (``data``, ``stdin``) take ``bytes`` or
+``str``, which is sent as its UTF-8 encoding; anything else raises ``TypeError``
+before the request is sent (the connection enforces it for every method, see
+``_bytes_fields.py``). A test walks the protocol's method table and fails when a
 method has no forwarder here (``fs.readFile`` -> ``client.fs.read_file``).
 """
 
@@ -11,10 +14,16 @@ from typing import TYPE_CHECKING
 
 import agentvm_protocol as p
 
+from ._bytes_fields import BytesLike
+
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["FsApi", "ProcessApi", "SoftwareApi", "VmApi"]
+__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "ProcessApi", "SoftwareApi", "VmApi"]
+
+DEFAULT_EXEC_TIMEOUT_MS = 5 * 60 * 1000
+"""``process.exec`` gives up (kills the process, ``timed_out``) after this unless told
+otherwise, so a forgotten ``sleep 1000`` cannot hold a caller forever."""
 
 
 class _Namespace:
@@ -67,7 +76,7 @@ class FsApi(_Namespace):
         self,
         vm_id: str,
         path: str,
-        data: bytes,
+        data: BytesLike,
         *,
         create_dirs: bool = False,
         mode: int = 0o644,
@@ -76,7 +85,8 @@ class FsApi(_Namespace):
     ) -> p.FsWriteFileResult:
         """Create or replace a file (``create_dirs`` makes missing parents first); with
         ``offset`` write there and keep the rest, with ``append`` write at the end.
-        The result's ``size`` is the file's size after the write."""
+        The result's ``size`` is the file's size after the write. ``data`` is bytes,
+        or a ``str`` written as UTF-8."""
         return await self._conn.call(
             "fs.writeFile",
             p.FsWriteFileParams(
@@ -166,18 +176,23 @@ class ProcessApi(_Namespace):
         argv: list[str] | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
-        stdin: bytes = b"",
-        timeout_ms: int | None = None,
+        stdin: BytesLike = b"",
+        timeout_ms: int | None = DEFAULT_EXEC_TIMEOUT_MS,
+        max_output_bytes: int = p.DEFAULT_EXEC_OUTPUT_BYTES,
         exact_env: bool = False,
     ) -> p.ProcessExecResult:
-        """Run a process to completion; returns exit code, stdout and stderr. On
-        ``timeout_ms`` the process is killed and ``timed_out`` is set (exit code 124).
-        ``env`` is added to the VM's environment, or with ``exact_env`` is all of it."""
+        """Run a process to completion; returns exit code, stdout and stderr.
+
+        After ``timeout_ms`` (default 5 minutes; ``None`` waits as long as it takes)
+        the process is killed and ``timed_out`` is set (exit code 124). Each of
+        stdout and stderr keeps its first ``max_output_bytes``; ``truncated`` says
+        more was written. ``stdin`` is bytes, or a ``str`` sent as UTF-8. ``env`` is
+        added to the VM's environment, or with ``exact_env`` is all of it."""
         return await self._conn.call(
             "process.exec",
             p.ProcessExecParams(
                 vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, exact_env=exact_env, stdin=stdin,
-                timeout_ms=timeout_ms,
+                timeout_ms=timeout_ms, max_output_bytes=max_output_bytes,
             ),
         )
 
@@ -207,8 +222,9 @@ class ProcessApi(_Namespace):
             "process.ackOutput", p.ProcessAckOutputParams(vm_id=vm_id, pid=pid, consumed=consumed)
         )
 
-    async def write_stdin(self, vm_id: str, pid: int, data: bytes) -> p.ProcessWriteStdinResult:
-        """Write to a spawned process's stdin (waits while the pipe is full)."""
+    async def write_stdin(self, vm_id: str, pid: int, data: BytesLike) -> p.ProcessWriteStdinResult:
+        """Write to a spawned process's stdin (waits while the pipe is full); ``data``
+        is bytes, or a ``str`` sent as UTF-8."""
         return await self._conn.call("process.writeStdin", p.ProcessWriteStdinParams(vm_id=vm_id, pid=pid, data=data))
 
     async def close_stdin(self, vm_id: str, pid: int) -> p.ProcessCloseStdinResult:

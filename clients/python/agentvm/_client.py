@@ -2,43 +2,48 @@
 
 ``Client`` is a facade, not a second implementation: it runs an ``AsyncClient`` on a
 private trio loop in a background thread and forwards every call with
-``trio.from_thread.run``, so both share one code path and one behaviour.
+``trio.from_thread.run``, so both share one code path and one behaviour. Its
+namespaces are generated (``_surface.py``) so they carry the async methods' exact
+signatures; once closed, every call raises :class:`SidecarError` (never trio's
+``RunFinishedError``).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from types import TracebackType
 from typing import Any
 
 import msgspec
 import trio
 
-from agentvm_protocol import Event, HelloResult
+from agentvm_protocol import Event, HelloResult, VmConfig
 
-from ._api import FsApi, ProcessApi, SoftwareApi, VmApi
 from ._connection import DEFAULT_HANDSHAKE_TIMEOUT_S, Connection, RequestHandler
+from ._errors import SidecarError
 from ._events import EventSubscription
+from ._handles import AsyncVm
+from ._surface import AsyncSurface, SyncSurface
+from ._sync_handles import Vm
 
 __all__ = ["AsyncClient", "Client"]
 
 
-class AsyncClient:
+class AsyncClient(AsyncSurface):
     """A connection to one ``agentvm-sidecar --stdio`` subprocess (trio).
 
     Use :meth:`connect`; leaving the block closes the sidecar's stdin, which disposes
     every VM, and waits for it to exit. Methods live in namespaces mirroring the wire:
-    ``client.vm.create()``, ``client.fs.read_file(...)``, ``client.process.exec(...)``.
+    ``client.vm.create()``, ``client.fs.read_file(...)``, ``client.process.exec(...)``;
+    :meth:`create_vm` returns a VM handle (``vm.fs.write``, ``vm.exec``, ``vm.spawn``).
     """
 
     def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
         self._conn = conn
-        self.vm = VmApi(conn)
-        self.fs = FsApi(conn)
-        self.process = ProcessApi(conn)
-        self.software = SoftwareApi(conn)
 
     @classmethod
     @asynccontextmanager
@@ -69,6 +74,10 @@ class AsyncClient:
         assert self._conn.hello is not None
         return self._conn.hello
 
+    async def create_vm(self, config: VmConfig | None = None) -> AsyncVm:
+        """Create a VM and return its handle (``async with`` disposes it)."""
+        return AsyncVm(self, (await self.vm.create(config)).vm_id)
+
     async def call(self, method: str, params: msgspec.Struct) -> Any:
         """Call any wire method with its params Struct; returns its result Struct."""
         return await self._conn.call(method, params)
@@ -94,42 +103,22 @@ class AsyncClient:
         self._conn.set_request_handler(method, handler)
 
 
-class _SyncNamespace:
-    """Blocking proxy of one async namespace."""
-
-    def __init__(self, target: Any, run: Callable[..., Any]) -> None:
-        self._target = target
-        self._run = run
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._target, name)
-
-        @functools.wraps(method)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._run(functools.partial(method, *args, **kwargs))
-
-        return call
-
-    def __dir__(self) -> list[str]:
-        return [n for n in dir(self._target) if not n.startswith("_")]
-
-
-class Client:
+class Client(SyncSurface):
     """Blocking facade over :class:`AsyncClient`; same namespaces and methods.
 
-    Use as a context manager: ``with Client.connect() as client: client.vm.create()``.
+    ``client = Client.connect()`` starts the sidecar; ``client.close()`` (or leaving
+    ``with Client.connect() as client:``) stops it, disposing every VM.
     """
 
     def __init__(self, aclient: AsyncClient, token: trio.lowlevel.TrioToken) -> None:
+        super().__init__(aclient, self._run)
         self._aclient = aclient
         self._token = token
-        self.vm = _SyncNamespace(aclient.vm, self._run)
-        self.fs = _SyncNamespace(aclient.fs, self._run)
-        self.process = _SyncNamespace(aclient.process, self._run)
-        self.software = _SyncNamespace(aclient.software, self._run)
+        self._closed = False
+        self._stop: Callable[[], None] = lambda: None
+        self._thread: threading.Thread | None = None
 
     @classmethod
-    @contextmanager
     def connect(
         cls,
         command: Sequence[str] | None = None,
@@ -137,8 +126,9 @@ class Client:
         env: dict[str, str] | None = None,
         stderr: int | None = None,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
-    ) -> Iterator[Client]:
-        """Start the sidecar on a background trio loop; see :meth:`AsyncClient.connect`."""
+    ) -> Client:
+        """Start the sidecar on a background trio loop and return a ready client; see
+        :meth:`AsyncClient.connect`. Close it with :meth:`close` or a ``with`` block."""
         ready: dict[str, Any] = {}
         started = threading.Event()
 
@@ -165,14 +155,42 @@ class Client:
             thread.join()
             raise ready["error"]
         client: Client = ready["client"]
-        try:
-            yield client
-        finally:
-            trio.from_thread.run_sync(ready["stop"].set, trio_token=client._token)
-            thread.join()
+        client._thread = thread
+        client._stop = ready["stop"].set
+        return client
 
-    def _run(self, fn: Callable[[], Any]) -> Any:
-        return trio.from_thread.run(fn, trio_token=self._token)
+    def close(self) -> None:
+        """Close the sidecar's stdin (it disposes every VM and exits) and wait for it.
+        Idempotent; later calls on this client raise :class:`SidecarError`."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            trio.from_thread.run_sync(self._stop, trio_token=self._token)
+        except trio.RunFinishedError:
+            pass  # the loop already ended (the sidecar died)
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def create_vm(self, config: VmConfig | None = None) -> Vm:
+        """Create a VM and return its handle (``with`` disposes it)."""
+        return Vm(self._run(functools.partial(self._aclient.create_vm, config)), self._run)
+
+    def _run(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        if self._closed:
+            raise SidecarError("exited", "client is closed")
+        try:
+            return trio.from_thread.run(fn, trio_token=self._token)
+        except trio.RunFinishedError:
+            raise SidecarError("exited", "the client's event loop has ended (the sidecar went away)") from None
 
     @property
     def hello(self) -> HelloResult:

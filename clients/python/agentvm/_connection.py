@@ -55,8 +55,9 @@ from agentvm_protocol import (
     make_error,
 )
 
+from ._bytes_fields import coerce_bytes_fields
 from ._errors import RpcError, SidecarError, VersionMismatchError
-from ._events import Delivery, EventSubscription
+from ._events import Delivery, EventFilter, EventSubscription
 
 __all__ = ["DEFAULT_HANDSHAKE_TIMEOUT_S", "Connection", "default_sidecar_command"]
 
@@ -136,7 +137,13 @@ class Connection:
                 nursery.start_soon(conn._read_loop)
                 nursery.start_soon(conn._ack_loop)
                 try:
-                    await conn._handshake(handshake_timeout)
+                    try:
+                        await conn._handshake(handshake_timeout)
+                    except BaseException:
+                        # Nothing was served, so there is nothing to shut down
+                        # gracefully: kill at once, so the timeout is the whole wait.
+                        process.kill()
+                        raise
                     yield conn
                 finally:
                     with trio.CancelScope(shield=True):
@@ -180,6 +187,7 @@ class Connection:
     async def _request(self, method: str, params: Any) -> msgspec.Raw:
         if self._closed is not None:
             raise self._closed
+        params = coerce_bytes_fields(params, f"{method} params")  # str -> UTF-8; TypeError before anything is sent
         req_id = next(self._ids)
         line = encode_request(req_id, method, params)
         limit = self.hello.max_frame_bytes if self.hello else DEFAULT_MAX_FRAME_BYTES
@@ -210,19 +218,39 @@ class Connection:
             self._handlers[method] = handler
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[EventSubscription]:
-        """Every ``event`` notification from now on, in order, until the sidecar goes
-        away (then the subscription ends) or the block is left."""
-        subscription = EventSubscription()
-        if self._closed is not None:
-            subscription._end()
-        self._subscribers.append(subscription)
+    async def subscribe(self, accept: EventFilter | None = None) -> AsyncIterator[EventSubscription]:
+        """Every ``event`` notification (that ``accept`` takes) from now on, in order,
+        until the sidecar goes away (then the subscription ends) or the block is left."""
+        subscription = self.open_subscription(accept)
         try:
             await trio.lowlevel.checkpoint()
             yield subscription
         finally:
+            self.close_subscription(subscription)
+
+    def open_subscription(self, accept: EventFilter | None = None) -> EventSubscription:
+        """Like :meth:`subscribe`, for owners that outlive one block (process handles);
+        pair with :meth:`close_subscription`."""
+        subscription = EventSubscription(accept)
+        if self._closed is not None:
+            subscription._end()
+        self._subscribers.append(subscription)
+        return subscription
+
+    def close_subscription(self, subscription: EventSubscription) -> None:
+        """Stop delivering to ``subscription`` and let go of what it still holds."""
+        if subscription in self._subscribers:
             self._subscribers.remove(subscription)
-            subscription.close()
+        subscription.close()
+
+    @property
+    def closed_error(self) -> SidecarError | None:
+        """The error every request fails with from now on, or None while usable."""
+        return self._closed
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run a task for as long as the connection lives (handles pumping output)."""
+        self._nursery.start_soon(fn, *args)
 
     async def _write(self, line: bytes) -> None:
         async with self._send_lock:
@@ -291,7 +319,8 @@ class Connection:
             elif isinstance(event, BadFrame) and self._survivable(event):
                 _log.warning("ignoring a frame this client refuses: %s", event.error.message)
             elif isinstance(event, BadFrame):
-                await self._fail_all(SidecarError("protocol_error", f"sidecar sent a bad frame: {event.error.message}"))
+                quoted = f": {event.excerpt!r}" if event.excerpt else ""
+                await self._fail_all(SidecarError("protocol_error", f"sidecar sent a bad frame ({event.error.message}){quoted}"))
                 self._process.kill()
                 return
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
@@ -43,16 +44,49 @@ class Delivery:
             self._ack(self.event)
 
 
+EventFilter = Callable[[Any], bool]
+
+
 class EventSubscription:
     """Events from the moment of subscribing, in order; ends when the sidecar goes
     away or the subscription is closed. Iterate with ``async for``, or ``receive()``.
+
+    ``accept`` filters at delivery: an event it rejects is never held by this
+    subscription, so it cannot hold back that event's process. :meth:`narrow`
+    tightens the filter later and lets go of queued events the new filter rejects
+    (a process handle subscribes to its VM's process events before ``spawn`` answers,
+    then narrows to its pid, so its first output cannot be missed).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, accept: EventFilter | None = None) -> None:
         # Unbounded here because the sidecar bounds it: output waits for acks.
         self._send, self._receive = trio.open_memory_channel[Delivery](math.inf)
+        self._accept = accept
+        self._ended = False
+
+    def narrow(self, accept: EventFilter) -> None:
+        """Keep only events ``accept`` takes, from now on and among those queued."""
+        self._accept = accept
+        kept = []
+        while True:
+            try:
+                delivery = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+            if accept(delivery.event):
+                kept.append(delivery)
+            else:
+                delivery.release()
+        if self._ended:  # the send side is closed: re-queue into a fresh, ended channel
+            self._send, self._receive = trio.open_memory_channel[Delivery](math.inf)
+        for delivery in kept:
+            self._send.send_nowait(delivery)
+        if self._ended:
+            self._send.close()
 
     def _deliver(self, delivery: Delivery) -> None:
+        if self._accept is not None and not self._accept(delivery.event):
+            return
         try:
             self._send.send_nowait(delivery.hold())
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -60,6 +94,7 @@ class EventSubscription:
 
     def _end(self) -> None:
         """No more events will come (the sidecar is gone)."""
+        self._ended = True
         self._send.close()
 
     async def receive(self) -> Event:
@@ -79,6 +114,7 @@ class EventSubscription:
 
     def close(self) -> None:
         """Stop receiving; events not yet received are acknowledged and dropped."""
+        self._ended = True
         self._send.close()
         while True:
             try:

@@ -5,10 +5,10 @@ import type { MethodName, Methods } from "./generated/protocol.js";
 
 /** Per-call options. */
 export interface CallOptions {
-  /** Abandon the request: the promise rejects with `signal.reason` and the sidecar is
-   * sent `$/cancelRequest`, so it stops the work. */
+  /** Abandon the request: the promise rejects with `RequestAbortedError` ("aborted",
+   * `cause` = `signal.reason`) and the sidecar is sent `$/cancelRequest`, so it stops the work. */
   signal?: AbortSignal;
-  /** Shorthand for `signal: AbortSignal.timeout(timeoutMs)`. */
+  /** Abandon the request after this long: rejects with `RequestAbortedError` ("timeout"). */
   timeoutMs?: number;
 }
 

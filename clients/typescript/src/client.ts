@@ -11,10 +11,12 @@ import { eventFromWire, paramsToWire, resultFromWire } from "./codec.js";
 import type { CallOptions, Caller } from "./caller.js";
 import { Connection, type HoldEvent, type RequestHandler, type SpawnOptions } from "./connection.js";
 import { RpcError, SidecarError, VersionMismatchError } from "./errors.js";
+import { Vm, type HandleContext } from "./handles.js";
 import {
   PROTOCOL_VERSION,
   ProtocolSurface,
   type Event,
+  type VmConfig,
   type EventType,
   type HelloResult,
   type MethodName,
@@ -23,6 +25,14 @@ import {
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 60_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** `process.exec` kills the process (`timedOut`) after this unless `timeoutMs` says
+ * otherwise (`null`: no limit), so a forgotten `sleep 1000` cannot hold a caller forever. */
+export const DEFAULT_EXEC_TIMEOUT_MS = 5 * 60 * 1000;
+
+/** Params filled in when the caller leaves them undefined (null means "none"). */
+const DEFAULT_PARAMS: Partial<Record<MethodName, Record<string, unknown>>> = {
+  "process.exec": { timeoutMs: DEFAULT_EXEC_TIMEOUT_MS },
+};
 
 /** Options of `Client.connect`. */
 export interface ConnectOptions extends SpawnOptions {
@@ -125,6 +135,21 @@ export class Client extends ProtocolSurface implements Caller {
     return this.#conn.request(method, params, signalOf(options));
   }
 
+  /** Create a VM and resolve with its handle (`vm.fs.write`, `vm.exec`, `vm.spawn`,
+   * `vm.dispose()`); a thin layer over `client.vm.create` and friends. */
+  async createVm(config: VmConfig = {}, options?: CallOptions): Promise<Vm> {
+    const { vmId } = await this.vm.create({ config }, options);
+    const conn = this.#conn;
+    const context: HandleContext = {
+      vm: this.vm,
+      fs: this.fs,
+      process: this.process,
+      listen: (listener) => conn.onEvent((wire, hold) => listener(eventFromWire(wire) as Event, hold)),
+      onClose: (listener) => conn.onClose(listener),
+    };
+    return new Vm(context, vmId);
+  }
+
   /** Call `listener` for every event of type `type`. Returns an unsubscribe function. */
   on<T extends EventType>(type: T, listener: (event: EventOf<T>) => void): () => void {
     return this.onEvent((event) => {
@@ -171,10 +196,18 @@ export class Client extends ProtocolSurface implements Caller {
 function typedCaller(conn: Connection): Caller {
   return {
     async call<M extends MethodName>(method: M, params: Methods[M]["params"], options?: CallOptions) {
-      const result = await conn.request(method, paramsToWire(method, params), signalOf(options));
+      const defaults = DEFAULT_PARAMS[method];
+      const filled = defaults ? withDefaults(defaults, params as Record<string, unknown>) : params;
+      const result = await conn.request(method, paramsToWire(method, filled), signalOf(options));
       return resultFromWire(method, result) as Methods[M]["result"];
     },
   };
+}
+
+function withDefaults(defaults: Record<string, unknown>, params: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...params };
+  for (const [key, value] of Object.entries(defaults)) if (out[key] === undefined) out[key] = value;
+  return out;
 }
 
 function signalOf(options?: CallOptions): AbortSignal | undefined {

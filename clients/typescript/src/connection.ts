@@ -20,7 +20,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 
-import { RpcError, SidecarError, type ErrorObject } from "./errors.js";
+import { RpcError, SidecarError, abortError, type ErrorObject } from "./errors.js";
 import { FrameTooLargeError, LineSplitter } from "./framing.js";
 import { shellSplit } from "./shell.js";
 
@@ -53,6 +53,11 @@ export interface SpawnOptions {
    * a tail and quoted in `SidecarError`s, handy when it fails to start. */
   stderr?: "inherit" | "ignore" | "pipe";
 }
+
+/** How to get a sidecar, quoted when none can be started. */
+export const SIDECAR_HINT =
+  "install the Python package (`pip install <agentvm checkout or wheel>`) and run `agentvm-sidecar setup` once, " +
+  'then put agentvm-sidecar on PATH or set $AGENTVM_SIDECAR (e.g. AGENTVM_SIDECAR="/path/to/venv/bin/agentvm-sidecar --stdio")';
 
 /** `$AGENTVM_SIDECAR` (shell-split, as the Python client does) or `agentvm-sidecar --stdio`. */
 export function defaultSidecarCommand(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -122,7 +127,11 @@ export class Connection {
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());
       child.once("error", (err) =>
-        reject(new SidecarError("failed_to_start", `cannot start sidecar ${JSON.stringify(argv[0])}: ${err.message}`, { cause: err })),
+        reject(
+          new SidecarError("failed_to_start", `cannot start sidecar ${JSON.stringify(argv[0])}: ${err.message}; ${SIDECAR_HINT}`, {
+            cause: err,
+          }),
+        ),
       );
     });
     child.on("error", () => {
@@ -142,10 +151,10 @@ export class Connection {
   }
 
   /** Send one request; resolves with the wire result, rejects with `RpcError`,
-   * `SidecarError`, or the abort reason of `signal`. */
+   * `SidecarError`, or `RequestAbortedError` when `signal` aborts it. */
   request(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closed);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(abortError(method, signal));
     const id = this.#nextId++;
     const line = JSON.stringify({ jsonrpc: "2.0", id, method, params: params ?? {} }) + "\n";
     const tooLarge = this.#frameTooLarge(line);
@@ -154,7 +163,7 @@ export class Connection {
       const onAbort = (): void => {
         if (!this.#pending.delete(id)) return;
         this.#write(JSON.stringify({ jsonrpc: "2.0", method: CANCEL_METHOD, params: { id } }) + "\n");
-        reject(signal!.reason);
+        reject(abortError(method, signal!));
       };
       const done = (): void => signal?.removeEventListener("abort", onAbort);
       this.#pending.set(id, {

@@ -86,3 +86,28 @@ export class SidecarError extends AgentVmError {
     this.stderr = stderr;
   }
 }
+
+/** Why a request was abandoned by the client. */
+export type AbortReason = "timeout" | "aborted";
+
+/** A request was abandoned by the client before the sidecar answered: its per-call
+ * `timeoutMs` passed (`reason` "timeout") or its `signal` aborted ("aborted"; the
+ * signal's reason is the `cause`). The sidecar was sent `$/cancelRequest`. */
+export class RequestAbortedError extends AgentVmError {
+  override name = "RequestAbortedError";
+  readonly reason: AbortReason;
+
+  constructor(reason: AbortReason, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.reason = reason;
+  }
+}
+
+/** The error a request rejects with when `signal` aborts it. */
+export function abortError(method: string, signal: AbortSignal): RequestAbortedError {
+  const cause: unknown = signal.reason;
+  const timedOut = cause instanceof Error && cause.name === "TimeoutError";
+  return timedOut
+    ? new RequestAbortedError("timeout", `${method} timed out (timeoutMs)`, cause)
+    : new RequestAbortedError("aborted", `${method} was aborted`, cause);
+}

@@ -3,14 +3,35 @@
 // namespace, typed params and results generated from schemas/, events, handlers for
 // sidecar -> client requests, typed errors.
 
-export { Client, EventStream, type ConnectOptions, type EventOf } from "./client.js";
+export { Client, DEFAULT_EXEC_TIMEOUT_MS, EventStream, type ConnectOptions, type EventOf } from "./client.js";
+export {
+  DEFAULT_CHUNK_BYTES,
+  Vm,
+  VmFs,
+  VmProcess,
+  toBytes,
+  type BytesOrText,
+  type ExecOptions,
+  type OutputCallback,
+  type SignalName,
+  type SpawnProcessOptions,
+} from "./handles.js";
 export type { CallOptions, Caller } from "./caller.js";
-export { CANCEL_METHOD, EVENT_METHOD, defaultSidecarCommand, type RequestHandler, type SpawnOptions } from "./connection.js";
+export {
+  CANCEL_METHOD,
+  EVENT_METHOD,
+  SIDECAR_HINT,
+  defaultSidecarCommand,
+  type RequestHandler,
+  type SpawnOptions,
+} from "./connection.js";
 export {
   AgentVmError,
+  RequestAbortedError,
   RpcError,
   SidecarError,
   VersionMismatchError,
+  type AbortReason,
   type ErrorObject,
   type SidecarErrorReason,
 } from "./errors.js";

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { Client, NAMESPACES, RpcError } from "../src/index.js";
+import { Client, NAMESPACES, RpcError, Vm, VmProcess, type VmConfig } from "../src/index.js";
 import { CASES_DIR, SCHEMA_PATH, connectReal, within } from "./helpers.js";
 
 const DEFAULT_EVENT_TIMEOUT_MS = 10_000;
@@ -20,6 +20,7 @@ const CASE_KEYS = new Set(["name", "steps", "requires", "xfail", "description"])
 const CALL_KEYS = new Set(["call", "params", "expect", "save", "description"]);
 const AWAIT_KEYS = new Set(["awaitEvent", "timeoutMs", "expect", "save", "collect", "description"]);
 const COLLECT_KEYS = new Set(["match", "concat", "expect", "save"]);
+const USE_KEYS = new Set(["use", "on", "args", "as", "expect", "save", "description"]);
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WHOLE_VAR = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
@@ -322,8 +323,98 @@ async function awaitStep(buffer: EventBuffer, step: Obj, vars: Vars, where: stri
   save(step.save, event, vars);
 }
 
+// --- `use` steps: the handle API (createVm, vm.fs, vm.exec, vm.spawn, VmProcess) -------
+
+/** A binary argument: base64 on the case's side; `{"$text": s}` passes the string itself
+ * (the str rule), `{"$value": v}` passes any JSON value unchanged. */
+function argBytes(value: Json | undefined): Uint8Array | string {
+  if (isObj(value) && Object.keys(value).length === 1 && "$text" in value) return value.$text as string;
+  if (isObj(value) && Object.keys(value).length === 1 && "$value" in value) return value.$value as unknown as string;
+  return new Uint8Array(Buffer.from(value as string, "base64"));
+}
+
+const b64 = (data: Uint8Array): string => Buffer.from(data).toString("base64");
+const wireJson = (value: unknown): Json => JSON.parse(JSON.stringify(value, (_, v) => (v instanceof Uint8Array ? b64(v) : v)));
+type Handle = Vm | VmProcess;
+
+async function useOp(client: Client, op: string, target: Handle | undefined, a: Obj): Promise<[Json, Handle | null]> {
+  const vm = target as Vm;
+  const proc = target as VmProcess;
+  const program = (): string | string[] => (a.argv as string[] | undefined) ?? (a.command as string);
+  switch (op) {
+    case "createVm": {
+      const created = await client.createVm((a.config ?? {}) as VmConfig);
+      return [{ vmId: created.vmId }, created];
+    }
+    case "vm.fs.write":
+      await vm.fs.write(a.path as string, argBytes(a.data));
+      return [null, null];
+    case "vm.fs.read":
+      return [b64(await vm.fs.read(a.path as string)), null];
+    case "vm.exec": {
+      const options = {
+        stdin: "stdin" in a ? argBytes(a.stdin) : undefined,
+        env: a.env as Record<string, string> | undefined,
+        maxOutputBytes: a.maxOutputBytes as number | undefined,
+      };
+      return [wireJson(await vm.exec(program(), options)), null];
+    }
+    case "vm.spawn": {
+      const spawned = await vm.spawn(program());
+      return [{ pid: spawned.pid }, spawned];
+    }
+    case "vm.dispose":
+      await vm.dispose();
+      return [null, null];
+    case "process.output": {
+      const out: Record<string, Buffer[]> = { stdout: [], stderr: [] };
+      for await (const chunk of proc) out[chunk.stream]!.push(Buffer.from(chunk.data));
+      const status = await proc.wait();
+      return [{ stdout: Buffer.concat(out.stdout!).toString("base64"), stderr: Buffer.concat(out.stderr!).toString("base64"), ...wireJson(status) as Obj }, null];
+    }
+    case "process.wait":
+      return [wireJson(await proc.wait()), null];
+    case "process.writeStdin":
+      await proc.writeStdin(argBytes(a.data));
+      return [null, null];
+    case "process.closeStdin":
+      await proc.closeStdin();
+      return [null, null];
+    case "process.kill":
+      await proc.kill((a.signal as "SIGTERM" | undefined) ?? "SIGTERM");
+      return [null, null];
+    default:
+      throw new Error(`case error: unknown use operation ${op}`);
+  }
+}
+
+async function useStep(client: Client, handles: Map<string, Handle>, step: Obj, vars: Vars, where: string): Promise<void> {
+  const expect = (step.expect ?? {}) as Obj;
+  let target: Handle | undefined;
+  if ("on" in step) {
+    target = handles.get(step.on as string);
+    if (!target) throw new Error(`case error: ${where}: no handle named ${step.on}`);
+  }
+  let result: Json;
+  let handle: Handle | null;
+  try {
+    [result, handle] = await useOp(client, step.use as string, target, resolveValue(step.args ?? {}, vars) as Obj);
+  } catch (err) {
+    if (!(err instanceof RpcError) && !(err instanceof TypeError)) throw err;
+    const error = err instanceof RpcError ? errorJson(err) : { kind: "client_type_error", message: err.message };
+    if (!("error" in expect)) throw new Mismatch(`${where}: ${step.use} failed: ${show(error)}`);
+    match(resolveValue(expect.error!, vars), error, `${where} error`);
+    return;
+  }
+  if ("error" in expect) throw new Mismatch(`${where}: ${step.use} succeeded with ${show(result)}, expected error ${show(expect.error)}`);
+  if ("as" in step && handle) handles.set(step.as as string, handle);
+  if ("result" in expect) match(resolveValue(expect.result!, vars), result, `${where} result`);
+  save(step.save, result, vars);
+}
+
 async function runCase(client: Client, buffer: EventBuffer, kase: Case): Promise<void> {
   const vars: Vars = new Map();
+  const handles = new Map<string, Handle>();
   for (const [n, step] of kase.steps.entries()) {
     const where = `step ${n + 1}`;
     if ("call" in step) {
@@ -334,8 +425,12 @@ async function runCase(client: Client, buffer: EventBuffer, kase: Case): Promise
       const unknown = Object.keys(step).filter((k) => !AWAIT_KEYS.has(k));
       if (unknown.length) throw new Error(`case error: ${where}: unknown keys ${unknown}`);
       await awaitStep(buffer, step, vars, `${where} (awaitEvent)`);
+    } else if ("use" in step) {
+      const unknown = Object.keys(step).filter((k) => !USE_KEYS.has(k));
+      if (unknown.length) throw new Error(`case error: ${where}: unknown keys ${unknown}`);
+      await useStep(client, handles, step, vars, `${where} (${step.use})`);
     } else {
-      throw new Error(`case error: ${where}: a step needs \`call\` or \`awaitEvent\``);
+      throw new Error(`case error: ${where}: a step needs \`call\`, \`awaitEvent\` or \`use\``);
     }
   }
 }

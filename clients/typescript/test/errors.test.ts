@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Client, RpcError, SidecarError, VersionMismatchError } from "../src/index.js";
+import { Client, DEFAULT_EXEC_TIMEOUT_MS, RequestAbortedError, RpcError, SidecarError, VersionMismatchError } from "../src/index.js";
 import { fakeSidecar, within } from "./helpers.js";
 
 const LIMIT_MS = 15_000;
@@ -17,6 +17,7 @@ test("a sidecar command that does not exist fails with failed_to_start", async (
   assert.ok(err instanceof SidecarError, String(err));
   assert.equal(err.reason, "failed_to_start");
   assert.match(err.message, /nonexistent\/agentvm-sidecar/);
+  assert.match(err.message, /AGENTVM_SIDECAR/); // says how to get one
 });
 
 test("a sidecar that exits before answering hello fails with exited and its status", async () => {
@@ -89,14 +90,19 @@ test("a request larger than the sidecar's maxFrameBytes is refused locally", asy
   }
 });
 
-test("aborting a request rejects it with the abort reason and sends $/cancelRequest", async () => {
+test("aborting or timing out a request rejects with RequestAbortedError and sends $/cancelRequest", async () => {
   const client = await within(LIMIT_MS, Client.connect({ command: fakeSidecar("ok") }));
   try {
     const controller = new AbortController();
     const slow = client.callRaw("test.slow", {}, { signal: controller.signal });
     controller.abort(new Error("changed my mind"));
-    await assert.rejects(slow, /changed my mind/);
-    await assert.rejects(client.callRaw("test.slow", {}, { timeoutMs: 50 }), { name: "TimeoutError" });
+    const aborted = await slow.catch((e: unknown) => e);
+    assert.ok(aborted instanceof RequestAbortedError, String(aborted));
+    assert.equal(aborted.reason, "aborted");
+    assert.match(String((aborted.cause as Error).message), /changed my mind/);
+    const timedOut = await client.callRaw("test.slow", {}, { timeoutMs: 50 }).catch((e: unknown) => e);
+    assert.ok(timedOut instanceof RequestAbortedError, String(timedOut)); // not a bare DOMException
+    assert.equal(timedOut.reason, "timeout");
     const report = (await client.callRaw("test.report", {})) as { received: Array<{ method?: string; params?: { id: number } }> };
     const cancels = report.received.filter((m) => m.method === "$/cancelRequest").map((m) => m.params!.id);
     const slowIds = report.received.filter((m) => m.method === "test.slow").map((m) => (m as { id: number }).id);
@@ -167,6 +173,20 @@ test("an event iterator that falls behind still gets every event, in order", asy
     }
     await within(LIMIT_MS, emitted);
     assert.equal(count, 3001);
+  } finally {
+    await within(LIMIT_MS, client.close());
+  }
+});
+
+test("process.exec is sent with the default timeout unless the caller gives one (null: none)", async () => {
+  const client = await within(LIMIT_MS, Client.connect({ command: fakeSidecar("ok") }));
+  try {
+    await client.process.exec({ vmId: "vm-1", command: "sleep 1000" }).catch(() => undefined);
+    await client.process.exec({ vmId: "vm-1", command: "sleep 1000", timeoutMs: null }).catch(() => undefined);
+    await client.process.exec({ vmId: "vm-1", command: "sleep 1000", timeoutMs: 5 }).catch(() => undefined);
+    const report = (await client.callRaw("test.report", {})) as { received: Array<{ method?: string; params?: { timeoutMs?: number | null } }> };
+    const sent = report.received.filter((m) => m.method === "process.exec").map((m) => m.params!.timeoutMs);
+    assert.deepEqual(sent, [DEFAULT_EXEC_TIMEOUT_MS, null, 5]);
   } finally {
     await within(LIMIT_MS, client.close());
   }

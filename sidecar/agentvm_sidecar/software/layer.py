@@ -8,10 +8,12 @@ so exec finds the compiled module without hashing or copying 3 MB per run.
 
 After the package commands come agentvm's own commands (software/commands/, built at
 setup into `<software dir>/commands`), each only where no package already provides
-that name: today just `grep`, which the pinned grep package lacks. If they were not
-built the layer is still complete for the packages, with a `builtin_commands_missing`
-warning. Then the toolbox (toolbox.py: python3, jq, yq, rg, fd, tree, sqlite3), again
-only for free names and only what setup provided.
+that name: today just `grep`, which the pinned grep package lacks. If one was not
+built the layer is refused (SoftwareMissingError, so `vm.create` fails with
+`unavailable` and the setup command to run): a VM with software never silently
+lacks a command. Then the toolbox (toolbox.py: python3, jq, yq, rg, fd, tree,
+sqlite3), again only for free names and only what setup provided (`make run` sets up
+without it).
 
 ``listing`` says, for every entry, where it comes from (the wire's `software.list`).
 """
@@ -26,8 +28,9 @@ from pathlib import Path
 from .. import __version__
 from ..kernel.memfs import MemoryFs
 from ..logs import get_logger
-from .commands.build import built_commands, commands_dir
-from .library import SoftwareLibrary, shared_library
+from .commands.build import built_commands, command_names, commands_dir
+from .library import SoftwareLibrary, SoftwareMissingError, shared_library
+from .paths import setup_hint
 from .pins import NPM_SCOPE
 from .toolbox import ToolboxCommand, toolbox_commands
 
@@ -107,13 +110,9 @@ def _add_builtin_commands(
 ) -> None:
     directory = commands_dir() if directory is None else directory
     built = built_commands(directory)
-    if not built:
-        log.warning(
-            "builtin_commands_missing",
-            directory=str(directory),
-            hint="run `make setup` (python -m agentvm_sidecar.software.commands.build)",
-        )
-        return
+    missing = sorted(set(command_names()) - set(built))
+    if missing:
+        raise SoftwareMissingError(f"agentvm's own commands {missing} are not built in {directory}; {setup_hint()}")
     for name, path in sorted(built.items()):
         if name in taken:
             log.info("builtin_command_shadowed", command=name)
@@ -134,7 +133,8 @@ def shared_bin_layer() -> BinLayer:
     """The sidecar-wide layer, built on first use from the fetched packages.
 
     Raises:
-        SoftwareMissingError: the packages were not fetched (run ``make setup``).
+        SoftwareMissingError: the packages were not fetched or our commands not
+            built (the message names the setup command).
     """
     global _layer
     with _lock:

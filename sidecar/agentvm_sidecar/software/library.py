@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..logs import get_logger
 from .aospkg import Aospkg, AospkgError, parse_aospkg
-from .paths import software_dir
+from .paths import setup_hint, software_dir
 from .pins import PINS, Pin
 
 __all__ = [
@@ -138,7 +138,7 @@ class SoftwareLibrary:
 
     def _load(self, pin: Pin) -> Aospkg:
         path = self._directory / pin.aospkg_name
-        hint = "run `make setup` (python -m agentvm_sidecar.software.fetch) to fetch it"
+        hint = f"{setup_hint()} to fetch it"
         try:
             data = path.read_bytes()
         except FileNotFoundError:

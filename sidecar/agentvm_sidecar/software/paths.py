@@ -5,16 +5,16 @@
 # pins it; the checkout is recognised by its pyproject.toml naming this project.
 # An installed wheel has no checkout around it, so it uses the per-user cache
 # (`$XDG_CACHE_HOME/agentvm/software`, default `~/.cache/agentvm/software`);
-# fill it with `python -m agentvm_sidecar.software.fetch` and
-# `python -m agentvm_sidecar.software.commands.build`. `$AGENTVM_SOFTWARE_DIR`
-# overrides both.
+# fill it with `agentvm-sidecar setup`. `$AGENTVM_SOFTWARE_DIR` overrides both.
+# `setup_hint()` names the command that fills the directory in use, so an error
+# tells a pip user and a developer in the checkout each what to run.
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["SOFTWARE_DIR_ENV", "repo_root", "software_dir"]
+__all__ = ["SOFTWARE_DIR_ENV", "repo_root", "setup_hint", "software_dir"]
 
 SOFTWARE_DIR_ENV = "AGENTVM_SOFTWARE_DIR"
 _PROJECT_MARKER = 'name = "agentvm"'
@@ -39,3 +39,12 @@ def software_dir() -> Path:
         return root / ".build" / "software"
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "agentvm" / "software"
+
+
+def setup_hint() -> str:
+    """The command that fills `software_dir()` here: `make setup` in a checkout using
+    its own `.build/software`, else `agentvm-sidecar setup` (which honours
+    `$AGENTVM_SOFTWARE_DIR`)."""
+    if repo_root() is not None and not os.environ.get(SOFTWARE_DIR_ENV):
+        return "run `make setup` in the agentvm checkout"
+    return "run `agentvm-sidecar setup`"

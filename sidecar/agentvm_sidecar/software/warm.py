@@ -22,7 +22,7 @@ from ..wasm.module_cache import shared_module_cache
 from .layer import BinLayer, shared_bin_layer
 from .library import SoftwareMissingError
 
-__all__ = ["MAX_WORKERS", "main", "modules_to_warm"]
+__all__ = ["MAX_WORKERS", "main", "modules_to_warm", "warm_module_cache"]
 
 MAX_WORKERS = 2
 
@@ -40,23 +40,17 @@ def modules_to_warm(layer: BinLayer) -> dict[str, tuple[memoryview, list[str]]]:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the process exit status."""
-    del argv  # no options
-    configure_logging()
+def warm_module_cache() -> str:
+    """Compile what the module cache lacks of the /bin layer, with progress on stderr;
+    returns a one-line summary. Raises: SoftwareMissingError."""
     cache = shared_module_cache()
-    try:
-        modules = modules_to_warm(shared_bin_layer())
-    except SoftwareMissingError as exc:
-        print(f"cannot warm the module cache: {exc}", file=sys.stderr)
-        return 1
+    modules = modules_to_warm(shared_bin_layer())
     todo = sorted(
         (sha for sha in modules if not cache.path_for(sha).is_file()),
         key=lambda sha: -len(modules[sha][0]),
     )
     if not todo:
-        print(f"module cache warm: {len(modules)} modules in {cache.cache_dir}", file=sys.stderr)
-        return 0
+        return f"module cache warm: {len(modules)} modules in {cache.cache_dir}"
     total = sum(len(modules[sha][0]) for sha in todo)
     print(f"compiling {len(todo)} of {len(modules)} modules ({total / 1e6:.1f} MB) into {cache.cache_dir}",
           file=sys.stderr)
@@ -75,7 +69,18 @@ def main(argv: list[str] | None = None) -> int:
             module, names = modules[sha]
             print(f"  [{done}/{len(todo)}] {' '.join(sorted(names)[:4])}{' ...' if len(names) > 4 else ''} "
                   f"({len(module) / 1e6:.1f} MB) in {future.result():.1f} s", file=sys.stderr)
-    print(f"module cache warm after {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return f"module cache warm after {time.monotonic() - started:.0f} s ({len(todo)} compiled now)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit status."""
+    del argv  # no options
+    configure_logging()
+    try:
+        print(warm_module_cache(), file=sys.stderr)
+    except SoftwareMissingError as exc:
+        print(f"cannot warm the module cache: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..paths import software_dir
 from ..zigcc import compile_if_stale
 
-__all__ = ["build", "built_commands", "commands_dir", "main", "sources"]
+__all__ = ["build", "built_commands", "command_names", "commands_dir", "main", "sources"]
 
 SOURCES_DIR = Path(__file__).resolve().parent
 
@@ -29,6 +29,11 @@ def commands_dir() -> Path:
 def sources() -> list[Path]:
     """The C source of every command, sorted by name."""
     return sorted(SOURCES_DIR.glob("*.c"))
+
+
+def command_names() -> list[str]:
+    """The commands built from here (`grep`...)."""
+    return [source.stem for source in sources()]
 
 
 def build(source: Path, out_dir: Path) -> bool:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import msgspec
 
+from . import _fetch as fetch
 from . import _fs as fs
+from . import _preview as preview
 from . import _process as proc
 from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
@@ -82,6 +84,11 @@ METHODS: dict[str, MethodSpec] = _table(
     ("process.wait", proc.ProcessWaitParams, proc.ProcessWaitResult),
     ("process.list", proc.ProcessListParams, proc.ProcessListResult),
     ("process.tree", proc.ProcessTreeParams, proc.ProcessTreeResult),
+    # HTTP into the VM: net.fetch and preview URLs (sidecar/agentvm_sidecar/net/fetch.py, preview.py)
+    ("net.fetch", fetch.NetFetchParams, fetch.NetFetchResult),
+    ("preview.start", preview.PreviewStartParams, preview.PreviewStartResult),
+    ("preview.createUrl", preview.PreviewCreateUrlParams, preview.PreviewCreateUrlResult),
+    ("preview.revoke", preview.PreviewRevokeParams, preview.PreviewRevokeResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests

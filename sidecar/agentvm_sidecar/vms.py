@@ -22,6 +22,7 @@ from .kernel.fstypes import CLIENT
 from .kernel.kernel import Kernel
 from .kernel.limits import Limits
 from .logs import get_logger
+from .net.preview_tokens import VmPreviews
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
@@ -46,6 +47,9 @@ class Vm:
     # slow (a guest holding its lock, a slow host disk) can use up only its own
     # threads, never those other VMs' requests need.
     threads: trio.CapacityLimiter
+    # Preview URL signing key and revocations (part of the VM's state, so a snapshot
+    # can carry them), and the preview connections proxied to it right now.
+    previews: VmPreviews = field(default_factory=VmPreviews)
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
@@ -90,6 +94,7 @@ class VmRegistry:
         vm = self._vms.pop(vm_id, None)
         if vm is None:
             raise RpcError("not_found", f"no VM {vm_id!r}")
+        vm.previews.close()
         await trio.to_thread.run_sync(vm.kernel.shutdown)
         vm.nursery.cancel_scope.cancel()
         log.info("vm_disposed", vm_id=vm_id)

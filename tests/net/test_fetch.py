@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import trio
 
 from agentvm_protocol import HttpHeader, NetFetchParams
 from agentvm_sidecar.net.fetch import fetch, max_body_for_frame

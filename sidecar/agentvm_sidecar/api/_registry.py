@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agentvm_protocol import METHODS, Event
+from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES, METHODS, Event
 
 if TYPE_CHECKING:
+    from ..net.preview import PreviewServer
     from ..vms import VmRegistry
 
 __all__ = ["HANDLERS", "Handler", "RequestContext", "handler"]
@@ -22,13 +23,16 @@ async def _no_client(method: str, params: Any) -> msgspec.Raw:
 
 @dataclass
 class RequestContext:
-    """What a handler may touch: the VMs, the connection's event stream, and the
-    client itself (``ask_client(method, params)`` sends a sidecar -> client request
-    and returns the raw JSON result; see rpc/client_requests.py)."""
+    """What a handler may touch: the VMs, the connection's event stream, the client
+    itself (``ask_client(method, params)`` sends a sidecar -> client request and
+    returns the raw JSON result; see rpc/client_requests.py), the sidecar's preview
+    server, and the frame size promised in ``hello`` (results must fit in it)."""
 
     vms: VmRegistry
     emit: Callable[[Event], Awaitable[None]]
     ask_client: Callable[[str, Any], Awaitable[msgspec.Raw]] = _no_client
+    previews: PreviewServer | None = None
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 
 
 Handler = Callable[[RequestContext, Any], Awaitable[Any]]

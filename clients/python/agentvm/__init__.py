@@ -7,6 +7,7 @@ re-exported from :mod:`agentvm_protocol` for convenience.
 from agentvm_protocol import (
     FsFileToWrite,
     HostDirMount,
+    HttpHeader,
     MemoryMount,
     NetworkPolicy,
     VmConfig,
@@ -22,6 +23,7 @@ __all__ = [
     "Client",
     "FsFileToWrite",
     "HostDirMount",
+    "HttpHeader",
     "MemoryMount",
     "NetworkPolicy",
     "RpcError",

@@ -169,6 +169,12 @@ def echo_app(request: h11.Request, body: bytes, guest: GuestEnd) -> Response | N
         guest.send(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b")
         guest.close()
         return None
+    if path == "/ws":  # accepts the upgrade, then answers every chunk upper-cased until EOF
+        guest.send(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n")
+        while data := guest.recv():
+            guest.send(data.upper())
+        guest.close()
+        return None
     if path == "/garbage":
         guest.send(b"NOT HTTP AT ALL\r\n\r\n")
         guest.close()

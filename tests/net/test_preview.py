@@ -126,6 +126,28 @@ async def test_a_chunked_request_body_reaches_the_guest(h):
     assert json.loads(data)["body"] == "abcd"
 
 
+async def test_an_upgrade_the_guest_accepts_becomes_a_byte_tunnel_both_ways(h):
+    created = await h.url()
+    parts = urllib.parse.urlsplit(created.url)
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    async with stream:
+        head = f"GET {parts.path}ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        await stream.send_all(head.encode())
+        received = b""
+        with trio.fail_after(10):
+            while b"\r\n\r\n" not in received:
+                received += await stream.receive_some()
+            assert received.startswith(b"HTTP/1.1 101 ")
+            assert b"upgrade: websocket" in received.lower()
+            await stream.send_all(b"frames are just bytes here")
+            echoed = b""
+            while len(echoed) < len(b"frames are just bytes here"):
+                echoed += await stream.receive_some()
+            assert echoed == b"FRAMES ARE JUST BYTES HERE"
+            await stream.send_eof()
+            assert await stream.receive_some() == b""  # the guest closed after our EOF
+
+
 async def expect_forbidden(h: Harness, url: str) -> None:
     before = h.sockets.connections
     response, _ = await get(url)

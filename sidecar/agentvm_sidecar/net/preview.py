@@ -19,8 +19,10 @@
 #   keep-alive requests; after an error answer, at most LINGER_BYTES / LINGER_SECONDS
 #   are read and dropped before closing.  vm.dispose cancels that VM's proxied connections.
 #
-# XX: no WebSocket upgrade yet (the 101 + byte-pipe mode); upgrades are answered
-# by the guest without the Upgrade header, i.e. as plain HTTP.
+# WebSocket (any Upgrade): the offer is passed on to the guest; when it answers 101,
+# the 101 goes back to the browser and both connections become a raw byte tunnel,
+# each direction bounded by IDLE_SECONDS, until both sides have closed.
+# XX: an idle WebSocket is closed after IDLE_SECONDS without a frame either way.
 
 from __future__ import annotations
 
@@ -68,6 +70,29 @@ def forwardable(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]
     belong to one hop (RFC 9110 7.6.1)."""
     named = {token.strip().lower() for name, value in headers if name == b"connection" for token in value.split(b",")}
     return [(name, value) for name, value in headers if name not in HOP_BY_HOP and name not in named]
+
+
+def upgrade_of(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The protocol a message offers or accepts with ``Upgrade`` (``websocket``)."""
+    return next((value for name, value in headers if name == b"upgrade"), None)
+
+
+async def _copy(source: trio.abc.ReceiveStream, sink: trio.abc.HalfCloseableStream, first: bytes) -> None:
+    """One direction of a switched-protocol tunnel, each read and write bounded by
+    IDLE_SECONDS; ends with a half-close of ``sink``."""
+    try:
+        data = first
+        while True:
+            if data:
+                with trio.fail_after(IDLE_SECONDS):
+                    await sink.send_all(data)
+            with trio.fail_after(IDLE_SECONDS):
+                data = await source.receive_some()
+            if not data:
+                await sink.send_eof()
+                return
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
+        return
 
 
 def is_chunked(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -221,18 +246,34 @@ class _Inbound:
         guest = HostStream(conn)
         try:
             g = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+            upgrade = upgrade_of(list(request.headers))
             headers = forwardable(list(request.headers))
             if is_chunked(list(request.headers)):
                 headers.append((b"transfer-encoding", b"chunked"))
-            headers.append((b"connection", b"close"))  # one request per guest connection
+            if upgrade is not None:  # offered on to the guest (WebSocket)
+                headers += [(b"upgrade", upgrade), (b"connection", b"upgrade")]
+            else:
+                headers.append((b"connection", b"close"))  # one request per guest connection
             head = g.send(h11.Request(method=request.method, target=target, headers=headers, http_version="1.1"))
+            if upgrade is not None:
+                # An upgrade request has no body. Both h11 connections must see the
+                # request end before a 101 arrives, so that happens here, before any I/O.
+                if not isinstance(self._h.next_event(), h11.EndOfMessage):
+                    await self._refuse(400, "an upgrade request has no body")
+                    return
+                head += g.send(h11.EndOfMessage())
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pump_request_body, g, guest, head)
-                await self._pump_response(g, guest)
+                if upgrade is None:
+                    nursery.start_soon(self._pump_request_body, g, guest, head)
+                else:
+                    await _send_to_guest(guest, head)
+                switched = await self._pump_response(g, guest)
                 nursery.cancel_scope.cancel()
+            self._discard_buffered_request_end()
+            if switched:
+                await self._tunnel(g, guest)
         finally:
             guest.close()
-        self._discard_buffered_request_end()
 
     def _discard_buffered_request_end(self) -> None:
         """The response is done; if the rest of the request is already buffered (a GET's
@@ -270,7 +311,8 @@ class _Inbound:
             else:
                 raise h11.RemoteProtocolError("connection closed mid-body")
 
-    async def _pump_response(self, g: h11.Connection, guest: HostStream) -> None:
+    async def _pump_response(self, g: h11.Connection, guest: HostStream) -> bool:
+        """Forward the guest's response; True when it switched protocols (101)."""
         started = False
         while True:
             try:
@@ -288,8 +330,14 @@ class _Inbound:
                     raise _Abort from None
                 status = 504 if isinstance(exc, trio.TooSlowError) else 502
                 await self._refuse(status, "the guest did not send a complete HTTP response")
-                return
-            if isinstance(event, h11.Response):
+                return False
+            if event is h11.PAUSED:  # the guest accepted the upgrade: bytes follow, not HTTP
+                return True
+            if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                headers = forwardable(list(event.headers)) + [(b"upgrade", upgrade_of(list(event.headers)) or b""), (b"connection", b"upgrade")]
+                await self._send(h11.InformationalResponse(status_code=101, headers=headers, reason=event.reason))
+                started = True
+            elif isinstance(event, h11.Response):
                 headers = forwardable(list(event.headers))
                 await self._send(h11.Response(status_code=event.status_code, headers=headers, reason=event.reason))
                 started = True
@@ -297,12 +345,22 @@ class _Inbound:
                 await self._send(h11.Data(data=event.data))
             elif isinstance(event, h11.EndOfMessage):
                 await self._send(h11.EndOfMessage())
-                return
+                return False
             elif isinstance(event, h11.ConnectionClosed):
                 if started:
                     raise _Abort
                 await self._refuse(502, "the guest closed the connection without responding")
-                return
+                return False
+
+    async def _tunnel(self, g: h11.Connection, guest: HostStream) -> None:
+        """After a 101: copy raw bytes both ways (each direction ends with a half-close)
+        until both are done; the browser connection then closes."""
+        browser_early, _ = self._h.trailing_data
+        guest_early, _ = g.trailing_data
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_copy, self._stream, guest, browser_early)
+            nursery.start_soon(_copy, guest, self._stream, guest_early)
+        raise _Abort  # no more HTTP on this connection
 
     async def _send(self, event: h11.Event) -> None:
         """Send one event to the browser, bounded by IDLE_SECONDS."""

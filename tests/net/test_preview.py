@@ -235,6 +235,31 @@ async def test_connections_per_vm_are_bounded(h, monkeypatch):
         await h.ctx.vms.dispose(h.vm.vm_id)  # ends the held request
 
 
+async def test_connections_past_the_server_bound_are_closed_at_once(h, monkeypatch):
+    monkeypatch.setattr(preview_module, "MAX_CONNECTIONS", 1)
+    parts = urllib.parse.urlsplit((await h.url()).url)
+    async with await trio.open_tcp_stream(parts.hostname, parts.port):  # holds the one slot, idle
+        await trio.sleep(0.1)
+        async with await trio.open_tcp_stream(parts.hostname, parts.port) as second:
+            with trio.fail_after(10):
+                assert await second.receive_some() == b""
+
+
+async def test_a_connection_that_sends_no_request_head_in_time_is_closed(h, monkeypatch):
+    monkeypatch.setattr(preview_module, "HEAD_SECONDS", 0.2)
+    parts = urllib.parse.urlsplit((await h.url()).url)
+    async with await trio.open_tcp_stream(parts.hostname, parts.port) as stream:
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        with trio.fail_after(10):
+            assert await stream.receive_some() == b""
+
+
+async def test_a_guest_that_never_answers_gets_a_gateway_timeout(h, monkeypatch):
+    monkeypatch.setattr(preview_module, "IDLE_SECONDS", 0.2)
+    created = await h.url()
+    assert (await get(created.url + "silent"))[0].status == 504
+
+
 async def test_disposing_the_vm_closes_its_preview_connections(h):
     created = await h.url()
     outcome: list[str] = []
@@ -263,8 +288,15 @@ async def test_start_again_answers_the_running_server_and_create_url_needs_one()
         with pytest.raises(RpcError) as info:
             await HANDLERS["preview.createUrl"](ctx, PreviewCreateUrlParams(vm_id=vm.vm_id, port=PORT))
         assert info.value.kind == "unavailable"
-        first = await HANDLERS["preview.start"](ctx, PreviewStartParams())
-        again = await HANDLERS["preview.start"](ctx, PreviewStartParams())
-        assert first.url_base == again.url_base and first.url_base.startswith("http://127.0.0.1:")
+        bases = []
+
+        async def start() -> None:
+            bases.append((await HANDLERS["preview.start"](ctx, PreviewStartParams())).url_base)
+
+        async with trio.open_nursery() as starters:  # concurrent starts make one server
+            starters.start_soon(start)
+            starters.start_soon(start)
+        await start()
+        assert len(set(bases)) == 1 and bases[0].startswith("http://127.0.0.1:")
         await vms.dispose_all()
         nursery.cancel_scope.cancel()

@@ -116,18 +116,19 @@ class PreviewServer:
         self._nursery = nursery
         self.url_base: str | None = None
         self._port: int | None = None
+        self._starting = trio.Lock()  # two concurrent preview.start calls make one server
         self._connections = 0
 
     # -- preview.* ----------------------------------------------------------------------
     async def start(self, host: str, port: int) -> str:
         """Listen on ``host:port`` (0: any free port) and return the URL base; when
         already listening, return its URL base (``already_exists`` for another fixed port)."""
-        if self.url_base is not None:
-            await trio.lowlevel.checkpoint()
-            if port not in (0, self._port):
-                raise RpcError("already_exists", f"the preview server already listens at {self.url_base}")
-            return self.url_base
-        return await self._nursery.start(self._serve, host, port)
+        async with self._starting:
+            if self.url_base is None:
+                return await self._nursery.start(self._serve, host, port)
+        if port not in (0, self._port):
+            raise RpcError("already_exists", f"the preview server already listens at {self.url_base}")
+        return self.url_base
 
     def create_url(self, vm: Vm, port: int, ttl_seconds: int) -> PreviewCreateUrlResult:
         """Mint a signed URL for ``port`` of ``vm`` (ttl 0: DEFAULT_TTL_SECONDS)."""

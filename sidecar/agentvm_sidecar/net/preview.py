@@ -226,7 +226,8 @@ class _Inbound:
             claims = parse_token(token)
             vm = self._vms.get(claims.vm_id)
             vm.previews.verify(claims, now_ms())
-        except (TokenError, RpcError):
+        except (TokenError, RpcError) as exc:
+            log.debug("preview_refused", reason=str(exc))
             await self._refuse(403, "forbidden")
             return
         if vm.previews.live_connections >= MAX_PER_VM:

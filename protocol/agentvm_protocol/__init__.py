@@ -15,6 +15,7 @@ from ._fs import __all__ as _fs_all
 from ._handshake import HelloParams, HelloResult
 from ._jsonrpc import (
     EOF,
+    MAX_NESTING_DEPTH,
     NEED_DATA,
     BadFrame,
     Notification,
@@ -29,6 +30,8 @@ from ._jsonrpc import (
     make_error,
 )
 from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
+from ._net import *  # noqa: F403
+from ._net import __all__ as _net_all
 from ._preview import *  # noqa: F403
 from ._preview import __all__ as _preview_all
 from ._process import *  # noqa: F403
@@ -54,6 +57,7 @@ __all__ = [
     "Event",
     "HelloParams",
     "HelloResult",
+    "MAX_NESTING_DEPTH",
     "METHODS",
     "NOTIFIABLE_METHODS",
     "MethodSpec",
@@ -75,6 +79,7 @@ __all__ = [
     "render_schema",
     *_fetch_all,
     *_fs_all,
+    *_net_all,
     *_preview_all,
     *_process_all,
     *_vm_all,

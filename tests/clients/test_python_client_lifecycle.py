@@ -268,3 +268,23 @@ async def test_missing_guest_software_is_unavailable_with_a_hint(tmp_path):
         # a VM without the command layer still works
         vm = (await c.vm.create(VmConfig(software=False))).vm_id
         await c.fs.write_file(vm, "/tmp/a", b"x")
+
+
+async def test_a_result_nested_too_deep_fails_only_its_call_and_the_connection_keeps_serving(tmp_path):
+    cmd, _ = scripted_sidecar(
+        tmp_path,
+        """
+        first = recv()
+        sys.stdout.write('{"jsonrpc":"2.0","id":%s,"result":%s%s}\\n' % (json.dumps(first["id"]), "[" * 1000, "]" * 1000))
+        sys.stdout.flush()
+        second = recv()
+        send({"id": second["id"], "result": {"vms": []}})
+        sys.stdin.read()
+        """,
+    )
+    async with AsyncClient.connect(cmd) as c:
+        with trio.fail_after(10), pytest.raises(RpcError) as err:
+            await c.vm.list()
+        assert err.value.kind == "invalid_request"
+        with trio.fail_after(10):
+            assert (await c.vm.list()).vms == []

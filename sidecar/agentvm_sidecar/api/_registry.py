@@ -23,16 +23,18 @@ async def _no_client(method: str, params: Any) -> msgspec.Raw:
 
 @dataclass
 class RequestContext:
-    """What a handler may touch: the VMs, the connection's event stream, the client
-    itself (``ask_client(method, params)`` sends a sidecar -> client request and
-    returns the raw JSON result; see rpc/client_requests.py), the sidecar's preview
-    server, and the frame size promised in ``hello`` (results must fit in it)."""
+    """What a handler may touch: the VMs, the connection's event stream, its frame
+    size, the sidecar's preview server, and the client itself (``ask_client(method,
+    params)`` sends a sidecar -> client request and returns the raw JSON result; see
+    rpc/client_requests.py)."""
 
     vms: VmRegistry
     emit: Callable[[Event], Awaitable[None]]
     ask_client: Callable[[str, Any], Awaitable[msgspec.Raw]] = _no_client
-    previews: PreviewServer | None = None
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    """The largest line the client accepts: results that could not fit are refused
+    before their data is gathered."""
+    previews: PreviewServer | None = None
 
 
 Handler = Callable[[RequestContext, Any], Awaitable[Any]]

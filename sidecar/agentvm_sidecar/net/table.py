@@ -13,7 +13,13 @@
 #
 # Where a connect goes: 127.0.0.0/8, ::1, localhost and "any" are the VM's own
 # loopback; everything else is egress, decided by the policy and performed by the
-# sidecar (outbound.py).  Guest listeners bind the VM loopback only.
+# sidecar (outbound.py) on the calling guest's thread.  A connect completes (or
+# fails) before returning even on a non-blocking socket, which POSIX allows; it is
+# bounded by outbound.CONNECT_TIMEOUT_S and ends early when the guest is killed.
+# Guest listeners bind the VM loopback only.
+#
+# XX: host name resolution (socket.getaddrinfo) is not interruptible; it is bounded
+# only by the host resolver's own timeouts.
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from ..kernel.pipes import Interrupted
 from .addresses import format_address, is_loopback_host, parse_address, parse_ip
 from .datagrams import DatagramQueue
 from .host_connection import HostConnection
-from .loopback import Listener, loopback_pair
+from .loopback import Listener, LoopbackEnd, loopback_pair
 from .names import SyntheticNames
 from .outbound import OutboundEnd, open_connection, tls_context
 from .policy import EgressPolicy, ListenPolicy
@@ -180,7 +186,7 @@ class SocketTable:
         listener = sock.listener
         if listener is None:
             raise KernelError.einval(message="socket is not listening")
-        end = listener.accept(nonblocking=sock.nonblocking, deadline=sock._deadline(), interrupted=interrupted)
+        end = listener.accept(nonblocking=sock.nonblocking, deadline=sock.receive_deadline(), interrupted=interrupted)
         accepted = Socket(self, True, sock.ipv6)
         accepted.local = end.local
         accepted.attach(end=end)
@@ -212,7 +218,7 @@ class SocketTable:
         sock.local = format_address("0.0.0.0", local_port)
         sock.attach(end=OutboundEnd(connection, sock.local, format_address(host, port)))
 
-    def _connect_loopback(self, port: int):  # type: ignore[no-untyped-def]
+    def _connect_loopback(self, port: int) -> LoopbackEnd:
         with self._lock:
             listener = self._listeners.get(port)
         if listener is None:

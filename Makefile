@@ -54,8 +54,9 @@ $(TS_STAMP): $(wildcard $(TS_DIR)/src/*.ts) $(wildcard $(TS_DIR)/package*.json) 
 	@cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	@mkdir -p $(TS_DIR)/dist && touch $@
 
-# The quickstart needs only the agentOS packages and grep, not the toolbox or guests.
-run: $(VENV)/.installed $(CORE_STAMP)
+# The quickstart needs the agentOS packages, grep and its web server guest (tests/guests),
+# not the toolbox.
+run: $(VENV)/.installed $(CORE_STAMP) $(GUESTS_STAMP)
 	@echo "run: examples/quickstart.py"
 	@$(PY) examples/quickstart.py
 

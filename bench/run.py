@@ -2,7 +2,8 @@
 
 Run with `make bench`. Timings are printed, never asserted: this machine is noisy.
 Peers: a host subprocess (bash), just-bash (a TypeScript bash emulator from npm, in
-bench/peers) and wasmtime's own WASI (for the plain C guest).
+bench/peers), wasmtime's own WASI (for the plain C guest) and, for net.fetch, the
+same HTTP request sent by this process to a Python HTTP server on the host.
 
 Columns: p50 and p99 latency, measured throughput (operations per second over the
 row's whole run, one operation at a time), and the ratio of agentvm's p50 to the
@@ -14,6 +15,8 @@ sandbox.
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import pathlib
@@ -22,12 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
 import wasmtime
 
-from agentvm import Client, HostDirMount, VmConfig
+from agentvm import Client, HostDirMount, RpcError, VmConfig
 from agentvm_sidecar.wasm.compile_helper import compile_in_helper
 from agentvm_sidecar.wasm.engine import shared_engine
 
@@ -109,6 +113,67 @@ def wasmtime_wasi_hello(n: int) -> list[float]:
     return measure(run, n)
 
 
+GUEST_HTTP_PORT = 8080
+BIG_BYTES = 5 * 1024 * 1024  # what tests/guests/http_server.c answers on /big
+
+
+class _HostHandler(http.server.BaseHTTPRequestHandler):
+    """The host peer of tests/guests/http_server.c: the same bodies for / and /big."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b"x" * BIG_BYTES if self.path == "/big" else b"hello from guest\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def host_http_get(port: int, path: str) -> bytes:
+    """One request on a new connection, as net.fetch makes one per request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def start_guest_http_server(client: Client, vm: str) -> None:
+    """Run tests/guests/http_server in the VM and wait until it accepts requests."""
+    client.fs.write_file(vm, "/usr/bin/http_server", (GUESTS / "http_server.wasm").read_bytes(), mode=0o755)
+    client.process.spawn(vm, argv=["/usr/bin/http_server", str(GUEST_HTTP_PORT)])
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.net.fetch(vm, GUEST_HTTP_PORT, "/", timeout_ms=5000)
+            return
+        except RpcError as exc:
+            if exc.kind != "connection_refused" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def net_fetch_rows(client: Client, vm: str, n: int) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        start_guest_http_server(client, vm)
+        for path, label, count in [("/", "GET / (17 B)", n * 2), ("/big", "GET /big (5 MiB)", max(5, n // 5))]:
+            assert len(client.net.fetch(vm, GUEST_HTTP_PORT, path).body) == len(host_http_get(port, path))
+            row(
+                f"net.fetch {label}",
+                measure(lambda p=path: client.net.fetch(vm, GUEST_HTTP_PORT, p), count),
+                ("host http.server", measure(lambda p=path: host_http_get(port, p), count)),
+            )
+    finally:
+        server.shutdown()
 def with_custom_section(module: bytes, tag: int) -> bytes:
     """``module`` plus a custom section naming ``tag``: same program, new digest,
     so the sidecar's module cache has never seen it."""
@@ -198,6 +263,9 @@ def main() -> None:
                 client.process.exec(vm, argv=["/tmp/new"])
 
             row("write + exec a never-seen hello.wasm", measure(first_run, m), ("cached", measure(cached_run, m)))
+        if (GUESTS / "http_server.wasm").exists() and "net.fetch" in client.hello.methods:
+            print("\n== net.fetch to a guest HTTP server (peer: the same request to a host Python http.server) ==")
+            net_fetch_rows(client, vm, n)
         client.vm.dispose(vm)
     if shutil.which("node") is None:
         print("(node not found: just-bash rows skipped)")

@@ -1,15 +1,49 @@
-"""agentvm quickstart: a VM with a host directory mounted, files both ways, a shell pipeline.
+"""agentvm quickstart: a VM with a host directory mounted, files both ways, a shell pipeline,
+then a web server in the VM reached with net.fetch and through a preview URL.
 
 Run with `make run`. Everything goes through a real `agentvm-sidecar --stdio`
-subprocess, spawned and shut down by the client.
+subprocess, spawned and shut down by the client. The web server is
+tests/guests/http_server.c, a small C program compiled to wasm32-wasi by `make setup`.
+When run from a terminal, it waits for Enter so the preview URL can be opened in a
+browser meanwhile.
 """
 
 from __future__ import annotations
 
 import pathlib
+import sys
 import tempfile
+import time
+import urllib.request
 
-from agentvm import Client, HostDirMount, VmConfig
+from agentvm import Client, HostDirMount, RpcError, VmConfig
+
+HTTP_SERVER = pathlib.Path(__file__).resolve().parents[1] / ".build" / "guests" / "http_server.wasm"
+WEB_PORT = 3000
+
+
+def serve_web(client: Client, vm: str) -> None:
+    """Start a web server in the VM and show it from the host: net.fetch, then a preview URL."""
+    client.fs.write_file(vm, "/usr/bin/http_server", HTTP_SERVER.read_bytes(), mode=0o755)
+    pid = client.process.spawn(vm, argv=["/usr/bin/http_server", str(WEB_PORT)]).pid
+    deadline = time.monotonic() + 30
+    while True:  # until it listens
+        try:
+            reply = client.net.fetch(vm, WEB_PORT, "/")
+            break
+        except RpcError as exc:
+            if exc.kind != "connection_refused" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    print(f"web server in the VM (pid {pid}) on port {WEB_PORT}; net.fetch GET / -> {reply.status} {reply.body!r}")
+
+    client.preview.start()  # the sidecar's preview HTTP server, on 127.0.0.1 (any free port)
+    preview = client.preview.create_url(vm, WEB_PORT, ttl_seconds=600)
+    with urllib.request.urlopen(preview.url, timeout=30) as response:
+        print(f"preview URL, valid for 10 minutes (GET -> {response.status} {response.read()!r}):")
+    print(f"  {preview.url}")
+    if sys.stdin.isatty():
+        input("open it in a browser; press Enter to stop the VM... ")
 
 
 def main() -> None:
@@ -39,6 +73,8 @@ def main() -> None:
 
         usage = client.vm.info(vm).info.usage
         print(f"VM usage: {usage.fs_bytes} bytes in {usage.fs_inodes} inodes of its memory filesystem")
+
+        serve_web(client, vm)
 
         client.vm.dispose(vm)
         print(f"disposed {vm}; closing the client shuts the sidecar down")

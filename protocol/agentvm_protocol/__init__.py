@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ._base import Base, Empty
 from ._errors import ERROR_CODES, ErrorData, ErrorKind, ErrorObject, error_kind_for_errno
+from ._fetch import *  # noqa: F403
+from ._fetch import __all__ as _fetch_all
 from ._fs import *  # noqa: F403
 from ._fs import __all__ as _fs_all
 from ._handshake import HelloParams, HelloResult
@@ -30,6 +32,8 @@ from ._jsonrpc import (
 from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
 from ._net import *  # noqa: F403
 from ._net import __all__ as _net_all
+from ._preview import *  # noqa: F403
+from ._preview import __all__ as _preview_all
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
@@ -75,8 +79,10 @@ __all__ = [
     "error_kind_for_errno",
     "make_error",
     "render_schema",
+    *_fetch_all,
     *_fs_all,
     *_net_all,
+    *_preview_all,
     *_process_all,
     *_software_all,
     *_vm_all,

@@ -32,6 +32,10 @@ ErrorKind = Literal[
     "cancelled",
     "guest_error",
     "unavailable",
+    # HTTP into the VM (net.fetch, preview): nothing listens on the port; the guest
+    # closed the connection before a complete response.
+    "connection_refused",
+    "connection_closed",
     "internal",
 ]
 
@@ -56,6 +60,8 @@ ERROR_CODES: dict[str, int] = {
     "timeout": -32016,
     "guest_error": -32017,
     "unavailable": -32018,
+    "connection_refused": -32030,
+    "connection_closed": -32031,
 }
 
 _KIND_BY_ERRNO: dict[str, str] = {
@@ -74,6 +80,7 @@ _KIND_BY_ERRNO: dict[str, str] = {
     "EFBIG": "limit_exceeded",
     "EBUSY": "busy",
     "ETIMEDOUT": "timeout",
+    "ECONNREFUSED": "connection_refused",
 }
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import msgspec
 
+from . import _fetch as fetch
 from . import _fs as fs
 from . import _net as net
+from . import _preview as preview
 from . import _process as proc
 from . import _software as software
 from . import _vm as vm
@@ -86,6 +88,11 @@ METHODS: dict[str, MethodSpec] = _table(
     ("process.list", proc.ProcessListParams, proc.ProcessListResult),
     ("process.tree", proc.ProcessTreeParams, proc.ProcessTreeResult),
     ("software.list", software.SoftwareListParams, software.SoftwareListResult),
+    # HTTP into the VM: net.fetch and preview URLs (sidecar/agentvm_sidecar/net/fetch.py, preview.py)
+    ("net.fetch", fetch.NetFetchParams, fetch.NetFetchResult),
+    ("preview.start", preview.PreviewStartParams, preview.PreviewStartResult),
+    ("preview.createUrl", preview.PreviewCreateUrlParams, preview.PreviewCreateUrlResult),
+    ("preview.revoke", preview.PreviewRevokeParams, preview.PreviewRevokeResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests

@@ -28,7 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stdio", action="store_true", required=True, help="speak NDJSON JSON-RPC on stdin/stdout")
     parser.add_argument("--log-level", default=None, help="debug, info, warning or error (default $AGENTVM_LOG_LEVEL or warning)")
     parser.add_argument("--max-frame-bytes", type=int, default=DEFAULT_MAX_FRAME_BYTES, help="largest accepted line")
+    parser.add_argument(
+        "--preview", type=_host_port, default=None, metavar="HOST:PORT", help="serve preview URLs on this address (port 0: any free port)"
+    )
     args = parser.parse_args(args_in)
     configure_logging(args.log_level)
-    trio.run(serve_stdio, args.max_frame_bytes)
+    trio.run(serve_stdio, args.max_frame_bytes, args.preview)
     return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """``127.0.0.1:8080`` or ``[::1]:0`` -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.removeprefix("[").removesuffix("]"), int(port)

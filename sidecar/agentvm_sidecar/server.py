@@ -13,6 +13,7 @@ import trio
 from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 
 from .logs import get_logger
+from .net.preview import PreviewServer
 from .rpc.connection import Connection
 from .vms import VmRegistry
 
@@ -22,20 +23,28 @@ log = get_logger("server")
 
 
 async def serve_streams(
-    receive: trio.abc.ReceiveStream, send: trio.abc.SendStream, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    receive: trio.abc.ReceiveStream,
+    send: trio.abc.SendStream,
+    *,
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    preview: tuple[str, int] | None = None,
 ) -> None:
-    """Serve one connection over a pair of byte streams until its input ends."""
+    """Serve one connection over a pair of byte streams until its input ends; with
+    ``preview`` (host, port), start the preview server there first."""
     async with trio.open_nursery() as nursery:
         vms = VmRegistry(nursery)
+        previews = PreviewServer(vms, nursery)
         try:
-            await Connection(vms, max_frame_bytes=max_frame_bytes).serve(receive, send)
+            if preview is not None:
+                await previews.start(*preview)
+            await Connection(vms, max_frame_bytes=max_frame_bytes, previews=previews).serve(receive, send)
         finally:
             with trio.CancelScope(shield=True):
                 await vms.dispose_all()
             nursery.cancel_scope.cancel()
 
 
-async def serve_stdio(max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+async def serve_stdio(max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, preview: tuple[str, int] | None = None) -> None:
     """Serve the protocol on fds 0/1; return on EOF or SIGTERM after disposing every VM."""
     stdin = trio.lowlevel.FdStream(0)
     stdout = trio.lowlevel.FdStream(1)
@@ -50,7 +59,7 @@ async def serve_stdio(max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
                     return
 
             async def serve() -> None:
-                await serve_streams(stdin, stdout, max_frame_bytes=max_frame_bytes)
+                await serve_streams(stdin, stdout, max_frame_bytes=max_frame_bytes, preview=preview)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(stop_on_sigterm)

@@ -24,6 +24,7 @@ from .kernel.kernel import Kernel
 from .kernel.limits import Limits
 from .logs import get_logger
 from .net import EgressPolicy, ListenPolicy
+from .net.preview_tokens import VmPreviews
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
@@ -49,6 +50,9 @@ class Vm:
     # slow (a guest holding its lock, a slow host disk) can use up only its own
     # threads, never those other VMs' requests need.
     threads: trio.CapacityLimiter
+    # Preview URL signing key and revocations (part of the VM's state, so a snapshot
+    # can carry them), and the preview connections proxied to it right now.
+    previews: VmPreviews = field(default_factory=VmPreviews)
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
@@ -93,6 +97,7 @@ class VmRegistry:
         vm = self._vms.pop(vm_id, None)
         if vm is None:
             raise RpcError("not_found", f"no VM {vm_id!r}")
+        vm.previews.close()
         await trio.to_thread.run_sync(vm.kernel.shutdown)
         shared_module_cache().release(vm.kernel)  # the guest-built modules only it used
         vm.nursery.cancel_scope.cancel()

@@ -10,6 +10,7 @@ returns a VM handle (``AsyncVm`` / ``Vm``) whose ``spawn`` returns a process han
 from agentvm_protocol import (
     FsFileToWrite,
     HostDirMount,
+    HttpHeader,
     MemoryMount,
     NetworkPolicy,
     VmConfig,
@@ -30,6 +31,7 @@ __all__ = [
     "Client",
     "FsFileToWrite",
     "HostDirMount",
+    "HttpHeader",
     "MemoryMount",
     "NetworkPolicy",
     "Process",

@@ -19,7 +19,7 @@ from ._bytes_fields import BytesLike
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "ProcessApi", "SoftwareApi", "VmApi"]
+__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "NetApi", "PreviewApi", "ProcessApi", "SoftwareApi", "VmApi"]
 
 DEFAULT_EXEC_TIMEOUT_MS = 5 * 60 * 1000
 """``process.exec`` gives up (kills the process, ``timed_out``) after this unless told
@@ -254,3 +254,52 @@ class SoftwareApi(_Namespace):
     async def list(self) -> p.SoftwareListResult:
         """Every /bin command with its package, version and source."""
         return await self._conn.call("software.list", p.SoftwareListParams())
+
+
+class NetApi(_Namespace):
+    """``net.*``: HTTP into a VM."""
+
+    async def fetch(
+        self,
+        vm_id: str,
+        port: int,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: list[p.HttpHeader] | list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        timeout_ms: int = 30_000,
+    ) -> p.NetFetchResult:
+        """Send one HTTP/1.1 request to a guest listening on VM-loopback ``port`` and
+        return its status, headers (a list: repeats kept) and whole body. ``headers``
+        may be ``HttpHeader`` structs or ``(name, value)`` pairs. Fails with kind
+        ``connection_refused`` (nothing listens), ``connection_closed`` (the guest
+        closed early), ``guest_error`` (not HTTP), ``timeout`` or ``limit_exceeded``
+        (a body too large for one frame)."""
+        fields = [h if isinstance(h, p.HttpHeader) else p.HttpHeader(name=h[0], value=h[1]) for h in headers or []]
+        return await self._conn.call(
+            "net.fetch",
+            p.NetFetchParams(vm_id=vm_id, port=port, method=method, path=path, headers=fields, body=body, timeout_ms=timeout_ms),
+        )
+
+
+class PreviewApi(_Namespace):
+    """``preview.*``: signed URLs that serve a guest port over HTTP on the host."""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> p.PreviewStartResult:
+        """Start the sidecar's preview server (port 0: any free port); returns its
+        ``url_base``. When it already runs (``--preview`` or an earlier call), returns
+        its address."""
+        return await self._conn.call("preview.start", p.PreviewStartParams(host=host, port=port))
+
+    async def create_url(self, vm_id: str, port: int, ttl_seconds: int = 0) -> p.PreviewCreateUrlResult:
+        """A signed URL that proxies to ``port`` in the VM for ``ttl_seconds`` (0: one
+        hour): ``url``, ``path`` (``/<token>/``), ``token``, ``expires_at`` (ms since
+        the epoch). Needs a running preview server (kind ``unavailable`` otherwise)."""
+        return await self._conn.call(
+            "preview.createUrl", p.PreviewCreateUrlParams(vm_id=vm_id, port=port, ttl_seconds=ttl_seconds)
+        )
+
+    async def revoke(self, token: str) -> p.PreviewRevokeResult:
+        """Revoke a preview token: requests with it get 403 from now on."""
+        return await self._conn.call("preview.revoke", p.PreviewRevokeParams(token=token))

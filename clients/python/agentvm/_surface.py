@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import agentvm_protocol as p
 
-from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, ProcessApi, SoftwareApi, VmApi
+from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SoftwareApi, VmApi
 from ._bytes_fields import BytesLike
 
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncProcessApi", "SyncSoftwareApi", "SyncSurface", "SyncVmApi"]
+__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSoftwareApi", "SyncSurface", "SyncVmApi"]
 
 Run = Callable[[Callable[[], Awaitable[Any]]], Any]
 """Runs an async call to completion on the client's trio thread and returns its result."""
@@ -202,6 +202,47 @@ class SyncSoftwareApi:
         return self._run(functools.partial(self._target.list))
 
 
+class SyncNetApi:
+    """Blocking twin of :class:`NetApi`: ``net.*``: HTTP into a VM."""
+
+    def __init__(self, target: NetApi, run: Run) -> None:
+        self._target = target
+        self._run = run
+
+    def fetch(self, vm_id: str, port: int, path: str = '/', *, method: str = 'GET', headers: list[p.HttpHeader] | list[tuple[str, str]] | None = None, body: bytes = b'', timeout_ms: int = 30000) -> p.NetFetchResult:
+        """Send one HTTP/1.1 request to a guest listening on VM-loopback ``port`` and
+        return its status, headers (a list: repeats kept) and whole body. ``headers``
+        may be ``HttpHeader`` structs or ``(name, value)`` pairs. Fails with kind
+        ``connection_refused`` (nothing listens), ``connection_closed`` (the guest
+        closed early), ``guest_error`` (not HTTP), ``timeout`` or ``limit_exceeded``
+        (a body too large for one frame)."""
+        return self._run(functools.partial(self._target.fetch, vm_id, port, path, method=method, headers=headers, body=body, timeout_ms=timeout_ms))
+
+
+class SyncPreviewApi:
+    """Blocking twin of :class:`PreviewApi`: ``preview.*``: signed URLs that serve a guest port over HTTP on the host."""
+
+    def __init__(self, target: PreviewApi, run: Run) -> None:
+        self._target = target
+        self._run = run
+
+    def start(self, host: str = '127.0.0.1', port: int = 0) -> p.PreviewStartResult:
+        """Start the sidecar's preview server (port 0: any free port); returns its
+        ``url_base``. When it already runs (``--preview`` or an earlier call), returns
+        its address."""
+        return self._run(functools.partial(self._target.start, host, port))
+
+    def create_url(self, vm_id: str, port: int, ttl_seconds: int = 0) -> p.PreviewCreateUrlResult:
+        """A signed URL that proxies to ``port`` in the VM for ``ttl_seconds`` (0: one
+        hour): ``url``, ``path`` (``/<token>/``), ``token``, ``expires_at`` (ms since
+        the epoch). Needs a running preview server (kind ``unavailable`` otherwise)."""
+        return self._run(functools.partial(self._target.create_url, vm_id, port, ttl_seconds))
+
+    def revoke(self, token: str) -> p.PreviewRevokeResult:
+        """Revoke a preview token: requests with it get 403 from now on."""
+        return self._run(functools.partial(self._target.revoke, token))
+
+
 class AsyncSurface:
     """One attribute per wire namespace (``client.vm``, ``client.fs``...)."""
 
@@ -209,12 +250,16 @@ class AsyncSurface:
     fs: FsApi
     process: ProcessApi
     software: SoftwareApi
+    net: NetApi
+    preview: PreviewApi
 
     def __init__(self, conn: Connection) -> None:
         self.vm = VmApi(conn)
         self.fs = FsApi(conn)
         self.process = ProcessApi(conn)
         self.software = SoftwareApi(conn)
+        self.net = NetApi(conn)
+        self.preview = PreviewApi(conn)
 
 
 class SyncSurface:
@@ -224,9 +269,13 @@ class SyncSurface:
     fs: SyncFsApi
     process: SyncProcessApi
     software: SyncSoftwareApi
+    net: SyncNetApi
+    preview: SyncPreviewApi
 
     def __init__(self, target: AsyncSurface, run: Run) -> None:
         self.vm = SyncVmApi(target.vm, run)
         self.fs = SyncFsApi(target.fs, run)
         self.process = SyncProcessApi(target.process, run)
         self.software = SyncSoftwareApi(target.software, run)
+        self.net = SyncNetApi(target.net, run)
+        self.preview = SyncPreviewApi(target.preview, run)

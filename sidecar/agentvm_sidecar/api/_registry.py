@@ -11,6 +11,7 @@ import msgspec
 from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES, METHODS, Event
 
 if TYPE_CHECKING:
+    from ..net.preview import PreviewServer
     from ..vms import VmRegistry
 
 __all__ = ["HANDLERS", "Handler", "RequestContext", "handler"]
@@ -23,8 +24,9 @@ async def _no_client(method: str, params: Any) -> msgspec.Raw:
 @dataclass
 class RequestContext:
     """What a handler may touch: the VMs, the connection's event stream, its frame
-    size, and the client itself (``ask_client(method, params)`` sends a sidecar -> client request
-    and returns the raw JSON result; see rpc/client_requests.py)."""
+    size, the sidecar's preview server, and the client itself (``ask_client(method,
+    params)`` sends a sidecar -> client request and returns the raw JSON result; see
+    rpc/client_requests.py)."""
 
     vms: VmRegistry
     emit: Callable[[Event], Awaitable[None]]
@@ -32,6 +34,7 @@ class RequestContext:
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     """The largest line the client accepts: results that could not fit are refused
     before their data is gathered."""
+    previews: PreviewServer | None = None
 
 
 Handler = Callable[[RequestContext, Any], Awaitable[Any]]

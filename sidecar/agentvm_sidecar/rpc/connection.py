@@ -79,7 +79,7 @@ _cancel_decoder = msgspec.json.Decoder(_CancelParams)
 class Connection:
     """One client connection. ``serve`` returns when the input ends."""
 
-    def __init__(self, vms: Any, *, max_frame_bytes: int) -> None:
+    def __init__(self, vms: Any, *, max_frame_bytes: int, previews: Any = None) -> None:
         self._vms = vms
         self._rpc = RpcConnection(max_frame_bytes)
         self._max_frame_bytes = max_frame_bytes
@@ -88,7 +88,7 @@ class Connection:
         self._out_send, self._out_recv = trio.open_memory_channel[bytes](_OUTGOING_LINES)
         self.client_requests = ClientRequests(self._send)
         self._ctx = RequestContext(
-            vms=vms, emit=self.emit, ask_client=self.client_requests.call, max_frame_bytes=max_frame_bytes
+            vms=vms, emit=self.emit, ask_client=self.client_requests.call, previews=previews, max_frame_bytes=max_frame_bytes
         )
 
     async def emit(self, event: Event) -> None:

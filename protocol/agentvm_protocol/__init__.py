@@ -26,10 +26,12 @@ from ._jsonrpc import (
     encode_result,
     make_error,
 )
-from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
+from ._methods import CANCEL_METHOD, CLIENT_REQUESTS, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
+from ._session import *  # noqa: F403
+from ._session import __all__ as _session_all
 from ._version import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
 from ._vm import *  # noqa: F403
 from ._vm import __all__ as _vm_all
@@ -38,6 +40,7 @@ __all__ = [
     "BadFrame",
     "Base",
     "CANCEL_METHOD",
+    "CLIENT_REQUESTS",
     "DEFAULT_MAX_FRAME_BYTES",
     "EOF",
     "ERROR_CODES",
@@ -71,5 +74,6 @@ __all__ = [
     "render_schema",
     *_fs_all,
     *_process_all,
+    *_session_all,
     *_vm_all,
 ]

@@ -32,6 +32,8 @@ ErrorKind = Literal[
     "cancelled",
     "guest_error",
     "unavailable",
+    "unsupported",
+    "agent_error",
     "internal",
 ]
 
@@ -56,6 +58,8 @@ ERROR_CODES: dict[str, int] = {
     "timeout": -32016,
     "guest_error": -32017,
     "unavailable": -32018,
+    "unsupported": -32019,
+    "agent_error": -32020,
 }
 
 _KIND_BY_ERRNO: dict[str, str] = {

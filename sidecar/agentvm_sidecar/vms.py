@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import trio
@@ -46,6 +47,8 @@ class Vm:
     # slow (a guest holding its lock, a slow host disk) can use up only its own
     # threads, never those other VMs' requests need.
     threads: trio.CapacityLimiter
+    # Agent sessions (acp/) running in this VM, by session id; they end with it.
+    sessions: dict[str, Any] = field(default_factory=dict)
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 

@@ -5,10 +5,12 @@ re-exported from :mod:`agentvm_protocol` for convenience.
 """
 
 from agentvm_protocol import (
+    AgentCommand,
     FsFileToWrite,
     HostDirMount,
     MemoryMount,
     NetworkPolicy,
+    SessionTimeouts,
     VmConfig,
     VmLimits,
 )
@@ -17,6 +19,7 @@ from ._client import AsyncClient, Client
 from ._errors import AgentVmError, RpcError, SidecarError, VersionMismatchError
 
 __all__ = [
+    "AgentCommand",
     "AgentVmError",
     "AsyncClient",
     "Client",
@@ -25,6 +28,7 @@ __all__ = [
     "MemoryMount",
     "NetworkPolicy",
     "RpcError",
+    "SessionTimeouts",
     "SidecarError",
     "VersionMismatchError",
     "VmConfig",

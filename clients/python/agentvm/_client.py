@@ -18,7 +18,7 @@ import trio
 
 from agentvm_protocol import Event, HelloResult
 
-from ._api import FsApi, ProcessApi, VmApi
+from ._api import FsApi, ProcessApi, SessionApi, VmApi
 from ._connection import DEFAULT_HANDSHAKE_TIMEOUT_S, Connection, RequestHandler
 from ._events import EventSubscription
 
@@ -38,6 +38,7 @@ class AsyncClient:
         self.vm = VmApi(conn)
         self.fs = FsApi(conn)
         self.process = ProcessApi(conn)
+        self.session = SessionApi(conn)
 
     @classmethod
     @asynccontextmanager
@@ -125,6 +126,7 @@ class Client:
         self.vm = _SyncNamespace(aclient.vm, self._run)
         self.fs = _SyncNamespace(aclient.fs, self._run)
         self.process = _SyncNamespace(aclient.process, self._run)
+        self.session = _SyncNamespace(aclient.session, self._run)
 
     @classmethod
     @contextmanager

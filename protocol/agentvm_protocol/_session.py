@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 SessionId = Annotated[str, Meta(min_length=1, max_length=64, description="A session handle returned by session.create.")]
-AcpObject = dict[str, Any]
-"""A JSON object whose shape the ACP schema (v1) defines."""
+# A JSON object whose shape the ACP schema (v1) defines; any members allowed.
+AcpObject = Annotated[dict[str, Any], Meta(extra_json_schema={"additionalProperties": True})]
 PermissionPolicy = Literal["ask", "allow", "deny"]
 AgentPreset = Literal["reference", "codex"]
 """A built-in agent: ``reference`` is agentvm's own ACP agent (/bin/acp-agent, the

@@ -110,7 +110,7 @@ async def test_cancel_mid_prompt_ends_the_turn_cancelled_and_a_second_prompt_is_
         assert outcome[0].stop_reason == "cancelled"
         # the session takes prompts again
         assert (await acp_client.session.prompt(session.session_id, "hello")).stop_reason == "end_turn"
-        assert "You said: hello" in recorder.text()
+        await recorder.wait_for_text("You said: hello")
         await acp_client.session.close(session.session_id)
 
 

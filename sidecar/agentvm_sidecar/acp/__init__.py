@@ -8,7 +8,8 @@ services the agent may ask for (_fs.py, _terminals.py, _permissions.py).
 
 from __future__ import annotations
 
+from ._base import SessionBase, SessionContext
 from .registry import SessionRegistry
-from .session import Session, SessionContext
+from .session import AcpSession
 
-__all__ = ["Session", "SessionContext", "SessionRegistry"]
+__all__ = ["AcpSession", "SessionBase", "SessionContext", "SessionRegistry"]

@@ -12,8 +12,9 @@ from typing import Any
 from agentvm_protocol import SessionCreateResult, SessionInfo
 
 from ..rpc.errors import RpcError
+from ._base import SessionBase, SessionContext
 from .presets import resolve_agent
-from .session import Session, SessionContext
+from .session import AcpSession
 
 __all__ = ["SessionRegistry"]
 
@@ -24,7 +25,7 @@ class SessionRegistry:
     def __init__(self, vms: Any) -> None:
         self._vms = vms
 
-    def get(self, session_id: str) -> Session:
+    def get(self, session_id: str) -> SessionBase:
         """Raises: not_found."""
         for vm in self._vms.all():
             session = vm.sessions.get(session_id)
@@ -35,7 +36,7 @@ class SessionRegistry:
     async def open(self, params: Any, ctx: SessionContext, *, load: str | None = None, resume: str | None = None) -> SessionCreateResult:
         """Start the agent ``params`` describes and open its session (create, load or resume)."""
         vm = self._vms.get(params.vm_id)
-        session = Session(vm, resolve_agent(params.agent), params.permission_policy, params.timeouts, ctx)
+        session = AcpSession(vm, resolve_agent(params.agent), params.permission_policy, params.timeouts, ctx)
         result = await session.open(params.mcp_servers, params.auth_method, load=load, resume=resume)
         vm.sessions[session.session_id] = session
         return result

@@ -1,71 +1,45 @@
-"""One agent session: an ACP agent process in a VM, driven by the sidecar.
+"""An ACP agent session: the agent process in a VM speaks ACP over its stdio.
 
-Each wire request is a whole ACP exchange (DESIGN.md, "ACP sessions"):
-:meth:`Session.open` spawns the agent and runs ``initialize`` (protocol version 1,
-fs and terminal capabilities), ``authenticate`` when ``session/new`` answers "auth
-required" (ACP error -32000), and ``session/new`` (or ``session/load`` /
-``session/resume``); :meth:`Session.prompt` runs one turn to its stop reason while
-every ``session/update`` is numbered, kept in the bounded :class:`EventLog` and
-streamed as a ``session.update`` event.
+Each wire request is a whole ACP exchange (DESIGN.md, "ACP sessions"): opening
+spawns the agent and runs ``initialize`` (protocol version 1, fs and terminal
+capabilities), ``authenticate`` when ``session/new`` answers "auth required" (ACP
+error -32000), and ``session/new`` (or ``session/load`` / ``session/resume``); a
+prompt turn is ``session/prompt``, during which every ``session/update`` becomes a
+``session.update`` event. The prompt-turn discipline (one at a time, timeouts,
+cancellation) is the base class's (_base.py).
 
-The state machine lives in _state.py; this module only fires its triggers. The
-agent's requests are served here: fs/* from the kernel (_fs.py), terminal/* as VM
-processes (_terminals.py), session/request_permission by policy or by asking the
-client (_permissions.py). Everything a session runs (the stdout reader, stderr
-drain, agent requests, terminal readers) lives in the session's own nursery inside
-its VM's nursery, so closing the session or disposing the VM ends all of it.
-
-Prompt turn and cancellation (https://agentclientprotocol.com/protocol/prompt-turn):
-``session.cancel`` sends ``session/cancel``, answers pending permission requests
-``cancelled`` at once, and gives the agent ``close_grace`` seconds to answer the
-prompt (it "MUST respond ... with the cancelled stop reason"); one that does not
-still ends the turn as ``cancelled``. A prompt that outlives its timeout is
-cancelled the same way and fails with kind ``timeout``.
+The agent's requests are served here: fs/* from the kernel (_fs.py), terminal/* as
+VM processes (_terminals.py), session/request_permission by policy or by asking
+the client (_permissions.py via the base class).
 """
 
 from __future__ import annotations
 
 import math
-import secrets
 from typing import Any
 
 import msgspec
 import trio
 
-from agentvm_protocol import (
-    AgentCommand,
-    Event,
-    SessionCreateResult,
-    SessionInfo,
-    SessionTimeouts,
-)
+from agentvm_protocol import SessionCreateResult
 
 from ..logs import get_logger
 from ..rpc.errors import RpcError
 from ._agent_process import AgentProcess
+from ._base import SessionBase
 from ._connection import AcpConnection, AgentError, AgentRequestError
-from ._events import EventLog
 from ._fs import ReadTextFileParams, WriteTextFileParams, read_text_file, write_text_file
 from ._peer import ACP_AUTH_REQUIRED, ACP_METHOD_NOT_FOUND
-from ._permissions import CANCELLED, decide
-from ._state import SessionState, State, Trigger
+from ._state import State
 from ._terminals import CreateTerminalParams, TerminalParams, Terminals
 
-__all__ = ["ACP_PROTOCOL_VERSION", "Session", "SessionContext"]
+__all__ = ["ACP_PROTOCOL_VERSION", "AcpSession"]
 
 log = get_logger("acp")
 
 ACP_PROTOCOL_VERSION = 1
 CLIENT_INFO = {"name": "agentvm", "title": "agentvm sidecar", "version": "0.1.0"}
 CLIENT_CAPABILITIES = {"fs": {"readTextFile": True, "writeTextFile": True}, "terminal": True}
-
-
-class SessionContext:
-    """Where a session reports: the connection's event stream and its client."""
-
-    def __init__(self, emit: Any, ask_client: Any) -> None:
-        self.emit = emit
-        self.ask_client = ask_client
 
 
 def _to(tp: type[msgspec.Struct]) -> Any:
@@ -80,51 +54,22 @@ _to_create = _to(CreateTerminalParams)
 _to_terminal = _to(TerminalParams)
 
 
-class Session:
-    """An agent process in ``vm`` and the ACP session the sidecar holds with it."""
+class AcpSession(SessionBase):
+    """An agent speaking ACP on its stdio."""
 
-    def __init__(self, vm: Any, command: AgentCommand, policy: str, timeouts: SessionTimeouts, ctx: SessionContext) -> None:
-        self.session_id = f"ses-{secrets.token_hex(6)}"
-        self.vm = vm
-        self.command = command
-        self.policy = policy
-        self.timeouts = timeouts
-        self.request_timeout = timeouts.request
-        self.ctx = ctx
-        self.cwd = command.cwd or vm.config.cwd
-        self.state = SessionState()
-        self.log = EventLog(self.session_id)
-        self.agent_session_id = ""
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.capabilities: dict[str, Any] = {}
         self._agent: AgentProcess | None = None
         self._conn: AcpConnection | None = None
-        self._nursery: trio.Nursery | None = None
         self._terminals: Terminals | None = None
-        self._permission_scopes: set[trio.CancelScope] = set()
-        self._prompt_scope: trio.CancelScope | None = None
-        self._cancel_requested = False
-
-    # -- lifetime ------------------------------------------------------------------
 
     @property
     def pid(self) -> int:
         return self._agent.pid if self._agent is not None else 0
 
-    async def open(self, mcp_servers: list[dict[str, Any]], auth_method: str | None, *, load: str | None = None,
-                   resume: str | None = None) -> SessionCreateResult:
-        """Spawn the agent and open the ACP session; on any failure the agent is
-        stopped and the error raised (``timeout``, ``agent_error``, ``unsupported``,
-        or the spawn's KernelError)."""
-        self._nursery = await self.vm.nursery.start(_run_session_nursery)
-        try:
-            return await self._open(mcp_servers, auth_method, load, resume)
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await self._shutdown(grace=0.5)
-            raise
-
-    async def _open(self, mcp_servers: list[dict[str, Any]], auth_method: str | None, load: str | None,
-                    resume: str | None) -> SessionCreateResult:
+    async def _start(self, mcp_servers: list[dict[str, Any]], auth_method: str | None, load: str | None,
+                     resume: str | None) -> SessionCreateResult:
         assert self._nursery is not None
         command = self.command
         self._agent = await AgentProcess.start(
@@ -159,8 +104,6 @@ class Session:
         self.agent_session_id = opened.get("sessionId") or params.get("sessionId") or ""
         if not self.agent_session_id:
             raise RpcError("agent_error", f"the agent's {method} answer has no sessionId")
-        self.state.fire(Trigger.OPENED)
-        log.info("session_opened", session_id=self.session_id, vm_id=self.vm.vm_id, pid=self.pid)
         return SessionCreateResult(
             session_id=self.session_id,
             agent_session_id=self.agent_session_id,
@@ -182,30 +125,23 @@ class Session:
             raise RpcError("unsupported", "the agent does not advertise sessionCapabilities.resume")
         return "session/resume", resume
 
-    async def close(self) -> int:
-        """Close the session and stop the agent; returns its exit code (as a shell reports it)."""
-        self.state.fire(Trigger.CLOSE)
-        if self._prompt_scope is not None:
-            self._prompt_scope.cancel()
+    async def _stop_agent(self, grace: float) -> int:
         conn = self._conn
-        if conn is not None and conn.lost_reason is None and (self.capabilities.get("sessionCapabilities") or {}).get("close") is not None:
+        closable = (self.capabilities.get("sessionCapabilities") or {}).get("close") is not None
+        if conn is not None and conn.lost_reason is None and closable and self.state.state is not State.STARTING:
             try:
-                await conn.request("session/close", {"sessionId": self.agent_session_id}, self.timeouts.close_grace)
+                await conn.request("session/close", {"sessionId": self.agent_session_id}, grace)
             except RpcError as exc:
                 log.info("session_close_refused", session_id=self.session_id, error=exc.message)
-        status = await self._shutdown(self.timeouts.close_grace)
-        self.state.fire(Trigger.CLOSED)
-        return status
-
-    async def _shutdown(self, grace: float) -> int:
-        code = 0
         if self._terminals is not None:
             self._terminals.release_all()
-        if self._agent is not None:
-            code = (await self._agent.stop(grace)).shell_code
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
-        return code
+        if self._agent is None:
+            await trio.lowlevel.checkpoint()
+            return 0
+        return (await self._agent.stop(grace)).shell_code
+
+    def _lost_reason(self) -> str | None:
+        return self._conn.lost_reason if self._conn is not None else None
 
     # -- requests to the agent -------------------------------------------------------
 
@@ -214,61 +150,15 @@ class Session:
         assert self._conn is not None
         return self._conn
 
-    async def prompt(self, blocks: list[dict[str, Any]], ctx: SessionContext) -> tuple[str, int]:
-        """Run one prompt turn; returns (stop reason, last seq).
+    async def _turn(self, blocks: list[dict[str, Any]]) -> str:
+        assert self._conn is not None
+        result = await self._conn.request("session/prompt", {"sessionId": self.agent_session_id, "prompt": blocks}, math.inf)
+        stop_reason = result.get("stopReason") if isinstance(result, dict) else None
+        if not isinstance(stop_reason, str):
+            raise RpcError("agent_error", "the agent's session/prompt answer has no stopReason")
+        return stop_reason
 
-        Raises: RpcError ``busy`` (a turn is running), ``timeout``, ``agent_error``
-        (the agent failed or answered an error), ``cancelled`` (session closed).
-        """
-        self.state.fire(Trigger.PROMPT)
-        self.ctx = ctx
-        self._cancel_requested = False
-        conn = self._conn
-        assert conn is not None
-        try:
-            with trio.CancelScope(deadline=trio.current_time() + self.timeouts.prompt) as scope:
-                self._prompt_scope = scope
-                result = await conn.request("session/prompt", {"sessionId": self.agent_session_id, "prompt": blocks}, math.inf)
-                stop_reason = result.get("stopReason") if isinstance(result, dict) else None
-                if not isinstance(stop_reason, str):
-                    raise RpcError("agent_error", "the agent's session/prompt answer has no stopReason")
-                return stop_reason, self.log.last_seq
-            if self.state.state is State.CLOSING:
-                raise RpcError("cancelled", "the session was closed during the prompt")
-            if self._cancel_requested:
-                return "cancelled", self.log.last_seq
-            with trio.CancelScope(shield=True):
-                await self._cancel_turn()
-            raise RpcError("timeout", f"the prompt turn did not end within {self.timeouts.prompt:g} s; it was cancelled")
-        except trio.Cancelled:
-            # The client abandoned session.prompt: the agent's turn is cancelled too.
-            with trio.CancelScope(shield=True):
-                await self._cancel_turn()
-            raise
-        finally:
-            self._prompt_scope = None
-            if self._agent_lost():
-                self.state.fire(Trigger.AGENT_LOST, reason=conn.lost_reason)
-            self.state.fire(Trigger.TURN_ENDED)
-
-    def _agent_lost(self) -> bool:
-        return self._conn is not None and self._conn.lost_reason is not None
-
-    async def cancel(self) -> None:
-        """Cancel the running turn (nothing to do when idle)."""
-        before = self.state.state
-        self.state.fire(Trigger.CANCEL)
-        if before is State.PROMPTING:
-            self._cancel_requested = True
-            await self._cancel_turn()
-            if self._prompt_scope is not None:
-                self._prompt_scope.deadline = min(self._prompt_scope.deadline, trio.current_time() + self.timeouts.close_grace)
-        else:
-            await trio.lowlevel.checkpoint()
-
-    async def _cancel_turn(self) -> None:
-        for scope in list(self._permission_scopes):
-            scope.cancel()
+    async def _stop_turn(self) -> None:
         if self._conn is not None:
             await self._conn.notify("session/cancel", {"sessionId": self.agent_session_id}, self.timeouts.close_grace)
 
@@ -286,17 +176,6 @@ class Session:
         options = result.get("configOptions") if isinstance(result, dict) else None
         return options if isinstance(options, list) else []
 
-    def info(self) -> SessionInfo:
-        state = self.state.state
-        return SessionInfo(
-            session_id=self.session_id,
-            vm_id=self.vm.vm_id,
-            agent_session_id=self.agent_session_id,
-            pid=self.pid,
-            state="ready" if state is State.STARTING else state.value,  # type: ignore[arg-type]
-            last_seq=self.log.last_seq,
-        )
-
     # -- the agent's side (ConnectionHost) ------------------------------------------
 
     async def on_notification(self, method: str, params: Any) -> None:
@@ -304,18 +183,7 @@ class Session:
             log.info("acp_notification_ignored", session_id=self.session_id, method=method)
             await trio.lowlevel.checkpoint()
             return
-        await self._publish(self.log.append(params["update"]))
-
-    async def _publish(self, event: Event) -> None:
-        try:
-            await self.ctx.emit(event)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # no client to stream to; the log keeps it
-
-    def on_lost(self, reason: str) -> None:
-        if self.state.state in (State.READY, State.STARTING):
-            self.state.fire(Trigger.AGENT_LOST, reason=reason)
-        # a running prompt fires AGENT_LOST itself when its request fails
+        await self.publish(params["update"])
 
     async def serve_request(self, method: str, params: Any) -> Any:
         """Answer one agent -> client request (bounded by the caller's timeout)."""
@@ -324,7 +192,9 @@ class Session:
         assert terminals is not None
         match method:
             case "session/request_permission":
-                return {"outcome": await self._permission(params)}
+                if not isinstance(params, dict):
+                    raise msgspec.ValidationError("session/request_permission params must be an object")
+                return {"outcome": await self.request_permission(params)}
             case "fs/read_text_file":
                 return await read_text_file(kernel, threads, _to_read(params))
             case "fs/write_text_file":
@@ -340,26 +210,3 @@ class Session:
             case "terminal/release":
                 return await terminals.release(_to_terminal(params))
         raise AgentRequestError(ACP_METHOD_NOT_FOUND, f"the client does not implement {method!r}")
-
-    async def _permission(self, params: Any) -> dict[str, Any]:
-        if not isinstance(params, dict):
-            raise msgspec.ValidationError("session/request_permission params must be an object")
-        if self.state.state is State.CANCELLING:
-            await trio.lowlevel.checkpoint()
-            return CANCELLED
-        with trio.CancelScope() as scope:
-            self._permission_scopes.add(scope)
-            try:
-                with trio.move_on_after(self.timeouts.request):
-                    return await decide(self.policy, self.session_id, params, self.ctx.ask_client)
-                return await decide("deny", self.session_id, params, self.ctx.ask_client)
-            finally:
-                self._permission_scopes.discard(scope)
-        return CANCELLED
-
-
-async def _run_session_nursery(*, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:
-    async with trio.open_nursery() as nursery:
-        task_status.started(nursery)
-        await trio.sleep_forever()
-

@@ -9,13 +9,14 @@ SOFTWARE_STAMP := $(BUILD)/software/.fetched
 COMMANDS_DIR := sidecar/agentvm_sidecar/software/commands
 COMMANDS_STAMP := $(BUILD)/software/commands/.built
 GUESTS_STAMP := $(BUILD)/guests/.built
+PRECOMPILE_STAMP := $(BUILD)/software/.precompiled
 TS_DIR := clients/typescript
 TS_STAMP := $(TS_DIR)/dist/.built
 PYTEST_ARGS ?=
 
 .PHONY: setup run test test-py test-ts schemas bench lint clean
 
-setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
+setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(PRECOMPILE_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ $(SOFTWARE_STAMP): $(VENV)/.installed sidecar/agentvm_sidecar/software/pins.py
 # agentvm's own guest commands (grep), compiled with zig cc into the /bin layer.
 $(COMMANDS_STAMP): $(VENV)/.installed $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
 	$(PY) -m agentvm_sidecar.software.commands.build --out $(BUILD)/software/commands
+	touch $@
+
+# The Codex CLI's 30 MB module compiles once per machine, here, into the disk cache.
+$(PRECOMPILE_STAMP): $(SOFTWARE_STAMP)
+	$(PY) -m agentvm_sidecar.software.precompile
 	touch $@
 
 $(GUESTS_STAMP): $(VENV)/.installed $(wildcard tests/guests/*.c) tests/guests/build.py

@@ -50,6 +50,7 @@ __all__ = [
     "AgentNotification",
     "AgentRequest",
     "AgentResponse",
+    "LineSplitter",
     "StrayResponse",
     "Violation",
 ]
@@ -119,9 +120,9 @@ class _Envelope(msgspec.Struct):
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 
 
-class _Lines(RpcConnection):
-    """RpcConnection's bounded, O(bytes) line splitter, handing out raw lines: the
-    envelope is parsed by the peer, with ACP's rules."""
+class LineSplitter(RpcConnection):
+    """RpcConnection's bounded, O(bytes) line splitter, handing out raw lines (bytes)
+    or, for a line over the cap, a non-bytes report; the caller parses lines."""
 
     @staticmethod
     def _parse(line: bytes) -> Any:  # type: ignore[override]
@@ -132,7 +133,7 @@ class AcpPeer:
     """One ACP connection seen from the client. ``max_line_bytes`` caps one line."""
 
     def __init__(self, max_line_bytes: int) -> None:
-        self._lines = _Lines(max_line_bytes)
+        self._lines = LineSplitter(max_line_bytes)
         self._max_line_bytes = max_line_bytes
         self._ids = itertools.count(0)
         self._pending: dict[int, str] = {}

@@ -13,6 +13,7 @@ from agentvm_protocol import SessionCreateResult, SessionInfo
 
 from ..rpc.errors import RpcError
 from ._base import SessionBase, SessionContext
+from .codex import CodexSession
 from .presets import resolve_agent
 from .session import AcpSession
 
@@ -36,7 +37,9 @@ class SessionRegistry:
     async def open(self, params: Any, ctx: SessionContext, *, load: str | None = None, resume: str | None = None) -> SessionCreateResult:
         """Start the agent ``params`` describes and open its session (create, load or resume)."""
         vm = self._vms.get(params.vm_id)
-        session = AcpSession(vm, resolve_agent(params.agent), params.permission_policy, params.timeouts, ctx)
+        command = resolve_agent(params.agent)
+        kind = CodexSession if command.preset == "codex" else AcpSession
+        session = kind(vm, command, params.permission_policy, params.timeouts, ctx)
         result = await session.open(params.mcp_servers, params.auth_method, load=load, resume=resume)
         vm.sessions[session.session_id] = session
         return result

@@ -69,7 +69,9 @@ Seconds = Annotated[float, Meta(gt=0, le=86_400)]
 class AgentCommand(Base):
     """The agent process to run in the VM, given like a ``process.spawn``: exactly one
     of ``argv`` and ``command`` (run as ``sh -c command``). ``preset`` starts from a
-    built-in agent instead, with ``env`` and ``cwd`` still applying."""
+    built-in agent instead, with ``env`` and ``cwd`` still applying; with preset
+    ``codex``, ``argv`` may name another build of the Codex CLI (default
+    ``["/bin/codex-exec"]``; ``--session-turn`` is appended)."""
 
     argv: Annotated[list[CString], Meta(min_length=1)] | None = None
     command: CString | None = None

@@ -85,9 +85,11 @@ class CodexSession(SessionBase):
         if load is not None or resume is not None:
             raise RpcError("unsupported", "codex sessions cannot be loaded or resumed")
 
+        program = (self.command.argv or [CODEX_PROGRAM])[0]
+
         def prepare() -> None:
-            if not self.vm.kernel.vfs.exists(CODEX_PROGRAM):
-                raise RpcError("unavailable", f"{CODEX_PROGRAM} is not in this VM (software off, or `make setup` not run)")
+            if not self.vm.kernel.vfs.exists(program):
+                raise RpcError("unavailable", f"{program} is not in this VM (software off, or `make setup` not run)")
             self.vm.kernel.vfs.mkdir(_CODEX_HOME, 0o700, recursive=True, cred=USER)
 
         await trio.to_thread.run_sync(prepare, limiter=self.vm.threads)
@@ -105,8 +107,9 @@ class CodexSession(SessionBase):
         prompt = "\n".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
         env = {"CODEX_HOME": _CODEX_HOME, **self.command.env}
         model = env.pop("CODEX_MODEL", DEFAULT_MODEL)
+        argv = [*(self.command.argv or [CODEX_PROGRAM]), "--session-turn"]
         process = self._turn_process = await AgentProcess.start(
-            self.vm.processes, argv=[CODEX_PROGRAM, "--session-turn"], command=None, cwd=self.cwd, env=env, nursery=self._nursery
+            self.vm.processes, argv=argv, command=None, cwd=self.cwd, env=env, nursery=self._nursery
         )
         try:
             start = {"type": "start", "cwd": self.cwd, "model": model, "prompt": prompt, "history": self._history}

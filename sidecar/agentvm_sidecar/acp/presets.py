@@ -25,7 +25,9 @@ def resolve_agent(spec: AgentSpec) -> AgentCommand:
     """
     command = AgentCommand(preset=spec) if isinstance(spec, str) else spec
     given = (command.argv is not None) + (command.command is not None) + (command.preset is not None)
-    if given != 1:
+    # "codex" with argv names another build of the Codex CLI (argv before --session-turn).
+    codex_build = command.preset == "codex" and command.argv is not None and command.command is None
+    if given != 1 and not codex_build:
         raise RpcError("invalid_params", "give exactly one of argv, command and preset for the agent")
     if command.preset == "reference":
         return msgspec.structs.replace(command, preset=None, argv=[REFERENCE_AGENT_PATH])

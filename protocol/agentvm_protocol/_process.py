@@ -67,7 +67,11 @@ class ProcessExecParams(Base):
     argv: Argv | None = None
     cwd: VmPath | None = None
     env: Environment = {}
-    """Added to (and overriding) the VM's environment."""
+    """Added to (and overriding) the VM's environment, unless ``exact_env``."""
+    exact_env: bool = False
+    """Run with exactly ``env``: neither the VM's environment nor the defaults
+    (``PATH``, ``HOME``, ``USER``, ``SHELL``) are added. ``PWD`` is still set to the
+    working directory: the guests' libc takes its working directory from it."""
     stdin: bytes = b""
     timeout_ms: TimeoutMs | None = None
 
@@ -105,6 +109,11 @@ class ProcessSpawnParams(Base):
     argv: Argv | None = None
     cwd: VmPath | None = None
     env: Environment = {}
+    """Added to (and overriding) the VM's environment, unless ``exact_env``."""
+    exact_env: bool = False
+    """Run with exactly ``env``: neither the VM's environment nor the defaults
+    (``PATH``, ``HOME``, ``USER``, ``SHELL``) are added. ``PWD`` is still set to the
+    working directory: the guests' libc takes its working directory from it."""
 
 
 class ProcessSpawnResult(Base):

@@ -54,6 +54,13 @@ class VmLimits(Base, omit_defaults=False):
     """
 
     memory_bytes_per_process: Annotated[int, Meta(ge=64 * 1024, le=4096 * _MiB)] = 128 * _MiB
+    memory_bytes_per_vm: Annotated[int, Meta(ge=64 * 1024)] = 512 * _MiB
+    """Linear memory of all the VM's processes together: growing past it fails
+    (``memory.grow`` gives -1, so malloc fails inside the guest) and a process whose
+    initial memory does not fit does not start (EAGAIN)."""
+    dir_snapshot_bytes_per_vm: Annotated[int, Meta(ge=64 * 1024)] = 32 * _MiB
+    """Sidecar memory for the listings of the VM's open directory fds together
+    (about 160 bytes per entry); reading a directory past it fails with ENOMEM."""
     cpu_time_ms_per_process: Annotated[int, Positive] = 60_000
     max_processes: Annotated[int, Positive] = 128
     max_fds_per_process: Annotated[int, Meta(ge=3)] = 256
@@ -174,6 +181,8 @@ class VmUsage(Base):
     processes: int
     open_fds: int
     pipes: int
+    memory_bytes: int
+    """Linear memory of all the VM's processes (what ``memoryBytesPerVm`` bounds)."""
 
 
 class MountInfo(Base):

@@ -52,6 +52,7 @@ _DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/home/user", "USER": "user", "
 TIMEOUT_EXIT_CODE = 124
 # After a timeout's SIGKILL: how long to wait for the exit status before answering.
 _KILL_GRACE_SECONDS = 2.0
+_KILL_POLL_SECONDS = 0.01
 _OUTPUT_CHUNK = 65536  # largest process.output event
 
 EmitFn = Callable[[Event], Awaitable[None]]
@@ -91,28 +92,31 @@ class ClientProcesses:
         def on_exit(proc: Process) -> None:
             if proc.spawned_by_client:
                 try:
-                    token.run_sync_soon(self._exited, proc.pid)
+                    token.run_sync_soon(self._exited, proc)
                 except trio.RunFinishedError:
                     pass
 
         kernel.processes.on_exit(on_exit)
 
-    def _exited(self, pid: int) -> None:
-        running = self._running.get(pid)
-        if running is None:
-            return
-        assert running.proc.status is not None
-        self._statuses[pid] = running.proc.status
+    def _exited(self, proc: Process) -> None:
+        # Reaped even when no request waits for it any more (an exec that timed
+        # out or was cancelled): a zombie would hold a process slot for good.
+        assert proc.status is not None
+        self._statuses[proc.pid] = proc.status
         while len(self._statuses) > _RETAINED_STATUSES:
             self._statuses.popitem(last=False)
-        self._kernel.processes.reap(pid)
-        running.exited.set()
+        self._kernel.processes.reap(proc.pid)
+        running = self._running.get(proc.pid)
+        if running is not None:
+            running.exited.set()
 
-    async def _start(self, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str]) -> PipedProcess:
+    async def _start(self, params: ProcessExecParams | ProcessSpawnParams) -> PipedProcess:
+        command, argv, cwd = params.command, params.argv, params.cwd
         if (command is None) == (argv is None):
             raise RpcError("invalid_params", "give exactly one of command and argv")
         args = ["sh", "-c", command] if command is not None else list(argv or [])
         exec_path = "/bin/sh" if command is not None else args[0]
+        env = dict(params.env) if params.exact_env else {**self._env, **params.env}
         kernel = self._kernel
         stdin_r, stdin_w = kernel.make_pipe()
         stdout_r, stdout_w = kernel.make_pipe()
@@ -127,7 +131,7 @@ class ClientProcesses:
                 fds.install_at(fd, desc)
             proc = await trio.to_thread.run_sync(
                 lambda: spawn(
-                    kernel, ppid=0, exec_path=exec_path, argv=args, env={**self._env, **env},
+                    kernel, ppid=0, exec_path=exec_path, argv=args, env=env,
                     cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
                 ),
                 limiter=self._threads,
@@ -140,7 +144,7 @@ class ClientProcesses:
         running = PipedProcess(proc, stdin_w, stdout_r, stderr_r)
         self._running[proc.pid] = running
         if proc.status is not None:  # exited before we registered it
-            self._exited(proc.pid)
+            self._exited(proc)
         return running
 
     async def start_piped(self, *, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str]) -> PipedProcess:
@@ -149,7 +153,8 @@ class ClientProcesses:
 
         Raises: invalid_params (not exactly one of command/argv); KernelError as spawn.
         """
-        running = await self._start(command, argv, cwd, env)
+        params = ProcessSpawnParams(vm_id=self._vm_id, command=command, argv=argv, cwd=cwd, env=env)
+        running = await self._start(params)
         self._nursery.start_soon(self._forget_when_exited, running)
         return running
 
@@ -163,7 +168,7 @@ class ClientProcesses:
 
     async def spawn(self, params: ProcessSpawnParams, emit: EmitFn) -> int:
         """Start a process whose output streams as events. Returns its pid."""
-        running = await self._start(params.command, params.argv, params.cwd, params.env)
+        running = await self._start(params)
         self._nursery.start_soon(self._stream, running, emit)
         return running.proc.pid
 
@@ -199,9 +204,10 @@ class ClientProcesses:
 
         ``timeout_ms`` bounds everything: the process, whatever it started (the
         whole session is killed), and the wait for their output to end, so a
-        background child still holding stdout cannot stretch it either.
+        background child still holding stdout cannot stretch it either. A
+        cancelled request ($/cancelRequest, dispose) kills the session too.
         """
-        running = await self._start(params.command, params.argv, params.cwd, params.env)
+        running = await self._start(params)
         pid = running.proc.pid
         out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
         overflow = False
@@ -226,9 +232,11 @@ class ClientProcesses:
                     await running.exited.wait()
             timed_out = deadline.cancelled_caught
             if timed_out:
-                self._kernel.processes.kill_session(pid, 9)
-                with trio.move_on_after(_KILL_GRACE_SECONDS):
-                    await running.exited.wait()
+                await self._end_session(pid)
+        except BaseException:
+            # Cancelled or failed: nothing it started may outlive the request.
+            self._kernel.processes.kill_session(pid, 9)
+            raise
         finally:
             self._running.pop(pid, None)
         if overflow:
@@ -277,13 +285,25 @@ class ClientProcesses:
         _release_stdin(self._get(pid))
         await trio.lowlevel.checkpoint()
 
-    def kill(self, pid: int, signal: int) -> None:
-        """Signal the process and everything it started (its session).
+    async def _end_session(self, sid: int) -> None:
+        """SIGKILL session ``sid`` until none of it runs (a dying session starts
+        nothing new), waiting at most ``_KILL_GRACE_SECONDS``; then for the
+        leader's exit status to arrive."""
+        with trio.move_on_after(_KILL_GRACE_SECONDS):
+            while self._kernel.processes.kill_session(sid, 9):
+                await trio.sleep(_KILL_POLL_SECONDS)
+            running = self._running.get(sid)
+            if running is not None:
+                await running.exited.wait()
 
-        Raises: not_found (unknown or exited pid).
+    def kill(self, pid: int, signal: int) -> None:
+        """Signal the process and everything it started (its session), also
+        after the process itself exited while others of its session still run.
+
+        Raises: not_found (not a client process, or its whole session ended).
         """
-        self._get(pid)
-        self._kernel.processes.kill_session(pid, signal)
+        if not self._kernel.processes.kill_session(pid, signal) and pid not in self._running:
+            raise RpcError("not_found", f"no running client process or session {pid}")
 
     async def wait(self, pid: int, timeout_ms: int | None) -> ExitStatus:
         """Raises: not_found (never started here), timeout."""

@@ -199,3 +199,23 @@ async def test_output_nobody_subscribed_to_does_not_block_the_process(client, vm
     pid = (await client.process.spawn(vm_id, "head -c 5000000 /dev/zero")).pid
     with trio.fail_after(60):
         assert (await client.process.wait(vm_id, pid)).exit_code == 0
+
+
+async def test_cancelling_an_exec_kills_its_processes(client, vm_id):
+    with trio.move_on_after(1.5):  # sends $/cancelRequest
+        await client.process.exec(vm_id, "sleep 30 & sleep 30")
+    await wait_until_no_process_runs(client, vm_id)
+    assert (await client.process.exec(vm_id, "echo alive")).stdout == b"alive\n"
+
+
+async def test_kill_reaches_the_session_after_its_leader_exited(client, vm_id):
+    pid = (await client.process.spawn(vm_id, "sleep 30 </dev/null >/dev/null 2>&1 & echo started")).pid
+    with trio.fail_after(30):
+        await client.process.wait(vm_id, pid)
+    await trio.sleep(0.3)  # its output streams end too: the sidecar forgets the leader
+    assert await running_pids(client, vm_id)  # the background sleep lives on
+    await client.process.kill(vm_id, pid, "SIGKILL")
+    await wait_until_no_process_runs(client, vm_id)
+    with pytest.raises(RpcError) as err:  # nothing of that session is left now
+        await client.process.kill(vm_id, pid, "SIGKILL")
+    assert err.value.kind == "not_found"

@@ -180,3 +180,32 @@ async def test_host_calls_see_memory_the_guest_grew_after_its_first_host_call(cl
     (call $exit (call $write (i32.const 1) (i32.const 131080) (i32.const 1) (i32.const 131088)))))""")
     res = await run_wat(client, vm_id, wasm)
     assert (res.exit_code, res.stdout) == (0, b"before\nfter!\n")
+
+
+async def test_the_vm_memory_budget_makes_malloc_fail_cleanly(client):
+    # per process 128 MiB would allow ~111 MiB of blocks; the VM budget allows less
+    limits = VmLimits(memory_bytes_per_process=128 * 1024 * 1024, memory_bytes_per_vm=48 * 1024 * 1024)
+    vm = (await client.vm.create(VmConfig(limits=limits))).vm_id
+    alloc = await install_guest(client, vm, "alloc")
+    res = await client.process.exec(vm, argv=[alloc], timeout_ms=60_000)
+    assert res.exit_code == 3
+    got = int(res.stdout.split()[1])
+    assert 5 <= got < 48, res.stdout
+    assert (await client.vm.info(vm)).info.usage.memory_bytes == 0  # given back at exit
+
+
+async def test_a_process_the_vm_memory_budget_cannot_hold_does_not_start(client):
+    # a zig guest starts with ~16.5 MiB of linear memory: one fits in 24 MiB, two do not
+    vm = (await client.vm.create(VmConfig(limits=VmLimits(memory_bytes_per_vm=24 * 1024 * 1024)))).vm_id
+    spin = await install_guest(client, vm, "spin")
+    first = (await client.process.spawn(vm, argv=[spin])).pid
+    with trio.fail_after(30):
+        while not (await client.vm.info(vm)).info.usage.memory_bytes:
+            await trio.sleep(0.05)
+    with pytest.raises(RpcError) as err:
+        await client.process.spawn(vm, argv=[spin])
+    assert (err.value.kind, err.value.errno) == ("limit_exceeded", "EAGAIN")
+    await client.process.kill(vm, first, "SIGKILL")
+    await client.process.wait(vm, first)
+    second = (await client.process.spawn(vm, argv=[spin])).pid  # the budget came back
+    await client.process.kill(vm, second, "SIGKILL")

@@ -138,3 +138,10 @@ async def test_a_binary_file_that_is_not_wasm_is_not_executable(client, vm_id):
 async def test_etc_names_the_host_the_commands_report(client, vm_id):
     res = await sh(client, vm_id, "hostname; cat /etc/hostname; grep -c \"$(hostname)\" /etc/hosts; . /etc/os-release; echo $ID")
     assert res.stdout == b"agentos\nagentos\n2\nagentvm\n", res.stderr
+
+
+async def test_exact_env_runs_with_only_the_given_environment(client, vm_id):
+    res = await client.process.exec(vm_id, argv=["/bin/env"], env={"ONLY": "this"}, exact_env=True)
+    assert res.stdout.decode().splitlines() == ["ONLY=this", "PWD=/home/user"]
+    merged = await client.process.exec(vm_id, argv=["/bin/env"], env={"ONLY": "this"})
+    assert b"PATH=/bin:/usr/bin\n" in merged.stdout

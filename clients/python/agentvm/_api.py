@@ -140,13 +140,16 @@ class ProcessApi(_Namespace):
         env: dict[str, str] | None = None,
         stdin: bytes = b"",
         timeout_ms: int | None = None,
+        exact_env: bool = False,
     ) -> p.ProcessExecResult:
         """Run a process to completion; returns exit code, stdout and stderr. On
-        ``timeout_ms`` the process is killed and ``timed_out`` is set (exit code 124)."""
+        ``timeout_ms`` the process is killed and ``timed_out`` is set (exit code 124).
+        ``env`` is added to the VM's environment, or with ``exact_env`` is all of it."""
         return await self._conn.call(
             "process.exec",
             p.ProcessExecParams(
-                vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, stdin=stdin, timeout_ms=timeout_ms
+                vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, exact_env=exact_env, stdin=stdin,
+                timeout_ms=timeout_ms,
             ),
         )
 
@@ -158,11 +161,14 @@ class ProcessApi(_Namespace):
         argv: list[str] | None = None,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
+        exact_env: bool = False,
     ) -> p.ProcessSpawnResult:
         """Start a process; its output and exit arrive as events (subscribe with
-        ``client.events()`` first). Returns its pid."""
+        ``client.events()`` first). Returns its pid. ``env`` is added to the VM's
+        environment, or with ``exact_env`` is all of it."""
         return await self._conn.call(
-            "process.spawn", p.ProcessSpawnParams(vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {})
+            "process.spawn",
+            p.ProcessSpawnParams(vm_id=vm_id, command=command, argv=argv, cwd=cwd, env=env or {}, exact_env=exact_env),
         )
 
     async def ack_output(self, vm_id: str, pid: int, consumed: int) -> p.ProcessAckOutputResult:

@@ -59,6 +59,7 @@ async def vm_info(ctx: RequestContext, params: VmInfoParams) -> VmInfoResult:
                 processes=usage.processes,
                 open_fds=usage.open_fds,
                 pipes=usage.pipes,
+                memory_bytes=usage.memory_bytes,
             ),
             limits=vm.config.limits,
             mounts=[

@@ -43,10 +43,12 @@ from .limits import (
     DEFAULT_MAX_PIPES,
     DEFAULT_MAX_PROCESSES,
     DEFAULT_MEMORY_BYTES_PER_PROCESS,
+    DEFAULT_MEMORY_BYTES_PER_VM,
     DEFAULT_PIPE_BUFFER_BYTES,
     FsAccounting,
     FsUsage,
     Limits,
+    MemoryBudget,
 )
 from .memfs import MemoryFs
 from .mounts import MountInfo
@@ -63,6 +65,7 @@ __all__ = [
     "DEFAULT_MAX_PIPES",
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
+    "DEFAULT_MEMORY_BYTES_PER_VM",
     "DEFAULT_PIPE_BUFFER_BYTES",
     "ERRNO_NUMBERS",
     "NAME_MAX",
@@ -92,6 +95,7 @@ __all__ = [
     "HostFs",
     "KernelError",
     "Limits",
+    "MemoryBudget",
     "MemoryFs",
     "MountInfo",
     "OpenFile",

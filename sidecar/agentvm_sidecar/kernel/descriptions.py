@@ -97,7 +97,8 @@ class Description:
     def sync(self) -> None:
         """Nothing to flush for in-kernel objects."""
 
-    def readdir_entries(self, refresh: bool = False) -> list[DirEntry]:
+    def readdir_entries(self, refresh: bool = False) -> tuple[DirEntry, ...]:
+        """Raises: ENOTDIR, ENOMEM (see FileHandle.readdir_entries)."""
         raise KernelError.enotdir()
 
     @property
@@ -162,7 +163,7 @@ class FileDescription(Description):
     def sync(self) -> None:
         self.handle.sync()
 
-    def readdir_entries(self, refresh: bool = False) -> list[DirEntry]:
+    def readdir_entries(self, refresh: bool = False) -> tuple[DirEntry, ...]:
         return self.handle.readdir_entries(refresh)
 
 

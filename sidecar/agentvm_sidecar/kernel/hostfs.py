@@ -518,6 +518,8 @@ class HostOpenFile:
     """A real host fd for a regular file inside a HostFs."""
 
     __slots__ = ("_fd", "_fs")
+    # pread/size/fstat touch only the host fd: FileHandle may read without the VM lock.
+    concurrent_reads = True
 
     def __init__(self, fs: HostFs, fd: int) -> None:
         self._fs = fs

@@ -19,7 +19,7 @@ from .errors import KernelError
 from .fdtable import FdBudget, FdTable
 from .fstypes import FileKind, OpenFlags, Stat
 from .hostfs import HostFs
-from .limits import FsAccounting, Limits
+from .limits import FsAccounting, Limits, MemoryBudget
 from .memfs import MemoryFs
 from .mounts import MountInfo
 from .pipes import PipeBudget
@@ -27,7 +27,10 @@ from .process import ExitStatus, Process, ProcessState, ProcessTable
 from .rootfs import make_root_fs
 from .vfs import Vfs
 
-__all__ = ["Kernel", "KernelUsage"]
+__all__ = ["SHUTDOWN_GRACE_SECONDS", "Kernel", "KernelUsage"]
+
+# How long a disposed VM's processes get, all together, to notice their SIGKILL.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class KernelUsage:
     processes: int
     open_fds: int
     pipes: int
+    memory_bytes: int  # linear memory of all processes
 
 
 class Kernel:
@@ -48,7 +52,12 @@ class Kernel:
         self.limits = limits
         self.lock = threading.RLock()
         self.accounting = FsAccounting.from_limits(limits)
-        self.vfs = Vfs(make_root_fs(self.accounting), lock=self.lock, accounting=self.accounting)
+        self.dir_snapshots = MemoryBudget(limits.dir_snapshot_bytes_per_vm, "directory listing")
+        # linear memory of all processes together, charged by wasm/memory_budget.py
+        self.guest_memory = MemoryBudget(limits.memory_bytes_per_vm, "VM memory")
+        self.vfs = Vfs(
+            make_root_fs(self.accounting), lock=self.lock, accounting=self.accounting, dir_snapshots=self.dir_snapshots
+        )
         self.vfs.mount("/dev", _DEVFS)
         self.processes = ProcessTable(limits.max_processes)
         self.fd_budget = FdBudget(limits.max_fds_per_vm)
@@ -169,20 +178,17 @@ class Kernel:
         running = sum(1 for p in self.processes.all() if p.state is ProcessState.RUNNING)
         return KernelUsage(
             fs_bytes=fs.bytes_used, fs_inodes=fs.inodes_used, processes=running,
-            open_fds=self.fd_budget.used, pipes=self._pipes,
+            open_fds=self.fd_budget.used, pipes=self._pipes, memory_bytes=self.guest_memory.used,
         )
 
     def shutdown(self) -> None:
-        """Kill every process, wait briefly for them, then unmount everything
-        (deepest first), closing host resources. Idempotent."""
-        for proc in self.processes.all():
-            if proc.state is ProcessState.RUNNING:
-                self.processes.kill(0, proc.pid, 9)
-        for proc in self.processes.all():
-            if not proc.exited.wait(timeout=5.0):
-                # A guest that ignores the kill (stuck in a non-interruptible host
-                # call) is abandoned; its fds are closed so nothing else blocks on it.
-                self.processes.exit(proc, ExitStatus(0, 9))
+        """Kill every process at once (no new one can start), wait for them all
+        with one overall deadline, then unmount everything (deepest first),
+        closing host resources. Idempotent."""
+        for proc in self.processes.shutdown(timeout=SHUTDOWN_GRACE_SECONDS):
+            # A guest that ignores the kill (stuck in a non-interruptible host
+            # call) is abandoned; its fds are closed so nothing else blocks on it.
+            self.processes.exit(proc, ExitStatus(0, 9))
         with self.lock:
             for info in sorted(self.vfs.mounts(), key=lambda m: m.path.count("/"), reverse=True):
                 if info.path != "/":

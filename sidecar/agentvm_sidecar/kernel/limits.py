@@ -20,6 +20,11 @@
 #
 # XX: host_dir mounts are not charged here; writes there are bounded only by
 # the host disk.
+#
+# `MemoryBudget` counts sidecar memory a VM's guests make the sidecar hold outside
+# the filesystem, all-or-nothing like `FsAccounting` but failing with ENOMEM:
+# directory snapshots of open directory fds (handle.py) and the guests' linear
+# memories (wasm/memory_budget.py).
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from .errors import KernelError
 
 __all__ = [
     "DEFAULT_CPU_TIME_MS_PER_PROCESS",
+    "DEFAULT_DIR_SNAPSHOT_BYTES_PER_VM",
     "DEFAULT_FS_MAX_BYTES",
     "DEFAULT_FS_MAX_INODES",
     "DEFAULT_MAX_ARGV_ENV_BYTES",
@@ -39,12 +45,14 @@ __all__ = [
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MAX_PROGRAM_BYTES",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
+    "DEFAULT_MEMORY_BYTES_PER_VM",
     "DEFAULT_PIPE_BUFFER_BUDGET_BYTES",
     "DEFAULT_PIPE_BUFFER_BYTES",
     "DEFAULT_PIPE_MAX_BUFFER_BYTES",
     "FsAccounting",
     "FsUsage",
     "Limits",
+    "MemoryBudget",
 ]
 
 MiB = 1024 * 1024
@@ -52,6 +60,13 @@ MiB = 1024 * 1024
 DEFAULT_FS_MAX_BYTES = 256 * MiB
 DEFAULT_FS_MAX_INODES = 65536
 DEFAULT_MEMORY_BYTES_PER_PROCESS = 128 * MiB
+# All linear memories of a VM's processes together (4 processes at the full
+# per-process size; a pipeline of small commands uses a few MiB each).
+DEFAULT_MEMORY_BYTES_PER_VM = 512 * MiB
+# Directory listings held for open directory fds (fd_readdir's snapshots), all
+# together: about 200k entries, while one listing of a full 65536-inode
+# filesystem takes about 11 MiB.
+DEFAULT_DIR_SNAPSHOT_BYTES_PER_VM = 32 * MiB
 DEFAULT_CPU_TIME_MS_PER_PROCESS = 60_000
 DEFAULT_MAX_PROCESSES = 128
 DEFAULT_MAX_FDS_PER_PROCESS = 256
@@ -73,6 +88,8 @@ class Limits:
     fs_max_bytes: int = DEFAULT_FS_MAX_BYTES
     fs_max_inodes: int = DEFAULT_FS_MAX_INODES
     memory_bytes_per_process: int = DEFAULT_MEMORY_BYTES_PER_PROCESS
+    memory_bytes_per_vm: int = DEFAULT_MEMORY_BYTES_PER_VM
+    dir_snapshot_bytes_per_vm: int = DEFAULT_DIR_SNAPSHOT_BYTES_PER_VM
     cpu_time_ms_per_process: int = DEFAULT_CPU_TIME_MS_PER_PROCESS
     max_processes: int = DEFAULT_MAX_PROCESSES
     max_fds_per_process: int = DEFAULT_MAX_FDS_PER_PROCESS
@@ -158,3 +175,38 @@ class FsAccounting:
             return FsUsage(self._bytes, self._inodes, self.max_bytes, self.max_inodes)
 
     statistics = usage
+
+
+class MemoryBudget:
+    """Bytes of sidecar memory one VM may hold for one purpose. Thread-safe."""
+
+    __slots__ = ("_lock", "_used", "limit", "what")
+
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, n: int) -> None:
+        """Take ``n`` bytes, or raise without taking any.
+
+        Raises: ENOMEM when the budget cannot cover them.
+        """
+        with self._lock:
+            if self._used + n > self.limit:
+                raise KernelError("ENOMEM", f"{self.what} budget of {self.limit} bytes is spent")
+            self._used += n
+
+    def release(self, n: int) -> None:
+        with self._lock:
+            self._used = max(0, self._used - n)
+
+    def fits(self, n: int) -> bool:
+        """``n`` more bytes would fit right now (a check before costly work;
+        ``reserve`` is what takes them)."""
+        return self._used + n <= self.limit
+
+    @property
+    def used(self) -> int:
+        return self._used

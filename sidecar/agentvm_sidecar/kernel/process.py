@@ -16,6 +16,11 @@
 #  * Linux signal numbers are used throughout, as the guest ABI does.
 #  * a session (`sid`) is a client-started process and everything it starts; no
 #    guest call changes it, so the sidecar can always end a whole command tree.
+#  * a session sent a terminating signal by the sidecar is *dying* until none of
+#    its processes runs: it can start no new process (EAGAIN), so a fork bomb
+#    cannot outrun its kill (a child spawned a moment before its parent noticed
+#    the signal is already in the table and gets it too). `shutdown` makes the
+#    whole table dying for good.
 
 from __future__ import annotations
 
@@ -42,6 +47,11 @@ SIGNAL_NAMES = {n: s for s, n in SIGNALS.items()}
 _IGNORED_BY_DEFAULT = {17, 18, 19, 20, 21, 22, 23, 28}
 _UNBLOCKABLE = {9, 19}
 _WAIT_SLICE = 0.05
+
+
+def _terminates(sig: int) -> bool:
+    """The default action of ``sig`` ends the process (0 is only a check)."""
+    return sig != 0 and sig not in _IGNORED_BY_DEFAULT
 
 
 def signal_number(name: str) -> int:
@@ -104,6 +114,8 @@ class ProcessTable:
         self._next_pid = 1
         self._cond = threading.Condition(threading.Lock())
         self._exit_listeners: list[Callable[[Process], None]] = []
+        self._dying: set[int] = set()  # sessions being killed (see the header)
+        self._closed = False  # shut down: no process starts ever again
 
     def __len__(self) -> int:
         return len(self._procs)
@@ -118,14 +130,17 @@ class ProcessTable:
     ) -> Process:
         """A new RUNNING process record (its program is started by the caller).
 
-        Raises: EAGAIN when ``max_processes`` records exist.
+        Raises: EAGAIN when ``max_processes`` records exist, or when the parent's
+        session is being killed (or the table shut down).
         """
         with self._cond:
             if len(self._procs) >= self.max_processes:
                 raise KernelError.eagain(message="process limit reached")
+            parent = self._procs.get(ppid)
+            if self._closed or (parent is not None and parent.sid in self._dying):
+                raise KernelError.eagain(message="the session is being killed")
             pid = self._next_pid
             self._next_pid += 1
-            parent = self._procs.get(ppid)
             proc = Process(
                 pid=pid, ppid=ppid, argv=argv, env=env, cwd=cwd, fds=fds, cred=cred, umask=umask,
                 sigmask=sigmask, pgid=parent.pgid if parent else pid, sid=parent.sid if parent else pid,
@@ -158,6 +173,8 @@ class ProcessTable:
                        and not c.spawned_by_client]
             for orphan in orphans:
                 del self._procs[orphan.pid]
+            if proc.sid in self._dying and not self._session_running(proc.sid):
+                self._dying.discard(proc.sid)
             self._cond.notify_all()
         proc.exited.set()
         for listener in self._exit_listeners:
@@ -247,13 +264,51 @@ class ProcessTable:
     def kill_session(self, sid: int, sig: int) -> int:
         """Deliver ``sig`` to every running process of session ``sid`` (a client
         process and all it started; guests may change their process group but
-        never their session). Returns how many were signalled."""
+        never their session). A terminating signal also marks the session dying
+        until it has no running process: none of its processes can start another
+        meanwhile. Returns how many were signalled (0: the session is empty)."""
         with self._cond:
-            running = [p for p in self._procs.values() if p.sid == sid and p.state is ProcessState.RUNNING]
+            running = self._session_processes(sid)
+            if running and _terminates(sig):
+                self._dying.add(sid)
             for proc in running:
                 self._deliver(proc, sig)
             self._cond.notify_all()
             return len(running)
+
+    def wait_session(self, sid: int, timeout: float) -> bool:
+        """Block until no process of session ``sid`` runs; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._session_running(sid):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, _WAIT_SLICE))
+            return True
+
+    def shutdown(self, timeout: float) -> list[Process]:
+        """SIGKILL every process and refuse new ones for good, then wait for them
+        all with one overall ``timeout``. Returns the ones still running then."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._closed = True
+            for proc in self._procs.values():
+                if proc.state is ProcessState.RUNNING:
+                    self._deliver(proc, 9)
+            self._cond.notify_all()
+            while True:
+                stuck = [p for p in self._procs.values() if p.state is ProcessState.RUNNING]
+                remaining = deadline - time.monotonic()
+                if not stuck or remaining <= 0:
+                    return stuck
+                self._cond.wait(min(remaining, _WAIT_SLICE))
+
+    def _session_processes(self, sid: int) -> list[Process]:
+        return [p for p in self._procs.values() if p.sid == sid and p.state is ProcessState.RUNNING]
+
+    def _session_running(self, sid: int) -> bool:
+        return any(p.sid == sid and p.state is ProcessState.RUNNING for p in self._procs.values())
 
     @staticmethod
     def _deliver(proc: Process, sig: int) -> None:

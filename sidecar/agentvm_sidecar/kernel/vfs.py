@@ -42,7 +42,7 @@ from .fstypes import (
     Stat,
 )
 from .handle import FileHandle
-from .limits import FsAccounting, FsUsage
+from .limits import FsAccounting, FsUsage, MemoryBudget
 from .mounts import MountInfo, MountTable
 from .walker import Loc as _Loc
 from .walker import PathWalker, R, W, X
@@ -91,10 +91,12 @@ class Vfs:
         lock: threading.RLock | None = None,
         accounting: FsAccounting | None = None,
         root_read_only: bool = False,
+        dir_snapshots: MemoryBudget | None = None,
     ) -> None:
         self._lock = lock if lock is not None else threading.RLock()
         self._mounts = MountTable(root_fs, root_read_only)
         self.accounting = accounting
+        self.dir_snapshots = dir_snapshots  # charged by directory handles' listings
         walker = PathWalker(self._mounts)
         self._walk = walker.walk
         self._existing = walker.existing
@@ -324,6 +326,7 @@ class Vfs:
                 cred,
                 True,
                 False,
+                self.dir_snapshots,
             )
         if truncate:
             fs.truncate(loc.node, 0)

@@ -16,8 +16,10 @@ an ordinary directory fd and records it in ``plain_preopens``.
 from __future__ import annotations
 
 import ctypes
+import math
 import struct
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -73,10 +75,11 @@ class GuestContext:
         self._memory: wasmtime.Memory | None = None
         self._address = 0  # of linear memory in the host, see _base
         self._length = 0
+        self._view = memoryview(b"")
         self.exit_status: ExitStatus | None = None
         self.exec_request: tuple[Program, dict[str, str]] | None = None
         self.cpu_exceeded = False
-        self.cpu_deadline = 0.0  # thread CPU seconds at which the budget is spent
+        self.cpu_deadline = math.inf  # thread CPU seconds at which the budget is spent (set by the runtime)
         cwd = proc.cwd
         self.preopens: list[str] = [cwd] if cwd == "/" else [cwd, "/"]
         self.plain_preopens: dict[int, str] = {}
@@ -105,6 +108,14 @@ class GuestContext:
         """For kernel waits: stop when this process must terminate."""
         return self.proc.pending_kill != 0
 
+    def check_cpu(self) -> None:
+        """Raise GuestExit when the CPU budget is spent (the runtime then exits
+        124). For host calls that loop: the epoch callback checks only while wasm
+        runs, and host work on the guest thread counts against the budget too."""
+        if time.thread_time() >= self.cpu_deadline:
+            self.cpu_exceeded = True
+            raise GuestExit()
+
     # -- preopens -------------------------------------------------------------------
     def preopen_path(self, fd: int) -> str | None:
         """The VM path of preopen ``fd`` (tagged, or a plain WASI preopen), or None."""
@@ -126,37 +137,49 @@ class GuestContext:
         self._memory = memory
         if memory is not None:
             self._address = ctypes.cast(memory.data_ptr(self.store), ctypes.c_void_p).value or 0
-            self._length = memory.data_len(self.store)
+            self._map(memory.data_len(self.store))
 
-    def _base(self, ptr: int, size: int) -> int:
+    def _map(self, length: int) -> None:
+        # A memoryview over the linear memory: slicing it copies without leaving
+        # Python, where ctypes.memmove (a CFUNCTYPE) drops and retakes the GIL on
+        # every call, and retaking it waits behind every other busy guest thread.
+        self._length = length
+        self._view = memoryview((ctypes.c_ubyte * length).from_address(self._address)).cast("B") if length else memoryview(b"")
+
+    def _span(self, ptr: int, size: int) -> int:
         # The engine never moves a linear memory (engine.py: memory_may_move off),
         # so its address is read once; its length only grows, so it is re-read only
         # when a range looks out of bounds. Asking wasmtime on every access cost
-        # ~4 us, more than the rest of a typical host call.
+        # ~4 us, more than the rest of a typical host call. Returns the masked ptr.
         ptr &= 0xFFFFFFFF
         end = ptr + size
         if size < 0 or end > self._length:
             assert self._memory is not None
-            self._length = self._memory.data_len(self.store)
+            length = self._memory.data_len(self.store)
+            if length != self._length:
+                self._map(length)
             if size < 0 or end > self._length:
                 raise GuestFault(f"range {ptr:#x}+{size} outside guest memory")
-        return self._address + ptr
+        return ptr
 
     def read(self, ptr: int, size: int) -> bytes:
         """Copy ``size`` bytes out of guest memory. Raises: GuestFault."""
         size &= 0xFFFFFFFF
-        return ctypes.string_at(self._base(ptr, size), size) if size else b""
+        if not size:
+            return b""
+        start = self._span(ptr, size)
+        return self._view[start : start + size].tobytes()
 
     def write(self, ptr: int, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` into guest memory. Raises: GuestFault."""
         n = len(data)
         if n:
-            addr = self._base(ptr, n)
-            ctypes.memmove(addr, data if isinstance(data, bytes) else bytes(data), n)
+            start = self._span(ptr, n)
+            self._view[start : start + n] = data if not isinstance(data, memoryview) else data.cast("B")
 
     def check(self, ptr: int, size: int) -> None:
         """Validate a range before side effects. Raises: GuestFault."""
-        self._base(ptr, size & 0xFFFFFFFF)
+        self._span(ptr, size & 0xFFFFFFFF)
 
     def u32(self, ptr: int) -> int:
         return _U32.unpack(self.read(ptr, 4))[0]
@@ -177,6 +200,6 @@ class GuestContext:
     def iovecs(self, iovs: int, count: int) -> list[tuple[int, int]]:
         """The (ptr, len) pairs of a WASI iovec array. Raises: GuestFault."""
         count &= 0xFFFFFFFF
-        self._base(iovs, 8 * count)  # unmasked: 8 * count may not wrap past 4 GiB
+        self._span(iovs, 8 * count)  # unmasked: 8 * count may not wrap past 4 GiB
         raw = self.read(iovs, 8 * count)
         return [struct.unpack_from("<II", raw, 8 * i) for i in range(count)]

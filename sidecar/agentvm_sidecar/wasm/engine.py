@@ -19,6 +19,10 @@
 #   read a memory's host address once per program instead of asking wasmtime on
 #   every access (context.py). Costs only virtual address space, as wasmtime's
 #   default on 64-bit hosts already does.
+# - memory_init_cow off: linear memories are allocated by memory_budget.py (to
+#   charge each VM's memory budget), and wasmtime can only map copy-on-write
+#   memory images into memories it mapped itself (it panics otherwise), so data
+#   segments are copied at instantiation instead.
 # - consume_fuel stays off: fuel instruments every basic block and costs
 #   throughput; epochs give prompt kill and CPU budgets without that cost. Fuel
 #   would only be needed for deterministic instruction counting.
@@ -39,6 +43,8 @@ from types import MappingProxyType
 
 import wasmtime
 
+from .memory_budget import install_memory_creator
+
 __all__ = [
     "ENGINE_SETTINGS",
     "WASMTIME_VERSION",
@@ -56,6 +62,7 @@ ENGINE_SETTINGS: Mapping[str, object] = MappingProxyType(
         "wasm_multi_memory": False,
         "memory_may_move": False,
         "memory_reservation": 4 << 30,
+        "memory_init_cow": False,
     }
 )
 
@@ -82,9 +89,12 @@ _engine: wasmtime.Engine | None = None
 
 
 def shared_engine() -> wasmtime.Engine:
-    """The process-wide Engine (created on first call; thread-safe)."""
+    """The process-wide Engine (created on first call; thread-safe). Its linear
+    memories are charged to their VM's memory budget (memory_budget.py)."""
     global _engine
     with _lock:
         if _engine is None:
-            _engine = wasmtime.Engine(make_config())
+            config = make_config()
+            install_memory_creator(config)
+            _engine = wasmtime.Engine(config)
         return _engine

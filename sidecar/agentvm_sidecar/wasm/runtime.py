@@ -114,13 +114,25 @@ class GuestRuntime:
         self._prepared: weakref.WeakKeyDictionary[wasmtime.Module, tuple[wasmtime.Linker, bool]] = (
             weakref.WeakKeyDictionary()
         )
+        self._guests = 0  # running guest threads; the ticker sleeps while there are none
+        self._guests_changed = threading.Condition()
         ticker = threading.Thread(target=self._tick, name="agentvm-epoch", daemon=True)
         ticker.start()
 
     def _tick(self) -> None:
+        # An idle sidecar must not wake 200 times a second, and every wake-up
+        # competes for the GIL with the guests' host calls.
         while True:
+            with self._guests_changed:
+                while not self._guests:
+                    self._guests_changed.wait()
             time.sleep(TICK_SECONDS)
             self.engine.increment_epoch()
+
+    def _count_guest(self, delta: int) -> None:
+        with self._guests_changed:
+            self._guests += delta
+            self._guests_changed.notify()
 
     def start(self, kernel: Kernel, proc: Process, program: Program) -> None:
         """Run ``program`` as ``proc`` on a new thread; returns at once."""
@@ -131,22 +143,29 @@ class GuestRuntime:
 
     def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
         status = ExitStatus(TRAP_EXIT_CODE)
+        self._count_guest(1)
         # One CPU budget for the process's whole life: exec does not refill it
         # (as RLIMIT_CPU), and every image runs on this same thread.
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
         try:
             while True:
                 ctx = self._run_image(kernel, proc, program, cpu_deadline)
-                if ctx.exec_request is None:
-                    status = ctx.exit_status or ExitStatus(TRAP_EXIT_CODE)
+                exec_request, exit_status = ctx.exec_request, ctx.exit_status
+                # Drop the image's Store now: its linear memory goes back to the
+                # VM's memory budget before a new image (or the exit) happens.
+                del ctx
+                set_current_context(None)
+                if exec_request is None:
+                    status = exit_status or ExitStatus(TRAP_EXIT_CODE)
                     break
-                program, env = ctx.exec_request
+                program, env = exec_request
                 proc.argv, proc.env = program.argv, env
                 proc.fds.close_cloexec()
         except BaseException:
             log.exception("guest_runner_failed", pid=proc.pid)
         finally:
             set_current_context(None)
+            self._count_guest(-1)
             kernel.processes.exit(proc, status)
 
     def _run_image(self, kernel: Kernel, proc: Process, program: Program, cpu_deadline: float) -> GuestContext:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import wasmtime
+
 from ..kernel.errors import KernelError
 from ..kernel.fdtable import FdTable
 from ..kernel.fstypes import Cred
@@ -22,7 +24,9 @@ from .runtime import shared_runtime
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
 
-__all__ = ["argv_env_bytes", "spawn"]
+__all__ = ["argv_env_bytes", "initial_memory_bytes", "spawn"]
+
+WASM_PAGE_BYTES = 65536
 
 
 def argv_env_bytes(argv: list[str], env: dict[str, str]) -> int:
@@ -30,6 +34,13 @@ def argv_env_bytes(argv: list[str], env: dict[str, str]) -> int:
     return sum(len(a.encode("utf-8", "surrogateescape")) + 1 for a in argv) + sum(
         len(k.encode("utf-8", "surrogateescape")) + len(v.encode("utf-8", "surrogateescape")) + 2
         for k, v in env.items()
+    )
+
+
+def initial_memory_bytes(module: wasmtime.Module) -> int:
+    """Bytes of linear memory ``module`` starts with (its defined memories)."""
+    return sum(
+        e.type.limits.min * WASM_PAGE_BYTES for e in module.exports if isinstance(e.type, wasmtime.MemoryType)
     )
 
 
@@ -50,7 +61,8 @@ def spawn(
     """Create and start a process running ``exec_path``; takes ownership of ``fds``.
 
     Raises: KernelError E2BIG (argv+env over the limit), ENOENT/EACCES/ENOEXEC (program),
-    EAGAIN (process limit).
+    EAGAIN (process limit, or the VM's memory budget cannot hold the program's
+    initial memory).
     """
     try:
         # The guest libc takes its cwd from $PWD, so it must name the spawn cwd even
@@ -59,6 +71,8 @@ def spawn(
         if argv_env_bytes(argv, env) > kernel.limits.max_argv_env_bytes:
             raise KernelError("E2BIG", "argument list and environment too long")
         program = resolve_program(kernel, exec_path, argv, env, cwd, cred)
+        if not kernel.guest_memory.fits(initial_memory_bytes(program.module)):
+            raise KernelError.eagain(message="the VM's memory budget cannot hold another process")
         proc = kernel.processes.create(
             ppid=ppid, argv=program.argv, env=env, cwd=cwd, fds=fds, cred=cred, umask=umask,
             sigmask=sigmask, spawned_by_client=spawned_by_client,

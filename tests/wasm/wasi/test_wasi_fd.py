@@ -7,6 +7,7 @@ import struct
 from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.fstypes import USER, OpenFlags
 from agentvm_sidecar.kernel.process import ExitStatus
+from agentvm_sidecar.wasm.wasi.rights import DIRECTORY_BASE
 
 from .conftest import PRE0, PRE1, E, Guest
 
@@ -68,7 +69,7 @@ def test_root_cwd_has_one_preopen(kernel):
 
 
 def test_preopen_fdstat_and_filestat(guest: Guest):
-    assert fdstat(guest, PRE0) == (3, 0, RW, RW)
+    assert fdstat(guest, PRE0) == (3, 0, DIRECTORY_BASE, RW)
     st = filestat(guest, PRE1)
     assert st["filetype"] == 3 and st["ino"] == guest.kernel.vfs.stat("/").ino
     assert fdstat(guest, 0x40000010) == E["EBADF"]
@@ -232,12 +233,12 @@ def test_bad_fds_and_pointers(guest: Guest):
 
 
 def test_char_device(guest: Guest):
-    fd = guest.open("/dev/null", rights=RW)
+    fd = guest.open("dev/null", rights=RW, dirfd=PRE1)
     ft, _, base, _ = fdstat(guest, fd)
     assert ft == 2 and base & FD_SEEK  # not a tty for wasi-libc's isatty()
     assert guest.write(fd, b"gone") == (0, 4)
     assert guest.read_fd(fd, 10) == (0, b"")
-    z = guest.open("/dev/zero", rights=RO)
+    z = guest.open("dev/zero", rights=RO, dirfd=PRE1)
     assert guest.read_fd(z, 8) == (0, b"\0" * 8)
 
 

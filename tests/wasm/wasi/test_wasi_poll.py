@@ -124,3 +124,34 @@ def test_bad_output_pointer(guest: Guest):
     inp = guest.alloc(48, clock_sub(1, 0))
     assert guest.call("poll_oneoff", inp, guest.mem_size - 16, 1, guest.alloc(4)) == E["EFAULT"]
     assert guest.call("poll_oneoff", guest.mem_size - 16, guest.alloc(32), 1, guest.alloc(4)) == E["EFAULT"]
+
+
+def test_more_subscriptions_than_the_limit_is_einval(guest: Guest):
+    from agentvm_sidecar.wasm.wasi.poll import MAX_SUBSCRIPTIONS
+
+    # Checked before the subscriptions are read: a million of them would be 48 MB.
+    assert guest.call("poll_oneoff", 0, 0, MAX_SUBSCRIPTIONS + 1, guest.alloc(4)) == E["EINVAL"]
+    assert guest.call("poll_oneoff", 0, 0, 1 << 20, guest.alloc(4)) == E["EINVAL"]
+
+
+def test_many_subscriptions_on_one_pipe_all_fire_together(guest: Guest):
+    n = 2048  # as many as the test memory (256 KiB) holds with their events
+    r, w = _pipe(guest)
+    guest.write(w, b"x")
+    raw = b"".join(fd_sub(i, FD_READ, r) for i in range(n))
+    inp = guest.alloc(len(raw), raw)
+    out = guest.alloc(32 * n)
+    ret = guest.alloc(4)
+    assert guest.call("poll_oneoff", inp, out, n, ret) == 0 and guest.u32(ret) == n
+    events = [struct.unpack_from("<QHB5xQH", guest.read(out + 32 * i, 32)) for i in (0, n - 1)]
+    assert events == [(0, 0, FD_READ, 1, 0), (n - 1, 0, FD_READ, 1, 0)]
+
+
+def test_a_poll_stops_when_the_cpu_budget_is_spent(guest: Guest):
+    r, _w = _pipe(guest)
+    guest.ctx.cpu_deadline = time.thread_time()  # nothing left
+    raw = fd_sub(1, FD_READ, r) + clock_sub(2, 60_000_000_000)
+    inp = guest.alloc(len(raw), raw)
+    guest.call_exit("poll_oneoff", inp, guest.alloc(64), 2, guest.alloc(4))
+    assert guest.ctx.cpu_exceeded  # the runtime turns this into exit code 124
+    assert not guest.proc.fds.get(r).pipe._watchers

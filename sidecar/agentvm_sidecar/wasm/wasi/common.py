@@ -57,17 +57,25 @@ def dir_base(ctx: GuestContext, dirfd: int) -> str:
 
 
 def guest_path(ctx: GuestContext, ptr: int, length: int) -> str:
-    """A path argument. Raises: GuestFault, ENOENT (empty), EINVAL (NUL byte)."""
+    """A path argument, relative to its dirfd.
+
+    Raises: GuestFault, ENOENT (empty), EINVAL (NUL byte), ENOTCAPABLE (absolute:
+    preview1 paths are resolved relative to a directory capability, which an
+    absolute path would leave; wasi-libc turns absolute paths into a preopen and
+    a relative path before calling, as the agentOS libc does).
+    """
     path = ctx.string(ptr, length & U32)
     if not path:
         raise KernelError.enoent(message="empty path")
     if "\0" in path:
         raise KernelError.einval(message="path contains a NUL byte")
+    if path.startswith("/"):
+        raise KernelError("ENOTCAPABLE", "absolute path given to a preview1 path call", path)
     return path
 
 
 def absolute(base: str, path: str) -> str:
-    """``path`` (relative to directory ``base``, or VM-absolute) as a VM-absolute path.
+    """``path`` (relative to directory ``base``) as a VM-absolute path.
 
     Only used where one VFS call takes two paths with different bases (rename, link);
     resolving ``base/path`` from ``/`` is the same walk as resolving ``path`` with

@@ -26,6 +26,7 @@ from ..abi import host_function
 from ..context import GuestContext
 from . import layouts as L
 from .common import U32, U64, description, is_tagged, preopen_or_ebadf
+from .rights import DIRECTORY_BASE, DIRECTORY_INHERITING, drop_rights, require, rights_of, set_sync_flags, sync_flags
 
 MODULE = "wasi_snapshot_preview1"
 SIGPIPE = 13
@@ -82,19 +83,10 @@ def set_append(desc: Description, on: bool) -> None:
 
 
 def fdstat_of(desc: Description) -> bytes:
-    kind = desc.kind
-    rights = L.RIGHTS_ALL
-    if not desc.readable:
-        rights &= ~(L.RIGHT_FD_READ | L.RIGHT_FD_READDIR)
-    if not desc.writable:
-        rights &= ~L.RIGHT_FD_WRITE
-    if kind is not FileKind.DIRECTORY:
-        rights &= ~L.RIGHT_FD_READDIR
-    # wasi-libc's isatty(): a character device without SEEK/TELL rights is a terminal.
-    if kind in _NOT_SEEKABLE or getattr(desc, "is_tty", False):
-        rights &= ~(L.RIGHT_FD_SEEK | L.RIGHT_FD_TELL)
+    """The fdstat of ``desc``: its rights as opened (rights.py) and its flags."""
     flags = (L.FDFLAGS_APPEND if is_append(desc) else 0) | (L.FDFLAGS_NONBLOCK if desc.nonblocking else 0)
-    return L.pack_fdstat(L.filetype(kind), flags, rights, L.RIGHTS_ALL)
+    base, inheriting = rights_of(desc)
+    return L.pack_fdstat(L.filetype(desc.kind), flags | sync_flags(desc), base, inheriting)
 
 
 def _dir_entries_of_preopen(ctx: GuestContext, path: str) -> list[DirEntry]:
@@ -137,6 +129,7 @@ def fd_read(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, ret_nread:
     iovs = ctx.iovecs(iovs_ptr, iovs_len)
     total = _iov_total(ctx, iovs)
     desc = description(ctx, fd)
+    require(desc, L.RIGHT_FD_READ)
     try:
         data = desc.read(min(total, MAX_READ), interrupted=ctx.interrupted)
     except KernelError as exc:
@@ -150,6 +143,7 @@ def fd_write(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, ret_nwrit
     ctx.check(ret_nwritten, 4)
     data = _gather(ctx, ctx.iovecs(iovs_ptr, iovs_len))
     desc = description(ctx, fd)
+    require(desc, L.RIGHT_FD_WRITE)
     try:
         n = desc.write(data, interrupted=ctx.interrupted)
     except KernelError as exc:
@@ -163,6 +157,7 @@ def fd_pread(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, offset: i
     iovs = ctx.iovecs(iovs_ptr, iovs_len)
     total = _iov_total(ctx, iovs)
     desc = description(ctx, fd)
+    require(desc, L.RIGHT_FD_READ)
     if offset < 0:
         raise KernelError.einval(message="negative offset")
     data = desc.pread(min(total, MAX_READ), offset)
@@ -175,16 +170,27 @@ def fd_pwrite(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, offset: 
     ctx.check(ret_nwritten, 4)
     data = _gather(ctx, ctx.iovecs(iovs_ptr, iovs_len))
     desc = description(ctx, fd)
+    require(desc, L.RIGHT_FD_WRITE)
     if offset < 0:
         raise KernelError.einval(message="negative offset")
     ctx.set_u32(ret_nwritten, desc.pwrite(data, offset))
 
 
 # -- position -------------------------------------------------------------------------------
+def _positioned(ctx: GuestContext, fd: int, right: int) -> Description:
+    """The description of ``fd`` for fd_seek/fd_tell. A directory has no position
+    (no seek/tell rights; EBADF, as wasmtime's preview1 answers)."""
+    desc = description(ctx, fd)
+    if desc.kind is FileKind.DIRECTORY:
+        raise KernelError.ebadf(message="a directory has no file position")
+    require(desc, right)
+    return desc
+
+
 @host_function(MODULE, "fd_seek", "iIii")
 def fd_seek(ctx: GuestContext, fd: int, offset: int, whence: int, ret_newoffset: int) -> None:
     ctx.check(ret_newoffset, 8)
-    desc = description(ctx, fd)
+    desc = _positioned(ctx, fd, L.RIGHT_FD_SEEK)
     whence &= 0xFF
     if whence not in (L.WHENCE_SET, L.WHENCE_CUR, L.WHENCE_END):
         raise KernelError.einval(message=f"bad whence {whence}")
@@ -197,7 +203,7 @@ def fd_seek(ctx: GuestContext, fd: int, offset: int, whence: int, ret_newoffset:
 @host_function(MODULE, "fd_tell", "ii")
 def fd_tell(ctx: GuestContext, fd: int, ret_offset: int) -> None:
     ctx.check(ret_offset, 8)
-    ctx.set_u64(ret_offset, description(ctx, fd).tell())
+    ctx.set_u64(ret_offset, _positioned(ctx, fd, L.RIGHT_FD_TELL).tell())
 
 
 # -- lifetime ---------------------------------------------------------------------------------
@@ -274,16 +280,16 @@ def fd_fdstat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
     ctx.check(ret_ptr, 24)
     if is_tagged(fd):
         preopen_or_ebadf(ctx, fd)
-        ctx.write(ret_ptr, L.pack_fdstat(L.FILETYPE_DIRECTORY, 0, L.RIGHTS_ALL, L.RIGHTS_ALL))
+        ctx.write(ret_ptr, L.pack_fdstat(L.FILETYPE_DIRECTORY, 0, DIRECTORY_BASE, DIRECTORY_INHERITING))
         return
     ctx.write(ret_ptr, fdstat_of(description(ctx, fd)))
 
 
 @host_function(MODULE, "fd_fdstat_set_flags", "ii")
 def fd_fdstat_set_flags(ctx: GuestContext, fd: int, flags: int) -> None:
-    """APPEND and NONBLOCK change the open description; every other bit (the sync
-    flags, and newer agentOS libcs' O_DIRECT 0x20) is ignored, as agentOS's host
-    does: every write is already durable in the kernel."""
+    """APPEND and NONBLOCK change the open description; the sync flags are kept
+    for fdstat only (every write is already durable in the kernel), and other bits
+    (newer agentOS libcs' O_DIRECT 0x20) are ignored, as agentOS's host does."""
     flags &= 0xFFFF
     if is_tagged(fd):
         preopen_or_ebadf(ctx, fd)
@@ -291,15 +297,21 @@ def fd_fdstat_set_flags(ctx: GuestContext, fd: int, flags: int) -> None:
     desc = description(ctx, fd)
     set_append(desc, bool(flags & L.FDFLAGS_APPEND))
     desc.nonblocking = bool(flags & L.FDFLAGS_NONBLOCK)
+    set_sync_flags(desc, flags)
 
 
 @host_function(MODULE, "fd_fdstat_set_rights", "iII")
 def fd_fdstat_set_rights(ctx: GuestContext, fd: int, rights_base: int, rights_inheriting: int) -> None:
-    """Rights are not enforced per fd (the access mode is); dropping them is accepted."""
+    """Drop rights (rights.py); asking for one the fd lacks is ENOTCAPABLE. A tagged
+    preopen is a shared capability root: the request is checked, nothing dropped."""
+    rights_base &= U64
+    rights_inheriting &= U64
     if is_tagged(fd):
         preopen_or_ebadf(ctx, fd)
+        if rights_base & ~DIRECTORY_BASE or rights_inheriting & ~DIRECTORY_INHERITING:
+            raise KernelError("ENOTCAPABLE", "rights can only be dropped")
         return
-    description(ctx, fd)
+    drop_rights(description(ctx, fd), rights_base, rights_inheriting)
 
 
 @host_function(MODULE, "fd_filestat_get", "ii")
@@ -315,6 +327,7 @@ def fd_filestat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
 @host_function(MODULE, "fd_filestat_set_size", "iI")
 def fd_filestat_set_size(ctx: GuestContext, fd: int, size: int) -> None:
     desc = description(ctx, fd)
+    require(desc, L.RIGHT_FD_FILESTAT_SET_SIZE)
     if size < 0:
         raise KernelError.einval(message="negative size")
     if desc.kind is FileKind.DIRECTORY:
@@ -368,7 +381,9 @@ def fd_readdir(ctx: GuestContext, fd: int, buf_ptr: int, buf_len: int, cookie: i
     if is_tagged(fd):
         entries = _dir_entries_of_preopen(ctx, preopen_or_ebadf(ctx, fd))
     else:
-        entries = description(ctx, fd).readdir_entries(refresh=cookie == 0)
+        desc = description(ctx, fd)
+        require(desc, L.RIGHT_FD_READDIR)
+        entries = desc.readdir_entries(refresh=cookie == 0)
     out = bytearray()
     index = cookie
     while index < len(entries) and len(out) < buf_len:

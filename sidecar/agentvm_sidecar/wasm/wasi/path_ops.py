@@ -2,9 +2,8 @@
 
 The dirfd is a tagged preopen or an open directory fd; the path is resolved by the
 kernel VFS from that directory (``cwd=``) with the process's credentials, so every
-permission check, mount and symlink rule of the VM applies. WASI forbids absolute
-paths, but the VFS *is* the VM namespace (nothing outside it is reachable), so an
-absolute path is simply taken as VM-absolute. ``lookupflags`` bit 0
+permission check, mount and symlink rule of the VM applies. An absolute path is
+ENOTCAPABLE, as preview1 says (common.guest_path). ``lookupflags`` bit 0
 (SYMLINK_FOLLOW) decides whether a final symlink is followed.
 """
 
@@ -17,6 +16,7 @@ from ..context import GuestContext
 from . import layouts as L
 from .common import U32, absolute, dir_base, guest_path, is_tagged
 from .fd_ops import _times, set_append
+from .rights import set_sync_flags
 
 MODULE = "wasi_snapshot_preview1"
 DEFAULT_CREATE_MODE = 0o666
@@ -88,6 +88,7 @@ def path_open(
         if fdflags & L.FDFLAGS_APPEND:
             set_append(desc, True)
         desc.nonblocking = bool(fdflags & L.FDFLAGS_NONBLOCK)
+        set_sync_flags(desc, fdflags)
     try:
         fd = proc.fds.install(desc)
     except KernelError:

@@ -1,0 +1,160 @@
+# Guest linear memories, allocated by us so each is charged to its VM's budget.
+#
+# `Store.set_limits(memory_size=...)` bounds one process; a VM may run many
+# processes, so a VM-wide bound needs to see every allocation and growth of every
+# store. wasmtime's C API offers no ResourceLimiter callback, but it lets the
+# embedder allocate linear memories itself (`wasmtime_config_host_memory_creator_set`,
+# present in wasmtime-py's `_bindings`): wasmtime calls `new_memory` when an
+# instance is created and `grow_memory` on every `memory.grow`. Both run on the
+# guest's own thread, so the VM is the calling thread's GuestContext's kernel, and
+# both charge `kernel.guest_memory` (a MemoryBudget) before anything changes:
+#  * a failed charge in `grow_memory` makes `memory.grow` return -1 (wasmtime turns
+#    a creator's growth error into a failed grow, not a trap), so malloc fails
+#    inside the guest, as with the per-process limit;
+#  * a failed charge in `new_memory` fails instantiation (the process exits 1 with
+#    the reason on stderr); spawn checks the budget before that (wasm/spawn.py),
+#    so a process that cannot fit does not start (EAGAIN);
+#  * the charge is given back when wasmtime frees the memory (the finalizer runs
+#    when the Store is dropped, at the latest when the process's thread ends).
+#
+# Memory layout is what wasmtime would do itself with the engine settings
+# (engine.py): the whole `reserved_size` plus guard is reserved PROT_NONE with
+# MAP_NORESERVE, and growth makes pages read-write in place, so a memory never
+# moves (context.py relies on that). Fresh anonymous pages are zero, as wasm
+# requires. wasmtime cannot build copy-on-write memory images over a memory it
+# did not map, so the engine sets memory_init_cow off: data segments are copied
+# at instantiation (measured in the commit that added this module).
+#
+# A memory created without a guest context on the thread (a test harness
+# instantiating directly) is charged to no budget.
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+from itertools import count
+
+import wasmtime
+from wasmtime import _bindings as ffi
+
+from ..kernel.errors import KernelError
+from ..kernel.limits import MemoryBudget
+from .context import current_context
+
+__all__ = ["install_memory_creator"]
+
+_PROT_NONE, _PROT_READ_WRITE = 0, 3
+_MAP_PRIVATE, _MAP_ANONYMOUS, _MAP_NORESERVE = 0x02, 0x20, 0x4000
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
+@dataclass(eq=False)
+class _LinearMemory:
+    base: int
+    mapped: int  # bytes reserved (reservation + guard)
+    size: int  # bytes accessible, all of them charged to ``budget``
+    maximum: int
+    budget: MemoryBudget | None
+
+
+_memories: dict[int, _LinearMemory] = {}  # env key -> memory
+_memories_lock = threading.Lock()
+_keys = count(1)
+
+
+def _error(message: str) -> int:
+    error = ffi.wasmtime_error_new(ctypes.c_char_p(message.encode()))
+    return ctypes.cast(error, ctypes.c_void_p).value or 0
+
+
+def _budget_of_caller() -> MemoryBudget | None:
+    try:
+        ctx = current_context()
+    except AttributeError:
+        return None
+    return ctx.kernel.guest_memory if ctx is not None else None
+
+
+@ffi.wasmtime_memory_get_callback_t
+def _get_memory(env, byte_size, maximum_byte_size):  # type: ignore[no-untyped-def]
+    memory = _memories[env]
+    byte_size[0] = memory.size
+    maximum_byte_size[0] = memory.maximum
+    return memory.base
+
+
+@ffi.wasmtime_memory_grow_callback_t
+def _grow_memory(env, new_size):  # type: ignore[no-untyped-def]
+    memory = _memories[env]
+    delta = new_size - memory.size
+    if delta <= 0:
+        return 0
+    if memory.budget is not None:
+        try:
+            memory.budget.reserve(delta)
+        except KernelError as exc:
+            return _error(exc.message)
+    if _libc.mprotect(memory.base, new_size, _PROT_READ_WRITE) != 0:
+        if memory.budget is not None:
+            memory.budget.release(delta)
+        return _error(f"mprotect failed: errno {ctypes.get_errno()}")
+    memory.size = new_size
+    return 0
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def _free_memory(env):  # type: ignore[no-untyped-def]
+    with _memories_lock:
+        memory = _memories.pop(env)
+    _libc.munmap(memory.base, memory.mapped)
+    if memory.budget is not None:
+        memory.budget.release(memory.size)
+
+
+@ffi.wasmtime_new_memory_callback_t
+def _new_memory(_env, _ty, minimum, maximum, reserved_size, guard_size, ret):  # type: ignore[no-untyped-def]
+    budget = _budget_of_caller()
+    if budget is not None:
+        try:
+            budget.reserve(minimum)
+        except KernelError as exc:
+            return _error(exc.message)
+    mapped = max(reserved_size, minimum) + guard_size
+    base = _libc.mmap(None, mapped, _PROT_NONE, _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
+    if base is None or base == _MAP_FAILED or (minimum and _libc.mprotect(base, minimum, _PROT_READ_WRITE) != 0):
+        errno = ctypes.get_errno()
+        if base not in (None, _MAP_FAILED):
+            _libc.munmap(base, mapped)
+        if budget is not None:
+            budget.release(minimum)
+        return _error(f"cannot map a linear memory: errno {errno}")
+    key = next(_keys)
+    with _memories_lock:
+        _memories[key] = _LinearMemory(base, mapped, minimum, maximum, budget)
+    linear = ret[0]
+    linear.env = key
+    linear.get_memory = _get_memory
+    linear.grow_memory = _grow_memory
+    linear.finalizer = _free_memory
+    return 0
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def _no_finalizer(_env):  # type: ignore[no-untyped-def]
+    return None
+
+
+_CREATOR = ffi.wasmtime_memory_creator_t(None, _new_memory, _no_finalizer)
+
+
+def install_memory_creator(config: wasmtime.Config) -> None:
+    """Make engines built from ``config`` allocate linear memories here. The
+    config must have memory_init_cow off (see the header)."""
+    ffi.wasmtime_config_host_memory_creator_set(config.ptr(), ctypes.byref(_CREATOR))

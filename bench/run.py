@@ -29,6 +29,9 @@ import wasmtime
 
 from agentvm import Client, HostDirMount, VmConfig
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from sessions import session_rows  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PEERS = ROOT / "bench" / "peers"
 GUESTS = ROOT / ".build" / "guests"
@@ -170,6 +173,7 @@ def main() -> None:
                 measure(lambda: client.process.exec(vm, argv=["/usr/bin/hello"]), n),
                 ("wasmtime-wasi", wasmtime_wasi_hello(n)),
             )
+        session_rows(client, vm, n, measure, row)
         client.vm.dispose(vm)
     if shutil.which("node") is None:
         print("(node not found: just-bash rows skipped)")

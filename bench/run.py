@@ -26,11 +26,9 @@ import time
 from collections.abc import Callable
 
 import wasmtime
+from sessions import session_rows  # bench/ is the script's directory
 
 from agentvm import Client, HostDirMount, VmConfig
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from sessions import session_rows  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PEERS = ROOT / "bench" / "peers"

@@ -49,6 +49,9 @@ __all__ = ["MAX_AGENT_LINE_BYTES", "AcpConnection", "AgentRequestError", "Connec
 log = get_logger("acp")
 
 MAX_AGENT_LINE_BYTES = 16 * 1024 * 1024
+# Agent requests served at once per session; beyond that the reader stops reading
+# the agent's stdout (so a request flood blocks the agent, not the sidecar's memory).
+MAX_CONCURRENT_AGENT_REQUESTS = 32
 
 
 class AgentRequestError(Exception):
@@ -87,6 +90,7 @@ class AcpConnection:
         self._peer = AcpPeer(MAX_AGENT_LINE_BYTES)
         self._waiting: dict[int, _Waiter] = {}
         self._write_lock = trio.Lock()
+        self._serving = trio.Semaphore(MAX_CONCURRENT_AGENT_REQUESTS)
         self.lost_reason: str | None = None
 
     async def serve(self, nursery: trio.Nursery) -> None:
@@ -119,12 +123,19 @@ class AcpConnection:
         elif isinstance(event, AgentNotification):
             await self._host.on_notification(event.method, event.params)
         elif isinstance(event, AgentRequest):
+            await self._serving.acquire()
             nursery.start_soon(self._answer, event)
         elif isinstance(event, StrayResponse):
             log.warning("acp_stray_response", session=self._label, id=event.id)
 
     async def _answer(self, req: AgentRequest) -> None:
         """Serve one agent request within the request timeout and answer it."""
+        try:
+            await self._answer_within_timeout(req)
+        finally:
+            self._serving.release()
+
+    async def _answer_within_timeout(self, req: AgentRequest) -> None:
         line: bytes | None = None
         with trio.move_on_after(self._host.request_timeout):
             try:

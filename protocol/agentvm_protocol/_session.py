@@ -239,7 +239,7 @@ class SessionSetConfigOptionParams(Base):
 
     session_id: SessionId
     config_id: str
-    value: Any
+    value: str | bool
     """The new value: a value id for a select option, a boolean for a boolean one."""
 
 

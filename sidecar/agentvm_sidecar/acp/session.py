@@ -168,11 +168,10 @@ class AcpSession(SessionBase):
 
     async def set_config_option(self, config_id: str, value: Any) -> list[dict[str, Any]]:
         conn = self._live_connection("set a config option")
-        result = await conn.request(
-            "session/set_config_option",
-            {"sessionId": self.agent_session_id, "configId": config_id, "value": value},
-            self.timeouts.request,
-        )
+        params = {"sessionId": self.agent_session_id, "configId": config_id, "value": value}
+        if isinstance(value, bool):  # ACP tags boolean values; value ids are the untagged default
+            params["type"] = "boolean"
+        result = await conn.request("session/set_config_option", params, self.timeouts.request)
         options = result.get("configOptions") if isinstance(result, dict) else None
         return options if isinstance(options, list) else []
 

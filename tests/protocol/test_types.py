@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import typing
-
 import pathlib
+import typing
 
 import msgspec
 import pytest

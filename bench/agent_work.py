@@ -27,7 +27,7 @@ from agentvm import AsyncClient, HostDirMount, VmConfig
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import host_bash, measure, row  # noqa: E402
+from run import host_bash, row  # noqa: E402
 
 FILE_ROWS = [
     "grep -rn import . | wc -l",

@@ -29,6 +29,8 @@ import wasmtime
 from sessions import session_rows  # bench/ is the script's directory
 
 from agentvm import Client, HostDirMount, VmConfig
+from agentvm_sidecar.wasm.compile_helper import compile_in_helper
+from agentvm_sidecar.wasm.engine import shared_engine
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PEERS = ROOT / "bench" / "peers"
@@ -108,6 +110,17 @@ def wasmtime_wasi_hello(n: int) -> list[float]:
     return measure(run, n)
 
 
+def with_custom_section(module: bytes, tag: int) -> bytes:
+    """``module`` plus a custom section naming ``tag``: same program, new digest,
+    so the sidecar's module cache has never seen it."""
+    payload = bytes([3]) + b"tag" + tag.to_bytes(8, "little")
+    return module + b"\x00" + bytes([len(payload)]) + payload
+
+
+def helper_compile(module: bytes) -> None:
+    compile_in_helper(module, memory_bytes=512 << 20, cpu_seconds=60, interrupted=lambda: False)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     n = 20 if quick else 100
@@ -171,6 +184,21 @@ def main() -> None:
                 measure(lambda: client.process.exec(vm, argv=["/usr/bin/hello"]), n),
                 ("wasmtime-wasi", wasmtime_wasi_hello(n)),
             )
+            print("\n== compiling a guest-built module (peer: compiling it in the sidecar process) ==")
+            hello = (GUESTS / "hello.wasm").read_bytes()
+            row("hello.wasm: helper process compile + load", measure(lambda: helper_compile(hello), m),
+                ("in-process", measure(lambda: wasmtime.Module(shared_engine(), hello), m)))
+            tags = iter(range(1 << 30))
+
+            def first_run() -> None:
+                client.fs.write_file(vm, "/tmp/new", with_custom_section(hello, next(tags)), mode=0o755)
+                client.process.exec(vm, argv=["/tmp/new"])
+
+            def cached_run() -> None:
+                client.fs.write_file(vm, "/tmp/new", hello, mode=0o755)
+                client.process.exec(vm, argv=["/tmp/new"])
+
+            row("write + exec a never-seen hello.wasm", measure(first_run, m), ("cached", measure(cached_run, m)))
         session_rows(client, vm, n, measure, row)
         client.vm.dispose(vm)
     if shutil.which("node") is None:

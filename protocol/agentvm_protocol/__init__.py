@@ -13,6 +13,7 @@ from ._fs import __all__ as _fs_all
 from ._handshake import HelloParams, HelloResult
 from ._jsonrpc import (
     EOF,
+    MAX_NESTING_DEPTH,
     NEED_DATA,
     BadFrame,
     Notification,
@@ -27,6 +28,8 @@ from ._jsonrpc import (
     make_error,
 )
 from ._methods import CANCEL_METHOD, CLIENT_REQUESTS, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
+from ._net import *  # noqa: F403
+from ._net import __all__ as _net_all
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
@@ -53,6 +56,7 @@ __all__ = [
     "Event",
     "HelloParams",
     "HelloResult",
+    "MAX_NESTING_DEPTH",
     "METHODS",
     "NOTIFIABLE_METHODS",
     "MethodSpec",
@@ -73,6 +77,7 @@ __all__ = [
     "make_error",
     "render_schema",
     *_fs_all,
+    *_net_all,
     *_process_all,
     *_session_all,
     *_vm_all,

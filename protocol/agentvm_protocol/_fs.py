@@ -4,7 +4,18 @@ against ``/``. Binary data is base64 on the wire (msgspec ``bytes``).
 
 The client acts with root's rights (no permission check stops it), but files,
 directories and symlinks it creates belong to the VM's user (uid/gid 1000, the
-identity guests run as), so guest commands can edit and delete them."""
+identity guests run as), so guest commands can edit and delete them.
+
+Every read that returns data is bounded before it reads: the sizes are known up front
+and a result that could not fit in ``maxFrameBytes`` (base64 included) is refused with
+``limit_exceeded`` instead of being built; read big files in pieces with
+``fs.readFile {offset, length}``.
+
+Names are bytes in the VM, JSON strings on the wire. A name (or path, or symlink
+target) that is not valid UTF-8 is sent with each undecodable byte replaced by U+FFFD
+in the string field, and its exact bytes in a companion ``...Bytes`` field (base64),
+which is present only then. Paths in params are UTF-8; such a name cannot be named in
+a path, but it is listed, and ``fs.delete`` of a directory holding it removes it."""
 
 from __future__ import annotations
 
@@ -63,21 +74,43 @@ FileKind = Literal["file", "directory", "symlink", "fifo", "char_device", "block
 Mode = Annotated[int, Meta(ge=0, le=0o7777, description="Permission bits, e.g. 420 (0o644).")]
 
 
+ByteCount = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+
+
 class FsReadFileParams(Base):
-    """Read a whole file."""
+    """Read a file, whole or a piece of it.
+
+    Without ``length`` the file is read from ``offset`` to its end, which must fit
+    in one frame: a larger file is refused with ``limit_exceeded`` before anything is
+    read (its size comes from the opened file's metadata). Then loop: ask for
+    ``length`` bytes at ``offset``, advance by the bytes received, stop at ``size``.
+    A ``length`` larger than a frame can carry is ``limit_exceeded`` as well.
+
+    Only regular files have a size. A device (``/dev/zero``, ``/dev/urandom``) is
+    read only with an explicit ``length`` (exactly that many bytes; ``limit_exceeded``
+    without one); host fifos, sockets and devices are refused (EACCES).
+    """
 
     vm_id: VmId
     path: VmPath
+    offset: ByteCount = 0
+    length: ByteCount | None = None
 
 
 class FsReadFileResult(Base):
-    """The whole content of the file."""
+    """The bytes read, and the file's total size when it was opened (0 for a
+    device), so a client reading in pieces knows when it is done."""
 
     data: bytes
+    size: int = 0
 
 
 class FsWriteFileParams(Base):
-    """Create or replace a file with ``data``."""
+    """Write a file. By default it is created or replaced with ``data``; with
+    ``offset`` the data is written there (the rest of the file is kept, a gap past the
+    end reads as zeros, which the VM's quota charges); with ``append`` it goes at the
+    end. Writing a big file in pieces: the first piece without options, the rest with
+    ``append``. ``offset`` and ``append`` together are ``invalid_params``."""
 
     vm_id: VmId
     path: VmPath
@@ -85,13 +118,22 @@ class FsWriteFileParams(Base):
     create_dirs: bool = False
     """Create missing parent directories first (like ``mkdir -p``)."""
     mode: Mode = 0o644
+    """Mode of a file this call creates (an existing file keeps its mode)."""
+    offset: ByteCount | None = None
+    append: bool = False
 
 
-FsWriteFileResult = Empty
+class FsWriteFileResult(Base):
+    """The file's total size after the write."""
+
+    size: int = 0
 
 
 class FsReadFilesParams(Base):
-    """Read several files in one request; each file succeeds or fails on its own."""
+    """Read several whole files in one request; each file succeeds or fails on its
+    own. The sizes of all of them are added up first: a batch whose data could not
+    fit in one frame is refused as a whole with ``limit_exceeded`` before anything is
+    read (read such files one by one, in pieces, with ``fs.readFile``)."""
 
     vm_id: VmId
     paths: Annotated[list[VmPath], Meta(max_length=10000)]
@@ -160,10 +202,12 @@ class FsReaddirParams(Base):
 
 
 class FsDirEntry(Base):
-    """One entry of a directory listing."""
+    """One entry of a directory listing. ``name_bytes`` holds the exact name when it
+    is not valid UTF-8 (``name`` then shows U+FFFD for each undecodable byte)."""
 
     name: str
     kind: FileKind
+    name_bytes: bytes | None = None
 
 
 class FsReaddirResult(Base):
@@ -174,7 +218,12 @@ class FsReaddirResult(Base):
 
 class FsReaddirRecursiveParams(Base):
     """List a directory tree; entries are paths relative to ``path``. Symlinks are listed,
-    not followed; mount points below ``path`` are descended into."""
+    not followed; mount points below ``path`` are descended into.
+
+    The listing stops when the paths listed so far would no longer fit in one frame
+    and the result says ``truncated``; the work is linear in what is returned, however
+    deep the tree (a 45,000-level chain costs one frame, not its square). List the
+    subdirectories one by one, or use ``max_depth``, to see the rest."""
 
     vm_id: VmId
     path: VmPath
@@ -182,16 +231,20 @@ class FsReaddirRecursiveParams(Base):
 
 
 class FsTreeEntry(Base):
-    """One entry of a recursive listing."""
+    """One entry of a recursive listing. ``path_bytes`` holds the exact relative path
+    when it is not valid UTF-8 (``path`` then shows U+FFFD for each undecodable byte)."""
 
     path: str
     kind: FileKind
+    path_bytes: bytes | None = None
 
 
 class FsReaddirRecursiveResult(Base):
-    """Every entry below the directory, depth first, paths relative to it."""
+    """Entries below the directory, depth first, paths relative to it: every one,
+    unless ``truncated`` says the listing stopped at the frame-size bound."""
 
     entries: list[FsTreeEntry]
+    truncated: bool = False
 
 
 class FileStat(Base):
@@ -285,9 +338,12 @@ class FsReadlinkParams(Base):
 
 
 class FsReadlinkResult(Base):
-    """The symlink's target, exactly as stored."""
+    """The symlink's target, exactly as stored. ``target_bytes`` holds the exact
+    target when it is not valid UTF-8 (``target`` then shows U+FFFD for each
+    undecodable byte)."""
 
     target: str
+    target_bytes: bytes | None = None
 
 
 class FsChmodParams(Base):

@@ -8,7 +8,12 @@ messages with :meth:`RpcConnection.next_event`, which returns a message,
 functions. Both the sidecar and the Python client use it.
 
 Invariant (fuzzed in tests): any byte string, fed whole or a byte at a time, produces
-messages, :class:`BadFrame` events or NEED_DATA/EOF -- never an exception.
+messages, :class:`BadFrame` events or NEED_DATA/EOF -- never an exception. That holds
+for requests and responses alike: msgspec decodes nested JSON recursively (even the
+parts it keeps as ``Raw`` or skips), so a 2 KB line of 1000 nested arrays would raise
+``RecursionError``. Lines nested deeper than :data:`MAX_NESTING_DEPTH` are refused
+before decoding as ``invalid_request`` (with the id when it precedes the deep part, as
+our encoders write it), and any other decoder failure becomes a ``parse_error``.
 
 Buffering is O(bytes): a scan offset remembers how far we already looked for a
 newline, so a frame delivered one byte at a time is not rescanned from its start, and
@@ -21,6 +26,9 @@ then decodes them with that method's prebuilt decoder.
 
 from __future__ import annotations
 
+import operator
+import re
+from itertools import accumulate, count
 from typing import Any, Final
 
 import msgspec
@@ -30,6 +38,7 @@ from ._version import DEFAULT_MAX_FRAME_BYTES
 
 __all__ = [
     "EOF",
+    "MAX_NESTING_DEPTH",
     "NEED_DATA",
     "BadFrame",
     "Notification",
@@ -45,6 +54,11 @@ __all__ = [
 ]
 
 RequestId = int | str
+
+# Arrays and objects nested inside each other, the envelope counting as one. Every
+# wire type is far shallower; arbitrary JSON relayed for guests (tool calls, ACP
+# updates) gets 60 levels, well below where a recursive decoder runs out of stack.
+MAX_NESTING_DEPTH: Final = 64
 
 
 class _Sentinel:
@@ -159,11 +173,16 @@ class RpcConnection:
 
     @staticmethod
     def _parse(line: bytes) -> Request | Notification | Response | BadFrame:
+        if _nested_too_deep(line):
+            message = f"frame nests arrays/objects deeper than {MAX_NESTING_DEPTH} levels"
+            return BadFrame(error=make_error("invalid_request", message), id=_leading_id(line))
         try:
             env = _envelope_decoder.decode(line)
         except msgspec.DecodeError as exc:
             kind: ErrorKind = "invalid_request" if isinstance(exc, msgspec.ValidationError) else "parse_error"
             return BadFrame(error=make_error(kind, f"bad frame: {exc}"))
+        except Exception as exc:  # RecursionError on a malformed deep line, anything else: never raise
+            return BadFrame(error=make_error("parse_error", f"bad frame: {type(exc).__name__}"))
         msg_id = None if env.id is msgspec.UNSET else env.id
         if env.jsonrpc != "2.0":
             return BadFrame(error=make_error("invalid_request", 'jsonrpc must be "2.0"'), id=msg_id)
@@ -179,6 +198,54 @@ class RpcConnection:
             error = None if env.error is msgspec.UNSET else env.error
             return Response(id=msg_id, result=result, error=error)
         return BadFrame(error=make_error("invalid_request", "neither a request nor a response"), id=msg_id)
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPEN_AS_TWO = bytes.maketrans(b"[]{}", b"\x02\x00\x02\x00")
+# An "id" member of the top-level object that comes before any nested value.
+_LEADING_ID = re.compile(rb'\A\s*\{(?:[^"\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*")*?"id"\s*:\s*(-?\d+|"[^"\\]*(?:\\.[^"\\]*)*")')
+_id_decoder = msgspec.json.Decoder(int | str)
+
+
+def _nested_too_deep(line: bytes) -> bool:
+    """Whether ``line`` nests arrays/objects deeper than MAX_NESTING_DEPTH, in
+    O(bytes) and mostly in C: nearly every frame has fewer brackets than the limit;
+    otherwise strings are cut out, leaf containers peeled off while that shrinks the
+    rest geometrically, and the running depth of what remains is scanned."""
+    limit = MAX_NESTING_DEPTH
+    if line.count(b"[") + line.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", line).translate(None, _NOT_BRACKETS)
+    while len(brackets) > 2 * limit:
+        # Removing every empty container lowers the deepest point by exactly one.
+        peeled = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if len(peeled) > len(brackets) * 3 // 4:
+            break
+        brackets = peeled
+        limit -= 1
+        if limit < 0:
+            return True
+    if len(brackets) <= 2 * limit:
+        return False
+    # depth after n brackets = 2 * opens so far - n
+    for depth in map(operator.sub, accumulate(brackets.translate(_OPEN_AS_TWO)), count(1)):
+        if depth > limit:
+            return True
+        if depth < 0:
+            return False  # unbalanced: the decoder reports the parse error
+    return False
+
+
+def _leading_id(line: bytes) -> RequestId | None:
+    """The request id of a line refused before decoding, when it can be read."""
+    match = _LEADING_ID.match(line)
+    if match is None:
+        return None
+    try:
+        return _id_decoder.decode(match.group(1))
+    except msgspec.DecodeError:
+        return None
 
 
 def _too_large(limit: int) -> BadFrame:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import msgspec
 
 from . import _fs as fs
+from . import _net as net
 from . import _process as proc
 from . import _session as ses
 from . import _vm as vm
@@ -58,6 +59,7 @@ METHODS: dict[str, MethodSpec] = _table(
     ("vm.dispose", vm.VmDisposeParams, vm.VmDisposeResult),
     ("vm.list", vm.VmListParams, vm.VmListResult),
     ("vm.info", vm.VmInfoParams, vm.VmInfoResult),
+    ("vm.setNetworkPolicy", net.VmSetNetworkPolicyParams, net.VmSetNetworkPolicyResult),
     ("fs.readFile", fs.FsReadFileParams, fs.FsReadFileResult),
     ("fs.writeFile", fs.FsWriteFileParams, fs.FsWriteFileResult),
     ("fs.readFiles", fs.FsReadFilesParams, fs.FsReadFilesResult),

@@ -8,13 +8,13 @@ import msgspec
 from msgspec import Meta
 
 from ._base import Base, Empty
+from ._net import ListenConfig, NetworkPolicy
 
 __all__ = [
     "HostDirMount",
     "MemoryMount",
     "MountConfig",
     "MountInfo",
-    "NetworkPolicy",
     "VmConfig",
     "VmCreateParams",
     "VmCreateResult",
@@ -50,7 +50,7 @@ class VmLimits(Base, omit_defaults=False):
     Exceeding one gives a clear error: ENOSPC for the filesystem, EMFILE/ENFILE for
     descriptors, EAGAIN for processes and pipes, E2BIG for argv/env, EFBIG for a too
     large program, exit code 124 for CPU time, a failed allocation (ENOMEM inside the
-    guest) for memory.
+    guest) for memory, exit code 126 for a program too large to compile.
     """
 
     memory_bytes_per_process: Annotated[int, Meta(ge=64 * 1024, le=4096 * _MiB)] = 128 * _MiB
@@ -78,6 +78,18 @@ class VmLimits(Base, omit_defaults=False):
     max_program_bytes: Annotated[int, Meta(ge=1024)] = 64 * _MiB
     """Largest wasm module a process may run (EFBIG beyond): bounds the memory and
     the compile time a guest-built program can cost."""
+    max_sockets: Annotated[int, Positive] = 128
+    """Sockets the VM may hold: every socket, queued or accepted connection and
+    connection from the host counts one (ENFILE beyond)."""
+    socket_buffer_bytes: Annotated[int, Meta(ge=1024, le=64 * _MiB)] = 256 * 1024
+    """Bytes one direction of a VM-loopback connection buffers before writers block
+    (EAGAIN when non-blocking): a peer that never reads costs at most twice this."""
+    compile_memory_bytes: Annotated[int, Meta(ge=16 * _MiB, le=16384 * _MiB)] = 512 * _MiB
+    """Memory compiling one guest-built program may use. Such a program is compiled
+    in a helper process, in its process's time: the compile counts against the CPU
+    time limit (exit code 124), ends on kill or exec timeout, and beyond this much
+    memory the process exits with code 126. The pinned commands in /bin are
+    compiled once per machine and cost nothing here."""
     fs_max_bytes: Annotated[int, Positive] = 256 * _MiB
     fs_max_inodes: Annotated[int, Positive] = 65536
 
@@ -99,21 +111,24 @@ class HostDirMount(Base, tag="host_dir", tag_field="type"):
     Files the guest creates keep only their rwx mode bits on the host. Symlinks it
     creates are real host symlinks holding the guest's target text: inside the VM
     they resolve in the VM, but a host program following one later resolves that
-    text on the host, so treat a writable mount's symlinks as untrusted input."""
+    text on the host, so treat a writable mount's symlinks as untrusted input.
+
+    What the VM adds to a writable mount is charged to the mount's own quota,
+    ``max_bytes`` and ``max_inodes`` (ENOSPC beyond), which default to the VM's
+    ``fs_max_bytes``/``fs_max_inodes`` and are counted apart from its in-memory
+    filesystems: file growth by logical size (a sparse file costs its size), one
+    inode per file, directory, symlink or hard link created. Deleting or shrinking
+    gives back what was charged, never more, and what the directory held before the
+    mount is not counted (counting a host tree can be unbounded work)."""
 
     path: AbsVmPath
     host_path: Annotated[str, Meta(pattern="^/[^\x00]*$", description="Absolute host directory path.")]
     read_only: bool = False
+    max_bytes: Annotated[int, Positive] | None = None
+    max_inodes: Annotated[int, Positive] | None = None
 
 
 MountConfig = MemoryMount | HostDirMount
-
-
-class NetworkPolicy(Base):
-    """Network policy placeholder: egress is denied by default (enforced from the
-    networking milestone on; no guest socket can reach the host network today)."""
-
-    default: Literal["deny", "allow"] = "deny"
 
 
 class VmConfig(Base):
@@ -124,6 +139,8 @@ class VmConfig(Base):
     cwd: AbsVmPath = "/home/user"
     limits: VmLimits = msgspec.field(default_factory=VmLimits)
     network: NetworkPolicy = msgspec.field(default_factory=NetworkPolicy)
+    """Egress policy (default: deny everything); replace it live with vm.setNetworkPolicy."""
+    listen: ListenConfig = msgspec.field(default_factory=ListenConfig)
     software: bool = True
     """Mount the pinned command packages read-only at /bin."""
 

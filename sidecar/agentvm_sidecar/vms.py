@@ -9,6 +9,7 @@ after the kernel has killed every process and closed every file.
 from __future__ import annotations
 
 import secrets
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,18 +17,20 @@ from typing import Any
 import msgspec
 import trio
 
-from agentvm_protocol import HostDirMount, MemoryMount, MountConfig, VmConfig
+from agentvm_protocol import HostDirMount, MemoryMount, MountConfig, NetworkPolicy, VmConfig
 
 from .client_processes import ClientProcesses
 from .kernel.fstypes import CLIENT
 from .kernel.kernel import Kernel
 from .kernel.limits import Limits
 from .logs import get_logger
+from .net import EgressPolicy, ListenPolicy
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
+from .wasm.module_cache import shared_module_cache
 
-__all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel"]
+__all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel", "egress_policy"]
 
 log = get_logger("vms")
 
@@ -94,6 +97,7 @@ class VmRegistry:
         if vm is None:
             raise RpcError("not_found", f"no VM {vm_id!r}")
         await trio.to_thread.run_sync(vm.kernel.shutdown)
+        shared_module_cache().release(vm.kernel)  # the guest-built modules only it used
         vm.nursery.cancel_scope.cancel()
         log.info("vm_disposed", vm_id=vm_id)
 
@@ -108,8 +112,14 @@ def build_kernel(config: VmConfig) -> Kernel:
 
     Raises:
         KernelError: a mount cannot be made.
+        RpcError: invalid_params for a malformed network or listen config.
         SoftwareMissingError: ``software`` is set but the packages are not fetched.
     """
+    # network config is checked before anything (host mounts) is opened
+    if config.listen.port_min > config.listen.port_max:
+        raise RpcError("invalid_params", "listen.portMin must be <= listen.portMax")
+    listen = ListenPolicy(config.listen.port_min, config.listen.port_max, config.listen.allow_privileged)
+    egress = egress_policy(config.network)
     kernel = Kernel(Limits(**msgspec.structs.asdict(config.limits)))
     kernel.vfs.mkdir(config.cwd, 0o755, recursive=True, cred=CLIENT)
     if config.software:
@@ -117,7 +127,28 @@ def build_kernel(config: VmConfig) -> Kernel:
         kernel.mount_layer("/bin", layer.fs, layer.modules)
     for mount in config.mounts:
         apply_mount(kernel, mount)
+    kernel.sockets.set_listen(listen)
+    kernel.sockets.set_egress(egress)
     return kernel
+
+
+def egress_policy(network: NetworkPolicy) -> EgressPolicy:
+    """The kernel-side policy of a wire ``NetworkPolicy``.
+
+    Raises: RpcError invalid_params (a malformed pattern, override or CA certificate).
+    """
+    try:
+        policy = EgressPolicy.build(
+            network.default,
+            ((rule.mode, rule.operations, rule.patterns) for rule in network.rules),
+            network.dns_overrides,
+            network.ca_certificates,
+        )
+        for pem in policy.ca_certificates:
+            ssl.create_default_context().load_verify_locations(cadata=pem)
+    except (ValueError, ssl.SSLError) as exc:
+        raise RpcError("invalid_params", f"invalid network policy: {exc}") from None
+    return policy
 
 
 def apply_mount(kernel: Kernel, mount: MountConfig) -> None:
@@ -127,7 +158,7 @@ def apply_mount(kernel: Kernel, mount: MountConfig) -> None:
     if isinstance(mount, MemoryMount):
         kernel.mount_memory(mount.path)
     elif isinstance(mount, HostDirMount):
-        kernel.mount_host_dir(mount.path, mount.host_path, mount.read_only)
+        kernel.mount_host_dir(mount.path, mount.host_path, mount.read_only, mount.max_bytes, mount.max_inodes)
 
 
 async def _run_vm_nursery(*, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:

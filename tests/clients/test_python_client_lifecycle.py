@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from agentvm import AsyncClient, Client, RpcError, SidecarError, VersionMismatchError, VmConfig
+from agentvm._api import FsApi
 from agentvm_protocol import make_error
 from tests.conftest import SIDECAR
 
@@ -227,7 +228,7 @@ def test_sync_facade_drives_the_same_methods():
         with pytest.raises(RpcError) as err:
             c.fs.read_file(vm, "/tmp/none")
         assert err.value.errno == "ENOENT"
-        assert c.fs.read_file.__doc__ == "Read a whole file."
+        assert c.fs.read_file.__doc__ == FsApi.read_file.__doc__
 
 
 def test_sync_facade_reports_a_missing_sidecar():
@@ -268,3 +269,23 @@ async def test_missing_guest_software_is_unavailable_with_a_hint(tmp_path):
         # a VM without the command layer still works
         vm = (await c.vm.create(VmConfig(software=False))).vm_id
         await c.fs.write_file(vm, "/tmp/a", b"x")
+
+
+async def test_a_result_nested_too_deep_fails_only_its_call_and_the_connection_keeps_serving(tmp_path):
+    cmd, _ = scripted_sidecar(
+        tmp_path,
+        """
+        first = recv()
+        sys.stdout.write('{"jsonrpc":"2.0","id":%s,"result":%s%s}\\n' % (json.dumps(first["id"]), "[" * 1000, "]" * 1000))
+        sys.stdout.flush()
+        second = recv()
+        send({"id": second["id"], "result": {"vms": []}})
+        sys.stdin.read()
+        """,
+    )
+    async with AsyncClient.connect(cmd) as c:
+        with trio.fail_after(10), pytest.raises(RpcError) as err:
+            await c.vm.list()
+        assert err.value.kind == "invalid_request"
+        with trio.fail_after(10):
+            assert (await c.vm.list()).vms == []

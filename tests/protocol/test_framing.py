@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentvm_protocol import EOF, NEED_DATA, BadFrame, Notification, Request, Response, RpcConnection
+from agentvm_protocol import EOF, MAX_NESTING_DEPTH, NEED_DATA, BadFrame, Notification, Request, Response, RpcConnection
 
 
 def drain(conn: RpcConnection) -> list[object]:
@@ -70,6 +71,73 @@ def test_oversized_frame_never_buffers_much_more_than_the_limit():
         conn.receive_data(b"y" * 1000)
         drain(conn)
         assert len(conn._buf) <= 2048
+
+
+def nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"jsonrpc":"2.0","id":7,"method":"m","params":' + nested(1000) + b"}",
+        b'{"jsonrpc":"2.0","id":7,"result":' + nested(100_000) + b"}",
+        b'{"jsonrpc":"2.0","id":7,"method":"m","params":{"a":' + b'{"b":' * 500 + b"1" + b"}" * 500 + b"}}",
+    ],
+    ids=["request_params", "response_result", "objects"],
+)
+def test_nesting_deeper_than_the_limit_is_an_invalid_request_carrying_the_id(frame):
+    events = feed(frame + b'\n{"jsonrpc":"2.0","id":8,"method":"ok"}\n', limit=10_000_000)
+    assert kinds(events) == ["invalid_request"] and events[0].id == 7
+    assert isinstance(events[1], Request) and events[1].id == 8
+
+
+def test_nesting_up_to_the_limit_decodes_and_brackets_inside_strings_do_not_count():
+    depth_ok = b'{"jsonrpc":"2.0","id":1,"method":"m","params":' + nested(MAX_NESTING_DEPTH - 1) + b"}"
+    in_string = b'{"jsonrpc":"2.0","id":2,"method":"m","params":{"s":"' + b"[{" * 5000 + b'\\"["}}'
+    events = feed(depth_ok + b"\n" + in_string + b"\n", limit=100_000)
+    assert [type(e) for e in events] == [Request, Request, type(EOF)]
+
+
+def test_an_id_after_the_deep_part_is_not_guessed():
+    (bad, _eof) = feed(b'{"jsonrpc":"2.0","params":' + nested(200) + b',"id":3,"method":"m"}\n', limit=100_000)
+    assert bad.error.data.kind == "invalid_request" and bad.id is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.integers() | st.text(max_size=3), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=2), c, max_size=3), max_leaves=400))
+def test_any_nested_json_is_either_decoded_or_refused_by_its_true_depth(value):
+    import json
+
+    def depth(v: object) -> int:
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+        return 1 + max((depth(c) for c in children), default=0) if isinstance(v, (dict, list)) else 0
+
+    (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value}).encode() + b"\n", limit=10**7)
+    assert isinstance(event, Request) == (1 + depth(value) <= MAX_NESTING_DEPTH)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["list", "dict", "sibling"]), min_size=50, max_size=90))
+def test_a_chain_of_containers_is_refused_exactly_when_deeper_than_the_limit(shape):
+    import json
+
+    value: object = "leaf"
+    for kind in shape:
+        value = [value] if kind == "list" else {"k": value} if kind == "dict" else [[], {"x": [1]}, value]
+    (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value}).encode() + b"\n", limit=10**7)
+    assert isinstance(event, Request) == (1 + len(shape) <= MAX_NESTING_DEPTH)
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING_DEPTH - 1, MAX_NESTING_DEPTH])
+def test_a_bushy_tree_is_measured_by_its_deepest_branch(depth):
+    import json
+
+    def tree(d: int) -> object:  # doubles near the leaves, so peeling leaves shrinks it fast
+        return 1 if d == 0 else [tree(d - 1), tree(d - 1)] if d <= 12 else [tree(d - 1)]
+
+    (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": tree(depth)}).encode() + b"\n", limit=10**7)
+    assert isinstance(event, Request) == (depth < MAX_NESTING_DEPTH)
 
 
 def test_blank_lines_are_ignored():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
@@ -147,26 +148,63 @@ def test_shared_engine_interrupts_a_spinning_guest_when_the_epoch_passes(tmp_pat
         ticker.cancel()
 
 
+class _Vm:
+    """Stands in for a VM's kernel as a cache owner (anything weakly referenceable)."""
+
+
+def compiled(answer: int) -> tuple[str, wasmtime.Module, int]:
+    """(sha256, module, compiled size) of a module compiled outside the cache."""
+    data = wasm(answer)
+    module = wasmtime.Module(shared_engine(), data)
+    return hashlib.sha256(data).hexdigest(), module, len(module.serialize())
+
+
 def test_transient_modules_never_touch_disk_and_are_evicted_least_recently_used_first(tmp_path: Path) -> None:
-    size = len(wasm(1))
+    vm = _Vm()
+    mods = {answer: compiled(answer) for answer in (1, 2, 3, 4)}
+    size = mods[1][2]
     cache = ModuleCache(tmp_path, transient_budget=3 * size)
     for answer in (1, 2, 3):
-        cache.get(wasm(answer), persistent=False)
-    cache.get(wasm(1), persistent=False)  # 1 is now the most recently used
-    cache.get(wasm(4), persistent=False)  # evicts 2
+        cache.admit(*mods[answer], owner=vm)
+    assert cache.lookup(mods[1][0], owner=vm) is mods[1][1]  # 1 is now the most recently used
+    cache.admit(*mods[4], owner=vm)  # evicts 2
     stats = cache.statistics()
-    assert (stats.modules, stats.evicted) == (3, 1)
+    assert (stats.modules, stats.evicted, stats.transient_bytes) == (3, 1, 3 * size)
     assert not list(tmp_path.glob("*.cwasm"))
-    assert answer_of(cache.get(wasm(1), persistent=False)) == 1  # still cached
-    assert cache.statistics().compiled == 4
-    cache.get(wasm(2), persistent=False)  # was evicted: compiled again
-    assert cache.statistics().compiled == 5
+    assert cache.lookup(mods[2][0], owner=vm) is None
+    assert answer_of(cache.lookup(mods[1][0], owner=vm)) == 1
+    assert cache.statistics().compiled == 0  # the cache never compiles what it is given
+
+
+def test_transient_modules_are_budgeted_by_compiled_size(tmp_path: Path) -> None:
+    sha, module, size = compiled(1)
+    cache = ModuleCache(tmp_path, transient_budget=size - 1)
+    cache.admit(sha, module, size, owner=_Vm())  # larger than the whole budget: not kept
+    assert cache.lookup(sha, owner=_Vm()) is None
+    assert cache.statistics().transient_bytes == 0
+
+
+def test_releasing_a_vm_drops_the_modules_only_it_used(tmp_path: Path) -> None:
+    first, second = _Vm(), _Vm()
+    mine, shared = compiled(1), compiled(2)
+    cache = ModuleCache(tmp_path)
+    cache.admit(*mine, owner=first)
+    cache.admit(*shared, owner=first)
+    assert cache.lookup(shared[0], owner=second) is shared[1]
+    cache.release(first)
+    assert cache.lookup(mine[0], owner=second) is None
+    assert cache.lookup(shared[0], owner=second) is shared[1]
+    cache.release(second)
+    stats = cache.statistics()
+    assert (stats.modules, stats.transient_bytes) == (0, 0)
 
 
 def test_persistent_modules_are_never_evicted(tmp_path: Path) -> None:
-    cache = ModuleCache(tmp_path, transient_budget=1)
+    vm = _Vm()
+    cache = ModuleCache(tmp_path, transient_budget=compiled(100)[2])
     kept = cache.get(wasm(7))
     for answer in range(3):
-        cache.get(wasm(100 + answer), persistent=False)
+        cache.admit(*compiled(100 + answer), owner=vm)
+    cache.release(vm)
     assert cache.get(wasm(7)) is kept
-    assert cache.statistics().modules == 2  # the persistent one and the newest transient
+    assert cache.statistics().modules == 1

@@ -41,20 +41,47 @@ class VmApi(_Namespace):
         """A VM's limits, mounts and current resource usage."""
         return await self._conn.call("vm.info", p.VmInfoParams(vm_id=vm_id))
 
+    async def set_network_policy(self, vm_id: str, network: p.NetworkPolicy) -> p.VmSetNetworkPolicyResult:
+        """Replace a live VM's egress policy: every process, running or future (and
+        its children), obeys ``network`` from its next network call."""
+        return await self._conn.call(
+            "vm.setNetworkPolicy", p.VmSetNetworkPolicyParams(vm_id=vm_id, network=network)
+        )
+
 
 class FsApi(_Namespace):
     """``fs.*``: files in a VM, through its kernel and mounts."""
 
-    async def read_file(self, vm_id: str, path: str) -> p.FsReadFileResult:
-        """Read a whole file."""
-        return await self._conn.call("fs.readFile", p.FsReadFileParams(vm_id=vm_id, path=path))
+    async def read_file(
+        self, vm_id: str, path: str, *, offset: int = 0, length: int | None = None
+    ) -> p.FsReadFileResult:
+        """Read a file from ``offset`` to its end, or ``length`` bytes of it; the
+        result's ``size`` is the whole file's. A file too big for one frame is a
+        ``limit_exceeded`` error: read it in pieces (``length``), advancing ``offset``
+        until it reaches ``size``. A device is read only with a ``length``."""
+        return await self._conn.call(
+            "fs.readFile", p.FsReadFileParams(vm_id=vm_id, path=path, offset=offset, length=length)
+        )
 
     async def write_file(
-        self, vm_id: str, path: str, data: bytes, *, create_dirs: bool = False, mode: int = 0o644
+        self,
+        vm_id: str,
+        path: str,
+        data: bytes,
+        *,
+        create_dirs: bool = False,
+        mode: int = 0o644,
+        offset: int | None = None,
+        append: bool = False,
     ) -> p.FsWriteFileResult:
-        """Create or replace a file; ``create_dirs`` makes missing parents first."""
+        """Create or replace a file (``create_dirs`` makes missing parents first); with
+        ``offset`` write there and keep the rest, with ``append`` write at the end.
+        The result's ``size`` is the file's size after the write."""
         return await self._conn.call(
-            "fs.writeFile", p.FsWriteFileParams(vm_id=vm_id, path=path, data=data, create_dirs=create_dirs, mode=mode)
+            "fs.writeFile",
+            p.FsWriteFileParams(
+                vm_id=vm_id, path=path, data=data, create_dirs=create_dirs, mode=mode, offset=offset, append=append
+            ),
         )
 
     async def read_files(self, vm_id: str, paths: list[str]) -> p.FsReadFilesResult:
@@ -80,7 +107,8 @@ class FsApi(_Namespace):
     async def readdir_recursive(
         self, vm_id: str, path: str, *, max_depth: int | None = None
     ) -> p.FsReaddirRecursiveResult:
-        """List a directory tree as paths relative to ``path``."""
+        """List a directory tree as paths relative to ``path``; ``truncated`` is set
+        when the listing stopped at the frame-size bound."""
         return await self._conn.call(
             "fs.readdirRecursive", p.FsReaddirRecursiveParams(vm_id=vm_id, path=path, max_depth=max_depth)
         )

@@ -8,8 +8,9 @@ with registered handlers. The reader never waits for a consumer, so a slow
 subscription cannot stall other calls.
 
 Nothing waits forever: when the sidecar's stdout ends, every pending request fails
-at once with :class:`SidecarError`; a line that is not JSON-RPC breaks the
-connection for good (``protocol_error``, as in h11) and kills the sidecar; writes are
+at once with :class:`SidecarError`; a line that is not JSON breaks the
+connection for good (``protocol_error``, as in h11) and kills the sidecar, while a JSON
+line the parser refuses (nested too deep) fails only the request it answers; writes are
 never torn by cancellation (a half-written line would corrupt the stream) and are
 bounded by ``_WRITE_TIMEOUT_S``.
 """
@@ -287,10 +288,24 @@ class Connection:
                 self._dispatch(event.params)
             elif isinstance(event, Request):
                 self._nursery.start_soon(self._answer, event)
+            elif isinstance(event, BadFrame) and self._survivable(event):
+                _log.warning("ignoring a frame this client refuses: %s", event.error.message)
             elif isinstance(event, BadFrame):
                 await self._fail_all(SidecarError("protocol_error", f"sidecar sent a bad frame: {event.error.message}"))
                 self._process.kill()
                 return
+
+    def _survivable(self, bad: BadFrame) -> bool:
+        """A well-formed line the parser refused (nested too deep, say) costs only the
+        request it answers, or is dropped; a line that is not JSON means the stream
+        itself is broken, and that ends the connection."""
+        if bad.error.data is None or bad.error.data.kind != "invalid_request":
+            return False
+        pending = self._pending.get(bad.id) if bad.id is not None else None  # type: ignore[arg-type]
+        if pending is not None:
+            pending.error = RpcError(bad.error)
+            pending.done.set()
+        return True
 
     def _resolve(self, response: Response) -> None:
         pending = self._pending.get(response.id)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agentvm_protocol import METHODS, Event
+from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES, METHODS, Event
 
 if TYPE_CHECKING:
     from ..vms import VmRegistry
@@ -22,13 +22,16 @@ async def _no_client(method: str, params: Any) -> msgspec.Raw:
 
 @dataclass
 class RequestContext:
-    """What a handler may touch: the VMs, the connection's event stream, and the
-    client itself (``ask_client(method, params)`` sends a sidecar -> client request
+    """What a handler may touch: the VMs, the connection's event stream, its frame
+    size, and the client itself (``ask_client(method, params)`` sends a sidecar -> client request
     and returns the raw JSON result; see rpc/client_requests.py)."""
 
     vms: VmRegistry
     emit: Callable[[Event], Awaitable[None]]
     ask_client: Callable[[str, Any], Awaitable[msgspec.Raw]] = _no_client
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    """The largest line the client accepts: results that could not fit are refused
+    before their data is gathered."""
 
 
 Handler = Callable[[RequestContext, Any], Awaitable[Any]]

@@ -6,6 +6,12 @@ directories, symlinks) belongs to the VM's user (uid/gid 1000, as guests run), s
 guests can edit what the client wrote. Kernel calls may do host I/O (host_dir
 mounts) or wait for the VM lock held by a guest, so each runs on a worker thread and
 never blocks the trio loop.
+
+Reads are sized before they read (protocol/_fs.py): the byte budget of one result
+is what base64 leaves of ``maxFrameBytes`` after the envelope, and a read that could
+exceed it is EFBIG (``limit_exceeded``) up front. Kernel names are ``str`` holding
+undecodable bytes as surrogate escapes (PEP 383); ``_wire_name`` turns them into the
+wire's U+FFFD string plus exact bytes.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from agentvm_protocol import (
     FsTreeEntry,
     FsUnmountParams,
     FsWriteFileParams,
+    FsWriteFileResult,
     FsWriteFilesParams,
     FsWriteFilesResult,
     FsWriteOutcome,
@@ -52,7 +59,7 @@ from agentvm_protocol import (
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import CLIENT, FileKind, Stat
 from ..kernel.kernel import Kernel
-from ..rpc.errors import to_error_object
+from ..rpc.errors import RpcError, to_error_object
 from ..vms import apply_mount
 from ._registry import RequestContext, handler
 
@@ -90,27 +97,81 @@ def _wire_stat(st: Stat) -> FileStat:
     )
 
 
+_ENVELOPE_BYTES = 1024  # the JSON-RPC envelope and field names around the data
+_PER_FILE_BYTES = 64  # one FsFileData's JSON around its path and data
+
+
+def _data_budget(ctx: RequestContext) -> int:
+    """Bytes of file data whose base64 still fits in one frame."""
+    return max(0, (ctx.max_frame_bytes - _ENVELOPE_BYTES) // 4 * 3)
+
+
+def _wire_name(name: str) -> tuple[str, bytes | None]:
+    """A kernel name as the wire carries it: the string, plus its exact bytes when
+    it is not valid UTF-8 (the string then shows U+FFFD per undecodable byte)."""
+    try:
+        name.encode("utf-8")
+        return name, None
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")  # kernel names hold only escaped bytes
+        return raw.decode("utf-8", "replace"), raw
+
+
 @handler("fs.readFile")
 async def fs_read_file(ctx: RequestContext, p: FsReadFileParams) -> FsReadFileResult:
-    return FsReadFileResult(data=await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.read_file(p.path)))
+    budget = _data_budget(ctx)
+    data, size = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.read_range(p.path, p.offset, p.length, max_bytes=budget))
+    return FsReadFileResult(data=data, size=size)
 
 
 @handler("fs.writeFile")
-async def fs_write_file(ctx: RequestContext, p: FsWriteFileParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.write_file(p.path, p.data, create_dirs=p.create_dirs, mode=p.mode, cred=CLIENT))
-    return Empty()
+async def fs_write_file(ctx: RequestContext, p: FsWriteFileParams) -> FsWriteFileResult:
+    if p.offset is not None and p.append:
+        raise RpcError("invalid_params", "offset and append exclude each other")
+    size = await _in_kernel(
+        ctx,
+        p.vm_id,
+        lambda k: k.vfs.write_file(
+            p.path, p.data, create_dirs=p.create_dirs, mode=p.mode, offset=p.offset, append=p.append, cred=CLIENT
+        ),
+    )
+    return FsWriteFileResult(size=size)
 
 
 @handler("fs.readFiles")
 async def fs_read_files(ctx: RequestContext, p: FsReadFilesParams) -> FsReadFilesResult:
+    frame_budget = ctx.max_frame_bytes - _ENVELOPE_BYTES
+
     def read_all(k: Kernel) -> list[FsFileData]:
-        out = []
-        for path in p.paths:
-            try:
-                out.append(FsFileData(path=path, data=k.vfs.read_file(path)))
-            except KernelError as exc:
-                out.append(FsFileData(path=path, error=to_error_object(exc)[0].data))
-        return out
+        # Under the VM lock, so the sizes added up are the sizes read.
+        with k.vfs.lock:
+            sizes: list[int | KernelError] = []
+            encoded = 0
+            for path in p.paths:
+                try:
+                    st = k.vfs.stat(path)
+                    if st.kind is not FileKind.REGULAR and st.kind is not FileKind.DIRECTORY:
+                        raise KernelError.efbig(path, "only regular files are read whole")
+                    sizes.append(st.size)
+                    encoded += (st.size + 2) // 3 * 4
+                except KernelError as exc:
+                    sizes.append(exc)
+                encoded += len(path) + _PER_FILE_BYTES
+            if encoded > frame_budget:
+                raise RpcError(
+                    "limit_exceeded",
+                    f"the files add up to {encoded} bytes encoded, over maxFrameBytes ({ctx.max_frame_bytes}): "
+                    "read them one by one, in pieces, with fs.readFile offset/length",
+                )
+            out = []
+            for path, size in zip(p.paths, sizes, strict=True):
+                try:
+                    if isinstance(size, KernelError):
+                        raise size
+                    out.append(FsFileData(path=path, data=k.vfs.read_range(path, 0, size, max_bytes=size)[0]))
+                except KernelError as exc:
+                    out.append(FsFileData(path=path, error=to_error_object(exc)[0].data))
+            return out
 
     return FsReadFilesResult(files=await _in_kernel(ctx, p.vm_id, read_all))
 
@@ -139,13 +200,25 @@ async def fs_mkdir(ctx: RequestContext, p: FsMkdirParams) -> Empty:
 @handler("fs.readdir")
 async def fs_readdir(ctx: RequestContext, p: FsReaddirParams) -> FsReaddirResult:
     entries = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readdir(p.path))
-    return FsReaddirResult(entries=[FsDirEntry(name=e.name, kind=_WIRE_KIND[e.kind]) for e in entries])
+    out = []
+    for e in entries:
+        name, raw = _wire_name(e.name)
+        out.append(FsDirEntry(name=name, kind=_WIRE_KIND[e.kind], name_bytes=raw))
+    return FsReaddirResult(entries=out)
 
 
 @handler("fs.readdirRecursive")
 async def fs_readdir_recursive(ctx: RequestContext, p: FsReaddirRecursiveParams) -> FsReaddirRecursiveResult:
-    entries = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readdir_recursive(p.path, max_depth=p.max_depth))
-    return FsReaddirRecursiveResult(entries=[FsTreeEntry(path=path, kind=_WIRE_KIND[kind]) for path, kind in entries])
+    # Half the frame: a path that is not UTF-8 travels twice (string and base64).
+    budget = (ctx.max_frame_bytes - _ENVELOPE_BYTES) // 2
+    listing = await _in_kernel(
+        ctx, p.vm_id, lambda k: k.vfs.readdir_recursive(p.path, max_depth=p.max_depth, max_bytes=budget)
+    )
+    out = []
+    for path, kind in listing:
+        wire_path, raw = _wire_name(path)
+        out.append(FsTreeEntry(path=wire_path, kind=_WIRE_KIND[kind], path_bytes=raw))
+    return FsReaddirRecursiveResult(entries=out, truncated=listing.truncated)
 
 
 @handler("fs.stat")
@@ -183,7 +256,8 @@ async def fs_symlink(ctx: RequestContext, p: FsSymlinkParams) -> Empty:
 
 @handler("fs.readlink")
 async def fs_readlink(ctx: RequestContext, p: FsReadlinkParams) -> FsReadlinkResult:
-    return FsReadlinkResult(target=await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readlink(p.path)))
+    target, raw = _wire_name(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readlink(p.path)))
+    return FsReadlinkResult(target=target, target_bytes=raw)
 
 
 @handler("fs.chmod")

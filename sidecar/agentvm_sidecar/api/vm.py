@@ -15,10 +15,12 @@ from agentvm_protocol import (
     VmInfoResult,
     VmListParams,
     VmListResult,
+    VmSetNetworkPolicyParams,
     VmSummary,
     VmUsage,
 )
 
+from ..vms import egress_policy
 from ._registry import RequestContext, handler
 
 
@@ -73,3 +75,10 @@ async def vm_info(ctx: RequestContext, params: VmInfoParams) -> VmInfoResult:
             ],
         )
     )
+
+
+@handler("vm.setNetworkPolicy")
+async def vm_set_network_policy(ctx: RequestContext, params: VmSetNetworkPolicyParams) -> Empty:
+    await trio.lowlevel.checkpoint()
+    ctx.vms.get(params.vm_id).kernel.sockets.set_egress(egress_policy(params.network))
+    return Empty()

@@ -41,6 +41,9 @@ class Description:
     kind: FileKind = FileKind.REGULAR
     readable = False
     writable = False
+    # Readiness may change without a watch() callback (a host socket): waiters
+    # re-check it every few milliseconds instead of relying on wake-ups.
+    needs_polling = False
 
     def __init__(self) -> None:
         self._refs = 0

@@ -70,6 +70,12 @@ class FdTable:
             raise KernelError.ebadf(fd)
         return entry.description
 
+    def lookup(self, fd: int) -> Description | None:
+        """The description of ``fd``, or None: for hot paths that must not build an
+        exception per call (host_net.net_send/net_recv run before every read/write)."""
+        entry = self._fds.get(fd)
+        return None if entry is None else entry.description
+
     def entry(self, fd: int) -> FdEntry:
         """Raises: EBADF."""
         entry = self._fds.get(fd)

@@ -35,6 +35,14 @@
 #     setuid/setgid (or sticky) file on the host, whoever runs the sidecar.
 #  6. Host errors become KernelError by errno name; host paths never appear in
 #     error messages.
+#  7. Quota (optional `accounting`): what the guest ADDS is charged, checked
+#     before the change (ENOSPC leaves the host untouched): file growth by
+#     logical size (a sparse terabyte costs a terabyte), one inode per entry it
+#     creates (files, directories, symlinks, hard links), symlink targets as
+#     bytes.  What was charged is remembered per host inode, and only that is
+#     given back (removing a last link, shrinking), so deleting what was already
+#     there earns no credit.  Content present at mount time is not counted:
+#     counting a host tree could be unbounded work.
 #
 # Ownership: uid/gid are reported as `owner_uid`/`owner_gid` (default 1000, the
 # VM user) rather than the host's numbers, so a guest running as 1000 can use
@@ -60,6 +68,7 @@ from typing import Any
 from . import openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
+from .limits import FsAccounting
 
 __all__ = ["HostFs", "HostNode"]
 
@@ -143,6 +152,7 @@ class HostFs:
         host_path: the host directory (trusted client config; resolved once).
         read_only: refuse every mutation with EROFS.
         owner_uid, owner_gid: ids reported for every node (None = host ids).
+        accounting: the quota guest additions are charged to (rule 7; None: none).
 
     Raises:
         KernelError: ENOENT/ENOTDIR/EACCES if host_path is not a usable directory.
@@ -154,8 +164,13 @@ class HostFs:
         read_only: bool = False,
         owner_uid: int | None = 1000,
         owner_gid: int | None = 1000,
+        accounting: FsAccounting | None = None,
     ) -> None:
         self.dev = allocate_dev()
+        self.accounting = accounting
+        # rule 7: host inode -> bytes / directory entries charged for it
+        self._bytes_by_ino: dict[int, int] = {}
+        self._entries_by_ino: dict[int, int] = {}
         self.read_only = read_only
         self.host_path = os.fspath(host_path)
         self._owner_uid = owner_uid
@@ -223,6 +238,46 @@ class HostFs:
     def _writable(self) -> None:
         if self.read_only:
             raise KernelError.erofs()
+
+    @contextmanager
+    def _charged(self, nbytes: int = 0, inodes: int = 0) -> Iterator[None]:
+        """Reserve quota for a change (ENOSPC before it); give it back if it fails."""
+        if self.accounting is None or (nbytes <= 0 and inodes <= 0):
+            yield
+            return
+        self.accounting.check_and_reserve(max(nbytes, 0), max(inodes, 0))
+        try:
+            yield
+        except BaseException:
+            self.accounting.release(max(nbytes, 0), max(inodes, 0))
+            raise
+
+    def _note(self, ino: int, nbytes: int = 0, entries: int = 0) -> None:
+        """Remember what was charged for host inode `ino` (rule 7)."""
+        if self.accounting is None:
+            return
+        if nbytes > 0:
+            self._bytes_by_ino[ino] = self._bytes_by_ino.get(ino, 0) + nbytes
+        if entries > 0:
+            self._entries_by_ino[ino] = self._entries_by_ino.get(ino, 0) + entries
+
+    def _give_back(self, ino: int, nbytes: int, entries: int = 0) -> None:
+        """Release up to `nbytes` and `entries` of what `ino` was charged."""
+        if self.accounting is None:
+            return
+        had = self._bytes_by_ino.get(ino, 0)
+        freed = min(had, nbytes)
+        if had - freed:
+            self._bytes_by_ino[ino] = had - freed
+        else:
+            self._bytes_by_ino.pop(ino, None)
+        links = self._entries_by_ino.get(ino, 0)
+        dropped = min(links, entries)
+        if links - dropped:
+            self._entries_by_ino[ino] = links - dropped
+        else:
+            self._entries_by_ino.pop(ino, None)
+        self.accounting.release(freed, dropped)
 
     def _stat(self, node: HostNode) -> os.stat_result:
         if not node.parts:
@@ -315,7 +370,7 @@ class HostFs:
         """Exclusive create of a regular file.  Raises: EROFS, EEXIST, ENOSPC..."""
         self._writable()
         _check_name(name)
-        with self._dir_fd(dir.parts) as fd:
+        with self._dir_fd(dir.parts) as fd, self._charged(inodes=1):
             try:
                 os.close(
                     os.open(
@@ -325,7 +380,9 @@ class HostFs:
                         dir_fd=fd,
                     )
                 )
-                return self._child(dir, name, fd)
+                node = self._child(dir, name, fd)
+                self._note(node.ino, entries=1)
+                return node
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
@@ -334,10 +391,12 @@ class HostFs:
     ) -> HostNode:
         self._writable()
         _check_name(name)
-        with self._dir_fd(dir.parts) as fd:
+        with self._dir_fd(dir.parts) as fd, self._charged(inodes=1):
             try:
                 os.mkdir(name, mode & _HOST_MODE_BITS, dir_fd=fd)
-                return self._child(dir, name, fd)
+                node = self._child(dir, name, fd)
+                self._note(node.ino, entries=1)
+                return node
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
@@ -348,21 +407,25 @@ class HostFs:
         VFS, in the VM's namespace."""
         self._writable()
         _check_name(name)
-        with self._dir_fd(dir.parts) as fd:
+        cost = len(target.encode("utf-8", "surrogateescape"))
+        with self._dir_fd(dir.parts) as fd, self._charged(cost, 1):
             try:
                 os.symlink(target, name, dir_fd=fd)
-                return self._child(dir, name, fd)
+                node = self._child(dir, name, fd)
+                self._note(node.ino, cost, 1)
+                return node
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
     def link(self, node: HostNode, dir: HostNode, name: str) -> None:
         self._writable()
         _check_name(name)
-        with self._parent_fd(node) as (sfd, sname), self._dir_fd(dir.parts) as dfd:
+        with self._parent_fd(node) as (sfd, sname), self._dir_fd(dir.parts) as dfd, self._charged(inodes=1):
             try:
                 os.link(
                     sname, name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False
                 )
+                self._note(node.ino, entries=1)
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
@@ -377,9 +440,12 @@ class HostFs:
         _check_name(name)
         with self._dir_fd(dir.parts) as fd:
             try:
+                gone = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 remove(name, dir_fd=fd)
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
+        last_link = gone.st_nlink <= 1 or st.S_ISDIR(gone.st_mode)
+        self._give_back(gone.st_ino, gone.st_size if last_link else 0, 1)
 
     def rename(
         self, old_dir: HostNode, old_name: str, new_dir: HostNode, new_name: str
@@ -452,13 +518,11 @@ class HostFs:
         self._writable()
         if size < 0:
             raise KernelError.einval()
-        fd = self._open_fd(node, os.O_WRONLY)
+        f = HostOpenFile(self, self._open_fd(node, os.O_WRONLY))
         try:
-            os.ftruncate(fd, size)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
+            f.truncate(size)
         finally:
-            os.close(fd)
+            f.close()
 
     def open(self, node: HostNode, readable: bool, writable: bool) -> HostOpenFile:
         """Raises: EROFS, EISDIR, EACCES (host special files), ENOENT, ELOOP."""
@@ -546,12 +610,22 @@ class HostOpenFile:
             raise KernelError.einval()
         view = memoryview(data)
         done = 0
+        growth = offset + len(view) - self.size() if view else 0
         try:
-            while done < len(view):
-                done += os.pwrite(fd, view[done:], offset + done)
+            with self._fs._charged(growth):
+                while done < len(view):
+                    done += os.pwrite(fd, view[done:], offset + done)
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
+        if growth > 0:
+            self._fs._note(self._ino(), growth)
         return done
+
+    def _ino(self) -> int:
+        try:
+            return os.fstat(self._live()).st_ino
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
 
     def append(self, data: bytes) -> int:
         # Atomic with respect to this VM (the caller holds the VM lock); the
@@ -571,10 +645,16 @@ class HostOpenFile:
         self._fs._writable()
         if size < 0:
             raise KernelError.einval()
+        delta = size - self.size()
         try:
-            os.ftruncate(fd, size)
+            with self._fs._charged(delta):
+                os.ftruncate(fd, size)
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
+        if delta > 0:
+            self._fs._note(self._ino(), delta)
+        elif delta < 0:
+            self._fs._give_back(self._ino(), -delta)
 
     def stat(self) -> Stat:
         try:

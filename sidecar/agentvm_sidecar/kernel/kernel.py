@@ -2,8 +2,8 @@
 
 It owns the VM-wide lock and the kernel objects, each in its own module: the VFS and
 mount table (vfs.py, mounts.py), filesystem accounting (limits.py), the process table
-(process.py), the VM-wide fd budget (fdtable.py) and pipes (pipes.py,
-descriptions.py). Callers use the objects directly
+(process.py), the VM-wide fd budget (fdtable.py), pipes (pipes.py,
+descriptions.py) and the socket table (../net/table.py). Callers use the objects directly
 (``kernel.vfs.read_file(...)``); this class only wires them together, builds mounts
 from their descriptions, reports usage and shuts everything down.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from ..net.table import SocketTable
 from .descriptions import Description, FileDescription, PipeReader, PipeWriter, pipe_pair
 from .devfs import DevFs
 from .errors import KernelError
@@ -64,6 +65,7 @@ class Kernel:
         self._pipes = 0
         self._pipes_lock = threading.Lock()
         self.pipe_budget = PipeBudget(limits.pipe_buffer_budget_bytes)
+        self.sockets = SocketTable(limits.max_sockets, limits.socket_buffer_bytes)
         # inode -> (sha256, module bytes) of the shared /bin layer, see mount_shared
         self._layer: tuple[int, dict[int, tuple[str, memoryview]]] | None = None
         # mount path -> (kind, host path): what the mount was made from, for reports
@@ -77,13 +79,27 @@ class Kernel:
         self.vfs.mount(path, MemoryFs(self.accounting, root_mode=0o755))
         self._origins[self.vfs.realpath(path)] = ("memory", None)
 
-    def mount_host_dir(self, path: str, host_path: str, read_only: bool) -> None:
-        """Mount a host directory at ``path``, confined to ``host_path``.
+    def mount_host_dir(
+        self,
+        path: str,
+        host_path: str,
+        read_only: bool,
+        max_bytes: int | None = None,
+        max_inodes: int | None = None,
+    ) -> None:
+        """Mount a host directory at ``path``, confined to ``host_path``. What the
+        guest adds there is charged to the mount's own quota: ``max_bytes`` and
+        ``max_inodes``, by default the VM's filesystem limits (counted apart from
+        its in-memory filesystems).
 
         Raises: ENOENT/ENOTDIR (host path or mount point), EBUSY.
         """
+        quota = FsAccounting(
+            self.limits.fs_max_bytes if max_bytes is None else max_bytes,
+            self.limits.fs_max_inodes if max_inodes is None else max_inodes,
+        )
         try:
-            fs = HostFs(host_path, read_only=read_only)
+            fs = HostFs(host_path, read_only=read_only, accounting=quota)
         except KernelError as exc:
             raise KernelError(exc.errno, f"host_dir mount: host path {host_path!r}: {exc.message}", path) from None
         try:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from .errors import KernelError
 
 __all__ = [
+    "CPU_LIMIT_EXIT_CODE",
+    "DEFAULT_COMPILE_MEMORY_BYTES",
     "DEFAULT_CPU_TIME_MS_PER_PROCESS",
     "DEFAULT_DIR_SNAPSHOT_BYTES_PER_VM",
     "DEFAULT_FS_MAX_BYTES",
@@ -44,11 +46,14 @@ __all__ = [
     "DEFAULT_MAX_PIPES",
     "DEFAULT_MAX_PROCESSES",
     "DEFAULT_MAX_PROGRAM_BYTES",
+    "DEFAULT_MAX_READ_BYTES",
+    "DEFAULT_MAX_SOCKETS",
     "DEFAULT_MEMORY_BYTES_PER_PROCESS",
     "DEFAULT_MEMORY_BYTES_PER_VM",
     "DEFAULT_PIPE_BUFFER_BUDGET_BYTES",
     "DEFAULT_PIPE_BUFFER_BYTES",
     "DEFAULT_PIPE_MAX_BUFFER_BYTES",
+    "DEFAULT_SOCKET_BUFFER_BYTES",
     "FsAccounting",
     "FsUsage",
     "Limits",
@@ -56,6 +61,9 @@ __all__ = [
 ]
 
 MiB = 1024 * 1024
+# a process whose CPU time limit ran out (running or compiling) exits with this,
+# as `timeout` reports
+CPU_LIMIT_EXIT_CODE = 124
 
 DEFAULT_FS_MAX_BYTES = 256 * MiB
 DEFAULT_FS_MAX_INODES = 65536
@@ -79,6 +87,14 @@ DEFAULT_PIPE_MAX_BUFFER_BYTES = 16 * MiB
 DEFAULT_PIPE_BUFFER_BUDGET_BYTES = 64 * MiB
 DEFAULT_MAX_ARGV_ENV_BYTES = 262_144
 DEFAULT_MAX_PROGRAM_BYTES = 64 * MiB
+# Every endpoint inside a VM (socket, queued or accepted connection, host
+# connection) counts; a connection buffers at most 2 x socket_buffer_bytes.
+DEFAULT_MAX_SOCKETS = 128
+DEFAULT_SOCKET_BUFFER_BYTES = 256 * 1024
+# What one whole-file read by the sidecar itself (not a guest's read(2)) may return.
+DEFAULT_MAX_READ_BYTES = 64 * MiB
+# the 3 MB `sh` compiles in ~120 MiB; hostile modules of a few KB want GiBs
+DEFAULT_COMPILE_MEMORY_BYTES = 512 * MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +116,9 @@ class Limits:
     pipe_buffer_budget_bytes: int = DEFAULT_PIPE_BUFFER_BUDGET_BYTES
     max_argv_env_bytes: int = DEFAULT_MAX_ARGV_ENV_BYTES
     max_program_bytes: int = DEFAULT_MAX_PROGRAM_BYTES
+    max_sockets: int = DEFAULT_MAX_SOCKETS
+    socket_buffer_bytes: int = DEFAULT_SOCKET_BUFFER_BYTES
+    compile_memory_bytes: int = DEFAULT_COMPILE_MEMORY_BYTES
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

@@ -42,7 +42,7 @@ from .fstypes import (
     Stat,
 )
 from .handle import FileHandle
-from .limits import FsAccounting, FsUsage, MemoryBudget
+from .limits import DEFAULT_MAX_READ_BYTES, FsAccounting, FsUsage, MemoryBudget
 from .mounts import MountInfo, MountTable
 from .walker import Loc as _Loc
 from .walker import PathWalker, R, W, X
@@ -50,7 +50,10 @@ from .walker import Resolved as _Resolved
 from .walker import check_path as _check_path
 from .walker import join_path as _join
 
-__all__ = ["Vfs"]
+__all__ = ["ENTRY_OVERHEAD_BYTES", "TreeListing", "Vfs"]
+
+# What a listed entry costs beyond its path (its kind and the JSON around it).
+ENTRY_OVERHEAD_BYTES = 40
 
 _DIR = FileKind.DIRECTORY
 _LNK = FileKind.SYMLINK
@@ -73,6 +76,13 @@ def _op(fn: F) -> F:
                 raise
 
     return wrapper  # type: ignore[return-value]
+
+
+class TreeListing(list[tuple[str, FileKind]]):
+    """A recursive listing: (relative path, kind) pairs, and whether the walk
+    stopped at its byte bound before the end."""
+
+    truncated: bool = False
 
 
 class Vfs:
@@ -195,22 +205,30 @@ class Vfs:
         path: str,
         max_depth: int | None = None,
         *,
+        max_bytes: int | None = None,
         cwd: str = "/",
         cred: Cred = ROOT,
-    ) -> list[tuple[str, FileKind]]:
-        """Every entry below `path` as (relative path, kind), depth-first.
+    ) -> TreeListing:
+        """Entries below `path` as (relative path, kind), depth-first; the
+        listing's `truncated` says whether it was cut short.
 
         Direct children have depth 1 (like `find -maxdepth`).  Symlinks are
-        listed, not followed; mounts below `path` are entered.
+        listed, not followed; mounts below `path` are entered.  With
+        `max_bytes`, the walk stops (truncated) before the listed paths plus
+        `ENTRY_OVERHEAD_BYTES` each would exceed it: every step of the walk
+        costs at most the length of a path it lists, so the work is bounded by
+        `max_bytes` too, however deep the tree (a deep chain's paths add up to
+        the square of its depth).
         Raises: ENOENT, ENOTDIR, EACCES.
         """
         root = self._existing(path, cwd, cred, True)
         if root.kind is not _DIR:
             raise KernelError.enotdir()
-        out: list[tuple[str, FileKind]] = []
+        out = TreeListing()
         if max_depth is not None and max_depth < 1:
             return out
         self._require(root, cred, R | X)
+        budget = max_bytes if max_bytes is not None else -1
         # Pre-order depth-first walk with an explicit stack of entry iterators.
         stack = [(root, "", 1, iter(root.mount.fs.readdir(root.node)))]
         while stack:
@@ -220,6 +238,11 @@ class Vfs:
                 stack.pop()
                 continue
             relpath = rel + e.name
+            if max_bytes is not None:
+                budget -= len(relpath) + len(loc.path) + ENTRY_OVERHEAD_BYTES
+                if budget < 0:
+                    out.truncated = True
+                    return out
             out.append((relpath, e.kind))
             if e.kind is not _DIR or (max_depth is not None and depth >= max_depth):
                 continue
@@ -241,15 +264,68 @@ class Vfs:
         return out
 
     @_op
-    def read_file(self, path: str, *, cwd: str = "/", cred: Cred = ROOT) -> bytes:
-        """Whole contents.  Raises: ENOENT, EISDIR, EACCES, ELOOP, ENOTDIR."""
+    def read_file(
+        self,
+        path: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+        cwd: str = "/",
+        cred: Cred = ROOT,
+    ) -> bytes:
+        """Whole contents of a regular file of at most `max_bytes`.
+
+        Raises: ENOENT, EISDIR, EACCES, ELOOP, ENOTDIR, EFBIG (larger than
+        `max_bytes`, or a device: endless).
+        """
+        return self.read_range(path, max_bytes=max_bytes, cwd=cwd, cred=cred)[0]
+
+    @_op
+    def read_range(
+        self,
+        path: str,
+        offset: int = 0,
+        length: int | None = None,
+        *,
+        max_bytes: int,
+        cwd: str = "/",
+        cred: Cred = ROOT,
+    ) -> tuple[bytes, int]:
+        """Up to `length` bytes at `offset` (to the end without `length`), and the
+        file's size when opened.  Bounded before reading: the size comes from the
+        open handle, so a sparse terabyte or /dev/zero costs nothing.  A device is
+        read only with a `length` (exactly that many bytes; its size is 0).
+
+        Raises: ENOENT, EISDIR, EACCES (host special files), ELOOP, ENOTDIR,
+        EFBIG (more than `max_bytes` would be returned, or a device without
+        `length`), EINVAL (negative offset or length).
+        """
+        if offset < 0 or (length is not None and length < 0):
+            raise KernelError.einval()
+        if self._existing(path, cwd, cred, True).kind is _DIR:
+            raise KernelError.eisdir()
+        # Host fifos, sockets and devices are refused by HostFs.open (EACCES).
         with self.open(path, OpenFlags.READ, cwd=cwd, cred=cred) as h:
+            st = h.stat()
+            if st.kind is _REG:
+                size = st.size
+                want = max(0, size - offset) if length is None else min(length, max(0, size - offset))
+            elif length is None:
+                raise KernelError.efbig(message="a device has no size: read it with an explicit length")
+            else:
+                size, want = 0, length
+            if want > max_bytes:
+                raise KernelError.efbig(
+                    message=f"{want} bytes to read exceed the {max_bytes}-byte bound: read in pieces with offset/length"
+                )
             chunks = []
-            while True:
-                chunk = h.read(1 << 20)
+            done = 0
+            while done < want:
+                chunk = h.pread(min(want - done, 1 << 20), offset + done)
                 if not chunk:
-                    return b"".join(chunks)
+                    break  # the file shrank meanwhile
                 chunks.append(chunk)
+                done += len(chunk)
+            return b"".join(chunks), size
 
     def usage(self) -> FsUsage | None:
         """The VM's filesystem accounting (None if it has none)."""
@@ -352,11 +428,15 @@ class Vfs:
         create_dirs: bool = False,
         mode: int = 0o644,
         *,
+        offset: int | None = None,
+        append: bool = False,
         cwd: str = "/",
         cred: Cred = ROOT,
-    ) -> None:
-        """Create or replace a file's contents.  On ENOSPC the file is unchanged
-        (a file created by this call is removed again).
+    ) -> int:
+        """Create or replace a file's contents; returns the file's size after.
+        With `offset` (or `append`: at the end) `data` is written there and the
+        rest of the file is kept.  On ENOSPC the file is unchanged (a file
+        created by a replacing call is removed again).
 
         Raises: ENOENT (missing parent without create_dirs), EISDIR, EACCES,
         EROFS, ENOSPC, ENOTDIR, ELOOP.
@@ -366,6 +446,10 @@ class Vfs:
             parent = posixpath.dirname(path.rstrip("/"))
             if parent and parent != "/":
                 self.mkdir(parent, 0o755, recursive=True, cwd=cwd, cred=cred)
+        if offset is not None or append:
+            with self.open(path, OpenFlags.WRITE | OpenFlags.CREAT, mode, cwd=cwd, cred=cred) as h:
+                h.pwrite(data, h.stat().size if append else offset or 0)
+                return h.stat().size
         existed = self.exists(path, cwd=cwd, cred=cred)
         h = self.open(path, OpenFlags.WRITE | OpenFlags.CREAT, mode, cwd=cwd, cred=cred)
         try:
@@ -385,6 +469,7 @@ class Vfs:
                     pass
             raise
         h.close()
+        return len(data)
 
     # -- namespace changes -----------------------------------------------------
     @_op

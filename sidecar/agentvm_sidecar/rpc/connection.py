@@ -87,7 +87,9 @@ class Connection:
         self._in_flight: dict[RequestId, trio.CancelScope] = {}
         self._out_send, self._out_recv = trio.open_memory_channel[bytes](_OUTGOING_LINES)
         self.client_requests = ClientRequests(self._send)
-        self._ctx = RequestContext(vms=vms, emit=self.emit, ask_client=self.client_requests.call)
+        self._ctx = RequestContext(
+            vms=vms, emit=self.emit, ask_client=self.client_requests.call, max_frame_bytes=max_frame_bytes
+        )
 
     async def emit(self, event: Event) -> None:
         """Send an ``event`` notification (blocks while the client is not reading)."""

@@ -31,13 +31,23 @@ class RpcError(Exception):
         self.data = data
 
 
+def _printable(text: str) -> str:
+    """``text`` as valid UTF-8: a guest's file name may hold undecodable bytes
+    (surrogate escapes), which the JSON encoder refuses; they become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def to_error_object(exc: Exception) -> tuple[ErrorObject, bool]:
     """The wire error for ``exc`` and whether it was unexpected (to be logged loudly)."""
     if isinstance(exc, RpcError):
         return make_error(exc.kind, exc.message, **exc.data), False
     if isinstance(exc, KernelError):
         kind = error_kind_for_errno(exc.errno)
-        return make_error(kind, str(exc), errno=exc.errno, path=exc.path), False
+        path = None if exc.path is None else _printable(exc.path)
+        return make_error(kind, _printable(str(exc)), errno=exc.errno, path=path), False
     if isinstance(exc, msgspec.ValidationError):
         return make_error("invalid_params", f"invalid params: {exc}"), False
     return make_error("internal", f"internal error: {type(exc).__name__}"), True

@@ -41,7 +41,17 @@ from ..kernel.errors import KernelError
 from ..logs import get_logger
 from .context import GuestContext, GuestExit, GuestFault, current_context
 
-__all__ = ["HOST_FUNCTIONS", "WASI_ERRNO", "HostFunction", "define_host_functions", "host_function", "wasi_errno"]
+__all__ = [
+    "HOST_FUNCTIONS",
+    "SIGNATURES",
+    "WASI_ERRNO",
+    "HostFunction",
+    "define_host_function",
+    "define_host_functions",
+    "host_function",
+    "signature_of",
+    "wasi_errno",
+]
 
 log = get_logger("wasm.abi")
 
@@ -84,6 +94,12 @@ class HostFunction:
 
 
 HOST_FUNCTIONS: dict[tuple[str, str], HostFunction] = {}
+# Every registered signature of every import, keyed (module, name, params, results):
+# published modules disagree on some signatures (net_tls_connect takes 3 arguments
+# in the Codex CLI build and 4 in agentOS's curl), so one name may have several
+# implementations. HOST_FUNCTIONS holds the first one registered, which the shared
+# linker defines; the runtime links a module declaring another by that signature.
+SIGNATURES: dict[tuple[str, str, str, str], HostFunction] = {}
 
 
 def host_function(
@@ -98,10 +114,12 @@ def host_function(
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        key = (module, name)
-        if key in HOST_FUNCTIONS:
-            raise KeyError(f"{module}.{name} registered twice")
-        HOST_FUNCTIONS[key] = HostFunction(module, name, params, results, fn, returns_errno and results == "i")
+        signature = (module, name, params, results)
+        if signature in SIGNATURES:
+            raise KeyError(f"{module}.{name}({params}) registered twice")
+        hf = HostFunction(module, name, params, results, fn, returns_errno and results == "i")
+        SIGNATURES[signature] = hf
+        HOST_FUNCTIONS.setdefault((module, name), hf)
         return fn
 
     return register
@@ -154,7 +172,7 @@ def _log_failure(ctx: GuestContext, hf: HostFunction) -> None:
 
 _RawCallback = ffi.wasmtime_func_unchecked_callback_t
 _RAW_FIELD = {"i": "i32", "I": "i64"}
-_callbacks: dict[tuple[str, str], Any] = {}  # ctypes callbacks must outlive every linker
+_callbacks: dict[tuple[str, str, str, str], Any] = {}  # ctypes callbacks must outlive every linker
 
 
 def _trap(message: bytes) -> int:
@@ -183,19 +201,35 @@ def _raw_callback(hf: HostFunction) -> Any:
     return callback
 
 
+def signature_of(ty: wasmtime.FuncType) -> tuple[str, str] | None:
+    """(params, results) of a wasm function type in this module's letters, or None
+    when it uses types no host function takes (floats, references)."""
+    letters = {str(wasmtime.ValType.i32()): "i", str(wasmtime.ValType.i64()): "I"}
+    try:
+        return "".join(letters[str(t)] for t in ty.params), "".join(letters[str(t)] for t in ty.results)
+    except KeyError:
+        return None
+
+
+def define_host_function(linker: wasmtime.Linker, hf: HostFunction) -> None:
+    """Define ``hf`` in ``linker`` (through the unchecked API, see the module doc)."""
+    key = (hf.module, hf.name, hf.params, hf.results)
+    callback = _callbacks.get(key)
+    if callback is None:
+        callback = _callbacks[key] = _raw_callback(hf)
+    ty = wasmtime.FuncType([_VALTYPES[c]() for c in hf.params], [_VALTYPES[c]() for c in hf.results])
+    module, name = hf.module.encode(), hf.name.encode()
+    error = ffi.wasmtime_linker_define_func_unchecked(
+        linker.ptr(), module, len(module), name, len(name), ty.ptr(), callback, None, _no_finalizer
+    )
+    if error:
+        raise wasmtime.WasmtimeError._from_ptr(error)
+
+
 def define_host_functions(linker: wasmtime.Linker) -> None:
-    """Define every registered host function in ``linker``."""
-    for key, hf in HOST_FUNCTIONS.items():
-        callback = _callbacks.get(key)
-        if callback is None:
-            callback = _callbacks[key] = _raw_callback(hf)
-        ty = wasmtime.FuncType([_VALTYPES[c]() for c in hf.params], [_VALTYPES[c]() for c in hf.results])
-        module, name = hf.module.encode(), hf.name.encode()
-        error = ffi.wasmtime_linker_define_func_unchecked(
-            linker.ptr(), module, len(module), name, len(name), ty.ptr(), callback, None, _no_finalizer
-        )
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
+    """Define every registered host function (its first signature) in ``linker``."""
+    for hf in HOST_FUNCTIONS.values():
+        define_host_function(linker, hf)
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)

@@ -43,6 +43,7 @@ from types import MappingProxyType
 
 import wasmtime
 
+from . import compiler
 from .memory_budget import install_memory_creator
 
 __all__ = [
@@ -68,11 +69,8 @@ ENGINE_SETTINGS: Mapping[str, object] = MappingProxyType(
 
 
 def make_config() -> wasmtime.Config:
-    """A fresh Config carrying ENGINE_SETTINGS."""
-    config = wasmtime.Config()
-    for name, value in ENGINE_SETTINGS.items():
-        setattr(config, name, value)
-    return config
+    """A fresh Config carrying ENGINE_SETTINGS (as the compile helper builds its own)."""
+    return compiler.make_config(ENGINE_SETTINGS)
 
 
 def config_fingerprint() -> str:

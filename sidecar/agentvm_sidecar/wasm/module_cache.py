@@ -4,11 +4,16 @@
 # for the 3 MB `sh`), while instantiating a compiled module takes ~0.1 ms. So:
 # - in memory, one `wasmtime.Module` per sha256 of the wasm bytes, shared by all
 #   VMs of the sidecar (Modules are immutable and thread-safe);
-# - but only *persistent* modules (the shared /bin layer: a fixed, trusted set)
-#   stay for good and go to disk. Anything else is a program a guest may have
-#   built, so an unbounded stream of distinct modules is an attack: those are
-#   kept in memory only, least recently used first out, within
-#   `TRANSIENT_BUDGET_BYTES` of wasm;
+# - *persistent* modules (the shared /bin layer: a fixed, trusted set) are
+#   compiled here, in-process, by `get`, stay for good and go to disk;
+# - anything else is a program a guest may have built. It is never compiled in
+#   the sidecar (wasm/guest_modules.py compiles it in a helper process, charged
+#   to the guest process); the result is `admit`ted here, held in memory only,
+#   least recently used first out, within `TRANSIENT_BUDGET_BYTES` of *compiled*
+#   size (the serialized artifact, about what the loaded code occupies), and
+#   tagged with the VMs that used it: `release(owner)` on VM dispose drops every
+#   module no other live VM has used, so a disposed VM leaves nothing behind. A
+#   module larger than the whole budget is not kept at all;
 # - on disk, `Module.serialize()` output in
 #   `<cache dir>/<sha256>-<wasmtime version>-<config fingerprint>.cwasm`, so a
 #   new sidecar process skips compilation too. The version and fingerprint in
@@ -23,9 +28,9 @@
 # the user running the sidecar (created 0700) and nothing else writes it. Never
 # point AGENTVM_CACHE_DIR at a directory other users can write.
 #
-# Concurrency: a per-key lock makes concurrent requests for the same module
-# compile (or load) it once while other keys proceed in parallel; wasmtime
-# compiles with the GIL released. The dict and statistics sit under one short
+# Concurrency: a per-key lock makes concurrent requests for the same persistent
+# module compile (or load) it once while other keys proceed in parallel; wasmtime
+# compiles with the GIL released. The dicts and statistics sit under one short
 # lock that is never held while compiling or doing I/O.
 #
 # Keys are trusted: `get(module_bytes, sha256=...)` does not re-hash bytes whose
@@ -38,6 +43,7 @@ import os
 import re
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +64,7 @@ __all__ = [
 log = get_logger("wasm.module_cache")
 
 CACHE_DIR_ENV = "AGENTVM_CACHE_DIR"
-# wasm bytes of non-persistent modules kept compiled (compiled code is ~2-4x that).
+# compiled (serialized) bytes of guest-built modules kept in memory
 TRANSIENT_BUDGET_BYTES = 64 * 1024 * 1024
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -81,7 +87,9 @@ class ModuleCacheStatistics:
     `compiled` counts compilations, `disk_hits` modules deserialized from disk,
     `memory_hits` lookups answered from memory, `disk_errors` cache files that
     were unreadable or rejected (and deleted), `modules` modules held in memory,
-    `evicted` transient modules dropped to stay within the budget.
+    `evicted` transient modules dropped to stay within the budget or because
+    every VM that used them was released, `transient_bytes` the compiled size
+    of the transient modules held.
     """
 
     memory_hits: int
@@ -90,6 +98,7 @@ class ModuleCacheStatistics:
     disk_errors: int
     modules: int
     evicted: int
+    transient_bytes: int
 
 
 class ModuleCache:
@@ -106,8 +115,8 @@ class ModuleCache:
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._modules: dict[str, wasmtime.Module] = {}
-        # transient key -> wasm size, least recently used first
-        self._transient: OrderedDict[str, int] = OrderedDict()
+        # transient key -> (compiled size, the VMs that used it), least recently used first
+        self._transient: OrderedDict[str, tuple[int, weakref.WeakSet[object]]] = OrderedDict()
         self._transient_bytes = 0
         self._transient_budget = transient_budget
         self._evicted = 0
@@ -124,11 +133,10 @@ class ModuleCache:
         """The on-disk cache file for a module digest."""
         return self._dir / f"{sha256}{self._suffix}"
 
-    def get(
-        self, module_bytes: bytes | memoryview, sha256: str | None = None, *, persistent: bool = True
-    ) -> wasmtime.Module:
-        """Return the compiled module for `module_bytes`, compiling at most once
-        while it is cached.
+    def get(self, module_bytes: bytes | memoryview, sha256: str | None = None) -> wasmtime.Module:
+        """Return the compiled module for trusted `module_bytes` (the shared
+        layer's), compiling it in this process at most once; it is kept for good
+        in memory and on disk. Never call it with a guest-built module.
 
         Blocks the calling thread while compiling or loading; call it from a
         worker thread, not the trio loop.
@@ -136,8 +144,6 @@ class ModuleCache:
         Args:
             module_bytes: a wasm binary.
             sha256: its lowercase hex sha256, if already known (not re-checked).
-            persistent: keep it for good and on disk (trusted modules only);
-                otherwise it is held in memory within the transient budget.
 
         Returns:
             A Module of `shared_engine()`.
@@ -147,8 +153,7 @@ class ModuleCache:
             wasmtime.WasmtimeError: the bytes are not a valid module.
         """
         key = sha256 if sha256 is not None else hashlib.sha256(module_bytes).hexdigest()
-        if not _SHA256_HEX.fullmatch(key):
-            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {key!r}")
+        _check_key(key)
         with self._lock:
             module = self._hit(key)
             if module is not None:
@@ -159,15 +164,53 @@ class ModuleCache:
                 module = self._hit(key)
                 if module is not None:
                     return module
-            module = self._load(key) if persistent else None
+            module = self._load(key)
             if module is None:
-                module = self._compile(key, module_bytes, store=persistent)
+                module = self._compile(key, module_bytes)
             with self._lock:
-                self._modules[key] = module
                 self._key_locks.pop(key, None)
-                if not persistent:
-                    self._admit_transient(key, len(module_bytes))
+                # a guest may have run the same bytes meanwhile: keep one copy
+                return self._modules.setdefault(key, module)
+
+    def lookup(self, sha256: str, owner: object) -> wasmtime.Module | None:
+        """The cached module of digest `sha256`, if any, now also used by `owner`
+        (a VM's kernel: see `release`)."""
+        _check_key(sha256)
+        with self._lock:
+            module = self._hit(sha256)
+            entry = self._transient.get(sha256)
+            if entry is not None:
+                entry[1].add(owner)
             return module
+
+    def admit(self, sha256: str, module: wasmtime.Module, compiled_size: int, owner: object) -> None:
+        """Keep a module compiled elsewhere (a guest-built one) for `owner`,
+        evicting the least recently used beyond the budget; one larger than the
+        whole budget is not kept."""
+        _check_key(sha256)
+        with self._lock:
+            if sha256 in self._modules:  # compiled twice at once: keep the first
+                entry = self._transient.get(sha256)
+                if entry is not None:
+                    entry[1].add(owner)
+                return
+            if compiled_size > self._transient_budget:
+                return
+            owners: weakref.WeakSet[object] = weakref.WeakSet([owner])
+            self._modules[sha256] = module
+            self._transient[sha256] = (compiled_size, owners)
+            self._transient_bytes += compiled_size
+            while self._transient_bytes > self._transient_budget:
+                self._drop_transient(next(iter(self._transient)))
+
+    def release(self, owner: object) -> None:
+        """`owner` is gone (its VM was disposed): drop each transient module that
+        no other live owner has used."""
+        with self._lock:
+            for key, (_, owners) in list(self._transient.items()):
+                owners.discard(owner)
+                if not owners:
+                    self._drop_transient(key)
 
     def _hit(self, key: str) -> wasmtime.Module | None:
         """A cached module, marked recently used (caller holds the lock)."""
@@ -178,15 +221,12 @@ class ModuleCache:
                 self._transient.move_to_end(key)
         return module
 
-    def _admit_transient(self, key: str, size: int) -> None:
-        """Account a new transient module; evict the least recently used beyond
-        the budget (caller holds the lock). The newest always stays."""
-        self._transient[key] = size
-        self._transient_bytes += size
-        while self._transient_bytes > self._transient_budget and len(self._transient) > 1:
-            old, old_size = self._transient.popitem(last=False)
-            self._transient_bytes -= old_size
-            del self._modules[old]
+    def _drop_transient(self, key: str) -> None:
+        """Forget transient module `key`, if held (caller holds the lock)."""
+        entry = self._transient.pop(key, None)
+        if entry is not None:
+            self._transient_bytes -= entry[0]
+            del self._modules[key]
             self._evicted += 1
 
     def statistics(self) -> ModuleCacheStatistics:
@@ -198,6 +238,7 @@ class ModuleCache:
                 disk_errors=self._disk_errors,
                 modules=len(self._modules),
                 evicted=self._evicted,
+                transient_bytes=self._transient_bytes,
             )
 
     def _load(self, key: str) -> wasmtime.Module | None:
@@ -216,13 +257,11 @@ class ModuleCache:
             self._disk_hits += 1
         return module
 
-    def _compile(self, key: str, module_bytes: bytes | memoryview, *, store: bool) -> wasmtime.Module:
+    def _compile(self, key: str, module_bytes: bytes | memoryview) -> wasmtime.Module:
         module = wasmtime.Module(self._engine, bytes(module_bytes))
         with self._lock:
             self._compiled += 1
-        log.debug("module_compiled", sha256=key, size=len(module_bytes), persistent=store)
-        if not store:
-            return module
+        log.debug("module_compiled", sha256=key, size=len(module_bytes))
         try:
             self._store(key, module.serialize())
         except OSError as exc:
@@ -240,6 +279,11 @@ class ModuleCache:
         except BaseException:
             os.unlink(tmp_name)
             raise
+
+
+def _check_key(key: str) -> None:
+    if not _SHA256_HEX.fullmatch(key):
+        raise ValueError(f"sha256 must be 64 lowercase hex digits, got {key!r}")
 
 
 _shared_lock = threading.Lock()

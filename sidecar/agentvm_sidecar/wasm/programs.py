@@ -10,8 +10,13 @@ POSIX ``execvp``-style lookup, done by the host because the guests pass bare nam
 - errors: ENOENT (missing), EACCES (not executable by the caller, or a directory),
   ENOEXEC (binary, neither wasm nor a script), EFBIG (over ``max_program_bytes``).
 
-Modules of the shared /bin layer are found by inode without hashing; other files
-(a guest-built binary, a host_dir mount) are hashed to key the module cache.
+Modules of the shared /bin layer are found by inode without hashing and compiled
+(once per machine) here. Other files (a guest-built binary, a host_dir mount) are
+hashed to key the module cache; if it does not hold them, the Program carries
+their bytes and the process compiles them itself, in a helper process and in its
+own time (wasm/guest_modules.py). The sidecar never parses them: even validation
+costs memory in proportion to what the module declares (78 MB for 1M empty
+functions), so an invalid module is found by the helper and the process exits 126.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .module_cache import shared_module_cache
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
 
-__all__ = ["Program", "resolve_program"]
+__all__ = ["GuestModule", "Program", "resolve_program"]
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 SCRIPT_SHELL = "/bin/sh"
@@ -40,12 +45,22 @@ _READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
+class GuestModule:
+    """A wasm module (by its magic number only) nobody has compiled yet."""
+
+    sha256: str
+    wasm: bytes
+
+
+@dataclass(frozen=True)
 class Program:
-    """A resolved executable: its VM path, compiled module and the argv to run it with."""
+    """A resolved executable: its VM path, the argv to run it with, and either its
+    compiled ``module`` or, still to compile, its ``source``."""
 
     path: str
-    module: wasmtime.Module
+    module: wasmtime.Module | None
     argv: list[str]
+    source: GuestModule | None = None
 
 
 def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, str], cwd: str, cred: Cred) -> Program:
@@ -57,7 +72,8 @@ def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, s
     for _ in range(_MAX_INTERPRETER_DEPTH):
         head = _read_head(kernel, path, cwd, cred)
         if head.startswith(_WASM_MAGIC):
-            return Program(path=path, module=_module(kernel, path, cwd, cred), argv=argv or [path])
+            module, source = _module(kernel, path, cwd, cred)
+            return Program(path=path, module=module, argv=argv or [path], source=source)
         if head.startswith(b"#!"):
             line = head[2:].split(b"\n", 1)[0].decode("utf-8", "surrogateescape").strip()
             interp, *opt = line.split(None, 1) or [""]
@@ -100,17 +116,19 @@ def _read_head(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
         return handle.read(256)
 
 
-def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> wasmtime.Module:
+def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> tuple[wasmtime.Module | None, GuestModule | None]:
+    """The compiled module of ``path``, or its bytes when they still need compiling."""
     layered = kernel.layer_module(path)
-    if layered is not None:
-        digest, data = layered
-    else:
+    if layered is None:
         data = _read_program(kernel, path, cwd, cred)
         digest = hashlib.sha256(data).hexdigest()
+        module = shared_module_cache().lookup(digest, owner=kernel)
+        return (module, None) if module is not None else (None, GuestModule(digest, data))
+    # The shared layer's modules are trusted and fixed: compiled here, once per
+    # machine, kept for good and on disk.
+    digest, view = layered
     try:
-        # Only the shared layer's (trusted, fixed) modules are kept for good and
-        # written to disk; a guest-built program is cached in memory, bounded.
-        return shared_module_cache().get(data, sha256=digest, persistent=layered is not None)
+        return shared_module_cache().get(view, sha256=digest), None
     except wasmtime.WasmtimeError as exc:
         raise KernelError("ENOEXEC", f"{path}: invalid wasm module", path=path) from exc
 

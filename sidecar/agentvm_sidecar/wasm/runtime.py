@@ -42,15 +42,25 @@ from wasmtime import _bindings as ffi
 from ..kernel.descriptions import FileDescription
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import OpenFlags
+from ..kernel.limits import CPU_LIMIT_EXIT_CODE
 from ..kernel.process import ExitStatus, Process
 from ..logs import get_logger
 from . import (
     host,  # noqa: F401  (registers the agentOS host modules)
     wasi,  # noqa: F401  (registers WASI preview1)
 )
-from .abi import HOST_FUNCTIONS, WASI_ERRNO, define_host_functions
+from .abi import (
+    HOST_FUNCTIONS,
+    SIGNATURES,
+    WASI_ERRNO,
+    HostFunction,
+    define_host_function,
+    define_host_functions,
+    signature_of,
+)
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
+from .guest_modules import CompileFailed, compile_program
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -64,7 +74,6 @@ TICK_SECONDS = 0.005
 # Rust and C programs use one function table of a few thousand entries.
 MAX_TABLE_ELEMENTS = 100_000
 MAX_TABLES = 4
-CPU_LIMIT_EXIT_CODE = 124
 TRAP_EXIT_CODE = 1
 
 _DeadlineCallback = ctypes.CFUNCTYPE(
@@ -149,6 +158,9 @@ class GuestRuntime:
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
         try:
             while True:
+                if program.module is None:  # guest-built: compiled in the process's own time
+                    program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())
+                    cpu_deadline -= spent
                 ctx = self._run_image(kernel, proc, program, cpu_deadline)
                 exec_request, exit_status = ctx.exec_request, ctx.exit_status
                 # Drop the image's Store now: its linear memory goes back to the
@@ -161,6 +173,8 @@ class GuestRuntime:
                 program, env = exec_request
                 proc.argv, proc.env = program.argv, env
                 proc.fds.close_cloexec()
+        except CompileFailed as exc:
+            status = exc.status
         except BaseException:
             log.exception("guest_runner_failed", pid=proc.pid)
         finally:
@@ -234,14 +248,30 @@ class GuestRuntime:
                 return prepared
         imports = module.imports
         agentos = any((imp.module, imp.name) == ("host_net", "net_send") for imp in imports)
-        unknown = [
-            imp for imp in imports
-            if isinstance(imp.type, wasmtime.FuncType) and (imp.module, imp.name or "") not in HOST_FUNCTIONS
-        ]
+        unknown: list[wasmtime.ImportType] = []
+        alternates: dict[tuple[str, str], HostFunction] = {}
+        for imp in imports:
+            if not isinstance(imp.type, wasmtime.FuncType):
+                continue
+            name = (imp.module, imp.name or "")
+            primary = HOST_FUNCTIONS.get(name)
+            signature = signature_of(imp.type)
+            if primary is None or signature is None:
+                unknown.append(imp)
+            elif signature != (primary.params, primary.results):
+                # another published signature of the same import (see abi.SIGNATURES);
+                # any other signature of a name we serve is a mislinked module, which
+                # fails to instantiate (exit 1) rather than calling a stub
+                alternate = SIGNATURES.get((*name, *signature))
+                if alternate is not None:
+                    alternates[name] = alternate
         linker = self.linker
-        if unknown:
+        if unknown or alternates:
             linker = wasmtime.Linker(self.engine)
+            linker.allow_shadowing = True
             define_host_functions(linker)
+            for alternate in alternates.values():
+                define_host_function(linker, alternate)
             stubbed: set[tuple[str, str]] = set()
             for imp in unknown:
                 name = (imp.module, imp.name or "")

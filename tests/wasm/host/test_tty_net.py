@@ -1,8 +1,8 @@
-"""host_tty (no terminals yet) and host_net (no sockets: EBADF so libc falls back)."""
+"""host_tty (no terminals yet) and host_net's fast path (non-sockets: EBADF so libc falls back)."""
 
 from __future__ import annotations
 
-from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS
+from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, SIGNATURES
 
 from .conftest import BAD_PTR, E, Guest
 
@@ -25,7 +25,14 @@ def test_tty_read_is_eof_and_raw_mode_is_linux_enotty(guest: Guest) -> None:
     assert guest.call("host_tty", "set_raw_mode", 0) == 25
 
 
-def test_all_43_imports_are_registered() -> None:
-    modules = {"host_process": 12, "host_fs": 12, "host_user": 15, "host_tty": 2, "host_net": 2}
+def test_every_imported_name_is_registered() -> None:
+    modules = {"host_process": 12, "host_fs": 12, "host_user": 15, "host_tty": 2, "host_net": 18}
     for module, count in modules.items():
         assert sum(1 for m, _ in HOST_FUNCTIONS if m == module) == count
+
+
+def test_names_published_with_two_signatures_have_both() -> None:
+    assert ("host_net", "net_tls_connect", "iii", "i") in SIGNATURES  # the Codex CLI build
+    assert ("host_net", "net_tls_connect", "iiii", "i") in SIGNATURES  # agentOS's curl
+    assert ("host_net", "net_getaddrinfo", "iiiiii", "i") in SIGNATURES  # agentOS libc patch
+    assert ("host_net", "net_getaddrinfo", "iiiiiii", "i") in SIGNATURES  # wasi-ext (with family)

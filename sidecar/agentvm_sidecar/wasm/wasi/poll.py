@@ -24,6 +24,7 @@ import time
 from ...kernel.descriptions import Description, FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import FileKind
+from ...net.outbound import HOST_POLL_SLICE
 from ..abi import host_function, wasi_errno
 from ..context import GuestContext
 from . import layouts as L
@@ -140,6 +141,8 @@ def poll_oneoff(ctx: GuestContext, in_ptr: int, out_ptr: int, nsubscriptions: in
     watched = {id(g.desc): g.desc for g in groups.values() if g.desc is not None}
     for desc in watched.values():
         desc.watch(wake.set)
+    # Host sockets cannot call watch callbacks: they are polled in short slices.
+    slice_s = HOST_POLL_SLICE if any(d.needs_polling for d in watched.values()) else WAIT_SLICE_S
     try:
         while True:
             wake.clear()
@@ -155,7 +158,7 @@ def poll_oneoff(ctx: GuestContext, in_ptr: int, out_ptr: int, nsubscriptions: in
                 return
             ctx.check_signals()
             ctx.check_cpu()
-            wait = WAIT_SLICE_S
+            wait = slice_s
             if first_deadline is not None:
                 wait = min(wait, (first_deadline - now) / 1e9)
             wake.wait(max(wait, 0.0))

@@ -39,7 +39,7 @@ $(SOFTWARE_STAMP): $(CORE_STAMP) $(SOFTWARE_DIR)/module_pins.py $(SOFTWARE_DIR)/
 	@touch $@
 
 # Compile every /bin module into the module cache now, so first use does not (CPython
-# alone takes about a minute); a warm machine only checks. Always runs: the cache
+# and the Codex CLI take a minute or more each); a warm machine only checks. Always runs: the cache
 # lives outside the tree (~/.cache/agentvm/modules) and may have been cleared.
 warm: $(SOFTWARE_STAMP)
 	@$(PY) -m agentvm_sidecar.software.warm

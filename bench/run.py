@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 
 import wasmtime
+from sessions import session_rows  # bench/ is the script's directory
 
 from agentvm import Client, HostDirMount, RpcError, VmConfig
 from agentvm_sidecar.wasm.compile_helper import compile_in_helper
@@ -266,6 +267,7 @@ def main() -> None:
         if (GUESTS / "http_server.wasm").exists() and "net.fetch" in client.hello.methods:
             print("\n== net.fetch to a guest HTTP server (peer: the same request to a host Python http.server) ==")
             net_fetch_rows(client, vm, n)
+        session_rows(client, vm, n, measure, row)
         client.vm.dispose(vm)
     if shutil.which("node") is None:
         print("(node not found: just-bash rows skipped)")

@@ -1,5 +1,6 @@
 """agentvm quickstart: a VM with a host directory mounted, files both ways, a shell pipeline,
-then a web server in the VM reached with net.fetch and through a preview URL.
+then an agent session (the reference ACP agent, running inside the VM), and a web server
+in the VM reached with net.fetch and through a preview URL.
 
 Run with `make run`. Everything goes through a real `agentvm-sidecar --stdio`
 subprocess, spawned and shut down by the client. The web server is
@@ -13,10 +14,12 @@ from __future__ import annotations
 import pathlib
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 from agentvm import Client, HostDirMount, RpcError, VmConfig
+from agentvm_protocol import SessionUpdateEvent
 
 HTTP_SERVER = pathlib.Path(__file__).resolve().parents[1] / ".build" / "guests" / "http_server.wasm"
 WEB_PORT = 3000
@@ -44,6 +47,48 @@ def serve_web(client: Client, vm: str) -> None:
     print(f"  {preview.url}")
     if sys.stdin.isatty():
         input("open it in a browser; press Enter to stop the VM... ")
+
+
+def describe(update: dict) -> str:
+    """One line for an ACP session update."""
+    kind = update["sessionUpdate"]
+    if kind in ("agent_message_chunk", "agent_thought_chunk"):
+        return f"{kind}: {update['content']['text'].strip()!r}"
+    if kind == "plan":
+        return f"plan: {[entry['content'] for entry in update['entries']]}"
+    if kind in ("tool_call", "tool_call_update"):
+        return f"{kind} {update['toolCallId']}: {update.get('title', '')} {update.get('status', '')}".rstrip()
+    return kind
+
+
+def agent_session(client: Client, vm: str, host: pathlib.Path) -> None:
+    """Prompt the reference agent; print each update as it streams in."""
+
+    def approve(params: dict) -> dict:
+        print(f"  permission asked: {params['toolCall']['title']} -> allow")
+        return {"outcome": {"outcome": "selected", "optionId": "allow"}}
+
+    client.on_request("session.requestPermission", approve)
+    session = client.session.create(vm, "reference")
+    print(f"session {session.session_id}: agent {session.agent_info['name']} (pid {session.pid} in the VM)")
+    with client.events() as events:
+        printed = threading.Condition()
+        last_printed = [0]
+
+        def show() -> None:
+            for event in events:
+                if isinstance(event, SessionUpdateEvent):
+                    print(f"  [{event.seq:2}] {describe(event.update)}")
+                    with printed:
+                        last_printed[0] = event.seq
+                        printed.notify_all()
+
+        threading.Thread(target=show, daemon=True).start()
+        result = client.session.prompt(session.session_id, "demo /workspace/agent.txt")
+        with printed:
+            printed.wait_for(lambda: last_printed[0] >= result.last_seq, timeout=10)
+    print(f"prompt ended: {result.stop_reason}; host reads agent.txt: {(host / 'agent.txt').read_text().strip()!r}")
+    client.session.close(session.session_id)
 
 
 def main() -> None:
@@ -74,6 +119,7 @@ def main() -> None:
         usage = client.vm.info(vm).info.usage
         print(f"VM usage: {usage.fs_bytes} bytes in {usage.fs_inodes} inodes of its memory filesystem")
 
+        agent_session(client, vm, host)
         serve_web(client, vm)
 
         client.vm.dispose(vm)

@@ -29,7 +29,7 @@ from ._jsonrpc import (
     encode_result,
     make_error,
 )
-from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
+from ._methods import CANCEL_METHOD, CLIENT_REQUESTS, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
 from ._net import *  # noqa: F403
 from ._net import __all__ as _net_all
 from ._preview import *  # noqa: F403
@@ -37,6 +37,8 @@ from ._preview import __all__ as _preview_all
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
+from ._session import *  # noqa: F403
+from ._session import __all__ as _session_all
 from ._software import *  # noqa: F403
 from ._software import __all__ as _software_all
 from ._version import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
@@ -47,6 +49,7 @@ __all__ = [
     "BadFrame",
     "Base",
     "CANCEL_METHOD",
+    "CLIENT_REQUESTS",
     "DEFAULT_MAX_FRAME_BYTES",
     "EOF",
     "ERROR_CODES",
@@ -85,5 +88,6 @@ __all__ = [
     *_preview_all,
     *_process_all,
     *_software_all,
+    *_session_all,
     *_vm_all,
 ]

@@ -36,6 +36,8 @@ ErrorKind = Literal[
     # closed the connection before a complete response.
     "connection_refused",
     "connection_closed",
+    "unsupported",
+    "agent_error",
     "internal",
 ]
 
@@ -62,6 +64,8 @@ ERROR_CODES: dict[str, int] = {
     "unavailable": -32018,
     "connection_refused": -32030,
     "connection_closed": -32031,
+    "unsupported": -32019,
+    "agent_error": -32020,
 }
 
 _KIND_BY_ERRNO: dict[str, str] = {

@@ -15,12 +15,14 @@ from . import _fs as fs
 from . import _net as net
 from . import _preview as preview
 from . import _process as proc
+from . import _session as ses
 from . import _software as software
 from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
 from ._process import ProcessExitEvent, ProcessOutputEvent
+from ._session import SessionUpdateEvent
 
-__all__ = ["CANCEL_METHOD", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "NOTIFIABLE_METHODS", "Event", "MethodSpec"]
+__all__ = ["CANCEL_METHOD", "CLIENT_REQUESTS", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "NOTIFIABLE_METHODS", "Event", "MethodSpec"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,22 @@ METHODS: dict[str, MethodSpec] = _table(
     ("preview.start", preview.PreviewStartParams, preview.PreviewStartResult),
     ("preview.createUrl", preview.PreviewCreateUrlParams, preview.PreviewCreateUrlResult),
     ("preview.revoke", preview.PreviewRevokeParams, preview.PreviewRevokeResult),
+    ("session.create", ses.SessionCreateParams, ses.SessionCreateResult),
+    ("session.prompt", ses.SessionPromptParams, ses.SessionPromptResult),
+    ("session.cancel", ses.SessionCancelParams, ses.SessionCancelResult),
+    ("session.close", ses.SessionCloseParams, ses.SessionCloseResult),
+    ("session.list", ses.SessionListParams, ses.SessionListResult),
+    ("session.events", ses.SessionEventsParams, ses.SessionEventsResult),
+    ("session.setMode", ses.SessionSetModeParams, ses.SessionSetModeResult),
+    ("session.setConfigOption", ses.SessionSetConfigOptionParams, ses.SessionSetConfigOptionResult),
+    ("session.load", ses.SessionLoadParams, ses.SessionLoadResult),
+    ("session.resume", ses.SessionResumeParams, ses.SessionResumeResult),
+)
+
+# Requests the SIDECAR sends to the CLIENT (JSON-RPC is symmetric): the client
+# answers them with a handler it registers (``on_request`` / ``onRequest``).
+CLIENT_REQUESTS: dict[str, MethodSpec] = _table(
+    ("session.requestPermission", ses.SessionRequestPermissionParams, ses.SessionRequestPermissionResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests
@@ -104,6 +122,6 @@ EVENT_METHOD = "event"
 # sends no answer. Only fire-and-forget plumbing belongs here.
 NOTIFIABLE_METHODS = frozenset({"process.ackOutput"})
 
-Event = ProcessOutputEvent | ProcessExitEvent
-EVENT_TYPES: tuple[type[msgspec.Struct], ...] = (ProcessOutputEvent, ProcessExitEvent)
+Event = ProcessOutputEvent | ProcessExitEvent | SessionUpdateEvent
+EVENT_TYPES: tuple[type[msgspec.Struct], ...] = (ProcessOutputEvent, ProcessExitEvent, SessionUpdateEvent)
 

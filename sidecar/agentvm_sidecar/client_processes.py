@@ -45,7 +45,7 @@ from .rpc.errors import RpcError
 from .wasm.programs import DEFAULT_PATH
 from .wasm.spawn import spawn
 
-__all__ = ["ClientProcesses"]
+__all__ = ["ClientProcesses", "PipedProcess"]
 
 _RETAINED_STATUSES = 1024
 # PATH as programs.DEFAULT_PATH: /usr/local/bin first, where users install tools.
@@ -64,7 +64,11 @@ EmitFn = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(eq=False)
-class _Running:
+class PipedProcess:
+    """A client process and the sidecar's ends of its stdio pipes (non-blocking,
+    retained: whoever reads one releases it when done). ``exited`` is set once the
+    process has exited and been reaped; its status is then ``exit_status(pid)``."""
+
     proc: Process
     stdin: Description | None
     stdout: Description
@@ -86,7 +90,7 @@ class ClientProcesses:
         self._env = {**_DEFAULT_ENV, **env}
         self._cwd = cwd
         self._nursery = nursery
-        self._running: dict[int, _Running] = {}
+        self._running: dict[int, PipedProcess] = {}
         self._statuses: OrderedDict[int, ExitStatus] = OrderedDict()
         token = trio.lowlevel.current_trio_token()
 
@@ -111,7 +115,7 @@ class ClientProcesses:
         if running is not None:
             running.exited.set()
 
-    async def _start(self, params: ProcessExecParams | ProcessSpawnParams) -> _Running:
+    async def _start(self, params: ProcessExecParams | ProcessSpawnParams) -> PipedProcess:
         command, argv, cwd = params.command, params.argv, params.cwd
         if (command is None) == (argv is None):
             raise RpcError("invalid_params", "give exactly one of command and argv")
@@ -142,11 +146,30 @@ class ClientProcesses:
             for desc in ours:
                 desc.release()
             raise
-        running = _Running(proc, stdin_w, stdout_r, stderr_r)
+        running = PipedProcess(proc, stdin_w, stdout_r, stderr_r)
         self._running[proc.pid] = running
         if proc.status is not None:  # exited before we registered it
             self._exited(proc)
         return running
+
+    async def start_piped(self, *, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str]) -> PipedProcess:
+        """Start a process whose stdio the caller drives itself (the ACP layer's agents
+        and terminals): it owns the returned pipe ends and releases them.
+
+        Raises: invalid_params (not exactly one of command/argv); KernelError as spawn.
+        """
+        params = ProcessSpawnParams(vm_id=self._vm_id, command=command, argv=argv, cwd=cwd, env=env)
+        running = await self._start(params)
+        self._nursery.start_soon(self._forget_when_exited, running)
+        return running
+
+    async def _forget_when_exited(self, running: PipedProcess) -> None:
+        await running.exited.wait()
+        self._running.pop(running.proc.pid, None)
+
+    def exit_status(self, pid: int) -> ExitStatus | None:
+        """How an exited client process ended (kept for the last 1024 exits)."""
+        return self._statuses.get(pid)
 
     async def spawn(self, params: ProcessSpawnParams, emit: EmitFn) -> int:
         """Start a process whose output streams as events. Returns its pid."""
@@ -154,7 +177,7 @@ class ClientProcesses:
         self._nursery.start_soon(self._stream, running, emit)
         return running.proc.pid
 
-    async def _stream(self, running: _Running, emit: EmitFn) -> None:
+    async def _stream(self, running: PipedProcess, emit: EmitFn) -> None:
         pid = running.proc.pid
         window = running.window
 
@@ -237,7 +260,7 @@ class ClientProcesses:
             truncated=truncated,
         )
 
-    async def _feed_stdin(self, running: _Running, data: bytes) -> None:
+    async def _feed_stdin(self, running: PipedProcess, data: bytes) -> None:
         stdin, running.stdin = running.stdin, None
         assert stdin is not None
         try:
@@ -249,7 +272,7 @@ class ClientProcesses:
         finally:
             stdin.release()
 
-    def _get(self, pid: int) -> _Running:
+    def _get(self, pid: int) -> PipedProcess:
         running = self._running.get(pid)
         if running is None:
             raise RpcError("not_found", f"no running client process {pid}")
@@ -309,7 +332,7 @@ class ClientProcesses:
 
 
 
-def _release_stdin(running: _Running) -> None:
+def _release_stdin(running: PipedProcess) -> None:
     stdin, running.stdin = running.stdin, None
     if stdin is not None:
         stdin.release()

@@ -12,6 +12,7 @@ import secrets
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import trio
@@ -53,6 +54,8 @@ class Vm:
     # Preview URL signing key and revocations (part of the VM's state, so a snapshot
     # can carry them), and the preview connections proxied to it right now.
     previews: VmPreviews = field(default_factory=VmPreviews)
+    # Agent sessions (acp/) running in this VM, by session id; they end with it.
+    sessions: dict[str, Any] = field(default_factory=dict)
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import typing
 
 import msgspec
 import pytest
@@ -49,6 +50,19 @@ def test_unknown_fields_are_rejected_with_their_location():
 st.register_type_strategy(
     str, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40).map(lambda s: "/" + s)
 )
+
+
+
+def _json_objects(tp: type) -> object:
+    # ACP objects (dict[str, Any]) cross the wire as JSON; hypothesis cannot draw
+    # typing.Any, so their values are drawn as JSON scalars. (Registering for dict
+    # replaces hypothesis' own dict strategy, so other dicts are built here too.)
+    key, value = typing.get_args(tp) or (str, typing.Any)
+    values = st.none() | st.booleans() | st.integers() | st.text(max_size=8) if value is typing.Any else st.from_type(value)
+    return st.dictionaries(st.from_type(key), values, max_size=3)
+
+
+st.register_type_strategy(dict, _json_objects)
 
 
 def _satisfies_constraints(tp: type, value: object) -> bool:

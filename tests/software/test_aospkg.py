@@ -182,6 +182,7 @@ EXPECTED_COMMANDS = {
     "gawk": 1,
     "findutils": 2,
     "diffutils": 1,
+    "codex-cli": 2,  # codex and codex-exec: one module
     "tar": 1,
     "gzip": 3,
 }

@@ -8,11 +8,13 @@ returns a VM handle (``AsyncVm`` / ``Vm``) whose ``spawn`` returns a process han
 """
 
 from agentvm_protocol import (
+    AgentCommand,
     FsFileToWrite,
     HostDirMount,
     HttpHeader,
     MemoryMount,
     NetworkPolicy,
+    SessionTimeouts,
     VmConfig,
     VmLimits,
 )
@@ -23,6 +25,7 @@ from ._handles import AsyncProcess, AsyncVm, AsyncVmFs
 from ._sync_handles import Process, Vm, VmFs
 
 __all__ = [
+    "AgentCommand",
     "AgentVmError",
     "AsyncClient",
     "AsyncProcess",
@@ -36,6 +39,7 @@ __all__ = [
     "NetworkPolicy",
     "Process",
     "RpcError",
+    "SessionTimeouts",
     "SidecarError",
     "VersionMismatchError",
     "Vm",

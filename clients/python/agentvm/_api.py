@@ -19,7 +19,7 @@ from ._bytes_fields import BytesLike
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "NetApi", "PreviewApi", "ProcessApi", "SoftwareApi", "VmApi"]
+__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "NetApi", "PreviewApi", "ProcessApi", "SessionApi", "SoftwareApi", "VmApi"]
 
 DEFAULT_EXEC_TIMEOUT_MS = 5 * 60 * 1000
 """``process.exec`` gives up (kills the process, ``timed_out``) after this unless told
@@ -303,3 +303,105 @@ class PreviewApi(_Namespace):
     async def revoke(self, token: str) -> p.PreviewRevokeResult:
         """Revoke a preview token: requests with it get 403 from now on."""
         return await self._conn.call("preview.revoke", p.PreviewRevokeParams(token=token))
+
+
+class SessionApi(_Namespace):
+    """``session.*``: ACP agent sessions. The agent runs inside the VM; each call is
+    one whole ACP exchange. Updates stream as ``session.update`` events (subscribe with
+    ``client.events()`` before prompting). With ``permission_policy="ask"``, answer
+    permission requests with ``client.on_request("session.requestPermission", handler)``:
+    the handler gets ``{sessionId, toolCall, options}`` and returns ``{"outcome":
+    {"outcome": "selected", "optionId": ...}}`` or ``{"outcome": {"outcome": "cancelled"}}``."""
+
+    async def create(
+        self,
+        vm_id: str,
+        agent: p.AgentSpec = "reference",
+        *,
+        mcp_servers: list[dict] | None = None,
+        permission_policy: p.PermissionPolicy = "ask",
+        timeouts: p.SessionTimeouts | None = None,
+        auth_method: str | None = None,
+    ) -> p.SessionCreateResult:
+        """Start ``agent`` (a preset name or an ``AgentCommand``) in the VM and open an
+        ACP session with it (initialize, authenticate if required, session/new)."""
+        return await self._conn.call(
+            "session.create",
+            p.SessionCreateParams(
+                vm_id=vm_id, agent=agent, mcp_servers=mcp_servers or [], permission_policy=permission_policy,
+                timeouts=timeouts or p.SessionTimeouts(), auth_method=auth_method,
+            ),
+        )
+
+    async def load(
+        self,
+        vm_id: str,
+        agent_session_id: str,
+        agent: p.AgentSpec = "reference",
+        *,
+        mcp_servers: list[dict] | None = None,
+        permission_policy: p.PermissionPolicy = "ask",
+        timeouts: p.SessionTimeouts | None = None,
+        auth_method: str | None = None,
+    ) -> p.SessionLoadResult:
+        """Open an earlier agent session in a new agent process (ACP session/load;
+        the agent replays it as events). ``unsupported`` unless the agent can."""
+        return await self._conn.call(
+            "session.load",
+            p.SessionLoadParams(
+                vm_id=vm_id, agent_session_id=agent_session_id, agent=agent, mcp_servers=mcp_servers or [],
+                permission_policy=permission_policy, timeouts=timeouts or p.SessionTimeouts(), auth_method=auth_method,
+            ),
+        )
+
+    async def resume(
+        self,
+        vm_id: str,
+        agent_session_id: str,
+        agent: p.AgentSpec = "reference",
+        *,
+        mcp_servers: list[dict] | None = None,
+        permission_policy: p.PermissionPolicy = "ask",
+        timeouts: p.SessionTimeouts | None = None,
+        auth_method: str | None = None,
+    ) -> p.SessionResumeResult:
+        """Open an earlier agent session without replay (ACP session/resume)."""
+        return await self._conn.call(
+            "session.resume",
+            p.SessionResumeParams(
+                vm_id=vm_id, agent_session_id=agent_session_id, agent=agent, mcp_servers=mcp_servers or [],
+                permission_policy=permission_policy, timeouts=timeouts or p.SessionTimeouts(), auth_method=auth_method,
+            ),
+        )
+
+    async def prompt(self, session_id: str, prompt: list[dict] | str) -> p.SessionPromptResult:
+        """Run one prompt turn to its stop reason; a string is sent as one text block."""
+        blocks = [{"type": "text", "text": prompt}] if isinstance(prompt, str) else prompt
+        return await self._conn.call("session.prompt", p.SessionPromptParams(session_id=session_id, prompt=blocks))
+
+    async def cancel(self, session_id: str) -> p.SessionCancelResult:
+        """Cancel the running prompt turn; it ends with stop reason ``cancelled``."""
+        return await self._conn.call("session.cancel", p.SessionCancelParams(session_id=session_id))
+
+    async def close(self, session_id: str) -> p.SessionCloseResult:
+        """Close the session and stop its agent; returns the agent's exit code."""
+        return await self._conn.call("session.close", p.SessionCloseParams(session_id=session_id))
+
+    async def list(self, vm_id: str | None = None) -> p.SessionListResult:
+        """The open sessions (of one VM, or all)."""
+        return await self._conn.call("session.list", p.SessionListParams(vm_id=vm_id))
+
+    async def events(self, session_id: str, since: int = 0) -> p.SessionEventsResult:
+        """The session's kept updates with ``seq`` greater than ``since``."""
+        return await self._conn.call("session.events", p.SessionEventsParams(session_id=session_id, since=since))
+
+    async def set_mode(self, session_id: str, mode_id: str) -> p.SessionSetModeResult:
+        """Switch the agent's mode (ACP session/set_mode)."""
+        return await self._conn.call("session.setMode", p.SessionSetModeParams(session_id=session_id, mode_id=mode_id))
+
+    async def set_config_option(self, session_id: str, config_id: str, value: object) -> p.SessionSetConfigOptionResult:
+        """Set one of the agent's config options (ACP session/set_config_option)."""
+        return await self._conn.call(
+            "session.setConfigOption",
+            p.SessionSetConfigOptionParams(session_id=session_id, config_id=config_id, value=value),
+        )

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import agentvm_protocol as p
 
-from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SoftwareApi, VmApi
+from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SessionApi, SoftwareApi, VmApi
 from ._bytes_fields import BytesLike
 
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSoftwareApi", "SyncSurface", "SyncVmApi"]
+__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSessionApi", "SyncSoftwareApi", "SyncSurface", "SyncVmApi"]
 
 Run = Callable[[Callable[[], Awaitable[Any]]], Any]
 """Runs an async call to completion on the client's trio thread and returns its result."""
@@ -243,6 +243,61 @@ class SyncPreviewApi:
         return self._run(functools.partial(self._target.revoke, token))
 
 
+class SyncSessionApi:
+    """Blocking twin of :class:`SessionApi`: ``session.*``: ACP agent sessions. The agent runs inside the VM; each call is
+    one whole ACP exchange. Updates stream as ``session.update`` events (subscribe with
+    ``client.events()`` before prompting). With ``permission_policy="ask"``, answer
+    permission requests with ``client.on_request("session.requestPermission", handler)``:
+    the handler gets ``{sessionId, toolCall, options}`` and returns ``{"outcome":
+    {"outcome": "selected", "optionId": ...}}`` or ``{"outcome": {"outcome": "cancelled"}}``."""
+
+    def __init__(self, target: SessionApi, run: Run) -> None:
+        self._target = target
+        self._run = run
+
+    def create(self, vm_id: str, agent: p.AgentSpec = 'reference', *, mcp_servers: list[dict] | None = None, permission_policy: p.PermissionPolicy = 'ask', timeouts: p.SessionTimeouts | None = None, auth_method: str | None = None) -> p.SessionCreateResult:
+        """Start ``agent`` (a preset name or an ``AgentCommand``) in the VM and open an
+        ACP session with it (initialize, authenticate if required, session/new)."""
+        return self._run(functools.partial(self._target.create, vm_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
+
+    def load(self, vm_id: str, agent_session_id: str, agent: p.AgentSpec = 'reference', *, mcp_servers: list[dict] | None = None, permission_policy: p.PermissionPolicy = 'ask', timeouts: p.SessionTimeouts | None = None, auth_method: str | None = None) -> p.SessionLoadResult:
+        """Open an earlier agent session in a new agent process (ACP session/load;
+        the agent replays it as events). ``unsupported`` unless the agent can."""
+        return self._run(functools.partial(self._target.load, vm_id, agent_session_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
+
+    def resume(self, vm_id: str, agent_session_id: str, agent: p.AgentSpec = 'reference', *, mcp_servers: list[dict] | None = None, permission_policy: p.PermissionPolicy = 'ask', timeouts: p.SessionTimeouts | None = None, auth_method: str | None = None) -> p.SessionResumeResult:
+        """Open an earlier agent session without replay (ACP session/resume)."""
+        return self._run(functools.partial(self._target.resume, vm_id, agent_session_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
+
+    def prompt(self, session_id: str, prompt: list[dict] | str) -> p.SessionPromptResult:
+        """Run one prompt turn to its stop reason; a string is sent as one text block."""
+        return self._run(functools.partial(self._target.prompt, session_id, prompt))
+
+    def cancel(self, session_id: str) -> p.SessionCancelResult:
+        """Cancel the running prompt turn; it ends with stop reason ``cancelled``."""
+        return self._run(functools.partial(self._target.cancel, session_id))
+
+    def close(self, session_id: str) -> p.SessionCloseResult:
+        """Close the session and stop its agent; returns the agent's exit code."""
+        return self._run(functools.partial(self._target.close, session_id))
+
+    def list(self, vm_id: str | None = None) -> p.SessionListResult:
+        """The open sessions (of one VM, or all)."""
+        return self._run(functools.partial(self._target.list, vm_id))
+
+    def events(self, session_id: str, since: int = 0) -> p.SessionEventsResult:
+        """The session's kept updates with ``seq`` greater than ``since``."""
+        return self._run(functools.partial(self._target.events, session_id, since))
+
+    def set_mode(self, session_id: str, mode_id: str) -> p.SessionSetModeResult:
+        """Switch the agent's mode (ACP session/set_mode)."""
+        return self._run(functools.partial(self._target.set_mode, session_id, mode_id))
+
+    def set_config_option(self, session_id: str, config_id: str, value: object) -> p.SessionSetConfigOptionResult:
+        """Set one of the agent's config options (ACP session/set_config_option)."""
+        return self._run(functools.partial(self._target.set_config_option, session_id, config_id, value))
+
+
 class AsyncSurface:
     """One attribute per wire namespace (``client.vm``, ``client.fs``...)."""
 
@@ -252,6 +307,7 @@ class AsyncSurface:
     software: SoftwareApi
     net: NetApi
     preview: PreviewApi
+    session: SessionApi
 
     def __init__(self, conn: Connection) -> None:
         self.vm = VmApi(conn)
@@ -260,6 +316,7 @@ class AsyncSurface:
         self.software = SoftwareApi(conn)
         self.net = NetApi(conn)
         self.preview = PreviewApi(conn)
+        self.session = SessionApi(conn)
 
 
 class SyncSurface:
@@ -271,6 +328,7 @@ class SyncSurface:
     software: SyncSoftwareApi
     net: SyncNetApi
     preview: SyncPreviewApi
+    session: SyncSessionApi
 
     def __init__(self, target: AsyncSurface, run: Run) -> None:
         self.vm = SyncVmApi(target.vm, run)
@@ -279,3 +337,4 @@ class SyncSurface:
         self.software = SyncSoftwareApi(target.software, run)
         self.net = SyncNetApi(target.net, run)
         self.preview = SyncPreviewApi(target.preview, run)
+        self.session = SyncSessionApi(target.session, run)

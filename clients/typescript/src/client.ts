@@ -15,6 +15,7 @@ import { Vm, type HandleContext } from "./handles.js";
 import {
   PROTOCOL_VERSION,
   ProtocolSurface,
+  type ClientRequests,
   type Event,
   type VmConfig,
   type EventType,
@@ -175,9 +176,16 @@ export class Client extends ProtocolSurface implements Caller {
   }
 
   /** Answer requests the sidecar sends to the client (`method`) with `handler`; null
-   * removes it. Requests without a handler get a `method_not_found` error. */
+   * removes it. Requests without a handler get a `method_not_found` error. The
+   * requests the protocol defines (`ClientRequests`, e.g. `session.requestPermission`
+   * for sessions whose permission policy is "ask") get typed params and results. */
+  onRequest<M extends keyof ClientRequests>(
+    method: M,
+    handler: ((params: ClientRequests[M]["params"]) => ClientRequests[M]["result"] | Promise<ClientRequests[M]["result"]>) | null,
+  ): void;
+  onRequest(method: string, handler: RequestHandler | null): void;
   onRequest(method: string, handler: RequestHandler | null): void {
-    this.#conn.setRequestHandler(method, handler);
+    this.#conn.setRequestHandler(method, handler as RequestHandler | null);
   }
 
   /** Close the sidecar's stdin (it disposes every VM and exits) and wait for it; pending

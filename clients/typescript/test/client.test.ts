@@ -87,7 +87,7 @@ test("process output arrives as bytes from exec and from spawn events", async (t
   const { pid } = await client.process.spawn({ vmId, command: "echo streamed" });
   let stdout = "";
   for await (const event of events) {
-    if (event.pid !== pid) continue;
+    if (event.type === "session.update" || event.pid !== pid) continue;
     if (event.type === "process.output") stdout += new TextDecoder().decode(event.data);
     if (event.type === "process.exit") {
       assert.equal(event.exitCode, 0);
@@ -110,7 +110,7 @@ test("an event iterator nobody reads holds back only its process, never other ca
   assert.ok(running.some((p) => p.pid === pid), "the producer is held back, not buffered away");
   let received = 0;
   for await (const event of events) {
-    if (event.pid !== pid) continue;
+    if (event.type === "session.update" || event.pid !== pid) continue;
     if (event.type === "process.output") received += event.data.length;
     if (event.type === "process.exit") break;
   }

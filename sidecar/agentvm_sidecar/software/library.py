@@ -177,7 +177,9 @@ def _merge(packages: Sequence[Aospkg]) -> dict[str, CommandEntry]:
                 path=path,
                 module=package.read(path),
                 sha256=file.sha256,
-                mode=file.mode,
+                # A command is an executable whatever mode the package gives its file
+                # (codex-cli 0.3.4 ships /bin/codex* as 0o644; the others 0o755).
+                mode=file.mode | 0o111,
             )
     return commands
 

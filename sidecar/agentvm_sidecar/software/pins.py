@@ -74,6 +74,14 @@ PINS: tuple[Pin, ...] = (
         "0.3.4",
         "sha512-a5Do+ERMdHPwT0Vrp35fxSgrsJNK8wCsYX8dOAomH9N+xJyV2Hb7/LLyp7XxqGk9BEjMeA6UhbH5ZY/HAlx5sQ==",
     ),
+    # The OpenAI Codex CLI (`codex`, `codex-exec`: one 30 MB wasm32-wasip1 module),
+    # run by `session.create` with the "codex" preset (acp/codex.py). Its module
+    # is compiled into the disk cache at setup (software/warm.py).
+    Pin(
+        "codex-cli",
+        "0.3.4",
+        "sha512-SAw3EOTa90dJLgEVVoE7JJIxHwticzdD9cEM9v00gpxhxC9vdLkeBva6rgWIUB9+qD1JEYBvUCyNkIpD2kT5YQ==",
+    ),
     Pin(
         "tar",
         "0.3.5",

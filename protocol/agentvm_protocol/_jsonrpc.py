@@ -178,9 +178,10 @@ class RpcConnection:
             return BadFrame(error=make_error("invalid_request", message), id=_leading_id(line))
         try:
             env = _envelope_decoder.decode(line)
+        except msgspec.ValidationError as exc:  # JSON, but not an envelope: answer its id if it has one
+            return BadFrame(error=make_error("invalid_request", f"bad frame: {exc}"), id=_any_id(line))
         except msgspec.DecodeError as exc:
-            kind: ErrorKind = "invalid_request" if isinstance(exc, msgspec.ValidationError) else "parse_error"
-            return BadFrame(error=make_error(kind, f"bad frame: {exc}"))
+            return BadFrame(error=make_error("parse_error", f"bad frame: {exc}"))
         except Exception as exc:  # RecursionError on a malformed deep line, anything else: never raise
             return BadFrame(error=make_error("parse_error", f"bad frame: {type(exc).__name__}"))
         msg_id = None if env.id is msgspec.UNSET else env.id
@@ -235,6 +236,22 @@ def _nested_too_deep(line: bytes) -> bool:
         if depth < 0:
             return False  # unbalanced: the decoder reports the parse error
     return False
+
+
+class _IdOnly(msgspec.Struct):
+    id: Any = None
+
+
+_id_only_decoder = msgspec.json.Decoder(_IdOnly)
+
+
+def _any_id(line: bytes) -> RequestId | None:
+    """The id of a JSON object whose other members are malformed, if it is one."""
+    try:
+        found = _id_only_decoder.decode(line).id
+    except msgspec.DecodeError:
+        return None
+    return found if isinstance(found, (int, str)) and not isinstance(found, bool) else None
 
 
 def _leading_id(line: bytes) -> RequestId | None:

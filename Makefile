@@ -13,7 +13,7 @@ TS_DIR := clients/typescript
 TS_STAMP := $(TS_DIR)/dist/.built
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-py test-ts schemas bench lint clean
+.PHONY: setup run test test-py test-ts schemas bench lint clean security-report
 
 setup: $(VENV)/.installed $(SOFTWARE_STAMP) $(COMMANDS_STAMP) $(GUESTS_STAMP) $(TS_STAMP)
 
@@ -52,6 +52,10 @@ test-py: $(VENV)/.installed
 
 test-ts: $(TS_STAMP)
 	@if [ -f $(TS_DIR)/package.json ]; then cd $(TS_DIR) && npm test --silent; fi
+
+# Runs tests/security and rewrites the attack table in docs/security.md.
+security-report: setup
+	$(PY) -m tests.security.report
 
 schemas: $(VENV)/.installed
 	$(PY) -m agentvm_protocol.schema_gen schemas

@@ -202,6 +202,7 @@ class RpcConnection:
 
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_EMPTY_CONTAINER = re.compile(rb"\[\]|\{\}")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN_AS_TWO = bytes.maketrans(b"[]{}", b"\x02\x00\x02\x00")
 # An "id" member of the top-level object that comes before any nested value.
@@ -219,8 +220,9 @@ def _nested_too_deep(line: bytes) -> bool:
         return False
     brackets = _JSON_STRING.sub(b"", line).translate(None, _NOT_BRACKETS)
     while len(brackets) > 2 * limit:
-        # Removing every empty container lowers the deepest point by exactly one.
-        peeled = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        # Removing every empty container lowers the deepest point by exactly one
+        # (one pass: containers emptied by this pass stay for the next).
+        peeled = _EMPTY_CONTAINER.sub(b"", brackets)
         if len(peeled) > len(brackets) * 3 // 4:
             break
         brackets = peeled

@@ -147,6 +147,20 @@ def test_a_bushy_tree_is_measured_by_its_deepest_branch(depth):
     assert isinstance(event, Request) == (depth < MAX_NESTING_DEPTH)
 
 
+@pytest.mark.parametrize("levels", [MAX_NESTING_DEPTH - 2, MAX_NESTING_DEPTH - 1])
+def test_objects_holding_only_an_empty_array_count_as_two_levels_when_peeled(levels):
+    import json
+
+    # Many {"x": []} leaves keep the peeling going; each is two levels deep, so a
+    # round that removed a whole {"x": []} would undercount the depth.
+    value: object = {"x": []}
+    for level in range(levels):
+        leaves = [{"x": []} for _ in range(8)]
+        value = [value, *leaves] if level % 2 else {"k": value, **{f"s{i}": leaf for i, leaf in enumerate(leaves)}}
+    (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value}).encode() + b"\n", limit=10**7)
+    assert isinstance(event, Request) == (1 + json_depth(value) <= MAX_NESTING_DEPTH)
+
+
 def test_blank_lines_are_ignored():
     assert feed(b"\n\r\n  \n") == [EOF]
 

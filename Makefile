@@ -17,7 +17,7 @@ TS_DIR := clients/typescript
 TS_STAMP := $(TS_DIR)/dist/.built
 PYTEST_ARGS ?=
 
-.PHONY: setup warm run test test-py test-ts schemas bench lint clean
+.PHONY: setup warm run test test-py test-ts schemas bench lint clean security-report
 
 # `make run` needs only the venv and the core guest software; `make test` all of /bin,
 # the test guests and the TypeScript client. Every step longer than a second says what
@@ -68,6 +68,10 @@ test-py: $(VENV)/.installed
 
 test-ts: $(TS_STAMP)
 	@if [ -f $(TS_DIR)/package.json ]; then cd $(TS_DIR) && npm test --silent; fi
+
+# Runs tests/security and rewrites the attack table in docs/security.md.
+security-report: setup
+	$(PY) -m tests.security.report
 
 schemas: $(VENV)/.installed
 	$(PY) -m agentvm_protocol.schema_gen schemas

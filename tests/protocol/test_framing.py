@@ -49,6 +49,11 @@ def test_malformed_json_is_a_parse_error_and_the_next_frame_still_parses():
     assert isinstance(events[1], Request) and events[1].id == 2
 
 
+def test_a_frame_with_malformed_members_is_answered_at_its_id():
+    (bad, _eof) = feed(b'{"jsonrpc":"2.0","method":7,"id":"x"}\n')
+    assert bad.error.data.kind == "invalid_request" and bad.id == "x"
+
+
 def test_non_object_frames_are_invalid_requests():
     assert kinds(feed(b'[1,2]\n"s"\n3\nnull\n')) == ["invalid_request"] * 4
 
@@ -109,12 +114,14 @@ def test_an_id_after_the_deep_part_is_not_guessed():
 def test_any_nested_json_is_either_decoded_or_refused_by_its_true_depth(value):
     import json
 
-    def depth(v: object) -> int:
-        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
-        return 1 + max((depth(c) for c in children), default=0) if isinstance(v, (dict, list)) else 0
-
     (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value}).encode() + b"\n", limit=10**7)
-    assert isinstance(event, Request) == (1 + depth(value) <= MAX_NESTING_DEPTH)
+    assert isinstance(event, Request) == (1 + json_depth(value) <= MAX_NESTING_DEPTH)
+
+
+def json_depth(v: object) -> int:
+    """Arrays and objects nested in ``v`` (a scalar is 0)."""
+    children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+    return 1 + max((json_depth(c) for c in children), default=0) if isinstance(v, (dict, list)) else 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -126,7 +133,7 @@ def test_a_chain_of_containers_is_refused_exactly_when_deeper_than_the_limit(sha
     for kind in shape:
         value = [value] if kind == "list" else {"k": value} if kind == "dict" else [[], {"x": [1]}, value]
     (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value}).encode() + b"\n", limit=10**7)
-    assert isinstance(event, Request) == (1 + len(shape) <= MAX_NESTING_DEPTH)
+    assert isinstance(event, Request) == (1 + json_depth(value) <= MAX_NESTING_DEPTH)
 
 
 @pytest.mark.parametrize("depth", [MAX_NESTING_DEPTH - 1, MAX_NESTING_DEPTH])
@@ -138,6 +145,20 @@ def test_a_bushy_tree_is_measured_by_its_deepest_branch(depth):
 
     (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": tree(depth)}).encode() + b"\n", limit=10**7)
     assert isinstance(event, Request) == (depth < MAX_NESTING_DEPTH)
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING_DEPTH - 2, MAX_NESTING_DEPTH - 1])
+def test_objects_holding_only_an_empty_array_count_as_two_levels_when_peeled(levels):
+    import json
+
+    # Many {"x": []} leaves keep the peeling going; each is two levels deep, so a
+    # round that removed a whole {"x": []} would undercount the depth.
+    value: object = {"x": []}
+    for level in range(levels):
+        leaves = [{"x": []} for _ in range(8)]
+        value = [value, *leaves] if level % 2 else {"k": value, **{f"s{i}": leaf for i, leaf in enumerate(leaves)}}
+    (event, _eof) = feed(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value}).encode() + b"\n", limit=10**7)
+    assert isinstance(event, Request) == (1 + json_depth(value) <= MAX_NESTING_DEPTH)
 
 
 def test_blank_lines_are_ignored():

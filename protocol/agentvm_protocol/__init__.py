@@ -27,12 +27,14 @@ from ._jsonrpc import (
     encode_result,
     make_error,
 )
-from ._methods import CANCEL_METHOD, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
+from ._methods import CANCEL_METHOD, CLIENT_REQUESTS, EVENT_METHOD, EVENT_TYPES, METHODS, NOTIFIABLE_METHODS, Event, MethodSpec
 from ._net import *  # noqa: F403
 from ._net import __all__ as _net_all
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
+from ._tools import *  # noqa: F403
+from ._tools import __all__ as _tools_all
 from ._version import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
 from ._vm import *  # noqa: F403
 from ._vm import __all__ as _vm_all
@@ -41,6 +43,7 @@ __all__ = [
     "BadFrame",
     "Base",
     "CANCEL_METHOD",
+    "CLIENT_REQUESTS",
     "DEFAULT_MAX_FRAME_BYTES",
     "EOF",
     "ERROR_CODES",
@@ -76,5 +79,6 @@ __all__ = [
     *_fs_all,
     *_net_all,
     *_process_all,
+    *_tools_all,
     *_vm_all,
 ]

@@ -13,11 +13,12 @@ import msgspec
 from . import _fs as fs
 from . import _net as net
 from . import _process as proc
+from . import _tools as tools
 from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
 from ._process import ProcessExitEvent, ProcessOutputEvent
 
-__all__ = ["CANCEL_METHOD", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "NOTIFIABLE_METHODS", "Event", "MethodSpec"]
+__all__ = ["CANCEL_METHOD", "CLIENT_REQUESTS", "EVENT_METHOD", "EVENT_TYPES", "METHODS", "NOTIFIABLE_METHODS", "Event", "MethodSpec"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,17 @@ METHODS: dict[str, MethodSpec] = _table(
     ("process.wait", proc.ProcessWaitParams, proc.ProcessWaitResult),
     ("process.list", proc.ProcessListParams, proc.ProcessListResult),
     ("process.tree", proc.ProcessTreeParams, proc.ProcessTreeResult),
+    ("tools.register", tools.ToolsRegisterParams, tools.ToolsRegisterResult),
+    ("tools.unregister", tools.ToolsUnregisterParams, tools.ToolsUnregisterResult),
+    ("tools.list", tools.ToolsListParams, tools.ToolsListResult),
+    ("tools.rotateToken", tools.ToolsRotateTokenParams, tools.ToolsRotateTokenResult),
+    ("tools.log", tools.ToolsLogParams, tools.ToolsLogResult),
+)
+
+# Requests the SIDECAR sends to the client (handlers live in the client SDKs). Both
+# directions share JSON-RPC framing and ``$/cancelRequest``.
+CLIENT_REQUESTS: dict[str, MethodSpec] = _table(
+    ("tools.invoke", tools.ToolsInvokeParams, tools.ToolsInvokeResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from ._errors import ErrorData
-from ._methods import EVENT_TYPES, METHODS
+from ._methods import CLIENT_REQUESTS, EVENT_TYPES, METHODS
 from ._version import PROTOCOL_VERSION
 
 __all__ = ["SCHEMA_FILENAME", "build_schema", "render_schema"]
@@ -25,12 +25,13 @@ SCHEMA_FILENAME = "agentvm-protocol.schema.json"
 def build_schema() -> dict[str, Any]:
     """The whole protocol as one JSON Schema document."""
     types: list[Any] = []
-    for spec in METHODS.values():
+    for spec in [*METHODS.values(), *CLIENT_REQUESTS.values()]:
         types += [spec.params, spec.result]
     types += [*EVENT_TYPES, ErrorData]
     schemas, components = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
     refs = iter(schemas)
     methods = {name: {"params": next(refs), "result": next(refs)} for name in METHODS}
+    client_requests = {name: {"params": next(refs), "result": next(refs)} for name in CLIENT_REQUESTS}
     events = [next(refs) for _ in EVENT_TYPES]
     error = next(refs)
     return {
@@ -39,6 +40,7 @@ def build_schema() -> dict[str, Any]:
         "description": "JSON-RPC 2.0 over NDJSON between agentvm clients and agentvm-sidecar.",
         "protocolVersion": PROTOCOL_VERSION,
         "methods": methods,
+        "clientRequests": client_requests,
         "events": {"oneOf": events},
         "errorData": error,
         "$defs": dict(sorted(components.items())),

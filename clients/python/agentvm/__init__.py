@@ -9,6 +9,8 @@ from agentvm_protocol import (
     HostDirMount,
     MemoryMount,
     NetworkPolicy,
+    SecretConfig,
+    ToolSpec,
     VmConfig,
     VmLimits,
 )
@@ -25,7 +27,9 @@ __all__ = [
     "MemoryMount",
     "NetworkPolicy",
     "RpcError",
+    "SecretConfig",
     "SidecarError",
+    "ToolSpec",
     "VersionMismatchError",
     "VmConfig",
     "VmLimits",

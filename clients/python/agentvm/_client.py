@@ -18,9 +18,10 @@ import trio
 
 from agentvm_protocol import Event, HelloResult
 
-from ._api import FsApi, ProcessApi, VmApi
+from ._api import FsApi, ProcessApi, ToolsApi, VmApi
 from ._connection import DEFAULT_HANDSHAKE_TIMEOUT_S, Connection, RequestHandler
 from ._events import EventSubscription
+from ._tools import ToolHandler, ToolHandlers
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -38,6 +39,8 @@ class AsyncClient:
         self.vm = VmApi(conn)
         self.fs = FsApi(conn)
         self.process = ProcessApi(conn)
+        self.tools = ToolsApi(conn)
+        self._tool_handlers = ToolHandlers()
 
     @classmethod
     @asynccontextmanager
@@ -92,6 +95,14 @@ class AsyncClient:
         are answered ``method_not_found``."""
         self._conn.set_request_handler(method, handler)
 
+    def on_tool(self, name: str, handler: ToolHandler | None) -> None:
+        """Answer calls of host tool ``name`` (registered with ``tools.register``)
+        with ``await handler(input, vm_id)``: ``input`` is the validated JSON input,
+        the return value the output (checked against the tool's output schema).
+        A guest cancelling the call cancels the handler. ``None`` removes it."""
+        self._tool_handlers.set(name, handler)
+        self._conn.set_request_handler("tools.invoke", self._tool_handlers.invoke if self._tool_handlers else None)
+
 
 class _SyncNamespace:
     """Blocking proxy of one async namespace."""
@@ -125,6 +136,7 @@ class Client:
         self.vm = _SyncNamespace(aclient.vm, self._run)
         self.fs = _SyncNamespace(aclient.fs, self._run)
         self.process = _SyncNamespace(aclient.process, self._run)
+        self.tools = _SyncNamespace(aclient.tools, self._run)
 
     @classmethod
     @contextmanager
@@ -216,3 +228,15 @@ class Client:
             return await trio.to_thread.run_sync(handler, params)
 
         self._aclient.on_request(method, run_in_thread)
+
+    def on_tool(self, name: str, handler: Callable[[Any, str], Any] | None) -> None:
+        """Answer calls of host tool ``name`` with ``handler(input, vm_id)``, a
+        blocking function run on a worker thread; ``None`` removes it."""
+        if handler is None:
+            self._aclient.on_tool(name, None)
+            return
+
+        async def run_in_thread(value: Any, vm_id: str) -> Any:
+            return await trio.to_thread.run_sync(handler, value, vm_id)
+
+        self._aclient.on_tool(name, run_in_thread)

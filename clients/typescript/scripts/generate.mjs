@@ -186,6 +186,13 @@ out.push(`export interface Methods {`);
 for (const m of methods) out.push(`  ${JSON.stringify(m.name)}: { params: ${m.params}; result: ${m.result} };`);
 out.push(`}`);
 out.push(``);
+out.push(`/** Requests the sidecar makes of the client, with their params and result types. */`);
+out.push(`export interface ClientRequests {`);
+for (const [name, spec] of Object.entries(schema.clientRequests ?? {})) {
+  out.push(`  ${JSON.stringify(name)}: { params: ${typeOf(spec.params, "params", name)}; result: ${typeOf(spec.result, "result", name)} };`);
+}
+out.push(`}`);
+out.push(``);
 out.push(`/** A wire method name (\`namespace.verb\`). */`);
 out.push(`export type MethodName = keyof Methods;`);
 out.push(``);

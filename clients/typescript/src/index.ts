@@ -3,7 +3,7 @@
 // namespace, typed params and results generated from schemas/, events, handlers for
 // sidecar -> client requests, typed errors.
 
-export { Client, EventStream, type ConnectOptions, type EventOf } from "./client.js";
+export { Client, EventStream, type ConnectOptions, type EventOf, type ToolHandler } from "./client.js";
 export type { CallOptions, Caller } from "./caller.js";
 export { CANCEL_METHOD, EVENT_METHOD, defaultSidecarCommand, type RequestHandler, type SpawnOptions } from "./connection.js";
 export {

@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from agentvm import AsyncClient, Client, RpcError, SidecarError, VersionMismatchError, VmConfig
+from agentvm._api import FsApi
 from agentvm_protocol import make_error
 from tests.conftest import SIDECAR
 
@@ -227,7 +228,7 @@ def test_sync_facade_drives_the_same_methods():
         with pytest.raises(RpcError) as err:
             c.fs.read_file(vm, "/tmp/none")
         assert err.value.errno == "ENOENT"
-        assert c.fs.read_file.__doc__ == "Read a whole file."
+        assert c.fs.read_file.__doc__ == FsApi.read_file.__doc__
 
 
 def test_sync_facade_reports_a_missing_sidecar():

@@ -98,7 +98,8 @@ class Socket(Description):
         self.table.close_socket(self)
 
     # -- I/O ----------------------------------------------------------------------
-    def _deadline(self) -> float | None:
+    def receive_deadline(self) -> float | None:
+        """When a blocking receive or accept starting now gives up (SO_RCVTIMEO)."""
         return None if self.recv_timeout is None else time.monotonic() + self.recv_timeout
 
     def connected_end(self) -> StreamEnd:
@@ -108,7 +109,7 @@ class Socket(Description):
             raise KernelError("ENOTCONN", "socket is not connected")
         return end
 
-    def recv(self, n: int, *, peek: bool = False, dontwait: bool = False, interrupted: Interrupted = _never) -> bytes:
+    def recv(self, n: int, *, dontwait: bool = False, interrupted: Interrupted = _never) -> bytes:
         """Receive up to ``n`` bytes (a datagram socket: one datagram, truncated).
 
         Raises: ENOTCONN, ECONNRESET, EAGAIN (nonblocking or SO_RCVTIMEO), EINTR.
@@ -116,7 +117,7 @@ class Socket(Description):
         if not self.stream:
             return self.recv_from(n, dontwait=dontwait, interrupted=interrupted)[0]
         nonblocking = self.nonblocking or dontwait
-        return self.connected_end().recv(n, nonblocking=nonblocking, deadline=self._deadline(), interrupted=interrupted)
+        return self.connected_end().recv(n, nonblocking=nonblocking, deadline=self.receive_deadline(), interrupted=interrupted)
 
     def send(self, data: bytes | memoryview, *, dontwait: bool = False, interrupted: Interrupted = _never) -> int:
         """Raises: ENOTCONN, EPIPE, ECONNRESET, EAGAIN, EINTR, EDESTADDRREQ."""
@@ -135,7 +136,7 @@ class Socket(Description):
         if queue is None:
             queue = self.table.autobind_datagram(self)
         data, sender = queue.receive(
-            nonblocking=self.nonblocking or dontwait, deadline=self._deadline(), interrupted=interrupted
+            nonblocking=self.nonblocking or dontwait, deadline=self.receive_deadline(), interrupted=interrupted
         )
         return data[:n], sender
 

@@ -13,13 +13,19 @@
 #
 # Where a connect goes: 127.0.0.0/8, ::1, localhost and "any" are the VM's own
 # loopback; everything else is egress, decided by the policy and performed by the
-# sidecar (outbound.py).  Guest listeners bind the VM loopback only.  Names and
-# addresses of VM-internal services (services.py) are neither: the sidecar answers
-# them itself, whatever the policy says.
+# sidecar (outbound.py) on the calling guest's thread.  A connect completes (or
+# fails) before returning even on a non-blocking socket, which POSIX allows; it is
+# bounded by outbound.CONNECT_TIMEOUT_S and ends early when the guest is killed.
+# Guest listeners bind the VM loopback only.  Names and addresses of VM-internal
+# services (services.py) are neither: the sidecar answers them itself, whatever
+# the policy says.
 #
 # Outbound filters: `request_filter(name, port)` (set by the VM, e.g. the secrets
 # injector of tools/) may return a filter that every byte the guest sends on that
 # outbound connection passes through (outbound.py), before TLS.
+#
+# XX: host name resolution (socket.getaddrinfo) is not interruptible; it is bounded
+# only by the host resolver's own timeouts.
 
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ from ..kernel.pipes import Interrupted
 from .addresses import format_address, is_loopback_host, parse_address, parse_ip
 from .datagrams import DatagramQueue
 from .host_connection import HostConnection
-from .loopback import Listener, loopback_pair
+from .loopback import Listener, LoopbackEnd, loopback_pair
 from .names import SyntheticNames
 from .outbound import OutboundEnd, open_connection, tls_context
 from .policy import EgressPolicy, ListenPolicy
@@ -195,7 +201,7 @@ class SocketTable:
         listener = sock.listener
         if listener is None:
             raise KernelError.einval(message="socket is not listening")
-        end = listener.accept(nonblocking=sock.nonblocking, deadline=sock._deadline(), interrupted=interrupted)
+        end = listener.accept(nonblocking=sock.nonblocking, deadline=sock.receive_deadline(), interrupted=interrupted)
         accepted = Socket(self, True, sock.ipv6)
         accepted.local = end.local
         accepted.attach(end=end)
@@ -242,7 +248,7 @@ class SocketTable:
         found = self._names.lookup(host)
         return found[0] if found else host
 
-    def _connect_service(self, accept: Callable[[HostConnection], None], service_address: str):  # type: ignore[no-untyped-def]
+    def _connect_service(self, accept: Callable[[HostConnection], None], service_address: str) -> LoopbackEnd:
         """A connection to a VM-internal service: the guest keeps the client end,
         ``accept`` takes the far end as a HostConnection, which counts one socket
         until closed. Raises: ENFILE."""
@@ -251,7 +257,7 @@ class SocketTable:
         accept(HostConnection(server, self._give))
         return client
 
-    def _connect_loopback(self, port: int):  # type: ignore[no-untyped-def]
+    def _connect_loopback(self, port: int) -> LoopbackEnd:
         with self._lock:
             listener = self._listeners.get(port)
         if listener is None:

@@ -101,12 +101,19 @@ def _address_arg(ctx: GuestContext, ptr: int, length: int) -> str:
     return ctx.string(ptr, length)
 
 
-def _put_string(ctx: GuestContext, ptr: int, len_ptr: int, text: str) -> None:
-    """Write ``text`` to a (buffer, in/out length) pair. Raises: EINVAL (does not fit)."""
+def _put_string(ctx: GuestContext, ptr: int, len_ptr: int, text: str, *, truncate: bool = False) -> None:
+    """Write ``text`` to a (buffer, in/out length) pair.
+
+    Raises: EINVAL (does not fit), unless ``truncate``: after an accept or a receive
+    has happened, failing would lose the connection or datagram, so the address is
+    cut to the buffer as POSIX accept()/recvfrom() do.
+    """
     data = text.encode()
     capacity = ctx.u32(len_ptr)
     if len(data) > capacity:
-        raise KernelError.einval(message="result buffer too small")
+        if not truncate:
+            raise KernelError.einval(message="result buffer too small")
+        data = data[:capacity]
     ctx.write(ptr, data)
     ctx.set_u32(len_ptr, len(data))
 
@@ -173,7 +180,7 @@ def net_accept(ctx: GuestContext, fd: int, ret_fd: int, ret_addr: int, ret_addr_
     new_fd = _install(ctx, accepted)
     assert accepted.end is not None
     ctx.set_u32(ret_fd, new_fd)
-    _put_string(ctx, ret_addr, ret_addr_len, accepted.end.peer)
+    _put_string(ctx, ret_addr, ret_addr_len, accepted.end.peer, truncate=True)
 
 
 @host_function(M, "net_close", "i")
@@ -252,7 +259,7 @@ def net_recvfrom(
         raise _blocking_error(ctx, exc) from None
     ctx.write(buf_ptr, data)
     ctx.set_u32(ret_received, len(data))
-    _put_string(ctx, ret_addr, ret_addr_len, sender)
+    _put_string(ctx, ret_addr, ret_addr_len, sender, truncate=True)
 
 
 # -- names and TLS ----------------------------------------------------------------------------------

@@ -30,10 +30,24 @@ def test_two_keep_alive_requests_each_get_the_value_however_the_bytes_are_split(
     request_filter = rules.filter_for("api.test", 80)
     assert request_filter is not None
     stream = REQUEST + REQUEST.replace(b"/v1", b"/v2")
-    out = b"".join(request_filter(stream[i : i + chunk]) for i in range(0, len(stream), chunk))
+    out = b"".join(request_filter.outgoing(stream[i : i + chunk]) for i in range(0, len(stream), chunk))
     assert out.count(f"Bearer {VALUE}".encode()) == 2
     assert b"agentvm-secret" not in out
-    assert [e.status for e in audit.since(0)] == ["injected", "injected"]
+    assert audit.since(0) == []  # audited when the response comes
+    responses = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 403 No\r\nContent-Length: 0\r\n\r\n"
+    for i in range(0, len(responses), chunk):
+        request_filter.incoming(responses[i : i + chunk])
+    assert [(e.status, e.secret) for e in audit.since(0)] == [("201", "k"), ("403", "k")]
+    rules.close()
+
+
+def test_a_request_whose_connection_closes_before_the_response_is_audited_no_response():
+    rules, audit = _rules()
+    request_filter = rules.filter_for("api.test", 80)
+    assert request_filter is not None
+    request_filter.outgoing(REQUEST)
+    request_filter.closed()
+    assert [e.status for e in audit.since(0)] == ["no_response"]
     rules.close()
 
 
@@ -41,9 +55,9 @@ def test_the_port_in_a_pattern_counts():
     rules, _ = _rules()
     assert rules.filter_for("x.api.test", 8443) is not None  # a filter that refuses, see below
     with pytest.raises(KernelError) as refused:
-        rules.filter_for("x.api.test", 8443)(REQUEST)  # type: ignore[misc]
+        rules.filter_for("x.api.test", 8443).outgoing(REQUEST)  # type: ignore[union-attr]
     assert refused.value.errno == "EACCES"
-    assert f"Bearer {VALUE}".encode() in rules.filter_for("x.api.test", 443)(REQUEST)  # type: ignore[misc]
+    assert f"Bearer {VALUE}".encode() in rules.filter_for("x.api.test", 443).outgoing(REQUEST)  # type: ignore[union-attr]
     rules.close()
 
 
@@ -51,9 +65,9 @@ def test_a_placeholder_split_across_sends_to_another_host_is_refused():
     rules, audit = _rules()
     request_filter = rules.filter_for("evil.test", 80)
     assert request_filter is not None
-    request_filter(b"POST / HTTP/1.1\r\nHost: evil.test\r\n\r\nagentvm-sec")
+    request_filter.outgoing(b"POST / HTTP/1.1\r\nHost: evil.test\r\n\r\nagentvm-sec")
     with pytest.raises(KernelError) as refused:
-        request_filter(b"ret:k")
+        request_filter.outgoing(b"ret:k")
     assert refused.value.errno == "EACCES"
     assert [(e.target, e.status) for e in audit.since(0)] == [("evil.test", "refused")]
     rules.close()
@@ -62,7 +76,7 @@ def test_a_placeholder_split_across_sends_to_another_host_is_refused():
 def test_a_stream_that_is_not_http_to_a_secrets_host_is_refused():
     rules, _ = _rules()
     with pytest.raises(KernelError) as refused:
-        rules.filter_for("api.test", 80)(b"\x16\x03\x01 not http\r\n\r\n")  # type: ignore[misc]
+        rules.filter_for("api.test", 80).outgoing(b"\x16\x03\x01 not http\r\n\r\n")  # type: ignore[union-attr]
     assert refused.value.errno == "EPROTO"
     rules.close()
 

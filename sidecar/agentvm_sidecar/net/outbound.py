@@ -27,11 +27,12 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
 
-__all__ = ["CONNECT_TIMEOUT_S", "HOST_POLL_SLICE", "OutboundEnd", "open_connection", "tls_context"]
+__all__ = ["CONNECT_TIMEOUT_S", "HOST_POLL_SLICE", "OutboundEnd", "StreamFilter", "open_connection", "tls_context"]
 
 CONNECT_TIMEOUT_S = 30.0
 TLS_HANDSHAKE_TIMEOUT_S = 30.0
@@ -104,11 +105,27 @@ def tls_context(ca_certificates: tuple[str, ...], verify: bool) -> ssl.SSLContex
     return ctx
 
 
+class StreamFilter(Protocol):
+    """Sees one outbound connection's plaintext (see the module comment)."""
+
+    def outgoing(self, data: bytes) -> bytes:
+        """What to send instead of the guest's ``data``. Raises: KernelError (refused)."""
+        ...
+
+    def incoming(self, data: bytes) -> None:
+        """Bytes the peer sent (observed, never changed)."""
+        ...
+
+    def closed(self) -> None:
+        """The connection is closed."""
+        ...
+
+
 class OutboundEnd:
     """A guest socket's connection to the host network (plaintext or TLS)."""
 
     def __init__(
-        self, sock: socket.socket, local: str, peer: str, request_filter: Callable[[bytes], bytes] | None = None
+        self, sock: socket.socket, local: str, peer: str, request_filter: StreamFilter | None = None
     ) -> None:
         self._sock: socket.socket = sock
         self.local = local
@@ -146,6 +163,12 @@ class OutboundEnd:
         if self._refused:
             return b""
         self._flush(nonblocking=nonblocking, interrupted=interrupted)
+        data = self._recv(n, nonblocking=nonblocking, deadline=deadline, interrupted=interrupted)
+        if self._filter is not None and data:
+            self._filter.incoming(data)
+        return data
+
+    def _recv(self, n: int, *, nonblocking: bool, deadline: float | None, interrupted: Interrupted) -> bytes:
         while True:
             try:
                 return self._sock.recv(n)
@@ -170,7 +193,7 @@ class OutboundEnd:
         if not self._flush(nonblocking=nonblocking, interrupted=interrupted):
             raise KernelError.eagain()
         try:
-            self._pending += self._filter(bytes(data))
+            self._pending += self._filter.outgoing(bytes(data))
         except KernelError:
             self._refused = True
             self._pending.clear()
@@ -231,6 +254,8 @@ class OutboundEnd:
 
     def close(self) -> None:
         self._sock.close()
+        if self._filter is not None:
+            self._filter.closed()
 
     def readable(self) -> bool:
         if self._sock.fileno() < 0 or self._refused:

@@ -40,17 +40,15 @@ from .datagrams import DatagramQueue
 from .host_connection import HostConnection
 from .loopback import Listener, LoopbackEnd, loopback_pair
 from .names import SyntheticNames
-from .outbound import OutboundEnd, open_connection, tls_context
+from .outbound import OutboundEnd, StreamFilter, open_connection, tls_context
 from .policy import EgressPolicy, ListenPolicy
 from .services import Services
 from .sockets import Socket
 
-__all__ = ["MAX_BACKLOG", "RequestFilter", "RequestFilterFactory", "SocketTable"]
+__all__ = ["MAX_BACKLOG", "RequestFilterFactory", "SocketTable"]
 
-# A filter of the guest's outgoing bytes on one outbound connection: returns the
-# bytes to send instead; raises KernelError to refuse the connection.
-RequestFilter = Callable[[bytes], bytes]
-RequestFilterFactory = Callable[[str, int], "RequestFilter | None"]
+# The filter (outbound.StreamFilter) of an outbound connection to (name, port).
+RequestFilterFactory = Callable[[str, int], "StreamFilter | None"]
 
 MAX_BACKLOG = 128
 MAX_RESOLVED = 16

@@ -12,6 +12,10 @@
 #     re-encoded (a CLIENT-role encoder): a header named by a secret whose value
 #     contains its placeholder gets the formatted real value instead.  A stream
 #     that is not HTTP/1.1 cannot be rewritten and is refused (EPROTO).
+#     Each request's exchange is followed on the way back (the CLIENT-role encoder
+#     that sent it parses the response), so the audit entry of a request that had a
+#     secret injected carries the response status and the time to it; one whose
+#     connection closes first is audited "no_response".
 #   * Any placeholder of a secret whose patterns do NOT match the host, anywhere in
 #     the stream (split across sends or not), refuses the connection (EACCES), so
 #     a guest cannot learn where a secret would go by sending it elsewhere.
@@ -21,8 +25,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
 
 import h11
 
@@ -37,6 +42,7 @@ __all__ = ["PLACEHOLDER_PREFIX", "Secret", "SecretRules", "placeholder"]
 
 PLACEHOLDER_PREFIX = "agentvm-secret:"
 MAX_REQUEST_HEAD_BYTES = 64 * 1024
+MAX_TRACKED_EXCHANGES = 64  # requests awaiting responses; beyond, responses go unobserved
 
 log = get_logger("secrets")
 
@@ -97,7 +103,7 @@ class SecretRules:
         """The VM is gone: its values no longer need redacting."""
         forget_redactions(s.value for s in self._secrets)
 
-    def filter_for(self, host: str, port: int) -> Callable[[bytes], bytes] | None:
+    def filter_for(self, host: str, port: int) -> _RequestRewriter | None:
         """The filter of an outbound connection to ``host:port`` (None: no secrets)."""
         if not self._secrets:
             return None
@@ -110,8 +116,19 @@ def _new_parser() -> h11.Connection:
     return h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
 
 
+@dataclass(eq=False)
+class _Exchange:
+    """One request sent on, awaiting its response."""
+
+    encoder: h11.Connection
+    secrets: list[str]
+    started: float = field(default_factory=time.monotonic)
+    status: int | None = None
+
+
 class _RequestRewriter:
-    """The filter of one outbound connection (see the module comment)."""
+    """The filter (net/outbound.StreamFilter) of one outbound connection (see the
+    module comment)."""
 
     def __init__(self, host: str, applicable: list[Secret], foreign: list[Secret], audit: AuditLog) -> None:
         self._host = host
@@ -122,8 +139,10 @@ class _RequestRewriter:
         self._audit = audit
         self._parser = _new_parser()
         self._encoder = h11.Connection(h11.CLIENT)
+        self._exchanges: deque[_Exchange] = deque()
+        self._observing = True
 
-    def __call__(self, data: bytes) -> bytes:
+    def outgoing(self, data: bytes) -> bytes:
         self._refuse_foreign(data)
         if not self._applicable:
             return data
@@ -146,7 +165,8 @@ class _RequestRewriter:
             if isinstance(event, h11.ConnectionClosed):
                 return bytes(out)
             if isinstance(event, h11.Request):
-                event = self._inject(event)
+                event, injected = self._inject(event)
+                self._track(_Exchange(self._encoder, injected))
             out += self._encoder.send(event) or b""
 
     def _refuse_foreign(self, data: bytes) -> None:
@@ -161,7 +181,50 @@ class _RequestRewriter:
                 raise KernelError.eacces(message=f"secret {name!r} may not be sent to {self._host}")
         self._tail = window[-self._keep:] if self._keep else b""
 
-    def _inject(self, request: h11.Request) -> h11.Request:
+    def _track(self, exchange: _Exchange) -> None:
+        if len(self._exchanges) >= MAX_TRACKED_EXCHANGES:
+            self._observing = False
+        if self._observing:
+            self._exchanges.append(exchange)
+        else:
+            self._audit_exchange(exchange, "unobserved")
+
+    def incoming(self, data: bytes) -> None:
+        """Follow responses, in request order, to audit their status."""
+        while self._observing and self._exchanges and data:
+            exchange = self._exchanges[0]
+            exchange.encoder.receive_data(data)
+            data = b""
+            while True:
+                try:
+                    event = exchange.encoder.next_event()
+                except h11.ProtocolError:
+                    self._observing = False
+                    self.closed()
+                    return
+                if event is h11.NEED_DATA:
+                    break
+                if isinstance(event, h11.Response):
+                    exchange.status = event.status_code
+                    self._audit_exchange(exchange, str(event.status_code))
+                elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)) or event is h11.PAUSED:
+                    self._exchanges.popleft()
+                    data = exchange.encoder.trailing_data[0]
+                    break
+
+    def closed(self) -> None:
+        """Requests still without a response are audited as such."""
+        while self._exchanges:
+            exchange = self._exchanges.popleft()
+            if exchange.status is None:
+                self._audit_exchange(exchange, "no_response")
+
+    def _audit_exchange(self, exchange: _Exchange, status: str) -> None:
+        duration_ms = int((time.monotonic() - exchange.started) * 1000)
+        for name in exchange.secrets:
+            self._audit.record("secret", self._host, status, duration_ms, secret=name)
+
+    def _inject(self, request: h11.Request) -> tuple[h11.Request, list[str]]:
         headers = []
         injected = []
         for name, value in request.headers.raw_items():
@@ -171,7 +234,6 @@ class _RequestRewriter:
                     injected.append(secret.name)
             headers.append((name, value))
         if not injected:
-            return request
-        for secret_name in injected:
-            self._audit.record("secret", self._host, "injected", secret=secret_name)
-        return h11.Request(method=request.method, target=request.target, headers=headers)
+            return request, []
+        log.info("secret_injected", host=self._host, secrets=injected)
+        return h11.Request(method=request.method, target=request.target, headers=headers), injected

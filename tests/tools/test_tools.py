@@ -6,7 +6,8 @@ import json
 
 import trio
 
-from agentvm import ToolSpec
+from agentvm import Client, ToolSpec
+from tests.process.conftest import guest_bytes
 from tests.tools.conftest import AUTH, request, status_and_json
 
 ADD = ToolSpec(
@@ -132,3 +133,13 @@ async def test_a_tool_that_does_not_answer_in_time_is_a_504(client, vm_id):
     client.on_tool("stuck", forever)
     await client.tools.register(vm_id, [ToolSpec(name="stuck", timeout_ms=200)])
     assert status_and_json(await request(client, vm_id, "POST", "/tools/stuck", AUTH, body="{}"))[0] == 504
+
+
+def test_the_blocking_client_answers_tools_with_plain_functions():
+    with Client.connect() as c:
+        vm = c.vm.create().vm_id
+        c.on_tool("add", lambda value, vm_id: {"sum": value["a"] + value["b"]})
+        c.tools.register(vm, [ADD])
+        c.fs.write_file(vm, "/usr/bin/http_request", guest_bytes("http_request"), mode=0o755, create_dirs=True)
+        argv = ["/usr/bin/http_request", "tools.agentvm.internal", "80", "POST", "/tools/add", "-H", AUTH, "-d", '{"a": 1, "b": 2}']
+        assert status_and_json(c.process.exec(vm, argv=argv, timeout_ms=90_000).stdout) == (200, {"sum": 3})

@@ -33,6 +33,8 @@ from ._net import __all__ as _net_all
 from ._process import *  # noqa: F403
 from ._process import __all__ as _process_all
 from ._schema import SCHEMA_FILENAME, build_schema, render_schema
+from ._software import *  # noqa: F403
+from ._software import __all__ as _software_all
 from ._tools import *  # noqa: F403
 from ._tools import __all__ as _tools_all
 from ._version import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
@@ -80,5 +82,6 @@ __all__ = [
     *_net_all,
     *_process_all,
     *_tools_all,
+    *_software_all,
     *_vm_all,
 ]

@@ -13,6 +13,7 @@ import msgspec
 from . import _fs as fs
 from . import _net as net
 from . import _process as proc
+from . import _software as software
 from . import _tools as tools
 from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
@@ -85,6 +86,7 @@ METHODS: dict[str, MethodSpec] = _table(
     ("process.wait", proc.ProcessWaitParams, proc.ProcessWaitResult),
     ("process.list", proc.ProcessListParams, proc.ProcessListResult),
     ("process.tree", proc.ProcessTreeParams, proc.ProcessTreeResult),
+    ("software.list", software.SoftwareListParams, software.SoftwareListResult),
     ("tools.register", tools.ToolsRegisterParams, tools.ToolsRegisterResult),
     ("tools.unregister", tools.ToolsUnregisterParams, tools.ToolsUnregisterResult),
     ("tools.list", tools.ToolsListParams, tools.ToolsListResult),

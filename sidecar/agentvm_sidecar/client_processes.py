@@ -42,13 +42,15 @@ from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
 from .kernel_io import read_some, write_all
 from .rpc.errors import RpcError
+from .wasm.programs import DEFAULT_PATH
 from .wasm.spawn import spawn
 
 __all__ = ["MAX_EXEC_OUTPUT", "ClientProcesses"]
 
 MAX_EXEC_OUTPUT = 32 * 1024 * 1024
 _RETAINED_STATUSES = 1024
-_DEFAULT_ENV = {"PATH": "/bin:/usr/bin", "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh"}
+# PATH as programs.DEFAULT_PATH: /usr/local/bin first, where users install tools.
+_DEFAULT_ENV = {"PATH": DEFAULT_PATH, "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh"}
 TIMEOUT_EXIT_CODE = 124
 # After a timeout's SIGKILL: how long to wait for the exit status before answering.
 _KILL_GRACE_SECONDS = 2.0

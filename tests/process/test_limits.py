@@ -41,8 +41,9 @@ async def test_a_module_needing_more_memory_than_the_limit_fails_to_start_clearl
 async def test_fd_limit_per_process_is_emfile(client):
     vm = (await client.vm.create(VmConfig(limits=VmLimits(max_fds_per_process=20)))).vm_id
     fds = await install_guest(client, vm, "fds")
-    res = await client.process.exec(vm, argv=[fds], timeout_ms=60_000)
+    res = await client.process.exec(vm, argv=[fds], cwd="/", timeout_ms=60_000)
     # 20 fds: 0-2 are stdio and 3 is the preopened root of a plain WASI program
+    # (its only preopen when the cwd is /: plain_preopens.py)
     assert res.stdout == b"files=16 error=EMFILE\n"
 
 

@@ -144,4 +144,4 @@ async def test_exact_env_runs_with_only_the_given_environment(client, vm_id):
     res = await client.process.exec(vm_id, argv=["/bin/env"], env={"ONLY": "this"}, exact_env=True)
     assert res.stdout.decode().splitlines() == ["ONLY=this", "PWD=/home/user"]
     merged = await client.process.exec(vm_id, argv=["/bin/env"], env={"ONLY": "this"})
-    assert b"PATH=/bin:/usr/bin\n" in merged.stdout
+    assert b"PATH=/usr/local/bin:/usr/bin:/bin\n" in merged.stdout

@@ -14,7 +14,7 @@ import agentvm_protocol as p
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["FsApi", "ProcessApi", "ToolsApi", "VmApi"]
+__all__ = ["FsApi", "ProcessApi", "SoftwareApi", "ToolsApi", "VmApi"]
 
 
 class _Namespace:
@@ -256,3 +256,9 @@ class ToolsApi(_Namespace):
     async def log(self, vm_id: str, *, since: int = 0) -> p.ToolsLogResult:
         """Audit entries (tool calls, secret injections) at or after ``since`` (ms)."""
         return await self._conn.call("tools.log", p.ToolsLogParams(vm_id=vm_id, since=since))
+class SoftwareApi(_Namespace):
+    """``software.*``: the guest commands in every VM's /bin."""
+
+    async def list(self) -> p.SoftwareListResult:
+        """Every /bin command with its package, version and source."""
+        return await self._conn.call("software.list", p.SoftwareListParams())

@@ -18,7 +18,7 @@ import trio
 
 from agentvm_protocol import Event, HelloResult
 
-from ._api import FsApi, ProcessApi, ToolsApi, VmApi
+from ._api import FsApi, ProcessApi, SoftwareApi, ToolsApi, VmApi
 from ._connection import DEFAULT_HANDSHAKE_TIMEOUT_S, Connection, RequestHandler
 from ._events import EventSubscription
 from ._tools import ToolHandler, ToolHandlers
@@ -39,6 +39,7 @@ class AsyncClient:
         self.vm = VmApi(conn)
         self.fs = FsApi(conn)
         self.process = ProcessApi(conn)
+        self.software = SoftwareApi(conn)
         self.tools = ToolsApi(conn)
         self._tool_handlers = ToolHandlers()
 
@@ -136,6 +137,7 @@ class Client:
         self.vm = _SyncNamespace(aclient.vm, self._run)
         self.fs = _SyncNamespace(aclient.fs, self._run)
         self.process = _SyncNamespace(aclient.process, self._run)
+        self.software = _SyncNamespace(aclient.software, self._run)
         self.tools = _SyncNamespace(aclient.tools, self._run)
 
     @classmethod

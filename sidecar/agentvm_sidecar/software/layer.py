@@ -10,7 +10,10 @@ After the package commands come agentvm's own commands (software/commands/, buil
 setup into `<software dir>/commands`), each only where no package already provides
 that name: today just `grep`, which the pinned grep package lacks. If they were not
 built the layer is still complete for the packages, with a `builtin_commands_missing`
-warning.
+warning. Then the toolbox (toolbox.py: python3, jq, yq, rg, fd, tree, sqlite3), again
+only for free names and only what setup provided.
+
+``listing`` says, for every entry, where it comes from (the wire's `software.list`).
 """
 
 from __future__ import annotations
@@ -20,37 +23,79 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import __version__
 from ..kernel.memfs import MemoryFs
 from ..logs import get_logger
 from .commands.build import built_commands, commands_dir
 from .library import SoftwareLibrary, shared_library
+from .pins import NPM_SCOPE
+from .toolbox import ToolboxCommand, toolbox_commands
 
-__all__ = ["BinLayer", "build_bin_layer", "shared_bin_layer"]
+__all__ = ["BinLayer", "CommandInfo", "build_bin_layer", "shared_bin_layer"]
 
 log = get_logger("software.layer")
 
-BUILTIN_COMMAND_MODE = 0o755
+EXECUTABLE_MODE = 0o755
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInfo:
+    """Where one /bin entry comes from."""
+
+    name: str
+    package: str
+    version: str
+    source: str
 
 
 @dataclass(frozen=True)
 class BinLayer:
     fs: MemoryFs
     modules: dict[int, tuple[str, memoryview]]
+    listing: tuple[CommandInfo, ...] = ()
 
 
-def build_bin_layer(library: SoftwareLibrary, builtin_dir: Path | None = None) -> BinLayer:
+def build_bin_layer(
+    library: SoftwareLibrary,
+    builtin_dir: Path | None = None,
+    toolbox: list[ToolboxCommand] | None = None,
+) -> BinLayer:
     """A frozen MemoryFs with one executable per command of ``library``, plus
     agentvm's own built commands (from ``builtin_dir``, default
-    `<software dir>/commands`) for names no package provides."""
+    `<software dir>/commands`) and the ``toolbox`` (default: ``toolbox_commands()``)
+    for names not taken before them."""
     fs = MemoryFs(None, root_mode=0o755)
     modules: dict[int, tuple[str, memoryview]] = {}
+    listing: list[CommandInfo] = []
     commands = library.commands()
     for name, entry in sorted(commands.items()):
         node = fs.add_file("/" + name, entry.module, entry.mode & 0o7777)
         modules[fs.getattr(node).ino] = (entry.sha256, entry.module)
-    _add_builtin_commands(fs, modules, set(commands), builtin_dir)
+        package = f"{NPM_SCOPE}/{entry.package}"
+        listing.append(CommandInfo(name, package, entry.version, f"npm:{package}@{entry.version}"))
+    taken = set(commands)
+    _add_builtin_commands(fs, modules, taken, builtin_dir, listing)
+    _add_toolbox(fs, modules, taken, toolbox_commands() if toolbox is None else toolbox, listing)
     fs.freeze()
-    return BinLayer(fs, modules)
+    return BinLayer(fs, modules, tuple(sorted(listing, key=lambda info: info.name)))
+
+
+def _add_toolbox(
+    fs: MemoryFs,
+    modules: dict[int, tuple[str, memoryview]],
+    taken: set[str],
+    toolbox: list[ToolboxCommand],
+    listing: list[CommandInfo],
+) -> None:
+    for command in toolbox:
+        if command.name in taken:
+            log.info("toolbox_command_shadowed", command=command.name)
+            continue
+        taken.add(command.name)
+        node = fs.add_file("/" + command.name, command.data, EXECUTABLE_MODE)
+        if command.sha256 is not None:
+            modules[fs.getattr(node).ino] = (command.sha256, command.data)
+        listing.append(CommandInfo(command.name, command.package, command.version, command.source))
 
 
 def _add_builtin_commands(
@@ -58,6 +103,7 @@ def _add_builtin_commands(
     modules: dict[int, tuple[str, memoryview]],
     taken: set[str],
     directory: Path | None,
+    listing: list[CommandInfo] | None = None,
 ) -> None:
     directory = commands_dir() if directory is None else directory
     built = built_commands(directory)
@@ -72,9 +118,12 @@ def _add_builtin_commands(
         if name in taken:
             log.info("builtin_command_shadowed", command=name)
             continue
+        taken.add(name)
         module = memoryview(path.read_bytes()).toreadonly()
-        node = fs.add_file("/" + name, module, BUILTIN_COMMAND_MODE)
+        node = fs.add_file("/" + name, module, EXECUTABLE_MODE)
         modules[fs.getattr(node).ino] = (hashlib.sha256(module).hexdigest(), module)
+        if listing is not None:
+            listing.append(CommandInfo(name, "agentvm", __version__, f"agentvm: software/commands/{name}.c built with zig"))
 
 
 _lock = threading.Lock()

@@ -9,8 +9,8 @@ written through ctypes at the address wasmtime reports (memories never move: see
 Preopens follow the agentOS libc convention for agentOS programs: hidden fds tagged
 ``0x40000000 | (3 + n)`` (not in the guest fd table), #0 being the process cwd and
 #1 ``/`` (omitted when cwd is ``/``). A plain WASI program (standard wasi-libc, e.g.
-our C test guests) probes fds 3, 4... instead; for those the runtime installs ``/`` as
-an ordinary directory fd and records it in ``plain_preopens``.
+our C test guests) probes fds 3, 4... instead; for those the runtime installs ordinary
+directory fds (plain_preopens.py) and records them in ``plain_preopens``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ class GuestContext:
         self.cpu_deadline = math.inf  # thread CPU seconds at which the budget is spent (set by the runtime)
         cwd = proc.cwd
         self.preopens: list[str] = [cwd] if cwd == "/" else [cwd, "/"]
-        self.plain_preopens: dict[int, str] = {}
+        # fd -> (name the guest's libc sees, VM directory); see plain_preopens.py
+        self.plain_preopens: dict[int, tuple[str, str]] = {}
+        self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
 
     # -- termination -------------------------------------------------------------
@@ -121,11 +123,17 @@ class GuestContext:
         """The VM path of preopen ``fd`` (tagged, or a plain WASI preopen), or None."""
         fd &= 0xFFFFFFFF
         if not fd & PREOPEN_TAG:
-            return self.plain_preopens.get(fd)
+            plain = self.plain_preopens.get(fd)
+            return plain[1] if plain is not None else None
         index = (fd & PREOPEN_MASK) - PREOPEN_BASE
         if 0 <= index < len(self.preopens):
             return self.preopens[index]
         return None
+
+    def preopen_name(self, fd: int) -> str | None:
+        """The name ``fd_prestat_dir_name`` reports for preopen ``fd``, or None."""
+        plain = self.plain_preopens.get(fd & 0xFFFFFFFF)
+        return plain[0] if plain is not None else self.preopen_path(fd)
 
     # -- memory ---------------------------------------------------------------------
     @property

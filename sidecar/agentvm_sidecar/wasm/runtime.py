@@ -39,9 +39,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 from wasmtime import _bindings as ffi
 
-from ..kernel.descriptions import FileDescription
 from ..kernel.errors import KernelError
-from ..kernel.fstypes import OpenFlags
 from ..kernel.limits import CPU_LIMIT_EXIT_CODE
 from ..kernel.process import ExitStatus, Process
 from ..logs import get_logger
@@ -61,6 +59,7 @@ from .abi import (
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
+from .plain_preopens import install_plain_preopens
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -201,7 +200,8 @@ class GuestRuntime:
         try:
             linker, agentos = self._prepare(program.module)
             if not agentos:
-                self._install_plain_preopen(ctx)
+                ctx.plain_wasi = True
+                install_plain_preopens(ctx)
             instance = linker.instantiate(store, program.module)
             exports = instance.exports(store)
             memory = exports["memory"]
@@ -229,12 +229,6 @@ class GuestRuntime:
         reason = str(exc).strip().splitlines()
         _write_stderr(ctx, f"{program.path}: {reason[-1] if reason else type(exc).__name__}\n")
         ctx.exit(ExitStatus(TRAP_EXIT_CODE))
-
-    @staticmethod
-    def _install_plain_preopen(ctx: GuestContext) -> None:
-        root = ctx.kernel.vfs.open("/", OpenFlags.READ | OpenFlags.DIRECTORY, cred=ctx.proc.cred)
-        fd = ctx.proc.fds.install(FileDescription(root), lowest=3, cloexec=True)
-        ctx.plain_preopens[fd] = "/"
 
     def _prepare(self, module: wasmtime.Module) -> tuple[wasmtime.Linker, bool]:
         """The linker to instantiate ``module`` with, and whether it was built with

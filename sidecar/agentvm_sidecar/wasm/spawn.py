@@ -71,8 +71,8 @@ def spawn(
         if argv_env_bytes(argv, env) > kernel.limits.max_argv_env_bytes:
             raise KernelError("E2BIG", "argument list and environment too long")
         program = resolve_program(kernel, exec_path, argv, env, cwd, cred)
-        # A guest-built module still to compile (program.module None) is checked by
-        # the memory creator when it is instantiated (memory_budget.py).
+        # A guest-built module is not compiled (nor parsed) yet: its memory is
+        # charged when the process instantiates it, which fails there instead.
         if program.module is not None and not kernel.guest_memory.fits(initial_memory_bytes(program.module)):
             raise KernelError.eagain(message="the VM's memory budget cannot hold another process")
         proc = kernel.processes.create(

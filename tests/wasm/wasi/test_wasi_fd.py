@@ -7,6 +7,7 @@ import struct
 from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.fstypes import USER, OpenFlags
 from agentvm_sidecar.kernel.process import ExitStatus
+from agentvm_sidecar.wasm.plain_preopens import NOT_A_PREOPEN, plain_preopen_names
 from agentvm_sidecar.wasm.wasi.rights import DIRECTORY_BASE
 
 from .conftest import PRE0, PRE1, E, Guest
@@ -370,7 +371,8 @@ def test_plain_wasi_preopen_is_an_ordinary_fd(guest: Guest):
     for _ in range(3):
         fds.install(FileDescription(guest.kernel.vfs.open("/dev/null", OpenFlags.READ)))
     root = fds.install(FileDescription(guest.kernel.vfs.open("/", OpenFlags.READ | OpenFlags.DIRECTORY)))
-    guest.ctx.plain_preopens[root] = "/"
+    guest.ctx.plain_preopens[root] = ("/", "/")
+    guest.ctx.plain_wasi = True
     ret = guest.alloc(8)
     assert root == 3 and guest.call("fd_prestat_get", 3, ret) == 0
     assert struct.unpack("<B3xI", guest.read(ret, 8)) == (0, 1)
@@ -383,6 +385,31 @@ def test_plain_wasi_preopen_is_an_ordinary_fd(guest: Guest):
     assert guest.call("fd_close", fd) == 0
     assert guest.call("fd_prestat_get", fd, ret) == E["EBADF"]
     assert fdstat(guest, 3) == E["EBADF"]
+
+
+def test_plain_wasi_inherited_fd_is_skipped_by_the_preopen_scan(guest: Guest):
+    """An open fd that is not a preopen answers prestat with a type other than dir
+    (wasi-libc skips it and probes on); a free fd answers EBADF (the scan stops)."""
+    guest.ctx.plain_wasi = True
+    fds = guest.proc.fds
+    for _ in range(4):
+        fds.install(FileDescription(guest.kernel.vfs.open("/dev/null", OpenFlags.READ)))
+    ret = guest.alloc(8)
+    assert guest.call("fd_prestat_get", 3, ret) == 0
+    assert struct.unpack("<B3xI", guest.read(ret, 8)) == (NOT_A_PREOPEN, 0)
+    assert guest.call("fd_prestat_dir_name", 3, guest.alloc(8), 8) == E["EBADF"]
+    assert guest.call("fd_prestat_get", 4, ret) == E["EBADF"]
+
+
+def test_plain_wasi_preopens_put_the_cwd_last_and_skip_names_the_cwd_has(kernel):
+    for path in ("/work", "/work/proj", "/work/proj/tmp"):
+        kernel.vfs.mkdir(path)
+    guest = Guest(kernel, cwd="/work/proj")
+    names = plain_preopen_names(guest.ctx)
+    assert names[-1] == (".", "/work/proj")
+    assert ("/work", "/work") in names and ("/etc", "/etc") in names
+    assert ("/tmp", "/tmp") not in names  # the project's own tmp/ wins
+    assert plain_preopen_names(Guest(kernel, cwd="/").ctx) == [("/", "/")]
 
 
 def test_a_guest_repeating_a_host_failure_cannot_flood_the_log(guest: Guest, monkeypatch):

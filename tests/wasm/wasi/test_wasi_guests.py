@@ -15,6 +15,7 @@ from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.fstypes import OpenFlags
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, define_host_functions
 from agentvm_sidecar.wasm.context import GuestExit, set_current_context
+from agentvm_sidecar.wasm.plain_preopens import install_plain_preopens
 
 from .conftest import Guest
 
@@ -58,9 +59,9 @@ def run(guest: Guest, name: str) -> tuple[int, str]:
     reader, writer = guest.kernel.make_pipe()
     fds.install(writer)
     fds.dup(1)
-    # What the runtime does for plain wasi-libc programs: "/" as an ordinary fd 3.
-    root = FileDescription(guest.kernel.vfs.open("/", OpenFlags.READ | OpenFlags.DIRECTORY, cred=guest.proc.cred))
-    guest.ctx.plain_preopens[fds.install(root, lowest=3, cloexec=True)] = "/"
+    # What the runtime does for plain wasi-libc programs: ordinary directory fds from 3.
+    guest.ctx.plain_wasi = True
+    install_plain_preopens(guest.ctx)
     set_current_context(guest.ctx)
     try:
         start = instance.exports(store)["_start"]

@@ -100,6 +100,13 @@ def path_mode(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow: 
         return 0
 
 
+@host_function(M, "path_mode", "iii", "i", returns_errno=False)
+def path_mode_cwd(ctx: GuestContext, path_ptr: int, path_len: int, follow: int) -> int:
+    """The older 3-argument ``path_mode(path, follow)`` that rg, fd and tree of the
+    @rivet-dev/agent-os-* packages import: a relative path starts at the cwd."""
+    return path_mode(ctx, NO_DIRFD, path_ptr, path_len, follow)
+
+
 @host_function(M, "fd_size", "i", "I", returns_errno=False)
 def fd_size(ctx: GuestContext, fd: int) -> int:
     """Byte size of an open fd; -1 = unknown (pipes, closed fds)."""

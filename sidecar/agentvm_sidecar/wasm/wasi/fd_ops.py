@@ -3,8 +3,9 @@
 Guest fds name kernel open descriptions (``ctx.proc.fds``); tagged preopens
 (``0x40000000 | (3 + n)``) are hidden directory capabilities answering only
 prestat/fdstat/filestat/readdir (other calls on them: EBADF). A plain wasi-libc
-program's preopen (``ctx.plain_preopens``) is an ordinary directory fd that also
-answers prestat until it is closed or renumbered over.
+program's preopens (``ctx.plain_preopens``) are ordinary directory fds that also
+answer prestat until closed or renumbered over; its other fds answer prestat with a
+type that is not ``dir``, so wasi-libc's preopen scan skips them (plain_preopens.py).
 
 Blocking: fd_read/fd_write on pipes (and any description that blocks) poll
 ``ctx.interrupted`` so a killed process leaves at once; an interrupted call ends the
@@ -24,6 +25,7 @@ from ...kernel.fstypes import OMIT, DirEntry, FileKind, OpenFlags
 from ...kernel.process import ExitStatus
 from ..abi import host_function
 from ..context import GuestContext
+from ..plain_preopens import NOT_A_PREOPEN
 from . import layouts as L
 from .common import U32, U64, description, is_tagged, preopen_or_ebadf
 from .rights import DIRECTORY_BASE, DIRECTORY_INHERITING, drop_rights, require, rights_of, set_sync_flags, sync_flags
@@ -217,7 +219,7 @@ def fd_close(ctx: GuestContext, fd: int) -> None:
     _plain_preopens(ctx).pop(fd, None)
 
 
-def _plain_preopens(ctx: GuestContext) -> dict[int, str]:
+def _plain_preopens(ctx: GuestContext) -> dict[int, tuple[str, str]]:
     """Preopens of plain wasi-libc programs: ordinary fds the runtime installed."""
     return getattr(ctx, "plain_preopens", {})
 
@@ -354,18 +356,27 @@ def fd_filestat_set_times(ctx: GuestContext, fd: int, atim: int, mtim: int, fst_
 @host_function(MODULE, "fd_prestat_get", "ii")
 def fd_prestat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
     ctx.check(ret_ptr, 8)
-    name = preopen_or_ebadf(ctx, fd).encode("utf-8", "surrogateescape")
-    ctx.write(ret_ptr, L.pack_prestat(len(name)))
+    name = ctx.preopen_name(fd)
+    if name is None and ctx.plain_wasi and not is_tagged(fd):
+        description(ctx, fd)  # EBADF ends the libc's scan; an open fd is skipped
+        ctx.write(ret_ptr, L.pack_prestat(0, NOT_A_PREOPEN))
+        return
+    if name is None:
+        raise KernelError.ebadf(fd & U32)
+    ctx.write(ret_ptr, L.pack_prestat(len(name.encode("utf-8", "surrogateescape"))))
 
 
 @host_function(MODULE, "fd_prestat_dir_name", "iii")
 def fd_prestat_dir_name(ctx: GuestContext, fd: int, path_ptr: int, path_len: int) -> None:
-    name = preopen_or_ebadf(ctx, fd).encode("utf-8", "surrogateescape")
+    name = ctx.preopen_name(fd)
+    if name is None:
+        raise KernelError.ebadf(fd & U32)
+    encoded = name.encode("utf-8", "surrogateescape")
     path_len &= U32
     ctx.check(path_ptr, path_len)
-    if path_len < len(name):
+    if path_len < len(encoded):
         raise KernelError.enametoolong()
-    ctx.write(path_ptr, name)
+    ctx.write(path_ptr, encoded)
 
 
 # -- directories ----------------------------------------------------------------------------------

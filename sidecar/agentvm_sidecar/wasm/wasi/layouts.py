@@ -166,8 +166,8 @@ PREOPENTYPE_DIR = 0
 _PRESTAT = struct.Struct("<B3xI")
 
 
-def pack_prestat(name_len: int) -> bytes:
-    return _PRESTAT.pack(PREOPENTYPE_DIR, name_len)
+def pack_prestat(name_len: int, tag: int = PREOPENTYPE_DIR) -> bytes:
+    return _PRESTAT.pack(tag, name_len)
 
 
 # -- dirent (24 bytes + name): u64 d_next; u64 d_ino; u32 d_namlen; u8 d_type ----------------------

@@ -41,6 +41,8 @@ from ._session import *  # noqa: F403
 from ._session import __all__ as _session_all
 from ._software import *  # noqa: F403
 from ._software import __all__ as _software_all
+from ._tools import *  # noqa: F403
+from ._tools import __all__ as _tools_all
 from ._version import DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION
 from ._vm import *  # noqa: F403
 from ._vm import __all__ as _vm_all
@@ -87,6 +89,7 @@ __all__ = [
     *_net_all,
     *_preview_all,
     *_process_all,
+    *_tools_all,
     *_software_all,
     *_session_all,
     *_vm_all,

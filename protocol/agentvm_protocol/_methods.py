@@ -17,6 +17,7 @@ from . import _preview as preview
 from . import _process as proc
 from . import _session as ses
 from . import _software as software
+from . import _tools as tools
 from . import _vm as vm
 from ._handshake import HelloParams, HelloResult
 from ._process import ProcessExitEvent, ProcessOutputEvent
@@ -105,12 +106,19 @@ METHODS: dict[str, MethodSpec] = _table(
     ("session.setConfigOption", ses.SessionSetConfigOptionParams, ses.SessionSetConfigOptionResult),
     ("session.load", ses.SessionLoadParams, ses.SessionLoadResult),
     ("session.resume", ses.SessionResumeParams, ses.SessionResumeResult),
+    ("tools.register", tools.ToolsRegisterParams, tools.ToolsRegisterResult),
+    ("tools.unregister", tools.ToolsUnregisterParams, tools.ToolsUnregisterResult),
+    ("tools.list", tools.ToolsListParams, tools.ToolsListResult),
+    ("tools.rotateToken", tools.ToolsRotateTokenParams, tools.ToolsRotateTokenResult),
+    ("tools.log", tools.ToolsLogParams, tools.ToolsLogResult),
 )
 
-# Requests the SIDECAR sends to the CLIENT (JSON-RPC is symmetric): the client
-# answers them with a handler it registers (``on_request`` / ``onRequest``).
+# Requests the SIDECAR sends to the CLIENT (JSON-RPC is symmetric, ``$/cancelRequest``
+# included): the client answers them with a handler it registers (``on_request`` /
+# ``onRequest``; ``on_tool`` / ``onTool`` for tools).
 CLIENT_REQUESTS: dict[str, MethodSpec] = _table(
     ("session.requestPermission", ses.SessionRequestPermissionParams, ses.SessionRequestPermissionResult),
+    ("tools.invoke", tools.ToolsInvokeParams, tools.ToolsInvokeResult),
 )
 
 # Notification the client sends to abandon one of its in-flight requests

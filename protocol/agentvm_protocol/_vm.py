@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from ._base import Base, Empty
 from ._net import ListenConfig, NetworkPolicy
+from ._tools import SecretConfig
 
 __all__ = [
     "HostDirMount",
@@ -143,6 +144,8 @@ class VmConfig(Base):
     listen: ListenConfig = msgspec.field(default_factory=ListenConfig)
     software: bool = True
     """Mount the pinned command packages read-only at /bin."""
+    secrets: Annotated[list[SecretConfig], Meta(max_length=64)] = []
+    """Credentials the VM uses without holding them (see SecretConfig)."""
 
 
 class VmCreateParams(Base):

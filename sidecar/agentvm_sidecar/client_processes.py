@@ -103,6 +103,10 @@ class ClientProcesses:
 
         kernel.processes.on_exit(on_exit)
 
+    def set_default_env(self, name: str, value: str) -> None:
+        """Set one variable of the environment every later process starts with."""
+        self._env[name] = value
+
     def _exited(self, proc: Process) -> None:
         # Reaped even when no request waits for it any more (an exec that timed
         # out or was cancelled): a zombie would hold a process slot for good.

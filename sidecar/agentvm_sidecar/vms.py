@@ -29,6 +29,8 @@ from .net.preview_tokens import VmPreviews
 from .rpc.errors import RpcError
 from .software.layer import shared_bin_layer
 from .software.library import SoftwareMissingError
+from .tools import SecretRules, VmTools
+from .tools.audit import AuditLog
 from .wasm.module_cache import shared_module_cache
 
 __all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel", "egress_policy"]
@@ -51,6 +53,8 @@ class Vm:
     # slow (a guest holding its lock, a slow host disk) can use up only its own
     # threads, never those other VMs' requests need.
     threads: trio.CapacityLimiter
+    tools: VmTools
+    secrets: SecretRules
     # Preview URL signing key and revocations (part of the VM's state, so a snapshot
     # can carry them), and the preview connections proxied to it right now.
     previews: VmPreviews = field(default_factory=VmPreviews)
@@ -77,10 +81,23 @@ class VmRegistry:
         except SoftwareMissingError as exc:
             raise RpcError("unavailable", f"guest software is not set up: {exc}") from None
         vm_id = f"vm-{secrets.token_hex(6)}"
+        audit = AuditLog(vm_id)
+        try:
+            secret_rules = SecretRules.build(config.secrets, audit)
+        except ValueError as exc:
+            await trio.to_thread.run_sync(kernel.shutdown)
+            raise RpcError("invalid_params", f"invalid secrets: {exc}") from None
         vm_nursery = await self._nursery.start(_run_vm_nursery)
         threads = trio.CapacityLimiter(VM_WORKER_THREADS)
-        processes = ClientProcesses(vm_id, kernel, config.env, config.cwd, vm_nursery, threads)
-        vm = Vm(vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery, processes=processes, threads=threads)
+        # The guest sees placeholders, never values (tools/secrets.py).
+        processes = ClientProcesses(vm_id, kernel, {**secret_rules.env(), **config.env}, config.cwd, vm_nursery, threads)
+        tools = VmTools(vm_id, kernel, vm_nursery, processes.set_default_env, audit)
+        kernel.sockets.request_filter = secret_rules.filter_for
+        await tools.write_docs()
+        vm = Vm(
+            vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery, processes=processes, threads=threads,
+            tools=tools, secrets=secret_rules,
+        )
         self._vms[vm_id] = vm
         log.info("vm_created", vm_id=vm_id, mounts=len(config.mounts))
         return vm
@@ -102,6 +119,7 @@ class VmRegistry:
             raise RpcError("not_found", f"no VM {vm_id!r}")
         vm.previews.close()
         await trio.to_thread.run_sync(vm.kernel.shutdown)
+        vm.secrets.close()
         shared_module_cache().release(vm.kernel)  # the guest-built modules only it used
         vm.nursery.cancel_scope.cancel()
         log.info("vm_disposed", vm_id=vm_id)

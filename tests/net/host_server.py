@@ -33,9 +33,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def host_http_server(tls: ssl.SSLContext | None = None) -> Iterator[int]:
-    """Serve on 127.0.0.1 (a free port, yielded) until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def host_http_server(
+    tls: ssl.SSLContext | None = None, handler: type[BaseHTTPRequestHandler] = _Handler
+) -> Iterator[int]:
+    """Serve on 127.0.0.1 (a free port, yielded) with ``handler`` until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -51,6 +51,20 @@ st.register_type_strategy(
     str, st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40).map(lambda s: "/" + s)
 )
 
+# JSON Schemas are free-form JSON (``dict[str, Any]``), which from_type cannot
+# build: tools get small JSON objects and names matching their pattern.
+_json_objects = st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.text(max_size=8), max_size=3)
+st.register_type_strategy(
+    agentvm_protocol.ToolSpec,
+    st.builds(
+        agentvm_protocol.ToolSpec,
+        name=st.from_regex(r"\A[a-z_]{1,10}\Z"),
+        input_schema=_json_objects,
+        output_schema=st.none() | _json_objects,
+        timeout_ms=st.integers(1, 10**6),
+    ),
+)
+
 
 
 def _json_objects(tp: type) -> object:

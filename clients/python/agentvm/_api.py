@@ -19,7 +19,7 @@ from ._bytes_fields import BytesLike
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "NetApi", "PreviewApi", "ProcessApi", "SessionApi", "SoftwareApi", "VmApi"]
+__all__ = ["DEFAULT_EXEC_TIMEOUT_MS", "FsApi", "NetApi", "PreviewApi", "ProcessApi", "SessionApi", "SoftwareApi", "ToolsApi", "VmApi"]
 
 DEFAULT_EXEC_TIMEOUT_MS = 5 * 60 * 1000
 """``process.exec`` gives up (kills the process, ``timed_out``) after this unless told
@@ -248,6 +248,30 @@ class ProcessApi(_Namespace):
         return await self._conn.call("process.tree", p.ProcessTreeParams(vm_id=vm_id))
 
 
+class ToolsApi(_Namespace):
+    """``tools.*``: host tools the VM's guests call over HTTP (answer them with
+    ``client.on_tool(name, handler)``), and their audit log."""
+
+    async def register(self, vm_id: str, tools: list[p.ToolSpec]) -> p.ToolsRegisterResult:
+        """Serve ``tools`` inside the VM at http://tools.agentvm.internal/tools/<name>
+        (a tool with the same name is replaced); calls reach this client's handlers."""
+        return await self._conn.call("tools.register", p.ToolsRegisterParams(vm_id=vm_id, tools=tools))
+
+    async def unregister(self, vm_id: str, names: list[str]) -> p.ToolsUnregisterResult:
+        """Stop serving the tools named ``names``."""
+        return await self._conn.call("tools.unregister", p.ToolsUnregisterParams(vm_id=vm_id, names=names))
+
+    async def list(self, vm_id: str) -> p.ToolsListResult:
+        """The VM's tools."""
+        return await self._conn.call("tools.list", p.ToolsListParams(vm_id=vm_id))
+
+    async def rotate_token(self, vm_id: str) -> p.ToolsRotateTokenResult:
+        """Replace the VM's tools bearer token (the old one gets 401 at once)."""
+        return await self._conn.call("tools.rotateToken", p.ToolsRotateTokenParams(vm_id=vm_id))
+
+    async def log(self, vm_id: str, *, since: int = 0) -> p.ToolsLogResult:
+        """Audit entries (tool calls, secret injections) at or after ``since`` (ms)."""
+        return await self._conn.call("tools.log", p.ToolsLogParams(vm_id=vm_id, since=since))
 class SoftwareApi(_Namespace):
     """``software.*``: the guest commands in every VM's /bin."""
 

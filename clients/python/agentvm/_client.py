@@ -28,6 +28,7 @@ from ._events import EventSubscription
 from ._handles import AsyncVm
 from ._surface import AsyncSurface, SyncSurface
 from ._sync_handles import Vm
+from ._tools import ToolHandler, ToolHandlers
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -44,6 +45,7 @@ class AsyncClient(AsyncSurface):
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
         self._conn = conn
+        self._tool_handlers = ToolHandlers()
 
     @classmethod
     @asynccontextmanager
@@ -101,6 +103,14 @@ class AsyncClient(AsyncSurface):
         answer a specific error). ``None`` removes the handler; requests without one
         are answered ``method_not_found``."""
         self._conn.set_request_handler(method, handler)
+
+    def on_tool(self, name: str, handler: ToolHandler | None) -> None:
+        """Answer calls of host tool ``name`` (registered with ``tools.register``)
+        with ``await handler(input, vm_id)``: ``input`` is the validated JSON input,
+        the return value the output (checked against the tool's output schema).
+        A guest cancelling the call cancels the handler. ``None`` removes it."""
+        self._tool_handlers.set(name, handler)
+        self._conn.set_request_handler("tools.invoke", self._tool_handlers.invoke if self._tool_handlers else None)
 
 
 class Client(SyncSurface):
@@ -236,3 +246,15 @@ class Client(SyncSurface):
             return await trio.to_thread.run_sync(handler, params)
 
         self._aclient.on_request(method, run_in_thread)
+
+    def on_tool(self, name: str, handler: Callable[[Any, str], Any] | None) -> None:
+        """Answer calls of host tool ``name`` with ``handler(input, vm_id)``, a
+        blocking function run on a worker thread; ``None`` removes it."""
+        if handler is None:
+            self._aclient.on_tool(name, None)
+            return
+
+        async def run_in_thread(value: Any, vm_id: str) -> Any:
+            return await trio.to_thread.run_sync(handler, value, vm_id)
+
+        self._aclient.on_tool(name, run_in_thread)

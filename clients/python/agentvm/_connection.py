@@ -4,7 +4,8 @@ Framing and message classification come from ``agentvm_protocol`` (sans-I/O); th
 module only moves bytes with trio. A reader task resolves pending requests by id,
 fans ``event`` notifications out to subscriptions (``_events.py``, which also returns
 output credit to the sidecar), and answers requests the sidecar makes of the client
-with registered handlers. The reader never waits for a consumer, so a slow
+with registered handlers (a ``$/cancelRequest`` from the sidecar cancels the handler
+and answers ``cancelled``). The reader never waits for a consumer, so a slow
 subscription cannot stall other calls.
 
 Nothing waits forever: when the sidecar's stdout ends, every pending request fails
@@ -32,6 +33,7 @@ import msgspec
 import trio
 
 from agentvm_protocol import (
+    CANCEL_METHOD,
     DEFAULT_MAX_FRAME_BYTES,
     EOF,
     EVENT_METHOD,
@@ -101,6 +103,7 @@ class Connection:
         self._acks: defaultdict[tuple[str, int], int] = defaultdict(int)
         self._acks_queued = trio.Event()
         self._handlers: dict[str, RequestHandler] = {}
+        self._answering: dict[Any, trio.CancelScope] = {}
         self._send_lock = trio.Lock()
         self._closed: SidecarError | None = None
         self.hello: HelloResult | None = None
@@ -314,6 +317,8 @@ class Connection:
                 self._resolve(event)
             elif isinstance(event, Notification) and event.method == EVENT_METHOD:
                 self._dispatch(event.params)
+            elif isinstance(event, Notification) and event.method == CANCEL_METHOD:
+                self._cancel_answer(event.params)
             elif isinstance(event, Request):
                 self._nursery.start_soon(self._answer, event)
             elif isinstance(event, BadFrame) and self._survivable(event):
@@ -346,17 +351,31 @@ class Connection:
             pending.result = response.result or msgspec.Raw(b"null")
         pending.done.set()
 
+    def _cancel_answer(self, params: msgspec.Raw) -> None:
+        try:
+            target = _any_decoder.decode(params).get("id")
+        except (msgspec.DecodeError, AttributeError):
+            return
+        scope = self._answering.get(target)
+        if scope is not None:
+            scope.cancel()
+
     async def _answer(self, req: Request) -> None:
         handler = self._handlers.get(req.method)
         if handler is None:
             line = encode_error(req.id, make_error("method_not_found", f"client has no handler for {req.method!r}"))
         else:
+            scope = self._answering[req.id] = trio.CancelScope()
+            line = encode_error(req.id, make_error("cancelled", f"request {req.id!r} was cancelled"))
             try:
-                line = encode_result(req.id, await handler(_any_decoder.decode(req.params)))
+                with scope:
+                    line = encode_result(req.id, await handler(_any_decoder.decode(req.params)))
             except RpcError as exc:
                 line = encode_error(req.id, exc.error)
             except Exception as exc:
                 line = encode_error(req.id, make_error("internal", f"client handler failed: {exc}"))
+            finally:
+                self._answering.pop(req.id, None)
         try:
             await self._write(line)
         except SidecarError:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import agentvm_protocol as p
 
-from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SessionApi, SoftwareApi, VmApi
+from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SessionApi, SoftwareApi, ToolsApi, VmApi
 from ._bytes_fields import BytesLike
 
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSessionApi", "SyncSoftwareApi", "SyncSurface", "SyncVmApi"]
+__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSessionApi", "SyncSoftwareApi", "SyncSurface", "SyncToolsApi", "SyncVmApi"]
 
 Run = Callable[[Callable[[], Awaitable[Any]]], Any]
 """Runs an async call to completion on the client's trio thread and returns its result."""
@@ -190,6 +190,36 @@ class SyncProcessApi:
         return self._run(functools.partial(self._target.tree, vm_id))
 
 
+class SyncToolsApi:
+    """Blocking twin of :class:`ToolsApi`: ``tools.*``: host tools the VM's guests call over HTTP (answer them with
+    ``client.on_tool(name, handler)``), and their audit log."""
+
+    def __init__(self, target: ToolsApi, run: Run) -> None:
+        self._target = target
+        self._run = run
+
+    def register(self, vm_id: str, tools: list[p.ToolSpec]) -> p.ToolsRegisterResult:
+        """Serve ``tools`` inside the VM at http://tools.agentvm.internal/tools/<name>
+        (a tool with the same name is replaced); calls reach this client's handlers."""
+        return self._run(functools.partial(self._target.register, vm_id, tools))
+
+    def unregister(self, vm_id: str, names: list[str]) -> p.ToolsUnregisterResult:
+        """Stop serving the tools named ``names``."""
+        return self._run(functools.partial(self._target.unregister, vm_id, names))
+
+    def list(self, vm_id: str) -> p.ToolsListResult:
+        """The VM's tools."""
+        return self._run(functools.partial(self._target.list, vm_id))
+
+    def rotate_token(self, vm_id: str) -> p.ToolsRotateTokenResult:
+        """Replace the VM's tools bearer token (the old one gets 401 at once)."""
+        return self._run(functools.partial(self._target.rotate_token, vm_id))
+
+    def log(self, vm_id: str, *, since: int = 0) -> p.ToolsLogResult:
+        """Audit entries (tool calls, secret injections) at or after ``since`` (ms)."""
+        return self._run(functools.partial(self._target.log, vm_id, since=since))
+
+
 class SyncSoftwareApi:
     """Blocking twin of :class:`SoftwareApi`: ``software.*``: the guest commands in every VM's /bin."""
 
@@ -304,6 +334,7 @@ class AsyncSurface:
     vm: VmApi
     fs: FsApi
     process: ProcessApi
+    tools: ToolsApi
     software: SoftwareApi
     net: NetApi
     preview: PreviewApi
@@ -313,6 +344,7 @@ class AsyncSurface:
         self.vm = VmApi(conn)
         self.fs = FsApi(conn)
         self.process = ProcessApi(conn)
+        self.tools = ToolsApi(conn)
         self.software = SoftwareApi(conn)
         self.net = NetApi(conn)
         self.preview = PreviewApi(conn)
@@ -325,6 +357,7 @@ class SyncSurface:
     vm: SyncVmApi
     fs: SyncFsApi
     process: SyncProcessApi
+    tools: SyncToolsApi
     software: SyncSoftwareApi
     net: SyncNetApi
     preview: SyncPreviewApi
@@ -334,6 +367,7 @@ class SyncSurface:
         self.vm = SyncVmApi(target.vm, run)
         self.fs = SyncFsApi(target.fs, run)
         self.process = SyncProcessApi(target.process, run)
+        self.tools = SyncToolsApi(target.tools, run)
         self.software = SyncSoftwareApi(target.software, run)
         self.net = SyncNetApi(target.net, run)
         self.preview = SyncPreviewApi(target.preview, run)

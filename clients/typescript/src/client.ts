@@ -45,6 +45,9 @@ export interface ConnectOptions extends SpawnOptions {
   clientName?: string;
 }
 
+/** Answers calls of one host tool: the validated input in, the output out. */
+export type ToolHandler = (input: unknown, call: { vmId: string; signal: AbortSignal }) => unknown | Promise<unknown>;
+
 /** An event with the given `type`. */
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
 
@@ -63,6 +66,7 @@ export class Client extends ProtocolSurface implements Caller {
   readonly #caller: Caller;
   readonly #hello: HelloResult;
   readonly #shutdownGraceMs: number;
+  readonly #tools = new Map<string, ToolHandler>();
 
   private constructor(conn: Connection, hello: HelloResult, shutdownGraceMs: number) {
     const caller = typedCaller(conn);
@@ -178,14 +182,40 @@ export class Client extends ProtocolSurface implements Caller {
   /** Answer requests the sidecar sends to the client (`method`) with `handler`; null
    * removes it. Requests without a handler get a `method_not_found` error. The
    * requests the protocol defines (`ClientRequests`, e.g. `session.requestPermission`
-   * for sessions whose permission policy is "ask") get typed params and results. */
+   * for sessions whose permission policy is "ask", `tools.invoke`) get typed params
+   * and results; `signal` aborts when the sidecar cancels the request. */
   onRequest<M extends keyof ClientRequests>(
     method: M,
-    handler: ((params: ClientRequests[M]["params"]) => ClientRequests[M]["result"] | Promise<ClientRequests[M]["result"]>) | null,
+    handler: ((params: ClientRequests[M]["params"], signal: AbortSignal) => ClientRequests[M]["result"] | Promise<ClientRequests[M]["result"]>) | null,
   ): void;
   onRequest(method: string, handler: RequestHandler | null): void;
   onRequest(method: string, handler: RequestHandler | null): void {
     this.#conn.setRequestHandler(method, handler as RequestHandler | null);
+  }
+
+  /**
+   * Answer calls of host tool `name` (registered with `tools.register`) with
+   * `handler(input, { vmId, signal })`: `input` is the validated JSON input, the
+   * resolved value the output (checked against the tool's output schema by the
+   * sidecar). `signal` aborts when the guest cancels the call or it times out.
+   * null removes the handler.
+   */
+  onTool(name: string, handler: ToolHandler | null): void {
+    if (handler) this.#tools.set(name, handler);
+    else this.#tools.delete(name);
+    this.onRequest(
+      "tools.invoke",
+      this.#tools.size === 0
+        ? null
+        : async (params, signal) => {
+            const tool = this.#tools.get(params.name);
+            if (!tool) {
+              throw new RpcError({ code: -32601, message: `no handler for tool ${JSON.stringify(params.name)}`, data: { kind: "method_not_found" } });
+            }
+            // the schema's "any" comes out as an object type; the sidecar checks the output
+            return { output: (await tool(params.input, { vmId: params.vmId, signal })) as ClientRequests["tools.invoke"]["result"]["output"] };
+          },
+    );
   }
 
   /** Close the sidecar's stdin (it disposes every VM and exits) and wait for it; pending

@@ -41,7 +41,9 @@ const EXIT_WAIT_MS = 1000;
 
 /** Answers one sidecar -> client request; the resolved value is the JSON result. Throw
  * an `RpcError` to send a specific error; anything else becomes kind `internal`. */
-export type RequestHandler = (params: unknown) => unknown | Promise<unknown>;
+/** Answers one sidecar -> client request; `signal` aborts when the sidecar cancels it
+ * (`$/cancelRequest`), and the request is then answered `cancelled`. */
+export type RequestHandler = (params: unknown, signal: AbortSignal) => unknown | Promise<unknown>;
 
 /** How to start the sidecar. */
 export interface SpawnOptions {
@@ -82,6 +84,7 @@ export class Connection {
   readonly #eventListeners = new Set<(event: unknown, hold: HoldEvent) => void>();
   readonly #closeListeners = new Set<(error: SidecarError) => void>();
   readonly #handlers = new Map<string, RequestHandler>();
+  readonly #answering = new Map<number | string, AbortController>();
   readonly #acks = new Map<string, { vmId: string; pid: number; consumed: number }>();
   #acksScheduled = false;
   #nextId = 1;
@@ -274,6 +277,7 @@ export class Connection {
     if (typeof m.method === "string") {
       if ("id" in m && (typeof m.id === "number" || typeof m.id === "string")) void this.#answer(m.id, m.method, m.params);
       else if (m.method === EVENT_METHOD) this.#emit(m.params);
+      else if (m.method === CANCEL_METHOD) this.#answering.get((m.params as JsonObject | undefined)?.id as number | string)?.abort();
       return;
     }
     if ((typeof m.id === "number" || typeof m.id === "string") && ("result" in m || "error" in m)) {
@@ -342,8 +346,10 @@ export class Connection {
     if (!handler) {
       reply = { id, error: { code: -32601, message: `client has no handler for ${JSON.stringify(method)}`, data: { kind: "method_not_found" } } };
     } else {
+      const controller = new AbortController();
+      this.#answering.set(id, controller);
       try {
-        const result = await handler(params);
+        const result = await handler(params, controller.signal);
         reply = { id, result: result ?? null };
       } catch (err) {
         const error: ErrorObject =
@@ -351,6 +357,11 @@ export class Connection {
             ? err.error
             : { code: -32603, message: `client handler failed: ${err instanceof Error ? err.message : String(err)}`, data: { kind: "internal" } };
         reply = { id, error };
+      } finally {
+        this.#answering.delete(id);
+      }
+      if (controller.signal.aborted) {
+        reply = { id, error: { code: -32800, message: `request ${JSON.stringify(id)} was cancelled`, data: { kind: "cancelled" } } };
       }
     }
     if (!this.#closed) this.#write(JSON.stringify({ jsonrpc: "2.0", ...reply }) + "\n");

@@ -3,7 +3,7 @@
 // namespace, typed params and results generated from schemas/, events, handlers for
 // sidecar -> client requests, typed errors.
 
-export { Client, DEFAULT_EXEC_TIMEOUT_MS, EventStream, type ConnectOptions, type EventOf } from "./client.js";
+export { Client, DEFAULT_EXEC_TIMEOUT_MS, EventStream, type ConnectOptions, type EventOf, type ToolHandler } from "./client.js";
 export {
   DEFAULT_CHUNK_BYTES,
   Vm,

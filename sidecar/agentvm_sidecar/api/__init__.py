@@ -7,7 +7,7 @@ that every method in the protocol table has exactly one handler.
 
 from __future__ import annotations
 
-from . import fs, net, preview, process, session, software, vm  # noqa: F401  (registration side effect)
+from . import fs, net, preview, process, session, software, tools, vm  # noqa: F401  (registration side effect)
 from ._registry import HANDLERS, Handler, RequestContext, handler
 
 __all__ = ["HANDLERS", "Handler", "RequestContext", "handler"]

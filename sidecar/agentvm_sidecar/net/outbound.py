@@ -11,6 +11,12 @@
 # certificate that does not verify -> EACCES (a trust decision, distinct from a
 # broken handshake -> EPROTO).
 #
+# A request filter (table.py) sees the guest's plaintext before TLS and returns
+# what to send instead; its output waits in `_pending` (bounded by what one guest
+# send can expand to) and is flushed before any new data, on recv and on poll.  A
+# filter that refuses (KernelError) closes the connection: the guest gets that
+# errno once, then EPIPE / end of stream.
+#
 # XX: host sockets have no watchers; poll callers re-check them every few ms
 # (HOST_POLL_SLICE) instead of being woken.
 
@@ -21,11 +27,12 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
 
-__all__ = ["CONNECT_TIMEOUT_S", "HOST_POLL_SLICE", "OutboundEnd", "open_connection", "tls_context"]
+__all__ = ["CONNECT_TIMEOUT_S", "HOST_POLL_SLICE", "OutboundEnd", "StreamFilter", "open_connection", "tls_context"]
 
 CONNECT_TIMEOUT_S = 30.0
 TLS_HANDSHAKE_TIMEOUT_S = 30.0
@@ -98,14 +105,35 @@ def tls_context(ca_certificates: tuple[str, ...], verify: bool) -> ssl.SSLContex
     return ctx
 
 
+class StreamFilter(Protocol):
+    """Sees one outbound connection's plaintext (see the module comment)."""
+
+    def outgoing(self, data: bytes) -> bytes:
+        """What to send instead of the guest's ``data``. Raises: KernelError (refused)."""
+        ...
+
+    def incoming(self, data: bytes) -> None:
+        """Bytes the peer sent (observed, never changed)."""
+        ...
+
+    def closed(self) -> None:
+        """The connection is closed."""
+        ...
+
+
 class OutboundEnd:
     """A guest socket's connection to the host network (plaintext or TLS)."""
 
-    def __init__(self, sock: socket.socket, local: str, peer: str) -> None:
+    def __init__(
+        self, sock: socket.socket, local: str, peer: str, request_filter: StreamFilter | None = None
+    ) -> None:
         self._sock: socket.socket = sock
         self.local = local
         self.peer = peer
         self.tls = False
+        self._filter = request_filter
+        self._pending = bytearray()
+        self._refused = False
 
     def start_tls(self, context: ssl.SSLContext, server_name: str | None, interrupted: Interrupted) -> None:
         """Upgrade to TLS (handshake included). Raises: EACCES (certificate), EPROTO, EISCONN, EINTR."""
@@ -132,6 +160,15 @@ class OutboundEnd:
 
     def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = _never) -> bytes:
         """Raises: ECONNRESET, EAGAIN, EINTR."""
+        if self._refused:
+            return b""
+        self._flush(nonblocking=nonblocking, interrupted=interrupted)
+        data = self._recv(n, nonblocking=nonblocking, deadline=deadline, interrupted=interrupted)
+        if self._filter is not None and data:
+            self._filter.incoming(data)
+        return data
+
+    def _recv(self, n: int, *, nonblocking: bool, deadline: float | None, interrupted: Interrupted) -> bytes:
         while True:
             try:
                 return self._sock.recv(n)
@@ -147,7 +184,46 @@ class OutboundEnd:
                 raise _oserror(exc) from None
 
     def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = _never) -> int:
-        """Raises: EPIPE, ECONNRESET, EAGAIN, EINTR."""
+        """Raises: EPIPE, ECONNRESET, EAGAIN, EINTR, and what the request filter
+        raises (EACCES: a request it refuses)."""
+        if self._filter is None:
+            return self._send_raw(data, nonblocking=nonblocking, interrupted=interrupted)
+        if self._refused:
+            raise KernelError.epipe()
+        if not self._flush(nonblocking=nonblocking, interrupted=interrupted):
+            raise KernelError.eagain()
+        try:
+            self._pending += self._filter.outgoing(bytes(data))
+        except KernelError:
+            self._refused = True
+            self._pending.clear()
+            self.shutdown(read=True, write=True)
+            raise
+        self._flush(nonblocking=nonblocking, interrupted=interrupted)
+        return len(data)
+
+    def _flush(self, *, nonblocking: bool, interrupted: Interrupted) -> bool:
+        """Send what the filter produced; True when nothing is left pending."""
+        while self._pending:
+            try:
+                sent = self._send_raw(bytes(self._pending), nonblocking=nonblocking, interrupted=interrupted)
+            except KernelError as exc:
+                if exc.errno == "EAGAIN":
+                    return False
+                raise
+            del self._pending[:sent]
+        return True
+
+    def _try_flush(self) -> bool:
+        """A non-blocking flush for poll; False when it failed (the next send or
+        recv reports the error)."""
+        try:
+            self._flush(nonblocking=True, interrupted=_never)
+        except KernelError:
+            return False
+        return True
+
+    def _send_raw(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted) -> int:
         view = memoryview(data).cast("B")
         done = 0
         while done < len(view):
@@ -178,17 +254,23 @@ class OutboundEnd:
 
     def close(self) -> None:
         self._sock.close()
+        if self._filter is not None:
+            self._filter.closed()
 
     def readable(self) -> bool:
-        if self._sock.fileno() < 0:
+        if self._sock.fileno() < 0 or self._refused:
+            return True
+        if self._pending and not self._try_flush():
             return True
         if self.tls and self._sock.pending():  # type: ignore[attr-defined]
             return True
         return bool(select.select([self._sock], [], [], 0)[0])
 
     def writable(self) -> bool:
-        if self._sock.fileno() < 0:
+        if self._sock.fileno() < 0 or self._refused:
             return True
+        if self._pending and not self._try_flush():
+            return not self._pending
         return bool(select.select([], [self._sock], [], 0)[1])
 
     def watch(self, callback: Callable[[], None]) -> None:

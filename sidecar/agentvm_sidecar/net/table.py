@@ -16,7 +16,13 @@
 # sidecar (outbound.py) on the calling guest's thread.  A connect completes (or
 # fails) before returning even on a non-blocking socket, which POSIX allows; it is
 # bounded by outbound.CONNECT_TIMEOUT_S and ends early when the guest is killed.
-# Guest listeners bind the VM loopback only.
+# Guest listeners bind the VM loopback only.  Names and addresses of VM-internal
+# services (services.py) are neither: the sidecar answers them itself, whatever
+# the policy says.
+#
+# Outbound filters: `request_filter(name, port)` (set by the VM, e.g. the secrets
+# injector of tools/) may return a filter that every byte the guest sends on that
+# outbound connection passes through (outbound.py), before TLS.
 #
 # XX: host name resolution (socket.getaddrinfo) is not interruptible; it is bounded
 # only by the host resolver's own timeouts.
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import socket as host_socket
 import threading
+from collections.abc import Callable
 
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
@@ -33,11 +40,15 @@ from .datagrams import DatagramQueue
 from .host_connection import HostConnection
 from .loopback import Listener, LoopbackEnd, loopback_pair
 from .names import SyntheticNames
-from .outbound import OutboundEnd, open_connection, tls_context
+from .outbound import OutboundEnd, StreamFilter, open_connection, tls_context
 from .policy import EgressPolicy, ListenPolicy
+from .services import Services
 from .sockets import Socket
 
-__all__ = ["MAX_BACKLOG", "SocketTable"]
+__all__ = ["MAX_BACKLOG", "RequestFilterFactory", "SocketTable"]
+
+# The filter (outbound.StreamFilter) of an outbound connection to (name, port).
+RequestFilterFactory = Callable[[str, int], "StreamFilter | None"]
 
 MAX_BACKLOG = 128
 MAX_RESOLVED = 16
@@ -64,6 +75,8 @@ class SocketTable:
         self._udp: dict[int, Socket] = {}
         self._next_ephemeral = EPHEMERAL_FIRST
         self._names = SyntheticNames()
+        self.services = Services()
+        self.request_filter: RequestFilterFactory | None = None
 
     # -- policy ---------------------------------------------------------------------
     def set_egress(self, policy: EgressPolicy) -> None:
@@ -212,11 +225,35 @@ class SocketTable:
             sock.local = client.local
             sock.attach(end=client)
             return
+        service = self.services.find(host, port)
+        if service is not None:
+            client = self._connect_service(service.accept, format_address(service.address, port))
+            sock.local = client.local
+            sock.attach(end=client)
+            return
         targets = self._egress_targets(host, port)
+        factory = self.request_filter
+        request_filter = None if factory is None else factory(self._egress_name(host), port)
         connection = open_connection(targets, interrupted)
         local_port = connection.getsockname()[1]
         sock.local = format_address("0.0.0.0", local_port)
-        sock.attach(end=OutboundEnd(connection, sock.local, format_address(host, port)))
+        sock.attach(end=OutboundEnd(connection, sock.local, format_address(host, port), request_filter))
+
+    def _egress_name(self, host: str) -> str:
+        """The name an egress target is known by (the name behind a synthetic address)."""
+        if parse_ip(host) is None:
+            return host.lower().rstrip(".")
+        found = self._names.lookup(host)
+        return found[0] if found else host
+
+    def _connect_service(self, accept: Callable[[HostConnection], None], service_address: str) -> LoopbackEnd:
+        """A connection to a VM-internal service: the guest keeps the client end,
+        ``accept`` takes the far end as a HostConnection, which counts one socket
+        until closed. Raises: ENFILE."""
+        self._take()
+        client, server = loopback_pair(self.buffer_bytes, self._ephemeral_address(), service_address)
+        accept(HostConnection(server, self._give))
+        return client
 
     def _connect_loopback(self, port: int) -> LoopbackEnd:
         with self._lock:
@@ -320,8 +357,11 @@ class SocketTable:
         """
         if not host:
             host = _LOOPBACK
+        service_address = self.services.address_of(host)
         if host == "localhost":
             found = [("127.0.0.1", 4), ("::1", 6)]
+        elif service_address is not None:
+            found = [(service_address, 4)]
         elif (ip := parse_ip(host)) is not None:
             found = [(str(ip), ip.version)]
         else:

@@ -5,7 +5,9 @@ response. Ids are ``"sidecar-<n>"`` strings, so a reader of a transcript never
 confuses them with the client's own ids (the two id spaces are separate anyway:
 a response travels in the opposite direction of its request). The client answers
 with a result, or with an error whose ``kind`` it chooses (``method_not_found``
-when it has no handler). When the connection ends, waiting requests fail with
+when it has no handler). A caller cancelled while waiting (a host tool job the
+guest cancelled, a timeout) sends ``$/cancelRequest {id}`` so the client's handler
+is cancelled too. When the connection ends, waiting requests fail with
 ``cancelled``; a caller that must not wait long bounds the call itself.
 """
 
@@ -18,11 +20,13 @@ from typing import Any
 import msgspec
 import trio
 
-from agentvm_protocol import Response, encode_request
+from agentvm_protocol import CANCEL_METHOD, Response, encode_notification, encode_request
 
 from .errors import RpcError
 
 __all__ = ["ClientRequests"]
+
+_CANCEL_SEND_TIMEOUT_S = 5.0  # a client that stopped reading cannot hold a cancel up
 
 
 class _Waiter:
@@ -55,7 +59,13 @@ class ClientRequests:
         waiter = self._waiting[request_id] = _Waiter()
         try:
             await self._send(encode_request(request_id, method, params))
-            await waiter.done.wait()
+            try:
+                await waiter.done.wait()
+            except trio.Cancelled:
+                if not self._closed:
+                    with trio.CancelScope(shield=True), trio.move_on_after(_CANCEL_SEND_TIMEOUT_S):
+                        await self._send(encode_notification(CANCEL_METHOD, {"id": request_id}))
+                raise
         finally:
             self._waiting.pop(request_id, None)
         response = waiter.response

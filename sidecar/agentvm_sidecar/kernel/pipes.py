@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 
 from .errors import KernelError
+from .watchers import Watchable
 
 __all__ = ["STALL_SECONDS", "Interrupted", "Pipe", "PipeBudget"]
 
@@ -70,7 +71,7 @@ class PipeBudget:
         return self._used
 
 
-class Pipe:
+class Pipe(Watchable):
     """A byte FIFO with open-end counts. Thread-safe."""
 
     def __init__(self, capacity: int, max_capacity: int, budget: PipeBudget | None = None) -> None:
@@ -228,17 +229,3 @@ class Pipe:
     def buffered(self) -> int:
         with self._cond:
             return len(self._buf)
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.add(callback)
-
-    def unwatch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.discard(callback)
-
-    def _notify(self) -> None:
-        with self._cond:
-            watchers = list(self._watchers)
-        for callback in watchers:
-            callback()

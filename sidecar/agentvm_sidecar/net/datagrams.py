@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
+from ..kernel.watchers import Watchable
 
 __all__ = ["MAX_DATAGRAM_BYTES", "DatagramQueue"]
 
@@ -25,7 +26,7 @@ def _never() -> bool:
     return False
 
 
-class DatagramQueue:
+class DatagramQueue(Watchable):
     """Received datagrams of one bound UDP socket. Thread-safe."""
 
     def __init__(self, max_bytes: int) -> None:
@@ -77,17 +78,3 @@ class DatagramQueue:
             self._queue.clear()
             self._bytes = 0
         self._notify()
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.add(callback)
-
-    def unwatch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.discard(callback)
-
-    def _notify(self) -> None:
-        with self._cond:
-            watchers = list(self._watchers)
-        for callback in watchers:
-            callback()

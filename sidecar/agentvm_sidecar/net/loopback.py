@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
+from ..kernel.watchers import Watchable
 from .stream import ByteStream
 
 __all__ = ["Listener", "LoopbackEnd", "loopback_pair"]
@@ -81,7 +82,7 @@ def loopback_pair(capacity: int, client_addr: str, server_addr: str) -> tuple[Lo
     return LoopbackEnd(down, up, client_addr, server_addr), LoopbackEnd(up, down, server_addr, client_addr)
 
 
-class Listener:
+class Listener(Watchable):
     """The accept queue of a listening port. Thread-safe."""
 
     def __init__(self, backlog: int, on_discard: Callable[[], None]) -> None:
@@ -139,17 +140,3 @@ class Listener:
             end.reset()
             self._on_discard()
         self._notify()
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.add(callback)
-
-    def unwatch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.discard(callback)
-
-    def _notify(self) -> None:
-        with self._cond:
-            watchers = list(self._watchers)
-        for callback in watchers:
-            callback()

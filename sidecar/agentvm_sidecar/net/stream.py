@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
+from ..kernel.watchers import Watchable
 
 __all__ = ["ByteStream"]
 
@@ -31,7 +32,7 @@ def _never() -> bool:
     return False
 
 
-class ByteStream:
+class ByteStream(Watchable):
     """A bounded byte FIFO with one reader and one writer. Thread-safe."""
 
     def __init__(self, capacity: int) -> None:
@@ -151,17 +152,3 @@ class ByteStream:
     def buffered(self) -> int:
         with self._cond:
             return len(self._buf)
-
-    def watch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.add(callback)
-
-    def unwatch(self, callback: Callable[[], None]) -> None:
-        with self._cond:
-            self._watchers.discard(callback)
-
-    def _notify(self) -> None:
-        with self._cond:
-            watchers = list(self._watchers)
-        for callback in watchers:
-            callback()

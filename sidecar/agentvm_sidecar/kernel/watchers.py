@@ -1,5 +1,5 @@
-# Readiness callbacks, shared by every kernel object a guest can wait on (pipes,
-# socket streams, datagram queues, listeners).
+# Readiness callbacks and the blocking wait step, shared by every kernel object a
+# guest can wait on (pipes, socket streams, datagram queues, listeners).
 #
 # poll_oneoff and the trio adapters register a callback with `watch`; the object
 # calls every callback after each state change that may affect readiness. They run
@@ -9,9 +9,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["Watchable"]
+from .errors import KernelError
+
+__all__ = ["WAIT_SLICE", "Watchable"]
+
+# Longest a blocked guest sleeps before it looks at kill and deadlines again.
+WAIT_SLICE = 0.05
 
 
 class Watchable:
@@ -36,3 +42,19 @@ class Watchable:
             watchers = list(self._watchers)
         for callback in watchers:
             callback()
+
+    def _wait_slice(self, interrupted: Callable[[], bool], deadline: float | None, what: str) -> None:
+        """One bounded wait on ``self._cond`` (held by the caller) for a blocking call.
+
+        Raises: EINTR (the process must end), EAGAIN ``"<what> timeout"`` when the
+        monotonic ``deadline`` (SO_RCVTIMEO) has passed.
+        """
+        if interrupted():
+            raise KernelError("EINTR", "interrupted by a signal")
+        timeout = WAIT_SLICE
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise KernelError.eagain(f"{what} timeout")
+            timeout = min(timeout, left)
+        self._cond.wait(timeout)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 
@@ -19,7 +18,6 @@ __all__ = ["MAX_DATAGRAM_BYTES", "DatagramQueue"]
 
 MAX_DATAGRAM_BYTES = 65507  # the largest UDP payload over IPv4
 MAX_QUEUED_DATAGRAMS = 1024
-_WAIT_SLICE = 0.05
 
 
 def _never() -> bool:
@@ -55,14 +53,7 @@ class DatagramQueue(Watchable):
             while not self._queue:
                 if nonblocking:
                     raise KernelError.eagain()
-                if interrupted():
-                    raise KernelError("EINTR", "interrupted by a signal")
-                timeout = _WAIT_SLICE
-                if deadline is not None:
-                    timeout = min(timeout, deadline - time.monotonic())
-                    if timeout <= 0:
-                        raise KernelError.eagain("receive timeout")
-                self._cond.wait(timeout)
+                self._wait_slice(interrupted, deadline, "receive")
             data, sender = self._queue.popleft()
             self._bytes -= len(data)
         self._notify()

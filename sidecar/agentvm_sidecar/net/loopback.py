@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 
@@ -21,7 +20,6 @@ from .stream import ByteStream
 
 __all__ = ["Listener", "LoopbackEnd", "loopback_pair"]
 
-_WAIT_SLICE = 0.05
 
 
 def _never() -> bool:
@@ -113,14 +111,7 @@ class Listener(Watchable):
                     raise KernelError.einval(message="socket is not listening")
                 if nonblocking:
                     raise KernelError.eagain()
-                if interrupted():
-                    raise KernelError("EINTR", "interrupted by a signal")
-                timeout = _WAIT_SLICE
-                if deadline is not None:
-                    timeout = min(timeout, deadline - time.monotonic())
-                    if timeout <= 0:
-                        raise KernelError.eagain("accept timeout")
-                self._cond.wait(timeout)
+                self._wait_slice(interrupted, deadline, "accept")
             end = self._queue.popleft()
         self._notify()
         return end

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from ..kernel.errors import KernelError
@@ -25,7 +24,6 @@ from ..kernel.watchers import Watchable
 
 __all__ = ["ByteStream"]
 
-_WAIT_SLICE = 0.05
 
 
 def _never() -> bool:
@@ -105,15 +103,7 @@ class ByteStream(Watchable):
         return done
 
     def _wait(self, interrupted: Interrupted, deadline: float | None) -> None:
-        if interrupted():
-            raise KernelError("EINTR", "interrupted by a signal")
-        timeout = _WAIT_SLICE
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise KernelError.eagain("receive timeout")
-            timeout = min(timeout, left)
-        self._cond.wait(timeout)
+        self._wait_slice(interrupted, deadline, "receive")
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
 

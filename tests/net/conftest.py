@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from tests.process.conftest import install_guest
+from tests.process.conftest import install_guest, running_pids
 
 GUESTS = ("http_server", "http_client", "udp_echo", "net_bad")
 ECONNREFUSED = 14
@@ -35,6 +35,10 @@ async def start_server(client, vm_id: str, port: int, *argv: str) -> int:
             )
             if probe.stdout == b"open\n":
                 return pid
+            # The probe binds the port to test it: a server that tried to bind at that
+            # very moment failed with EADDRINUSE and exited. Start it again.
+            if pid not in await running_pids(client, vm_id):
+                pid = (await client.process.spawn(vm_id, argv=list(argv))).pid
             await trio.sleep(0.05)
 
 

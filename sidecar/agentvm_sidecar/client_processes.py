@@ -119,7 +119,9 @@ class ClientProcesses:
         if running is not None:
             running.exited.set()
 
-    async def _start(self, params: ProcessExecParams | ProcessSpawnParams) -> PipedProcess:
+    async def _start(
+        self, params: ProcessExecParams | ProcessSpawnParams, spawn_gate: Callable[[list[str], str], None] | None = None
+    ) -> PipedProcess:
         command, argv, cwd = params.command, params.argv, params.cwd
         if (command is None) == (argv is None):
             raise RpcError("invalid_params", "give exactly one of command and argv")
@@ -142,6 +144,7 @@ class ClientProcesses:
                 lambda: spawn(
                     kernel, ppid=0, exec_path=exec_path, argv=args, env=env,
                     cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
+                    spawn_gate=spawn_gate,
                 ),
                 limiter=self._threads,
             )
@@ -156,14 +159,18 @@ class ClientProcesses:
             self._exited(proc)
         return running
 
-    async def start_piped(self, *, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str]) -> PipedProcess:
+    async def start_piped(
+        self, *, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str],
+        spawn_gate: Callable[[list[str], str], None] | None = None,
+    ) -> PipedProcess:
         """Start a process whose stdio the caller drives itself (the ACP layer's agents
         and terminals): it owns the returned pipe ends and releases them.
+        ``spawn_gate``: see Process.spawn_gate.
 
         Raises: invalid_params (not exactly one of command/argv); KernelError as spawn.
         """
         params = ProcessSpawnParams(vm_id=self._vm_id, command=command, argv=argv, cwd=cwd, env=env)
-        running = await self._start(params)
+        running = await self._start(params, spawn_gate)
         self._nursery.start_soon(self._forget_when_exited, running)
         return running
 

@@ -12,6 +12,7 @@ messages.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import trio
 
@@ -38,12 +39,14 @@ class AgentProcess:
 
     @classmethod
     async def start(cls, processes: ClientProcesses, *, argv: list[str] | None, command: str | None,
-                    cwd: str | None, env: dict[str, str], nursery: trio.Nursery) -> AgentProcess:
+                    cwd: str | None, env: dict[str, str], nursery: trio.Nursery,
+                    spawn_gate: Callable[[list[str], str], None] | None = None) -> AgentProcess:
         """Spawn the agent; its stderr is drained by a task in ``nursery``.
+        ``spawn_gate``: see Process.spawn_gate.
 
         Raises: invalid_params, KernelError (ENOENT for a missing program...).
         """
-        piped = await processes.start_piped(command=command, argv=argv, cwd=cwd, env=env)
+        piped = await processes.start_piped(command=command, argv=argv, cwd=cwd, env=env, spawn_gate=spawn_gate)
         agent = cls(processes, piped)
         nursery.start_soon(agent._drain_stderr)
         return agent

@@ -23,11 +23,25 @@ assistant's text) and sends it as ``history`` with every turn. Codex runs in the
 VM like any guest: its files, processes and HTTP (``$OPENAI_BASE_URL``, through
 the VM's network policy) all go through the kernel. Cancelling a turn stops the
 process (SIGTERM, then SIGKILL after ``close_grace``).
+
+Permission is enforced by the sidecar, not by codex: every command codex starts
+(each is a spawn by the codex process) first passes the session's permission
+policy, asked on codex's guest thread through ``Process.spawn_gate`` (with
+``ask``, the client answers an ACP permission request naming the command); a
+refused command fails to start with EACCES, which codex reports to the model.
+Codex's own approval flow cannot be used: the 0.3.4 build submits its approval
+under the turn's id instead of the call's, so an answered ``permission_request``
+is never delivered and the turn waits forever. So the adapter's
+``$CODEX_HOME/config.toml`` sets ``sandbox_mode = "danger-full-access"`` (codex
+has no sandbox on WASI anyway; the VM is the sandbox), under which codex never
+asks. A ``permission_request`` that still arrives is answered all the same.
 """
 
 from __future__ import annotations
 
 import secrets
+import shlex
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -35,6 +49,7 @@ import trio
 
 from agentvm_protocol import SessionCreateResult
 
+from ..kernel.errors import KernelError
 from ..kernel.fstypes import USER
 from ..logs import get_logger
 from ..rpc.errors import RpcError
@@ -51,6 +66,8 @@ CODEX_PROGRAM = "/bin/codex-exec"
 CODEX_VERSION = "0.3.4"
 DEFAULT_MODEL = "gpt-5"
 _CODEX_HOME = "/tmp/.codex"
+# The VM is codex's sandbox, and the sidecar gates its commands (see the header).
+_CODEX_CONFIG = b'sandbox_mode = "danger-full-access"\n'
 _OPTIONS = [
     {"optionId": "allow", "name": "Allow", "kind": "allow_once"},
     {"optionId": "reject", "name": "Reject", "kind": "reject_once"},
@@ -75,6 +92,8 @@ class CodexSession(SessionBase):
         super().__init__(*args)
         self._history: list[dict[str, str]] = []
         self._turn_process: AgentProcess | None = None
+        self._spawns = 0  # commands codex asked to start, for permission tool call ids
+        self._gate_scopes: set[trio.CancelScope] = set()
 
     @property
     def pid(self) -> int:
@@ -91,6 +110,7 @@ class CodexSession(SessionBase):
             if not self.vm.kernel.vfs.exists(program):
                 raise RpcError("unavailable", f"{program} is not in this VM (software off, or `make setup` not run)")
             self.vm.kernel.vfs.mkdir(_CODEX_HOME, 0o700, recursive=True, cred=USER)
+            self.vm.kernel.vfs.write_file(f"{_CODEX_HOME}/config.toml", _CODEX_CONFIG, cred=USER)
 
         await trio.to_thread.run_sync(prepare, limiter=self.vm.threads)
         self.agent_session_id = f"codex-{secrets.token_hex(6)}"
@@ -109,7 +129,8 @@ class CodexSession(SessionBase):
         model = env.pop("CODEX_MODEL", DEFAULT_MODEL)
         argv = [*(self.command.argv or [CODEX_PROGRAM]), "--session-turn"]
         process = self._turn_process = await AgentProcess.start(
-            self.vm.processes, argv=argv, command=None, cwd=self.cwd, env=env, nursery=self._nursery
+            self.vm.processes, argv=argv, command=None, cwd=self.cwd, env=env, nursery=self._nursery,
+            spawn_gate=self._spawn_gate(trio.lowlevel.current_trio_token()),
         )
         try:
             start = {"type": "start", "cwd": self.cwd, "model": model, "prompt": prompt, "history": self._history}
@@ -117,6 +138,8 @@ class CodexSession(SessionBase):
                 raise RpcError("agent_error", self._ended(process, "codex exited before reading its start message"))
             reply = await self._follow(process)
         finally:
+            for scope in list(self._gate_scopes):  # a command still waiting for permission: refused
+                scope.cancel()
             with trio.CancelScope(shield=True):
                 await process.stop(self.timeouts.close_grace)
                 process.release()
@@ -167,6 +190,42 @@ class CodexSession(SessionBase):
                     raise RpcError("agent_error", f"codex failed: {line.message}")
                 case _:
                     log.debug("codex_line_ignored", type=line.type)
+
+    def _spawn_gate(self, token: trio.lowlevel.TrioToken) -> Callable[[list[str], str], None]:
+        """The codex process's Process.spawn_gate: runs on codex's guest thread and
+        blocks it (codex is single-threaded and waits anyway) until the policy or the
+        client decides."""
+
+        def gate(argv: list[str], cwd: str) -> None:
+            try:
+                allowed = trio.from_thread.run(self._allow_command, argv, cwd, trio_token=token)
+            except trio.RunFinishedError:
+                allowed = False
+            if not allowed:
+                raise KernelError.eacces(message="the session's permission policy refused this command")
+
+        return gate
+
+    async def _allow_command(self, argv: list[str], cwd: str) -> bool:
+        self._spawns += 1
+        command = shlex.join(argv)
+        tool_call = {
+            "toolCallId": f"{self.agent_session_id}-command-{self._spawns}",
+            "title": f"Run {command[:200]}",
+            "kind": "execute",
+            "status": "pending",
+            "rawInput": {"command": argv, "cwd": cwd},
+        }
+        outcome: dict[str, Any] = {}
+        with trio.CancelScope() as scope:
+            self._gate_scopes.add(scope)
+            try:
+                outcome = await self.request_permission(
+                    {"sessionId": self.agent_session_id, "toolCall": tool_call, "options": _OPTIONS}
+                )
+            finally:
+                self._gate_scopes.discard(scope)
+        return outcome.get("optionId") == "allow"
 
     async def _tool_update(self, seen: set[str], tool_call_id: str, status: str) -> None:
         if tool_call_id in seen:

@@ -98,6 +98,10 @@ class Process:
     spawned_by_client: bool = False
     started_at: float = field(default_factory=time.monotonic)
     pending_open_mode: int | None = None  # host_fs.set_open_mode latch
+    spawn_gate: Callable[[list[str], str], None] | None = None
+    """Asked on this process's guest thread before it spawns a child (argv, cwd);
+    raises KernelError to refuse. Not inherited: an ACP session gates what its agent
+    starts (acp/codex.py), not what those commands start in turn."""
     exited: threading.Event = field(default_factory=threading.Event)
 
     def interrupted(self) -> bool:

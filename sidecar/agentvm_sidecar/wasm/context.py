@@ -85,6 +85,7 @@ class GuestContext:
         # fd -> (name the guest's libc sees, VM directory); see plain_preopens.py
         self.plain_preopens: dict[int, tuple[str, str]] = {}
         self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
+        self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
 
     # -- termination -------------------------------------------------------------

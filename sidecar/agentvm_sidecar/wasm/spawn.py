@@ -10,6 +10,7 @@ failed spawn leaks nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -57,12 +58,14 @@ def spawn(
     umask: int = 0o022,
     sigmask: int = 0,
     spawned_by_client: bool = False,
+    spawn_gate: Callable[[list[str], str], None] | None = None,
 ) -> Process:
     """Create and start a process running ``exec_path``; takes ownership of ``fds``.
 
     Raises: KernelError E2BIG (argv+env over the limit), ENOENT/EACCES/ENOEXEC (program),
     EAGAIN (process limit, or the VM's memory budget cannot hold the program's
-    initial memory).
+    initial memory). ``spawn_gate`` becomes the process's before it runs (see
+    Process.spawn_gate).
     """
     try:
         # The guest libc takes its cwd from $PWD, so it must name the spawn cwd even
@@ -82,5 +85,6 @@ def spawn(
     except BaseException:
         fds.close_all()
         raise
+    proc.spawn_gate = spawn_gate
     shared_runtime().start(kernel, proc, program)
     return proc

@@ -161,6 +161,8 @@ def proc_spawn_v3(
     # (queried with proc_signal_mask_v2(3)); SETSIGDEF needs no work because every
     # disposition is the default (guests cannot install handlers).
     sigmask = sanitize_sigset(sigset_from_halves(sigmask_lo, sigmask_hi))
+    if parent.spawn_gate is not None:  # before the file actions: a refused spawn opens nothing
+        parent.spawn_gate(argv, cwd)
 
     fds = parent.fds.copy()
     try:

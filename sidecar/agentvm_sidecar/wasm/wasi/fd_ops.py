@@ -25,7 +25,7 @@ from ...kernel.fstypes import OMIT, DirEntry, FileKind, OpenFlags
 from ...kernel.process import ExitStatus
 from ..abi import host_function
 from ..context import GuestContext
-from ..plain_preopens import NOT_A_PREOPEN
+from ..plain_preopens import FIRST_PREOPEN_FD, NOT_A_PREOPEN, install_plain_preopens
 from . import layouts as L
 from .common import U32, U64, description, is_tagged, preopen_or_ebadf
 from .rights import DIRECTORY_BASE, DIRECTORY_INHERITING, drop_rights, require, rights_of, set_sync_flags, sync_flags
@@ -356,6 +356,14 @@ def fd_filestat_set_times(ctx: GuestContext, fd: int, atim: int, mtim: int, fst_
 @host_function(MODULE, "fd_prestat_get", "ii")
 def fd_prestat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
     ctx.check(ret_ptr, 8)
+    if is_tagged(fd):
+        ctx.tagged_preopens_probed = True
+    elif not ctx.plain_wasi and not ctx.tagged_preopens_probed and fd == FIRST_PREOPEN_FD:
+        # Importing host_net made the runtime expect the agentOS libc's tagged
+        # preopens, but this libc scans fds 3, 4... (the Codex CLI: Rust std over a
+        # wasi-libc with agentOS sockets): serve it the plain WASI layout instead.
+        ctx.plain_wasi = True
+        install_plain_preopens(ctx)
     name = ctx.preopen_name(fd)
     if name is None and ctx.plain_wasi and not is_tagged(fd):
         description(ctx, fd)  # EBADF ends the libc's scan; an open fd is skipped

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from agentvm import AsyncClient
+from tests.fakes.openai_responses import FakeOpenAI
 
 SIDECAR = [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "warning"]
 
@@ -32,3 +33,11 @@ async def client():
 async def vm_id(client):
     """A fresh VM in the client's sidecar."""
     return (await client.vm.create()).vm_id
+
+
+@pytest.fixture
+def openai_api():
+    """A fake OpenAI API on 127.0.0.1 (tests/fakes/openai_responses.py): queue its
+    turns with ``openai_api.queue(...)``, read what agents sent in ``.requests``."""
+    with FakeOpenAI().running() as api:
+        yield api

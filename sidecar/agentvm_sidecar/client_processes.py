@@ -103,6 +103,10 @@ class ClientProcesses:
 
         kernel.processes.on_exit(on_exit)
 
+    def env_with(self, overrides: dict[str, str]) -> dict[str, str]:
+        """The environment a process started with ``overrides`` gets."""
+        return {**self._env, **overrides}
+
     def set_default_env(self, name: str, value: str) -> None:
         """Set one variable of the environment every later process starts with."""
         self._env[name] = value

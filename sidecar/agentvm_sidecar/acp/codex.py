@@ -31,14 +31,22 @@ policy, asked on codex's guest thread through ``Process.spawn_gate`` (with
 refused command fails to start with EACCES, which codex reports to the model.
 Codex's own approval flow cannot be used: the 0.3.4 build submits its approval
 under the turn's id instead of the call's, so an answered ``permission_request``
-is never delivered and the turn waits forever. So the adapter's
-``$CODEX_HOME/config.toml`` sets ``sandbox_mode = "danger-full-access"`` (codex
-has no sandbox on WASI anyway; the VM is the sandbox), under which codex never
-asks. A ``permission_request`` that still arrives is answered all the same.
+is never delivered and the turn waits forever. So the session's
+``$CODEX_HOME/config.toml`` (written by the adapter, one home per session,
+removed on close) sets ``sandbox_mode = "danger-full-access"`` (codex has no
+sandbox on WASI anyway; the VM is the sandbox), under which codex never asks. A
+``permission_request`` that still arrives is answered all the same.
+
+The same file points codex at the model: a provider with ``$OPENAI_BASE_URL``
+(default https://api.openai.com/v1) and the key in ``$OPENAI_API_KEY`` (codex's
+built-in provider reads only ``CODEX_API_KEY`` or a login), with one retry
+instead of codex's default four to five with backoff, so an unreachable or denied
+model host fails the prompt in seconds.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shlex
 from collections.abc import Callable
@@ -65,9 +73,9 @@ log = get_logger("acp.codex")
 CODEX_PROGRAM = "/bin/codex-exec"
 CODEX_VERSION = "0.3.4"
 DEFAULT_MODEL = "gpt-5"
-_CODEX_HOME = "/tmp/.codex"
-# The VM is codex's sandbox, and the sidecar gates its commands (see the header).
-_CODEX_CONFIG = b'sandbox_mode = "danger-full-access"\n'
+_CODEX_HOMES = "/tmp/.codex"  # one CODEX_HOME per session below it
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_MODEL_RETRIES = 1
 _OPTIONS = [
     {"optionId": "allow", "name": "Allow", "kind": "allow_once"},
     {"optionId": "reject", "name": "Reject", "kind": "reject_once"},
@@ -106,14 +114,18 @@ class CodexSession(SessionBase):
 
         program = (self.command.argv or [CODEX_PROGRAM])[0]
 
+        self.agent_session_id = f"codex-{secrets.token_hex(6)}"
+        env = self.vm.processes.env_with(self.command.env)
+        config = _config_toml(env.get("OPENAI_BASE_URL", DEFAULT_BASE_URL))
+
         def prepare() -> None:
-            if not self.vm.kernel.vfs.exists(program):
+            vfs = self.vm.kernel.vfs
+            if not vfs.exists(program):
                 raise RpcError("unavailable", f"{program} is not in this VM (software off, or `make setup` not run)")
-            self.vm.kernel.vfs.mkdir(_CODEX_HOME, 0o700, recursive=True, cred=USER)
-            self.vm.kernel.vfs.write_file(f"{_CODEX_HOME}/config.toml", _CODEX_CONFIG, cred=USER)
+            vfs.mkdir(self._codex_home, 0o700, recursive=True, cred=USER)
+            vfs.write_file(f"{self._codex_home}/config.toml", config, cred=USER)
 
         await trio.to_thread.run_sync(prepare, limiter=self.vm.threads)
-        self.agent_session_id = f"codex-{secrets.token_hex(6)}"
         return SessionCreateResult(
             session_id=self.session_id,
             agent_session_id=self.agent_session_id,
@@ -125,7 +137,7 @@ class CodexSession(SessionBase):
     async def _turn(self, blocks: list[dict[str, Any]]) -> str:
         assert self._nursery is not None
         prompt = "\n".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
-        env = {"CODEX_HOME": _CODEX_HOME, **self.command.env}
+        env = {"CODEX_HOME": self._codex_home, **self.command.env}
         model = env.pop("CODEX_MODEL", DEFAULT_MODEL)
         argv = [*(self.command.argv or [CODEX_PROGRAM]), "--session-turn"]
         process = self._turn_process = await AgentProcess.start(
@@ -257,10 +269,33 @@ class CodexSession(SessionBase):
             process.signal(15)
         await trio.lowlevel.checkpoint()
 
+    @property
+    def _codex_home(self) -> str:
+        return f"{_CODEX_HOMES}/{self.agent_session_id}"
+
     async def _stop_agent(self, grace: float) -> int:
         process = self._turn_process
-        if process is None:
-            await trio.lowlevel.checkpoint()
-            return 0
-        return (await process.stop(grace)).shell_code
+        code = 0 if process is None else (await process.stop(grace)).shell_code
+        if self.agent_session_id:
+            home = self._codex_home
+            await trio.to_thread.run_sync(
+                lambda: self.vm.kernel.vfs.remove_tree(home, missing_ok=True, cred=USER), limiter=self.vm.threads
+            )
+        return code
 
+
+def _config_toml(base_url: str) -> bytes:
+    """The session's config.toml (see the module header). JSON strings are valid
+    TOML basic strings."""
+    return (
+        'sandbox_mode = "danger-full-access"\n'
+        'model_provider = "agentvm"\n'
+        "\n"
+        "[model_providers.agentvm]\n"
+        'name = "OpenAI (through the VM network)"\n'
+        f"base_url = {json.dumps(base_url)}\n"
+        'env_key = "OPENAI_API_KEY"\n'
+        'wire_api = "responses"\n'
+        f"request_max_retries = {_MODEL_RETRIES}\n"
+        f"stream_max_retries = {_MODEL_RETRIES}\n"
+    ).encode()

@@ -10,45 +10,10 @@ import pytest
 import trio
 
 from agentvm import AgentCommand, HostDirMount, RpcError, SessionTimeouts, VmConfig
-from agentvm_protocol import SessionUpdateEvent
+
+from .recorder import Recorder, answer_permissions
 
 TIMEOUT = 60
-
-
-class Recorder:
-    """Collects one session's streamed updates, in arrival order."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-        self.changed = trio.Event()
-
-    async def run(self, client) -> None:
-        async with client.events() as subscription:
-            async for event in subscription:
-                if isinstance(event, SessionUpdateEvent):
-                    self.events.append(event)
-                    self.changed.set()
-                    self.changed = trio.Event()
-
-    def kinds(self) -> list[str]:
-        return [e.update["sessionUpdate"] for e in self.events]
-
-    def text(self, kind: str = "agent_message_chunk") -> str:
-        return "".join(e.update["content"]["text"] for e in self.events if e.update["sessionUpdate"] == kind)
-
-    async def wait_for_text(self, needle: str) -> None:
-        while needle not in self.text():
-            await self.changed.wait()
-
-
-def answer_permissions(client, option_id: str | None, asked: list) -> None:
-    async def handler(params):
-        asked.append(params)
-        if option_id is None:
-            await trio.sleep_forever()
-        return {"outcome": {"outcome": "selected", "optionId": option_id}}
-
-    client.on_request("session.requestPermission", handler)
 
 
 async def test_prompt_streams_updates_asks_permission_writes_the_mount_and_runs_a_command(acp_client, tmp_path, nursery):

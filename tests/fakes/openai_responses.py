@@ -95,19 +95,22 @@ class Turn:
         items: the output items, in order.
         hang: after streaming the items, send nothing more (no ``response.completed``)
             until the client goes away: a model that stalls mid-answer.
+        cut: end the HTTP response right after the items, without
+            ``response.completed``: a stream the server dropped.
         status: a non-200 status answers with an OpenAI error body instead.
         delay: seconds to wait before each SSE event (lets a test watch the order).
     """
 
     items: tuple[Message | FunctionCall, ...] = ()
     hang: bool = False
+    cut: bool = False
     status: int = 200
     delay: float = 0.0
 
 
-def say(*deltas: str, hang: bool = False, delay: float = 0.0) -> Turn:
+def say(*deltas: str, hang: bool = False, cut: bool = False, delay: float = 0.0) -> Turn:
     """A turn answering one message streamed as ``deltas``."""
-    return Turn(items=(Message(tuple(deltas)),), hang=hang, delay=delay)
+    return Turn(items=(Message(tuple(deltas)),), hang=hang, cut=cut, delay=delay)
 
 
 def shell_call(call_id: str, script: str, *, workdir: str | None = None, timeout_ms: int | None = None,
@@ -376,7 +379,7 @@ class _ResponseBuilder:
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The SSE events of a streamed turn, ``response.completed`` last (left out
-        when the turn hangs)."""
+        when the turn hangs or is cut)."""
         yield self._event("response.created", response=self.response("in_progress", []))
         yield self._event("response.in_progress", response=self.response("in_progress", []))
         for index, item in enumerate(self.turn.items):
@@ -396,7 +399,7 @@ class _ResponseBuilder:
                 yield self._event("response.function_call_arguments.delta", **where, delta=item.arguments)
                 yield self._event("response.function_call_arguments.done", **where, arguments=item.arguments)
             yield self._event("response.output_item.done", output_index=index, item=self.item(index, done=True))
-        if not self.turn.hang:
+        if not (self.turn.hang or self.turn.cut):
             yield self._event("response.completed", response=self.response("completed", self.output_items()))
 
     def chat_completion(self) -> dict[str, Any]:

@@ -148,3 +148,10 @@ def test_a_hanging_turn_streams_its_items_but_never_completes(api):
         response.read1(65536)
     conn.close()
     assert b"response.completed" not in seen
+
+
+def test_a_cut_turn_ends_the_stream_without_response_completed(api):
+    api.queue(say("partial", cut=True))
+    status, _, raw = post(api, "/v1/responses", {"input": "q", "stream": True})
+    kinds = [e["type"] for e in sse_events(raw)]
+    assert status == 200 and kinds[-1] == "response.output_item.done" and "response.completed" not in kinds

@@ -79,6 +79,14 @@ async def test_a_model_host_denied_by_the_vm_policy_fails_the_prompt_at_once_and
     assert [r.input_items()[-1]["content"] for r in openai_api.model_requests()] == ["and now"]
 
 
+async def test_an_answer_cut_at_the_models_output_limit_stops_with_max_tokens(acp_client, openai_api):
+    openai_api.queue(Turn(items=say("so far").items, incomplete=True))
+    vm_id = await vm_reaching(acp_client, openai_api, MODEL_HOST)
+    with trio.fail_after(TIMEOUT):
+        session = await acp_client.session.create(vm_id, model_agent(openai_api))
+        assert (await acp_client.session.prompt(session.session_id, "tell a long story")).stop_reason == "max_tokens"
+
+
 @pytest.mark.parametrize("failure", ["http-500", "wrong-key", "cut-stream"])
 async def test_a_failing_model_answer_fails_the_prompt_with_an_agent_error(acp_client, openai_api, failure):
     openai_api.queue({"http-500": Turn(status=500), "wrong-key": say("x"), "cut-stream": say("partial", cut=True)}[failure])

@@ -97,6 +97,8 @@ class Turn:
             until the client goes away: a model that stalls mid-answer.
         cut: end the HTTP response right after the items, without
             ``response.completed``: a stream the server dropped.
+        incomplete: end with ``response.incomplete`` (reason ``max_output_tokens``)
+            instead of ``response.completed``.
         status: a non-200 status answers with an OpenAI error body instead.
         delay: seconds to wait before each SSE event (lets a test watch the order).
     """
@@ -104,6 +106,7 @@ class Turn:
     items: tuple[Message | FunctionCall, ...] = ()
     hang: bool = False
     cut: bool = False
+    incomplete: bool = False
     status: int = 200
     delay: float = 0.0
 
@@ -359,7 +362,7 @@ class _ResponseBuilder:
             "output": output,
             "parallel_tool_calls": True,
             "tool_choice": "auto",
-            "usage": self.usage() if status == "completed" else None,
+            "usage": self.usage() if status != "in_progress" else None,
         }
 
     def item(self, index: int, done: bool) -> dict[str, Any]:
@@ -399,7 +402,10 @@ class _ResponseBuilder:
                 yield self._event("response.function_call_arguments.delta", **where, delta=item.arguments)
                 yield self._event("response.function_call_arguments.done", **where, arguments=item.arguments)
             yield self._event("response.output_item.done", output_index=index, item=self.item(index, done=True))
-        if not (self.turn.hang or self.turn.cut):
+        if self.turn.incomplete:
+            response = self.response("incomplete", self.output_items())
+            yield self._event("response.incomplete", response={**response, "incomplete_details": {"reason": "max_output_tokens"}})
+        elif not (self.turn.hang or self.turn.cut):
             yield self._event("response.completed", response=self.response("completed", self.output_items()))
 
     def chat_completion(self) -> dict[str, Any]:

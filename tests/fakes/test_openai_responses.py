@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.fakes.openai_responses import DEFAULT_API_KEY, FakeOpenAI, say, shell_call
+from tests.fakes.openai_responses import DEFAULT_API_KEY, FakeOpenAI, Turn, say, shell_call
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}", "Content-Type": "application/json"}
 
@@ -155,3 +155,10 @@ def test_a_cut_turn_ends_the_stream_without_response_completed(api):
     status, _, raw = post(api, "/v1/responses", {"input": "q", "stream": True})
     kinds = [e["type"] for e in sse_events(raw)]
     assert status == 200 and kinds[-1] == "response.output_item.done" and "response.completed" not in kinds
+
+
+def test_an_incomplete_turn_ends_with_response_incomplete_and_its_reason(api):
+    api.queue(Turn(items=say("so far").items, incomplete=True))
+    events = sse_events(post(api, "/v1/responses", {"input": "q", "stream": True})[2])
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}

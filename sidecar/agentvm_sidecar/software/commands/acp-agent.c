@@ -483,7 +483,7 @@ static int parse_base_url(const char *url, struct endpoint *e, struct failure *f
 struct stream {
     struct failure *f;
     int done;            /* response.completed (or .incomplete) seen */
-    int incomplete;      /* the answer was cut short (max_output_tokens...) */
+    int incomplete;      /* response.incomplete: the answer was cut short (max_output_tokens) */
     char *answer;        /* the text streamed so far */
     size_t answer_len, answer_cap;
     char *line;          /* the SSE line being assembled */
@@ -761,11 +761,13 @@ static int model_configured(void) {
     return url && *url && key && *key;
 }
 
-/* The model's turn: 0 when answered (or cancelled); -1 with `f` filled on failure. */
-static int model_turn(const char *text, struct failure *f) {
+/* The model's turn: 0 when answered (or cancelled); -1 with `f` filled on failure.
+ * `*max_tokens` is set when the model stopped at its output limit. */
+static int model_turn(const char *text, struct failure *f, int *max_tokens) {
     struct stream s = {.f = f};
     int rc = ask_model(text, &s, f);
     if (rc == 0) remember(text, s.answer ? s.answer : "");
+    *max_tokens = s.incomplete;
     free(s.answer);
     free(s.line);
     free(s.data);
@@ -806,6 +808,7 @@ static void misbehave_now(void) {
 
 static void prompt(const char *id, const char *params) {
     cancelled = 0;
+    int max_tokens = 0;
     char *text = string_at(member(element(member(params, "prompt"), 0), "text"));
     if (!text) text = strdup("");
     misbehave_now();
@@ -839,7 +842,7 @@ static void prompt(const char *id, const char *params) {
     } else if (model_configured()) {
         if (rest) *rest = ' ';
         struct failure f = {0};
-        if (model_turn(text, &f) < 0) {
+        if (model_turn(text, &f, &max_tokens) < 0) {
             char *qm = quote(f.message);
             send("{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32603,\"message\":%s,"
                  "\"data\":{\"step\":\"%s\",\"errno\":%u}}}", id, qm, f.step, f.err);
@@ -853,7 +856,7 @@ static void prompt(const char *id, const char *params) {
         chunk("agent_message_chunk", text);
     }
     free(text);
-    result(id, "{\"stopReason\":\"%s\"}", cancelled ? "cancelled" : "end_turn");
+    result(id, "{\"stopReason\":\"%s\"}", cancelled ? "cancelled" : max_tokens ? "max_tokens" : "end_turn");
 }
 
 static void config_options(char *out, size_t n) {

@@ -11,7 +11,8 @@ import trio
 
 from agentvm import AgentCommand, RpcError
 from agentvm_protocol import NetworkPolicy, NetworkRule, VmConfig
-from tests.fakes.openai_responses import DEFAULT_API_KEY, Turn, say
+from tests.fakes.openai_responses import DEFAULT_API_KEY, FakeOpenAI, Turn, say
+from tests.net.host_server import make_ca_and_server_context
 
 from .recorder import Recorder
 
@@ -120,3 +121,18 @@ async def test_cancel_while_the_model_streams_closes_the_request_and_ends_the_tu
         await recorder.wait_for_text("fresh answer")
     # the cancelled turn is not part of the conversation the model sees next
     assert openai_api.model_requests()[-1].input_items() == [{"role": "user", "content": "next"}]
+
+
+async def test_an_https_model_endpoint_is_reached_through_the_tls_the_sidecar_does(acp_client):
+    ca_pem, server_context = make_ca_and_server_context(MODEL_HOST)
+    with FakeOpenAI(ssl_context=server_context).running() as api:
+        api.queue(say("over ", "TLS"))
+        policy = model_policy(MODEL_HOST)
+        policy.ca_certificates = [ca_pem]
+        vm_id = (await acp_client.vm.create(VmConfig(network=policy))).vm_id
+        with trio.fail_after(TIMEOUT):
+            session = await acp_client.session.create(vm_id, model_agent(api))
+            result = await acp_client.session.prompt(session.session_id, "secure hello")
+            events = (await acp_client.session.events(session.session_id)).events
+    assert api.url_via(MODEL_HOST).startswith("https://") and result.stop_reason == "end_turn"
+    assert "".join(e.update["content"]["text"] for e in events if e.update["sessionUpdate"] == "agent_message_chunk") == "over TLS"

@@ -424,7 +424,7 @@ NET("net_close") uint32_t net_close(uint32_t fd);
 
 struct pollfd_wasi { int32_t fd; int16_t events, revents; };
 #define POLLIN_WASI 0x1
-#define MAX_HISTORY_BYTES (1 << 20)     /* older turns are dropped beyond this */
+#define MAX_HISTORY_BYTES (1 << 20)     /* later turns are not kept beyond this */
 #define MAX_SSE_LINE_BYTES (4 << 20)
 #define MAX_ERROR_BODY_BYTES 4096
 

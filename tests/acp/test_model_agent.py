@@ -40,7 +40,7 @@ def chunks(recorder: Recorder) -> list[str]:
 
 
 async def test_the_models_deltas_stream_as_message_chunks_and_the_conversation_is_sent_back(acp_client, openai_api, nursery):
-    openai_api.queue(say("Hel", "lo ", "there"), say("Again: ", "yes"))
+    openai_api.queue(say("Hel", "lo ", "there \U0001f642"), say("Again: ", "yes"))  # JSON escapes it as a surrogate pair
     vm_id = await vm_reaching(acp_client, openai_api, f"{MODEL_HOST}:{openai_api.port}")
     recorder = Recorder()
     nursery.start_soon(recorder.run, acp_client)
@@ -51,14 +51,14 @@ async def test_the_models_deltas_stream_as_message_chunks_and_the_conversation_i
         while len(recorder.events) < second.last_seq:
             await recorder.changed.wait()
     assert (first.stop_reason, second.stop_reason) == ("end_turn", "end_turn")
-    assert chunks(recorder) == ["Hel", "lo ", "there", "Again: ", "yes"]  # each delta, in order
+    assert chunks(recorder) == ["Hel", "lo ", "there \U0001f642", "Again: ", "yes"]  # each delta, in order
     one, two = openai_api.model_requests()
     assert one.path == "/v1/responses" and one.headers["authorization"] == f"Bearer {DEFAULT_API_KEY}"
     assert one.json["model"] == "gpt-test" and one.json["stream"] is True
     assert one.input_items() == [{"role": "user", "content": "hi model"}]
     assert two.input_items() == [
         {"role": "user", "content": "hi model"},
-        {"role": "assistant", "content": "Hello there"},
+        {"role": "assistant", "content": "Hello there \U0001f642"},
         {"role": "user", "content": "once more"},
     ]
     await acp_client.session.close(session.session_id)

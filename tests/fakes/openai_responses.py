@@ -241,6 +241,7 @@ class FakeOpenAI:
 
     @property
     def turns_left(self) -> int:
+        """How many queued turns no request has consumed yet."""
         with self._lock:
             return len(self._script.turns)
 

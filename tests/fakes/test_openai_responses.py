@@ -162,3 +162,17 @@ def test_an_incomplete_turn_ends_with_response_incomplete_and_its_reason(api):
     events = sse_events(post(api, "/v1/responses", {"input": "q", "stream": True})[2])
     assert events[-1]["type"] == "response.incomplete"
     assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+def test_one_kept_alive_connection_serves_turn_after_turn(api):
+    api.queue(say("first"), say("second"))
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+    try:
+        texts = []
+        for _ in range(2):
+            conn.request("POST", "/v1/responses", body=json.dumps({"input": "q", "stream": True}), headers=AUTH)
+            events = sse_events(conn.getresponse().read())
+            texts.append(events[-1]["response"]["output"][0]["content"][0]["text"])
+    finally:
+        conn.close()
+    assert texts == ["first", "second"]

@@ -10,48 +10,15 @@ import pytest
 import trio
 
 from agentvm import AgentCommand, HostDirMount, RpcError, SessionTimeouts, VmConfig
-from agentvm_protocol import SessionUpdateEvent
+
+from .recorder import Recorder, answer_permissions
 
 TIMEOUT = 60
 
 
-class Recorder:
-    """Collects one session's streamed updates, in arrival order."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-        self.changed = trio.Event()
-
-    async def run(self, client) -> None:
-        async with client.events() as subscription:
-            async for event in subscription:
-                if isinstance(event, SessionUpdateEvent):
-                    self.events.append(event)
-                    self.changed.set()
-                    self.changed = trio.Event()
-
-    def kinds(self) -> list[str]:
-        return [e.update["sessionUpdate"] for e in self.events]
-
-    def text(self, kind: str = "agent_message_chunk") -> str:
-        return "".join(e.update["content"]["text"] for e in self.events if e.update["sessionUpdate"] == kind)
-
-    async def wait_for_text(self, needle: str) -> None:
-        while needle not in self.text():
-            await self.changed.wait()
-
-
-def answer_permissions(client, option_id: str | None, asked: list) -> None:
-    async def handler(params):
-        asked.append(params)
-        if option_id is None:
-            await trio.sleep_forever()
-        return {"outcome": {"outcome": "selected", "optionId": option_id}}
-
-    client.on_request("session.requestPermission", handler)
-
-
-async def test_prompt_streams_updates_asks_permission_writes_the_mount_and_runs_a_command(acp_client, tmp_path, nursery):
+async def test_prompt_streams_updates_asks_permission_writes_the_mount_runs_a_command_cancels_and_closes(
+    acp_client, tmp_path, nursery
+):
     host = tmp_path / "work"
     host.mkdir()
     vm_id = (await acp_client.vm.create(VmConfig(mounts=[HostDirMount(path="/work", host_path=str(host))]))).vm_id
@@ -84,6 +51,21 @@ async def test_prompt_streams_updates_asks_permission_writes_the_mount_and_runs_
 
     events = await acp_client.session.events(session.session_id, since=result.last_seq - 2)
     assert [e.seq for e in events.events] == [result.last_seq - 1, result.last_seq]
+
+    with trio.fail_after(TIMEOUT):
+        outcome: list = []
+
+        async def sleep_prompt() -> None:
+            outcome.append(await acp_client.session.prompt(session.session_id, "sleep"))
+
+        async with trio.open_nursery() as inner:
+            inner.start_soon(sleep_prompt)
+            await recorder.wait_for_text("Sleeping until cancelled.")
+            await acp_client.session.cancel(session.session_id)
+        while len(recorder.events) < outcome[0].last_seq:
+            await recorder.changed.wait()
+    assert outcome[0].stop_reason == "cancelled"
+    assert [e.seq for e in recorder.events] == list(range(1, outcome[0].last_seq + 1))
     closed = await acp_client.session.close(session.session_id)
     assert closed.exit_code == 0
     assert (await acp_client.session.list()).sessions == []

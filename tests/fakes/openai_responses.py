@@ -34,14 +34,18 @@ unless a ``default`` turn was given. A wrong or missing API key gets 401.
 The server runs on its own thread with its own trio loop (:meth:`FakeOpenAI.running`),
 so the same fake serves trio tests, blocking clients and bench/.
 
-Deliberately not here: TLS (tests reach it as ``http://``), websockets, ``/models``
-(unknown paths get 404 and are still recorded).
+With ``ssl_context`` it serves HTTPS instead (``base_url`` says ``https://``), for
+agents whose TLS the sidecar does (``net_tls_connect``).
+
+Deliberately not here: websockets, ``/models`` (unknown paths get 404 and are still
+recorded).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,19 +99,25 @@ class Turn:
         items: the output items, in order.
         hang: after streaming the items, send nothing more (no ``response.completed``)
             until the client goes away: a model that stalls mid-answer.
+        cut: end the HTTP response right after the items, without
+            ``response.completed``: a stream the server dropped.
+        incomplete: end with ``response.incomplete`` (reason ``max_output_tokens``)
+            instead of ``response.completed``.
         status: a non-200 status answers with an OpenAI error body instead.
         delay: seconds to wait before each SSE event (lets a test watch the order).
     """
 
     items: tuple[Message | FunctionCall, ...] = ()
     hang: bool = False
+    cut: bool = False
+    incomplete: bool = False
     status: int = 200
     delay: float = 0.0
 
 
-def say(*deltas: str, hang: bool = False, delay: float = 0.0) -> Turn:
+def say(*deltas: str, hang: bool = False, cut: bool = False, delay: float = 0.0) -> Turn:
     """A turn answering one message streamed as ``deltas``."""
-    return Turn(items=(Message(tuple(deltas)),), hang=hang, delay=delay)
+    return Turn(items=(Message(tuple(deltas)),), hang=hang, cut=cut, delay=delay)
 
 
 def shell_call(call_id: str, script: str, *, workdir: str | None = None, timeout_ms: int | None = None,
@@ -189,7 +199,8 @@ class FakeOpenAI:
     """
 
     def __init__(self, *, base_path: str = "/v1", api_key: str | None = DEFAULT_API_KEY, model: str = "gpt-fake",
-                 default: Turn | None = None) -> None:
+                 default: Turn | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.api_key = api_key
         self.model = model
@@ -205,12 +216,13 @@ class FakeOpenAI:
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port><base_path>`` (what OPENAI_BASE_URL takes)."""
-        return f"http://127.0.0.1:{self.port}{self.base_path}"
+        return self.url_via("127.0.0.1")
 
     def url_via(self, host: str) -> str:
         """The base URL with ``host`` for the address (a VM reaches the host's
         127.0.0.1 through a DNS override, e.g. ``api.test``)."""
-        return f"http://{host}:{self.port}{self.base_path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}{self.base_path}"
 
     def queue(self, *turns: Turn) -> None:
         """Append turns; each request to a model endpoint consumes the next one."""
@@ -229,6 +241,7 @@ class FakeOpenAI:
 
     @property
     def turns_left(self) -> int:
+        """How many queued turns no request has consumed yet."""
         with self._lock:
             return len(self._script.turns)
 
@@ -254,7 +267,7 @@ class FakeOpenAI:
         try:
             yield self
         finally:
-            trio.from_thread.run_sync(state["scope"].cancel, trio_token=state["token"])
+            state["token"].run_sync_soon(state["scope"].cancel)  # from any thread, trio's own included
             thread.join(30)
 
     # -- the server's side ----------------------------------------------------------------
@@ -264,7 +277,9 @@ class FakeOpenAI:
                 return self._script.turns.pop(0)
             return self._script.default
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+        if self.ssl_context is not None:
+            stream = trio.SSLStream(stream, self.ssl_context, server_side=True)
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_BODY_BYTES)
         try:
             while True:
@@ -283,12 +298,12 @@ class FakeOpenAI:
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return
                 conn.start_next_cycle()
-        except (h11.ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
+        except (h11.ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError):
             return
         finally:
             await stream.aclose()
 
-    async def _answer(self, conn: h11.Connection, stream: trio.SocketStream, request: RecordedRequest) -> None:
+    async def _answer(self, conn: h11.Connection, stream: trio.abc.Stream, request: RecordedRequest) -> None:
         endpoint = "responses" if request.path in self._responses_paths else "chat" if request.path in self._chat_paths else None
         if endpoint is None:
             return await _send_json(conn, stream, 404, _error(f"no route for {request.method} {request.path}", "not_found"))
@@ -356,7 +371,7 @@ class _ResponseBuilder:
             "output": output,
             "parallel_tool_calls": True,
             "tool_choice": "auto",
-            "usage": self.usage() if status == "completed" else None,
+            "usage": self.usage() if status != "in_progress" else None,
         }
 
     def item(self, index: int, done: bool) -> dict[str, Any]:
@@ -376,7 +391,7 @@ class _ResponseBuilder:
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The SSE events of a streamed turn, ``response.completed`` last (left out
-        when the turn hangs)."""
+        when the turn hangs or is cut)."""
         yield self._event("response.created", response=self.response("in_progress", []))
         yield self._event("response.in_progress", response=self.response("in_progress", []))
         for index, item in enumerate(self.turn.items):
@@ -396,7 +411,10 @@ class _ResponseBuilder:
                 yield self._event("response.function_call_arguments.delta", **where, delta=item.arguments)
                 yield self._event("response.function_call_arguments.done", **where, arguments=item.arguments)
             yield self._event("response.output_item.done", output_index=index, item=self.item(index, done=True))
-        if not self.turn.hang:
+        if self.turn.incomplete:
+            response = self.response("incomplete", self.output_items())
+            yield self._event("response.incomplete", response={**response, "incomplete_details": {"reason": "max_output_tokens"}})
+        elif not (self.turn.hang or self.turn.cut):
             yield self._event("response.completed", response=self.response("completed", self.output_items()))
 
     def chat_completion(self) -> dict[str, Any]:
@@ -432,7 +450,7 @@ def _error(message: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": code, "param": None, "code": code}}
 
 
-async def _read_request(conn: h11.Connection, stream: trio.SocketStream) -> tuple[h11.Request | None, bytes]:
+async def _read_request(conn: h11.Connection, stream: trio.abc.Stream) -> tuple[h11.Request | None, bytes]:
     """The next request and its whole body; (None, b"") when the client is done."""
     request: h11.Request | None = None
     body = bytearray()
@@ -452,7 +470,7 @@ async def _read_request(conn: h11.Connection, stream: trio.SocketStream) -> tupl
             return None, b""
 
 
-async def _send_json(conn: h11.Connection, stream: trio.SocketStream, status: int, value: Any) -> None:
+async def _send_json(conn: h11.Connection, stream: trio.abc.Stream, status: int, value: Any) -> None:
     data = json.dumps(value).encode()
     headers = [("content-type", "application/json"), ("content-length", str(len(data)))]
     await stream.send_all(conn.send(h11.Response(status_code=status, headers=headers)))

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.fakes.openai_responses import DEFAULT_API_KEY, FakeOpenAI, say, shell_call
+from tests.fakes.openai_responses import DEFAULT_API_KEY, FakeOpenAI, Turn, say, shell_call
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}", "Content-Type": "application/json"}
 
@@ -148,3 +148,31 @@ def test_a_hanging_turn_streams_its_items_but_never_completes(api):
         response.read1(65536)
     conn.close()
     assert b"response.completed" not in seen
+
+
+def test_a_cut_turn_ends_the_stream_without_response_completed(api):
+    api.queue(say("partial", cut=True))
+    status, _, raw = post(api, "/v1/responses", {"input": "q", "stream": True})
+    kinds = [e["type"] for e in sse_events(raw)]
+    assert status == 200 and kinds[-1] == "response.output_item.done" and "response.completed" not in kinds
+
+
+def test_an_incomplete_turn_ends_with_response_incomplete_and_its_reason(api):
+    api.queue(Turn(items=say("so far").items, incomplete=True))
+    events = sse_events(post(api, "/v1/responses", {"input": "q", "stream": True})[2])
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+def test_one_kept_alive_connection_serves_turn_after_turn(api):
+    api.queue(say("first"), say("second"))
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+    try:
+        texts = []
+        for _ in range(2):
+            conn.request("POST", "/v1/responses", body=json.dumps({"input": "q", "stream": True}), headers=AUTH)
+            events = sse_events(conn.getresponse().read())
+            texts.append(events[-1]["response"]["output"][0]["content"][0]["text"])
+    finally:
+        conn.close()
+    assert texts == ["first", "second"]

@@ -1,4 +1,4 @@
-"""ACP session benchmarks (reference agent in the VM), printed by bench/run.py.
+"""ACP session benchmarks (reference agent and Codex CLI in the VM), printed by bench/run.py.
 
 - session.create: spawning /bin/acp-agent in the VM plus the ACP handshake
   (initialize, session/new), one wire request; peer: process.exec of the same
@@ -14,8 +14,11 @@
   agent_message_chunk without a model (its echo), so the ratio is the cost of the
   network path (connect, request, the first streamed event) over the agent's own
   turn.
-- Codex is not benchmarked yet: the Codex CLI cannot answer a prompt in the VM
-  until its config loading works (see acp/codex.py).
+- Codex (the real Codex CLI in the VM, acp/codex.py) against the same fake:
+  session.create + close (no codex process yet: each prompt turn is one) and time
+  to its first model chunk (a codex process starting from the module cache,
+  loading its config, its request and the first streamed delta), each next to the
+  reference agent doing the same.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ __all__ = ["session_rows"]
 MODEL_HOST = "api.test"
 
 
-def _create_and_close(client: Client, vm: str) -> None:
-    session = client.session.create(vm, "reference", permission_policy="deny")
+def _create_and_close(client: Client, vm: str, agent: AgentCommand | str = "reference") -> None:
+    session = client.session.create(vm, agent, permission_policy="deny")
     client.session.close(session.session_id)
 
 
@@ -56,20 +59,20 @@ def _first_chunk(client: Client, session_id: str, kind: str | None = None) -> fl
     return elapsed
 
 
-def _model_first_chunks(client: Client, n: int) -> list[float]:
+def _model_vm(client: Client, api: FakeOpenAI) -> str:
+    """A VM whose policy lets guests reach the fake API as MODEL_HOST."""
+    policy = NetworkPolicy(
+        rules=[NetworkRule(mode="allow", operations=["*"], patterns=[MODEL_HOST])],
+        dns_overrides={MODEL_HOST: "127.0.0.1"},
+    )
+    return client.vm.create(VmConfig(network=policy)).vm_id
+
+
+def _model_first_chunks(client: Client, vm: str, agent: AgentCommand, n: int) -> list[float]:
     """Time to the first model chunk, n times (after two warm-up turns)."""
-    with FakeOpenAI(default=say("Hello", " from the model")).running() as api:
-        policy = NetworkPolicy(
-            rules=[NetworkRule(mode="allow", operations=["*"], patterns=[MODEL_HOST])],
-            dns_overrides={MODEL_HOST: "127.0.0.1"},
-        )
-        vm = client.vm.create(VmConfig(network=policy)).vm_id
-        env = {"OPENAI_BASE_URL": api.url_via(MODEL_HOST), "OPENAI_API_KEY": DEFAULT_API_KEY}
-        session = client.session.create(vm, AgentCommand(preset="reference", env=env), permission_policy="deny")
-        times = [_first_chunk(client, session.session_id, "agent_message_chunk") for _ in range(n + 2)][2:]
-        client.session.close(session.session_id)
-        client.vm.dispose(vm)
-        assert len(api.model_requests()) == n + 2, "the agent did not ask the model every turn"
+    session = client.session.create(vm, agent, permission_policy="deny")
+    times = [_first_chunk(client, session.session_id, "agent_message_chunk") for _ in range(n + 2)][2:]
+    client.session.close(session.session_id)
     return times
 
 
@@ -83,4 +86,18 @@ def session_rows(client: Client, vm: str, n: int, measure, row) -> None:  # type
     row("prompt -> first session.update", firsts, ("exec echo", measure(lambda: client.process.exec(vm, "echo hi"), n)))
     echo_chunks = [_first_chunk(client, session.session_id, "agent_message_chunk") for _ in range(n)]
     client.session.close(session.session_id)
-    row("prompt -> first model chunk (fake OpenAI)", _model_first_chunks(client, n), ("echo chunk, no model", echo_chunks))
+    with FakeOpenAI(default=say("Hello", " from the model")).running() as api:
+        model_vm = _model_vm(client, api)
+        env = {"OPENAI_BASE_URL": api.url_via(MODEL_HOST), "OPENAI_API_KEY": DEFAULT_API_KEY}
+        reference, codex = AgentCommand(preset="reference", env=env), AgentCommand(preset="codex", env=env)
+        model_chunks = _model_first_chunks(client, model_vm, reference, n)
+        row("prompt -> first model chunk (fake OpenAI)", model_chunks, ("echo chunk, no model", echo_chunks))
+        # a codex turn is a new 30 MB-module process whose history grows: fewer samples
+        k = max(3, n // 20)
+        print("\n== Codex CLI in the VM (fake OpenAI Responses API; peer: the reference agent) ==")
+        row("codex session.create + close", measure(lambda: _create_and_close(client, model_vm, codex), k),
+            ("reference", measure(lambda: _create_and_close(client, model_vm, reference), k)))
+        row("codex prompt -> first model chunk", _model_first_chunks(client, model_vm, codex, k),
+            ("reference", model_chunks))
+        client.vm.dispose(model_vm)
+        assert len(api.model_requests()) >= n + k + 4, "an agent did not ask the model every turn"

@@ -59,13 +59,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat as st
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from . import openat2
+from . import attrcache, openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
 from .limits import FsAccounting
@@ -77,6 +78,8 @@ _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CL
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
 _HOST_MODE_BITS = 0o777  # rule 5b: no setuid, setgid or sticky bit on the host
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _kind(mode: int) -> FileKind:
@@ -112,6 +115,20 @@ def _open_root(host_path: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _changes(fn: F) -> F:
+    """A method that may change host nodes: cached attributes are stale after it
+    (attrcache.py), whether it succeeded or failed half-way."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            attrcache.bump_generation()
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _is_symlink(name: str, dir_fd: int) -> bool:
@@ -313,11 +330,19 @@ class HostFs:
     def lookup(self, dir: HostNode, name: str) -> HostNode | None:
         """Raises: ENOTDIR, EACCES, ELOOP (a component became a symlink)."""
         _check_name(name)
-        with self._dir_fd(dir.parts) as fd:
-            try:
-                return self._child(dir, name, fd)
-            except FileNotFoundError:
-                return None
+        parts = dir.parts + (name,)
+        cache = attrcache.current()
+        s = cache.get(self, parts) if cache is not None else None
+        if s is None:
+            seen = attrcache.generation()
+            with self._dir_fd(dir.parts) as fd:
+                try:
+                    s = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    return None  # never cached: a name created later is seen at once
+            if cache is not None:
+                cache.put(self, parts, s, seen)
+        return HostNode(parts, _kind(s.st_mode), s.st_mode, s.st_ino)
 
     def access_info(self, node: HostNode) -> tuple[int, int, int]:
         uid = self._owner_uid if self._owner_uid is not None else 0
@@ -329,7 +354,15 @@ class HostFs:
         return node.mode, uid, gid
 
     def getattr(self, node: HostNode) -> Stat:
-        return self._to_stat(self._stat(node))
+        cache = attrcache.current()
+        if cache is None or not node.parts:
+            return self._to_stat(self._stat(node))
+        s = cache.get(self, node.parts)
+        if s is None:
+            seen = attrcache.generation()
+            s = self._stat(node)
+            cache.put(self, node.parts, s, seen)
+        return self._to_stat(s)
 
     def readlink(self, node: HostNode) -> str:
         """Raises: EINVAL if not a symlink, ENOENT."""
@@ -341,12 +374,25 @@ class HostFs:
 
     def readdir(self, dir: HostNode) -> list[DirEntry]:
         """Raises: ENOTDIR, ENOENT, EACCES."""
+        # A guest that lists a directory nearly always stats what it lists next
+        # (ls, tar, grep -r, find with tests): an fstatat per entry here, relative
+        # to the listing fd already open, is far cheaper than a confined walk per
+        # entry later, so a process's listing fills its cache (attrcache.py).
+        cache = attrcache.current()
+        seen = attrcache.generation()
         lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
             out: list[DirEntry] = []
             with os.scandir(lfd) as it:
                 for e in it:
-                    if e.is_symlink():
+                    if cache is not None:
+                        try:
+                            s = e.stat(follow_symlinks=False)
+                        except OSError:
+                            continue  # vanished meanwhile
+                        cache.put(self, dir.parts + (e.name,), s, seen)
+                        kind = _kind(s.st_mode)
+                    elif e.is_symlink():
                         kind = FileKind.SYMLINK
                     elif e.is_dir(follow_symlinks=False):
                         kind = FileKind.DIRECTORY
@@ -364,6 +410,7 @@ class HostFs:
         finally:
             os.close(lfd)
 
+    @_changes
     def create(
         self, dir: HostNode, name: str, mode: int, uid: int, gid: int
     ) -> HostNode:
@@ -386,6 +433,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def mkdir(
         self, dir: HostNode, name: str, mode: int, uid: int, gid: int
     ) -> HostNode:
@@ -400,6 +448,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def symlink(
         self, dir: HostNode, name: str, target: str, uid: int, gid: int
     ) -> HostNode:
@@ -417,6 +466,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def link(self, node: HostNode, dir: HostNode, name: str) -> None:
         self._writable()
         _check_name(name)
@@ -435,6 +485,7 @@ class HostFs:
     def rmdir(self, dir: HostNode, name: str) -> None:
         self._remove_entry(dir, name, os.rmdir)
 
+    @_changes
     def _remove_entry(self, dir: HostNode, name: str, remove: Any) -> None:
         self._writable()
         _check_name(name)
@@ -447,6 +498,7 @@ class HostFs:
         last_link = gone.st_nlink <= 1 or st.S_ISDIR(gone.st_mode)
         self._give_back(gone.st_ino, gone.st_size if last_link else 0, 1)
 
+    @_changes
     def rename(
         self, old_dir: HostNode, old_name: str, new_dir: HostNode, new_name: str
     ) -> None:
@@ -490,6 +542,7 @@ class HostFs:
             raise KernelError.eacces(message="host special files cannot be opened")
         return fd
 
+    @_changes
     def setattr(
         self,
         node: HostNode,
@@ -603,6 +656,7 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def pwrite(self, data: bytes, offset: int) -> int:
         fd = self._live()
         self._fs._writable()
@@ -640,6 +694,7 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def truncate(self, size: int) -> None:
         fd = self._live()
         self._fs._writable()
@@ -662,6 +717,7 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def set_attrs(
         self, mode: int | None = None, atime_ns: Any = OMIT, mtime_ns: Any = OMIT
     ) -> None:

@@ -43,6 +43,13 @@
 #     given back (removing a last link, shrinking), so deleting what was already
 #     there earns no credit.  Content present at mount time is not counted:
 #     counting a host tree could be unbounded work.
+#  8. Locking: read-only host syscalls (lookups, stats, listings, readlink,
+#     opening a file) run without the VM lock (unlocked.py), so other guest
+#     threads of the VM are not queued behind host I/O; changes keep it.
+#     Confinement does not depend on the lock: it is rule 2, per syscall.
+#
+# Caching: a guest process's lookups and stats may be answered from its
+# attribute cache (attrcache.py); host operations never are.
 #
 # Ownership: uid/gid are reported as `owner_uid`/`owner_gid` (default 1000, the
 # VM user) rather than the host's numbers, so a guest running as 1000 can use
@@ -70,6 +77,7 @@ from . import attrcache, openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
 from .limits import FsAccounting
+from .unlocked import HostSections
 
 __all__ = ["HostFs", "HostNode"]
 
@@ -170,6 +178,8 @@ class HostFs:
         read_only: refuse every mutation with EROFS.
         owner_uid, owner_gid: ids reported for every node (None = host ids).
         accounting: the quota guest additions are charged to (rule 7; None: none).
+        vm_lock: the VM lock the VFS holds around operations; read-only host
+            syscalls run without it (rule 8; None: keep whatever the caller holds).
 
     Raises:
         KernelError: ENOENT/ENOTDIR/EACCES if host_path is not a usable directory.
@@ -182,8 +192,10 @@ class HostFs:
         owner_uid: int | None = 1000,
         owner_gid: int | None = 1000,
         accounting: FsAccounting | None = None,
+        vm_lock: Any | None = None,
     ) -> None:
         self.dev = allocate_dev()
+        self._sections = HostSections(vm_lock)
         self.accounting = accounting
         # rule 7: host inode -> bytes / directory entries charged for it
         self._bytes_by_ino: dict[int, int] = {}
@@ -297,11 +309,12 @@ class HostFs:
         self.accounting.release(freed, dropped)
 
     def _stat(self, node: HostNode) -> os.stat_result:
-        if not node.parts:
-            with self._dir_fd(()) as fd:
-                return os.stat(fd)
-        with self._parent_fd(node) as (fd, name):
-            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+        with self._sections.section():
+            if not node.parts:
+                with self._dir_fd(()) as fd:
+                    return os.stat(fd)
+            with self._parent_fd(node) as (fd, name):
+                return os.stat(name, dir_fd=fd, follow_symlinks=False)
 
     def _to_stat(self, s: os.stat_result) -> Stat:
         uid = s.st_uid if self._owner_uid is None else self._owner_uid
@@ -335,7 +348,7 @@ class HostFs:
         s = cache.get(self, parts) if cache is not None else None
         if s is None:
             seen = attrcache.generation()
-            with self._dir_fd(dir.parts) as fd:
+            with self._sections.section(), self._dir_fd(dir.parts) as fd:
                 try:
                     s = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 except FileNotFoundError:
@@ -366,7 +379,7 @@ class HostFs:
 
     def readlink(self, node: HostNode) -> str:
         """Raises: EINVAL if not a symlink, ENOENT."""
-        with self._parent_fd(node) as (fd, name):
+        with self._sections.section(), self._parent_fd(node) as (fd, name):
             try:
                 return os.readlink(name, dir_fd=fd)
             except OSError as exc:
@@ -380,6 +393,10 @@ class HostFs:
         # entry later, so a process's listing fills its cache (attrcache.py).
         cache = attrcache.current()
         seen = attrcache.generation()
+        with self._sections.section():
+            return self._list(dir, cache, seen)
+
+    def _list(self, dir: HostNode, cache: attrcache.AttrCache | None, seen: int) -> list[DirEntry]:
         lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
             out: list[DirEntry] = []
@@ -513,6 +530,10 @@ class HostFs:
 
     def _open_fd(self, node: HostNode, access: int) -> int:
         """Open the node's host file without following symlinks; regular files only."""
+        with self._sections.section():
+            return self._open_regular(node, access)
+
+    def _open_regular(self, node: HostNode, access: int) -> int:
         with self._parent_fd(node) as (pfd, name):
             try:
                 # Refuse non-regular files before opening them at all (opening a
@@ -594,10 +615,11 @@ class HostFs:
         return a.parts == b.parts or (a.ino == b.ino and a.kind is b.kind)
 
     def close(self) -> None:
-        """Close the root fd (on unmount).  Later operations fail with EIO."""
+        """Close the root fd (on unmount).  Later operations fail with EIO; one
+        running without the VM lock keeps the fd until it is done (unlocked.py)."""
         fd, self._root_fd = self._root_fd, None
         if fd is not None:
-            os.close(fd)
+            self._sections.close_fd(fd)
 
 
 def _fd_setattr(fd: int, mode: int | None, atime_ns: Any, mtime_ns: Any) -> None:

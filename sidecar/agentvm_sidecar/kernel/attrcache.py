@@ -35,7 +35,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -67,27 +66,28 @@ def generation() -> int:
 
 
 class AttrCache:
-    """lstat results by (filesystem, components); see the module header."""
+    """What a filesystem saw at (filesystem, components): an lstat result and the
+    node it made of it (the filesystem decides); see the module header."""
 
     __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, os.stat_result]] = {}
+        self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
 
-    def get(self, fs: object, parts: tuple[str, ...]) -> os.stat_result | None:
+    def get(self, fs: object, parts: tuple[str, ...]) -> Any | None:
         entry = self._entries.get((fs, parts))
         if entry is None:
             return None
-        deadline, generation, st = entry
+        deadline, generation, seen = entry
         if generation != _current_generation or time.monotonic() > deadline:
             return None
-        return st
+        return seen
 
-    def put(self, fs: object, parts: tuple[str, ...], st: os.stat_result, seen: int) -> None:
-        """Keep ``st``, an lstat taken at generation ``seen``."""
+    def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:
+        """Keep ``seen``, taken from the host at ``generation``."""
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[(fs, parts)] = (time.monotonic() + TTL_SECONDS, seen, st)
+        self._entries[(fs, parts)] = (time.monotonic() + TTL_SECONDS, generation, seen)
 
 
 def current() -> AttrCache | None:

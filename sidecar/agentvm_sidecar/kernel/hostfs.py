@@ -342,20 +342,27 @@ class HostFs:
 
     def lookup(self, dir: HostNode, name: str) -> HostNode | None:
         """Raises: ENOTDIR, EACCES, ELOOP (a component became a symlink)."""
-        _check_name(name)
         parts = dir.parts + (name,)
         cache = attrcache.current()
-        s = cache.get(self, parts) if cache is not None else None
-        if s is None:
-            seen = attrcache.generation()
-            with self._sections.section(), self._dir_fd(dir.parts) as fd:
-                try:
-                    s = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    return None  # never cached: a name created later is seen at once
-            if cache is not None:
-                cache.put(self, parts, s, seen)
-        return HostNode(parts, _kind(s.st_mode), s.st_mode, s.st_ino)
+        if cache is not None:
+            hit = cache.get(self, parts)
+            if hit is not None:
+                return hit[1]  # its name was checked when it was cached
+        _check_name(name)
+        seen = attrcache.generation()
+        with self._sections.section(), self._dir_fd(dir.parts) as fd:
+            try:
+                s = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return None  # never cached: a name created later is seen at once
+        return self._seen(cache, parts, s, seen)
+
+    def _seen(self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], s: os.stat_result, generation: int) -> HostNode:
+        """The node of lstat result ``s``, kept in ``cache`` with it."""
+        node = HostNode(parts, _kind(s.st_mode), s.st_mode, s.st_ino)
+        if cache is not None:
+            cache.put(self, parts, (s, node), generation)
+        return node
 
     def access_info(self, node: HostNode) -> tuple[int, int, int]:
         uid = self._owner_uid if self._owner_uid is not None else 0
@@ -370,11 +377,12 @@ class HostFs:
         cache = attrcache.current()
         if cache is None or not node.parts:
             return self._to_stat(self._stat(node))
-        s = cache.get(self, node.parts)
-        if s is None:
-            seen = attrcache.generation()
-            s = self._stat(node)
-            cache.put(self, node.parts, s, seen)
+        hit = cache.get(self, node.parts)
+        if hit is not None:
+            return self._to_stat(hit[0])
+        seen = attrcache.generation()
+        s = self._stat(node)
+        self._seen(cache, node.parts, s, seen)
         return self._to_stat(s)
 
     def readlink(self, node: HostNode) -> str:
@@ -407,8 +415,7 @@ class HostFs:
                             s = e.stat(follow_symlinks=False)
                         except OSError:
                             continue  # vanished meanwhile
-                        cache.put(self, dir.parts + (e.name,), s, seen)
-                        kind = _kind(s.st_mode)
+                        kind = self._seen(cache, dir.parts + (e.name,), s, seen).kind
                     elif e.is_symlink():
                         kind = FileKind.SYMLINK
                     elif e.is_dir(follow_symlinks=False):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _kernel_helpers import raises_errno
 
-from agentvm_sidecar.kernel import USER, FsAccounting, HostFs, KernelError, Vfs, attrcache
+from agentvm_sidecar.kernel import USER, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache
 from agentvm_sidecar.kernel import OpenFlags as O
 
 
@@ -114,3 +114,23 @@ def test_a_cached_directory_swapped_for_a_symlink_on_the_host_does_not_escape(sh
         with pytest.raises(KernelError) as excinfo:
             attempt()
         assert excinfo.value.errno in ("ELOOP", "ENOTDIR")  # openat2, or the O_NOFOLLOW walk
+
+
+def test_the_cache_is_charged_to_the_vm_memory_budget_while_it_holds_entries(share: Path) -> None:
+    vm = _vm(share)
+    budget = MemoryBudget(attrcache.CACHE_BYTES, "VM memory")
+    with attrcache.process_cache(budget):
+        assert budget.used == 0  # nothing cached yet
+        vm.stat("/mnt/host/sub/file.txt")
+        assert budget.used == attrcache.CACHE_BYTES
+    assert budget.used == 0
+
+
+def test_a_process_the_budget_cannot_cover_runs_without_a_cache(share: Path) -> None:
+    vm = _vm(share)
+    budget = MemoryBudget(attrcache.CACHE_BYTES - 1, "VM memory")
+    with attrcache.process_cache(budget):
+        assert vm.stat("/mnt/host/sub/file.txt").size == 6
+        (share / "sub" / "file.txt").write_bytes(b"changed on the host")
+        assert vm.stat("/mnt/host/sub/file.txt").size == 19  # asked the host again
+        assert budget.used == 0

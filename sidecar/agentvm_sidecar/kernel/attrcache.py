@@ -30,7 +30,11 @@
 #  * Time: an entry lives TTL_SECONDS, which bounds how late a running process
 #    sees a change made on the host by someone other than this sidecar.
 #
-# Memory: at most MAX_ENTRIES per process (cleared when full), about 200 bytes each.
+# Memory: at most MAX_ENTRIES per process (cleared when full), ENTRY_BYTES each
+# (measured: the lstat result, the node, its components and the key, ~1 KiB).  A
+# process's first entry reserves the whole cache from the VM's memory budget, so
+# 128 processes cannot hold uncharged megabytes; when the budget cannot cover it,
+# that process runs without a cache (slower, never failing).
 
 from __future__ import annotations
 
@@ -41,10 +45,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["MAX_ENTRIES", "TTL_SECONDS", "AttrCache", "bump_generation", "current", "generation", "process_cache"]
+from .errors import KernelError
+from .limits import MemoryBudget
+
+__all__ = ["CACHE_BYTES", "MAX_ENTRIES", "TTL_SECONDS", "AttrCache", "bump_generation", "current", "generation", "process_cache"]
 
 TTL_SECONDS = 1.0
-MAX_ENTRIES = 1024
+MAX_ENTRIES = 512
+ENTRY_BYTES = 1024
+CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES
 
 _generation = itertools.count(1)
 _current_generation = 0  # the last value taken from _generation
@@ -69,10 +78,19 @@ class AttrCache:
     """What a filesystem saw at (filesystem, components): an lstat result and the
     node it made of it (the filesystem decides); see the module header."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_budget", "_entries", "_state")
 
-    def __init__(self) -> None:
+    def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
+        self._budget = budget
+        self._state = _UNCHARGED if budget is not None else _CHARGED
+
+    def close(self) -> None:
+        """Drop every entry and give the reservation back."""
+        self._entries.clear()
+        if self._state is _CHARGED and self._budget is not None:
+            self._budget.release(CACHE_BYTES)
+        self._state = _OFF
 
     def get(self, fs: object, parts: tuple[str, ...]) -> Any | None:
         entry = self._entries.get((fs, parts))
@@ -85,9 +103,25 @@ class AttrCache:
 
     def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:
         """Keep ``seen``, taken from the host at ``generation``."""
+        if self._state is not _CHARGED and not self._charge():
+            return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         self._entries[(fs, parts)] = (time.monotonic() + TTL_SECONDS, generation, seen)
+
+
+    def _charge(self) -> bool:
+        if self._state is _UNCHARGED:
+            assert self._budget is not None
+            try:
+                self._budget.reserve(CACHE_BYTES)
+                self._state = _CHARGED
+            except KernelError:
+                self._state = _OFF
+        return self._state is _CHARGED
+
+
+_UNCHARGED, _CHARGED, _OFF = "uncharged", "charged", "off"
 
 
 def current() -> AttrCache | None:
@@ -96,10 +130,12 @@ def current() -> AttrCache | None:
 
 
 @contextmanager
-def process_cache() -> Iterator[AttrCache]:
-    """Give the calling thread (one guest process) a fresh cache for the block."""
-    _local.cache = cache = AttrCache()
+def process_cache(budget: MemoryBudget | None = None) -> Iterator[AttrCache]:
+    """Give the calling thread (one guest process) a fresh cache for the block,
+    charged to ``budget`` (the VM's memory) once it holds anything."""
+    _local.cache = cache = AttrCache(budget)
     try:
         yield cache
     finally:
         _local.cache = None
+        cache.close()

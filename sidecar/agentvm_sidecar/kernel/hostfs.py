@@ -409,8 +409,9 @@ class HostFs:
         try:
             out: list[DirEntry] = []
             with os.scandir(lfd) as it:
-                for e in it:
-                    if cache is not None:
+                for i, e in enumerate(it):
+                    # beyond what the cache holds, stats would only evict each other
+                    if cache is not None and i < attrcache.MAX_ENTRIES:
                         try:
                             s = e.stat(follow_symlinks=False)
                         except OSError:

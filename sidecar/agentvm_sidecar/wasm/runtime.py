@@ -157,7 +157,7 @@ class GuestRuntime:
         # (as RLIMIT_CPU), and every image runs on this same thread.
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
         try:
-            with process_cache():  # what this process saw of host_dir nodes (attrcache.py)
+            with process_cache(kernel.guest_memory):  # what it saw of host_dir nodes (attrcache.py)
                 while True:
                     if program.module is None:  # guest-built: compiled in the process's own time
                         program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())

@@ -6,11 +6,14 @@ commands, pipe throughput, concurrency (N commands at once in one VM and in N VM
 against the same N one after another) and start-up. Timings are printed, never
 asserted.
 
-Run alone with ``python bench/agent_work.py [--quick]``, or as part of ``make bench``.
+Run alone with ``python bench/agent_work.py [--quick] [--only files|pipes|concurrency]``
+(``--only`` may repeat; ``--counts 1,10`` picks the concurrency levels), or as part
+of ``make bench``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import shutil
@@ -38,6 +41,7 @@ FILE_ROWS = [
 ]
 PIPE_BYTES = 100_000_000
 CONCURRENT_COMMAND = "grep -rn import . | wc -l"
+SECTIONS = ("files", "pipes", "concurrency")
 
 
 def copy_project(dest: pathlib.Path) -> None:
@@ -78,8 +82,18 @@ def sidecar_cpu(client: AsyncClient) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs per row")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--counts", default="1,10,20", help="concurrency levels, comma-separated")
+    return parser.parse_args()
+
+
 async def main() -> None:
-    quick = "--quick" in sys.argv
+    args = options()
+    sections = set(args.only or SECTIONS)
+    quick = args.quick
     n = 5 if quick else 20
     with tempfile.TemporaryDirectory() as tmp:
         project = pathlib.Path(tmp) / "project"
@@ -95,40 +109,53 @@ async def main() -> None:
                     times.append(await timed(lambda: client.process.exec(vm, command, timeout_ms=120_000)))
                 return times[1:]
 
-            print(f"\n== agent work over a host_dir project ({nfiles} files; peer: host bash over a copy) ==")
-            for command in FILE_ROWS:
-                row(command, await run_in_vm(command), ("bash", host_bash(f"cd {project} && {command}", n)))
-
-            print("\n== pipes (peer: host bash) ==")
-            yes = f"yes abcdefghij | head -c {PIPE_BYTES} | wc -c"
-            m = 2 if quick else 5
-            vm_yes = await run_in_vm(yes, m)
-            row(f"{yes}  {mb_per_s(vm_yes, PIPE_BYTES)}", vm_yes, ("bash", host_bash(yes, m)))
-            big = project.parent / "big.bin"
-            big.write_bytes(os.urandom(PIPE_BYTES))
-            await client.fs.mount(vm, HostDirMount(path="/data", host_path=str(project.parent), read_only=True))
-            cat = "cat /data/big.bin | wc -c"
-            vm_cat = await run_in_vm(cat, m)
-            row(f"cat 100 MB | wc -c  {mb_per_s(vm_cat, PIPE_BYTES)}", vm_cat, ("bash", host_bash(f"cat {big} | wc -c", m)))
-
-            print("\n== concurrency: N x '" + CONCURRENT_COMMAND + "' (wall time; CPU s per command) ==")
-            for count in (1, 10, 20):
-                seq_t0 = time.perf_counter()
-                for _ in range(count):
-                    await client.process.exec(vm, CONCURRENT_COMMAND, timeout_ms=120_000)
-                sequential = time.perf_counter() - seq_t0
-                one_vm, cpu_one = await concurrent(client, [vm] * count, CONCURRENT_COMMAND)
-                many = [(await client.vm.create(config)).vm_id for _ in range(count)]
-                n_vms, cpu_many = await concurrent(client, many, CONCURRENT_COMMAND)
-                for v in many:
-                    await client.vm.dispose(v)
-                print(
-                    f"N={count:<3} one after another {sequential:7.2f} s   concurrent in one VM {one_vm:7.2f} s"
-                    f" ({one_vm / sequential:5.2f}x, {cpu_one[0]:.2f} CPU s each)   in N VMs {n_vms:7.2f} s"
-                    f" ({n_vms / sequential:5.2f}x, {cpu_many[0]:.2f} CPU s each)",
-                    flush=True,
-                )
+            if "files" in sections:
+                await file_rows(project, nfiles, n, run_in_vm)
+            if "pipes" in sections:
+                await pipe_rows(client, vm, project, quick, run_in_vm)
+            if "concurrency" in sections:
+                await concurrency_rows(client, vm, config, [int(c) for c in args.counts.split(",")])
             await client.vm.dispose(vm)
+
+
+async def file_rows(project: pathlib.Path, nfiles: int, n: int, run_in_vm) -> None:  # type: ignore[no-untyped-def]
+    print(f"\n== agent work over a host_dir project ({nfiles} files; peer: host bash over a copy) ==")
+    for command in FILE_ROWS:
+        row(command, await run_in_vm(command), ("bash", host_bash(f"cd {project} && {command}", n)))
+
+
+async def pipe_rows(client: AsyncClient, vm: str, project: pathlib.Path, quick: bool, run_in_vm) -> None:  # type: ignore[no-untyped-def]
+    print("\n== pipes (peer: host bash) ==")
+    yes = f"yes abcdefghij | head -c {PIPE_BYTES} | wc -c"
+    m = 2 if quick else 5
+    vm_yes = await run_in_vm(yes, m)
+    row(f"{yes}  {mb_per_s(vm_yes, PIPE_BYTES)}", vm_yes, ("bash", host_bash(yes, m)))
+    big = project.parent / "big.bin"
+    big.write_bytes(os.urandom(PIPE_BYTES))
+    await client.fs.mount(vm, HostDirMount(path="/data", host_path=str(project.parent), read_only=True))
+    cat = "cat /data/big.bin | wc -c"
+    vm_cat = await run_in_vm(cat, m)
+    row(f"cat 100 MB | wc -c  {mb_per_s(vm_cat, PIPE_BYTES)}", vm_cat, ("bash", host_bash(f"cat {big} | wc -c", m)))
+
+
+async def concurrency_rows(client: AsyncClient, vm: str, config: VmConfig, counts: list[int]) -> None:
+    print("\n== concurrency: N x '" + CONCURRENT_COMMAND + "' (wall time; CPU s per command) ==")
+    for count in counts:
+        seq_t0 = time.perf_counter()
+        for _ in range(count):
+            await client.process.exec(vm, CONCURRENT_COMMAND, timeout_ms=120_000)
+        sequential = time.perf_counter() - seq_t0
+        one_vm, cpu_one = await concurrent(client, [vm] * count, CONCURRENT_COMMAND)
+        many = [(await client.vm.create(config)).vm_id for _ in range(count)]
+        n_vms, cpu_many = await concurrent(client, many, CONCURRENT_COMMAND)
+        for v in many:
+            await client.vm.dispose(v)
+        print(
+            f"N={count:<3} one after another {sequential:7.2f} s   concurrent in one VM {one_vm:7.2f} s"
+            f" ({one_vm / sequential:5.2f}x, {cpu_one[0]:.2f} CPU s each)   in N VMs {n_vms:7.2f} s"
+            f" ({n_vms / sequential:5.2f}x, {cpu_many[0]:.2f} CPU s each)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -242,7 +242,9 @@ class FileHandle:
             if self.kind is not FileKind.DIRECTORY:
                 raise KernelError.enotdir(self.path)
             if self._entries is None or refresh:
-                self._drop_snapshot()
+                # A host_dir listing runs without the VM lock (unlocked.py), so
+                # another thread may refresh this handle meanwhile: the old
+                # snapshot is given back only when the new one is installed.
                 fs = self._mount.fs
                 me = fs.getattr(self._node).ino
                 if self._parent is not None:
@@ -255,7 +257,10 @@ class FileHandle:
                     DirEntry("..", FileKind.DIRECTORY, up),
                     *fs.readdir(self._node),
                 )
+                if self._closed:
+                    raise KernelError.ebadf()
                 cost = snapshot_cost(entries)
+                self._drop_snapshot()
                 if self._snapshots is not None:
                     self._snapshots.reserve(cost)
                 self._entries, self._entries_cost = entries, cost

@@ -43,6 +43,13 @@
 #     given back (removing a last link, shrinking), so deleting what was already
 #     there earns no credit.  Content present at mount time is not counted:
 #     counting a host tree could be unbounded work.
+#  8. Locking: read-only host syscalls (lookups, stats, listings, readlink,
+#     opening a file) run without the VM lock (unlocked.py), so other guest
+#     threads of the VM are not queued behind host I/O; changes keep it.
+#     Confinement does not depend on the lock: it is rule 2, per syscall.
+#
+# Caching: a guest process's lookups and stats may be answered from its
+# attribute cache (attrcache.py); host operations never are.
 #
 # Ownership: uid/gid are reported as `owner_uid`/`owner_gid` (default 1000, the
 # VM user) rather than the host's numbers, so a guest running as 1000 can use
@@ -59,16 +66,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat as st
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from . import openat2
+from . import attrcache, openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
 from .limits import FsAccounting
+from .unlocked import HostSections
 
 __all__ = ["HostFs", "HostNode"]
 
@@ -77,6 +86,8 @@ _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CL
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
 _HOST_MODE_BITS = 0o777  # rule 5b: no setuid, setgid or sticky bit on the host
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _kind(mode: int) -> FileKind:
@@ -112,6 +123,20 @@ def _open_root(host_path: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _changes(fn: F) -> F:
+    """A method that may change host nodes: cached attributes are stale after it
+    (attrcache.py), whether it succeeded or failed half-way."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            attrcache.bump_generation()
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _is_symlink(name: str, dir_fd: int) -> bool:
@@ -153,6 +178,8 @@ class HostFs:
         read_only: refuse every mutation with EROFS.
         owner_uid, owner_gid: ids reported for every node (None = host ids).
         accounting: the quota guest additions are charged to (rule 7; None: none).
+        vm_lock: the VM lock the VFS holds around operations; read-only host
+            syscalls run without it (rule 8; None: keep whatever the caller holds).
 
     Raises:
         KernelError: ENOENT/ENOTDIR/EACCES if host_path is not a usable directory.
@@ -165,8 +192,10 @@ class HostFs:
         owner_uid: int | None = 1000,
         owner_gid: int | None = 1000,
         accounting: FsAccounting | None = None,
+        vm_lock: Any | None = None,
     ) -> None:
         self.dev = allocate_dev()
+        self._sections = HostSections(vm_lock)
         self.accounting = accounting
         # rule 7: host inode -> bytes / directory entries charged for it
         self._bytes_by_ino: dict[int, int] = {}
@@ -280,11 +309,12 @@ class HostFs:
         self.accounting.release(freed, dropped)
 
     def _stat(self, node: HostNode) -> os.stat_result:
-        if not node.parts:
-            with self._dir_fd(()) as fd:
-                return os.stat(fd)
-        with self._parent_fd(node) as (fd, name):
-            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+        with self._sections.section():
+            if not node.parts:
+                with self._dir_fd(()) as fd:
+                    return os.stat(fd)
+            with self._parent_fd(node) as (fd, name):
+                return os.stat(name, dir_fd=fd, follow_symlinks=False)
 
     def _to_stat(self, s: os.stat_result) -> Stat:
         uid = s.st_uid if self._owner_uid is None else self._owner_uid
@@ -312,12 +342,27 @@ class HostFs:
 
     def lookup(self, dir: HostNode, name: str) -> HostNode | None:
         """Raises: ENOTDIR, EACCES, ELOOP (a component became a symlink)."""
+        parts = dir.parts + (name,)
+        cache = attrcache.current()
+        if cache is not None:
+            hit = cache.get(self, parts)
+            if hit is not None:
+                return hit[1]  # its name was checked when it was cached
         _check_name(name)
-        with self._dir_fd(dir.parts) as fd:
+        seen = attrcache.generation()
+        with self._sections.section(), self._dir_fd(dir.parts) as fd:
             try:
-                return self._child(dir, name, fd)
+                s = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
-                return None
+                return None  # never cached: a name created later is seen at once
+        return self._seen(cache, parts, s, seen)
+
+    def _seen(self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], s: os.stat_result, generation: int) -> HostNode:
+        """The node of lstat result ``s``, kept in ``cache`` with it."""
+        node = HostNode(parts, _kind(s.st_mode), s.st_mode, s.st_ino)
+        if cache is not None:
+            cache.put(self, parts, (s, node), generation)
+        return node
 
     def access_info(self, node: HostNode) -> tuple[int, int, int]:
         uid = self._owner_uid if self._owner_uid is not None else 0
@@ -329,11 +374,20 @@ class HostFs:
         return node.mode, uid, gid
 
     def getattr(self, node: HostNode) -> Stat:
-        return self._to_stat(self._stat(node))
+        cache = attrcache.current()
+        if cache is None or not node.parts:
+            return self._to_stat(self._stat(node))
+        hit = cache.get(self, node.parts)
+        if hit is not None:
+            return self._to_stat(hit[0])
+        seen = attrcache.generation()
+        s = self._stat(node)
+        self._seen(cache, node.parts, s, seen)
+        return self._to_stat(s)
 
     def readlink(self, node: HostNode) -> str:
         """Raises: EINVAL if not a symlink, ENOENT."""
-        with self._parent_fd(node) as (fd, name):
+        with self._sections.section(), self._parent_fd(node) as (fd, name):
             try:
                 return os.readlink(name, dir_fd=fd)
             except OSError as exc:
@@ -341,12 +395,29 @@ class HostFs:
 
     def readdir(self, dir: HostNode) -> list[DirEntry]:
         """Raises: ENOTDIR, ENOENT, EACCES."""
+        # A guest that lists a directory nearly always stats what it lists next
+        # (ls, tar, grep -r, find with tests): an fstatat per entry here, relative
+        # to the listing fd already open, is far cheaper than a confined walk per
+        # entry later, so a process's listing fills its cache (attrcache.py).
+        cache = attrcache.current()
+        seen = attrcache.generation()
+        with self._sections.section():
+            return self._list(dir, cache, seen)
+
+    def _list(self, dir: HostNode, cache: attrcache.AttrCache | None, seen: int) -> list[DirEntry]:
         lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
             out: list[DirEntry] = []
             with os.scandir(lfd) as it:
-                for e in it:
-                    if e.is_symlink():
+                for i, e in enumerate(it):
+                    # beyond what the cache holds, stats would only evict each other
+                    if cache is not None and i < attrcache.MAX_ENTRIES:
+                        try:
+                            s = e.stat(follow_symlinks=False)
+                        except OSError:
+                            continue  # vanished meanwhile
+                        kind = self._seen(cache, dir.parts + (e.name,), s, seen).kind
+                    elif e.is_symlink():
                         kind = FileKind.SYMLINK
                     elif e.is_dir(follow_symlinks=False):
                         kind = FileKind.DIRECTORY
@@ -364,6 +435,7 @@ class HostFs:
         finally:
             os.close(lfd)
 
+    @_changes
     def create(
         self, dir: HostNode, name: str, mode: int, uid: int, gid: int
     ) -> HostNode:
@@ -386,6 +458,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def mkdir(
         self, dir: HostNode, name: str, mode: int, uid: int, gid: int
     ) -> HostNode:
@@ -400,6 +473,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def symlink(
         self, dir: HostNode, name: str, target: str, uid: int, gid: int
     ) -> HostNode:
@@ -417,6 +491,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def link(self, node: HostNode, dir: HostNode, name: str) -> None:
         self._writable()
         _check_name(name)
@@ -435,6 +510,7 @@ class HostFs:
     def rmdir(self, dir: HostNode, name: str) -> None:
         self._remove_entry(dir, name, os.rmdir)
 
+    @_changes
     def _remove_entry(self, dir: HostNode, name: str, remove: Any) -> None:
         self._writable()
         _check_name(name)
@@ -447,6 +523,7 @@ class HostFs:
         last_link = gone.st_nlink <= 1 or st.S_ISDIR(gone.st_mode)
         self._give_back(gone.st_ino, gone.st_size if last_link else 0, 1)
 
+    @_changes
     def rename(
         self, old_dir: HostNode, old_name: str, new_dir: HostNode, new_name: str
     ) -> None:
@@ -461,6 +538,10 @@ class HostFs:
 
     def _open_fd(self, node: HostNode, access: int) -> int:
         """Open the node's host file without following symlinks; regular files only."""
+        with self._sections.section():
+            return self._open_regular(node, access)
+
+    def _open_regular(self, node: HostNode, access: int) -> int:
         with self._parent_fd(node) as (pfd, name):
             try:
                 # Refuse non-regular files before opening them at all (opening a
@@ -490,6 +571,7 @@ class HostFs:
             raise KernelError.eacces(message="host special files cannot be opened")
         return fd
 
+    @_changes
     def setattr(
         self,
         node: HostNode,
@@ -541,10 +623,11 @@ class HostFs:
         return a.parts == b.parts or (a.ino == b.ino and a.kind is b.kind)
 
     def close(self) -> None:
-        """Close the root fd (on unmount).  Later operations fail with EIO."""
+        """Close the root fd (on unmount).  Later operations fail with EIO; one
+        running without the VM lock keeps the fd until it is done (unlocked.py)."""
         fd, self._root_fd = self._root_fd, None
         if fd is not None:
-            os.close(fd)
+            self._sections.close_fd(fd)
 
 
 def _fd_setattr(fd: int, mode: int | None, atime_ns: Any, mtime_ns: Any) -> None:
@@ -603,6 +686,7 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def pwrite(self, data: bytes, offset: int) -> int:
         fd = self._live()
         self._fs._writable()
@@ -640,6 +724,7 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def truncate(self, size: int) -> None:
         fd = self._live()
         self._fs._writable()
@@ -662,6 +747,7 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    @_changes
     def set_attrs(
         self, mode: int | None = None, atime_ns: Any = OMIT, mtime_ns: Any = OMIT
     ) -> None:

@@ -99,7 +99,7 @@ class Kernel:
             self.limits.fs_max_inodes if max_inodes is None else max_inodes,
         )
         try:
-            fs = HostFs(host_path, read_only=read_only, accounting=quota)
+            fs = HostFs(host_path, read_only=read_only, accounting=quota, vm_lock=self.lock)
         except KernelError as exc:
             raise KernelError(exc.errno, f"host_dir mount: host path {host_path!r}: {exc.message}", path) from None
         try:

@@ -38,6 +38,11 @@ class Watchable:
             self._watchers.discard(callback)
 
     def _notify(self) -> None:
+        if not self._watchers:
+            # Read without the lock (one atomic step under the GIL): a watcher
+            # registers first and checks readiness after, so it never misses a
+            # change that happened before it was in the set.
+            return
         with self._cond:
             watchers = list(self._watchers)
         for callback in watchers:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 from wasmtime import _bindings as ffi
 
+from ..kernel.attrcache import process_cache
 from ..kernel.errors import KernelError
 from ..kernel.limits import CPU_LIMIT_EXIT_CODE
 from ..kernel.process import ExitStatus, Process
@@ -156,22 +157,23 @@ class GuestRuntime:
         # (as RLIMIT_CPU), and every image runs on this same thread.
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
         try:
-            while True:
-                if program.module is None:  # guest-built: compiled in the process's own time
-                    program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())
-                    cpu_deadline -= spent
-                ctx = self._run_image(kernel, proc, program, cpu_deadline)
-                exec_request, exit_status = ctx.exec_request, ctx.exit_status
-                # Drop the image's Store now: its linear memory goes back to the
-                # VM's memory budget before a new image (or the exit) happens.
-                del ctx
-                set_current_context(None)
-                if exec_request is None:
-                    status = exit_status or ExitStatus(TRAP_EXIT_CODE)
-                    break
-                program, env = exec_request
-                proc.argv, proc.env = program.argv, env
-                proc.fds.close_cloexec()
+            with process_cache(kernel.guest_memory):  # what it saw of host_dir nodes (attrcache.py)
+                while True:
+                    if program.module is None:  # guest-built: compiled in the process's own time
+                        program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())
+                        cpu_deadline -= spent
+                    ctx = self._run_image(kernel, proc, program, cpu_deadline)
+                    exec_request, exit_status = ctx.exec_request, ctx.exit_status
+                    # Drop the image's Store now: its linear memory goes back to the
+                    # VM's memory budget before a new image (or the exit) happens.
+                    del ctx
+                    set_current_context(None)
+                    if exec_request is None:
+                        status = exit_status or ExitStatus(TRAP_EXIT_CODE)
+                        break
+                    program, env = exec_request
+                    proc.argv, proc.env = program.argv, env
+                    proc.fds.close_cloexec()
         except CompileFailed as exc:
             status = exc.status
         except BaseException:

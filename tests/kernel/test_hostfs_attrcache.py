@@ -1,0 +1,136 @@
+"""host_dir attribute cache (kernel/attrcache.py): a guest process's repeated stats
+of the same path are answered from what it just saw, without ever showing it a
+change made through this sidecar late, and without weakening confinement.
+
+Each test runs the VFS inside ``process_cache()``, as a guest process's thread does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _kernel_helpers import raises_errno
+
+from agentvm_sidecar.kernel import USER, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache
+from agentvm_sidecar.kernel import OpenFlags as O
+
+
+@pytest.fixture
+def share(tmp_path: Path) -> Path:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_bytes(b"OUTSIDE SECRET")
+    share = tmp_path / "share"
+    (share / "sub").mkdir(parents=True)
+    (share / "sub" / "file.txt").write_bytes(b"inside")
+    return share
+
+
+def _vm(share: Path) -> Vfs:
+    vfs = Vfs.with_default_tree(FsAccounting())
+    vfs.mkdir("/mnt/host", recursive=True)
+    vfs.mount("/mnt/host", HostFs(share))
+    return vfs
+
+
+@pytest.fixture
+def cached() -> Iterator[attrcache.AttrCache]:
+    with attrcache.process_cache() as cache:
+        yield cache
+
+
+def test_repeated_stats_are_answered_from_the_cache_until_the_host_changes(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6
+    (share / "sub" / "file.txt").write_bytes(b"changed on the host")  # not through this sidecar
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6  # within TTL_SECONDS: what was just seen
+
+
+def test_a_change_made_through_the_vfs_is_seen_at_once(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6
+    h = vm.open("/mnt/host/sub/file.txt", O.WRITE | O.APPEND, cred=USER)
+    h.write(b" and more")
+    h.close()
+    assert vm.stat("/mnt/host/sub/file.txt").size == 15
+    vm.chmod("/mnt/host/sub/file.txt", 0o600)
+    assert vm.stat("/mnt/host/sub/file.txt").mode & 0o777 == 0o600
+    vm.rename("/mnt/host/sub/file.txt", "/mnt/host/sub/moved.txt")
+    with raises_errno("ENOENT"):
+        vm.stat("/mnt/host/sub/file.txt")
+
+
+def test_a_change_made_by_another_vm_over_the_same_host_dir_is_seen_at_once(share: Path, cached) -> None:
+    mine, other = _vm(share), _vm(share)
+    assert mine.stat("/mnt/host/sub/file.txt").size == 6
+    other.write_file("/mnt/host/sub/file.txt", b"rewritten by the other vm")
+    assert mine.stat("/mnt/host/sub/file.txt").size == 25
+
+
+def test_a_name_created_on_the_host_is_found_at_once(share: Path, cached) -> None:
+    vm = _vm(share)
+    with raises_errno("ENOENT"):
+        vm.stat("/mnt/host/sub/new.txt")
+    (share / "sub" / "new.txt").write_bytes(b"new")
+    assert vm.stat("/mnt/host/sub/new.txt").size == 3
+
+
+def test_an_entry_expires_after_the_ttl(share: Path, cached, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(attrcache, "TTL_SECONDS", -1.0)  # every entry is already expired
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6
+    (share / "sub" / "file.txt").write_bytes(b"changed on the host")
+    assert vm.stat("/mnt/host/sub/file.txt").size == 19
+
+
+def test_without_a_process_cache_every_stat_asks_the_host(share: Path) -> None:
+    vm = _vm(share)  # client fs.* calls run outside any guest process
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6
+    (share / "sub" / "file.txt").write_bytes(b"changed on the host")
+    assert vm.stat("/mnt/host/sub/file.txt").size == 19
+
+
+def test_a_listing_fills_the_cache_with_what_it_lists(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert [e.name for e in vm.readdir("/mnt/host/sub")] == ["file.txt"]
+    (share / "sub" / "file.txt").write_bytes(b"changed on the host")
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6
+
+
+def test_a_cached_directory_swapped_for_a_symlink_on_the_host_does_not_escape(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6  # "sub is a directory" is now cached
+    os.rename(share / "sub", share.parent / "moved-away")
+    os.symlink(share.parent / "outside", share / "sub")
+    # The walker still believes sub is a directory, but the host operations
+    # re-open the chain from the mount root without following symlinks.
+    for attempt in (
+        lambda: vm.read_file("/mnt/host/sub/secret.txt"),
+        lambda: vm.stat("/mnt/host/sub/secret.txt"),
+        lambda: vm.readdir("/mnt/host/sub"),
+    ):
+        with pytest.raises(KernelError) as excinfo:
+            attempt()
+        assert excinfo.value.errno in ("ELOOP", "ENOTDIR")  # openat2, or the O_NOFOLLOW walk
+
+
+def test_the_cache_is_charged_to_the_vm_memory_budget_while_it_holds_entries(share: Path) -> None:
+    vm = _vm(share)
+    budget = MemoryBudget(attrcache.CACHE_BYTES, "VM memory")
+    with attrcache.process_cache(budget):
+        assert budget.used == 0  # nothing cached yet
+        vm.stat("/mnt/host/sub/file.txt")
+        assert budget.used == attrcache.CACHE_BYTES
+    assert budget.used == 0
+
+
+def test_a_process_the_budget_cannot_cover_runs_without_a_cache(share: Path) -> None:
+    vm = _vm(share)
+    budget = MemoryBudget(attrcache.CACHE_BYTES - 1, "VM memory")
+    with attrcache.process_cache(budget):
+        assert vm.stat("/mnt/host/sub/file.txt").size == 6
+        (share / "sub" / "file.txt").write_bytes(b"changed on the host")
+        assert vm.stat("/mnt/host/sub/file.txt").size == 19  # asked the host again
+        assert budget.used == 0

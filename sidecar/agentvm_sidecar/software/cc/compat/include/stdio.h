@@ -1,0 +1,14 @@
+/* agentvm compat: wasi-libc's <stdio.h> plus popen/pclose (src/popen.c). */
+#include_next <stdio.h>
+
+#ifndef AGENTVM_COMPAT_STDIO_H
+#define AGENTVM_COMPAT_STDIO_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+FILE *popen(const char *, const char *);
+int pclose(FILE *);
+#ifdef __cplusplus
+}
+#endif
+#endif

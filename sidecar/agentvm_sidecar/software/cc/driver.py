@@ -1,0 +1,78 @@
+"""agentvm-cc's command line: a cc command line in, zig's out.
+
+Every invocation gets the wasm32-wasi target, our include directory (first, so
+our wrapper headers wrap wasi-libc's) and the emulation defines. An invocation
+that links (none of -c, -S, -E, -M, -MM, -fsyntax-only, and not a version or
+search-path query) also gets, after the caller's own objects and libraries, the
+compat archive, the cwd constructor (-u, see compat/src/cwd.c) and wasi-libc's
+emulation libraries. The zig binary is exec'd directly (what `python -m ziglang`
+does), so agentvm-cc costs one Python start on top of zig: configure scripts run
+it hundreds of times.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .compat import COMPAT_INCLUDE, COMPILE_DEFINES, CompatBuildError, compat_archive
+
+__all__ = ["LINK_LIBRARIES", "ar_main", "cc_argv", "links", "main", "ranlib_main", "zig_executable"]
+
+TARGET = ("-target", "wasm32-wasi")
+LINK_LIBRARIES = ("-lwasi-emulated-signal", "-lwasi-emulated-process-clocks", "-lwasi-emulated-mman")
+CWD_CONSTRUCTOR = "-Wl,-u,__agentvm_cwd_init"
+_NO_LINK = {"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only"}
+_QUERIES = ("--version", "-v", "-V", "-qversion", "-dumpmachine", "-dumpversion", "-print-")
+
+
+def zig_executable() -> Path:
+    """The zig binary of the `ziglang` package (a runtime dependency)."""
+    import ziglang
+
+    return Path(ziglang.__file__).resolve().parent / "zig"
+
+
+def links(args: list[str]) -> bool:
+    """Whether a cc command line links a program (see module header)."""
+    return bool(args) and not any(arg in _NO_LINK or arg.startswith(_QUERIES) for arg in args)
+
+
+def cc_argv(args: list[str], archive: Path | None) -> list[str]:
+    """The zig command for ``args``; ``archive`` is required when ``links(args)``."""
+    command = [str(zig_executable()), "cc", *TARGET, "-I", str(COMPAT_INCLUDE), *COMPILE_DEFINES, *args]
+    if links(args):
+        if archive is None:
+            raise ValueError("linking needs the compat archive")
+        command += [str(archive), CWD_CONSTRUCTOR, *LINK_LIBRARIES]
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """agentvm-cc: exec zig with ``argv`` (default: sys.argv[1:]) rewritten."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        archive = compat_archive() if links(args) else None
+    except CompatBuildError as exc:
+        print(f"agentvm-cc: building the compatibility library failed: {exc}", file=sys.stderr)
+        return 1
+    command = cc_argv(args, archive)
+    os.execv(command[0], command)
+    return 127  # not reached
+
+
+def _zig_tool(tool: str) -> int:
+    command = [str(zig_executable()), tool, *sys.argv[1:]]
+    os.execv(command[0], command)
+    return 127  # not reached
+
+
+def ar_main() -> int:
+    """agentvm-ar: zig's ar (llvm-ar), which writes wasm archive indexes."""
+    return _zig_tool("ar")
+
+
+def ranlib_main() -> int:
+    """agentvm-ranlib: zig's ranlib."""
+    return _zig_tool("ranlib")

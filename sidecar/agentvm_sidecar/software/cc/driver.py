@@ -3,9 +3,15 @@
 Every invocation gets the wasm32-wasi target, our include directory (first, so
 our wrapper headers wrap wasi-libc's) and the emulation defines. An invocation
 that links (none of -c, -S, -E, -M, -MM, -fsyntax-only, and not a version or
-search-path query) also gets, after the caller's own objects and libraries, the
-compat archive, the cwd constructor (-u, see compat/src/cwd.c) and wasi-libc's
-emulation libraries. The zig binary is exec'd directly (what `python -m ziglang`
+search-path query) also gets the whole compat archive before the caller's own
+inputs, and wasi-libc's emulation libraries after them. Whole, and first: zig
+hands wasm-ld its libc.a ahead of everything, and wasm-ld takes a lazily
+defined symbol from the first archive that has it, so libc's getpid (a
+constant) would win over ours; objects loaded outright are defined before any
+reference, so libc's member is never fetched. It also brings in the cwd
+constructor (compat/src/cwd.c), which nothing references. (The same rule bites
+programs that carry their own copy of a libc function, like make's fnmatch:
+their object must come before the objects calling it.) The zig binary is exec'd directly (what `python -m ziglang`
 does), so agentvm-cc costs one Python start on top of zig: configure scripts run
 it hundreds of times.
 """
@@ -22,7 +28,6 @@ __all__ = ["LINK_LIBRARIES", "ar_main", "cc_argv", "links", "main", "ranlib_main
 
 TARGET = ("-target", "wasm32-wasi")
 LINK_LIBRARIES = ("-lwasi-emulated-signal", "-lwasi-emulated-process-clocks", "-lwasi-emulated-mman")
-CWD_CONSTRUCTOR = "-Wl,-u,__agentvm_cwd_init"
 _NO_LINK = {"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only"}
 _QUERIES = ("--version", "-v", "-V", "-qversion", "-dumpmachine", "-dumpversion", "-print-")
 
@@ -41,12 +46,12 @@ def links(args: list[str]) -> bool:
 
 def cc_argv(args: list[str], archive: Path | None) -> list[str]:
     """The zig command for ``args``; ``archive`` is required when ``links(args)``."""
-    command = [str(zig_executable()), "cc", *TARGET, "-I", str(COMPAT_INCLUDE), *COMPILE_DEFINES, *args]
-    if links(args):
-        if archive is None:
-            raise ValueError("linking needs the compat archive")
-        command += [str(archive), CWD_CONSTRUCTOR, *LINK_LIBRARIES]
-    return command
+    command = [str(zig_executable()), "cc", *TARGET, "-I", str(COMPAT_INCLUDE), *COMPILE_DEFINES]
+    if not links(args):
+        return [*command, *args]
+    if archive is None:
+        raise ValueError("linking needs the compat archive")
+    return [*command, "-Wl,--whole-archive", str(archive), "-Wl,--no-whole-archive", *args, *LINK_LIBRARIES]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-/* agentvm compat: wasi-libc's <stdio.h> plus popen/pclose (src/popen.c). */
+/* agentvm compat: wasi-libc's <stdio.h> plus popen/pclose (src/popen.c). Its
+   tmpfile() declaration stays (deprecated): src/tempfile.c defines it. */
 #include_next <stdio.h>
 
 #ifndef AGENTVM_COMPAT_STDIO_H

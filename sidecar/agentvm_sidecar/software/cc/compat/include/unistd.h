@@ -21,6 +21,10 @@ int dup(int);
 int dup2(int, int);
 int dup3(int, int, int);
 pid_t getppid(void);
+uid_t getuid(void);
+uid_t geteuid(void);
+gid_t getgid(void);
+gid_t getegid(void);
 
 int execve(const char *, char *const [], char *const []);
 int execv(const char *, char *const []);

@@ -8,7 +8,7 @@
    that never calls chdir keeps resolving relative paths through the "." preopen
    and its children simply inherit the kernel's cwd (an empty spawn cwd).
 
-   agentvm-cc links this object into every program (-u __agentvm_cwd_init). */
+   agentvm-cc links this object into every program (the archive goes in whole). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -54,6 +54,10 @@ uint32_t __agentvm_fd_dup2(int32_t old_fd, int32_t new_fd);
 AGENTVM_HOST_PROCESS(fd_setfd)
 uint32_t __agentvm_fd_setfd(int32_t fd, uint32_t flags);
 
+/* writes the old mask; sets it when set is non-zero */
+AGENTVM_HOST_PROCESS(umask)
+uint32_t __agentvm_umask(uint32_t mask, uint32_t set, uint32_t *ret_old);
+
 #define AGENTVM_SPAWN_SIGMASK_QUERY 3
 
 /* Shared by spawn.c and exec.c: a NUL-terminated string vector in one buffer

@@ -1,4 +1,4 @@
-/* waitpid/wait, getpid/getppid and the exec family over host_process.
+/* waitpid/wait, getpid/getppid, umask and the exec family over host_process.
 
    Exit statuses come back from the kernel as (exit code, terminating signal);
    they are packed into the Linux status word the W* macros of <sys/wait.h> read.
@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,12 @@ pid_t getppid(void) {
 	uint32_t pid = 0;
 	__agentvm_proc_getppid(&pid);
 	return (pid_t)pid;
+}
+
+mode_t umask(mode_t mask) {
+	uint32_t old = 0;
+	__agentvm_umask(mask & 0777, 1, &old);
+	return (mode_t)old;
 }
 
 static int exec_as_given(const char *file, char *const argv[], char *const envp[]) {

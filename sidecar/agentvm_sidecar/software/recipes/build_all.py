@@ -17,11 +17,12 @@ from pathlib import Path
 from ..paths import software_dir
 from .debian import RecipeError
 from .gnu_make import MAKE
+from .gnu_patch import PATCH
 from .recipe import Recipe, build_recipe, built_recipe
 
 __all__ = ["RECIPES", "build_recipes", "main", "recipe_commands"]
 
-RECIPES: tuple[Recipe, ...] = (MAKE,)
+RECIPES: tuple[Recipe, ...] = (MAKE, PATCH)
 
 
 def recipe_commands(software: Path) -> list[tuple[Recipe, str, Path]]:

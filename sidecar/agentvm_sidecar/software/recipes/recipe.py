@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cc import compat_archive, compat_key, zig_executable
+from ..cc.compat import CompatBuildError
 from ..fetch_modules import modules_dir
 from ..paths import SOFTWARE_DIR_ENV
 from .debian import DebianSource, RecipeError, apply_patch, fetch_source, unpack_source
@@ -154,7 +155,10 @@ def build_recipe(
     started = time.monotonic()
     say(f"fetching {recipe.source.package} {recipe.source.version} from Debian")
     downloads = fetch_source(recipe.source, software)
-    compat_archive(software)  # once, before the build's compiles would race for it
+    try:
+        compat_archive(software)  # once, before the build's compiles would race for it
+    except CompatBuildError as exc:
+        raise RecipeError(f"{recipe.name}: {exc}") from exc
     build_root = software / "build"
     build_root.mkdir(parents=True, exist_ok=True)
     log_path = build_root / f"{recipe.name}.log"
@@ -181,7 +185,13 @@ def build_recipe(
             module.chmod(0o644)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(target, ignore_errors=True)
-        out.rename(target)
+        try:
+            out.rename(target)
+        except OSError:
+            # another setup (a second checkout sharing the software directory)
+            # installed the same inputs meanwhile: theirs is as good as ours
+            if built_recipe(recipe, software) is None:
+                raise
     say(f"built in {time.monotonic() - started:.0f} s: {target}")
     return True
 

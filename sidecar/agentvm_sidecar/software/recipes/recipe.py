@@ -18,7 +18,6 @@ Build steps run as subprocesses with a bounded time each, their output going to
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import inspect
 import os
 import shutil
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cc import compat_archive, compat_key, zig_executable
-from ..cc.compat import CompatBuildError
+from ..cc.compat import CompatBuildError, zig_version
 from ..fetch_modules import modules_dir
 from ..paths import SOFTWARE_DIR_ENV
 from .debian import DebianSource, RecipeError, apply_patch, fetch_source, unpack_source
@@ -125,7 +124,7 @@ def recipe_key(recipe: Recipe) -> str:
             digest.update(str(path.relative_to(recipe.patches)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(inspect.getsource(sys.modules[recipe.build.__module__]).encode())
     digest.update(compat_key().encode())
-    digest.update(importlib.metadata.version("ziglang").encode())
+    digest.update(zig_version().encode())
     return digest.hexdigest()[:16]
 
 

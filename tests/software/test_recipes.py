@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import subprocess
 import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agentvm_sidecar.software.cc import cc_argv, compat_archive, compat_key
+from agentvm_sidecar.software.cc import cc_argv, compat_archive, compat_key, shell_driver
 from agentvm_sidecar.software.cc.driver import LINK_LIBRARIES, links
 from agentvm_sidecar.software.paths import software_dir
 from agentvm_sidecar.software.recipes import (
@@ -211,6 +212,22 @@ def test_the_driver_links_the_archive_only_when_linking(args, linking, tmp_path)
     assert ("-Wl,--whole-archive" in command) is linking
     if not linking:  # the caller's arguments come last, untouched
         assert command[len(command) - len(args):] == args
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["a.c", "-o", "a"], ["-c", "a.c", "-o", "a.o"], ["-E", "a.c"], ["--version"], ["x y.c", "-DQ='1'"], []],
+)
+def test_the_shell_driver_runs_what_the_python_driver_would(args, tmp_path):
+    archive = tmp_path / "compat.a"
+    echo = tmp_path / "zig"  # prints its arguments instead of compiling
+    echo.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    echo.chmod(0o755)
+    script = tmp_path / "agentvm-cc"
+    script.write_text(shell_driver(archive, echo))
+    script.chmod(0o755)
+    ran = subprocess.run([str(script), *args], capture_output=True, text=True, check=True, timeout=60)
+    assert ran.stdout.splitlines() == cc_argv(args, archive)[1:]
 
 
 def test_the_compat_archive_comes_whole_before_the_inputs_and_libraries_after(tmp_path):

@@ -16,7 +16,7 @@ configure/make builds (``CC=agentvm-cc AR=agentvm-ar RANLIB=agentvm-ranlib``).
 """
 
 from .compat import COMPAT_DIR, COMPAT_INCLUDE, compat_archive, compat_key
-from .driver import ar_main, cc_argv, main, ranlib_main, zig_executable
+from .driver import ar_main, cc_argv, main, ranlib_main, shell_driver, zig_executable
 
 __all__ = [
     "COMPAT_DIR",
@@ -27,5 +27,6 @@ __all__ = [
     "compat_key",
     "main",
     "ranlib_main",
+    "shell_driver",
     "zig_executable",
 ]

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cc import compat_archive, compat_key, zig_executable
+from ..cc import compat_archive, compat_key, shell_driver, zig_executable
 from ..cc.compat import CompatBuildError, zig_version
 from ..fetch_modules import modules_dir
 from ..paths import SOFTWARE_DIR_ENV
@@ -155,7 +155,7 @@ def build_recipe(
     say(f"fetching {recipe.source.package} {recipe.source.version} from Debian")
     downloads = fetch_source(recipe.source, software)
     try:
-        compat_archive(software)  # once, before the build's compiles would race for it
+        archive = compat_archive(software)  # once, before the build's compiles would race for it
     except CompatBuildError as exc:
         raise RecipeError(f"{recipe.name}: {exc}") from exc
     build_root = software / "build"
@@ -171,9 +171,12 @@ def build_recipe(
             apply_patch(tree, patch)
         out = work / "out"
         out.mkdir()
+        cc = work / "agentvm-cc"  # no Python start per compile: configure runs hundreds
+        cc.write_text(shell_driver(archive))
+        cc.chmod(0o755)
         context = BuildContext(
             recipe=recipe, tree=tree, out=out, jobs=max(1, jobs), log_path=log_path, progress=say,
-            env=_build_env(software),
+            env=_build_env(software, cc),
         )
         say(f"building {recipe.name} {recipe.version} ({len(ours)} patches of ours, {context.jobs} jobs)")
         recipe.build(context)
@@ -195,14 +198,14 @@ def build_recipe(
     return True
 
 
-def _build_env(software: Path) -> dict[str, str]:
-    """The environment of every build step: CC, AR and RANLIB are agentvm's, and
-    agentvm-cc links the archive of this software directory."""
+def _build_env(software: Path, cc: Path) -> dict[str, str]:
+    """The environment of every build step: CC (agentvm-cc as a script linking
+    this software directory's archive), AR and RANLIB are agentvm's."""
     zig = str(zig_executable())
     return {
         **os.environ,
         SOFTWARE_DIR_ENV: str(software),
-        "CC": f"{sys.executable} -m agentvm_sidecar.software.cc",
+        "CC": str(cc),
         "AR": f"{zig} ar",
         "RANLIB": f"{zig} ranlib",
         "LC_ALL": "C",

@@ -9,7 +9,8 @@ COMMANDS_DIR := sidecar/agentvm_sidecar/software/commands
 SOFTWARE_DIR := sidecar/agentvm_sidecar/software
 # `agentvm-sidecar setup` (software/setup.py) is the one command an installed sidecar
 # runs too: the core is the agentOS packages and our grep; the full /bin adds the
-# toolbox (python3, jq, yq, rg, fd, tree: pinned modules; sqlite3: built with zig).
+# toolbox (python3, jq, yq, rg, fd, tree: pinned modules; sqlite3: built with zig; make
+# and patch: built from Debian sources with agentvm-cc by software/recipes/).
 CORE_STAMP := $(BUILD)/software/.setup-core
 SOFTWARE_STAMP := $(BUILD)/software/.setup
 GUESTS_STAMP := $(BUILD)/guests/.built
@@ -34,7 +35,9 @@ $(CORE_STAMP): $(VENV)/.installed $(SOFTWARE_DIR)/pins.py $(wildcard $(COMMANDS_
 	@$(PY) -m agentvm_sidecar setup --no-toolbox
 	@touch $@
 
-$(SOFTWARE_STAMP): $(CORE_STAMP) $(SOFTWARE_DIR)/module_pins.py $(SOFTWARE_DIR)/sqlite.py
+RECIPE_INPUTS := $(shell find $(SOFTWARE_DIR)/recipes $(SOFTWARE_DIR)/cc -type f -not -name '*.pyc')
+
+$(SOFTWARE_STAMP): $(CORE_STAMP) $(SOFTWARE_DIR)/module_pins.py $(SOFTWARE_DIR)/sqlite.py $(RECIPE_INPUTS)
 	@$(PY) -m agentvm_sidecar setup --no-warm
 	@touch $@
 

@@ -5,7 +5,8 @@ part of ``make setup``): fetch the pinned guest packages (``fetch.py``, through
 ``npm pack``), compile agentvm's own commands (``commands/build.py``, with the
 ``ziglang`` package, a runtime dependency for exactly this), add the toolbox (pinned
 python3, jq, yq, rg, fd and tree modules, ``fetch_modules.py``; sqlite3 built with zig,
-``sqlite.py``), then compile every
+``sqlite.py``; make and patch built from Debian sources with agentvm-cc, ``recipes/``,
+in parallel), then compile every
 module of the /bin layer into the on-disk module cache so the first ``sh`` of the
 first VM does not pay 1.5 s. Each step reports on stderr when it starts and how
 long it took; stdout stays empty. Idempotent: a second run checks and skips.
@@ -24,6 +25,7 @@ from .commands.build import build, sources
 from .fetch import FetchError, fetch_all
 from .fetch_modules import fetch_modules
 from .paths import software_dir
+from .recipes import RECIPES, RecipeError, build_recipes
 from .sqlite import build_sqlite
 
 __all__ = ["main", "run_setup"]
@@ -56,6 +58,9 @@ def run_setup(directory: Path, *, warm: bool = True, toolbox: bool = True) -> No
         _step("fetching the toolbox modules (python3, jq, yq, rg, fd, tree)",
               lambda: f"{len(fetch_modules(directory))} downloaded now, the rest already there")
         _step("building sqlite3 (zig cc)", lambda: "built now" if build_sqlite(directory) else "up to date")
+        names = ", ".join(r.name for r in RECIPES)
+        _step(f"building {names} from Debian sources (agentvm-cc)",
+              lambda: f"built now: {', '.join(build_recipes(directory)) or 'none (all up to date)'}")
     if warm:
         # Imported here: loading wasmtime is not needed to fetch or build.
         from .warm import warm_module_cache
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = software_dir()
     try:
         run_setup(directory, warm=not args.no_warm, toolbox=not args.no_toolbox)
-    except FetchError as exc:
+    except (FetchError, RecipeError) as exc:
         _say(f"failed: {exc}")
         return 1
     _say("done")

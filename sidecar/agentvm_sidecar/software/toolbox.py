@@ -1,9 +1,11 @@
-"""The coding-agent toolbox of the /bin layer: python3, jq, yq, rg, fd, tree, sqlite3.
+"""The coding-agent toolbox of the /bin layer: python3, jq, yq, rg, fd, tree, sqlite3,
+and what the build recipes make (make, patch).
 
 Collected from what setup put in `<software dir>/modules`: the fetched module pins
 (module_pins.py, re-verified against their pinned SHA-256 here, since the module
-cache trusts the digest it is given), the sqlite3 built by sqlite.py, and the jq/yq
-wrapper scripts (wrappers.py). What is missing is left out with one
+cache trusts the digest it is given), the sqlite3 built by sqlite.py, the programs
+built by the recipes (recipes/, found by their input key), and the jq/yq wrapper
+scripts (wrappers.py). What is missing is left out with one
 `toolbox_missing` warning naming the setup step, so a sidecar without the toolbox
 still serves the agentOS packages (the quickstart does not need the toolbox).
 """
@@ -18,6 +20,7 @@ from ..logs import get_logger
 from .fetch_modules import modules_dir
 from .module_pins import MODULE_PINS, SQLITE_SOURCE
 from .paths import software_dir
+from .recipes import RECIPES, recipe_commands
 from .sqlite import built_sqlite
 from .wrappers import WRAPPERS
 
@@ -26,7 +29,10 @@ __all__ = ["ToolboxCommand", "toolbox_commands"]
 log = get_logger("software.toolbox")
 
 EXECUTABLE_MODE = 0o755
-SETUP_HINT = "run `make setup` (python -m agentvm_sidecar.software.fetch_modules; python -m agentvm_sidecar.software.sqlite)"
+SETUP_HINT = (
+    "run `make setup` (python -m agentvm_sidecar.software.fetch_modules; python -m agentvm_sidecar.software.sqlite;"
+    " python -m agentvm_sidecar.software.recipes)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,15 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
             "sqlite3", memoryview(data).toreadonly(), hashlib.sha256(data).hexdigest(), SQLITE_SOURCE.package,
             SQLITE_SOURCE.program_version,
             f"built with zig from npm:{SQLITE_SOURCE.spec} {SQLITE_SOURCE.member.removeprefix('package/')}",
+        ))
+    built = recipe_commands(software)
+    missing += [recipe.name for recipe in RECIPES if all(r is not recipe for r, _, _ in built)]
+    for recipe, name, path in built:
+        data = path.read_bytes()
+        commands.append(ToolboxCommand(
+            name, memoryview(data).toreadonly(), hashlib.sha256(data).hexdigest(), recipe.source.package,
+            recipe.version,
+            f"built with agentvm-cc from debian:{recipe.source.package} {recipe.source.version}",
         ))
     for wrapper in WRAPPERS:
         real = next((c for c in commands if c.name == wrapper.real), None)

@@ -1,6 +1,7 @@
 """``host_process``: spawn, wait, signals, exec, pipes, dups, umask, sleep.
 
-The 12 imports of the pinned agentOS packages (host_abi.md §3). Conventions:
+The 12 imports of the pinned agentOS packages (host_abi.md §3), and
+``proc_getppid``, which agentvm-cc's compat library adds. Conventions:
 every function returns a WASI errno and writes results through u32 out-pointers,
 which are validated before any side effect (a bad pointer is EFAULT and changes
 nothing). Scalars the guest treats as signed (pids, kill's pid and signal) are
@@ -229,6 +230,13 @@ def proc_kill(ctx: GuestContext, pid: int, sig: int) -> None:
 @host_function(M, "proc_getpid", "i")
 def proc_getpid(ctx: GuestContext, ret_pid: int) -> None:
     ctx.set_u32(ret_pid, ctx.proc.pid)
+
+
+@host_function(M, "proc_getppid", "i")
+def proc_getppid(ctx: GuestContext, ret_pid: int) -> None:
+    """getppid(2). Not among the agentOS imports (their libc has no getppid); served
+    for programs built with agentvm-cc, whose compat library calls it."""
+    ctx.set_u32(ret_pid, ctx.proc.ppid)
 
 
 @host_function(M, "proc_signal_mask_v2", "iiiii")

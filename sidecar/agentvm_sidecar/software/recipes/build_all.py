@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..paths import software_dir
+from .curl import CURL
 from .debian import RecipeError
 from .gnu_make import MAKE
 from .recipe import Recipe, build_recipe, built_recipe
 
 __all__ = ["RECIPES", "build_recipes", "main", "recipe_commands"]
 
-RECIPES: tuple[Recipe, ...] = (MAKE,)
+RECIPES: tuple[Recipe, ...] = (MAKE, CURL)
 
 
 def recipe_commands(software: Path) -> list[tuple[Recipe, str, Path]]:

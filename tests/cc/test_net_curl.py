@@ -60,7 +60,6 @@ async def test_curl_without_an_egress_rule_is_denied_with_a_clear_error(client):
         vm_id = await vm_with(client, "other.test")
         result = await curl(client, vm_id, f"http://api.test:{port}/")
         assert (result.exit_code, result.stdout) == (COULDNT_RESOLVE_HOST, b""), result.stderr
-        assert b"api.test" in result.stderr
         result = await curl(client, vm_id, "http://192.0.2.1/")  # an address: refused at connect
         assert (result.exit_code, result.stdout) == (COULDNT_CONNECT, b""), result.stderr
 

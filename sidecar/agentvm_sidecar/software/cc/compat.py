@@ -73,7 +73,8 @@ def compat_archive(software: Path | None = None) -> Path:
     from .driver import zig_executable  # driver imports this module
 
     directory = (software_dir() if software is None else software) / "cc"
-    target = directory / f"libagentvm-compat-{compat_key()}.a"
+    key = compat_key()
+    target = directory / f"libagentvm-compat-{key}.a"
     if target.is_file():
         return target
     directory.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,8 @@ def compat_archive(software: Path | None = None) -> Path:
             objects = []
             for source in sorted(COMPAT_SOURCES.glob("*.c")):
                 obj = work / f"{source.stem}.o"
-                _run([zig, "cc", *COMPAT_FLAGS, "-c", str(source), "-o", str(obj)])
+                # the key as a define defeats zig's cache for new headers (see driver.py)
+                _run([zig, "cc", *COMPAT_FLAGS, f"-D__agentvm_compat__=0x{key}", "-c", str(source), "-o", str(obj)])
                 objects.append(str(obj))
             staged = work / "libagentvm-compat.a"
             _run([zig, "ar", "rcs", str(staged), *objects])

@@ -1,7 +1,8 @@
 """agentvm-cc's command line: a cc command line in, zig's out.
 
 Every invocation gets the wasm32-wasi target, our include directory (first, so
-our wrapper headers wrap wasi-libc's) and the emulation defines. An invocation
+our wrapper headers wrap wasi-libc's), the emulation defines and
+``__agentvm_compat__`` (the compat library's key, which C code can test). An invocation
 that links (none of -c, -S, -E, -M, -MM, -fsyntax-only, and not a version or
 search-path query) also gets the whole compat archive before the caller's own
 inputs, and wasi-libc's emulation libraries after them. Whole, and first: zig
@@ -9,7 +10,9 @@ hands wasm-ld its libc.a ahead of everything, and wasm-ld takes a lazily
 defined symbol from the first archive that has it, so libc's getpid (a
 constant) would win over ours; objects loaded outright are defined before any
 reference, so libc's member is never fetched. It also brings in the cwd
-constructor (compat/src/cwd.c), which nothing references. (The same rule bites
+constructor (compat/src/cwd.c), which nothing references. What wasi-libc's own
+startup already links (stat, chmod) cannot be replaced that way: our headers
+redirect those calls by asm label (compat/include/sys/stat.h). (The same rule bites
 programs that carry their own copy of a libc function, like make's fnmatch:
 their object must come before the objects calling it.) The zig binary is exec'd directly (what `python -m ziglang`
 does), so agentvm-cc costs one Python start on top of zig: configure scripts run
@@ -22,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from .compat import COMPAT_INCLUDE, COMPILE_DEFINES, CompatBuildError, compat_archive
+from .compat import COMPAT_INCLUDE, COMPILE_DEFINES, CompatBuildError, compat_archive, compat_key
 
 __all__ = ["LINK_LIBRARIES", "ar_main", "cc_argv", "links", "main", "ranlib_main", "zig_executable"]
 
@@ -46,7 +49,13 @@ def links(args: list[str]) -> bool:
 
 def cc_argv(args: list[str], archive: Path | None) -> list[str]:
     """The zig command for ``args``; ``archive`` is required when ``links(args)``."""
-    command = [str(zig_executable()), "cc", *TARGET, "-I", str(COMPAT_INCLUDE), *COMPILE_DEFINES]
+    # The key as a define: zig's compile cache keys on the flags and the headers a
+    # file included last time, so a header newly added to compat/include (which
+    # would shadow wasi-libc's) is noticed only through a changed flag.
+    command = [
+        str(zig_executable()), "cc", *TARGET, "-I", str(COMPAT_INCLUDE), *COMPILE_DEFINES,
+        f"-D__agentvm_compat__=0x{compat_key()}",
+    ]
     if not links(args):
         return [*command, *args]
     if archive is None:

@@ -2,14 +2,18 @@
    WASI build leaves out, served by agentvm's kernel over the agentOS host_process
    imports (see src/). fork() and vfork() stay undeclared on purpose: a wasm
    instance cannot be duplicated, and a configure script that finds no fork picks
-   posix_spawn instead. */
+   posix_spawn instead.
+
+   Our declarations come before wasi-libc's header: a gnulib wrapper further down
+   the include path may `#define dup2 rpl_dup2`, and must not rename ours. */
 #ifndef _WASI_EMULATED_GETPID
 #define _WASI_EMULATED_GETPID 1  /* getpid() is ours (proc_getpid), not the emulation */
 #endif
-#include_next <unistd.h>
 
 #ifndef AGENTVM_COMPAT_UNISTD_H
 #define AGENTVM_COMPAT_UNISTD_H
+
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,6 +29,10 @@ uid_t getuid(void);
 uid_t geteuid(void);
 gid_t getgid(void);
 gid_t getegid(void);
+int getgroups(int, gid_t []);
+int chown(const char *, uid_t, gid_t);
+int lchown(const char *, uid_t, gid_t);
+int fchownat(int, const char *, uid_t, gid_t, int);
 
 int execve(const char *, char *const [], char *const []);
 int execv(const char *, char *const []);
@@ -38,3 +46,5 @@ int execle(const char *, const char *, ...);
 }
 #endif
 #endif
+
+#include_next <unistd.h>

@@ -1,5 +1,5 @@
 /* Ids and the account database over the agentOS host_user imports: getuid and
-   friends, getpwnam/getpwuid (records are /etc/passwd lines of the VM, parsed
+   friends, getgroups, getpwnam/getpwuid (records are /etc/passwd lines of the VM, parsed
    into one static struct passwd), getlogin ($LOGNAME, else the user's name). */
 #include <errno.h>
 #include <pwd.h>
@@ -14,6 +14,8 @@ AGENTVM_HOST_USER(getuid) uint32_t __agentvm_getuid(uint32_t *ret);
 AGENTVM_HOST_USER(geteuid) uint32_t __agentvm_geteuid(uint32_t *ret);
 AGENTVM_HOST_USER(getgid) uint32_t __agentvm_getgid(uint32_t *ret);
 AGENTVM_HOST_USER(getegid) uint32_t __agentvm_getegid(uint32_t *ret);
+/* size 0: count only; fewer slots than groups: EINVAL */
+AGENTVM_HOST_USER(getgroups) uint32_t __agentvm_getgroups(uint32_t size, uint32_t *groups, uint32_t *ret_count);
 /* write the record ("name:pw:uid:gid:gecos:dir:shell") and its length; ERANGE
    when it does not fit (ret_len says how much is needed), ENOENT when absent */
 AGENTVM_HOST_USER(getpwnam)
@@ -31,6 +33,20 @@ uid_t getuid(void) { return id(__agentvm_getuid); }
 uid_t geteuid(void) { return id(__agentvm_geteuid); }
 gid_t getgid(void) { return id(__agentvm_getgid); }
 gid_t getegid(void) { return id(__agentvm_getegid); }
+
+int getgroups(int size, gid_t list[]) {
+	uint32_t count = 0;
+	if (size < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	uint32_t err = __agentvm_getgroups((uint32_t)size, (uint32_t *)list, &count);
+	if (err) {
+		errno = (int)err;
+		return -1;
+	}
+	return (int)count;
+}
 
 static struct passwd entry;
 static char record[1024];

@@ -11,7 +11,6 @@ from agentvm_protocol import NetworkPolicy, NetworkRule, VmConfig
 from agentvm_sidecar.software.paths import software_dir
 from agentvm_sidecar.software.recipes import built_recipe
 from agentvm_sidecar.software.recipes.curl import CURL
-from tests.cc.net_guests import install_cc_guest
 from tests.net.conftest import start_server
 from tests.net.host_server import HOST_BODY, host_http_server, make_ca_and_server_context
 from tests.process.conftest import install_guest
@@ -38,9 +37,9 @@ async def curl(client, vm_id: str, *args: str):
     return await client.process.exec(vm_id, argv=["curl", "-sS", *args], timeout_ms=60_000)
 
 
-async def test_curl_fetches_from_a_server_in_the_same_vm(client):
+async def test_curl_fetches_from_a_server_in_the_same_vm(client, net_tool_guest):
     vm_id = await vm_with(client)
-    await install_cc_guest(client, vm_id, "net_tool")
+    await client.fs.write_file(vm_id, "/usr/bin/net_tool", net_tool_guest, mode=0o755)
     await install_guest(client, vm_id, "net_bad")  # start_server's port probe
     port = 8083
     await start_server(client, vm_id, port, "/usr/bin/net_tool", "serve", str(port), "1")

@@ -236,6 +236,23 @@ static int selftest(void) {
 	check(connect(socket(AF_INET, SOCK_STREAM, 0), (struct sockaddr *)&addr, sizeof addr) < 0 &&
 		errno == ECONNREFUSED, "connect to a closed port ECONNREFUSED");
 	check(socket(AF_UNIX, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT, "AF_UNIX EAFNOSUPPORT");
+
+	/* datagrams: sendto an address, recvfrom names the sender */
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	int receiver = socket(AF_INET, SOCK_DGRAM, 0), sender = socket(AF_INET, SOCK_DGRAM, 0);
+	len = sizeof to;
+	check(bind(receiver, (struct sockaddr *)&to, sizeof to) == 0 &&
+		getsockname(receiver, (struct sockaddr *)&to, &len) == 0 && to.sin_port != 0, "udp bind");
+	check(sendto(sender, "dgram", 5, 0, (struct sockaddr *)&to, sizeof to) == 5, "sendto");
+	struct sockaddr_in from, sender_name;
+	socklen_t from_len = sizeof from;
+	len = sizeof sender_name;
+	check(recvfrom(receiver, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len) == 5 &&
+		memcmp(buf, "dgram", 5) == 0 && getsockname(sender, (struct sockaddr *)&sender_name, &len) == 0 &&
+		from.sin_port == sender_name.sin_port, "recvfrom names the sender");
+	close(receiver);
+	close(sender);
 	puts("selftest passed");
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* poll() and select() over host_net's net_poll, which waits on every kind of fd
-   the kernel holds (sockets, pipes, files, the terminal) as one call, as the
-   agentOS libc routes them. wasi-libc's own versions go through poll_oneoff,
-   whose subscriptions cannot say "hung up" for a pipe or a socket. */
+   the kernel holds (sockets, pipes, files, the terminal) with poll(2)'s own
+   semantics: per-entry POLLHUP and POLLNVAL, a millisecond timeout, at most 1024
+   entries. The agentOS libc routes them the same way; wasi-libc's own versions
+   would translate each entry into poll_oneoff subscriptions instead. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>

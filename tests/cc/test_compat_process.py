@@ -1,6 +1,7 @@
 """The compat library's process half, through a real VM: a guest built with
 agentvm-cc spawns with redirections, joins children with a pipe, reads exit
-codes and signals, uses popen/system, and sees its parent, mask and cwd."""
+codes and signals, uses popen/system, sees its parent, mask and cwd, and keeps
+close-on-exec fds from its children."""
 
 from __future__ import annotations
 
@@ -77,3 +78,14 @@ async def test_a_child_sees_its_parent_inherits_the_mask_and_starts_in_the_chdir
     assert "child usr1 blocked 1" in lines
     assert "child cwd /tmp/cc-sub" in lines
     assert lines[-1] == "child exited 0"
+
+
+async def test_close_on_exec_fds_do_not_reach_a_spawned_child(client, vm_id, procs_guest):
+    lines = await run(client, vm_id, procs_guest, "cloexec")
+    # O_CLOEXEC open, plain open, pipe2(O_CLOEXEC) both ends, F_SETFD, F_DUPFD copy
+    assert lines == [
+        "getfd 1 0 1 1 0",
+        "dupfd 20",
+        "child sees closed open closed closed closed open",
+        "checker exited 0",
+    ]

@@ -98,9 +98,11 @@ static int pipeline(void) {
 }
 
 static int signals(void) {
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	pid_t pid = spawn_sh("sleep 30", &fa);
+	/* sleep itself, not a shell around it: a killed shell would leave its sleep
+	   holding our stdout for the whole 30 s */
+	char *argv[] = {"sleep", "30", NULL};
+	pid_t pid;
+	if (posix_spawnp(&pid, "sleep", NULL, NULL, argv, environ) != 0) return 1;
 	printf("kill0 %d\n", kill(pid, 0));
 	printf("kill %d\n", kill(pid, SIGTERM));
 	int st;
@@ -174,6 +176,38 @@ static int child(void) {
 	return 0;
 }
 
+/* close-on-exec: set three ways, checked by a spawned copy of this program */
+static int cloexec(const char *self) {
+	int a = open("/tmp/cc-a.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int b = open("/tmp/cc-b.txt", O_WRONLY | O_CREAT, 0644);
+	int fds[2];
+	pipe2(fds, O_CLOEXEC);
+	int c = dup(b);
+	fcntl(c, F_SETFD, FD_CLOEXEC);
+	int d = fcntl(b, F_DUPFD, 20);
+	printf("getfd %d %d %d %d %d\n", fcntl(a, F_GETFD), fcntl(b, F_GETFD), fcntl(fds[0], F_GETFD),
+	       fcntl(c, F_GETFD), fcntl(d, F_GETFD));
+	printf("dupfd %d\n", d);
+	char fd_list[64];
+	snprintf(fd_list, sizeof fd_list, "%d,%d,%d,%d,%d,%d", a, b, fds[0], fds[1], c, d);
+	char *argv[] = {(char *)self, "fdcheck", fd_list, NULL};
+	pid_t pid;
+	int err = posix_spawn(&pid, self, NULL, NULL, argv, environ);
+	if (err) return 1;
+	int st;
+	waitpid(pid, &st, 0);
+	status("checker", st);
+	return 0;
+}
+
+static int fdcheck(char *list) {
+	printf("child sees");
+	for (char *fd = strtok(list, ","); fd; fd = strtok(NULL, ","))
+		printf(" %s", fcntl(atoi(fd), F_GETFL) < 0 && errno == EBADF ? "closed" : "open");
+	printf("\n");
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);  /* children write to the same stdout */
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -184,6 +218,8 @@ int main(int argc, char **argv) {
 	if (!strcmp(mode, "failures")) return failures();
 	if (!strcmp(mode, "family")) return family(argv[0]);
 	if (!strcmp(mode, "child")) return child();
-	fprintf(stderr, "usage: procs redirect|pipeline|signals|streams|failures|family\n");
+	if (!strcmp(mode, "cloexec")) return cloexec(argv[0]);
+	if (!strcmp(mode, "fdcheck") && argc > 2) return fdcheck(argv[2]);
+	fprintf(stderr, "usage: procs redirect|pipeline|signals|streams|failures|family|cloexec\n");
 	return 2;
 }

@@ -37,6 +37,14 @@ def test_getpid(guest: Guest) -> None:
     assert guest.p("proc_getpid", BAD_PTR) == E["EFAULT"]
 
 
+def test_getppid_names_the_parent(kernel, guest: Guest) -> None:
+    child = Guest(kernel, ppid=guest.proc.pid)
+    (ret,) = child.out()
+    assert child.p("proc_getppid", ret) == 0
+    assert child.u32(ret) == guest.proc.pid
+    assert child.p("proc_getppid", BAD_PTR) == E["EFAULT"]
+
+
 def test_umask_writes_old_and_sets(guest: Guest) -> None:
     (ret,) = guest.out()
     assert guest.p("umask", 0o77, 1, ret) == 0

@@ -27,6 +27,7 @@ __all__ = [
     "CompatBuildError",
     "compat_archive",
     "compat_key",
+    "zig_version",
 ]
 
 COMPAT_DIR = Path(__file__).resolve().parent / "compat"
@@ -48,7 +49,8 @@ class CompatBuildError(RuntimeError):
     """The compatibility library did not compile (the compiler's output is the message)."""
 
 
-def _zig_version() -> str:
+def zig_version() -> str:
+    """The installed ziglang package's version ("unknown" without one)."""
     try:
         return importlib.metadata.version("ziglang")
     except importlib.metadata.PackageNotFoundError:
@@ -63,7 +65,7 @@ def compat_key() -> str:
         digest.update(path.read_bytes() + b"\0")
     # the include path by its place in the package, so every checkout shares a key
     flags = ["compat/include" if flag == str(COMPAT_INCLUDE) else flag for flag in COMPAT_FLAGS]
-    for part in (*flags, _zig_version()):
+    for part in (*flags, zig_version()):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -18,7 +18,6 @@ Build steps run as subprocesses with a bounded time each, their output going to
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import inspect
 import os
 import shutil
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cc import compat_archive, compat_key, zig_executable
+from ..cc.compat import CompatBuildError, zig_version
 from ..fetch_modules import modules_dir
 from ..paths import SOFTWARE_DIR_ENV
 from .debian import DebianSource, RecipeError, apply_patch, fetch_source, unpack_source
@@ -74,12 +74,12 @@ class BuildContext:
                 f"(log: {self.log_path}):\n" + "\n".join(tail)
             )
 
-
     def compile_program(self, sources: list[Path], output: Path, flags: list[str]) -> None:
         """Compile ``sources`` with agentvm-cc on ``jobs`` threads, then link them
         into ``output`` (for programs built without their own build system).
         Raises: RecipeError."""
         cc = self.env["CC"].split()
+        # numbered: the link keeps the order of ``sources``, which can matter (gnu_make.py)
         objects = [self.out.parent / "obj" / f"{i:03d}-{source.stem}.o" for i, source in enumerate(sources)]
         objects[0].parent.mkdir(exist_ok=True)
         self.progress(f"compiling {len(sources)} files")
@@ -124,7 +124,7 @@ def recipe_key(recipe: Recipe) -> str:
             digest.update(str(path.relative_to(recipe.patches)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(inspect.getsource(sys.modules[recipe.build.__module__]).encode())
     digest.update(compat_key().encode())
-    digest.update(importlib.metadata.version("ziglang").encode())
+    digest.update(zig_version().encode())
     return digest.hexdigest()[:16]
 
 
@@ -154,7 +154,10 @@ def build_recipe(
     started = time.monotonic()
     say(f"fetching {recipe.source.package} {recipe.source.version} from Debian")
     downloads = fetch_source(recipe.source, software)
-    compat_archive(software)  # once, before the build's compiles would race for it
+    try:
+        compat_archive(software)  # once, before the build's compiles would race for it
+    except CompatBuildError as exc:
+        raise RecipeError(f"{recipe.name}: {exc}") from exc
     build_root = software / "build"
     build_root.mkdir(parents=True, exist_ok=True)
     log_path = build_root / f"{recipe.name}.log"
@@ -181,7 +184,13 @@ def build_recipe(
             module.chmod(0o644)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(target, ignore_errors=True)
-        out.rename(target)
+        try:
+            out.rename(target)
+        except OSError:
+            # another setup (a second checkout sharing the software directory)
+            # installed the same inputs meanwhile: theirs is as good as ours
+            if built_recipe(recipe, software) is None:
+                raise
     say(f"built in {time.monotonic() - started:.0f} s: {target}")
     return True
 

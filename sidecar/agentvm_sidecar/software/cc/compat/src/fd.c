@@ -1,5 +1,6 @@
 /* pipe, dup and friends over host_process: the kernel owns the fd table (pipes
-   are kernel objects shared with children), wasi-libc only sees the numbers. */
+   are kernel objects shared with children), wasi-libc only sees the numbers.
+   New fds start without FD_CLOEXEC unless asked (O_CLOEXEC, see open.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@ int pipe(int fds[2]) {
 	if (err) return fail(err);
 	fds[0] = (int)r;
 	fds[1] = (int)w;
+	__agentvm_note_cloexec(fds[0], 0);
+	__agentvm_note_cloexec(fds[1], 0);
 	return 0;
 }
 
@@ -24,13 +27,13 @@ int pipe2(int fds[2], int flags) {
 	if (flags & ~(O_CLOEXEC | O_NONBLOCK)) return fail(EINVAL);
 	if (pipe(fds) < 0) return -1;
 	for (int i = 0; i < 2; i++) {
-		uint32_t err = 0;
-		if (flags & O_CLOEXEC) err = __agentvm_fd_setfd(fds[i], FD_CLOEXEC);
-		if (!err && (flags & O_NONBLOCK) && fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0) err = (uint32_t)errno;
-		if (err) {
+		int failed = (flags & O_CLOEXEC) && __agentvm_set_cloexec(fds[i], 1) < 0;
+		if (!failed && (flags & O_NONBLOCK)) failed = fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0;
+		if (failed) {
+			int saved = errno;
 			close(fds[0]);
 			close(fds[1]);
-			return fail(err);
+			return fail((uint32_t)saved);
 		}
 	}
 	return 0;
@@ -39,20 +42,21 @@ int pipe2(int fds[2], int flags) {
 int dup(int fd) {
 	uint32_t out;
 	uint32_t err = __agentvm_fd_dup(fd, &out);
-	return err ? fail(err) : (int)out;
+	if (err) return fail(err);
+	__agentvm_note_cloexec((int)out, 0);
+	return (int)out;
 }
 
 int dup2(int old_fd, int new_fd) {
 	uint32_t err = __agentvm_fd_dup2(old_fd, new_fd);
-	return err ? fail(err) : new_fd;
+	if (err) return fail(err);
+	if (old_fd != new_fd) __agentvm_note_cloexec(new_fd, 0);  /* onto itself changes nothing */
+	return new_fd;
 }
 
 int dup3(int old_fd, int new_fd, int flags) {
 	if (old_fd == new_fd || (flags & ~O_CLOEXEC)) return fail(EINVAL);
 	if (dup2(old_fd, new_fd) < 0) return -1;
-	if (flags & O_CLOEXEC) {
-		uint32_t err = __agentvm_fd_setfd(new_fd, FD_CLOEXEC);
-		if (err) return fail(err);
-	}
+	if ((flags & O_CLOEXEC) && __agentvm_set_cloexec(new_fd, 1) < 0) return -1;
 	return new_fd;
 }

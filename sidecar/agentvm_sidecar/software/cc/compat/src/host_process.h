@@ -64,6 +64,11 @@ uint32_t __agentvm_umask(uint32_t mask, uint32_t set, uint32_t *ret_old);
    ("a\0b\0"), malloc'd; NULL with errno ENOMEM. */
 char *__agentvm_join_strings(char *const *strings, uint32_t *len);
 
+/* FD_CLOEXEC in the kernel and in the table F_GETFD reads (src/open.c);
+   -1 with errno on failure. note_ only records what the kernel already has. */
+int __agentvm_set_cloexec(int fd, int on);
+void __agentvm_note_cloexec(int fd, int on);
+
 /* The cwd to give a child: "" (the kernel's cwd for this process) unless the
    program changed directory with chdir() (src/cwd.c). */
 const char *__agentvm_child_cwd(void);

@@ -2,7 +2,8 @@
 
    popen keeps the child's pid per stream in a small list so pclose can wait for
    the right child; other popen'd streams' fds are closed in each new child, as
-   POSIX asks. system() neither blocks SIGCHLD nor ignores SIGINT/SIGQUIT as POSIX
+   POSIX asks, and mode "re"/"we" makes our end close-on-exec for every other
+   child too. system() neither blocks SIGCHLD nor ignores SIGINT/SIGQUIT as POSIX
    asks: no guest handler ever runs, so there is nothing to protect. */
 #include <errno.h>
 #include <spawn.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "host_process.h"
 
 extern char **environ;
 
@@ -51,6 +54,7 @@ FILE *popen(const char *command, const char *mode) {
 	if (!err) err = posix_spawn(&pid, SHELL, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(theirs);
+	if (!err && mode[1] == 'e' && __agentvm_set_cloexec(ours, 1) < 0) err = errno;
 	FILE *stream = err ? NULL : fdopen(ours, reading ? "r" : "w");
 	if (stream == NULL) {
 		if (!err) err = errno;

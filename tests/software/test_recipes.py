@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agentvm_sidecar.software.build_cache import BUILD_CACHE_ENV
 from agentvm_sidecar.software.cc import cc_argv, compat_archive, compat_key, shell_driver
 from agentvm_sidecar.software.cc.driver import LINK_LIBRARIES, links
 from agentvm_sidecar.software.paths import software_dir
@@ -136,9 +137,11 @@ def _demo_recipe(calls: list[str]) -> Recipe:
 
 
 @pytest.fixture
-def software(tmp_path: Path) -> Path:
+def software(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A software directory with the demo sources fetched and today's compat
-    archive (copied when the real software directory has it: building it is slow)."""
+    archive (copied when the real software directory has it: building it is slow),
+    and a build cache of its own."""
+    monkeypatch.setenv(BUILD_CACHE_ENV, str(tmp_path / "build-cache"))
     sources = tmp_path / "sources"
     sources.mkdir()
     for name, data in DEMO_FILES.items():
@@ -159,6 +162,18 @@ def test_a_recipe_builds_once_for_its_inputs(software):
     assert built is not None and set(built) == {"demo", "demo2"}
     assert built["demo"].read_bytes().endswith(b"hello, patched\n")
     assert build_recipe(demo, software, progress=lambda _: None) is False
+    assert calls == ["demo"]
+
+
+def test_a_build_in_the_machines_cache_serves_another_software_directory(software, tmp_path):
+    calls: list[str] = []
+    demo = _demo_recipe(calls)
+    assert build_recipe(demo, software, progress=lambda _: None) is True
+    other = tmp_path / "other-checkout"
+    shutil.copytree(software / "sources", other / "sources")
+    assert build_recipe(demo, other, progress=lambda _: None) is False  # copied, not built
+    built = built_recipe(demo, other)
+    assert built is not None and built["demo"].read_bytes().endswith(b"hello, patched\n")
     assert calls == ["demo"]
 
 

@@ -2,7 +2,8 @@
 
 A :class:`Recipe` names a Debian source package, the /bin commands it provides
 and a ``build`` function that compiles the unpacked, patched tree with agentvm-cc
-into wasm modules. The result is cached in `<software dir>/modules/` as the
+into wasm modules. The result is cached in `<software dir>/modules/` (and in the
+machine's build cache, software/build_cache.py, for other checkouts) as the
 directory `<name>-<upstream version>-<key>/` holding one `<module>.wasm` per
 module, where the key hashes every input: the source pins, our patch files
 (`recipes/patches/<name>/`), the recipe's own module (its build steps), the
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import build_cache
 from ..cc import compat_archive, compat_key, shell_driver, zig_executable
 from ..cc.compat import CompatBuildError, zig_version
 from ..fetch_modules import modules_dir
@@ -151,6 +153,9 @@ def build_recipe(
     target = _target(recipe, software)
     if built_recipe(recipe, software) is not None:
         return False
+    if build_cache.restore(target) and built_recipe(recipe, software) is not None:
+        say(f"copied from the machine's build cache: {target}")
+        return False
     started = time.monotonic()
     say(f"fetching {recipe.source.package} {recipe.source.version} from Debian")
     downloads = fetch_source(recipe.source, software)
@@ -194,6 +199,7 @@ def build_recipe(
             # installed the same inputs meanwhile: theirs is as good as ours
             if built_recipe(recipe, software) is None:
                 raise
+    build_cache.keep(target)
     say(f"built in {time.monotonic() - started:.0f} s: {target}")
     return True
 

@@ -1,0 +1,58 @@
+"""Built recipe modules shared by every checkout on this machine.
+
+A recipe's build directory is named by a key hashing all of its inputs
+(recipes/recipe.py), so what one checkout built (or an earlier clone, or an
+installed sidecar's setup) is valid for any other: setup copies it from here
+instead of spending minutes on the build, and copies every new build here.
+`$AGENTVM_BUILD_CACHE` overrides the place (default
+`$XDG_CACHE_HOME/agentvm/builds`); deleting it only costs build time. Entries
+appear by rename, so one that exists is whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+__all__ = ["BUILD_CACHE_ENV", "build_cache_dir", "keep", "restore"]
+
+BUILD_CACHE_ENV = "AGENTVM_BUILD_CACHE"
+
+
+def build_cache_dir() -> Path:
+    """Where builds are shared (see the module header)."""
+    override = os.environ.get(BUILD_CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "agentvm" / "builds"
+
+
+def _copy_into_place(source: Path, target: Path) -> bool:
+    """Copy the directory ``source`` to ``target`` through a staged sibling and a
+    rename; False when ``target`` appeared meanwhile or the copy failed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        shutil.copytree(source, staged, dirs_exist_ok=True)
+        staged.rename(target)
+        return True
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def restore(target: Path) -> bool:
+    """Copy the machine's build named like ``target`` into ``target``; True if there was one."""
+    cached = build_cache_dir() / target.name
+    return cached.is_dir() and _copy_into_place(cached, target)
+
+
+def keep(target: Path) -> None:
+    """Share the finished build ``target`` (best effort: a full disk only costs time)."""
+    cached = build_cache_dir() / target.name
+    if not cached.exists():
+        _copy_into_place(target, cached)

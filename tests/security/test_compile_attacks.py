@@ -11,12 +11,15 @@ the machine is shared; the numbers in comments were measured before the fix.
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 import trio
 
+from agentvm import AsyncClient, SidecarError
 from agentvm_protocol import VmConfig, VmLimits
 from agentvm_sidecar.wasm.guest_modules import COMPILES_PER_VM
+from tests.conftest import SIDECAR
 from tests.security.hostile_wasm import many_functions, nested_loops
 
 MiB = 1 << 20
@@ -217,3 +220,32 @@ async def test_a_full_size_loop_nest_is_bounded_by_the_default_limits(client, ca
         res = await client.process.exec(vm_id, argv=[SLOW_PATH], timeout_ms=5000)
     assert res.exit_code in (124, 126)
     assert canary.growth < MEMORY_SLACK
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its new parent to reap it counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except OSError:
+        return True
+
+
+async def test_a_compile_helper_does_not_outlive_a_sigkilled_sidecar():
+    # Its own sidecar: this test kills it. Before the lifeline, the helper went on
+    # compiling (seconds of CPU, hundreds of MB) as an orphan.
+
+    async with AsyncClient.connect(SIDECAR) as client:
+        vm_id = (await client.vm.create()).vm_id
+        await install(client, vm_id)
+        await client.process.spawn(vm_id, argv=[SLOW_PATH])
+        pid = sidecar_pid()
+        compiling = await wait_for_compiles()
+        helpers = _children(pid, b"agentvm_sidecar/wasm/compiler.py")  # the warm spare too
+        os.kill(pid, signal.SIGKILL)
+        with trio.fail_after(10):
+            while not all(_gone(h) for h in helpers):
+                await trio.sleep(0.02)
+        assert compiling <= helpers
+        with pytest.raises(SidecarError):
+            await client.vm.list()

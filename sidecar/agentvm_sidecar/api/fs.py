@@ -63,6 +63,7 @@ from ..kernel.kernel import Kernel
 from ..rpc.errors import RpcError, to_error_object
 from ..vms import apply_mount
 from ._registry import RequestContext, handler
+from ._wire_text import wire_text
 
 T = TypeVar("T")
 
@@ -105,17 +106,6 @@ _PER_FILE_BYTES = 64  # one FsFileData's JSON around its path and data
 def _data_budget(ctx: RequestContext) -> int:
     """Bytes of file data whose base64 still fits in one frame."""
     return max(0, (ctx.max_frame_bytes - _ENVELOPE_BYTES) // 4 * 3)
-
-
-def _wire_name(name: str) -> tuple[str, bytes | None]:
-    """A kernel name as the wire carries it: the string, plus its exact bytes when
-    it is not valid UTF-8 (the string then shows U+FFFD per undecodable byte)."""
-    try:
-        name.encode("utf-8")
-        return name, None
-    except UnicodeEncodeError:
-        raw = name.encode("utf-8", "surrogateescape")  # kernel names hold only escaped bytes
-        return raw.decode("utf-8", "replace"), raw
 
 
 def _kernel_path(path: str, exact: bytes | None, field: str = "path") -> str:
@@ -218,7 +208,7 @@ async def fs_readdir(ctx: RequestContext, p: FsReaddirParams) -> FsReaddirResult
     entries = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readdir(path))
     out = []
     for e in entries:
-        name, raw = _wire_name(e.name)
+        name, raw = wire_text(e.name)
         out.append(FsDirEntry(name=name, kind=_WIRE_KIND[e.kind], name_bytes=raw))
     return FsReaddirResult(entries=out)
 
@@ -233,7 +223,7 @@ async def fs_readdir_recursive(ctx: RequestContext, p: FsReaddirRecursiveParams)
     )
     out = []
     for path, kind in listing:
-        wire_path, raw = _wire_name(path)
+        wire_path, raw = wire_text(path)
         out.append(FsTreeEntry(path=wire_path, kind=_WIRE_KIND[kind], path_bytes=raw))
     return FsReaddirRecursiveResult(entries=out, truncated=listing.truncated)
 
@@ -280,7 +270,7 @@ async def fs_symlink(ctx: RequestContext, p: FsSymlinkParams) -> Empty:
 @handler("fs.readlink")
 async def fs_readlink(ctx: RequestContext, p: FsReadlinkParams) -> FsReadlinkResult:
     path = _kernel_path(p.path, p.path_bytes)
-    target, raw = _wire_name(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readlink(path)))
+    target, raw = wire_text(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readlink(path)))
     return FsReadlinkResult(target=target, target_bytes=raw)
 
 

@@ -35,7 +35,12 @@ def _attacks_run_under_the_canary(request):
     """Set up before (so torn down after) the canary: an ``attack`` test must have
     been watched by one."""
     yield
-    if request.node.get_closest_marker("attack") is None:
+    require_canary(request.node)
+
+
+def require_canary(node: pytest.Item) -> None:
+    """Fail ``node`` if it is an attack test that no canary watched."""
+    if node.get_closest_marker("attack") is None:
         return
-    if not any(name == CANARY_PROPERTY for name, _ in request.node.user_properties):
+    if not any(name == CANARY_PROPERTY for name, _ in node.user_properties):
         pytest.fail("an attack test must run under the canary (tests/security/canary.py)")

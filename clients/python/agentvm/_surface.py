@@ -12,7 +12,7 @@ import agentvm_protocol as p
 
 from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SessionApi, SoftwareApi, ToolsApi, VmApi
 from ._bytes_fields import BytesLike
-from ._paths import VmPathLike, wire_path
+from ._paths import VmPathLike
 
 if TYPE_CHECKING:
     from ._connection import Connection

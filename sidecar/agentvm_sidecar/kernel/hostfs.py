@@ -54,6 +54,8 @@
 # XX: a regular file swapped for a host device between the lstat pre-check and
 #     the open is opened (then refused by fstat); O_PATH + /proc/self/fd
 #     reopen would avoid even that open.
+# Files opened for I/O are HostOpenFile (host_open_file.py).
+#
 # XX: an unlinked-but-open host *directory* handle cannot be re-walked; its
 #     readdir fails ENOENT (files keep working: they are real fds).
 
@@ -68,6 +70,7 @@ from typing import Any
 from . import openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
+from .host_open_file import HOST_MODE_BITS, HostOpenFile, fd_setattr
 from .limits import FsAccounting
 
 __all__ = ["HostFs", "HostNode"]
@@ -76,7 +79,6 @@ _O_PATH = getattr(os, "O_PATH", 0)
 _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
-_HOST_MODE_BITS = 0o777  # rule 5b: no setuid, setgid or sticky bit on the host
 
 
 def _kind(mode: int) -> FileKind:
@@ -376,7 +378,7 @@ class HostFs:
                     os.open(
                         name,
                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS,
-                        mode & _HOST_MODE_BITS,
+                        mode & HOST_MODE_BITS,
                         dir_fd=fd,
                     )
                 )
@@ -393,7 +395,7 @@ class HostFs:
         _check_name(name)
         with self._dir_fd(dir.parts) as fd, self._charged(inodes=1):
             try:
-                os.mkdir(name, mode & _HOST_MODE_BITS, dir_fd=fd)
+                os.mkdir(name, mode & HOST_MODE_BITS, dir_fd=fd)
                 node = self._child(dir, name, fd)
                 self._note(node.ino, entries=1)
                 return node
@@ -510,7 +512,7 @@ class HostFs:
         else:
             fd = self._open_dir(node.parts, _LIST_FLAGS)
         try:
-            _fd_setattr(fd, mode, atime_ns, mtime_ns)
+            fd_setattr(fd, mode, atime_ns, mtime_ns)
         finally:
             os.close(fd)
 
@@ -543,139 +545,5 @@ class HostFs:
     def close(self) -> None:
         """Close the root fd (on unmount).  Later operations fail with EIO."""
         fd, self._root_fd = self._root_fd, None
-        if fd is not None:
-            os.close(fd)
-
-
-def _fd_setattr(fd: int, mode: int | None, atime_ns: Any, mtime_ns: Any) -> None:
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode & _HOST_MODE_BITS)
-        if atime_ns is not OMIT or mtime_ns is not OMIT:
-            if atime_ns is None and mtime_ns is None:
-                os.utime(fd)
-            else:
-                # os.utime has no UTIME_OMIT; fill omitted values from fstat.
-                s = os.fstat(fd)
-                now = None
-
-                def pick(v: Any, old: int) -> int:
-                    nonlocal now
-                    if v is OMIT:
-                        return old
-                    if v is None:
-                        import time
-
-                        now = now or time.time_ns()
-                        return now
-                    return int(v)
-
-                os.utime(
-                    fd,
-                    ns=(pick(atime_ns, s.st_atime_ns), pick(mtime_ns, s.st_mtime_ns)),
-                )
-    except OSError as exc:
-        raise KernelError.from_oserror(exc) from None
-
-
-class HostOpenFile:
-    """A real host fd for a regular file inside a HostFs."""
-
-    __slots__ = ("_fd", "_fs")
-    # pread/size/fstat touch only the host fd: FileHandle may read without the VM lock.
-    concurrent_reads = True
-
-    def __init__(self, fs: HostFs, fd: int) -> None:
-        self._fs = fs
-        self._fd: int | None = fd
-
-    def _live(self) -> int:
-        if self._fd is None:
-            raise KernelError.ebadf()
-        return self._fd
-
-    def pread(self, n: int, offset: int) -> bytes:
-        fd = self._live()
-        if n < 0 or offset < 0:
-            raise KernelError.einval()
-        try:
-            return os.pread(fd, n, offset)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def pwrite(self, data: bytes, offset: int) -> int:
-        fd = self._live()
-        self._fs._writable()
-        if offset < 0:
-            raise KernelError.einval()
-        view = memoryview(data)
-        done = 0
-        growth = offset + len(view) - self.size() if view else 0
-        try:
-            with self._fs._charged(growth):
-                while done < len(view):
-                    done += os.pwrite(fd, view[done:], offset + done)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-        if growth > 0:
-            self._fs._note(self._ino(), growth)
-        return done
-
-    def _ino(self) -> int:
-        try:
-            return os.fstat(self._live()).st_ino
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def append(self, data: bytes) -> int:
-        # Atomic with respect to this VM (the caller holds the VM lock); the
-        # fd is not O_APPEND because Linux would then ignore pwrite offsets.
-        offset = self.size()
-        self.pwrite(data, offset)
-        return offset + len(data)
-
-    def size(self) -> int:
-        try:
-            return os.fstat(self._live()).st_size
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def truncate(self, size: int) -> None:
-        fd = self._live()
-        self._fs._writable()
-        if size < 0:
-            raise KernelError.einval()
-        delta = size - self.size()
-        try:
-            with self._fs._charged(delta):
-                os.ftruncate(fd, size)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-        if delta > 0:
-            self._fs._note(self._ino(), delta)
-        elif delta < 0:
-            self._fs._give_back(self._ino(), -delta)
-
-    def stat(self) -> Stat:
-        try:
-            return self._fs._to_stat(os.fstat(self._live()))
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def set_attrs(
-        self, mode: int | None = None, atime_ns: Any = OMIT, mtime_ns: Any = OMIT
-    ) -> None:
-        fd = self._live()
-        self._fs._writable()
-        _fd_setattr(fd, mode, atime_ns, mtime_ns)
-
-    def sync(self) -> None:
-        try:
-            os.fsync(self._live())
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)

@@ -8,6 +8,7 @@ import trio
 VMS = 200
 
 
+@pytest.mark.canary_bound(30)  # the canary's VM is the 201st, sharing 2 cores fairly
 @pytest.mark.attack(f"{VMS} VMs in one sidecar, each running a short pipeline at the same time")
 async def test_two_hundred_vms_each_run_a_pipeline_concurrently_and_none_is_lost(client, canary):
     vm_ids: list[str] = []

@@ -14,8 +14,15 @@ and a result that could not fit in ``maxFrameBytes`` (base64 included) is refuse
 Names are bytes in the VM, JSON strings on the wire. A name (or path, or symlink
 target) that is not valid UTF-8 is sent with each undecodable byte replaced by U+FFFD
 in the string field, and its exact bytes in a companion ``...Bytes`` field (base64),
-which is present only then. Paths in params are UTF-8; such a name cannot be named in
-a path, but it is listed, and ``fs.delete`` of a directory holding it removes it."""
+which is present only then.
+
+Such a name is named in params the same way: methods taking a ``path`` also take
+``pathBytes``, the exact path (base64; ``fs.move`` has ``sourceBytes`` and
+``destinationBytes``). When present, the bytes name the file and the string must be
+their display form, each undecodable byte as U+FFFD, exactly as a listing shows it (a
+mismatch, or a NUL byte, is ``invalid_params``). So a client passes back what it was
+given: ``dir + "/" + entry.name`` with ``dir_bytes + b"/" + entry.nameBytes``. Batch
+methods (``fs.readFiles``, ``fs.writeFiles``) and ``fs.symlink`` take UTF-8 paths only."""
 
 from __future__ import annotations
 
@@ -75,6 +82,10 @@ Mode = Annotated[int, Meta(ge=0, le=0o7777, description="Permission bits, e.g. 4
 
 
 ByteCount = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+PathBytes = Annotated[
+    bytes,
+    Meta(min_length=1, max_length=4096, description="The exact bytes of a path that is not valid UTF-8 (see the fs methods)."),
+]
 
 
 class FsReadFileParams(Base):
@@ -93,6 +104,8 @@ class FsReadFileParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
     offset: ByteCount = 0
     length: ByteCount | None = None
 
@@ -115,6 +128,8 @@ class FsWriteFileParams(Base):
     vm_id: VmId
     path: VmPath
     data: bytes
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
     create_dirs: bool = False
     """Create missing parent directories first (like ``mkdir -p``)."""
     mode: Mode = 0o644
@@ -187,6 +202,8 @@ class FsMkdirParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
     recursive: bool = False
     mode: Mode = 0o755
 
@@ -199,6 +216,8 @@ class FsReaddirParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
 
 
 class FsDirEntry(Base):
@@ -227,6 +246,8 @@ class FsReaddirRecursiveParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
     max_depth: Annotated[int, Meta(ge=0)] | None = None
 
 
@@ -267,6 +288,8 @@ class FsStatParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
 
 
 class FsLstatParams(Base):
@@ -274,6 +297,8 @@ class FsLstatParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
 
 
 class FsStatResult(Base):
@@ -287,6 +312,8 @@ class FsExistsParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
 
 
 class FsExistsResult(Base):
@@ -302,6 +329,10 @@ class FsMoveParams(Base):
     vm_id: VmId
     source: VmPath
     destination: VmPath
+    source_bytes: PathBytes | None = None
+    """The source's exact bytes when it is not UTF-8 (``source`` is then its display form)."""
+    destination_bytes: PathBytes | None = None
+    """The destination's exact bytes when it is not UTF-8 (``destination`` is then its display form)."""
 
 
 FsMoveResult = Empty
@@ -313,6 +344,8 @@ class FsDeleteParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
     recursive: bool = False
 
 
@@ -335,6 +368,8 @@ class FsReadlinkParams(Base):
 
     vm_id: VmId
     path: VmPath
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
 
 
 class FsReadlinkResult(Base):
@@ -352,6 +387,8 @@ class FsChmodParams(Base):
     vm_id: VmId
     path: VmPath
     mode: Mode
+    path_bytes: PathBytes | None = None
+    """The path's exact bytes when it is not UTF-8 (``path`` is then its display form)."""
 
 
 FsChmodResult = Empty

@@ -209,7 +209,12 @@ class ProcessListParams(Base):
 
 
 class ProcessInfo(Base):
-    """One process of the VM (running, or exited and not yet reaped)."""
+    """One process of the VM (running, or exited and not yet reaped).
+
+    A guest may start a process with arguments, or in a directory, that are not valid
+    UTF-8 (as on Linux, they are bytes). ``argv`` and ``cwd`` then show each
+    undecodable byte as U+FFFD, and ``argv_bytes`` (every argument, in order) or
+    ``cwd_bytes`` carry the exact bytes; each is present only then, as for fs names."""
 
     pid: Pid
     ppid: int
@@ -217,6 +222,8 @@ class ProcessInfo(Base):
     cwd: str
     state: Literal["running", "exited"]
     exit_code: int | None = None
+    argv_bytes: list[bytes] | None = None
+    cwd_bytes: bytes | None = None
 
 
 class ProcessListResult(Base):

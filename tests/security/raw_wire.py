@@ -25,11 +25,13 @@ class RawSidecar:
         self.garbage: list[bytes] = []
         self._arrived = trio.Condition()
         self._ids = 0
+        self._sending = trio.Lock()  # the attack and the canary send concurrently
         self.closed = False
 
     async def send(self, payload: bytes | dict) -> None:
         line = payload if isinstance(payload, bytes) else json.dumps(payload).encode() + b"\n"
-        await self.proc.stdin.send_all(line)
+        async with self._sending:
+            await self.proc.stdin.send_all(line)
 
     async def read_forever(self) -> None:
         buf = b""

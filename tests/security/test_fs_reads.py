@@ -5,7 +5,6 @@ costs at most one frame; names that are not UTF-8 are listed, never ``internal``
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -16,21 +15,6 @@ from tests.process.conftest import install_guest
 from .raw_wire import open_raw_sidecar
 
 MiB = 1 << 20
-
-
-def sidecar_pid(client) -> int:
-    return client._conn._process.pid  # the tests' own sidecar: its memory is what we bound
-
-
-def reset_peak_rss(pid: int) -> None:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM (Linux >= 4.0)
-
-
-def peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
 
 
 @pytest.mark.attack("guest `ln -s /dev/zero ~/result.txt`, client fs.readFile of it")
@@ -53,9 +37,7 @@ async def test_a_sparse_terabyte_is_refused_by_its_size_and_read_in_pieces(clien
         f.seek((1 << 40) - 3)
         f.write(b"end")
     vm_id = (await client.vm.create(VmConfig(mounts=[HostDirMount(path="/mnt/h", host_path=str(tmp_path))]))).vm_id
-    pid = sidecar_pid(client)
-    reset_peak_rss(pid)
-    before = peak_rss(pid)
+    canary.reset_memory()
     with pytest.raises(RpcError) as err:
         await client.fs.read_file(vm_id, "/mnt/h/huge")
     assert err.value.kind == "limit_exceeded"
@@ -64,7 +46,7 @@ async def test_a_sparse_terabyte_is_refused_by_its_size_and_read_in_pieces(clien
     with pytest.raises(RpcError) as err:
         await client.fs.read_file(vm_id, "/mnt/h/huge", length=1 << 40)
     assert err.value.kind == "limit_exceeded"
-    assert peak_rss(pid) - before < 64 * MiB
+    assert canary.growth < 64 * MiB
 
 
 @pytest.mark.attack("one 20 MiB file plus 40 hard links, client fs.readFiles of all 41")
@@ -73,14 +55,12 @@ async def test_a_batch_is_refused_by_its_total_before_any_file_is_read(client, c
     for i in range(40):
         os.link(tmp_path / "big", tmp_path / f"link{i}")
     vm_id = (await client.vm.create(VmConfig(mounts=[HostDirMount(path="/mnt/h", host_path=str(tmp_path))]))).vm_id
-    pid = sidecar_pid(client)
-    reset_peak_rss(pid)
-    before = peak_rss(pid)
+    canary.reset_memory()
     paths = ["/mnt/h/big"] + [f"/mnt/h/link{i}" for i in range(40)]
     with pytest.raises(RpcError) as err:
         await client.fs.read_files(vm_id, paths)
     assert err.value.kind == "limit_exceeded"
-    assert peak_rss(pid) - before < 100 * MiB  # 820 MiB were read before the check
+    assert canary.growth < 100 * MiB  # 820 MiB were read before the check
     assert [len(f.data) for f in (await client.fs.read_files(vm_id, paths[:2])).files] == [20 * MiB] * 2
 
 
@@ -113,7 +93,6 @@ def deep_chain(vfs: Vfs, depth: int) -> None:
         vfs.rename("/w/n", "/w/c")
 
 
-@pytest.mark.attack("a 45,000-deep directory chain made by renames, then a recursive listing of it")
 def test_a_deep_chain_is_listed_up_to_the_byte_bound_in_linear_work():
     vfs = Vfs.with_default_tree()
     deep_chain(vfs, 45_000)
@@ -121,6 +100,19 @@ def test_a_deep_chain_is_listed_up_to_the_byte_bound_in_linear_work():
     assert listing.truncated
     assert sum(len(path) for path, _ in listing) <= 32 * MiB
     assert len(listing) < 45_000
+
+
+@pytest.mark.attack("a guest makes a 45,000-deep directory chain by renames, client fs.readdirRecursive of it")
+async def test_a_guest_made_deep_chain_costs_one_frame_to_list(client, canary):
+    vm_id = (await client.vm.create()).vm_id
+    guest = await install_guest(client, vm_id, "deepchain")
+    made = await client.process.exec(vm_id, argv=[guest, "/tmp/w", "45000"], timeout_ms=600_000)
+    assert (made.exit_code, made.stdout) == (0, b"ok\n")
+    canary.reset_memory()
+    listing = await client.fs.readdir_recursive(vm_id, "/tmp/w")
+    assert listing.truncated and 0 < len(listing.entries) < 45_000
+    # paths cost O(depth^2): 45,000 levels are 2 GB of paths, 6 GiB of sidecar before the fix
+    assert canary.growth < 128 * MiB, canary.growth
 
 
 async def test_a_recursive_listing_over_the_frame_says_truncated_on_the_wire():
@@ -157,3 +149,42 @@ async def test_names_that_are_not_utf8_are_listed_with_their_bytes(client, vm_id
     assert err.value.kind == "not_found"
     await client.fs.delete(vm_id, "/tmp/u", recursive=True)
     assert not (await client.fs.exists(vm_id, "/tmp/u")).exists
+
+
+async def test_names_that_are_not_utf8_are_addressed_by_their_bytes(client, vm_id):
+    guest = await install_guest(client, vm_id, "badnames")
+    assert (await client.process.exec(vm_id, argv=[guest])).exit_code == 0
+    listed = {e.name_bytes for e in (await client.fs.readdir(vm_id, "/tmp/u")).entries if e.name_bytes}
+    assert listed == {b"bad\xffname", b"dir\xfe"}
+    bad = b"/tmp/u/bad\xffname"  # what a client passes back: the directory plus name_bytes
+    assert (await client.fs.stat(vm_id, bad)).stat.kind == "file"
+    await client.fs.write_file(vm_id, bad, b"written by the client")
+    assert (await client.fs.read_file(vm_id, bad)).data == b"written by the client"
+    (inner,) = (await client.fs.readdir(vm_id, b"/tmp/u/dir\xfe")).entries
+    assert inner.name == "inner" and (await client.fs.lstat(vm_id, b"/tmp/u/dir\xfe/inner")).stat.kind == "file"
+    # the display form alone names a different, missing file
+    with pytest.raises(RpcError) as err:
+        await client.fs.stat(vm_id, "/tmp/u/bad\ufffdname")
+    assert err.value.errno == "ENOENT"
+    await client.fs.delete(vm_id, bad)
+    assert not (await client.fs.exists(vm_id, bad)).exists
+    with pytest.raises(RpcError) as err:
+        await client.fs.read_file(vm_id, bad)
+    assert err.value.errno == "ENOENT"
+    await client.fs.move(vm_id, b"/tmp/u/dir\xfe", "/tmp/u/fixed")
+    assert [e.name for e in (await client.fs.readdir(vm_id, "/tmp/u/fixed")).entries] == ["inner"]
+    # the guest sees what the client did
+    seen = await client.process.exec(vm_id, "ls /tmp/u")
+    assert seen.stdout.split() == [b"fixed", b"link"]
+
+
+async def test_exact_path_bytes_must_match_their_display_form(client, vm_id):
+    await client.fs.write_file(vm_id, "/tmp/plain", b"x")
+    with pytest.raises(RpcError) as err:
+        await client.call_raw("fs.stat", {"vmId": vm_id, "path": "/tmp/plain", "pathBytes": "L3RtcC9iYWT/bmFtZQ=="})
+    assert err.value.kind == "invalid_params"
+    with pytest.raises(RpcError) as err:  # a NUL byte is never part of a path
+        await client.call_raw("fs.stat", {"vmId": vm_id, "path": "/tmp/\x00", "pathBytes": "L3RtcC8A"})
+    assert err.value.kind == "invalid_params"
+    # valid UTF-8 bytes name the same file as the string
+    assert (await client.call_raw("fs.readFile", {"vmId": vm_id, "path": "/tmp/plain", "pathBytes": "L3RtcC9wbGFpbg=="}))["data"] == "eA=="

@@ -12,6 +12,7 @@ runs with a small maxFrameBytes so oversized frames are cheap to make.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from agentvm_protocol import METHODS
+
+from .canary import ThreadedCanary
 
 BATCH = 100
 EXAMPLES = 101
@@ -48,7 +51,10 @@ class FuzzedSidecar:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.seq = 0
+        self.sending = threading.Lock()
         self.frames_by_id: dict[str, bytes] = {}
+        self._canary_ids = itertools.count()
+        self.canary = ThreadedCanary(self.canary_call, self.proc.pid)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -76,8 +82,9 @@ class FuzzedSidecar:
 
     def send(self, lines: list[bytes]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(b"".join(lines))
-        self.proc.stdin.flush()
+        with self.sending:  # the canary's thread sends too
+            self.proc.stdin.write(b"".join(lines))
+            self.proc.stdin.flush()
 
     def wait_for(self, ids: list[Any]) -> dict[str, dict]:
         keys = [json.dumps(i) for i in ids]
@@ -98,6 +105,15 @@ class FuzzedSidecar:
     def new_id(self) -> str:
         self.seq += 1
         return f"fz{self.seq}"
+
+    def canary_call(self, method: str, params: Any) -> Any:
+        """The canary's blocking call, from its own thread: ids of its own (``seq``
+        belongs to the fuzzing thread), the result or an AssertionError."""
+        req_id = f"canary{next(self._canary_ids)}"
+        self.send([frame({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params})])
+        reply = self.wait_for([req_id])[json.dumps(req_id)]
+        assert "result" in reply, reply
+        return reply["result"]
 
     def close(self) -> None:
         self.proc.kill()
@@ -131,6 +147,7 @@ def fuzzed() -> Iterator[FuzzedSidecar]:
         gone = side.call("vm.create", {"config": {"software": False}})["result"]["vmId"]
         side.call("vm.dispose", {"vmId": gone})
         side.disposed_vm = gone
+        side.canary.start()  # stopped, with its verdict, by the attack test below
         yield side
     finally:
         side.close()
@@ -228,9 +245,7 @@ def test_the_sidecar_answers_every_fuzzed_request_and_never_dies(fuzzed, batch, 
 
 @pytest.mark.attack("10,000 fuzzed frames: malformed JSON, wrong types, huge numbers, deep nesting, oversized, unknown methods, disposed VMs, dispose racing exec")
 def test_fuzzing_leaves_the_sidecar_serving(fuzzed, request):
-    from .conftest import record_crash
-
     reply = fuzzed.call("vm.list", {})
-    record_crash(request, fuzzed.proc.poll() is not None)
+    fuzzed.canary.stop(request)
     assert "result" in reply
     assert fuzzed.seq >= FRAMES_PER_RUN, "run the fuzz test first (same module)"

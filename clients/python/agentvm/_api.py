@@ -1,10 +1,11 @@
 """Every wire method as a typed async method, grouped by namespace.
 
 Thin forwarders on purpose: each builds the method's params Struct and returns the
-result Struct unchanged. Binary parameters (``data``, ``stdin``) take ``bytes`` or
-``str``, which is sent as its UTF-8 encoding; anything else raises ``TypeError``
-before the request is sent (the connection enforces it for every method, see
-``_bytes_fields.py``). A test walks the protocol's method table and fails when a
+result Struct unchanged. File paths take ``str``, or ``bytes`` for a name that is not
+UTF-8 (sent as ``path`` plus ``pathBytes``, see ``_paths.py``). Binary parameters
+(``data``, ``stdin``) take ``bytes`` or ``str``, which is sent as its UTF-8 encoding;
+anything else raises ``TypeError`` before the request is sent (the connection
+enforces it for every method, see ``_bytes_fields.py``). A test walks the protocol's method table and fails when a
 method has no forwarder here (``fs.readFile`` -> ``client.fs.read_file``).
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import agentvm_protocol as p
 
 from ._bytes_fields import BytesLike
+from ._paths import VmPathLike, wire_path
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -62,20 +64,21 @@ class FsApi(_Namespace):
     """``fs.*``: files in a VM, through its kernel and mounts."""
 
     async def read_file(
-        self, vm_id: str, path: str, *, offset: int = 0, length: int | None = None
+        self, vm_id: str, path: VmPathLike, *, offset: int = 0, length: int | None = None
     ) -> p.FsReadFileResult:
         """Read a file from ``offset`` to its end, or ``length`` bytes of it; the
         result's ``size`` is the whole file's. A file too big for one frame is a
         ``limit_exceeded`` error: read it in pieces (``length``), advancing ``offset``
         until it reaches ``size``. A device is read only with a ``length``."""
+        text, exact = wire_path(path)
         return await self._conn.call(
-            "fs.readFile", p.FsReadFileParams(vm_id=vm_id, path=path, offset=offset, length=length)
+            "fs.readFile", p.FsReadFileParams(vm_id=vm_id, path=text, path_bytes=exact, offset=offset, length=length)
         )
 
     async def write_file(
         self,
         vm_id: str,
-        path: str,
+        path: VmPathLike,
         data: BytesLike,
         *,
         create_dirs: bool = False,
@@ -87,10 +90,11 @@ class FsApi(_Namespace):
         ``offset`` write there and keep the rest, with ``append`` write at the end.
         The result's ``size`` is the file's size after the write. ``data`` is bytes,
         or a ``str`` written as UTF-8."""
+        text, exact = wire_path(path)
         return await self._conn.call(
             "fs.writeFile",
             p.FsWriteFileParams(
-                vm_id=vm_id, path=path, data=data, create_dirs=create_dirs, mode=mode, offset=offset, append=append
+                vm_id=vm_id, path=text, path_bytes=exact, data=data, create_dirs=create_dirs, mode=mode, offset=offset, append=append
             ),
         )
 
@@ -106,54 +110,69 @@ class FsApi(_Namespace):
             "fs.writeFiles", p.FsWriteFilesParams(vm_id=vm_id, files=files, create_dirs=create_dirs)
         )
 
-    async def mkdir(self, vm_id: str, path: str, *, recursive: bool = False, mode: int = 0o755) -> p.FsMkdirResult:
+    async def mkdir(self, vm_id: str, path: VmPathLike, *, recursive: bool = False, mode: int = 0o755) -> p.FsMkdirResult:
         """Create a directory (``recursive`` like ``mkdir -p``)."""
-        return await self._conn.call("fs.mkdir", p.FsMkdirParams(vm_id=vm_id, path=path, recursive=recursive, mode=mode))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.mkdir", p.FsMkdirParams(vm_id=vm_id, path=text, path_bytes=exact, recursive=recursive, mode=mode))
 
-    async def readdir(self, vm_id: str, path: str) -> p.FsReaddirResult:
+    async def readdir(self, vm_id: str, path: VmPathLike) -> p.FsReaddirResult:
         """List a directory's entries (names and kinds)."""
-        return await self._conn.call("fs.readdir", p.FsReaddirParams(vm_id=vm_id, path=path))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.readdir", p.FsReaddirParams(vm_id=vm_id, path=text, path_bytes=exact))
 
     async def readdir_recursive(
-        self, vm_id: str, path: str, *, max_depth: int | None = None
+        self, vm_id: str, path: VmPathLike, *, max_depth: int | None = None
     ) -> p.FsReaddirRecursiveResult:
         """List a directory tree as paths relative to ``path``; ``truncated`` is set
         when the listing stopped at the frame-size bound."""
+        text, exact = wire_path(path)
         return await self._conn.call(
-            "fs.readdirRecursive", p.FsReaddirRecursiveParams(vm_id=vm_id, path=path, max_depth=max_depth)
+            "fs.readdirRecursive", p.FsReaddirRecursiveParams(vm_id=vm_id, path=text, path_bytes=exact, max_depth=max_depth)
         )
 
-    async def stat(self, vm_id: str, path: str) -> p.FsStatResult:
+    async def stat(self, vm_id: str, path: VmPathLike) -> p.FsStatResult:
         """Metadata of a path, following a final symlink."""
-        return await self._conn.call("fs.stat", p.FsStatParams(vm_id=vm_id, path=path))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.stat", p.FsStatParams(vm_id=vm_id, path=text, path_bytes=exact))
 
-    async def lstat(self, vm_id: str, path: str) -> p.FsStatResult:
+    async def lstat(self, vm_id: str, path: VmPathLike) -> p.FsStatResult:
         """Metadata of a path, not following a final symlink."""
-        return await self._conn.call("fs.lstat", p.FsLstatParams(vm_id=vm_id, path=path))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.lstat", p.FsLstatParams(vm_id=vm_id, path=text, path_bytes=exact))
 
-    async def exists(self, vm_id: str, path: str) -> p.FsExistsResult:
+    async def exists(self, vm_id: str, path: VmPathLike) -> p.FsExistsResult:
         """Whether a path exists."""
-        return await self._conn.call("fs.exists", p.FsExistsParams(vm_id=vm_id, path=path))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.exists", p.FsExistsParams(vm_id=vm_id, path=text, path_bytes=exact))
 
-    async def move(self, vm_id: str, source: str, destination: str) -> p.FsMoveResult:
+    async def move(self, vm_id: str, source: VmPathLike, destination: VmPathLike) -> p.FsMoveResult:
         """Rename ``source`` to ``destination`` (POSIX rename semantics)."""
-        return await self._conn.call("fs.move", p.FsMoveParams(vm_id=vm_id, source=source, destination=destination))
+        (src, src_exact), (dst, dst_exact) = wire_path(source), wire_path(destination)
+        return await self._conn.call(
+            "fs.move",
+            p.FsMoveParams(
+                vm_id=vm_id, source=src, destination=dst, source_bytes=src_exact, destination_bytes=dst_exact
+            ),
+        )
 
-    async def delete(self, vm_id: str, path: str, *, recursive: bool = False) -> p.FsDeleteResult:
+    async def delete(self, vm_id: str, path: VmPathLike, *, recursive: bool = False) -> p.FsDeleteResult:
         """Delete a file, symlink or empty directory; ``recursive`` deletes a tree."""
-        return await self._conn.call("fs.delete", p.FsDeleteParams(vm_id=vm_id, path=path, recursive=recursive))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.delete", p.FsDeleteParams(vm_id=vm_id, path=text, path_bytes=exact, recursive=recursive))
 
     async def symlink(self, vm_id: str, target: str, path: str) -> p.FsSymlinkResult:
         """Create a symlink at ``path`` pointing to ``target``."""
         return await self._conn.call("fs.symlink", p.FsSymlinkParams(vm_id=vm_id, target=target, path=path))
 
-    async def readlink(self, vm_id: str, path: str) -> p.FsReadlinkResult:
+    async def readlink(self, vm_id: str, path: VmPathLike) -> p.FsReadlinkResult:
         """The target of a symlink."""
-        return await self._conn.call("fs.readlink", p.FsReadlinkParams(vm_id=vm_id, path=path))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.readlink", p.FsReadlinkParams(vm_id=vm_id, path=text, path_bytes=exact))
 
-    async def chmod(self, vm_id: str, path: str, mode: int) -> p.FsChmodResult:
+    async def chmod(self, vm_id: str, path: VmPathLike, mode: int) -> p.FsChmodResult:
         """Change permission bits."""
-        return await self._conn.call("fs.chmod", p.FsChmodParams(vm_id=vm_id, path=path, mode=mode))
+        text, exact = wire_path(path)
+        return await self._conn.call("fs.chmod", p.FsChmodParams(vm_id=vm_id, path=text, path_bytes=exact, mode=mode))
 
     async def mount(self, vm_id: str, mount: p.MountConfig) -> p.FsMountResult:
         """Mount a memory or host_dir filesystem into a running VM."""

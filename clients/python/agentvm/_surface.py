@@ -12,6 +12,7 @@ import agentvm_protocol as p
 
 from ._api import DEFAULT_EXEC_TIMEOUT_MS, FsApi, NetApi, PreviewApi, ProcessApi, SessionApi, SoftwareApi, ToolsApi, VmApi
 from ._bytes_fields import BytesLike
+from ._paths import VmPathLike
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -58,14 +59,14 @@ class SyncFsApi:
         self._target = target
         self._run = run
 
-    def read_file(self, vm_id: str, path: str, *, offset: int = 0, length: int | None = None) -> p.FsReadFileResult:
+    def read_file(self, vm_id: str, path: VmPathLike, *, offset: int = 0, length: int | None = None) -> p.FsReadFileResult:
         """Read a file from ``offset`` to its end, or ``length`` bytes of it; the
         result's ``size`` is the whole file's. A file too big for one frame is a
         ``limit_exceeded`` error: read it in pieces (``length``), advancing ``offset``
         until it reaches ``size``. A device is read only with a ``length``."""
         return self._run(functools.partial(self._target.read_file, vm_id, path, offset=offset, length=length))
 
-    def write_file(self, vm_id: str, path: str, data: BytesLike, *, create_dirs: bool = False, mode: int = 420, offset: int | None = None, append: bool = False) -> p.FsWriteFileResult:
+    def write_file(self, vm_id: str, path: VmPathLike, data: BytesLike, *, create_dirs: bool = False, mode: int = 420, offset: int | None = None, append: bool = False) -> p.FsWriteFileResult:
         """Create or replace a file (``create_dirs`` makes missing parents first); with
         ``offset`` write there and keep the rest, with ``append`` write at the end.
         The result's ``size`` is the file's size after the write. ``data`` is bytes,
@@ -80,36 +81,36 @@ class SyncFsApi:
         """Write several files; each outcome carries an ``error`` when that file failed."""
         return self._run(functools.partial(self._target.write_files, vm_id, files, create_dirs=create_dirs))
 
-    def mkdir(self, vm_id: str, path: str, *, recursive: bool = False, mode: int = 493) -> p.FsMkdirResult:
+    def mkdir(self, vm_id: str, path: VmPathLike, *, recursive: bool = False, mode: int = 493) -> p.FsMkdirResult:
         """Create a directory (``recursive`` like ``mkdir -p``)."""
         return self._run(functools.partial(self._target.mkdir, vm_id, path, recursive=recursive, mode=mode))
 
-    def readdir(self, vm_id: str, path: str) -> p.FsReaddirResult:
+    def readdir(self, vm_id: str, path: VmPathLike) -> p.FsReaddirResult:
         """List a directory's entries (names and kinds)."""
         return self._run(functools.partial(self._target.readdir, vm_id, path))
 
-    def readdir_recursive(self, vm_id: str, path: str, *, max_depth: int | None = None) -> p.FsReaddirRecursiveResult:
+    def readdir_recursive(self, vm_id: str, path: VmPathLike, *, max_depth: int | None = None) -> p.FsReaddirRecursiveResult:
         """List a directory tree as paths relative to ``path``; ``truncated`` is set
         when the listing stopped at the frame-size bound."""
         return self._run(functools.partial(self._target.readdir_recursive, vm_id, path, max_depth=max_depth))
 
-    def stat(self, vm_id: str, path: str) -> p.FsStatResult:
+    def stat(self, vm_id: str, path: VmPathLike) -> p.FsStatResult:
         """Metadata of a path, following a final symlink."""
         return self._run(functools.partial(self._target.stat, vm_id, path))
 
-    def lstat(self, vm_id: str, path: str) -> p.FsStatResult:
+    def lstat(self, vm_id: str, path: VmPathLike) -> p.FsStatResult:
         """Metadata of a path, not following a final symlink."""
         return self._run(functools.partial(self._target.lstat, vm_id, path))
 
-    def exists(self, vm_id: str, path: str) -> p.FsExistsResult:
+    def exists(self, vm_id: str, path: VmPathLike) -> p.FsExistsResult:
         """Whether a path exists."""
         return self._run(functools.partial(self._target.exists, vm_id, path))
 
-    def move(self, vm_id: str, source: str, destination: str) -> p.FsMoveResult:
+    def move(self, vm_id: str, source: VmPathLike, destination: VmPathLike) -> p.FsMoveResult:
         """Rename ``source`` to ``destination`` (POSIX rename semantics)."""
         return self._run(functools.partial(self._target.move, vm_id, source, destination))
 
-    def delete(self, vm_id: str, path: str, *, recursive: bool = False) -> p.FsDeleteResult:
+    def delete(self, vm_id: str, path: VmPathLike, *, recursive: bool = False) -> p.FsDeleteResult:
         """Delete a file, symlink or empty directory; ``recursive`` deletes a tree."""
         return self._run(functools.partial(self._target.delete, vm_id, path, recursive=recursive))
 
@@ -117,11 +118,11 @@ class SyncFsApi:
         """Create a symlink at ``path`` pointing to ``target``."""
         return self._run(functools.partial(self._target.symlink, vm_id, target, path))
 
-    def readlink(self, vm_id: str, path: str) -> p.FsReadlinkResult:
+    def readlink(self, vm_id: str, path: VmPathLike) -> p.FsReadlinkResult:
         """The target of a symlink."""
         return self._run(functools.partial(self._target.readlink, vm_id, path))
 
-    def chmod(self, vm_id: str, path: str, mode: int) -> p.FsChmodResult:
+    def chmod(self, vm_id: str, path: VmPathLike, mode: int) -> p.FsChmodResult:
         """Change permission bits."""
         return self._run(functools.partial(self._target.chmod, vm_id, path, mode))
 

@@ -39,12 +39,17 @@ _FIRST_PARTY = ("agentvm", "agentvm_protocol", "agentvm_sidecar")
 
 def _imports(tree: ast.Module) -> list[str]:
     """The module-level imports of _api.py that annotations may name (the stdlib ones
-    are this file's own), grouped and ordered as ruff's isort wants them."""
+    are this file's own), grouped and ordered as ruff's isort wants them. A relative
+    import keeps only the names the signatures use (``_api``'s helpers, such as
+    ``wire_path``, are not the blocking twins' business)."""
     outside: list[tuple[bool, str, str]] = []
     relative: list[tuple[str, str]] = [("_api", f"from ._api import {', '.join(sorted(_exported(tree)))}")]
+    named = _signature_names(tree)
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.level:
-            relative.append((node.module or "", ast.unparse(node)))
+            kept = [alias for alias in node.names if (alias.asname or alias.name) in named]
+            if kept:
+                relative.append((node.module or "", ast.unparse(ast.ImportFrom(node.module, kept, node.level))))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
             top = (module or "").split(".")[0]
@@ -57,6 +62,20 @@ def _imports(tree: ast.Module) -> list[str]:
         if group:
             lines += [line for _, line in group] + [""]
     return lines + [line for _, line in sorted(relative)]
+
+
+def _signature_names(tree: ast.Module) -> set[str]:
+    """Every name the async methods' annotations and defaults mention."""
+    named: set[str] = set()
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.AsyncFunctionDef):
+            args = fn.args
+            parts = [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+            parts += [fn.returns, *args.defaults, *args.kw_defaults]
+            for part in parts:
+                if part is not None:
+                    named.update(n.id for n in ast.walk(part) if isinstance(n, ast.Name))
+    return named
 
 
 def _exported(tree: ast.Module) -> list[str]:

@@ -11,7 +11,8 @@ Reads are sized before they read (protocol/_fs.py): the byte budget of one resul
 is what base64 leaves of ``maxFrameBytes`` after the envelope, and a read that could
 exceed it is EFBIG (``limit_exceeded``) up front. Kernel names are ``str`` holding
 undecodable bytes as surrogate escapes (PEP 383); ``_wire_name`` turns them into the
-wire's U+FFFD string plus exact bytes.
+wire's U+FFFD string plus exact bytes, and ``_kernel_path`` turns a param's string
+plus exact bytes back into a kernel path.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from ..kernel.kernel import Kernel
 from ..rpc.errors import RpcError, to_error_object
 from ..vms import apply_mount
 from ._registry import RequestContext, handler
+from ._wire_text import wire_text
 
 T = TypeVar("T")
 
@@ -106,33 +108,35 @@ def _data_budget(ctx: RequestContext) -> int:
     return max(0, (ctx.max_frame_bytes - _ENVELOPE_BYTES) // 4 * 3)
 
 
-def _wire_name(name: str) -> tuple[str, bytes | None]:
-    """A kernel name as the wire carries it: the string, plus its exact bytes when
-    it is not valid UTF-8 (the string then shows U+FFFD per undecodable byte)."""
-    try:
-        name.encode("utf-8")
-        return name, None
-    except UnicodeEncodeError:
-        raw = name.encode("utf-8", "surrogateescape")  # kernel names hold only escaped bytes
-        return raw.decode("utf-8", "replace"), raw
+def _kernel_path(path: str, exact: bytes | None, field: str = "path") -> str:
+    """The kernel path a param names: ``path``, or when its exact bytes are given,
+    those bytes (``path`` must be their display form, as ``_wire_name`` makes it; so
+    the bytes hold no NUL, which ``path``'s pattern already refuses)."""
+    if exact is None:
+        return path
+    if exact.decode("utf-8", "replace") != path:
+        raise RpcError("invalid_params", f"{field} is not the display form of {field}Bytes (U+FFFD per undecodable byte)")
+    return exact.decode("utf-8", "surrogateescape")
 
 
 @handler("fs.readFile")
 async def fs_read_file(ctx: RequestContext, p: FsReadFileParams) -> FsReadFileResult:
+    path = _kernel_path(p.path, p.path_bytes)
     budget = _data_budget(ctx)
-    data, size = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.read_range(p.path, p.offset, p.length, max_bytes=budget))
+    data, size = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.read_range(path, p.offset, p.length, max_bytes=budget))
     return FsReadFileResult(data=data, size=size)
 
 
 @handler("fs.writeFile")
 async def fs_write_file(ctx: RequestContext, p: FsWriteFileParams) -> FsWriteFileResult:
+    path = _kernel_path(p.path, p.path_bytes)
     if p.offset is not None and p.append:
         raise RpcError("invalid_params", "offset and append exclude each other")
     size = await _in_kernel(
         ctx,
         p.vm_id,
         lambda k: k.vfs.write_file(
-            p.path, p.data, create_dirs=p.create_dirs, mode=p.mode, offset=p.offset, append=p.append, cred=CLIENT
+            path, p.data, create_dirs=p.create_dirs, mode=p.mode, offset=p.offset, append=p.append, cred=CLIENT
         ),
     )
     return FsWriteFileResult(size=size)
@@ -193,58 +197,67 @@ async def fs_write_files(ctx: RequestContext, p: FsWriteFilesParams) -> FsWriteF
 
 @handler("fs.mkdir")
 async def fs_mkdir(ctx: RequestContext, p: FsMkdirParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.mkdir(p.path, p.mode, recursive=p.recursive, cred=CLIENT))
+    path = _kernel_path(p.path, p.path_bytes)
+    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.mkdir(path, p.mode, recursive=p.recursive, cred=CLIENT))
     return Empty()
 
 
 @handler("fs.readdir")
 async def fs_readdir(ctx: RequestContext, p: FsReaddirParams) -> FsReaddirResult:
-    entries = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readdir(p.path))
+    path = _kernel_path(p.path, p.path_bytes)
+    entries = await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readdir(path))
     out = []
     for e in entries:
-        name, raw = _wire_name(e.name)
+        name, raw = wire_text(e.name)
         out.append(FsDirEntry(name=name, kind=_WIRE_KIND[e.kind], name_bytes=raw))
     return FsReaddirResult(entries=out)
 
 
 @handler("fs.readdirRecursive")
 async def fs_readdir_recursive(ctx: RequestContext, p: FsReaddirRecursiveParams) -> FsReaddirRecursiveResult:
+    path = _kernel_path(p.path, p.path_bytes)
     # Half the frame: a path that is not UTF-8 travels twice (string and base64).
     budget = (ctx.max_frame_bytes - _ENVELOPE_BYTES) // 2
     listing = await _in_kernel(
-        ctx, p.vm_id, lambda k: k.vfs.readdir_recursive(p.path, max_depth=p.max_depth, max_bytes=budget)
+        ctx, p.vm_id, lambda k: k.vfs.readdir_recursive(path, max_depth=p.max_depth, max_bytes=budget)
     )
     out = []
     for path, kind in listing:
-        wire_path, raw = _wire_name(path)
+        wire_path, raw = wire_text(path)
         out.append(FsTreeEntry(path=wire_path, kind=_WIRE_KIND[kind], path_bytes=raw))
     return FsReaddirRecursiveResult(entries=out, truncated=listing.truncated)
 
 
 @handler("fs.stat")
 async def fs_stat(ctx: RequestContext, p: FsStatParams) -> FsStatResult:
-    return FsStatResult(stat=_wire_stat(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.stat(p.path))))
+    path = _kernel_path(p.path, p.path_bytes)
+    return FsStatResult(stat=_wire_stat(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.stat(path))))
 
 
 @handler("fs.lstat")
 async def fs_lstat(ctx: RequestContext, p: FsLstatParams) -> FsStatResult:
-    return FsStatResult(stat=_wire_stat(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.lstat(p.path))))
+    path = _kernel_path(p.path, p.path_bytes)
+    return FsStatResult(stat=_wire_stat(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.lstat(path))))
 
 
 @handler("fs.exists")
 async def fs_exists(ctx: RequestContext, p: FsExistsParams) -> FsExistsResult:
-    return FsExistsResult(exists=await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.exists(p.path)))
+    path = _kernel_path(p.path, p.path_bytes)
+    return FsExistsResult(exists=await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.exists(path)))
 
 
 @handler("fs.move")
 async def fs_move(ctx: RequestContext, p: FsMoveParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.rename(p.source, p.destination))
+    source = _kernel_path(p.source, p.source_bytes, "source")
+    destination = _kernel_path(p.destination, p.destination_bytes, "destination")
+    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.rename(source, destination))
     return Empty()
 
 
 @handler("fs.delete")
 async def fs_delete(ctx: RequestContext, p: FsDeleteParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.remove(p.path, p.recursive))
+    path = _kernel_path(p.path, p.path_bytes)
+    await _in_kernel(ctx, p.vm_id, lambda k: k.remove(path, p.recursive))
     return Empty()
 
 
@@ -256,13 +269,15 @@ async def fs_symlink(ctx: RequestContext, p: FsSymlinkParams) -> Empty:
 
 @handler("fs.readlink")
 async def fs_readlink(ctx: RequestContext, p: FsReadlinkParams) -> FsReadlinkResult:
-    target, raw = _wire_name(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readlink(p.path)))
+    path = _kernel_path(p.path, p.path_bytes)
+    target, raw = wire_text(await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.readlink(path)))
     return FsReadlinkResult(target=target, target_bytes=raw)
 
 
 @handler("fs.chmod")
 async def fs_chmod(ctx: RequestContext, p: FsChmodParams) -> Empty:
-    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.chmod(p.path, p.mode))
+    path = _kernel_path(p.path, p.path_bytes)
+    await _in_kernel(ctx, p.vm_id, lambda k: k.vfs.chmod(path, p.mode))
     return Empty()
 
 

@@ -26,6 +26,7 @@ from agentvm_protocol import (
 
 from ..kernel.process import SIGNAL_NAMES, SIGNALS, Process, ProcessState
 from ._registry import RequestContext, handler
+from ._wire_text import wire_text, wire_texts
 
 
 @handler("process.exec")
@@ -72,11 +73,15 @@ async def process_wait(ctx: RequestContext, p: ProcessWaitParams) -> ProcessWait
 
 def _info(proc: Process) -> ProcessInfo:
     exited = proc.state is ProcessState.EXITED
+    argv, argv_bytes = wire_texts(list(proc.argv))
+    cwd, cwd_bytes = wire_text(proc.cwd)
     return ProcessInfo(
         pid=proc.pid,
         ppid=proc.ppid,
-        argv=list(proc.argv),
-        cwd=proc.cwd,
+        argv=argv,
+        cwd=cwd,
+        argv_bytes=argv_bytes,
+        cwd_bytes=cwd_bytes,
         state="exited" if exited else "running",
         exit_code=proc.status.shell_code if exited and proc.status else None,
     )

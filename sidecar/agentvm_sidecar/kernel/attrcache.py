@@ -38,17 +38,18 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import KernelError
 from .limits import MemoryBudget
 
-__all__ = ["CACHE_BYTES", "MAX_ENTRIES", "TTL_SECONDS", "AttrCache", "bump_generation", "current", "generation", "process_cache"]
+__all__ = ["CACHE_BYTES", "MAX_ENTRIES", "TTL_SECONDS", "AttrCache", "bump_generation", "changes_nodes", "current", "generation", "process_cache"]
 
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 512
@@ -58,6 +59,23 @@ CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES
 _generation = itertools.count(1)
 _current_generation = 0  # the last value taken from _generation
 _local = threading.local()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def changes_nodes(fn: F) -> F:
+    """Decorate a method that may change host nodes: cached attributes are stale
+    after it, whether it succeeded or failed half-way."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            bump_generation()
+
+    return wrapper  # type: ignore[return-value]
 
 
 def bump_generation() -> None:

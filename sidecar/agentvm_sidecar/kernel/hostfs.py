@@ -61,21 +61,23 @@
 # XX: a regular file swapped for a host device between the lstat pre-check and
 #     the open is opened (then refused by fstat); O_PATH + /proc/self/fd
 #     reopen would avoid even that open.
+# Files opened for I/O are HostOpenFile (host_open_file.py).
+#
 # XX: an unlinked-but-open host *directory* handle cannot be re-walked; its
 #     readdir fails ENOENT (files keep working: they are real fds).
 
 from __future__ import annotations
 
-import functools
 import os
 import stat as st
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from . import attrcache, openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
+from .host_open_file import HOST_MODE_BITS, HostOpenFile, fd_setattr
 from .limits import FsAccounting
 from .unlocked import HostSections
 
@@ -85,10 +87,6 @@ _O_PATH = getattr(os, "O_PATH", 0)
 _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
-_HOST_MODE_BITS = 0o777  # rule 5b: no setuid, setgid or sticky bit on the host
-
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def _kind(mode: int) -> FileKind:
     try:
@@ -123,20 +121,6 @@ def _open_root(host_path: str) -> int:
         os.close(fd)
         raise
     return fd
-
-
-def _changes(fn: F) -> F:
-    """A method that may change host nodes: cached attributes are stale after it
-    (attrcache.py), whether it succeeded or failed half-way."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            attrcache.bump_generation()
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _is_symlink(name: str, dir_fd: int) -> bool:
@@ -435,7 +419,7 @@ class HostFs:
         finally:
             os.close(lfd)
 
-    @_changes
+    @attrcache.changes_nodes
     def create(
         self, dir: HostNode, name: str, mode: int, uid: int, gid: int
     ) -> HostNode:
@@ -448,7 +432,7 @@ class HostFs:
                     os.open(
                         name,
                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS,
-                        mode & _HOST_MODE_BITS,
+                        mode & HOST_MODE_BITS,
                         dir_fd=fd,
                     )
                 )
@@ -458,7 +442,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
-    @_changes
+    @attrcache.changes_nodes
     def mkdir(
         self, dir: HostNode, name: str, mode: int, uid: int, gid: int
     ) -> HostNode:
@@ -466,14 +450,14 @@ class HostFs:
         _check_name(name)
         with self._dir_fd(dir.parts) as fd, self._charged(inodes=1):
             try:
-                os.mkdir(name, mode & _HOST_MODE_BITS, dir_fd=fd)
+                os.mkdir(name, mode & HOST_MODE_BITS, dir_fd=fd)
                 node = self._child(dir, name, fd)
                 self._note(node.ino, entries=1)
                 return node
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
-    @_changes
+    @attrcache.changes_nodes
     def symlink(
         self, dir: HostNode, name: str, target: str, uid: int, gid: int
     ) -> HostNode:
@@ -491,7 +475,7 @@ class HostFs:
             except OSError as exc:
                 raise KernelError.from_oserror(exc) from None
 
-    @_changes
+    @attrcache.changes_nodes
     def link(self, node: HostNode, dir: HostNode, name: str) -> None:
         self._writable()
         _check_name(name)
@@ -510,7 +494,7 @@ class HostFs:
     def rmdir(self, dir: HostNode, name: str) -> None:
         self._remove_entry(dir, name, os.rmdir)
 
-    @_changes
+    @attrcache.changes_nodes
     def _remove_entry(self, dir: HostNode, name: str, remove: Any) -> None:
         self._writable()
         _check_name(name)
@@ -523,7 +507,7 @@ class HostFs:
         last_link = gone.st_nlink <= 1 or st.S_ISDIR(gone.st_mode)
         self._give_back(gone.st_ino, gone.st_size if last_link else 0, 1)
 
-    @_changes
+    @attrcache.changes_nodes
     def rename(
         self, old_dir: HostNode, old_name: str, new_dir: HostNode, new_name: str
     ) -> None:
@@ -571,7 +555,7 @@ class HostFs:
             raise KernelError.eacces(message="host special files cannot be opened")
         return fd
 
-    @_changes
+    @attrcache.changes_nodes
     def setattr(
         self,
         node: HostNode,
@@ -592,7 +576,7 @@ class HostFs:
         else:
             fd = self._open_dir(node.parts, _LIST_FLAGS)
         try:
-            _fd_setattr(fd, mode, atime_ns, mtime_ns)
+            fd_setattr(fd, mode, atime_ns, mtime_ns)
         finally:
             os.close(fd)
 
@@ -626,142 +610,5 @@ class HostFs:
         """Close the root fd (on unmount).  Later operations fail with EIO; one
         running without the VM lock keeps the fd until it is done (unlocked.py)."""
         fd, self._root_fd = self._root_fd, None
-        if fd is not None:
-            self._sections.close_fd(fd)
-
-
-def _fd_setattr(fd: int, mode: int | None, atime_ns: Any, mtime_ns: Any) -> None:
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode & _HOST_MODE_BITS)
-        if atime_ns is not OMIT or mtime_ns is not OMIT:
-            if atime_ns is None and mtime_ns is None:
-                os.utime(fd)
-            else:
-                # os.utime has no UTIME_OMIT; fill omitted values from fstat.
-                s = os.fstat(fd)
-                now = None
-
-                def pick(v: Any, old: int) -> int:
-                    nonlocal now
-                    if v is OMIT:
-                        return old
-                    if v is None:
-                        import time
-
-                        now = now or time.time_ns()
-                        return now
-                    return int(v)
-
-                os.utime(
-                    fd,
-                    ns=(pick(atime_ns, s.st_atime_ns), pick(mtime_ns, s.st_mtime_ns)),
-                )
-    except OSError as exc:
-        raise KernelError.from_oserror(exc) from None
-
-
-class HostOpenFile:
-    """A real host fd for a regular file inside a HostFs."""
-
-    __slots__ = ("_fd", "_fs")
-    # pread/size/fstat touch only the host fd: FileHandle may read without the VM lock.
-    concurrent_reads = True
-
-    def __init__(self, fs: HostFs, fd: int) -> None:
-        self._fs = fs
-        self._fd: int | None = fd
-
-    def _live(self) -> int:
-        if self._fd is None:
-            raise KernelError.ebadf()
-        return self._fd
-
-    def pread(self, n: int, offset: int) -> bytes:
-        fd = self._live()
-        if n < 0 or offset < 0:
-            raise KernelError.einval()
-        try:
-            return os.pread(fd, n, offset)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    @_changes
-    def pwrite(self, data: bytes, offset: int) -> int:
-        fd = self._live()
-        self._fs._writable()
-        if offset < 0:
-            raise KernelError.einval()
-        view = memoryview(data)
-        done = 0
-        growth = offset + len(view) - self.size() if view else 0
-        try:
-            with self._fs._charged(growth):
-                while done < len(view):
-                    done += os.pwrite(fd, view[done:], offset + done)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-        if growth > 0:
-            self._fs._note(self._ino(), growth)
-        return done
-
-    def _ino(self) -> int:
-        try:
-            return os.fstat(self._live()).st_ino
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def append(self, data: bytes) -> int:
-        # Atomic with respect to this VM (the caller holds the VM lock); the
-        # fd is not O_APPEND because Linux would then ignore pwrite offsets.
-        offset = self.size()
-        self.pwrite(data, offset)
-        return offset + len(data)
-
-    def size(self) -> int:
-        try:
-            return os.fstat(self._live()).st_size
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    @_changes
-    def truncate(self, size: int) -> None:
-        fd = self._live()
-        self._fs._writable()
-        if size < 0:
-            raise KernelError.einval()
-        delta = size - self.size()
-        try:
-            with self._fs._charged(delta):
-                os.ftruncate(fd, size)
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-        if delta > 0:
-            self._fs._note(self._ino(), delta)
-        elif delta < 0:
-            self._fs._give_back(self._ino(), -delta)
-
-    def stat(self) -> Stat:
-        try:
-            return self._fs._to_stat(os.fstat(self._live()))
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    @_changes
-    def set_attrs(
-        self, mode: int | None = None, atime_ns: Any = OMIT, mtime_ns: Any = OMIT
-    ) -> None:
-        fd = self._live()
-        self._fs._writable()
-        _fd_setattr(fd, mode, atime_ns, mtime_ns)
-
-    def sync(self) -> None:
-        try:
-            os.fsync(self._live())
-        except OSError as exc:
-            raise KernelError.from_oserror(exc) from None
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)

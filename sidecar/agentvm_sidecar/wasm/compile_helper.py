@@ -26,8 +26,15 @@ engine, reports ready (one byte on stderr) and blocks reading stdin. A compile
 takes the warm one (or starts one if another compile has it) and starts its
 replacement (~2 ms for fork+exec; its Python start-up overlaps the compile). Each
 helper compiles one module and exits, so a compile's memory is always returned to
-the system, and no compile can see another's. An idle helper whose sidecar died
-reads EOF and exits.
+the system, and no compile can see another's.
+
+A helper never outlives its sidecar, even one that is SIGKILLed mid-compile: every
+helper inherits the read end of one lifeline pipe whose only write end the sidecar
+holds (non-inheritable, never closed), and a thread in the helper exits the process
+when that read sees EOF, which the kernel delivers the moment the sidecar is gone
+(wasm/compiler.py). PR_SET_PDEATHSIG would not do: it fires when the *thread* that
+forked the helper exits, and helpers are started from guest threads (and the warm
+spare outlives the compile whose thread started it).
 
 SECURITY: ``deserialize_file`` trusts the artifact (machine code). The helper is
 our program compiling with the sidecar's settings, and the memfd is private to the
@@ -66,7 +73,11 @@ READY_TIMEOUT_SECONDS = 30.0
 _CHUNK = 1 << 20
 _DIAGNOSTICS = 4096  # bytes of the helper's stderr kept for the error message
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-_HELPER_COMMAND = [sys.executable, compiler.__file__, json.dumps(dict(ENGINE_SETTINGS))]
+
+# The lifeline (see the module comment): os.pipe() fds are non-inheritable, so the
+# write end stays in this process alone; each helper gets the read end explicitly.
+_LIFELINE_READ, _LIFELINE_WRITE = os.pipe()
+_HELPER_COMMAND = [sys.executable, compiler.__file__, json.dumps(dict(ENGINE_SETTINGS)), str(_LIFELINE_READ)]
 
 Reason = Literal["interrupted", "cpu_time", "memory", "invalid", "crashed"]
 
@@ -134,7 +145,11 @@ class _Helper:
             # diagnostics (an allocation failure's abort message), never the
             # sidecar's own stderr, which carries structured logs only.
             self.process = subprocess.Popen(
-                _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=self.artifact, stderr=subprocess.PIPE
+                _HELPER_COMMAND,
+                stdin=subprocess.PIPE,
+                stdout=self.artifact,
+                stderr=subprocess.PIPE,
+                pass_fds=(_LIFELINE_READ,),
             )
         except BaseException:
             os.close(self.artifact)

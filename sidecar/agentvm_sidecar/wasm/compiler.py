@@ -1,4 +1,4 @@
-"""The compile helper: ``python <this file> <engine settings as JSON>``.
+"""The compile helper: ``python <this file> <engine settings as JSON> <lifeline fd>``.
 
 A guest-built wasm module is hostile input to cranelift: a few KB of nested loops
 can take a minute and most of a GiB to compile, a 5 MB module of empty functions
@@ -17,6 +17,12 @@ MemoryError; wasmtime's own allocation failures abort, SIGABRT), 4 the artifact
 is larger than the file size limit (EFBIG: Python ignores SIGXFSZ). Whatever
 else reaches stderr (an abort message) is diagnostics.
 
+The lifeline fd is the read end of a pipe whose write end only the sidecar holds: a
+thread waits on it and exits the helper (status 5) when it reads EOF, that is when
+the sidecar is gone, however it died, so an orphaned compile never runs on
+(wasm/compile_helper.py). The wait costs nothing: cranelift runs with the GIL
+released (ctypes), so the thread is scheduled whenever the read returns.
+
 The engine gets the sidecar's ``ENGINE_SETTINGS`` (engine.py) from the command line
 and applies them with ``make_config``, the function the sidecar's engine is built
 with, so ``Module.deserialize`` there accepts the result (wasmtime checks that the
@@ -33,16 +39,29 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Mapping
 
 import wasmtime
 
-__all__ = ["EXIT_INVALID_MODULE", "EXIT_OUT_OF_MEMORY", "EXIT_TOO_LARGE", "READY", "main", "make_config"]
+__all__ = ["EXIT_INVALID_MODULE", "EXIT_ORPHANED", "EXIT_OUT_OF_MEMORY", "EXIT_TOO_LARGE", "READY", "main", "make_config"]
 
 READY = b"R"  # written once the engine is built, before reading the module
 EXIT_INVALID_MODULE = 2
 EXIT_OUT_OF_MEMORY = 3
 EXIT_TOO_LARGE = 4
+EXIT_ORPHANED = 5  # nobody can read the result: the sidecar died
+
+
+def exit_when_orphaned(lifeline: int) -> None:
+    """Exit the process at once when ``lifeline`` reads EOF (the sidecar died)."""
+
+    def watch() -> None:
+        while os.read(lifeline, 1):
+            pass  # the sidecar never writes; a byte would only be noise
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def make_config(settings: Mapping[str, object]) -> wasmtime.Config:
@@ -79,4 +98,5 @@ def main(settings: Mapping[str, object]) -> int:
 if __name__ == "__main__":
     # os._exit: the sidecar waits for EOF and the exit status, and tearing down
     # the interpreter (freeing the compile's heap object by object) only delays both.
+    exit_when_orphaned(int(sys.argv[2]))
     os._exit(main(json.loads(sys.argv[1])))

@@ -73,20 +73,18 @@ def to_i32(value: int) -> int:
 
 # -- argv / env -----------------------------------------------------------------
 def decode_strings(buf: bytes) -> list[str]:
-    """A NUL-terminated string vector. Raises: EINVAL (an element is not UTF-8)."""
+    """A NUL-terminated string vector. Elements are bytes, as on Linux: undecodable
+    ones are kept with surrogateescape (the wire shows them as U+FFFD plus bytes)."""
     if not buf:
         return []
     parts = buf.split(b"\0")
     if parts[-1] == b"":
         parts.pop()
-    try:
-        return [p.decode("utf-8") for p in parts]
-    except UnicodeDecodeError as exc:
-        raise KernelError.einval(message="argument or environment string is not UTF-8") from exc
+    return [p.decode("utf-8", "surrogateescape") for p in parts]
 
 
 def decode_env(buf: bytes) -> dict[str, str]:
-    """The complete environment of a child (later duplicates win). Raises: EINVAL."""
+    """The complete environment of a child (later duplicates win)."""
     env: dict[str, str] = {}
     for entry in decode_strings(buf):
         key, sep, value = entry.partition("=")

@@ -1,0 +1,220 @@
+# VfsCore: the state and shared checks of a VM's filesystem namespace, and open().
+#
+# Every guest file operation (WASI preview1, host ABI, ACP fs/*, client fs.*)
+# comes through the Vfs (vfs.py); nothing hands a host path or a host preopen to a
+# guest (reference/bug-wasm-commands-bypass-host-mounts.txt).  The Vfs is built in
+# layers, each a module with one job, each using only the layers below it:
+#   vfs_core.py       state, the VM lock, permission/mount checks, open()
+#   vfs_reads.py      queries and bounded reads (stat, readdir, read_range...)
+#   vfs_namespace.py  names: mkdir, unlink, rmdir, rm -rf, rename, symlink, link
+#   vfs.py            the Vfs: whole-file writes, attributes, mounts
+# Path resolution (POSIX XBD 4.13: ., .., symlinks, mount crossings, search
+# permission) lives in walker.py, the mount table in mounts.py.
+#
+# Permission checks use `cred` (uid, gid); uid 0 bypasses rwx checks.  Guests
+# run as USER (1000, 1000).  The default cred is ROOT because trusted callers
+# (the client's fs.* API, tests) use it; guest-facing layers MUST pass the
+# process's cred.
+#
+# Locking: one RLock per VM (created here or passed in by the kernel) is held
+# for each operation (`vfs_op`) and by every FileHandle method.
+# XX: host I/O (hostfs) happens under the VM lock; a slow host disk stalls the
+#     VM's other threads.  Good enough until measured otherwise.
+# XX: no umask; callers pass the final mode.  No supplementary groups.
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .errors import KernelError
+from .fstypes import (
+    ROOT,
+    S_ISVTX,
+    Cred,
+    FileKind,
+    FileSystem,
+    OpenFlags,
+)
+from .handle import FileHandle
+from .limits import FsAccounting, MemoryBudget
+from .mounts import MountTable
+from .walker import Loc as _Loc
+from .walker import PathWalker, R, W, X
+from .walker import Resolved as _Resolved
+
+__all__ = ["VfsCore", "vfs_op"]
+
+_DIR = FileKind.DIRECTORY
+_LNK = FileKind.SYMLINK
+_REG = FileKind.REGULAR
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def vfs_op(fn: F) -> F:
+    """Hold the VM lock for the call and stamp errors with the path argument."""
+
+    @functools.wraps(fn)
+    def wrapper(self: VfsCore, path: str, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            try:
+                return fn(self, path, *args, **kwargs)
+            except KernelError as exc:
+                if exc.path is None and isinstance(path, str) and "\0" not in path:
+                    exc.path = path
+                raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+class VfsCore:
+    """The state every layer of the Vfs shares: mount table, path walker, lock.
+
+    Args:
+        root_fs: the filesystem mounted at '/'.
+        lock: the VM lock to share (one is created if omitted).
+        accounting: the VM's FsAccounting, reported by `usage()`.
+    """
+
+    def __init__(
+        self,
+        root_fs: FileSystem,
+        *,
+        lock: threading.RLock | None = None,
+        accounting: FsAccounting | None = None,
+        root_read_only: bool = False,
+        dir_snapshots: MemoryBudget | None = None,
+    ) -> None:
+        self._lock = lock if lock is not None else threading.RLock()
+        self._mounts = MountTable(root_fs, root_read_only)
+        self.accounting = accounting
+        self.dir_snapshots = dir_snapshots  # charged by directory handles' listings
+        walker = PathWalker(self._mounts)
+        self._walk = walker.walk
+        self._existing = walker.existing
+        self._require = walker.require
+        self._may = walker.may
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    # -- helpers (resolution itself is walker.py) ----------------------------------
+    def _writable_mount(self, loc: _Loc) -> None:
+        if loc.mount.read_only:
+            raise KernelError.erofs()
+
+    def _sticky_ok(self, parent: _Loc, victim: _Loc, cred: Cred) -> None:
+        """The sticky bit: only the owner of the entry or of the dir may remove it."""
+        if cred.uid == 0:
+            return
+        mode, duid, _ = parent.mount.fs.access_info(parent.node)
+        if mode & S_ISVTX:
+            _, vuid, _ = victim.mount.fs.access_info(victim.node)
+            if cred.uid not in (duid, vuid):
+                raise KernelError.eperm(victim.path, "sticky directory")
+
+    def _modifiable_parent(self, r: _Resolved, cred: Cred) -> _Loc:
+        parent = r.parent
+        assert parent is not None
+        self._writable_mount(parent)
+        self._require(parent, cred, W | X)
+        return parent
+
+    def _owner_or_root(self, loc: _Loc, cred: Cred) -> None:
+        if cred.uid != 0 and loc.mount.fs.access_info(loc.node)[1] != cred.uid:
+            raise KernelError.eperm(loc.path)
+
+
+    # -- open -------------------------------------------------------------------
+    @vfs_op
+    def open(
+        self,
+        path: str,
+        flags: OpenFlags = OpenFlags.READ,
+        mode: int = 0o666,
+        *,
+        cwd: str = "/",
+        cred: Cred = ROOT,
+    ) -> FileHandle:
+        """Open (and maybe create) a file or directory.
+
+        Raises: ENOENT, EEXIST (CREAT|EXCL), EISDIR (write/create on a dir),
+        ENOTDIR (DIRECTORY on a non-dir, trailing '/'), ELOOP (NOFOLLOW on a
+        symlink, loops), EACCES, EROFS, ENOSPC, ENAMETOOLONG, EINVAL.
+        """
+        flags = OpenFlags(flags)
+        if flags & OpenFlags.APPEND:
+            flags |= OpenFlags.WRITE
+        writable = bool(flags & OpenFlags.WRITE)
+        readable = bool(flags & OpenFlags.READ) or not writable
+        creat = bool(flags & OpenFlags.CREAT)
+        excl = creat and bool(flags & OpenFlags.EXCL)
+        follow = not (flags & OpenFlags.NOFOLLOW) and not excl
+        r = self._walk(path, cwd, cred, follow)
+        loc = r.loc
+        if loc is None:
+            if not creat:
+                raise KernelError.enoent()
+            if r.trailing or flags & OpenFlags.DIRECTORY:
+                raise KernelError.eisdir()
+            parent = self._modifiable_parent(r, cred)
+            node = parent.mount.fs.create(
+                parent.node, r.name, mode & 0o7777, *cred.new_owner
+            )
+            loc = _Loc(r.name, r.child_path(), parent.mount, node)
+            created = True
+        else:
+            if excl:
+                raise KernelError.eexist()
+            created = False
+        kind = loc.kind
+        if kind is _LNK:
+            raise KernelError.eloop(message="final component is a symlink (NOFOLLOW)")
+        if flags & OpenFlags.DIRECTORY and kind is not _DIR:
+            raise KernelError.enotdir()
+        if kind is _DIR and (writable or creat or flags & OpenFlags.TRUNC):
+            raise KernelError.eisdir()
+        truncate = bool(flags & OpenFlags.TRUNC) and kind is _REG and not created
+        if not created:
+            if (writable or truncate) and kind is not _DIR:
+                self._writable_mount(loc)
+            want = (R if readable else 0) | (W if writable or truncate else 0)
+            self._require(loc, cred, want)
+        fs = loc.mount.fs
+        if kind is _DIR:
+            parent_pair = (
+                (r.parent.mount, r.parent.node) if r.parent is not None else None
+            )
+            return FileHandle(
+                self._lock,
+                loc.mount,
+                loc.node,
+                loc.path,
+                flags,
+                None,
+                parent_pair,
+                cred,
+                True,
+                False,
+                self.dir_snapshots,
+            )
+        if truncate:
+            fs.truncate(loc.node, 0)
+        f = fs.open(loc.node, readable, writable)
+        return FileHandle(
+            self._lock,
+            loc.mount,
+            loc.node,
+            loc.path,
+            flags,
+            f,
+            None,
+            cred,
+            readable,
+            writable,
+        )
+

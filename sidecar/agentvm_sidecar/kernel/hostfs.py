@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import os
 import stat as st
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 

@@ -152,6 +152,7 @@ def build_recipe(
     say = progress or (lambda message: print(f"[{recipe.name}] {message}", file=sys.stderr, flush=True))
     target = _target(recipe, software)
     if built_recipe(recipe, software) is not None:
+        build_cache.keep(target)  # built before the machine cache existed, or by another path
         return False
     if build_cache.restore(target) and built_recipe(recipe, software) is not None:
         say(f"copied from the machine's build cache: {target}")

@@ -19,7 +19,7 @@ from .curl import CURL
 from .debian import RecipeError
 from .gnu_make import MAKE
 from .gnu_patch import PATCH
-from .recipe import Recipe, build_recipe, built_recipe
+from .recipe import Recipe, already_built, build_recipe, built_recipe
 
 __all__ = ["RECIPES", "build_recipes", "main", "recipe_commands"]
 
@@ -41,7 +41,7 @@ def build_recipes(software: Path, recipes: tuple[Recipe, ...] = RECIPES) -> list
 
     Raises: RecipeError naming every recipe that failed (the others are kept).
     """
-    todo = [r for r in recipes if built_recipe(r, software) is None]
+    todo = [r for r in recipes if not already_built(r, software)]
     if not todo:
         return []
     cores = os.cpu_count() or 1

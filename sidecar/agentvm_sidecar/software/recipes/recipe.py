@@ -38,7 +38,7 @@ from ..fetch_modules import modules_dir
 from ..paths import SOFTWARE_DIR_ENV
 from .debian import DebianSource, RecipeError, apply_patch, fetch_source, unpack_source
 
-__all__ = ["PATCHES_DIR", "BuildContext", "Recipe", "build_recipe", "built_recipe", "recipe_key"]
+__all__ = ["PATCHES_DIR", "BuildContext", "Recipe", "already_built", "build_recipe", "built_recipe", "recipe_key"]
 
 PATCHES_DIR = Path(__file__).resolve().parent / "patches"
 STEP_TIMEOUT_SECONDS = 1800
@@ -141,6 +141,16 @@ def built_recipe(recipe: Recipe, software: Path) -> dict[str, Path] | None:
     return paths if all(path.is_file() for path in paths.values()) else None
 
 
+def already_built(recipe: Recipe, software: Path) -> bool:
+    """Today's build of ``recipe`` is in ``software``: it was there (then it is shared
+    into the machine's build cache, software/build_cache.py) or is copied from there."""
+    target = _target(recipe, software)
+    if built_recipe(recipe, software) is not None:
+        build_cache.keep(target)
+        return True
+    return build_cache.restore(target) and built_recipe(recipe, software) is not None
+
+
 def build_recipe(
     recipe: Recipe, software: Path, *, jobs: int = 1, progress: Callable[[str], None] | None = None
 ) -> bool:
@@ -151,11 +161,7 @@ def build_recipe(
     """
     say = progress or (lambda message: print(f"[{recipe.name}] {message}", file=sys.stderr, flush=True))
     target = _target(recipe, software)
-    if built_recipe(recipe, software) is not None:
-        build_cache.keep(target)  # built before the machine cache existed, or by another path
-        return False
-    if build_cache.restore(target) and built_recipe(recipe, software) is not None:
-        say(f"copied from the machine's build cache: {target}")
+    if already_built(recipe, software):
         return False
     started = time.monotonic()
     say(f"fetching {recipe.source.package} {recipe.source.version} from Debian")

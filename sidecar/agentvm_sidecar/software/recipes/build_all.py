@@ -16,13 +16,14 @@ from pathlib import Path
 
 from ..paths import software_dir
 from .debian import RecipeError
+from .git import GIT
 from .gnu_make import MAKE
 from .gnu_patch import PATCH
 from .recipe import Recipe, build_recipe, built_recipe
 
 __all__ = ["RECIPES", "build_recipes", "main", "recipe_commands"]
 
-RECIPES: tuple[Recipe, ...] = (MAKE, PATCH)
+RECIPES: tuple[Recipe, ...] = (MAKE, PATCH, GIT)
 
 
 def recipe_commands(software: Path) -> list[tuple[Recipe, str, Path]]:

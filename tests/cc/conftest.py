@@ -38,3 +38,8 @@ def build_cc_guest(name: str) -> bytes:
 @pytest.fixture(scope="session")
 def procs_guest() -> bytes:
     return build_cc_guest("procs")
+
+
+@pytest.fixture(scope="session")
+def net_tool_guest() -> bytes:
+    return build_cc_guest("net_tool")

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..paths import software_dir
+from .curl import CURL
 from .debian import RecipeError
 from .git import GIT
 from .gnu_make import MAKE
@@ -23,7 +24,7 @@ from .recipe import Recipe, build_recipe, built_recipe
 
 __all__ = ["RECIPES", "build_recipes", "main", "recipe_commands"]
 
-RECIPES: tuple[Recipe, ...] = (MAKE, PATCH, GIT)
+RECIPES: tuple[Recipe, ...] = (MAKE, PATCH, CURL, GIT)
 
 
 def recipe_commands(software: Path) -> list[tuple[Recipe, str, Path]]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..cc import COMPAT_INCLUDE
 from ..paths import SOFTWARE_DIR_ENV
 from .debian import DebianSource, fetch_source, unpack_source
 from .recipe import BuildContext, Recipe
@@ -77,6 +76,8 @@ COMPAT_OBJS += compat/wasi.o
 # the Makefile links -L$(ZLIB_PATH)/lib -lz and adds a run path: wasm has none
 CC_LD_DYNPATH = -L
 prefix = /usr
+# /bin has no less: a terminal gets git's output through cat
+DEFAULT_PAGER = cat
 NO_GETTEXT = YesPlease
 NO_ICONV = YesPlease
 NO_TCLTK = YesPlease
@@ -99,34 +100,6 @@ NO_GECOS_IN_PWENT = YesPlease
 NO_INSTALL_HARDLINKS = YesPlease
 NO_POSIX_GOODIES = UnfortunatelyYes
 """
-
-# XX: agentvm-cc's compat library has no BSD sockets yet (its socket half is
-# being written). Until it has, git links against these: git:// URLs and the
-# host-name lookup of ident.c fail the way they do on a host without network.
-NO_SOCKETS_H = """\
-#include <sys/socket.h>
-#include <netdb.h>
-#ifndef SO_KEEPALIVE
-#define SO_KEEPALIVE 9
-#endif
-int socket(int, int, int);
-int connect(int, const struct sockaddr *, socklen_t);
-int setsockopt(int, int, int, const void *, socklen_t);
-"""
-NO_SOCKETS_C = """\
-#include <errno.h>
-#include "wasi-nosockets.h"
-int socket(int domain, int type, int protocol) { errno = ENOSYS; return -1; }
-int connect(int fd, const struct sockaddr *addr, socklen_t len) { errno = ENOSYS; return -1; }
-int setsockopt(int fd, int level, int name, const void *value, socklen_t len) { errno = ENOSYS; return -1; }
-int getaddrinfo(const char *host, const char *service, const struct addrinfo *hints, struct addrinfo **res)
-{ return EAI_FAIL; }
-void freeaddrinfo(struct addrinfo *ai) {}
-int getnameinfo(const struct sockaddr *addr, socklen_t len, char *host, socklen_t host_len,
-                char *serv, socklen_t serv_len, int flags) { return EAI_FAIL; }
-const char *gai_strerror(int error) { return "no name resolution in this build"; }
-"""
-
 
 def _build_zlib(ctx: BuildContext) -> Path:
     """zlib built as a prefix (``include/``, ``lib/libz.a``) for git's ZLIB_PATH."""
@@ -151,10 +124,6 @@ def _build_zlib(ctx: BuildContext) -> Path:
 def build(ctx: BuildContext) -> None:
     zlib = _build_zlib(ctx)
     config = CONFIG_MAK + f"ZLIB_PATH = {zlib}\n"
-    if not (COMPAT_INCLUDE / "netdb.h").is_file():
-        (ctx.tree / "compat" / "wasi-nosockets.h").write_text(NO_SOCKETS_H)
-        (ctx.tree / "compat" / "wasi-nosockets.c").write_text(NO_SOCKETS_C)
-        config += "BASIC_CFLAGS += -include compat/wasi-nosockets.h\nCOMPAT_OBJS += compat/wasi-nosockets.o\n"
     (ctx.tree / "config.mak").write_text(config)
     ctx.progress("compiling git")
     ctx.run(["make", f"-j{ctx.jobs}", *UNAME, f"CC={ctx.env['CC']}", f"AR={ctx.env['AR']}", "git"])

@@ -6,12 +6,17 @@ git is the independent reader of what the VM's git wrote)."""
 from __future__ import annotations
 
 import shutil
+import socketserver
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from agentvm import HostDirMount, VmConfig
+from agentvm import HostDirMount
+from agentvm_protocol import NetworkPolicy, NetworkRule, VmConfig
 from agentvm_sidecar.software.toolbox import SETUP_HINT, toolbox_commands
 from tests.process.conftest import sh
 
@@ -34,6 +39,30 @@ def host_git(root: Path, *args: str) -> str:
     )
     assert result.returncode == 0, (args, result.stderr)
     return result.stdout
+
+
+@contextmanager
+def host_git_daemon(base: Path) -> Iterator[int]:
+    """The host's `git daemon --inetd` for each connection to 127.0.0.1 (a free
+    port, yielded), serving the repositories under ``base``."""
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            fd = self.request.fileno()
+            subprocess.run(
+                ["git", "daemon", "--inetd", "--export-all", f"--base-path={base}", str(base)],
+                stdin=fd, stdout=fd, stderr=subprocess.DEVNULL, timeout=60, check=False,
+            )
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -135,3 +164,33 @@ async def test_a_shell_alias_runs_a_pipeline_and_a_missing_program_fails_cleanly
     assert res.exit_code == 1
     res = await sh(client, vm, "cd /workspace && git -c alias.gone='!no-such-program' gone")
     assert res.exit_code == 128  # as on Linux: the alias's program cannot be started
+
+
+async def test_clone_and_fetch_over_git_protocol_from_a_host_daemon_only_through_an_allowed_rule(client, tmp_path):
+    work, served = tmp_path / "work", tmp_path / "served"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True, timeout=60)
+    (work / "hello.txt").write_text("hello\n")
+    host_git(work, "add", ".")
+    host_git(work, "-c", "user.name=Host", "-c", "user.email=host@example.com", "commit", "-q", "-m", "from the host")
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(served / "repo.git")], check=True, timeout=60)
+
+    def policy(pattern: str) -> VmConfig:
+        rule = NetworkRule(mode="allow", operations=["*"], patterns=[pattern])
+        return VmConfig(network=NetworkPolicy(rules=[rule], dns_overrides={"git.test": "127.0.0.1"}))
+
+    with host_git_daemon(served) as port:
+        url = f"git://git.test:{port}/repo.git"
+        allowed = (await client.vm.create(policy("git.test"))).vm_id
+        res = await sh(client, allowed, f"git clone -q {url} /tmp/clone && git -C /tmp/clone log --format=%s")
+        assert (res.exit_code, res.stdout) == (0, b"from the host\n"), res.stderr
+
+        (work / "hello.txt").write_text("hello again\n")
+        host_git(work, "-c", "user.name=Host", "-c", "user.email=host@example.com", "commit", "-q", "-am", "second")
+        host_git(work, "push", "-q", str(served / "repo.git"), "main")
+        res = await sh(client, allowed, "cd /tmp/clone && git pull -q --ff-only && cat hello.txt")
+        assert (res.exit_code, res.stdout) == (0, b"hello again\n"), res.stderr
+
+        denied = (await client.vm.create(policy("other.test"))).vm_id
+        res = await sh(client, denied, f"git clone -q {url} /tmp/clone")
+        assert res.exit_code == 128  # git's fatal(): the name is not the VM's to resolve
+        assert (await sh(client, denied, "test -e /tmp/clone")).exit_code == 1

@@ -21,6 +21,8 @@ fetch-pack receives a side-band pack into a temporary file before index-pack
 reads it, and send-pack does not ask for side-band. What still needs one
 (remote helpers' bidirectional copy, `git archive --remote`, clean/smudge
 filter processes fed asynchronously) reports the failure.
+Only the module is installed, so there is no default template directory
+(NO_DEFAULT_TEMPLATES: `git init` copies none instead of warning).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ UNAME = ("uname_S=WASI", "uname_M=wasm32", "uname_O=WASI", "uname_R=1", "uname_P
 CONFIG_MAK = """\
 CFLAGS = -O2 -Wno-deprecated-non-prototype
 LDFLAGS = -s
-BASIC_CFLAGS += -DGIT_USE_POSIX_SPAWN
+BASIC_CFLAGS += -DGIT_USE_POSIX_SPAWN -DNO_DEFAULT_TEMPLATES
 COMPAT_OBJS += compat/wasi.o
 # the Makefile links -L$(ZLIB_PATH)/lib -lz and adds a run path: wasm has none
 CC_LD_DYNPATH = -L

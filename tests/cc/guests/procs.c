@@ -98,9 +98,11 @@ static int pipeline(void) {
 }
 
 static int signals(void) {
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	pid_t pid = spawn_sh("sleep 30", &fa);
+	/* sleep itself, not a shell around it: a killed shell would leave its sleep
+	   holding our stdout for the whole 30 s */
+	char *argv[] = {"sleep", "30", NULL};
+	pid_t pid;
+	if (posix_spawnp(&pid, "sleep", NULL, NULL, argv, environ) != 0) return 1;
 	printf("kill0 %d\n", kill(pid, 0));
 	printf("kill %d\n", kill(pid, SIGTERM));
 	int st;

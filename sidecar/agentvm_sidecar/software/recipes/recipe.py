@@ -75,12 +75,12 @@ class BuildContext:
                 f"(log: {self.log_path}):\n" + "\n".join(tail)
             )
 
-
     def compile_program(self, sources: list[Path], output: Path, flags: list[str]) -> None:
         """Compile ``sources`` with agentvm-cc on ``jobs`` threads, then link them
         into ``output`` (for programs built without their own build system).
         Raises: RecipeError."""
         cc = self.env["CC"].split()
+        # numbered: the link keeps the order of ``sources``, which can matter (gnu_make.py)
         objects = [self.out.parent / "obj" / f"{i:03d}-{source.stem}.o" for i, source in enumerate(sources)]
         objects[0].parent.mkdir(exist_ok=True)
         self.progress(f"compiling {len(sources)} files")

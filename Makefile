@@ -9,8 +9,8 @@ COMMANDS_DIR := sidecar/agentvm_sidecar/software/commands
 SOFTWARE_DIR := sidecar/agentvm_sidecar/software
 # `agentvm-sidecar setup` (software/setup.py) is the one command an installed sidecar
 # runs too: the core is the agentOS packages and our grep; the full /bin adds the
-# toolbox (python3, jq, yq, rg, fd, tree: pinned modules; sqlite3: built with zig; make
-# and patch: built from Debian sources with agentvm-cc by software/recipes/).
+# toolbox (python3, jq, yq, rg, fd, tree: pinned modules; sqlite3: built with zig; make,
+# patch, curl and git: built from Debian sources with agentvm-cc by software/recipes/).
 CORE_STAMP := $(BUILD)/software/.setup-core
 SOFTWARE_STAMP := $(BUILD)/software/.setup
 GUESTS_STAMP := $(BUILD)/guests/.built

@@ -24,6 +24,10 @@ from tests.clients.test_readme import PROJECT_OUTPUT, README, readme_blocks
 REPO = README.parent
 SECTION = "Use it from your project"
 PLACEHOLDER = "/path/to/agentvm"
+# A liveness bound, not a timing: the block's `agentvm-sidecar setup` runs cold (a
+# temporary software directory), so it fetches every package and builds make, patch,
+# curl and git from source, which took over 900 s on the shared 2-core machine.
+COLD_SETUP_TIMEOUT_SECONDS = 2400
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +76,7 @@ def test_the_wheel_and_the_npm_tarball_work_outside_the_checkout(tmp_path):
     env = _env(tmp_path, venv)
     user = tmp_path / "project"
     user.mkdir()
-    _sh(pip_block.replace(PLACEHOLDER, str(wheel)), user, env)
+    _sh(pip_block.replace(PLACEHOLDER, str(wheel)), user, env, timeout=COLD_SETUP_TIMEOUT_SECONDS)
     where = _sh("python -c 'import agentvm, agentvm_sidecar; print(agentvm.__file__, agentvm_sidecar.__file__)'", user, env)
     assert str(REPO) not in where and str(venv) in where
     (user / "example.py").write_text(python_block)

@@ -5,11 +5,11 @@ part of ``make setup``): fetch the pinned guest packages (``fetch.py``, through
 ``npm pack``), compile agentvm's own commands (``commands/build.py``, with the
 ``ziglang`` package, a runtime dependency for exactly this), add the toolbox (pinned
 python3, jq, yq, rg, fd and tree modules, ``fetch_modules.py``; sqlite3 built with zig,
-``sqlite.py``; make and patch built from Debian sources with agentvm-cc, ``recipes/``,
-in parallel), then compile every
-module of the /bin layer into the on-disk module cache so the first ``sh`` of the
-first VM does not pay 1.5 s. Each step reports on stderr when it starts and how
-long it took; stdout stays empty. Idempotent: a second run checks and skips.
+``sqlite.py``; make, patch, curl and git built from Debian sources with agentvm-cc,
+``recipes/``, in parallel), then compile every module of the /bin layer into the
+on-disk module cache so the first ``sh`` of the first VM does not pay 1.5 s. Each
+step reports on stderr when it starts and how long it took; stdout stays empty.
+Idempotent: a second run checks and skips.
 """
 
 from __future__ import annotations

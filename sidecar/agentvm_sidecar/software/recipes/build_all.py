@@ -17,13 +17,14 @@ from pathlib import Path
 from ..paths import software_dir
 from .curl import CURL
 from .debian import RecipeError
+from .git import GIT
 from .gnu_make import MAKE
 from .gnu_patch import PATCH
 from .recipe import Recipe, already_built, build_recipe, built_recipe
 
 __all__ = ["RECIPES", "build_recipes", "main", "recipe_commands"]
 
-RECIPES: tuple[Recipe, ...] = (MAKE, PATCH, CURL)
+RECIPES: tuple[Recipe, ...] = (MAKE, PATCH, CURL, GIT)
 
 
 def recipe_commands(software: Path) -> list[tuple[Recipe, str, Path]]:

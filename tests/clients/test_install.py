@@ -24,9 +24,11 @@ from tests.clients.test_readme import PROJECT_OUTPUT, README, readme_blocks
 REPO = README.parent
 SECTION = "Use it from your project"
 PLACEHOLDER = "/path/to/agentvm"
-# A liveness bound, not a timing: the block's `agentvm-sidecar setup` runs cold (a
-# temporary software directory), so it fetches every package and builds make, patch,
-# curl and git from source, which took over 900 s on the shared 2-core machine.
+# A liveness bound, not a timing: the block's `agentvm-sidecar setup` runs in a
+# temporary software directory, so it fetches every package, and takes make, patch,
+# curl and git from the machine's build cache (software/build_cache.py) when the
+# checkout's setup filled it, else builds them from source: over 900 s on the
+# shared 2-core machine.
 COLD_SETUP_TIMEOUT_SECONDS = 2400
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import os
@@ -30,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from ..logs import configure_logging, get_logger
-from .paths import software_dir
+from .paths import dest_of, software_parser
 from .pins import PINS, Pin
 
 __all__ = ["FetchError", "fetch_all", "fetch_pin", "integrity_of", "main", "npm_pack"]
@@ -160,13 +159,9 @@ def _extract_aospkg(tarball: Path, aospkg: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit status."""
-    parser = argparse.ArgumentParser(description="Fetch the pinned agentOS guest software.")
-    parser.add_argument(
-        "--dest", type=Path, default=None, help="software directory (default: software_dir())"
-    )
-    args = parser.parse_args(argv)
+    args = software_parser("Fetch the pinned agentOS guest software.").parse_args(argv)
     configure_logging()
-    dest: Path = args.dest if args.dest is not None else software_dir()
+    dest = dest_of(args)
     try:
         changed = fetch_all(dest)
     except FetchError as exc:

@@ -11,7 +11,6 @@ is not downloaded again.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -26,7 +25,7 @@ from typing import IO
 from ..logs import configure_logging, get_logger
 from .fetch import FetchError, npm_pack
 from .module_pins import MODULE_PINS, ModulePin
-from .paths import software_dir
+from .paths import dest_of, software_parser
 
 __all__ = ["MAX_MODULE_BYTES", "fetch_module_pin", "fetch_modules", "main", "modules_dir", "sha256_of"]
 
@@ -143,11 +142,10 @@ def _copy(source: IO[bytes], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=None, help="software directory (default: software_dir())")
+    parser = software_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
     configure_logging()
-    software: Path = args.dest if args.dest is not None else software_dir()
+    software = dest_of(args)
     try:
         fetched = fetch_modules(software)
     except FetchError as exc:

@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
-__all__ = ["SOFTWARE_DIR_ENV", "repo_root", "setup_hint", "software_dir"]
+__all__ = ["SOFTWARE_DIR_ENV", "dest_of", "repo_root", "setup_hint", "software_dir", "software_parser"]
 
 SOFTWARE_DIR_ENV = "AGENTVM_SOFTWARE_DIR"
 _PROJECT_MARKER = 'name = "agentvm"'
@@ -48,3 +49,15 @@ def setup_hint() -> str:
     if repo_root() is not None and not os.environ.get(SOFTWARE_DIR_ENV):
         return "run `make setup` in the agentvm checkout"
     return "run `agentvm-sidecar setup`"
+
+
+def software_parser(description: str) -> argparse.ArgumentParser:
+    """The argument parser of a setup step's CLI, with its ``--dest`` (see ``dest_of``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dest", type=Path, default=None, help="software directory (default: software_dir())")
+    return parser
+
+
+def dest_of(args: argparse.Namespace) -> Path:
+    """The software directory a setup step's CLI was given, or `software_dir()`."""
+    return args.dest if args.dest is not None else software_dir()

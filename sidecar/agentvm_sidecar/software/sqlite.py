@@ -15,7 +15,6 @@ it needs shared memory), exclusive locking (wasi-libc has no fcntl locks).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ from ..logs import configure_logging, get_logger
 from .fetch import FetchError, integrity_of, npm_pack
 from .fetch_modules import modules_dir, sha256_of
 from .module_pins import SQLITE_SOURCE
-from .paths import software_dir
+from .paths import dest_of, software_dir, software_parser
 from .zigcc import COMPILE_TIMEOUT_SECONDS
 
 __all__ = ["SQLITE_FLAGS", "build_sqlite", "built_sqlite", "main"]
@@ -142,11 +141,10 @@ def _extract(archive: Path, name: str, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=None, help="software directory (default: software_dir())")
+    parser = software_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
     configure_logging()
-    software: Path = args.dest if args.dest is not None else software_dir()
+    software = dest_of(args)
     try:
         built = build_sqlite(software)
     except FetchError as exc:

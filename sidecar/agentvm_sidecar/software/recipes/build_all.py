@@ -8,13 +8,12 @@ the total stays near the core count (the machine is shared).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ..paths import software_dir
+from ..paths import dest_of, software_parser
 from .curl import CURL
 from .debian import RecipeError
 from .git import GIT
@@ -66,11 +65,10 @@ def build_recipes(software: Path, recipes: tuple[Recipe, ...] = RECIPES) -> list
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=None, help="software directory (default: software_dir())")
+    parser = software_parser(__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"recipes to build (default: all of {[r.name for r in RECIPES]})")
     args = parser.parse_args(argv)
-    software: Path = args.dest if args.dest is not None else software_dir()
+    software = dest_of(args)
     by_name = {r.name: r for r in RECIPES}
     unknown = [n for n in args.names if n not in by_name]
     if unknown:

@@ -173,8 +173,7 @@ class SessionBase:
             await trio.lowlevel.checkpoint()
             return
         self._cancel_requested = True
-        for scope in list(self._permission_scopes):
-            scope.cancel()
+        self._end_permission_requests()
         await self._stop_turn()
         if self._prompt_scope is not None:
             self._prompt_scope.deadline = min(self._prompt_scope.deadline, trio.current_time() + self.timeouts.close_grace)
@@ -195,6 +194,11 @@ class SessionBase:
             await self.ctx.emit(event)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # no client to stream to; the log keeps it
+
+    def _end_permission_requests(self) -> None:
+        """Answer every pending permission request ``cancelled``."""
+        for scope in list(self._permission_scopes):
+            scope.cancel()
 
     async def request_permission(self, params: dict[str, Any]) -> dict[str, Any]:
         """The outcome of an ACP permission request: by policy or the client's answer

@@ -101,7 +101,6 @@ class CodexSession(SessionBase):
         self._history: list[dict[str, str]] = []
         self._turn_process: AgentProcess | None = None
         self._spawns = 0  # commands codex asked to start, for permission tool call ids
-        self._gate_scopes: set[trio.CancelScope] = set()
 
     @property
     def pid(self) -> int:
@@ -150,8 +149,7 @@ class CodexSession(SessionBase):
                 raise RpcError("agent_error", self._ended(process, "codex exited before reading its start message"))
             reply = await self._follow(process)
         finally:
-            for scope in list(self._gate_scopes):  # a command still waiting for permission: refused
-                scope.cancel()
+            self._end_permission_requests()  # a command still waiting for permission: refused
             with trio.CancelScope(shield=True):
                 await process.stop(self.timeouts.close_grace)
                 process.release()
@@ -221,22 +219,17 @@ class CodexSession(SessionBase):
     async def _allow_command(self, argv: list[str], cwd: str) -> bool:
         self._spawns += 1
         command = shlex.join(argv)
-        tool_call = {
+        return await self._allowed({
             "toolCallId": f"{self.agent_session_id}-command-{self._spawns}",
             "title": f"Run {command[:200]}",
             "kind": "execute",
             "status": "pending",
             "rawInput": {"command": argv, "cwd": cwd},
-        }
-        outcome: dict[str, Any] = {}
-        with trio.CancelScope() as scope:
-            self._gate_scopes.add(scope)
-            try:
-                outcome = await self.request_permission(
-                    {"sessionId": self.agent_session_id, "toolCall": tool_call, "options": _OPTIONS}
-                )
-            finally:
-                self._gate_scopes.discard(scope)
+        })
+
+    async def _allowed(self, tool_call: dict[str, Any]) -> bool:
+        """Whether the policy or the client allows ``tool_call`` (cancelled: no)."""
+        outcome = await self.request_permission({"sessionId": self.agent_session_id, "toolCall": tool_call, "options": _OPTIONS})
         return outcome.get("optionId") == "allow"
 
     async def _tool_update(self, seen: set[str], tool_call_id: str, status: str) -> None:
@@ -249,12 +242,8 @@ class CodexSession(SessionBase):
         )
 
     async def _decide(self, tool_call_id: str) -> str:
-        outcome = await self.request_permission({
-            "sessionId": self.agent_session_id,
-            "toolCall": {"toolCallId": tool_call_id, "title": "Run a shell command", "kind": "execute", "status": "pending"},
-            "options": _OPTIONS,
-        })
-        return "allow" if outcome.get("optionId") == "allow" else "deny"
+        tool_call = {"toolCallId": tool_call_id, "title": "Run a shell command", "kind": "execute", "status": "pending"}
+        return "allow" if await self._allowed(tool_call) else "deny"
 
     def _ended(self, process: AgentProcess, what: str) -> str:
         status = process.status()

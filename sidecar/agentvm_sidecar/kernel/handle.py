@@ -154,6 +154,24 @@ class FileHandle:
             self._pos += len(data)
             return data
 
+    def readinto(self, buffer: memoryview) -> int:
+        """Read up to len(buffer) bytes at the position into ``buffer``; returns
+        how many. A host file reads into it directly (no bytes object in between).
+
+        Raises: EBADF (closed / not readable), EISDIR, EIO.
+        """
+        with self._io_lock:
+            f = self._open_file(True, False)
+            preadinto = getattr(f, "preadinto", None)
+            if preadinto is not None:
+                n = preadinto(buffer, self._pos)
+            else:
+                data = f.pread(len(buffer), self._pos)
+                n = len(data)
+                buffer[:n] = data
+            self._pos += n
+            return n
+
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write all of `data` at the position (at the end with APPEND).
 

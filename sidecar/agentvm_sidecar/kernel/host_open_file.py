@@ -80,6 +80,16 @@ class HostOpenFile:
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
 
+    def preadinto(self, buffer: memoryview, offset: int) -> int:
+        """pread into ``buffer`` (FileHandle.readinto); returns the bytes read."""
+        fd = self._live()
+        if offset < 0:
+            raise KernelError.einval()
+        try:
+            return os.preadv(fd, (buffer,), offset)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
     @attrcache.changes_nodes
     def pwrite(self, data: bytes, offset: int) -> int:
         fd = self._live()

@@ -46,6 +46,7 @@ PREOPEN_BASE = 3
 _local = threading.local()
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_IOVEC = struct.Struct("<II")
 
 
 class GuestFault(Exception):
@@ -205,6 +206,18 @@ class GuestContext:
     def string(self, ptr: int, size: int) -> str:
         """A (ptr, len) string; invalid UTF-8 is kept with surrogateescape."""
         return self.read(ptr, size).decode("utf-8", "surrogateescape")
+
+    def buffer(self, ptr: int, size: int) -> memoryview:
+        """A writable view of ``size`` bytes of guest memory, for reading straight
+        into it (no intermediate bytes). Raises: GuestFault."""
+        size &= 0xFFFFFFFF
+        start = self._span(ptr, size)
+        return self._view[start : start + size]
+
+    def iovec(self, ptr: int) -> tuple[int, int]:
+        """The (ptr, len) of the one WASI iovec at ``ptr``. Raises: GuestFault."""
+        start = self._span(ptr, 8)
+        return _IOVEC.unpack_from(self._view, start)  # type: ignore[return-value]
 
     def iovecs(self, iovs: int, count: int) -> list[tuple[int, int]]:
         """The (ptr, len) pairs of a WASI iovec array. Raises: GuestFault."""

@@ -128,10 +128,22 @@ def _times(fst_flags: int, atim: int, mtim: int) -> tuple[Any, Any]:
 @host_function(MODULE, "fd_read", "iiii")
 def fd_read(ctx: GuestContext, fd: int, iovs_ptr: int, iovs_len: int, ret_nread: int) -> None:
     ctx.check(ret_nread, 4)
-    iovs = ctx.iovecs(iovs_ptr, iovs_len)
-    total = _iov_total(ctx, iovs)
-    desc = description(ctx, fd)
-    require(desc, L.RIGHT_FD_READ)
+    if iovs_len == 1:
+        # One buffer (nearly every read: libc's stdio, grep's 1 KiB reads): a file
+        # reads straight into guest memory, without an iovec list or a bytes copy.
+        ptr, length = ctx.iovec(iovs_ptr)
+        buffer = ctx.buffer(ptr, length)
+        desc = description(ctx, fd)
+        require(desc, L.RIGHT_FD_READ)
+        if type(desc) is FileDescription:
+            ctx.set_u32(ret_nread, desc.handle.readinto(buffer if length <= MAX_READ else buffer[:MAX_READ]))
+            return
+        iovs, total = [(ptr, length)], length
+    else:
+        iovs = ctx.iovecs(iovs_ptr, iovs_len)
+        total = _iov_total(ctx, iovs)
+        desc = description(ctx, fd)
+        require(desc, L.RIGHT_FD_READ)
     try:
         data = desc.read(min(total, MAX_READ), interrupted=ctx.interrupted)
     except KernelError as exc:

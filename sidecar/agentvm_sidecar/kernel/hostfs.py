@@ -526,23 +526,31 @@ class HostFs:
             return self._open_regular(node, access)
 
     def _open_regular(self, node: HostNode, access: int) -> int:
-        with self._parent_fd(node) as (pfd, name):
-            try:
-                # Refuse non-regular files before opening them at all (opening a
-                # device can have side effects; a fifo could block).  The fstat
-                # below closes the race with a swap between these two calls.
-                pre = os.stat(name, dir_fd=pfd, follow_symlinks=False).st_mode
-                if st.S_ISDIR(pre):
-                    raise KernelError.eisdir()
-                if st.S_ISLNK(pre):
-                    raise KernelError.eloop()
-                if not st.S_ISREG(pre):
-                    raise KernelError.eacces(
-                        message="host special files cannot be opened"
-                    )
-                fd = os.open(name, access | _FILE_FLAGS, dir_fd=pfd)
-            except OSError as exc:
-                raise KernelError.from_oserror(exc) from None
+        # Written out rather than with _parent_fd: this is the open of every file
+        # a guest reads, and each generator context manager costs ~1.5 us.
+        parts = node.parts
+        if not parts:
+            raise KernelError.ebusy(message="operation not allowed on the mount root")
+        root = self._root_fd_checked()
+        pfd = self._open_dir(parts[:-1], _DIR_FLAGS) if len(parts) > 1 else root
+        name = parts[-1]
+        try:
+            # Refuse non-regular files before opening them at all (opening a
+            # device can have side effects; a fifo could block).  The fstat
+            # below closes the race with a swap between these two calls.
+            pre = os.stat(name, dir_fd=pfd, follow_symlinks=False).st_mode
+            if st.S_ISDIR(pre):
+                raise KernelError.eisdir()
+            if st.S_ISLNK(pre):
+                raise KernelError.eloop()
+            if not st.S_ISREG(pre):
+                raise KernelError.eacces(message="host special files cannot be opened")
+            fd = os.open(name, access | _FILE_FLAGS, dir_fd=pfd)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+        finally:
+            if pfd != root:
+                os.close(pfd)
         try:
             mode = os.fstat(fd).st_mode
         except OSError as exc:

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from typing import Any
 
 __all__ = ["HostSections"]
@@ -46,27 +45,28 @@ class HostSections:
         self._inflight = 0
         self._deferred_fd: int | None = None
 
-    @contextmanager
-    def section(self) -> Iterator[None]:
-        """Run the block without the VM lock when the calling thread holds it."""
+    def section(self) -> _Section | nullcontext[None]:
+        """Run the block without the VM lock when the calling thread holds it.
+        (A class, not a generator: every host_dir lookup and open enters one.)"""
         lock = self._vm_lock
         if lock is None or not lock._is_owned():
-            yield
-            return
+            return _NO_SECTION
+        return _Section(self, lock)
+
+    def _leave(self, lock: Any) -> Any:
         with self._guard:
             self._inflight += 1
-        state = lock._release_save()
-        try:
-            yield
-        finally:
-            lock._acquire_restore(state)
-            with self._guard:
-                self._inflight -= 1
-                fd = self._deferred_fd if not self._inflight else None
-                if fd is not None:
-                    self._deferred_fd = None
+        return lock._release_save()
+
+    def _return(self, lock: Any, state: Any) -> None:
+        lock._acquire_restore(state)
+        with self._guard:
+            self._inflight -= 1
+            fd = self._deferred_fd if not self._inflight else None
             if fd is not None:
-                os.close(fd)
+                self._deferred_fd = None
+        if fd is not None:
+            os.close(fd)
 
     def close_fd(self, fd: int) -> None:
         """Close ``fd`` now, or when the last section in flight leaves."""
@@ -75,3 +75,23 @@ class HostSections:
                 self._deferred_fd = fd
                 return
         os.close(fd)
+
+
+class _Section:
+    """One host section: the VM lock released on entry, re-taken on exit."""
+
+    __slots__ = ("_lock", "_sections", "_state")
+
+    def __init__(self, sections: HostSections, lock: Any) -> None:
+        self._sections = sections
+        self._lock = lock
+        self._state: Any = None
+
+    def __enter__(self) -> None:
+        self._state = self._sections._leave(self._lock)
+
+    def __exit__(self, *exc: object) -> None:
+        self._sections._return(self._lock, self._state)
+
+
+_NO_SECTION: nullcontext[None] = nullcontext()

@@ -28,13 +28,14 @@ from ..context import GuestContext
 from ..plain_preopens import FIRST_PREOPEN_FD, NOT_A_PREOPEN, install_plain_preopens
 from . import layouts as L
 from .common import U32, U64, description, is_tagged, preopen_or_ebadf
-from .rights import DIRECTORY_BASE, DIRECTORY_INHERITING, drop_rights, require, rights_of, set_sync_flags, sync_flags
+from .rights import DIRECTORY_BASE, DIRECTORY_INHERITING, drop_rights, fdstat_fields, require, set_sync_flags
 
 MODULE = "wasi_snapshot_preview1"
 SIGPIPE = 13
 MAX_READ = 16 << 20  # bytes one fd_read/fd_pread may return (short reads are legal)
 
 _NOT_SEEKABLE = (FileKind.FIFO, FileKind.SOCKET)
+_APPEND = int(OpenFlags.APPEND)
 
 
 # -- shared helpers -----------------------------------------------------------------------
@@ -70,7 +71,8 @@ def _gather(ctx: GuestContext, iovs: list[tuple[int, int]]) -> bytes:
 def is_append(desc: Description) -> bool:
     if desc.append:
         return True
-    return isinstance(desc, FileDescription) and bool(desc.handle.flags & OpenFlags.APPEND)
+    # int(): IntFlag's own & costs ~1 us, and libc asks for fdstat before most writes
+    return isinstance(desc, FileDescription) and bool(int(desc.handle.flags) & _APPEND)
 
 
 def set_append(desc: Description, on: bool) -> None:
@@ -87,8 +89,8 @@ def set_append(desc: Description, on: bool) -> None:
 def fdstat_of(desc: Description) -> bytes:
     """The fdstat of ``desc``: its rights as opened (rights.py) and its flags."""
     flags = (L.FDFLAGS_APPEND if is_append(desc) else 0) | (L.FDFLAGS_NONBLOCK if desc.nonblocking else 0)
-    base, inheriting = rights_of(desc)
-    return L.pack_fdstat(L.filetype(desc.kind), flags | sync_flags(desc), base, inheriting)
+    base, inheriting, sync = fdstat_fields(desc)
+    return L.pack_fdstat(L.filetype(desc.kind), flags | sync, base, inheriting)
 
 
 def _dir_entries_of_preopen(ctx: GuestContext, path: str) -> list[DirEntry]:

@@ -37,10 +37,10 @@ __all__ = [
     "DIRECTORY_INHERITING",
     "SYNC_FLAGS",
     "drop_rights",
+    "fdstat_fields",
     "require",
     "rights_of",
     "set_sync_flags",
-    "sync_flags",
 ]
 
 DIRECTORY_BASE = (
@@ -98,14 +98,30 @@ def _full_rights(desc: Description) -> tuple[int, int]:
     return base, 0
 
 
+def _extra_of(desc: Description) -> _Extra | None:
+    # Most guests never drop a right nor set a sync flag: skip the weak lookup
+    # (it builds a weakref per call) while no description has extras at all.
+    return _extras.get(desc) if _extras else None
+
+
 def rights_of(desc: Description) -> tuple[int, int]:
     """(base, inheriting) rights of ``desc`` as fd_fdstat_get reports them."""
+    return _rights(desc, _extra_of(desc))
+
+
+def _rights(desc: Description, extra: _Extra | None) -> tuple[int, int]:
     base, inheriting = _full_rights(desc)
-    extra = _extras.get(desc)
     if extra is not None:
         base &= ~extra.dropped_base
         inheriting &= ~extra.dropped_inheriting
     return base, inheriting
+
+
+def fdstat_fields(desc: Description) -> tuple[int, int, int]:
+    """(base rights, inheriting rights, sync flags) of ``desc``, with one lookup."""
+    extra = _extra_of(desc)
+    base, inheriting = _rights(desc, extra)
+    return base, inheriting, extra.sync_flags if extra is not None else 0
 
 
 def drop_rights(desc: Description, base: int, inheriting: int) -> None:
@@ -123,14 +139,9 @@ def drop_rights(desc: Description, base: int, inheriting: int) -> None:
 
 def require(desc: Description, right: int) -> None:
     """Raises: ENOTCAPABLE when ``right`` was dropped from ``desc``."""
-    extra = _extras.get(desc)
+    extra = _extra_of(desc)
     if extra is not None and extra.dropped_base & right:
         raise KernelError("ENOTCAPABLE", "the fd's rights do not allow this")
-
-
-def sync_flags(desc: Description) -> int:
-    extra = _extras.get(desc)
-    return extra.sync_flags if extra is not None else 0
 
 
 def set_sync_flags(desc: Description, flags: int) -> None:

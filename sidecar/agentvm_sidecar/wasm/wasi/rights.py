@@ -146,5 +146,5 @@ def require(desc: Description, right: int) -> None:
 
 def set_sync_flags(desc: Description, flags: int) -> None:
     flags &= SYNC_FLAGS
-    if flags or desc in _extras:
+    if flags or _extra_of(desc) is not None:  # every path_open asks
         _extra(desc).sync_flags = flags

@@ -134,3 +134,75 @@ def test_a_process_the_budget_cannot_cover_runs_without_a_cache(share: Path) -> 
         (share / "sub" / "file.txt").write_bytes(b"changed on the host")
         assert vm.stat("/mnt/host/sub/file.txt").size == 19  # asked the host again
         assert budget.used == 0
+
+
+# -- remembered walks (attrcache.py "Walks") ------------------------------------------
+
+
+class _Clock:
+    """attrcache's view of time.monotonic, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_remembered_walk_expires_with_the_oldest_entry_it_was_built_from(
+    share: Path, cached, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(attrcache, "time", clock)
+    vm = _vm(share)
+    vm.stat("/mnt/host/sub")  # "sub" is cached until now + TTL
+    clock.now += 0.5 * attrcache.TTL_SECONDS
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6  # walks through the cached "sub"
+    os.rename(share / "sub", share / "renamed")  # on the host, not through this sidecar
+    assert vm.stat("/mnt/host/sub/file.txt").size == 6  # within the TTL: what was just seen
+    clock.now += 0.6 * attrcache.TTL_SECONDS  # "sub" expired; "file.txt" has not
+    with raises_errno("ENOENT"):
+        vm.stat("/mnt/host/sub/file.txt")
+
+
+def test_a_remembered_walk_through_a_memory_directory_sees_its_mode_change_at_once(share: Path, cached) -> None:
+    vm = _vm(share)
+    vm.mkdir("/home/user/d", recursive=True)
+    vm.write_file("/home/user/d/f", b"x")
+    for _ in range(2):
+        assert vm.stat("/home/user/d/f", cred=USER).size == 1
+    vm.chmod("/home/user/d", 0o600)
+    with raises_errno("EACCES"):
+        vm.stat("/home/user/d/f", cred=USER)
+
+
+def test_a_remembered_walk_through_a_memory_symlink_follows_its_replacement_at_once(share: Path, cached) -> None:
+    vm = _vm(share)
+    vm.write_file("/tmp/file.txt", b"in memory")
+    vm.symlink("/mnt/host/sub", "/tmp/link")
+    for _ in range(2):
+        assert vm.stat("/tmp/link/file.txt").size == 6
+    vm.unlink("/tmp/link")
+    vm.symlink("/tmp", "/tmp/link")
+    assert vm.stat("/tmp/link/file.txt").size == 9
+
+
+def test_a_remembered_walk_sees_a_new_mount_at_once(share: Path, tmp_path: Path, cached) -> None:
+    vm = _vm(share)
+    vm.mkdir("/mnt/other", recursive=True)
+    vm.write_file("/mnt/other/file.txt", b"memory fs")
+    for _ in range(2):
+        assert vm.stat("/mnt/other/file.txt").size == 9
+    vm.mount("/mnt/other", HostFs(share / "sub"))
+    assert vm.stat("/mnt/other/file.txt").size == 6
+
+
+def test_a_remembered_walk_does_not_hide_a_name_removed_through_the_sidecar(share: Path, cached) -> None:
+    vm = _vm(share)
+    for _ in range(2):
+        assert vm.stat("/mnt/host/sub/file.txt").size == 6
+    vm.unlink("/mnt/host/sub/file.txt")
+    with raises_errno("ENOENT"):
+        vm.stat("/mnt/host/sub/file.txt")
+    with raises_errno("ENOENT"):
+        vm.open("/mnt/host/sub/file.txt", O.READ)

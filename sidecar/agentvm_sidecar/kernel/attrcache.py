@@ -30,6 +30,19 @@
 #  * Time: an entry lives TTL_SECONDS, which bounds how late a running process
 #    sees a change made on the host by someone other than this sidecar.
 #
+# Walks: the cache also remembers the last few path resolutions the process
+# made that found something (MAX_WALKS), because tools ask about one path
+# several times in a row (tar: mode twice, size, stat, then open; `ls -l`: four
+# stats per entry), and each walk costs ~10 us of Python even when every
+# component is cached.  A remembered walk is used only while nothing it could
+# depend on changed: no host_dir change through this sidecar (the generation
+# above), no change of names, modes or mounts in any other filesystem of this
+# sidecar (a second, namespace generation, bumped by MemoryFs and the mount
+# table), and not past the deadline of the oldest attribute entry it was
+# built from, so it is never staler than those entries would be.  Walks that
+# found nothing are never remembered.  What a walk returns is only ever used to
+# choose the node; host operations still re-open their chain from the mount root.
+#
 # Memory: at most MAX_ENTRIES per process (cleared when full), ENTRY_BYTES each
 # (measured: the lstat result, the node, its components and the key, ~1 KiB).  A
 # process's first entry reserves the whole cache from the VM's memory budget, so
@@ -49,15 +62,22 @@ from typing import Any, TypeVar
 from .errors import KernelError
 from .limits import MemoryBudget
 
-__all__ = ["CACHE_BYTES", "MAX_ENTRIES", "TTL_SECONDS", "AttrCache", "bump_generation", "changes_nodes", "current", "generation", "process_cache"]
+__all__ = [
+    "CACHE_BYTES", "MAX_ENTRIES", "MAX_WALKS", "TTL_SECONDS", "AttrCache", "bump_generation", "bump_namespace",
+    "changes_names", "changes_nodes", "current", "generation", "process_cache",
+]
 
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 512
 ENTRY_BYTES = 1024
-CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES
+MAX_WALKS = 16
+WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
+CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES
 
 _generation = itertools.count(1)
 _current_generation = 0  # the last value taken from _generation
+_namespace = itertools.count(1)
+_current_namespace = 0  # the last value taken from _namespace
 _local = threading.local()
 
 
@@ -78,6 +98,26 @@ def changes_nodes(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def changes_names(fn: F) -> F:
+    """Decorate a method of a filesystem other than host_dir that may change
+    names, modes or mounts: remembered walks are stale after it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            bump_namespace()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def bump_namespace() -> None:
+    """Names, modes or mounts changed outside host_dir: remembered walks are stale."""
+    global _current_namespace
+    _current_namespace = next(_namespace)
+
+
 def bump_generation() -> None:
     """A host_dir node changed through this sidecar: every cached entry is stale.
     Called AFTER the change (see ``generation``). next() on itertools.count is
@@ -96,16 +136,19 @@ class AttrCache:
     """What a filesystem saw at (filesystem, components): an lstat result and the
     node it made of it (the filesystem decides); see the module header."""
 
-    __slots__ = ("_budget", "_entries", "_state")
+    __slots__ = ("_budget", "_entries", "_oldest", "_state", "_walks")
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
+        self._walks: dict[Any, tuple[float, int, int, Any]] = {}
+        self._oldest = 0.0  # the earliest deadline of the entries the walk in progress used
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
 
     def close(self) -> None:
         """Drop every entry and give the reservation back."""
         self._entries.clear()
+        self._walks.clear()
         if self._state is _CHARGED and self._budget is not None:
             self._budget.release(CACHE_BYTES)
         self._state = _OFF
@@ -117,7 +160,34 @@ class AttrCache:
         deadline, generation, seen = entry
         if generation != _current_generation or time.monotonic() > deadline:
             return None
+        if deadline < self._oldest:
+            self._oldest = deadline
         return seen
+
+    def walked(self, key: Any) -> Any | None:
+        """What the walk ``key`` found, if it was remembered and nothing it
+        depends on changed since (see the module header)."""
+        entry = self._walks.get(key)
+        if entry is None:
+            return None
+        deadline, generation, namespace, found = entry
+        if generation != _current_generation or namespace != _current_namespace or time.monotonic() > deadline:
+            return None
+        return found
+
+    def begin_walk(self) -> tuple[int, int]:
+        """Call before a walk whose result may be remembered; pass what it
+        returns to ``remember_walk``."""
+        self._oldest = time.monotonic() + TTL_SECONDS
+        return _current_generation, _current_namespace
+
+    def remember_walk(self, key: Any, found: Any, began: tuple[int, int]) -> None:
+        """Keep what walk ``key`` found (``began``: what ``begin_walk`` returned)."""
+        if self._state is not _CHARGED and not self._charge():
+            return
+        if len(self._walks) >= MAX_WALKS:
+            self._walks.clear()
+        self._walks[key] = (self._oldest, began[0], began[1], found)
 
     def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:
         """Keep ``seen``, taken from the host at ``generation``."""

@@ -39,6 +39,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import attrcache
 from .errors import KernelError
 from .fstypes import (
     NAME_MAX,
@@ -202,6 +203,7 @@ class MemoryFs:
     def _touch_dir(dir: MemNode, now: int) -> None:
         dir.mtime_ns = dir.ctime_ns = now
 
+    @attrcache.changes_names
     def _add(
         self, dir: MemNode, name: str, kind: FileKind, mode: int, uid: int, gid: int
     ) -> MemNode:
@@ -281,6 +283,7 @@ class MemoryFs:
             raise KernelError.emlink()
         return self._add(dir, name, _DIR, mode, uid, gid)
 
+    @attrcache.changes_names
     def symlink(
         self, dir: MemNode, name: str, target: str, uid: int, gid: int
     ) -> MemNode:
@@ -295,6 +298,7 @@ class MemoryFs:
         node.target = target
         return node
 
+    @attrcache.changes_names
     def link(self, node: MemNode, dir: MemNode, name: str) -> None:
         """Raises: EROFS, EPERM (directories), EMLINK, EEXIST, ENOENT, ENOTDIR."""
         self._writable()
@@ -316,6 +320,7 @@ class MemoryFs:
         node.ctime_ns = now
         self._touch_dir(dir, now)
 
+    @attrcache.changes_names
     def unlink(self, dir: MemNode, name: str) -> None:
         """Remove a non-directory name.  Raises: EROFS, ENOENT, EISDIR, ENOTDIR."""
         self._writable()
@@ -334,6 +339,7 @@ class MemoryFs:
         self._touch_dir(dir, now)
         self._maybe_free(node)
 
+    @attrcache.changes_names
     def rmdir(self, dir: MemNode, name: str) -> None:
         """Remove an empty directory.  Raises: EROFS, ENOENT, ENOTDIR, ENOTEMPTY."""
         self._writable()
@@ -354,6 +360,7 @@ class MemoryFs:
         self._touch_dir(dir, time.time_ns())
         self._maybe_free(node)
 
+    @attrcache.changes_names
     def rename(
         self, old_dir: MemNode, old_name: str, new_dir: MemNode, new_name: str
     ) -> None:
@@ -415,6 +422,7 @@ class MemoryFs:
         self._touch_dir(old_dir, now)
         self._touch_dir(new_dir, now)
 
+    @attrcache.changes_names
     def setattr(
         self,
         node: MemNode,
@@ -515,6 +523,7 @@ class MemoryFs:
             raise KernelError.eexist(path)
         return child
 
+    @attrcache.changes_names
     def add_file(
         self,
         path: str,
@@ -561,6 +570,7 @@ class MemoryFs:
             node.mtime_ns = mtime_ns
         return node
 
+    @attrcache.changes_names
     def add_symlink(
         self, path: str, target: str, uid: int = 0, gid: int = 0
     ) -> MemNode:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import attrcache
 from .errors import KernelError
 from .fstypes import FileSystem
 
@@ -85,6 +86,7 @@ class MountTable:
             raise KernelError.ebusy(path, "already a mount point")
         mount = Mount(path, fs, read_only)
         self._mounts[path] = mount
+        attrcache.bump_namespace()  # remembered walks may cross this mount point
         return mount
 
     def remove(self, path: str) -> Mount:
@@ -101,6 +103,7 @@ class MountTable:
         if mount.open_handles > 0:
             raise KernelError.ebusy(path, "files are open on it")
         del self._mounts[path]
+        attrcache.bump_namespace()
         return mount
 
     def has_mounts_below(self, path: str) -> bool:

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import attrcache
 from .errors import KernelError
 from .fstypes import (
     ROOT,
@@ -110,6 +111,22 @@ class VfsCore:
         return self._lock
 
     # -- helpers (resolution itself is walker.py) ----------------------------------
+    def _walk_remembered(self, path: str, cwd: str, cred: Cred, follow: bool) -> _Resolved:
+        """``_walk``, answered from the calling guest process's cache when it
+        resolved the same path a moment ago and nothing it depends on changed
+        (attrcache.py: tar and `ls -l` resolve each path four or five times)."""
+        cache = attrcache.current()
+        if cache is None:
+            return self._walk(path, cwd, cred, follow)
+        key = (self, path, cwd, cred, follow)
+        r = cache.walked(key)
+        if r is None:
+            began = cache.begin_walk()
+            r = self._walk(path, cwd, cred, follow)
+            if r.loc is not None:  # what was not found is never remembered
+                cache.remember_walk(key, r, began)
+        return r
+
     def _writable_mount(self, loc: _Loc) -> None:
         if loc.mount.read_only:
             raise KernelError.erofs()
@@ -164,7 +181,7 @@ class VfsCore:
         creat = bool(bits & _CREAT)
         excl = creat and bool(bits & _EXCL)
         follow = not (bits & _NOFOLLOW) and not excl
-        r = self._walk(path, cwd, cred, follow)
+        r = self._walk_remembered(path, cwd, cred, follow)
         loc = r.loc
         if loc is None:
             if not creat:

@@ -44,7 +44,9 @@ class VfsReads(VfsCore):
         self, path: str, follow: bool = True, *, cwd: str = "/", cred: Cred = ROOT
     ) -> Stat:
         """Raises: ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EINVAL, EACCES."""
-        loc = self._existing(path, cwd, cred, follow)
+        loc = self._walk_remembered(path, cwd, cred, follow).loc
+        if loc is None:
+            raise KernelError.enoent()
         return loc.mount.fs.getattr(loc.node)
 
     def lstat(self, path: str, *, cwd: str = "/", cred: Cred = ROOT) -> Stat:

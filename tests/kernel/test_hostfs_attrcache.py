@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _kernel_helpers import raises_errno
 
-from agentvm_sidecar.kernel import USER, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache
+from agentvm_sidecar.kernel import USER, FileKind, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache
 from agentvm_sidecar.kernel import OpenFlags as O
 
 
@@ -206,3 +206,14 @@ def test_a_remembered_walk_does_not_hide_a_name_removed_through_the_sidecar(shar
         vm.stat("/mnt/host/sub/file.txt")
     with raises_errno("ENOENT"):
         vm.open("/mnt/host/sub/file.txt", O.READ)
+
+
+def test_a_remembered_walk_keeps_stat_and_lstat_of_a_symlink_apart(share: Path, cached) -> None:
+    os.symlink("sub/file.txt", share / "link")
+    vm = _vm(share)
+    for _ in range(2):
+        assert vm.lstat("/mnt/host/link").kind is FileKind.SYMLINK
+        assert vm.stat("/mnt/host/link").size == 6
+    for _ in range(2):
+        assert vm.stat("/mnt/host/link").size == 6
+        assert vm.lstat("/mnt/host/link").kind is FileKind.SYMLINK

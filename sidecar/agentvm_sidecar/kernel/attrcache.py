@@ -140,7 +140,7 @@ class AttrCache:
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
-        self._walks: dict[Any, tuple[float, int, int, Any]] = {}
+        self._walks: dict[Any, tuple[float, int, int, bool | None, Any]] = {}
         self._oldest = 0.0  # the earliest deadline of the entries the walk in progress used
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
@@ -164,14 +164,16 @@ class AttrCache:
             self._oldest = deadline
         return seen
 
-    def walked(self, key: Any) -> Any | None:
-        """What the walk ``key`` found, if it was remembered and nothing it
-        depends on changed since (see the module header)."""
+    def walked(self, key: Any, follow: bool) -> Any | None:
+        """What the walk ``key`` (following a final symlink or not) found, if it
+        was remembered and nothing it depends on changed since (module header)."""
         entry = self._walks.get(key)
         if entry is None:
             return None
-        deadline, generation, namespace, found = entry
+        deadline, generation, namespace, followed, found = entry
         if generation != _current_generation or namespace != _current_namespace or time.monotonic() > deadline:
+            return None
+        if followed is not None and followed is not follow:
             return None
         return found
 
@@ -181,13 +183,14 @@ class AttrCache:
         self._oldest = time.monotonic() + TTL_SECONDS
         return _current_generation, _current_namespace
 
-    def remember_walk(self, key: Any, found: Any, began: tuple[int, int]) -> None:
-        """Keep what walk ``key`` found (``began``: what ``begin_walk`` returned)."""
+    def remember_walk(self, key: Any, found: Any, began: tuple[int, int], follow: bool | None) -> None:
+        """Keep what walk ``key`` found (``began``: what ``begin_walk`` returned;
+        ``follow``: the walks it answers, None for both)."""
         if self._state is not _CHARGED and not self._charge():
             return
         if len(self._walks) >= MAX_WALKS:
             self._walks.clear()
-        self._walks[key] = (self._oldest, began[0], began[1], found)
+        self._walks[key] = (self._oldest, began[0], began[1], follow, found)
 
     def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:
         """Keep ``seen``, taken from the host at ``generation``."""

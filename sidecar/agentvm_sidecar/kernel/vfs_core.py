@@ -118,13 +118,16 @@ class VfsCore:
         cache = attrcache.current()
         if cache is None:
             return self._walk(path, cwd, cred, follow)
-        key = (self, path, cwd, cred, follow)
-        r = cache.walked(key)
+        key = (self, path, cwd, cred)
+        r = cache.walked(key, follow)
         if r is None:
             began = cache.begin_walk()
             r = self._walk(path, cwd, cred, follow)
             if r.loc is not None:  # what was not found is never remembered
-                cache.remember_walk(key, r, began)
+                # An lstat that found no symlink answers a stat of the same path
+                # too (`ls -l` asks for both); any other walk only its own kind.
+                either = not follow and r.loc.kind is not _LNK
+                cache.remember_walk(key, r, began, None if either else follow)
         return r
 
     def _writable_mount(self, loc: _Loc) -> None:

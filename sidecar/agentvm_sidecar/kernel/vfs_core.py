@@ -78,6 +78,16 @@ def vfs_op(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _without_leading_dots(path: str) -> str:
+    """``path`` without leading "./" components ("./a" and "a" walk the same
+    components: a "." is skipped, and only a final one changes the result);
+    `ls` asks about "docs" and "./docs" in turn."""
+    rest = path
+    while rest.startswith("./"):
+        rest = rest[2:].lstrip("/")
+    return rest or path
+
+
 class VfsCore:
     """The state every layer of the Vfs shares: mount table, path walker, lock.
 
@@ -118,7 +128,7 @@ class VfsCore:
         cache = attrcache.current()
         if cache is None:
             return self._walk(path, cwd, cred, follow)
-        key = (self, path, cwd, cred)
+        key = (self, _without_leading_dots(path), cwd, cred)
         r = cache.walked(key, follow)
         if r is None:
             began = cache.begin_walk()

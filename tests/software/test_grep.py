@@ -125,6 +125,15 @@ async def test_only_matching_word_and_line(client, text_vm):
     assert res.stdout == b"a\nabb\n"
 
 
+async def test_plain_word_patterns_agree_with_the_regex_path(client, text_vm):
+    # A pattern without special characters takes the fixed-string search; the same
+    # pattern spelled as a regex ('fo[o]') takes TRE. Both must select alike.
+    for opts in ("", "-i", "-w", "-x", "-o", "-v", "-c", "-io", "-iw", "-n -E"):
+        fixed = await sh(client, text_vm, f"grep {opts} foo /tmp/g/a.txt")
+        regex = await sh(client, text_vm, f"grep {opts} 'fo[o]' /tmp/g/a.txt")
+        assert (fixed.exit_code, fixed.stdout) == (regex.exit_code, regex.stdout), opts
+
+
 async def test_extended_basic_and_fixed(client, text_vm):
     assert (await sh(client, text_vm, "grep -E 'hello|abc' /tmp/g/a.txt")).stdout == (
         b"hello world\nabc123\n"

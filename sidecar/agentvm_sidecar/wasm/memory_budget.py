@@ -34,7 +34,8 @@
 # resident one, measured in the commit that added this), so a freed memory is kept mapped, up to
 # SPARE_MEMORIES of them, for the next process, as wasmtime's pooling allocator
 # does with its "keep resident" setting. Before it goes back to the spares it is
-# made all zero again: its first KEEP_RESIDENT_BYTES with memset (those pages
+# made all zero again (by `zero_freed_memories`, after the process's exit is
+# reported): its first KEEP_RESIDENT_BYTES with memset (those pages
 # stay resident, so the next process does not fault on them), the rest dropped
 # with MADV_DONTNEED (anonymous private pages read back as zero), and the whole
 # accessible range is made PROT_NONE again, so a reused memory is exactly what a
@@ -56,7 +57,7 @@ from ..kernel.errors import KernelError
 from ..kernel.limits import MemoryBudget
 from .context import current_context
 
-__all__ = ["KEEP_RESIDENT_BYTES", "SPARE_MEMORIES", "install_memory_creator"]
+__all__ = ["KEEP_RESIDENT_BYTES", "SPARE_MEMORIES", "install_memory_creator", "zero_freed_memories"]
 
 _PROT_NONE, _PROT_READ_WRITE = 0, 3
 _MAP_PRIVATE, _MAP_ANONYMOUS, _MAP_NORESERVE = 0x02, 0x20, 0x4000
@@ -85,6 +86,7 @@ _MADV_DONTNEED = 4
 
 _memories: dict[int, _LinearMemory] = {}  # env key -> memory
 _spares: list[tuple[int, int]] = []  # (base, mapped) of zeroed memories, all PROT_NONE
+_dirty: list[_LinearMemory] = []  # freed, not zeroed yet; with _spares at most SPARE_MEMORIES
 _memories_lock = threading.Lock()
 _keys = count(1)
 
@@ -148,23 +150,36 @@ def _take_spare(mapped: int) -> int | None:
     return None
 
 
-def _keep_spare(memory: _LinearMemory) -> bool:
-    with _memories_lock:
-        if len(_spares) >= SPARE_MEMORIES:
-            return False
-        _spares.append((memory.base, memory.mapped))
-        return True
-
-
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 def _free_memory(env):  # type: ignore[no-untyped-def]
     with _memories_lock:
         memory = _memories.pop(env)
-        room = len(_spares) < SPARE_MEMORIES
-    if not (room and _zeroed(memory) and _keep_spare(memory)):
+        keep = len(_spares) + len(_dirty) < SPARE_MEMORIES
+        if keep:
+            _dirty.append(memory)  # zeroed by zero_freed_memories, never reused before
+    if not keep:
         _libc.munmap(memory.base, memory.mapped)
     if memory.budget is not None:
         memory.budget.release(memory.size)
+
+
+def zero_freed_memories() -> None:
+    """Zero the memories freed since the last call and keep them as spares.
+
+    The guest runtime calls this on a process's thread once the exit is
+    reported, so the zeroing (about 0.1 ms for `sh`'s 1.7 MiB) is not on the
+    path from the guest's exit to the client's answer; a memory not zeroed yet
+    is simply not reused yet.
+    """
+    with _memories_lock:
+        dirty = list(_dirty)
+        _dirty.clear()
+    for memory in dirty:
+        if _zeroed(memory):
+            with _memories_lock:
+                _spares.append((memory.base, memory.mapped))
+        else:
+            _libc.munmap(memory.base, memory.mapped)
 
 
 @ffi.wasmtime_new_memory_callback_t

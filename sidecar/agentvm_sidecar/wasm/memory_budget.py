@@ -175,10 +175,14 @@ def zero_freed_memories() -> None:
         dirty = list(_dirty)
         _dirty.clear()
     for memory in dirty:
+        kept = False
         if _zeroed(memory):
             with _memories_lock:
-                _spares.append((memory.base, memory.mapped))
-        else:
+                # memories being zeroed are in neither list: check the bound again
+                kept = len(_spares) + len(_dirty) < SPARE_MEMORIES
+                if kept:
+                    _spares.append((memory.base, memory.mapped))
+        if not kept:
             _libc.munmap(memory.base, memory.mapped)
 
 

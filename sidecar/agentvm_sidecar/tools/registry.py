@@ -152,8 +152,9 @@ class VmTools:
         specs = self.specs()
         document, readme = _rendered_docs(specs) if specs else _docs_without_tools()
         vfs = self._kernel.vfs
-        vfs.write_file(f"{TOOLS_DIR}/openapi.json", document, create_dirs=True, mode=0o644, cred=CLIENT)
-        vfs.write_file(f"{TOOLS_DIR}/README.md", readme, create_dirs=True, mode=0o644, cred=CLIENT)
+        vfs.mkdir(TOOLS_DIR, 0o755, recursive=True, cred=CLIENT)  # once, not per file: ~45 us of a vm.create
+        vfs.write_file(f"{TOOLS_DIR}/openapi.json", document, mode=0o644, cred=CLIENT)
+        vfs.write_file(f"{TOOLS_DIR}/README.md", readme, mode=0o644, cred=CLIENT)
 
     # -- guest side (http_api) ---------------------------------------------------------
     def authorized(self, header: bytes | None) -> bool:

@@ -165,10 +165,13 @@ def build_kernel(config: VmConfig) -> Kernel:
 
 
 def _touches_host_files(config: VmConfig) -> bool:
-    """Whether building ``config``'s kernel opens host files: a host_dir mount, or
-    the first load of the /bin layer (which reads the fetched packages)."""
-    return any(isinstance(m, HostDirMount) for m in config.mounts) or (
-        config.software and not shared_bin_layer_loaded()
+    """Whether building ``config``'s kernel opens host files: a host_dir mount,
+    the first load of the /bin layer (which reads the fetched packages), or CA
+    certificates (checking one loads the system's trust store)."""
+    return (
+        any(isinstance(m, HostDirMount) for m in config.mounts)
+        or (config.software and not shared_bin_layer_loaded())
+        or bool(config.network.ca_certificates)
     )
 
 

@@ -15,6 +15,7 @@ sandbox.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import http.server
 import json
@@ -23,7 +24,6 @@ import pathlib
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -186,88 +186,115 @@ def helper_compile(module: bytes) -> None:
     compile_in_helper(module, memory_bytes=512 << 20, cpu_seconds=60, interrupted=lambda: False)
 
 
+SECTIONS = ("wire", "processes", "wasi", "net", "sessions")
+
+
+def wire_rows(client: Client, vm: str, tmp: str, n: int) -> None:
+    print("== wire (peers: the same file operation on the host; a new just-bash sandbox) ==")
+    sandbox = just_bash(NEW_SANDBOX, n)
+    created: list[str] = []
+    create_only = measure(lambda: created.append(client.vm.create().vm_id), n)
+    for vm_id in created:
+        client.vm.dispose(vm_id)
+    row("vm.create", create_only, ("just-bash new", sandbox) if sandbox else None)
+    create = measure(lambda: client.vm.dispose(client.vm.create().vm_id), n)
+    row("vm.create + vm.dispose", create, ("just-bash new", sandbox) if sandbox else None)
+    payload = os.urandom(4096)
+    host_write, host_read = host_file_ops(tmp, payload, n * 5)
+    row("fs.writeFile 4 KiB (memory fs)", measure(lambda: client.fs.write_file(vm, "/tmp/p", payload), n * 5),
+        ("host write", host_write))
+    row("fs.readFile 4 KiB (memory fs)", measure(lambda: client.fs.read_file(vm, "/tmp/p"), n * 5),
+        ("host read", host_read))
+    row("fs.writeFile 4 KiB (host_dir)", measure(lambda: client.fs.write_file(vm, "/host/p", payload), n * 5),
+        ("host write", host_write))
+    row("fs.readFile 4 KiB (host_dir)", measure(lambda: client.fs.read_file(vm, "/host/p"), n * 5),
+        ("host read", host_read))
+
+
+def process_rows(client: Client, vm: str, tmp: str, n: int) -> None:
+    print("\n== processes (peer: host bash subprocess, then just-bash) ==")
+    echo = "echo hi"
+
+    def cold_echo() -> None:
+        v = client.vm.create().vm_id
+        client.process.exec(v, echo)
+        client.vm.dispose(v)
+
+    bash_echo = host_bash(echo, n)
+    row("new VM + sh -c 'echo hi' + dispose", measure(cold_echo, n), ("bash", bash_echo))
+    warm = measure(lambda: client.process.exec(vm, echo), n)
+    row("warm VM sh -c 'echo hi'", warm, ("bash", bash_echo))
+    jb = just_bash(echo, n)
+    if jb:
+        row("warm VM sh -c 'echo hi'", warm, ("just-bash", jb))
+
+    seq = "seq 1 100000 | wc -l"
+    m = max(5, n // 10)
+    vm_seq = measure(lambda: client.process.exec(vm, seq), m)
+    row("seq 1 100000 | wc -l", vm_seq, ("bash", host_bash(seq, m)))
+    jb = just_bash(seq, m)
+    if jb:
+        row("seq 1 100000 | wc -l", vm_seq, ("just-bash", jb))
+
+    big = pathlib.Path(tmp) / "big.bin"
+    big.write_bytes(os.urandom(10 * 1024 * 1024))
+    cat_cmd = "cat /host/big.bin | wc -c"
+    vm_cat = measure(lambda: client.process.exec(vm, cat_cmd), m)
+    row("cat 10 MB (host_dir) | wc -c", vm_cat, ("bash", host_bash(f"cat {big} | wc -c", m)))
+    jb = just_bash("cat /big.bin | wc -c", m, f"{big}:/big.bin")
+    if jb:
+        row("cat 10 MB | wc -c", vm_cat, ("just-bash", jb))
+
+
+def wasi_rows(client: Client, vm: str, n: int) -> None:
+    if not (GUESTS / "hello.wasm").exists():
+        return
+    m = max(5, n // 10)
+    print("\n== plain WASI guest (peer: wasmtime's own WASI, in-process) ==")
+    client.fs.write_file(vm, "/usr/bin/hello", (GUESTS / "hello.wasm").read_bytes(), mode=0o755)
+    row(
+        "hello.wasm via process.exec",
+        measure(lambda: client.process.exec(vm, argv=["/usr/bin/hello"]), n),
+        ("wasmtime-wasi", wasmtime_wasi_hello(n)),
+    )
+    print("\n== compiling a guest-built module (peer: compiling it in the sidecar process) ==")
+    hello = (GUESTS / "hello.wasm").read_bytes()
+    row("hello.wasm: helper process compile + load", measure(lambda: helper_compile(hello), m),
+        ("in-process", measure(lambda: wasmtime.Module(shared_engine(), hello), m)))
+    tags = iter(range(1 << 30))
+
+    def first_run() -> None:
+        client.fs.write_file(vm, "/tmp/new", with_custom_section(hello, next(tags)), mode=0o755)
+        client.process.exec(vm, argv=["/tmp/new"])
+
+    def cached_run() -> None:
+        client.fs.write_file(vm, "/tmp/new", hello, mode=0o755)
+        client.process.exec(vm, argv=["/tmp/new"])
+
+    row("write + exec a never-seen hello.wasm", measure(first_run, m), ("cached", measure(cached_run, m)))
+
+
 def main() -> None:
-    quick = "--quick" in sys.argv
-    n = 20 if quick else 100
+    parser = argparse.ArgumentParser(description="agentvm benchmarks, each next to a peer (see the module doc)")
+    parser.add_argument("--quick", action="store_true", help="20 runs per row instead of 100")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    args = parser.parse_args()
+    only = set(args.only or SECTIONS)
+    n = 20 if args.quick else 100
     with Client.connect() as client, tempfile.TemporaryDirectory() as tmp:
         print(f"agentvm sidecar {client.hello.sidecar_version}; n={n} per row\n")
-
-        print("== wire (peers: the same file operation on the host; a new just-bash sandbox) ==")
-        create = measure(lambda: client.vm.dispose(client.vm.create().vm_id), n)
-        sandbox = just_bash(NEW_SANDBOX, n)
-        row("vm.create + vm.dispose", create, ("just-bash new", sandbox) if sandbox else None)
         vm = client.vm.create(VmConfig(mounts=[HostDirMount(path="/host", host_path=tmp)])).vm_id
-        payload = os.urandom(4096)
-        host_write, host_read = host_file_ops(tmp, payload, n * 5)
-        row("fs.writeFile 4 KiB (memory fs)", measure(lambda: client.fs.write_file(vm, "/tmp/p", payload), n * 5),
-            ("host write", host_write))
-        row("fs.readFile 4 KiB (memory fs)", measure(lambda: client.fs.read_file(vm, "/tmp/p"), n * 5),
-            ("host read", host_read))
-        row("fs.writeFile 4 KiB (host_dir)", measure(lambda: client.fs.write_file(vm, "/host/p", payload), n * 5),
-            ("host write", host_write))
-        row("fs.readFile 4 KiB (host_dir)", measure(lambda: client.fs.read_file(vm, "/host/p"), n * 5),
-            ("host read", host_read))
-
-        print("\n== processes (peer: host bash subprocess, then just-bash) ==")
-        echo = "echo hi"
-
-        def cold_echo() -> None:
-            v = client.vm.create().vm_id
-            client.process.exec(v, echo)
-            client.vm.dispose(v)
-
-        bash_echo = host_bash(echo, n)
-        row("new VM + sh -c 'echo hi' + dispose", measure(cold_echo, n), ("bash", bash_echo))
-        warm = measure(lambda: client.process.exec(vm, echo), n)
-        row("warm VM sh -c 'echo hi'", warm, ("bash", bash_echo))
-        jb = just_bash(echo, n)
-        if jb:
-            row("warm VM sh -c 'echo hi'", warm, ("just-bash", jb))
-
-        seq = "seq 1 100000 | wc -l"
-        m = max(5, n // 10)
-        vm_seq = measure(lambda: client.process.exec(vm, seq), m)
-        row("seq 1 100000 | wc -l", vm_seq, ("bash", host_bash(seq, m)))
-        jb = just_bash(seq, m)
-        if jb:
-            row("seq 1 100000 | wc -l", vm_seq, ("just-bash", jb))
-
-        big = pathlib.Path(tmp) / "big.bin"
-        big.write_bytes(os.urandom(10 * 1024 * 1024))
-        cat_cmd = "cat /host/big.bin | wc -c"
-        vm_cat = measure(lambda: client.process.exec(vm, cat_cmd), m)
-        row("cat 10 MB (host_dir) | wc -c", vm_cat, ("bash", host_bash(f"cat {big} | wc -c", m)))
-        jb = just_bash("cat /big.bin | wc -c", m, f"{big}:/big.bin")
-        if jb:
-            row("cat 10 MB | wc -c", vm_cat, ("just-bash", jb))
-
-        if (GUESTS / "hello.wasm").exists():
-            print("\n== plain WASI guest (peer: wasmtime's own WASI, in-process) ==")
-            client.fs.write_file(vm, "/usr/bin/hello", (GUESTS / "hello.wasm").read_bytes(), mode=0o755)
-            row(
-                "hello.wasm via process.exec",
-                measure(lambda: client.process.exec(vm, argv=["/usr/bin/hello"]), n),
-                ("wasmtime-wasi", wasmtime_wasi_hello(n)),
-            )
-            print("\n== compiling a guest-built module (peer: compiling it in the sidecar process) ==")
-            hello = (GUESTS / "hello.wasm").read_bytes()
-            row("hello.wasm: helper process compile + load", measure(lambda: helper_compile(hello), m),
-                ("in-process", measure(lambda: wasmtime.Module(shared_engine(), hello), m)))
-            tags = iter(range(1 << 30))
-
-            def first_run() -> None:
-                client.fs.write_file(vm, "/tmp/new", with_custom_section(hello, next(tags)), mode=0o755)
-                client.process.exec(vm, argv=["/tmp/new"])
-
-            def cached_run() -> None:
-                client.fs.write_file(vm, "/tmp/new", hello, mode=0o755)
-                client.process.exec(vm, argv=["/tmp/new"])
-
-            row("write + exec a never-seen hello.wasm", measure(first_run, m), ("cached", measure(cached_run, m)))
-        if (GUESTS / "http_server.wasm").exists() and "net.fetch" in client.hello.methods:
+        if "wire" in only:
+            wire_rows(client, vm, tmp, n)
+        if "processes" in only:
+            process_rows(client, vm, tmp, n)
+        if "wasi" in only:
+            wasi_rows(client, vm, n)
+        if "net" in only and (GUESTS / "http_server.wasm").exists() and "net.fetch" in client.hello.methods:
             print("\n== net.fetch to a guest HTTP server (peer: the same request to a host Python http.server) ==")
             net_fetch_rows(client, vm, n)
-        session_rows(client, vm, n, measure, row)
+        if "sessions" in only:
+            session_rows(client, vm, n, measure, row)
         client.vm.dispose(vm)
     if shutil.which("node") is None:
         print("(node not found: just-bash rows skipped)")

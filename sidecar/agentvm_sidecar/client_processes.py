@@ -254,7 +254,10 @@ class ClientProcesses:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(collect, running.stdout, "stdout")
                     nursery.start_soon(collect, running.stderr, "stderr")
-                    nursery.start_soon(self._feed_stdin, running, params.stdin)
+                    if params.stdin:
+                        nursery.start_soon(self._feed_stdin, running, params.stdin)
+                    else:  # EOF at once: no task to start for it
+                        _release_stdin(running)
                     await running.exited.wait()
             timed_out = deadline.cancelled_caught
             if timed_out:
@@ -279,8 +282,7 @@ class ClientProcesses:
         stdin, running.stdin = running.stdin, None
         assert stdin is not None
         try:
-            if data:
-                await write_all(stdin, data)
+            await write_all(stdin, data)
         except KernelError as exc:
             if exc.errno != "EPIPE":
                 raise

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from agentvm_sidecar.kernel.errors import KernelError
-from agentvm_sidecar.kernel.fstypes import USER
+from agentvm_sidecar.kernel.fstypes import CLIENT, USER
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
 from agentvm_sidecar.kernel.process import ExitStatus, ProcessState
@@ -78,3 +78,50 @@ def test_kernel_shutdown_abandons_stuck_processes_after_one_overall_deadline(ker
     # one deadline for all (0.5 s), not one per process (8 x 0.5 s); generous bound
     assert time.monotonic() - t0 < 3.5
     assert all(p.state is ProcessState.EXITED and p.status == ExitStatus(0, 9) for p in stuck)
+
+
+def test_shutdown_nowait_refuses_while_a_process_runs_and_leaves_the_rest_to_shutdown(kernel: Kernel):
+    kernel.mount_memory("/tmp")
+    _create(kernel)
+    assert kernel.shutdown_nowait() is False
+    assert _create(kernel).state is ProcessState.RUNNING  # nothing changed: processes still start
+    for proc in kernel.processes.all():
+        kernel.processes.exit(proc, ExitStatus(0))
+    kernel.shutdown()
+    assert [m.path for m in kernel.vfs.mounts()] == ["/"]
+
+
+def test_shutdown_nowait_of_an_idle_kernel_unmounts_and_refuses_new_processes(kernel: Kernel):
+    kernel.mount_memory("/tmp")
+    kernel.processes.exit(_create(kernel), ExitStatus(0))  # exited: the kernel is idle
+    assert kernel.shutdown_nowait() is True
+    assert [m.path for m in kernel.vfs.mounts()] == ["/"]
+    with pytest.raises(KernelError) as err:
+        _create(kernel)
+    assert err.value.errno == "EAGAIN"
+
+
+def test_shutdown_nowait_waits_for_nobody_holding_the_vm_lock(kernel: Kernel):
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with kernel.lock:
+            held.set()
+            release.wait(30)
+
+    threading.Thread(target=holder, daemon=True).start()
+    held.wait(30)
+    try:
+        assert kernel.shutdown_nowait() is False  # at once, not after the holder
+    finally:
+        release.set()
+    kernel.shutdown()
+    assert [m.path for m in kernel.vfs.mounts()] == ["/"]
+
+
+def test_shutdown_nowait_leaves_host_dir_mounts_to_shutdown(kernel: Kernel, tmp_path):
+    kernel.vfs.mkdir("/host", 0o755, cred=CLIENT)
+    kernel.mount_host_dir("/host", str(tmp_path), read_only=False)
+    assert kernel.shutdown_nowait() is False
+    kernel.shutdown()
+    assert [m.path for m in kernel.vfs.mounts()] == ["/"]

@@ -206,12 +206,31 @@ class Kernel:
             # call) is abandoned; its fds are closed so nothing else blocks on it.
             self.processes.exit(proc, ExitStatus(0, 9))
         with self.lock:
-            for info in sorted(self.vfs.mounts(), key=lambda m: m.path.count("/"), reverse=True):
-                if info.path != "/":
-                    try:
-                        self.vfs.unmount(info.path)
-                    except KernelError:
-                        pass
+            self._unmount_all()
+
+    def shutdown_nowait(self) -> bool:
+        """:meth:`shutdown` when it can finish without waiting: no process runs,
+        nobody holds the VM lock and no host_dir mount needs closing (host
+        resources are closed off the caller's thread). False when it cannot;
+        :meth:`shutdown` then does what is left."""
+        if any(kind == "host_dir" for kind, _ in self._origins.values()):
+            return False
+        if not self.processes.close_if_idle() or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            self._unmount_all()
+        finally:
+            self.lock.release()
+        return True
+
+    def _unmount_all(self) -> None:
+        """Unmount everything but /, deepest first (under the VM lock)."""
+        for info in sorted(self.vfs.mounts(), key=lambda m: m.path.count("/"), reverse=True):
+            if info.path != "/":
+                try:
+                    self.vfs.unmount(info.path)
+                except KernelError:
+                    pass
 
 
 # /dev has no state, so one instance serves every VM.

@@ -308,6 +308,15 @@ class ProcessTable:
                     return stuck
                 self._cond.wait(min(remaining, _WAIT_SLICE))
 
+    def close_if_idle(self) -> bool:
+        """Refuse new processes for good, as :meth:`shutdown` does, if none runs
+        now; False, and nothing changed, when one does."""
+        with self._cond:
+            if any(p.state is ProcessState.RUNNING for p in self._procs.values()):
+                return False
+            self._closed = True
+            return True
+
     def _session_processes(self, sid: int) -> list[Process]:
         return [p for p in self._procs.values() if p.sid == sid and p.state is ProcessState.RUNNING]
 

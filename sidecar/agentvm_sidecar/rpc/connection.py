@@ -76,6 +76,10 @@ class _CancelParams(msgspec.Struct):
 _cancel_decoder = msgspec.json.Decoder(_CancelParams)
 
 
+def _cancelled_line(req_id: RequestId) -> bytes:
+    return encode_error(req_id, make_error("cancelled", f"request {req_id!r} was cancelled"))
+
+
 class Connection:
     """One client connection. ``serve`` returns when the input ends."""
 
@@ -196,18 +200,17 @@ class Connection:
 
     async def _run_request(self, req: Request, scope: trio.CancelScope) -> None:
         spec = METHODS[req.method]
-        cancelled = encode_error(req.id, make_error("cancelled", f"request {req.id!r} was cancelled"))
         try:
             with scope:
                 params = spec.params_decoder.decode(req.params)
                 result = await HANDLERS[req.method](self._ctx, params)
                 line = self._result_line(req.id, result)
             if scope.cancelled_caught:
-                line = cancelled
+                line = _cancelled_line(req.id)
         except trio.Cancelled:
             # The connection is closing (end of input, grace over): still answer, if
             # the outgoing queue has room, without waiting for it.
-            self._send_nowait(cancelled)
+            self._send_nowait(_cancelled_line(req.id))
             raise
         except Exception as exc:  # translated at this single boundary
             line = self._error_line(req.id, exc, method=req.method)

@@ -34,7 +34,7 @@ from .paths import setup_hint
 from .pins import NPM_SCOPE
 from .toolbox import ToolboxCommand, toolbox_commands
 
-__all__ = ["BinLayer", "CommandInfo", "build_bin_layer", "shared_bin_layer"]
+__all__ = ["BinLayer", "CommandInfo", "build_bin_layer", "shared_bin_layer", "shared_bin_layer_loaded"]
 
 log = get_logger("software.layer")
 
@@ -127,6 +127,11 @@ def _add_builtin_commands(
 
 _lock = threading.Lock()
 _layer: BinLayer | None = None
+
+
+def shared_bin_layer_loaded() -> bool:
+    """Whether :func:`shared_bin_layer` is built already (then it reads no file)."""
+    return _layer is not None
 
 
 def shared_bin_layer() -> BinLayer:

@@ -60,6 +60,7 @@ from .abi import (
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
+from .memory_budget import zero_freed_memories
 from .plain_preopens import install_plain_preopens
 
 if TYPE_CHECKING:
@@ -182,6 +183,7 @@ class GuestRuntime:
             set_current_context(None)
             self._count_guest(-1)
             kernel.processes.exit(proc, status)
+            zero_freed_memories()  # its memory, for the next process (after the exit is reported)
 
     def _run_image(self, kernel: Kernel, proc: Process, program: Program, cpu_deadline: float) -> GuestContext:
         store = wasmtime.Store(self.engine)

@@ -20,11 +20,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .errors import KernelError
 from .fstypes import S_IFIFO, DirEntry, FileKind, Stat
 from .handle import FileHandle
 from .pipes import Interrupted, Pipe, PipeBudget
+
+if TYPE_CHECKING:
+    from ..native import NativeEnd
 
 __all__ = ["Description", "FileDescription", "PipeReader", "PipeWriter", "pipe_pair"]
 
@@ -44,6 +48,9 @@ class Description:
     # Readiness may change without a watch() callback (a host socket): waiters
     # re-check it every few milliseconds instead of relying on wake-ups.
     needs_polling = False
+    # The C side of a pipe end, which fd tables mirror for the native fd_read and
+    # fd_write (native/__init__.py); None for everything else.
+    native_end: NativeEnd | None = None
 
     def __init__(self) -> None:
         self._refs = 0
@@ -177,6 +184,7 @@ class _PipeEnd(Description):
         super().__init__()
         self.pipe = pipe
         self._ino = ino
+        self.native_end = pipe.native_end(self.writable)
 
     def stat(self) -> Stat:
         return Stat(

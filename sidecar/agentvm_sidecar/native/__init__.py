@@ -1,0 +1,165 @@
+"""agentvm's compiled hot path (agentvm_native.c), loaded with ctypes.
+
+Why C: streaming through a pipe costs the guests about three host calls per 8 KiB
+chunk (fd_write, fd_read, fd_fdstat_get); in Python each is 4-16 us with the GIL
+held, which caps a pipeline near 120 MB/s however the threads overlap. So pipe
+buffers live in C (kernel/pipes.py keeps every rule and drives them), each process
+has a C mirror of its pipe fds (kernel/fdtable.py keeps it in step), and those
+three WASI functions (plus the agentOS libc's net_send/net_recv probe) are C
+functions wasmtime calls directly: they serve the plain case (data buffered, room
+in the buffer, a mirrored fdstat) without the GIL, and call the Python host
+function for everything else.
+
+The objects below own one C reference each and drop it when collected; C keeps its
+own references between them (see the C file's header).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from ctypes import POINTER, c_int, c_int64, c_long, c_uint64, c_void_p
+
+from .build import build_library
+
+__all__ = [
+    "NATIVE_HOST_FUNCTIONS",
+    "FdMirror",
+    "NativeEnd",
+    "NativeLibrary",
+    "call_counts",
+    "library",
+    "thread_clear",
+    "thread_set",
+]
+
+# (module, name, params, results) -> the C function wasmtime calls for it
+NATIVE_HOST_FUNCTIONS = {
+    ("wasi_snapshot_preview1", "fd_write", "iiii", "i"): "avm_fd_write",
+    ("wasi_snapshot_preview1", "fd_read", "iiii", "i"): "avm_fd_read",
+    ("wasi_snapshot_preview1", "fd_fdstat_get", "ii", "i"): "avm_fd_fdstat_get",
+    ("host_net", "net_send", "iiiii", "i"): "avm_net_send",
+    ("host_net", "net_recv", "iiiii", "i"): "avm_net_recv",
+}
+_CALL_NAMES = ("fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv")
+_RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
+
+_SIGNATURES: dict[str, tuple[object, list[object]]] = {
+    "avm_budget_new": (c_void_p, [c_int64]),
+    "avm_budget_unref": (None, [c_void_p]),
+    "avm_budget_take": (c_int64, [c_void_p, c_int64]),
+    "avm_budget_give": (None, [c_void_p, c_int64]),
+    "avm_budget_used": (c_int64, [c_void_p]),
+    "avm_pipe_new": (c_void_p, [c_int64, c_int64, c_void_p]),
+    "avm_pipe_unref": (None, [c_void_p]),
+    "avm_pipe_close_end": (c_int, [c_void_p, c_int]),
+    "avm_pipe_write": (c_int64, [c_void_p, c_void_p, c_int64]),
+    "avm_pipe_read": (c_int64, [c_void_p, c_void_p, c_int64]),
+    "avm_pipe_wait": (None, [c_void_p, c_int, c_int64]),
+    "avm_pipe_state": (None, [c_void_p, POINTER(c_int64)]),
+    "avm_pipe_set_elastic": (None, [c_void_p]),
+    "avm_pipe_set_watched": (None, [c_void_p, c_int]),
+    "avm_live_pipes": (c_long, []),
+    "avm_end_new": (c_void_p, [c_void_p, c_int]),
+    "avm_end_unref": (None, [c_void_p]),
+    "avm_end_set_fdstat": (None, [c_void_p, c_void_p, c_int]),
+    "avm_mirror_new": (c_void_p, []),
+    "avm_mirror_unref": (None, [c_void_p]),
+    "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
+    "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64]),
+    "avm_call_counts": (None, [POINTER(c_uint64)]),
+    "avm_raw_size": (c_int, []),
+    "avm_mirror_fds": (c_int, []),
+}
+
+
+class NativeLibrary:
+    """The loaded library with its C signatures declared."""
+
+    def __init__(self, path: str) -> None:
+        self.cdll = ctypes.CDLL(path)  # CDLL: every call releases the GIL
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(self.cdll, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        if self.cdll.avm_raw_size() != _RAW_SLOT_BYTES:
+            raise RuntimeError("agentvm_native.c disagrees with wasmtime on the raw slot size")
+        self.mirror_fds: int = self.cdll.avm_mirror_fds()
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.cdll, name)
+
+    def function_pointer(self, name: str) -> int:
+        return ctypes.cast(getattr(self.cdll, name), c_void_p).value or 0
+
+
+_lock = threading.Lock()
+_library: NativeLibrary | None = None
+
+
+def library() -> NativeLibrary:
+    """The native library, compiled first if this machine has no build of it yet."""
+    global _library
+    if _library is None:
+        with _lock:
+            if _library is None:
+                path, _built = build_library()
+                _library = NativeLibrary(str(path))
+    return _library
+
+
+class NativeEnd:
+    """One pipe end's C object: what an fd mirror entry points at."""
+
+    __slots__ = ("_lib", "ptr")
+
+    def __init__(self, pipe_ptr: int, is_write: bool) -> None:
+        self._lib = library()
+        self.ptr: int = self._lib.avm_end_new(pipe_ptr, int(is_write))
+        if not self.ptr:
+            raise MemoryError("avm_end_new")
+
+    def publish(self, fdstat: bytes | None, can_transfer: bool) -> None:
+        """What native fd_fdstat_get answers (None: ask Python), and whether native
+        fd_read/fd_write may serve this end (False once its right was dropped)."""
+        self._lib.avm_end_set_fdstat(self.ptr, fdstat, int(can_transfer))
+
+    def __del__(self) -> None:
+        self._lib.avm_end_unref(self.ptr)
+
+
+class FdMirror:
+    """A process's pipe fds as C sees them (kernel/fdtable.py keeps it in step)."""
+
+    __slots__ = ("_lib", "ptr")
+
+    def __init__(self) -> None:
+        self._lib = library()
+        self.ptr: int = self._lib.avm_mirror_new()
+        if not self.ptr:
+            raise MemoryError("avm_mirror_new")
+
+    def set(self, fd: int, end: NativeEnd | None) -> None:
+        """``fd`` now names ``end`` (None: not a pipe). Fds beyond the mirror are ignored."""
+        if fd < self._lib.mirror_fds:
+            self._lib.avm_mirror_set(self.ptr, fd, end.ptr if end is not None else None)
+
+    def __del__(self) -> None:
+        self._lib.avm_mirror_unref(self.ptr)
+
+
+def thread_set(mirror: FdMirror, base: int, length: int) -> None:
+    """Publish the calling guest thread's process and linear memory to the native
+    host functions (again after the memory grows)."""
+    library().avm_thread_set(mirror.ptr, base, length)
+
+
+def thread_clear() -> None:
+    """The calling thread runs no guest: every native host function falls back."""
+    library().avm_thread_set(None, None, 0)
+
+
+def call_counts() -> dict[str, tuple[int, int]]:
+    """Per native host function: (calls served natively, calls passed to Python)."""
+    counts = (c_uint64 * 10)()
+    library().avm_call_counts(counts)
+    return {name: (counts[i], counts[5 + i]) for i, name in enumerate(_CALL_NAMES)}

@@ -20,6 +20,7 @@ import ctypes
 import threading
 from ctypes import POINTER, c_int, c_int64, c_long, c_uint64, c_void_p
 
+from ..logs import get_logger
 from .build import build_library
 
 __all__ = [
@@ -92,6 +93,8 @@ class NativeLibrary:
         return ctypes.cast(getattr(self.cdll, name), c_void_p).value or 0
 
 
+log = get_logger("native")
+
 _lock = threading.Lock()
 _library: NativeLibrary | None = None
 
@@ -102,7 +105,9 @@ def library() -> NativeLibrary:
     if _library is None:
         with _lock:
             if _library is None:
-                path, _built = build_library()
+                path, built = build_library()
+                if built:
+                    log.info("native_library_built", path=str(path))
                 _library = NativeLibrary(str(path))
     return _library
 

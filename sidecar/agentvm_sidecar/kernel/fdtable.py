@@ -10,8 +10,8 @@
 # Limits, checked before the table changes: `max_fds` per process gives EMFILE;
 # the VM-wide `FdBudget` gives ENFILE (the agent-os split).
 #
-# Each table keeps a C mirror of its pipe fds (`native`, see native/__init__.py)
-# for the native fd_read/fd_write: every change of an fd goes through install,
+# Each table keeps a C mirror of its fds (`native`, see native/__init__.py) for
+# the native fd_read/fd_write/fd_fdstat_get: every change of an fd goes through install,
 # install_at or close, which update the mirror under the table lock, before a
 # replaced or closed description is released.
 
@@ -108,7 +108,7 @@ class FdTable:
             self._budget.take()
             description.retain()
             self._fds[fd] = FdEntry(description, cloexec)
-            self.native.set(fd, description.native_end)
+            self.native.set(fd, description.native)
             return fd
 
     def install_at(self, fd: int, description: Description, *, cloexec: bool = False) -> None:
@@ -124,7 +124,7 @@ class FdTable:
                 self._budget.take()
             description.retain()
             self._fds[fd] = FdEntry(description, cloexec)
-            self.native.set(fd, description.native_end)
+            self.native.set(fd, description.native)
         if old is not None:
             old.description.release()
 

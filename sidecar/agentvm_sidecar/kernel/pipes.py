@@ -55,7 +55,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..native import NativeEnd, library
+from ..native import NativeDescription, library
 from .errors import KernelError
 from .watchers import Watchable
 
@@ -118,9 +118,9 @@ class Pipe(Watchable):
     def __del__(self) -> None:
         self._lib.avm_pipe_unref(self.native)
 
-    def native_end(self, for_write: bool) -> NativeEnd:
-        """A C handle on one end, for the fd mirrors of the processes holding it."""
-        return NativeEnd(self.native, for_write)
+    def native_end(self, for_write: bool) -> NativeDescription:
+        """The C object of one end's description, for the fd mirrors holding it."""
+        return NativeDescription(self.native, for_write)
 
     @property
     def _elastic(self) -> bool:

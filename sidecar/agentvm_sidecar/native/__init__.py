@@ -4,11 +4,11 @@ Why C: streaming through a pipe costs the guests about three host calls per 8 Ki
 chunk (fd_write, fd_read, fd_fdstat_get); in Python each is 4-16 us with the GIL
 held, which caps a pipeline near 120 MB/s however the threads overlap. So pipe
 buffers live in C (kernel/pipes.py keeps every rule and drives them), each process
-has a C mirror of its pipe fds (kernel/fdtable.py keeps it in step), and those
-three WASI functions (plus the agentOS libc's net_send/net_recv probe) are C
-functions wasmtime calls directly: they serve the plain case (data buffered, room
-in the buffer, a mirrored fdstat) without the GIL, and call the Python host
-function for everything else.
+has a C mirror of its fds (kernel/fdtable.py keeps it in step; sockets are left
+out), and those three WASI functions (plus the agentOS libc's net_send/net_recv
+probe) are C functions wasmtime calls directly: they serve the plain case (data
+buffered, room in the buffer, an fdstat Python published) without the GIL, and
+call the Python host function for everything else.
 
 The objects below own one C reference each and drop it when collected; C keeps its
 own references between them (see the C file's header).
@@ -26,7 +26,7 @@ from .build import build_library
 __all__ = [
     "NATIVE_HOST_FUNCTIONS",
     "FdMirror",
-    "NativeEnd",
+    "NativeDescription",
     "NativeLibrary",
     "call_counts",
     "library",
@@ -61,9 +61,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_pipe_set_elastic": (None, [c_void_p]),
     "avm_pipe_set_watched": (None, [c_void_p, c_int]),
     "avm_live_pipes": (c_long, []),
-    "avm_end_new": (c_void_p, [c_void_p, c_int]),
-    "avm_end_unref": (None, [c_void_p]),
-    "avm_end_set_fdstat": (None, [c_void_p, c_void_p, c_int]),
+    "avm_desc_new": (c_void_p, [c_void_p, c_int]),
+    "avm_desc_unref": (None, [c_void_p]),
+    "avm_desc_publish": (None, [c_void_p, c_void_p, c_int]),
     "avm_mirror_new": (c_void_p, []),
     "avm_mirror_unref": (None, [c_void_p]),
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
@@ -112,24 +112,26 @@ def library() -> NativeLibrary:
     return _library
 
 
-class NativeEnd:
-    """One pipe end's C object: what an fd mirror entry points at."""
+class NativeDescription:
+    """An open file description's C object, what fd mirror entries point at: a
+    pipe end (``pipe_ptr``; native fd_read/fd_write serve it) or, with no pipe,
+    any other description but a socket (native fd_fdstat_get only)."""
 
     __slots__ = ("_lib", "ptr")
 
-    def __init__(self, pipe_ptr: int, is_write: bool) -> None:
+    def __init__(self, pipe_ptr: int | None = None, is_write: bool = False) -> None:
         self._lib = library()
-        self.ptr: int = self._lib.avm_end_new(pipe_ptr, int(is_write))
+        self.ptr: int = self._lib.avm_desc_new(pipe_ptr, int(is_write))
         if not self.ptr:
-            raise MemoryError("avm_end_new")
+            raise MemoryError("avm_desc_new")
 
     def publish(self, fdstat: bytes | None, can_transfer: bool) -> None:
         """What native fd_fdstat_get answers (None: ask Python), and whether native
-        fd_read/fd_write may serve this end (False once its right was dropped)."""
-        self._lib.avm_end_set_fdstat(self.ptr, fdstat, int(can_transfer))
+        fd_read/fd_write may serve a pipe end (False once its right was dropped)."""
+        self._lib.avm_desc_publish(self.ptr, fdstat, int(can_transfer))
 
     def __del__(self) -> None:
-        self._lib.avm_end_unref(self.ptr)
+        self._lib.avm_desc_unref(self.ptr)
 
 
 class FdMirror:
@@ -143,10 +145,11 @@ class FdMirror:
         if not self.ptr:
             raise MemoryError("avm_mirror_new")
 
-    def set(self, fd: int, end: NativeEnd | None) -> None:
-        """``fd`` now names ``end`` (None: not a pipe). Fds beyond the mirror are ignored."""
+    def set(self, fd: int, desc: NativeDescription | None) -> None:
+        """``fd`` now names ``desc`` (None: nothing native, e.g. a socket). Fds
+        beyond the mirror are ignored."""
         if fd < self._lib.mirror_fds:
-            self._lib.avm_mirror_set(self.ptr, fd, end.ptr if end is not None else None)
+            self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
 
     def __del__(self) -> None:
         self._lib.avm_mirror_unref(self.ptr)

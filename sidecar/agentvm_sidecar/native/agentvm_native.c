@@ -2,8 +2,9 @@
  * native fast path of wasi fd_write / fd_read / fd_fdstat_get (see __init__.py
  * for why, and kernel/pipes.py for the pipe semantics this implements).
  *
- * Ownership: pipes, pipe ends, mirrors and budgets are reference-counted. A
- * mirror entry holds a reference on its end, an end on its pipe, a pipe on its
+ * Ownership: pipes, descriptions, mirrors and budgets are reference-counted. A
+ * mirror entry holds a reference on its description, a pipe end's description
+ * on its pipe, a pipe on its
  * budget, and a guest thread's state on its mirror, so C never touches a freed
  * object whatever order Python drops its wrappers in.
  *
@@ -11,8 +12,8 @@
  * linear memory length this thread published (64-bit sums, the iovec count
  * bounded) before any copy. The native functions never answer an error
  * themselves: anything that is not the plain fast case (a range outside the
- * published length, an fd not mirrored, an empty or full pipe, no reader,
- * watchers, dropped rights) calls the Python host function, which decides
+ * published length, an fd not mirrored or not a pipe, an empty or full pipe,
+ * no reader, watchers, dropped rights, an fdstat Python has not published) calls the Python host function, which decides
  * exactly as it always did (EFAULT, blocking, EPIPE/SIGPIPE, EOF...). */
 
 #include <errno.h>
@@ -329,50 +330,53 @@ void avm_pipe_set_watched(avm_pipe *p, int watched) {
     pthread_mutex_unlock(&p->mu);
 }
 
-/* -- pipe ends (one per open file description) ----------------------------------- */
+/* -- open file descriptions (a pipe end, or any other non-socket description) --- */
 typedef struct {
     atomic_long refs;
-    avm_pipe *pipe;
+    pthread_mutex_t mu;  /* guards fdstat */
+    avm_pipe *pipe;      /* NULL: not a pipe end; only its fdstat is served */
     int is_write;
-    int fast;          /* the description still has its read/write right (pipe lock) */
-    int fdstat_valid;  /* fdstat below is what fd_fdstat_get answers (pipe lock) */
+    atomic_int can_transfer; /* the description still has its fd_read/fd_write right */
+    int fdstat_valid;        /* fdstat below is what fd_fdstat_get answers */
     uint8_t fdstat[AVM_FDSTAT_BYTES];
-} avm_end;
+} avm_desc;
 
-avm_end *avm_end_new(avm_pipe *p, int is_write) {
-    avm_end *e = calloc(1, sizeof *e);
-    if (!e) return NULL;
-    atomic_init(&e->refs, 1);
-    atomic_fetch_add(&p->refs, 1);
-    e->pipe = p;
-    e->is_write = is_write;
-    e->fast = 1;
-    return e;
+avm_desc *avm_desc_new(avm_pipe *p, int is_write) {
+    avm_desc *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    atomic_init(&d->refs, 1);
+    pthread_mutex_init(&d->mu, NULL);
+    if (p) atomic_fetch_add(&p->refs, 1);
+    d->pipe = p;
+    d->is_write = is_write;
+    atomic_init(&d->can_transfer, 1);
+    return d;
 }
 
-static void end_unref(avm_end *e) {
-    if (e && atomic_fetch_sub(&e->refs, 1) == 1) {
-        pipe_unref(e->pipe);
-        free(e);
+static void desc_unref(avm_desc *d) {
+    if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+        if (d->pipe) pipe_unref(d->pipe);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
     }
 }
 
-void avm_end_unref(avm_end *e) { end_unref(e); }
+void avm_desc_unref(avm_desc *d) { desc_unref(d); }
 
 /* fdstat: the 24 bytes fd_fdstat_get answers, or NULL to forget them. */
-void avm_end_set_fdstat(avm_end *e, const uint8_t *fdstat, int fast) {
-    pthread_mutex_lock(&e->pipe->mu);
-    e->fdstat_valid = fdstat != NULL;
-    if (fdstat) memcpy(e->fdstat, fdstat, AVM_FDSTAT_BYTES);
-    e->fast = fast;
-    pthread_mutex_unlock(&e->pipe->mu);
+void avm_desc_publish(avm_desc *d, const uint8_t *fdstat, int can_transfer) {
+    pthread_mutex_lock(&d->mu);
+    d->fdstat_valid = fdstat != NULL;
+    if (fdstat) memcpy(d->fdstat, fdstat, AVM_FDSTAT_BYTES);
+    pthread_mutex_unlock(&d->mu);
+    atomic_store(&d->can_transfer, can_transfer);
 }
 
 /* -- per-process fd mirror ------------------------------------------------------- */
 typedef struct {
     atomic_long refs;
     pthread_mutex_t mu;
-    avm_end *ends[AVM_MIRROR_FDS];
+    avm_desc *descs[AVM_MIRROR_FDS];
 } avm_mirror;
 
 avm_mirror *avm_mirror_new(void) {
@@ -385,31 +389,31 @@ avm_mirror *avm_mirror_new(void) {
 
 static void mirror_unref(avm_mirror *m) {
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1) return;
-    for (int i = 0; i < AVM_MIRROR_FDS; i++) end_unref(m->ends[i]);
+    for (int i = 0; i < AVM_MIRROR_FDS; i++) desc_unref(m->descs[i]);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
 
 void avm_mirror_unref(avm_mirror *m) { mirror_unref(m); }
 
-/* fd now names `e` (NULL: nothing native). Fds beyond the mirror are ignored. */
-void avm_mirror_set(avm_mirror *m, int64_t fd, avm_end *e) {
+/* fd now names `d` (NULL: nothing native). Fds beyond the mirror are ignored. */
+void avm_mirror_set(avm_mirror *m, int64_t fd, avm_desc *d) {
     if (fd < 0 || fd >= AVM_MIRROR_FDS) return;
-    if (e) atomic_fetch_add(&e->refs, 1);
+    if (d) atomic_fetch_add(&d->refs, 1);
     pthread_mutex_lock(&m->mu);
-    avm_end *old = m->ends[fd];
-    m->ends[fd] = e;
+    avm_desc *old = m->descs[fd];
+    m->descs[fd] = d;
     pthread_mutex_unlock(&m->mu);
-    end_unref(old);
+    desc_unref(old);
 }
 
-static avm_end *mirror_get(avm_mirror *m, uint32_t fd) {
+static avm_desc *mirror_get(avm_mirror *m, uint32_t fd) {
     if (fd >= AVM_MIRROR_FDS) return NULL;
     pthread_mutex_lock(&m->mu);
-    avm_end *e = m->ends[fd];
-    if (e) atomic_fetch_add(&e->refs, 1);
+    avm_desc *d = m->descs[fd];
+    if (d) atomic_fetch_add(&d->refs, 1);
     pthread_mutex_unlock(&m->mu);
-    return e;
+    return d;
 }
 
 /* -- the calling guest thread ---------------------------------------------------- */
@@ -482,11 +486,15 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
     uint32_t count = (uint32_t)args[2].i32, ret = (uint32_t)args[3].i32;
     if (!in_bounds(ret, 4) || !load_iovecs(iovs, count, iov, &total))
         return fallback(F_WRITE, env, caller, args, nargs);
-    avm_end *e = mirror_get(current.mirror, fd);
+    avm_desc *e = mirror_get(current.mirror, fd);
     if (!e) return fallback(F_WRITE, env, caller, args, nargs);
     avm_pipe *p = e->pipe;
+    if (!p || !e->is_write || !atomic_load(&e->can_transfer)) {
+        desc_unref(e);
+        return fallback(F_WRITE, env, caller, args, nargs);
+    }
     pthread_mutex_lock(&p->mu);
-    int ok = e->is_write && e->fast && p->readers > 0 && !p->watched && total <= base_room(p) &&
+    int ok = p->readers > 0 && !p->watched && total <= base_room(p) &&
              (total == 0 || reserve(p, p->len + total));
     if (ok && total) {
         int was_empty = p->len == 0;
@@ -495,7 +503,7 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
         if (was_empty) pthread_cond_broadcast(&p->readable);
     }
     pthread_mutex_unlock(&p->mu);
-    end_unref(e);
+    desc_unref(e);
     if (!ok) return fallback(F_WRITE, env, caller, args, nargs);
     store32(ret, (uint32_t)total);
     return done(F_WRITE, args, 0);
@@ -510,12 +518,16 @@ void *avm_fd_read(void *env, void *caller, avm_raw *args, size_t nargs) {
     uint32_t count = (uint32_t)args[2].i32, ret = (uint32_t)args[3].i32;
     if (!in_bounds(ret, 4) || !load_iovecs(iovs, count, iov, &total))
         return fallback(F_READ, env, caller, args, nargs);
-    avm_end *e = mirror_get(current.mirror, fd);
+    avm_desc *e = mirror_get(current.mirror, fd);
     if (!e) return fallback(F_READ, env, caller, args, nargs);
     avm_pipe *p = e->pipe;
+    if (!p || e->is_write || !atomic_load(&e->can_transfer)) {
+        desc_unref(e);
+        return fallback(F_READ, env, caller, args, nargs);
+    }
     uint64_t n = 0;
     pthread_mutex_lock(&p->mu);
-    int ok = !e->is_write && e->fast && !p->watched && (p->len > 0 || p->writers == 0 || total == 0);
+    int ok = !p->watched && (p->len > 0 || p->writers == 0 || total == 0);
     if (ok && total && p->len) {
         n = total < p->len ? total : p->len;
         if (n > AVM_MAX_READ) n = AVM_MAX_READ;
@@ -528,7 +540,7 @@ void *avm_fd_read(void *env, void *caller, avm_raw *args, size_t nargs) {
         after_read(p);
     }
     pthread_mutex_unlock(&p->mu);
-    end_unref(e);
+    desc_unref(e);
     if (!ok) return fallback(F_READ, env, caller, args, nargs);
     store32(ret, (uint32_t)n);
     return done(F_READ, args, 0);
@@ -539,25 +551,25 @@ void *avm_fd_fdstat_get(void *env, void *caller, avm_raw *args, size_t nargs) {
     if (nargs < 2 || !current.mirror) return fallback(F_FDSTAT, env, caller, args, nargs);
     uint32_t fd = (uint32_t)args[0].i32, ret = (uint32_t)args[1].i32;
     if (!in_bounds(ret, AVM_FDSTAT_BYTES)) return fallback(F_FDSTAT, env, caller, args, nargs);
-    avm_end *e = mirror_get(current.mirror, fd);
+    avm_desc *e = mirror_get(current.mirror, fd);
     if (!e) return fallback(F_FDSTAT, env, caller, args, nargs);
-    pthread_mutex_lock(&e->pipe->mu);
+    pthread_mutex_lock(&e->mu);
     int ok = e->fdstat_valid;
     if (ok) memcpy(current.base + ret, e->fdstat, AVM_FDSTAT_BYTES);
-    pthread_mutex_unlock(&e->pipe->mu);
-    end_unref(e);
+    pthread_mutex_unlock(&e->mu);
+    desc_unref(e);
     if (!ok) return fallback(F_FDSTAT, env, caller, args, nargs);
     return done(F_FDSTAT, args, 0);
 }
 
 /* host_net net_send / net_recv(fd, ...): the agentOS libc asks before every
- * write()/read() and falls back to fd_write/fd_read on EBADF; a pipe is never a
- * socket, so a mirrored fd answers EBADF here, as wasm/host/net.py does. */
+ * write()/read() and falls back to fd_write/fd_read on EBADF; sockets are never
+ * mirrored, so a mirrored fd answers EBADF here, as wasm/host/net.py does. */
 static void *not_a_socket(int which, void *env, void *caller, avm_raw *args, size_t nargs) {
     if (nargs < 5 || !current.mirror) return fallback(which, env, caller, args, nargs);
-    avm_end *e = mirror_get(current.mirror, (uint32_t)args[0].i32);
+    avm_desc *e = mirror_get(current.mirror, (uint32_t)args[0].i32);
     if (!e) return fallback(which, env, caller, args, nargs);
-    end_unref(e);
+    desc_unref(e);
     return done(which, args, WASI_EBADF);
 }
 

@@ -117,6 +117,23 @@ def test_fdstat_follows_set_flags_and_a_dropped_right_stops_native_writes(guest:
     assert native_call(guest, "fd_write", w, iovs, count, guest.alloc(4)) == E["ENOTCAPABLE"]
 
 
+def test_a_file_fdstat_is_served_natively_once_published_and_follows_set_flags(guest: Guest) -> None:
+    fd = guest.open("f", oflags=L.OFLAGS_CREAT, rights=L.RIGHT_FD_READ | L.RIGHT_FD_WRITE)
+    ret = guest.alloc(24)
+    assert native_call(guest, "fd_fdstat_get", fd, ret) == 0
+    python_answer = guest.read(ret, 24)
+    before = counts("fd_fdstat_get")
+    assert native_call(guest, "fd_fdstat_get", fd, ret) == 0
+    assert guest.read(ret, 24) == python_answer and counts("fd_fdstat_get")[0] == before[0] + 1
+    assert guest.call("fd_fdstat_set_flags", fd, L.FDFLAGS_APPEND) == 0
+    assert native_call(guest, "fd_fdstat_get", fd, ret) == 0
+    assert struct.unpack_from("<H", guest.read(ret + 2, 2))[0] & L.FDFLAGS_APPEND
+    iovs, count = guest.iovecs(guest.put(b"x"))
+    before = counts("fd_write")
+    assert native_call(guest, "fd_write", fd, iovs, count, guest.alloc(4)) == 0  # a file: Python writes it
+    assert counts("fd_write")[1] == before[1] + 1
+
+
 def test_a_closed_fd_is_no_longer_served(guest: Guest) -> None:
     _r, w = pipe_fds(guest)
     guest.proc.fds.close(w)

@@ -92,13 +92,13 @@ def fdstat_of(desc: Description) -> bytes:
 
 
 def _publish_fdstat(desc: Description) -> bytes:
-    """The fdstat of ``desc``, also handed to the native fd_fdstat_get of a pipe end
-    (native/__init__.py), with whether its read or write right is still there.
+    """The fdstat of ``desc``, also handed to the native fd_fdstat_get
+    (native/__init__.py), with whether a pipe end's read or write right is still there.
     Called whenever it may have changed (set_flags, set_rights) and when asked."""
     fdstat = fdstat_of(desc)
-    if desc.native_end is not None:
+    if desc.native is not None:
         right = L.RIGHT_FD_WRITE if desc.writable else L.RIGHT_FD_READ
-        desc.native_end.publish(fdstat, bool(rights_of(desc)[0] & right))
+        desc.native.publish(fdstat, bool(rights_of(desc)[0] & right))
     return fdstat
 
 

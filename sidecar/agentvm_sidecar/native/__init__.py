@@ -45,6 +45,7 @@ NATIVE_HOST_FUNCTIONS = {
 _CALL_NAMES = ("fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv")
 _RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
 
+_SLEEPING = {"avm_pipe_wait"}
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_budget_new": (c_void_p, [c_int64]),
     "avm_budget_unref": (None, [c_void_p]),
@@ -78,16 +79,21 @@ class NativeLibrary:
     """The loaded library with its C signatures declared."""
 
     def __init__(self, path: str) -> None:
-        self.cdll = ctypes.CDLL(path)  # CDLL: every call releases the GIL
+        # Through PyDLL the GIL stays held: every function here is short, and
+        # releasing the GIL on each call would hand it to another busy thread
+        # (none of them takes the GIL or blocks while holding a C lock). The one
+        # call that sleeps, avm_pipe_wait, goes through CDLL, which releases it.
+        self.cdll = ctypes.PyDLL(path)
         for name, (restype, argtypes) in _SIGNATURES.items():
-            fn = getattr(self.cdll, name)
+            fn = getattr(ctypes.CDLL(path) if name in _SLEEPING else self.cdll, name)
             fn.restype, fn.argtypes = restype, argtypes
+            setattr(self, name, fn)
         if self.cdll.avm_raw_size() != _RAW_SLOT_BYTES:
             raise RuntimeError("agentvm_native.c disagrees with wasmtime on the raw slot size")
         self.mirror_fds: int = self.cdll.avm_mirror_fds()
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return getattr(self.cdll, name)
+        raise AttributeError(name)  # every function is set in __init__ (mypy: dynamic attributes)
 
     def function_pointer(self, name: str) -> int:
         return ctypes.cast(getattr(self.cdll, name), c_void_p).value or 0

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmtime import _bindings as ffi
 
+import agentvm_sidecar.wasm.host  # noqa: F401 -- registers host_net
 from agentvm_sidecar import native
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, SIGNATURES, _raw_callback
 from agentvm_sidecar.wasm.context import set_current_context
@@ -33,13 +34,13 @@ class Trapped(Exception):
     """The host function trapped (the guest is exiting; the reason is on its context)."""
 
 
-def native_call(guest: Guest, name: str, *args: int) -> int:
-    """Call the C function of ``name`` as the linker installs it; returns errno."""
-    hf = HOST_FUNCTIONS[(MODULE, name)]
+def native_call(guest: Guest, name: str, *args: int, module: str = MODULE) -> int:
+    """Call the C function of ``module.name`` as the linker installs it; returns errno."""
+    hf = HOST_FUNCTIONS[(module, name)]
     fallback = _fallbacks.get(name)
     if fallback is None:
         fallback = _fallbacks[name] = _raw_callback(hf)
-    fn = native.library().function_pointer(native.NATIVE_HOST_FUNCTIONS[(MODULE, name, hf.params, hf.results)])
+    fn = native.library().function_pointer(native.NATIVE_HOST_FUNCTIONS[(module, name, hf.params, hf.results)])
     slots = (_Slots * max(len(args), 1))()
     for i, arg in enumerate(args):
         struct.pack_into("<I", slots[i], 0, arg & 0xFFFFFFFF)
@@ -132,6 +133,18 @@ def test_a_file_fdstat_is_served_natively_once_published_and_follows_set_flags(g
     before = counts("fd_write")
     assert native_call(guest, "fd_write", fd, iovs, count, guest.alloc(4)) == 0  # a file: Python writes it
     assert counts("fd_write")[1] == before[1] + 1
+
+
+def test_the_libc_socket_probe_is_answered_natively_for_a_mirrored_fd_only(guest: Guest) -> None:
+    _r, w = pipe_fds(guest)
+    buf = guest.alloc(8)
+    ret = guest.alloc(4)
+    before = counts("net_send")
+    assert native_call(guest, "net_send", w, buf, 8, 0, ret, module="host_net") == E["EBADF"]
+    assert counts("net_send")[0] == before[0] + 1
+    before = counts("net_recv")
+    assert native_call(guest, "net_recv", 77, buf, 8, 0, ret, module="host_net") == E["EBADF"]  # no such fd
+    assert counts("net_recv")[1] == before[1] + 1  # Python decided
 
 
 def test_a_closed_fd_is_no_longer_served(guest: Guest) -> None:

@@ -78,6 +78,8 @@ class PipeBudget:
     """Bytes a VM's pipes may buffer beyond their base capacity, together. Thread-safe
     (a C counter: the pipes charge it from C)."""
 
+    native: int | None = None  # the C object, once made (__del__ also runs after a failed __init__)
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._lib = library()
@@ -86,7 +88,8 @@ class PipeBudget:
             raise MemoryError("avm_budget_new")
 
     def __del__(self) -> None:
-        self._lib.avm_budget_unref(self.native)
+        if self.native:
+            self._lib.avm_budget_unref(self.native)
 
     def take(self, n: int) -> int:
         """Grant up to ``n`` bytes (0 when spent)."""
@@ -103,6 +106,8 @@ class PipeBudget:
 class Pipe(Watchable):
     """A byte FIFO with open-end counts. Thread-safe."""
 
+    native: int | None = None  # the C object, once made (__del__ also runs after a failed __init__)
+
     def __init__(self, capacity: int, max_capacity: int, budget: PipeBudget | None = None) -> None:
         self.capacity = capacity
         self.max_capacity = max(max_capacity, capacity)
@@ -116,7 +121,8 @@ class Pipe(Watchable):
         self.on_destroyed: Callable[[], None] | None = None  # both ends closed
 
     def __del__(self) -> None:
-        self._lib.avm_pipe_unref(self.native)
+        if self.native:
+            self._lib.avm_pipe_unref(self.native)
 
     def native_end(self, for_write: bool) -> NativeDescription:
         """The C object of one end's description, for the fd mirrors holding it."""

@@ -137,7 +137,8 @@ class NativeDescription:
         self._lib.avm_desc_publish(self.ptr, fdstat, int(can_transfer))
 
     def __del__(self) -> None:
-        self._lib.avm_desc_unref(self.ptr)
+        if getattr(self, "ptr", None):  # __init__ may have failed before
+            self._lib.avm_desc_unref(self.ptr)
 
 
 class FdMirror:
@@ -158,7 +159,8 @@ class FdMirror:
             self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
 
     def __del__(self) -> None:
-        self._lib.avm_mirror_unref(self.ptr)
+        if getattr(self, "ptr", None):  # __init__ may have failed before
+            self._lib.avm_mirror_unref(self.ptr)
 
 
 def thread_set(mirror: FdMirror, base: int, length: int) -> None:

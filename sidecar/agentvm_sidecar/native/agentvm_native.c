@@ -134,7 +134,7 @@ avm_pipe *avm_pipe_new(int64_t capacity, int64_t max_capacity, avm_budget *budge
 }
 
 static void pipe_unref(avm_pipe *p) {
-    if (atomic_fetch_sub(&p->refs, 1) != 1) return;
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1) return;
     if (p->budget && p->borrowed) avm_budget_give(p->budget, (int64_t)p->borrowed);
     avm_budget_unref(p->budget);
     pthread_cond_destroy(&p->readable);

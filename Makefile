@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-$(CORE_STAMP): $(VENV)/.installed $(SOFTWARE_DIR)/pins.py $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py
+$(CORE_STAMP): $(VENV)/.installed $(SOFTWARE_DIR)/pins.py $(wildcard $(COMMANDS_DIR)/*.c) $(COMMANDS_DIR)/build.py $(wildcard sidecar/agentvm_sidecar/native/*.c)
 	@$(PY) -m agentvm_sidecar setup --no-toolbox
 	@touch $@
 

@@ -11,6 +11,7 @@ import trio
 from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 
 from .logs import configure_logging
+from .native import library
 from .server import serve_stdio
 
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(args_in)
     configure_logging(args.log_level)
+    library()  # compiled now on a machine where `agentvm-sidecar setup` never ran (native/build.py)
     trio.run(serve_stdio, args.max_frame_bytes, args.preview)
     return 0
 

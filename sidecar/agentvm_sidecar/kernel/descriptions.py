@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from ..native import NativeDescription
 from .errors import KernelError
 from .fstypes import S_IFIFO, DirEntry, FileKind, Stat
 from .handle import FileHandle
@@ -44,6 +45,10 @@ class Description:
     # Readiness may change without a watch() callback (a host socket): waiters
     # re-check it every few milliseconds instead of relying on wake-ups.
     needs_polling = False
+    # The C side of the description, which fd tables mirror for the native
+    # fd_read, fd_write and fd_fdstat_get (native/__init__.py); None for sockets,
+    # which the native functions must never answer for.
+    native: NativeDescription | None = None
 
     def __init__(self) -> None:
         self._refs = 0
@@ -126,6 +131,7 @@ class FileDescription(Description):
     def __init__(self, handle: FileHandle) -> None:
         super().__init__()
         self.handle = handle
+        self.native = NativeDescription()
         self.kind = handle.kind
         self.readable = handle.is_readable
         self.writable = handle.is_writable
@@ -177,6 +183,7 @@ class _PipeEnd(Description):
         super().__init__()
         self.pipe = pipe
         self._ino = ino
+        self.native = pipe.native_end(self.writable)
 
     def stat(self) -> Stat:
         return Stat(

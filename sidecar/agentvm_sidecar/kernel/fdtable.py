@@ -9,12 +9,18 @@
 #
 # Limits, checked before the table changes: `max_fds` per process gives EMFILE;
 # the VM-wide `FdBudget` gives ENFILE (the agent-os split).
+#
+# Each table keeps a C mirror of its fds (`native`, see native/__init__.py) for
+# the native fd_read/fd_write/fd_fdstat_get: every change of an fd goes through install,
+# install_at or close, which update the mirror under the table lock, before a
+# replaced or closed description is released.
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 
+from ..native import FdMirror
 from .descriptions import Description
 from .errors import KernelError
 
@@ -59,6 +65,7 @@ class FdTable:
         self._budget = budget
         self._fds: dict[int, FdEntry] = {}
         self._lock = threading.Lock()
+        self.native = FdMirror()
 
     def __len__(self) -> int:
         return len(self._fds)
@@ -101,6 +108,7 @@ class FdTable:
             self._budget.take()
             description.retain()
             self._fds[fd] = FdEntry(description, cloexec)
+            self.native.set(fd, description.native)
             return fd
 
     def install_at(self, fd: int, description: Description, *, cloexec: bool = False) -> None:
@@ -116,6 +124,7 @@ class FdTable:
                 self._budget.take()
             description.retain()
             self._fds[fd] = FdEntry(description, cloexec)
+            self.native.set(fd, description.native)
         if old is not None:
             old.description.release()
 
@@ -138,6 +147,8 @@ class FdTable:
         """Raises: EBADF."""
         with self._lock:
             entry = self._fds.pop(fd, None)
+            if entry is not None:
+                self.native.set(fd, None)
         if entry is None:
             raise KernelError.ebadf(fd)
         self._budget.give()

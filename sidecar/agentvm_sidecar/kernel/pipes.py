@@ -31,17 +31,31 @@
 # instead of 8 KiB per wake-up.  Readers and writers wait on two conditions over
 # the same lock, so neither side's wake-up disturbs the other.
 #
-# Blocking calls wait on a Condition in short slices and poll `interrupted()`, so
-# a killed process never stays parked here (EINTR).  Watchers (callbacks taking
-# no arguments) run after every state change, outside the lock; the trio side
-# and poll_oneoff use them to wait for readiness without a thread per pipe.
+# Storage.  The bytes, the counts and the two conditions live in C (a ring buffer
+# under a pthread mutex, native/agentvm_native.c), so that the native fd_read and
+# fd_write (native/__init__.py) can move data between a guest's memory and the
+# pipe without the GIL when nothing needs deciding: data buffered, or room below
+# `capacity` with a reader open and no watchers.  Everything else (blocking,
+# elastic growth, EPIPE, EOF, O_NONBLOCK) is decided here, by the same rules, on
+# the same C state.
+#
+# Blocking calls wait in short C timed waits (through ctypes, which releases the
+# GIL) and poll `interrupted()` between them, so a killed process never stays
+# parked here (EINTR); `_wait` is the only place a pipe blocks.  Watchers
+# (callbacks taking no arguments) run after every state change, outside the
+# lock; the trio side and poll_oneoff use them to wait for readiness without a
+# thread per pipe.  While a pipe has watchers the native fast path steps aside,
+# so every change goes through here and calls them.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import threading
 import time
 from collections.abc import Callable
 
+from ..native import NativeDescription, library
 from .errors import KernelError
 from .watchers import Watchable
 
@@ -52,79 +66,93 @@ _WAIT_SLICE = 0.05
 
 Interrupted = Callable[[], bool]
 
+# avm_pipe_state() fields
+_BUFFERED, _READERS, _WRITERS, _ELASTIC, _READS, _READY = range(6)
+
 
 def _never() -> bool:
     return False
 
 
 class PipeBudget:
-    """Bytes a VM's pipes may buffer beyond their base capacity, together. Thread-safe."""
+    """Bytes a VM's pipes may buffer beyond their base capacity, together. Thread-safe
+    (a C counter: the pipes charge it from C)."""
+
+    native: int | None = None  # the C object, once made (__del__ also runs after a failed __init__)
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._used = 0
-        self._lock = threading.Lock()
+        self._lib = library()
+        self.native = self._lib.avm_budget_new(limit)
+        if not self.native:
+            raise MemoryError("avm_budget_new")
+
+    def __del__(self) -> None:
+        if self.native:
+            self._lib.avm_budget_unref(self.native)
 
     def take(self, n: int) -> int:
         """Grant up to ``n`` bytes (0 when spent)."""
-        with self._lock:
-            granted = max(0, min(n, self.limit - self._used))
-            self._used += granted
-            return granted
+        return self._lib.avm_budget_take(self.native, n)
 
     def give(self, n: int) -> None:
-        with self._lock:
-            self._used -= n
+        self._lib.avm_budget_give(self.native, n)
 
     @property
     def used(self) -> int:
-        return self._used
+        return self._lib.avm_budget_used(self.native)
 
 
 class Pipe(Watchable):
     """A byte FIFO with open-end counts. Thread-safe."""
 
+    native: int | None = None  # the C object, once made (__del__ also runs after a failed __init__)
+
     def __init__(self, capacity: int, max_capacity: int, budget: PipeBudget | None = None) -> None:
         self.capacity = capacity
         self.max_capacity = max(max_capacity, capacity)
-        self._budget = budget
-        self._borrowed = 0  # == max(0, len(self._buf) - capacity), charged to the budget
-        self._buf = bytearray()
-        lock = threading.Lock()
-        self._cond = threading.Condition(lock)  # readers wait here (and watch/unwatch lock it)
-        self._not_full = threading.Condition(lock)  # writers wait here
-        self._low_water = capacity // 2
-        self._readers = 1
-        self._writers = 1
-        self._elastic = False
-        self._reads = 0  # count of successful reads, to detect a stalled reader
+        self._lib = library()
+        self.native = self._lib.avm_pipe_new(capacity, self.max_capacity, budget.native if budget else None)
+        if not self.native:
+            raise MemoryError("avm_pipe_new")
+        self._budget = budget  # kept alive with the pipe (C holds its own reference too)
+        self._cond = threading.Condition()  # guards the watcher set only (Watchable)
         self._watchers: set[Callable[[], None]] = set()
         self.on_destroyed: Callable[[], None] | None = None  # both ends closed
 
+    def __del__(self) -> None:
+        if self.native:
+            self._lib.avm_pipe_unref(self.native)
+
+    def native_end(self, for_write: bool) -> NativeDescription:
+        """The C object of one end's description, for the fd mirrors holding it."""
+        return NativeDescription(self.native, for_write)
+
+    @property
+    def _elastic(self) -> bool:
+        """The pipe may grow beyond capacity (a reader stalled); never turned off."""
+        return bool(self._state()[_ELASTIC])
+
+    @_elastic.setter
+    def _elastic(self, on: bool) -> None:
+        if on:
+            self._lib.avm_pipe_set_elastic(self.native)
+
+    def _state(self) -> ctypes.Array[ctypes.c_int64]:
+        state = (ctypes.c_int64 * 6)()
+        self._lib.avm_pipe_state(self.native, state)
+        return state
+
     # -- ends (each end is one open file description, closed once) -------------
     def close_reader(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            if self._readers == 0:
-                self._buf.clear()
-                self._repay()
-            destroyed = self._closed_end_was_last()
-        self._after_close(destroyed)
+        self._after_close(self._lib.avm_pipe_close_end(self.native, 0))
 
     def close_writer(self) -> None:
-        with self._cond:
-            self._writers -= 1
-            destroyed = self._closed_end_was_last()
-        self._after_close(destroyed)
-
-    def _closed_end_was_last(self) -> bool:
-        # Decided under the lock: the two ends close on different threads, and
-        # both must not see "0 and 0" (the VM's pipe count would drop twice).
-        self._cond.notify_all()
-        self._not_full.notify_all()
-        return self._readers == 0 and self._writers == 0
+        self._after_close(self._lib.avm_pipe_close_end(self.native, 1))
 
     def _after_close(self, destroyed: bool) -> None:
+        # "both closed" is decided in C under the pipe lock: the two ends close on
+        # different threads, and both must not see "0 and 0".
         self._notify()
         if destroyed and self.on_destroyed is not None:
             self.on_destroyed()
@@ -135,22 +163,20 @@ class Pipe(Watchable):
 
         Raises: EAGAIN (nonblocking and empty), EINTR (``interrupted()`` became true).
         """
-        with self._cond:
-            while not self._buf:
-                if self._writers == 0 or n == 0:
-                    return b""
-                if nonblocking:
-                    raise KernelError.eagain()
-                self._wait(self._cond, interrupted)
-            with memoryview(self._buf) as view:
-                data = bytes(view[:n])  # one copy (a bytearray slice would be a second)
-            del self._buf[:n]
-            self._repay()
-            self._reads += 1
-            if len(self._buf) <= self._low_water or self._elastic:
-                self._not_full.notify_all()
-        self._notify()
-        return data
+        if n <= 0:
+            return b""
+        while True:
+            buffered = self._state()[_BUFFERED]
+            buf = ctypes.create_string_buffer(max(1, min(n, buffered)))
+            got = self._lib.avm_pipe_read(self.native, buf, len(buf))
+            if got > 0:
+                self._notify()
+                return buf.raw[:got] if got < len(buf) else buf.raw
+            if got == 0:
+                return b""  # end of file
+            if nonblocking:
+                raise KernelError.eagain()
+            self._wait(False, interrupted, _WAIT_SLICE)
 
     def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> int:
         """Write all of ``data`` (blocking as needed); returns len(data), or the bytes
@@ -161,88 +187,79 @@ class Pipe(Watchable):
         view = memoryview(data).cast("B")
         if not view:
             return 0  # as Linux: a zero-length write to a pipe succeeds at once
+        # The C side copies from an address: that of the bytes object itself
+        # (immutable, never moves, kept alive by `keep`), else of a writable buffer.
+        keep: object
+        if view.readonly:
+            keep = data if isinstance(data, bytes) else bytes(view)
+            base = ctypes.cast(ctypes.c_char_p(keep), ctypes.c_void_p).value or 0  # type: ignore[arg-type]
+        else:
+            keep = (ctypes.c_char * len(view)).from_buffer(view)
+            base = ctypes.addressof(keep)  # type: ignore[arg-type]
         done = 0
+        stalled_since: float | None = None
+        reads_seen = 0
         while done < len(view):
-            with self._cond:
-                stalled_since: float | None = None
-                reads_seen = self._reads
-                while True:
-                    if self._readers == 0:
-                        if done:
-                            return done
-                        raise KernelError.epipe()
-                    room = self._room(len(view) - done)
-                    if room > 0:
-                        break
-                    if nonblocking:
-                        if done:
-                            return done
-                        raise KernelError.eagain()
-                    now = time.monotonic()
-                    if self._reads != reads_seen:
-                        reads_seen, stalled_since = self._reads, None
-                    elif stalled_since is None:
-                        stalled_since = now
-                    elif now - stalled_since >= STALL_SECONDS and not self._elastic:
-                        self._elastic = True
-                        continue
-                    self._wait(self._not_full, interrupted, STALL_SECONDS)
-                chunk = view[done : done + room]
-                was_empty = not self._buf
-                self._buf += chunk
-                done += len(chunk)
-                if was_empty:
-                    self._cond.notify_all()
-            self._notify()
+            wrote = self._lib.avm_pipe_write(self.native, base + done, len(view) - done)
+            if wrote > 0:
+                done += wrote
+                stalled_since = None
+                self._notify()
+                continue
+            if wrote == -errno.EPIPE:
+                if done:
+                    return done
+                raise KernelError.epipe()
+            if wrote == -errno.ENOMEM:
+                raise KernelError("ENOMEM", "no memory for the pipe buffer")
+            if nonblocking:
+                if done:
+                    return done
+                raise KernelError.eagain()
+            # Full. A reader that consumed nothing for STALL_SECONDS makes the pipe
+            # elastic (see the header).
+            state = self._state()
+            now = time.monotonic()
+            if stalled_since is None or state[_READS] != reads_seen:
+                reads_seen, stalled_since = state[_READS], now
+            elif now - stalled_since >= STALL_SECONDS and not state[_ELASTIC]:
+                self._elastic = True
+                continue
+            self._wait(True, interrupted, STALL_SECONDS)
         return done
 
-    def _room(self, wanted: int) -> int:
-        """Bytes a write may append now (caller holds the lock): up to capacity
-        freely, beyond it (elastic only) what the VM budget grants."""
-        room = self.capacity - len(self._buf)
-        if room > 0 or not self._elastic:
-            return room
-        wanted = min(wanted, self.max_capacity - len(self._buf))
-        if wanted <= 0:
-            return 0
-        granted = wanted if self._budget is None else self._budget.take(wanted)
-        self._borrowed += granted
-        return granted
+    def _wait(self, for_write: bool, interrupted: Interrupted, timeout: float) -> None:
+        """Sleep until the pipe may be ready in that direction, at most ``timeout``.
 
-    def _repay(self) -> None:
-        """Return what the buffer no longer holds beyond capacity (caller holds the lock)."""
-        excess = max(0, len(self._buf) - self.capacity)
-        if self._borrowed > excess:
-            if self._budget is not None:
-                self._budget.give(self._borrowed - excess)
-            self._borrowed = excess
-
-    def _wait(self, cond: threading.Condition, interrupted: Interrupted, timeout: float = _WAIT_SLICE) -> None:
+        Raises: EINTR (``interrupted()``), before and after the wait."""
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
-        cond.wait(timeout)
+        self._lib.avm_pipe_wait(self.native, int(for_write), int(timeout * 1e9))
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
 
     # -- readiness --------------------------------------------------------------
+    def watch(self, callback: Callable[[], None]) -> None:
+        with self._cond:
+            self._watchers.add(callback)
+            self._lib.avm_pipe_set_watched(self.native, 1)
+
+    def unwatch(self, callback: Callable[[], None]) -> None:
+        with self._cond:
+            self._watchers.discard(callback)
+            self._lib.avm_pipe_set_watched(self.native, int(bool(self._watchers)))
+
     def readable(self) -> bool:
         """A read would not block (data, or end of file)."""
-        with self._cond:
-            return bool(self._buf) or self._writers == 0
+        return bool(self._state()[_READY] & 1)
 
     def writable(self) -> bool:
         """A write would not block (room, or no reader: the write fails at once)."""
-        with self._cond:
-            if self._readers == 0 or len(self._buf) < self.capacity:
-                return True
-            spare = self._budget is None or self._budget.used < self._budget.limit
-            return self._elastic and len(self._buf) < self.max_capacity and spare
+        return bool(self._state()[_READY] & 2)
 
     def hung_up(self, for_write: bool) -> bool:
         """The other end is closed: no reader (for a writer) or no writer (for a reader)."""
-        with self._cond:
-            return (self._readers if for_write else self._writers) == 0
+        return self._state()[_READERS if for_write else _WRITERS] == 0
 
     def buffered(self) -> int:
-        with self._cond:
-            return len(self._buf)
+        return self._state()[_BUFFERED]

@@ -3,7 +3,8 @@
 The one step an installed sidecar needs after ``pip install`` (a checkout runs it as
 part of ``make setup``): fetch the pinned guest packages (``fetch.py``, through
 ``npm pack``), compile agentvm's own commands (``commands/build.py``, with the
-``ziglang`` package, a runtime dependency for exactly this), add the toolbox (pinned
+``ziglang`` package, a runtime dependency for exactly this), compile the sidecar's
+own native hot path (``native/build.py``, also with zig), add the toolbox (pinned
 python3, jq, yq, rg, fd and tree modules, ``fetch_modules.py``; sqlite3 built with zig,
 ``sqlite.py``; make, patch, curl and git built from Debian sources with agentvm-cc,
 ``recipes/``, in parallel), then compile every module of the /bin layer into the
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..logs import configure_logging
+from ..native.build import build_library
 from .commands.build import build, sources
 from .fetch import FetchError, fetch_all
 from .fetch_modules import fetch_modules
@@ -42,6 +44,11 @@ def _step(title: str, fn: Callable[[], str]) -> None:
     _say(f"{title}: {detail} ({time.monotonic() - started:.1f} s)")
 
 
+def _build_native() -> str:
+    path, built = build_library()
+    return f"{'built' if built else 'up to date'}: {path}"
+
+
 def run_setup(directory: Path, *, warm: bool = True, toolbox: bool = True) -> None:
     """Fetch, build, add the toolbox (unless ``toolbox`` is False) and warm (unless
     ``warm`` is False); raises FetchError on a fetch failure."""
@@ -54,6 +61,7 @@ def run_setup(directory: Path, *, warm: bool = True, toolbox: bool = True) -> No
         return f"{len(sources())} in {out}, rebuilt {rebuilt or 'none'}"
 
     _step("building agentvm's own commands", build_commands)
+    _step("compiling the sidecar's native hot path (zig cc)", _build_native)
     if toolbox:
         _step("fetching the toolbox modules (python3, jq, yq, rg, fd, tree)",
               lambda: f"{len(fetch_modules(directory))} downloaded now, the rest already there")

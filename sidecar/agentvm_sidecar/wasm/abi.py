@@ -24,6 +24,12 @@ A bug in a host function (any other exception) is logged and answered with EIO, 
 guest never traps because of an import; imports the guest may use but we do not
 support return ENOSYS.
 
+A few of the hottest functions (fd_write, fd_read, fd_fdstat_get, and the libc's
+net_send/net_recv probe) are defined with a C function of native/ instead, whose
+env is this Python callback: C serves the plain pipe case without the GIL and
+calls the callback for everything else, so the Python function stays the one
+implementation of every decision.
+
 WASI errno numbers: https://github.com/WebAssembly/WASI/blob/main/legacy/preview1/docs.md#errno
 """
 
@@ -37,6 +43,7 @@ from typing import Any
 import wasmtime
 from wasmtime import _bindings as ffi
 
+from .. import native
 from ..kernel.errors import KernelError
 from ..logs import get_logger
 from .context import GuestContext, GuestExit, GuestFault, current_context
@@ -229,8 +236,13 @@ def define_host_function(linker: wasmtime.Linker, hf: HostFunction) -> None:
         callback = _callbacks[key] = _raw_callback(hf)
     ty = wasmtime.FuncType([_VALTYPES[c]() for c in hf.params], [_VALTYPES[c]() for c in hf.results])
     module, name = hf.module.encode(), hf.name.encode()
+    env = None
+    native_name = native.NATIVE_HOST_FUNCTIONS.get(key)
+    if native_name is not None:  # C first, the Python callback as its fallback
+        env = ctypes.cast(callback, ctypes.c_void_p).value
+        callback = _RawCallback(native.library().function_pointer(native_name))
     error = ffi.wasmtime_linker_define_func_unchecked(
-        linker.ptr(), module, len(module), name, len(name), ty.ptr(), callback, None, _no_finalizer
+        linker.ptr(), module, len(module), name, len(name), ty.ptr(), callback, env, _no_finalizer
     )
     if error:
         raise wasmtime.WasmtimeError._from_ptr(error)

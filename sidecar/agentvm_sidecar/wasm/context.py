@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
+from .. import native
 from ..kernel.process import ExitStatus, Process
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ def current_context() -> GuestContext:
 
 def set_current_context(ctx: GuestContext | None) -> None:
     _local.ctx = ctx
+    if ctx is None:
+        native.thread_clear()
+    else:
+        ctx._publish()
 
 
 class GuestContext:
@@ -149,12 +154,24 @@ class GuestContext:
             self._address = ctypes.cast(memory.data_ptr(self.store), ctypes.c_void_p).value or 0
             self._map(memory.data_len(self.store))
 
+    def _publish(self) -> None:
+        # The native host functions (native/__init__.py) see the process's fd
+        # mirror and the memory as this context last saw it; on the guest's own
+        # thread only, and never before the memory is known.
+        if getattr(_local, "ctx", None) is not self:
+            return
+        if self._length:
+            native.thread_set(self.proc.fds.native, self._address, self._length)
+        else:
+            native.thread_clear()
+
     def _map(self, length: int) -> None:
         # A memoryview over the linear memory: slicing it copies without leaving
         # Python, where ctypes.memmove (a CFUNCTYPE) drops and retakes the GIL on
         # every call, and retaking it waits behind every other busy guest thread.
         self._length = length
         self._view = memoryview((ctypes.c_ubyte * length).from_address(self._address)).cast("B") if length else memoryview(b"")
+        self._publish()
 
     def _span(self, ptr: int, size: int) -> int:
         # The engine never moves a linear memory (engine.py: memory_may_move off),

@@ -93,6 +93,17 @@ def fdstat_of(desc: Description) -> bytes:
     return L.pack_fdstat(L.filetype(desc.kind), flags | sync, base, inheriting)
 
 
+def _publish_fdstat(desc: Description) -> bytes:
+    """The fdstat of ``desc``, also handed to the native fd_fdstat_get
+    (native/__init__.py), with whether a pipe end's read or write right is still there.
+    Called whenever it may have changed (set_flags, set_rights) and when asked."""
+    fdstat = fdstat_of(desc)
+    if desc.native is not None:
+        right = L.RIGHT_FD_WRITE if desc.writable else L.RIGHT_FD_READ
+        desc.native.publish(fdstat, bool(rights_of(desc)[0] & right))
+    return fdstat
+
+
 def _dir_entries_of_preopen(ctx: GuestContext, path: str) -> list[DirEntry]:
     vfs = ctx.kernel.vfs
     cred = ctx.proc.cred
@@ -298,7 +309,7 @@ def fd_fdstat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
         preopen_or_ebadf(ctx, fd)
         ctx.write(ret_ptr, L.pack_fdstat(L.FILETYPE_DIRECTORY, 0, DIRECTORY_BASE, DIRECTORY_INHERITING))
         return
-    ctx.write(ret_ptr, fdstat_of(description(ctx, fd)))
+    ctx.write(ret_ptr, _publish_fdstat(description(ctx, fd)))
 
 
 @host_function(MODULE, "fd_fdstat_set_flags", "ii")
@@ -314,6 +325,7 @@ def fd_fdstat_set_flags(ctx: GuestContext, fd: int, flags: int) -> None:
     set_append(desc, bool(flags & L.FDFLAGS_APPEND))
     desc.nonblocking = bool(flags & L.FDFLAGS_NONBLOCK)
     set_sync_flags(desc, flags)
+    _publish_fdstat(desc)
 
 
 @host_function(MODULE, "fd_fdstat_set_rights", "iII")
@@ -327,7 +339,9 @@ def fd_fdstat_set_rights(ctx: GuestContext, fd: int, rights_base: int, rights_in
         if rights_base & ~DIRECTORY_BASE or rights_inheriting & ~DIRECTORY_INHERITING:
             raise KernelError("ENOTCAPABLE", "rights can only be dropped")
         return
-    drop_rights(description(ctx, fd), rights_base, rights_inheriting)
+    desc = description(ctx, fd)
+    drop_rights(desc, rights_base, rights_inheriting)
+    _publish_fdstat(desc)
 
 
 @host_function(MODULE, "fd_filestat_get", "ii")

@@ -1,0 +1,181 @@
+"""agentvm's compiled hot path (agentvm_native.c), loaded with ctypes.
+
+Why C: streaming through a pipe costs the guests about three host calls per 8 KiB
+chunk (fd_write, fd_read, fd_fdstat_get); in Python each is 4-16 us with the GIL
+held, which caps a pipeline near 120 MB/s however the threads overlap. So pipe
+buffers live in C (kernel/pipes.py keeps every rule and drives them), each process
+has a C mirror of its fds (kernel/fdtable.py keeps it in step; sockets are left
+out), and those three WASI functions (plus the agentOS libc's net_send/net_recv
+probe) are C functions wasmtime calls directly: they serve the plain case (data
+buffered, room in the buffer, an fdstat Python published) without the GIL, and
+call the Python host function for everything else.
+
+The objects below own one C reference each and drop it when collected; C keeps its
+own references between them (see the C file's header).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from ctypes import POINTER, c_int, c_int64, c_long, c_uint64, c_void_p
+
+from ..logs import get_logger
+from .build import build_library
+
+__all__ = [
+    "NATIVE_HOST_FUNCTIONS",
+    "FdMirror",
+    "NativeDescription",
+    "NativeLibrary",
+    "call_counts",
+    "library",
+    "thread_clear",
+    "thread_set",
+]
+
+# (module, name, params, results) -> the C function wasmtime calls for it
+NATIVE_HOST_FUNCTIONS = {
+    ("wasi_snapshot_preview1", "fd_write", "iiii", "i"): "avm_fd_write",
+    ("wasi_snapshot_preview1", "fd_read", "iiii", "i"): "avm_fd_read",
+    ("wasi_snapshot_preview1", "fd_fdstat_get", "ii", "i"): "avm_fd_fdstat_get",
+    ("host_net", "net_send", "iiiii", "i"): "avm_net_send",
+    ("host_net", "net_recv", "iiiii", "i"): "avm_net_recv",
+}
+_CALL_NAMES = ("fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv")
+_RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
+
+_SLEEPING = {"avm_pipe_wait"}
+_SIGNATURES: dict[str, tuple[object, list[object]]] = {
+    "avm_budget_new": (c_void_p, [c_int64]),
+    "avm_budget_unref": (None, [c_void_p]),
+    "avm_budget_take": (c_int64, [c_void_p, c_int64]),
+    "avm_budget_give": (None, [c_void_p, c_int64]),
+    "avm_budget_used": (c_int64, [c_void_p]),
+    "avm_pipe_new": (c_void_p, [c_int64, c_int64, c_void_p]),
+    "avm_pipe_unref": (None, [c_void_p]),
+    "avm_pipe_close_end": (c_int, [c_void_p, c_int]),
+    "avm_pipe_write": (c_int64, [c_void_p, c_void_p, c_int64]),
+    "avm_pipe_read": (c_int64, [c_void_p, c_void_p, c_int64]),
+    "avm_pipe_wait": (None, [c_void_p, c_int, c_int64]),
+    "avm_pipe_state": (None, [c_void_p, POINTER(c_int64)]),
+    "avm_pipe_set_elastic": (None, [c_void_p]),
+    "avm_pipe_set_watched": (None, [c_void_p, c_int]),
+    "avm_live_pipes": (c_long, []),
+    "avm_desc_new": (c_void_p, [c_void_p, c_int]),
+    "avm_desc_unref": (None, [c_void_p]),
+    "avm_desc_publish": (None, [c_void_p, c_void_p, c_int]),
+    "avm_mirror_new": (c_void_p, []),
+    "avm_mirror_unref": (None, [c_void_p]),
+    "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
+    "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64]),
+    "avm_call_counts": (None, [POINTER(c_uint64)]),
+    "avm_raw_size": (c_int, []),
+    "avm_mirror_fds": (c_int, []),
+}
+
+
+class NativeLibrary:
+    """The loaded library with its C signatures declared."""
+
+    def __init__(self, path: str) -> None:
+        # Through PyDLL the GIL stays held: every function here is short, and
+        # releasing the GIL on each call would hand it to another busy thread
+        # (none of them takes the GIL or blocks while holding a C lock). The one
+        # call that sleeps, avm_pipe_wait, goes through CDLL, which releases it.
+        self.cdll = ctypes.PyDLL(path)
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(ctypes.CDLL(path) if name in _SLEEPING else self.cdll, name)
+            fn.restype, fn.argtypes = restype, argtypes
+            setattr(self, name, fn)
+        if self.cdll.avm_raw_size() != _RAW_SLOT_BYTES:
+            raise RuntimeError("agentvm_native.c disagrees with wasmtime on the raw slot size")
+        self.mirror_fds: int = self.cdll.avm_mirror_fds()
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        raise AttributeError(name)  # every function is set in __init__ (mypy: dynamic attributes)
+
+    def function_pointer(self, name: str) -> int:
+        return ctypes.cast(getattr(self.cdll, name), c_void_p).value or 0
+
+
+log = get_logger("native")
+
+_lock = threading.Lock()
+_library: NativeLibrary | None = None
+
+
+def library() -> NativeLibrary:
+    """The native library, compiled first if this machine has no build of it yet."""
+    global _library
+    if _library is None:
+        with _lock:
+            if _library is None:
+                path, built = build_library()
+                if built:
+                    log.info("native_library_built", path=str(path))
+                _library = NativeLibrary(str(path))
+    return _library
+
+
+class NativeDescription:
+    """An open file description's C object, what fd mirror entries point at: a
+    pipe end (``pipe_ptr``; native fd_read/fd_write serve it) or, with no pipe,
+    any other description but a socket (native fd_fdstat_get only)."""
+
+    __slots__ = ("_lib", "ptr")
+
+    def __init__(self, pipe_ptr: int | None = None, is_write: bool = False) -> None:
+        self._lib = library()
+        self.ptr: int = self._lib.avm_desc_new(pipe_ptr, int(is_write))
+        if not self.ptr:
+            raise MemoryError("avm_desc_new")
+
+    def publish(self, fdstat: bytes | None, can_transfer: bool) -> None:
+        """What native fd_fdstat_get answers (None: ask Python), and whether native
+        fd_read/fd_write may serve a pipe end (False once its right was dropped)."""
+        self._lib.avm_desc_publish(self.ptr, fdstat, int(can_transfer))
+
+    def __del__(self) -> None:
+        if getattr(self, "ptr", None):  # __init__ may have failed before
+            self._lib.avm_desc_unref(self.ptr)
+
+
+class FdMirror:
+    """A process's pipe fds as C sees them (kernel/fdtable.py keeps it in step)."""
+
+    __slots__ = ("_lib", "ptr")
+
+    def __init__(self) -> None:
+        self._lib = library()
+        self.ptr: int = self._lib.avm_mirror_new()
+        if not self.ptr:
+            raise MemoryError("avm_mirror_new")
+
+    def set(self, fd: int, desc: NativeDescription | None) -> None:
+        """``fd`` now names ``desc`` (None: nothing native, e.g. a socket). Fds
+        beyond the mirror are ignored."""
+        if fd < self._lib.mirror_fds:
+            self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
+
+    def __del__(self) -> None:
+        if getattr(self, "ptr", None):  # __init__ may have failed before
+            self._lib.avm_mirror_unref(self.ptr)
+
+
+def thread_set(mirror: FdMirror, base: int, length: int) -> None:
+    """Publish the calling guest thread's process and linear memory to the native
+    host functions (again after the memory grows)."""
+    library().avm_thread_set(mirror.ptr, base, length)
+
+
+def thread_clear() -> None:
+    """The calling thread runs no guest: every native host function falls back."""
+    library().avm_thread_set(None, None, 0)
+
+
+def call_counts() -> dict[str, tuple[int, int]]:
+    """Per native host function: (calls served natively, calls passed to Python)."""
+    counts = (c_uint64 * 10)()
+    library().avm_call_counts(counts)
+    return {name: (counts[i], counts[5 + i]) for i, name in enumerate(_CALL_NAMES)}

@@ -1,0 +1,593 @@
+/* agentvm's compiled hot path: pipe buffers, per-process fd mirrors, and the
+ * native fast path of wasi fd_write / fd_read / fd_fdstat_get (see __init__.py
+ * for why, and kernel/pipes.py for the pipe semantics this implements).
+ *
+ * Ownership: pipes, descriptions, mirrors and budgets are reference-counted. A
+ * mirror entry holds a reference on its description, a pipe end's description
+ * on its pipe, a pipe on its
+ * budget, and a guest thread's state on its mirror, so C never touches a freed
+ * object whatever order Python drops its wrappers in.
+ *
+ * The guest is hostile. Every guest pointer and length is checked against the
+ * linear memory length this thread published (64-bit sums, the iovec count
+ * bounded) before any copy. The native functions never answer an error
+ * themselves: anything that is not the plain fast case (a range outside the
+ * published length, an fd not mirrored or not a pipe, an empty or full pipe,
+ * no reader, watchers, dropped rights, an fdstat Python has not published) calls the Python host function, which decides
+ * exactly as it always did (EFAULT, blocking, EPIPE/SIGPIPE, EOF...). */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AVM_MIRROR_FDS 64   /* fds at or beyond this take the Python path */
+#define AVM_IOV_MAX 1024    /* Linux's IOV_MAX; longer iovec arrays fall back */
+#define AVM_MAX_READ (16u << 20) /* wasi/fd_ops.py MAX_READ */
+#define AVM_FDSTAT_BYTES 24
+#define WASI_EBADF 8
+#define MIN_ALLOC 4096
+
+/* wasmtime_val_raw_t: a 16-byte union, i32 at offset 0 (the loader checks the size). */
+typedef union {
+    int32_t i32;
+    int64_t i64;
+    uint8_t bytes[16];
+} avm_raw;
+
+typedef void *(*avm_callback)(void *env, void *caller, avm_raw *args, size_t nargs);
+
+static atomic_long live_pipes;
+static atomic_ulong native_calls[5], fallback_calls[5];
+enum { F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV };
+
+/* -- budget: bytes a VM's pipes may hold beyond their base capacity -------------- */
+typedef struct {
+    atomic_long refs;
+    pthread_mutex_t mu;
+    int64_t limit, used;
+} avm_budget;
+
+avm_budget *avm_budget_new(int64_t limit) {
+    avm_budget *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    atomic_init(&b->refs, 1);
+    pthread_mutex_init(&b->mu, NULL);
+    b->limit = limit;
+    return b;
+}
+
+void avm_budget_unref(avm_budget *b) {
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+    }
+}
+
+int64_t avm_budget_take(avm_budget *b, int64_t n) {
+    pthread_mutex_lock(&b->mu);
+    int64_t spare = b->limit - b->used;
+    int64_t granted = n < spare ? n : spare;
+    if (granted < 0) granted = 0;
+    b->used += granted;
+    pthread_mutex_unlock(&b->mu);
+    return granted;
+}
+
+void avm_budget_give(avm_budget *b, int64_t n) {
+    pthread_mutex_lock(&b->mu);
+    b->used -= n;
+    pthread_mutex_unlock(&b->mu);
+}
+
+int64_t avm_budget_used(avm_budget *b) {
+    pthread_mutex_lock(&b->mu);
+    int64_t used = b->used;
+    pthread_mutex_unlock(&b->mu);
+    return used;
+}
+
+static int budget_spare(avm_budget *b) {
+    if (!b) return 1;
+    pthread_mutex_lock(&b->mu);
+    int spare = b->used < b->limit;
+    pthread_mutex_unlock(&b->mu);
+    return spare;
+}
+
+/* -- pipe: a ring buffer, one mutex, a condvar per side ----------------------------- */
+typedef struct {
+    atomic_long refs;
+    pthread_mutex_t mu;
+    pthread_cond_t readable, writable;
+    uint8_t *buf;
+    size_t alloc, head, len;
+    size_t capacity, max_capacity, low_water, borrowed;
+    int readers, writers, elastic, watched;
+    uint64_t reads;
+    avm_budget *budget;
+} avm_pipe;
+
+avm_pipe *avm_pipe_new(int64_t capacity, int64_t max_capacity, avm_budget *budget) {
+    if (capacity < 0 || max_capacity < capacity) return NULL;
+    avm_pipe *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    atomic_init(&p->refs, 1);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->readable, &attr);
+    pthread_cond_init(&p->writable, &attr);
+    pthread_condattr_destroy(&attr);
+    p->capacity = (size_t)capacity;
+    p->max_capacity = (size_t)max_capacity;
+    p->low_water = p->capacity / 2;
+    p->readers = p->writers = 1;
+    if (budget) atomic_fetch_add(&budget->refs, 1);
+    p->budget = budget;
+    atomic_fetch_add(&live_pipes, 1);
+    return p;
+}
+
+static void pipe_unref(avm_pipe *p) {
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1) return;
+    if (p->budget && p->borrowed) avm_budget_give(p->budget, (int64_t)p->borrowed);
+    avm_budget_unref(p->budget);
+    pthread_cond_destroy(&p->readable);
+    pthread_cond_destroy(&p->writable);
+    pthread_mutex_destroy(&p->mu);
+    free(p->buf);
+    free(p);
+    atomic_fetch_sub(&live_pipes, 1);
+}
+
+void avm_pipe_unref(avm_pipe *p) { pipe_unref(p); }
+
+long avm_live_pipes(void) { return atomic_load(&live_pipes); }
+
+/* Give back what the buffer no longer holds beyond capacity (lock held). */
+static void repay(avm_pipe *p) {
+    size_t excess = p->len > p->capacity ? p->len - p->capacity : 0;
+    if (p->borrowed > excess) {
+        if (p->budget) avm_budget_give(p->budget, (int64_t)(p->borrowed - excess));
+        p->borrowed = excess;
+    }
+}
+
+/* Make room for `need` buffered bytes (lock held); 0 on allocation failure. */
+static int reserve(avm_pipe *p, size_t need) {
+    if (need <= p->alloc) return 1;
+    size_t alloc = p->alloc ? p->alloc : MIN_ALLOC;
+    while (alloc < need) alloc *= 2;
+    if (alloc > p->max_capacity && need <= p->max_capacity) alloc = p->max_capacity;
+    uint8_t *buf = malloc(alloc);
+    if (!buf) return 0;
+    size_t first = p->alloc - p->head < p->len ? p->alloc - p->head : p->len;
+    if (p->len) {
+        memcpy(buf, p->buf + p->head, first);
+        memcpy(buf + first, p->buf, p->len - first);
+    }
+    free(p->buf);
+    p->buf = buf;
+    p->alloc = alloc;
+    p->head = 0;
+    return 1;
+}
+
+static void put(avm_pipe *p, const uint8_t *src, size_t n) {
+    size_t tail = (p->head + p->len) % p->alloc;
+    size_t first = p->alloc - tail < n ? p->alloc - tail : n;
+    memcpy(p->buf + tail, src, first);
+    memcpy(p->buf, src + first, n - first);
+    p->len += n;
+}
+
+static void get(avm_pipe *p, uint8_t *dst, size_t n) {
+    size_t first = p->alloc - p->head < n ? p->alloc - p->head : n;
+    memcpy(dst, p->buf + p->head, first);
+    memcpy(dst + first, p->buf, n - first);
+    p->head = (p->head + n) % p->alloc;
+    p->len -= n;
+}
+
+/* After taking bytes out (lock held): repay the budget, wake a blocked writer
+ * once the pipe is down to half (or always while elastic), drop an emptied
+ * buffer that grew beyond capacity. */
+static void after_read(avm_pipe *p) {
+    repay(p);
+    p->reads++;
+    if (p->len <= p->low_water || p->elastic) pthread_cond_broadcast(&p->writable);
+    if (p->len == 0) {
+        p->head = 0;
+        if (p->alloc > p->capacity) {
+            free(p->buf);
+            p->buf = NULL;
+            p->alloc = 0;
+        }
+    }
+}
+
+static size_t base_room(avm_pipe *p) { return p->capacity > p->len ? p->capacity - p->len : 0; }
+
+/* Closes one end; returns 1 when both are now closed. */
+int avm_pipe_close_end(avm_pipe *p, int is_write) {
+    pthread_mutex_lock(&p->mu);
+    if (is_write) {
+        p->writers--;
+    } else if (--p->readers == 0) {
+        p->len = p->head = 0;
+        free(p->buf);
+        p->buf = NULL;
+        p->alloc = 0;
+        repay(p);
+    }
+    pthread_cond_broadcast(&p->readable);
+    pthread_cond_broadcast(&p->writable);
+    int destroyed = p->readers == 0 && p->writers == 0;
+    pthread_mutex_unlock(&p->mu);
+    return destroyed;
+}
+
+/* Appends up to n bytes without blocking: >0 bytes taken, 0 full, -EPIPE no
+ * reader, -ENOMEM. Beyond capacity only while elastic, as the budget grants. */
+int64_t avm_pipe_write(avm_pipe *p, const uint8_t *src, int64_t n) {
+    if (n <= 0) return 0;
+    pthread_mutex_lock(&p->mu);
+    int64_t result;
+    size_t room = base_room(p);
+    if (p->readers == 0) {
+        result = -EPIPE;
+    } else {
+        if (room == 0 && p->elastic && p->len < p->max_capacity) {
+            size_t wanted = p->max_capacity - p->len < (size_t)n ? p->max_capacity - p->len : (size_t)n;
+            room = p->budget ? (size_t)avm_budget_take(p->budget, (int64_t)wanted) : wanted;
+            p->borrowed += room;
+        }
+        size_t chunk = room < (size_t)n ? room : (size_t)n;
+        if (chunk && !reserve(p, p->len + chunk)) {
+            repay(p);
+            result = -ENOMEM;
+        } else {
+            int was_empty = p->len == 0;
+            if (chunk) put(p, src, chunk);
+            if (was_empty && chunk) pthread_cond_broadcast(&p->readable);
+            result = (int64_t)chunk;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return result;
+}
+
+/* Takes up to n bytes without blocking: >0 bytes, 0 end of file (or n == 0),
+ * -EAGAIN empty while a writer is open. */
+int64_t avm_pipe_read(avm_pipe *p, uint8_t *dst, int64_t n) {
+    if (n <= 0) return 0;
+    pthread_mutex_lock(&p->mu);
+    int64_t result;
+    if (p->len == 0) {
+        result = p->writers == 0 ? 0 : -EAGAIN;
+    } else {
+        size_t chunk = p->len < (size_t)n ? p->len : (size_t)n;
+        get(p, dst, chunk);
+        after_read(p);
+        result = (int64_t)chunk;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return result;
+}
+
+static int readable(avm_pipe *p) { return p->len > 0 || p->writers == 0; }
+
+static int writable(avm_pipe *p) {
+    if (p->readers == 0 || p->len < p->capacity) return 1;
+    return p->elastic && p->len < p->max_capacity && budget_spare(p->budget);
+}
+
+/* Sleeps up to timeout_ns while the pipe is not ready in that direction (a
+ * writer is woken early only once the pipe drains to half). Called through
+ * ctypes, which releases the GIL. */
+void avm_pipe_wait(avm_pipe *p, int for_write, int64_t timeout_ns) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ns / 1000000000;
+    deadline.tv_nsec += timeout_ns % 1000000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (for_write ? !writable(p) : !readable(p))
+        pthread_cond_timedwait(for_write ? &p->writable : &p->readable, &p->mu, &deadline);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* state[0..5] = buffered, readers, writers, elastic, reads, readable|writable<<1 */
+void avm_pipe_state(avm_pipe *p, int64_t *state) {
+    pthread_mutex_lock(&p->mu);
+    state[0] = (int64_t)p->len;
+    state[1] = p->readers;
+    state[2] = p->writers;
+    state[3] = p->elastic;
+    state[4] = (int64_t)p->reads;
+    state[5] = readable(p) | (writable(p) << 1);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void avm_pipe_set_elastic(avm_pipe *p) {
+    pthread_mutex_lock(&p->mu);
+    p->elastic = 1;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Watchers present: the native fast path steps aside so their callbacks run. */
+void avm_pipe_set_watched(avm_pipe *p, int watched) {
+    pthread_mutex_lock(&p->mu);
+    p->watched = watched;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* -- open file descriptions (a pipe end, or any other non-socket description) --- */
+typedef struct {
+    atomic_long refs;
+    pthread_mutex_t mu;  /* guards fdstat */
+    avm_pipe *pipe;      /* NULL: not a pipe end; only its fdstat is served */
+    int is_write;
+    atomic_int can_transfer; /* the description still has its fd_read/fd_write right */
+    int fdstat_valid;        /* fdstat below is what fd_fdstat_get answers */
+    uint8_t fdstat[AVM_FDSTAT_BYTES];
+} avm_desc;
+
+avm_desc *avm_desc_new(avm_pipe *p, int is_write) {
+    avm_desc *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    atomic_init(&d->refs, 1);
+    pthread_mutex_init(&d->mu, NULL);
+    if (p) atomic_fetch_add(&p->refs, 1);
+    d->pipe = p;
+    d->is_write = is_write;
+    atomic_init(&d->can_transfer, 1);
+    return d;
+}
+
+static void desc_unref(avm_desc *d) {
+    if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+        if (d->pipe) pipe_unref(d->pipe);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+    }
+}
+
+void avm_desc_unref(avm_desc *d) { desc_unref(d); }
+
+/* fdstat: the 24 bytes fd_fdstat_get answers, or NULL to forget them. */
+void avm_desc_publish(avm_desc *d, const uint8_t *fdstat, int can_transfer) {
+    pthread_mutex_lock(&d->mu);
+    d->fdstat_valid = fdstat != NULL;
+    if (fdstat) memcpy(d->fdstat, fdstat, AVM_FDSTAT_BYTES);
+    pthread_mutex_unlock(&d->mu);
+    atomic_store(&d->can_transfer, can_transfer);
+}
+
+/* -- per-process fd mirror ------------------------------------------------------- */
+typedef struct {
+    atomic_long refs;
+    pthread_mutex_t mu;
+    avm_desc *descs[AVM_MIRROR_FDS];
+} avm_mirror;
+
+avm_mirror *avm_mirror_new(void) {
+    avm_mirror *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    atomic_init(&m->refs, 1);
+    pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+static void mirror_unref(avm_mirror *m) {
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1) return;
+    for (int i = 0; i < AVM_MIRROR_FDS; i++) desc_unref(m->descs[i]);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void avm_mirror_unref(avm_mirror *m) { mirror_unref(m); }
+
+/* fd now names `d` (NULL: nothing native). Fds beyond the mirror are ignored. */
+void avm_mirror_set(avm_mirror *m, int64_t fd, avm_desc *d) {
+    if (fd < 0 || fd >= AVM_MIRROR_FDS) return;
+    if (d) atomic_fetch_add(&d->refs, 1);
+    pthread_mutex_lock(&m->mu);
+    avm_desc *old = m->descs[fd];
+    m->descs[fd] = d;
+    pthread_mutex_unlock(&m->mu);
+    desc_unref(old);
+}
+
+static avm_desc *mirror_get(avm_mirror *m, uint32_t fd) {
+    if (fd >= AVM_MIRROR_FDS) return NULL;
+    pthread_mutex_lock(&m->mu);
+    avm_desc *d = m->descs[fd];
+    if (d) atomic_fetch_add(&d->refs, 1);
+    pthread_mutex_unlock(&m->mu);
+    return d;
+}
+
+/* -- the calling guest thread ---------------------------------------------------- */
+typedef struct {
+    avm_mirror *mirror;
+    uint8_t *base;
+    uint64_t len;
+} avm_thread;
+
+static __thread avm_thread current;
+
+/* Publish (or with mirror NULL, clear) this thread's process and linear memory. */
+void avm_thread_set(avm_mirror *m, void *base, uint64_t len) {
+    if (m) atomic_fetch_add(&m->refs, 1);
+    avm_mirror *old = current.mirror;
+    current.mirror = m;
+    current.base = m ? base : NULL;
+    current.len = m ? len : 0;
+    mirror_unref(old);
+}
+
+static inline int in_bounds(uint64_t ptr, uint64_t size) {
+    return ptr <= current.len && size <= current.len - ptr;
+}
+
+static inline uint32_t load32(uint64_t ptr) {
+    uint32_t v;
+    memcpy(&v, current.base + ptr, 4);
+    return v;
+}
+
+static inline void store32(uint64_t ptr, uint32_t v) { memcpy(current.base + ptr, &v, 4); }
+
+typedef struct {
+    uint32_t ptr, len;
+} iovec32;
+
+/* Copies the iovec array out of guest memory and checks every range; the total
+ * in *total. 0 when anything is outside the published memory (or too many). */
+static int load_iovecs(uint32_t iovs, uint32_t count, iovec32 *out, uint64_t *total) {
+    if (count > AVM_IOV_MAX || !in_bounds(iovs, (uint64_t)count * 8)) return 0;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        out[i].ptr = load32((uint64_t)iovs + 8 * (uint64_t)i);
+        out[i].len = load32((uint64_t)iovs + 8 * (uint64_t)i + 4);
+        if (!in_bounds(out[i].ptr, out[i].len)) return 0;
+        sum += out[i].len;
+    }
+    *total = sum;
+    return 1;
+}
+
+static void *fallback(int which, void *env, void *caller, avm_raw *args, size_t nargs) {
+    atomic_fetch_add_explicit(&fallback_calls[which], 1, memory_order_relaxed);
+    return ((avm_callback)env)(NULL, caller, args, nargs);
+}
+
+static void *done(int which, avm_raw *args, int32_t result) {
+    atomic_fetch_add_explicit(&native_calls[which], 1, memory_order_relaxed);
+    args[0].i32 = result;
+    return NULL;
+}
+
+/* wasi fd_write(fd, iovs, iovs_len, *nwritten): all of it into a pipe with room. */
+void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
+    iovec32 iov[AVM_IOV_MAX];
+    uint64_t total;
+    if (nargs < 4 || !current.mirror) return fallback(F_WRITE, env, caller, args, nargs);
+    uint32_t fd = (uint32_t)args[0].i32, iovs = (uint32_t)args[1].i32;
+    uint32_t count = (uint32_t)args[2].i32, ret = (uint32_t)args[3].i32;
+    if (!in_bounds(ret, 4) || !load_iovecs(iovs, count, iov, &total))
+        return fallback(F_WRITE, env, caller, args, nargs);
+    avm_desc *e = mirror_get(current.mirror, fd);
+    if (!e) return fallback(F_WRITE, env, caller, args, nargs);
+    avm_pipe *p = e->pipe;
+    if (!p || !e->is_write || !atomic_load(&e->can_transfer)) {
+        desc_unref(e);
+        return fallback(F_WRITE, env, caller, args, nargs);
+    }
+    pthread_mutex_lock(&p->mu);
+    int ok = p->readers > 0 && !p->watched && total <= base_room(p) &&
+             (total == 0 || reserve(p, p->len + total));
+    if (ok && total) {
+        int was_empty = p->len == 0;
+        for (uint32_t i = 0; i < count; i++)
+            if (iov[i].len) put(p, current.base + iov[i].ptr, iov[i].len);
+        if (was_empty) pthread_cond_broadcast(&p->readable);
+    }
+    pthread_mutex_unlock(&p->mu);
+    desc_unref(e);
+    if (!ok) return fallback(F_WRITE, env, caller, args, nargs);
+    store32(ret, (uint32_t)total);
+    return done(F_WRITE, args, 0);
+}
+
+/* wasi fd_read(fd, iovs, iovs_len, *nread): what is buffered, or end of file. */
+void *avm_fd_read(void *env, void *caller, avm_raw *args, size_t nargs) {
+    iovec32 iov[AVM_IOV_MAX];
+    uint64_t total;
+    if (nargs < 4 || !current.mirror) return fallback(F_READ, env, caller, args, nargs);
+    uint32_t fd = (uint32_t)args[0].i32, iovs = (uint32_t)args[1].i32;
+    uint32_t count = (uint32_t)args[2].i32, ret = (uint32_t)args[3].i32;
+    if (!in_bounds(ret, 4) || !load_iovecs(iovs, count, iov, &total))
+        return fallback(F_READ, env, caller, args, nargs);
+    avm_desc *e = mirror_get(current.mirror, fd);
+    if (!e) return fallback(F_READ, env, caller, args, nargs);
+    avm_pipe *p = e->pipe;
+    if (!p || e->is_write || !atomic_load(&e->can_transfer)) {
+        desc_unref(e);
+        return fallback(F_READ, env, caller, args, nargs);
+    }
+    uint64_t n = 0;
+    pthread_mutex_lock(&p->mu);
+    int ok = !p->watched && (p->len > 0 || p->writers == 0 || total == 0);
+    if (ok && total && p->len) {
+        n = total < p->len ? total : p->len;
+        if (n > AVM_MAX_READ) n = AVM_MAX_READ;
+        uint64_t left = n;
+        for (uint32_t i = 0; i < count && left; i++) {
+            uint64_t chunk = iov[i].len < left ? iov[i].len : left;
+            get(p, current.base + iov[i].ptr, chunk);
+            left -= chunk;
+        }
+        after_read(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    desc_unref(e);
+    if (!ok) return fallback(F_READ, env, caller, args, nargs);
+    store32(ret, (uint32_t)n);
+    return done(F_READ, args, 0);
+}
+
+/* wasi fd_fdstat_get(fd, *fdstat): the answer Python last published for the end. */
+void *avm_fd_fdstat_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    if (nargs < 2 || !current.mirror) return fallback(F_FDSTAT, env, caller, args, nargs);
+    uint32_t fd = (uint32_t)args[0].i32, ret = (uint32_t)args[1].i32;
+    if (!in_bounds(ret, AVM_FDSTAT_BYTES)) return fallback(F_FDSTAT, env, caller, args, nargs);
+    avm_desc *e = mirror_get(current.mirror, fd);
+    if (!e) return fallback(F_FDSTAT, env, caller, args, nargs);
+    pthread_mutex_lock(&e->mu);
+    int ok = e->fdstat_valid;
+    if (ok) memcpy(current.base + ret, e->fdstat, AVM_FDSTAT_BYTES);
+    pthread_mutex_unlock(&e->mu);
+    desc_unref(e);
+    if (!ok) return fallback(F_FDSTAT, env, caller, args, nargs);
+    return done(F_FDSTAT, args, 0);
+}
+
+/* host_net net_send / net_recv(fd, ...): the agentOS libc asks before every
+ * write()/read() and falls back to fd_write/fd_read on EBADF; sockets are never
+ * mirrored, so a mirrored fd answers EBADF here, as wasm/host/net.py does. */
+static void *not_a_socket(int which, void *env, void *caller, avm_raw *args, size_t nargs) {
+    if (nargs < 5 || !current.mirror) return fallback(which, env, caller, args, nargs);
+    avm_desc *e = mirror_get(current.mirror, (uint32_t)args[0].i32);
+    if (!e) return fallback(which, env, caller, args, nargs);
+    desc_unref(e);
+    return done(which, args, WASI_EBADF);
+}
+
+void *avm_net_send(void *env, void *caller, avm_raw *args, size_t nargs) {
+    return not_a_socket(F_SEND, env, caller, args, nargs);
+}
+
+void *avm_net_recv(void *env, void *caller, avm_raw *args, size_t nargs) {
+    return not_a_socket(F_RECV, env, caller, args, nargs);
+}
+
+/* counts[0..9]: native then fallback calls of write, read, fdstat, send, recv. */
+void avm_call_counts(uint64_t *counts) {
+    for (int i = 0; i < 5; i++) {
+        counts[i] = atomic_load(&native_calls[i]);
+        counts[5 + i] = atomic_load(&fallback_calls[i]);
+    }
+}
+
+int avm_raw_size(void) { return (int)sizeof(avm_raw); }
+int avm_mirror_fds(void) { return AVM_MIRROR_FDS; }

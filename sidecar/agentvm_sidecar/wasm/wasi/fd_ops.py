@@ -86,21 +86,17 @@ def set_append(desc: Description, on: bool) -> None:
             desc.handle.flags &= ~OpenFlags.APPEND
 
 
-def fdstat_of(desc: Description) -> bytes:
-    """The fdstat of ``desc``: its rights as opened (rights.py) and its flags."""
+def _publish_fdstat(desc: Description) -> bytes:
+    """The fdstat of ``desc`` (its rights as opened, rights.py, and its flags), also
+    handed to the native fd_fdstat_get (native/__init__.py) with whether a pipe
+    end's read or write right is still there. Called whenever it may have changed
+    (set_flags, set_rights) and when asked."""
     flags = (L.FDFLAGS_APPEND if is_append(desc) else 0) | (L.FDFLAGS_NONBLOCK if desc.nonblocking else 0)
     base, inheriting, sync = fdstat_fields(desc)
-    return L.pack_fdstat(L.filetype(desc.kind), flags | sync, base, inheriting)
-
-
-def _publish_fdstat(desc: Description) -> bytes:
-    """The fdstat of ``desc``, also handed to the native fd_fdstat_get
-    (native/__init__.py), with whether a pipe end's read or write right is still there.
-    Called whenever it may have changed (set_flags, set_rights) and when asked."""
-    fdstat = fdstat_of(desc)
+    fdstat = L.pack_fdstat(L.filetype(desc.kind), flags | sync, base, inheriting)
     if desc.native is not None:
         right = L.RIGHT_FD_WRITE if desc.writable else L.RIGHT_FD_READ
-        desc.native.publish(fdstat, bool(rights_of(desc)[0] & right))
+        desc.native.publish(fdstat, bool(base & right))
     return fdstat
 
 

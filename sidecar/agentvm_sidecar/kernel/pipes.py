@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import blocking
 from .errors import KernelError
 from .watchers import Watchable
 
@@ -220,7 +221,7 @@ class Pipe(Watchable):
     def _wait(self, cond: threading.Condition, interrupted: Interrupted, timeout: float = _WAIT_SLICE) -> None:
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
-        cond.wait(timeout)
+        blocking.wait(cond, timeout)
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
 

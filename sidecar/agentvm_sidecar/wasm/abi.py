@@ -146,6 +146,7 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
                 result = _EIO
             if not ctx.seat.holding:  # it blocked: queue for a slot here, holding no lock
                 ctx.seat.take()
+                ctx.check_signals()  # killed while queued
             return 0 if result is None else result
 
         return call_errno
@@ -161,6 +162,7 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
             result = -1 if hf.results == "I" else 0
         if not ctx.seat.holding:
             ctx.seat.take()
+            ctx.check_signals()
         return result
 
     return call_value

@@ -164,6 +164,9 @@ class GuestRuntime:
         try:
             with process_cache(kernel.guest_memory):  # what it saw of host_dir nodes (attrcache.py)
                 while True:
+                    if proc.pending_kill:  # killed before this image started (queued for a slot)
+                        status = ExitStatus(0, proc.pending_kill)
+                        break
                     if program.module is None:  # guest-built: compiled in the process's own time
                         seat.release()  # the compile helper does the work; this thread waits
                         program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())

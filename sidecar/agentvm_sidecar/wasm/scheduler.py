@@ -249,25 +249,29 @@ def default_run_slots() -> int:
 
 _lock = threading.Lock()
 _scheduler: Scheduler | None = None
-_slots: int | None = None
+_configured = False
 
 
-def set_run_slots(slots: int) -> None:
-    """Set the sidecar's run slots (0: no limit) before any guest starts."""
-    global _slots, _scheduler
+def set_run_slots(slots: int | None, slice_seconds: float = DEFAULT_SLICE_SECONDS) -> Scheduler | None:
+    """Run guests under ``slots`` run slots from now on (0: no limit; None: the
+    default); threads already running keep the scheduler they started under.
+    Returns the new scheduler (None when there is no limit)."""
     with _lock:
-        _slots, _scheduler = slots, None
+        return _configure(slots, slice_seconds)
 
 
 def shared_scheduler() -> Scheduler | None:
-    """The sidecar-wide scheduler (created on first use), or None when run slots are off."""
-    global _scheduler, _slots
+    """The sidecar-wide scheduler, or None when run slots are off."""
     with _lock:
-        if _slots is None:
-            _slots = default_run_slots()
-        if _slots and _scheduler is None:
-            _scheduler = Scheduler(_slots)
-        return _scheduler
+        return _scheduler if _configured else _configure(None, DEFAULT_SLICE_SECONDS)
+
+
+def _configure(slots: int | None, slice_seconds: float) -> Scheduler | None:
+    global _scheduler, _configured
+    slots = default_run_slots() if slots is None else slots
+    _scheduler = Scheduler(slots, slice_seconds) if slots else None
+    _configured = True
+    return _scheduler
 
 
 def enter_guest_thread(interrupted: Callable[[], bool]) -> Seat | Unscheduled:

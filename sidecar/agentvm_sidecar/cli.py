@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--run-slots", type=int, default=None, metavar="N",
-        help="guest threads running at once, sidecar-wide; 0: no limit (default $AGENTVM_RUN_SLOTS or one per core)",
+        help="guest threads running at once, sidecar-wide; 0: no limit (default $AGENTVM_RUN_SLOTS or 1)",
     )
     args = parser.parse_args(args_in)
     configure_logging(args.log_level)

@@ -10,6 +10,7 @@ import pytest
 import trio
 
 from agentvm import AsyncClient
+from tests.process.conftest import install_guest, running_pids, wait_until_no_process_runs
 
 ONE_SLOT = [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "warning", "--run-slots", "1"]
 
@@ -61,3 +62,16 @@ async def test_concurrent_pipelines_in_one_vm_and_in_two_flow_with_one_slot(one_
     command = ["sh", "-c", "yes abc | head -c 3M | wc -c"]
     results = await exec_all(one_slot, [(first, command)] * 3 + [(second, command)] * 2)
     assert [(r.exit_code, r.stdout.strip()) for r in results] == [(0, b"3145728")] * 5, [r.stderr for r in results]
+
+
+async def test_the_wire_answers_and_kills_land_while_spinners_share_the_slot(one_slot):
+    vm = (await one_slot.vm.create()).vm_id
+    spin = await install_guest(one_slot, vm, "spin")
+    pids = [(await one_slot.process.spawn(vm, argv=[spin])).pid for _ in range(3)]
+    # the trio thread never waits for a slot: the wire is served while guests queue
+    await one_slot.fs.write_file(vm, "/tmp/note", b"served")
+    assert (await one_slot.fs.read_file(vm, "/tmp/note")).data == b"served"
+    assert sorted(await running_pids(one_slot, vm)) == sorted(pids)
+    for pid in pids:
+        await one_slot.process.kill(vm, pid, "SIGKILL")
+    await wait_until_no_process_runs(one_slot, vm)

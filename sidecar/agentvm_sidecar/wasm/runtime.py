@@ -164,14 +164,14 @@ class GuestRuntime:
         try:
             with process_cache(kernel.guest_memory):  # what it saw of host_dir nodes (attrcache.py)
                 while True:
-                    if proc.pending_kill:  # killed before this image started (queued for a slot)
-                        status = ExitStatus(0, proc.pending_kill)
-                        break
                     if program.module is None:  # guest-built: compiled in the process's own time
                         seat.release()  # the compile helper does the work; this thread waits
                         program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())
                         cpu_deadline -= spent
                         seat.take()
+                    if proc.pending_kill:  # killed while queued for a slot: the image never starts
+                        status = ExitStatus(0, proc.pending_kill)
+                        break
                     ctx = self._run_image(kernel, proc, program, cpu_deadline, seat)
                     exec_request, exit_status = ctx.exec_request, ctx.exit_status
                     # Drop the image's Store now: its linear memory goes back to the

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from ..kernel.blocking import set_blocking_hook
 
 __all__ = [
+    "DEFAULT_RUN_SLOTS",
     "DEFAULT_SLICE_SECONDS",
     "STALL_SECONDS",
     "UNSCHEDULED",
@@ -63,7 +64,13 @@ __all__ = [
     "shared_scheduler",
 ]
 
-DEFAULT_SLICE_SECONDS = 0.01
+# One slot: the host half of every guest is Python under one GIL anyway, and with two
+# slots on 2 cores pipelines ran at half the speed (GIL hand-offs between their
+# stages) while concurrent greps gained nothing; only pure-wasm compute of several
+# guests at once gains from more (2 x sha256sum: 0.85 s against 1.0 s). Measured in
+# bench/README.md ("Run slots"); `--run-slots N` / $AGENTVM_RUN_SLOTS to change.
+DEFAULT_RUN_SLOTS = 1
+DEFAULT_SLICE_SECONDS = 0.01  # 5, 10 and 20 ms measured alike (bench/README.md)
 STALL_SECONDS = 0.05
 STALL_CHECK_SECONDS = 0.02
 WAIT_SLICE_SECONDS = 0.05
@@ -240,11 +247,9 @@ class Scheduler:
 
 
 def default_run_slots() -> int:
-    """``$AGENTVM_RUN_SLOTS`` when set, else one slot per core."""
+    """``$AGENTVM_RUN_SLOTS`` when set, else DEFAULT_RUN_SLOTS."""
     configured = os.environ.get(RUN_SLOTS_ENV)
-    if configured:
-        return int(configured)
-    return os.cpu_count() or 1
+    return int(configured) if configured else DEFAULT_RUN_SLOTS
 
 
 _lock = threading.Lock()

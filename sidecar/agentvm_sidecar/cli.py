@@ -13,6 +13,7 @@ from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 from .logs import configure_logging
 from .native import library
 from .server import serve_stdio
+from .wasm.scheduler import set_run_slots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--preview", type=_host_port, default=None, metavar="HOST:PORT", help="serve preview URLs on this address (port 0: any free port)"
     )
+    parser.add_argument(
+        "--run-slots", type=int, default=None, metavar="N",
+        help="guest threads running at once, sidecar-wide; 0: no limit (default $AGENTVM_RUN_SLOTS or 1)",
+    )
     args = parser.parse_args(args_in)
     configure_logging(args.log_level)
     library()  # compiled now on a machine where `agentvm-sidecar setup` never ran (native/build.py)
+    if args.run_slots is not None:
+        set_run_slots(args.run_slots)
     trio.run(serve_stdio, args.max_frame_bytes, args.preview)
     return 0
 

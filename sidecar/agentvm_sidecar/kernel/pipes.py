@@ -56,6 +56,7 @@ import time
 from collections.abc import Callable
 
 from ..native import NativeDescription, library
+from . import blocking
 from .errors import KernelError
 from .watchers import Watchable
 
@@ -234,6 +235,7 @@ class Pipe(Watchable):
         Raises: EINTR (``interrupted()``), before and after the wait."""
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
+        blocking.before_blocking()  # give up the run slot (wasm/scheduler.py)
         self._lib.avm_pipe_wait(self.native, int(for_write), int(timeout * 1e9))
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import blocking
 from .errors import KernelError
 from .fdtable import FdTable
 from .fstypes import Cred
@@ -214,9 +215,9 @@ class ProcessTable:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None
-                    self._cond.wait(remaining)
+                    blocking.wait(self._cond, remaining)
                 else:
-                    self._cond.wait(_WAIT_SLICE)
+                    blocking.wait(self._cond, _WAIT_SLICE)
 
     def _children(self, parent_pid: int, pid: int) -> list[Process]:
         if pid > 0:

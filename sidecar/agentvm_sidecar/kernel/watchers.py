@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import blocking
 from .errors import KernelError
 
 __all__ = ["WAIT_SLICE", "Watchable"]
@@ -62,4 +63,4 @@ class Watchable:
             if left <= 0:
                 raise KernelError.eagain(f"{what} timeout")
             timeout = min(timeout, left)
-        self._cond.wait(timeout)
+        blocking.wait(self._cond, timeout)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ..kernel.blocking import before_blocking
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
 
@@ -53,6 +54,7 @@ def _wait_io(sock: socket.socket, for_write: bool, deadline: float | None, inter
         timeout = min(timeout, deadline - time.monotonic())
         if timeout <= 0:
             raise KernelError(expired, "timed out")
+    before_blocking()
     if for_write:
         select.select([], [sock], [], timeout)
     else:

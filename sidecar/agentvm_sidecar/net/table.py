@@ -33,6 +33,7 @@ import socket as host_socket
 import threading
 from collections.abc import Callable
 
+from ..kernel.blocking import before_blocking
 from ..kernel.errors import KernelError
 from ..kernel.pipes import Interrupted
 from .addresses import format_address, is_loopback_host, parse_address, parse_ip
@@ -335,6 +336,7 @@ class SocketTable:
         if not policy.allows(operation, name, port):
             raise KernelError.eacces(message=f"{name} is not allowed by the network policy")
         try:
+            before_blocking()  # the host's resolver may wait on the network
             infos = host_socket.getaddrinfo(name, port, type=host_socket.SOCK_STREAM)
         except (OSError, UnicodeError):
             raise KernelError.enoent(message=f"cannot resolve {name}") from None

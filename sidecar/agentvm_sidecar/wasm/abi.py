@@ -11,7 +11,9 @@ The wrapper installed in the linker does the boilerplate once:
   number, :class:`GuestFault` (a pointer outside guest memory) to EFAULT, and returns 0
   when the function returns None;
 - lets :class:`GuestExit` through: it unwinds the wasm stack as a trap, and the runtime
-  reads the recorded reason from the context, never from the exception object.
+  reads the recorded reason from the context, never from the exception object;
+- on return, takes a run slot again when the call gave its slot up to block
+  (scheduler.py): the one safe point where a host call holds no lock.
 
 The wrapper is installed with wasmtime's *unchecked* host-function API
 (``wasmtime_linker_define_func_unchecked``) through our own ctypes callback, which
@@ -141,14 +143,17 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
             try:
                 result = fn(ctx, *args)
             except KernelError as exc:
-                return wasi_errno(exc)
+                result = wasi_errno(exc)
             except GuestFault:
-                return _EFAULT
+                result = _EFAULT
             except (GuestExit, KeyboardInterrupt):
                 raise
             except Exception:
                 _log_failure(ctx, hf)
-                return _EIO
+                result = _EIO
+            if not ctx.seat.holding:  # it blocked: queue for a slot here, holding no lock
+                ctx.seat.take()
+                ctx.check_signals()  # killed while queued
             return 0 if result is None else result
 
         return call_errno
@@ -156,12 +161,16 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
     def call_value(*args: int) -> Any:
         ctx = current_context()
         try:
-            return fn(ctx, *args)
+            result = fn(ctx, *args)
         except (GuestExit, KeyboardInterrupt):
             raise
         except Exception:
             _log_failure(ctx, hf)
-            return -1 if hf.results == "I" else 0
+            result = -1 if hf.results == "I" else 0
+        if not ctx.seat.holding:
+            ctx.seat.take()
+            ctx.check_signals()
+        return result
 
     return call_value
 

@@ -26,10 +26,12 @@ import wasmtime
 
 from .. import native
 from ..kernel.process import ExitStatus, Process
+from .scheduler import UNSCHEDULED
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
     from .programs import Program
+    from .scheduler import Seat, Unscheduled
 
 __all__ = [
     "PREOPEN_TAG",
@@ -93,6 +95,9 @@ class GuestContext:
         self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
         self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
+        # The thread's run slot (scheduler.py), set by the runtime; unscheduled
+        # for contexts made outside it (tests calling host functions directly).
+        self.seat: Seat | Unscheduled = UNSCHEDULED
 
     # -- termination -------------------------------------------------------------
     def exit(self, status: ExitStatus) -> GuestExit:

@@ -12,7 +12,9 @@ the guest thread whenever the deadline passes inside wasm. It either extends the
 deadline by one tick, or traps the guest because the process was killed or its CPU
 budget (``time.thread_time()`` of the guest thread, which includes its host calls)
 is spent. A guest blocked in a kernel wait notices a kill through ``interrupted()``.
-So ``kill`` ends even ``while true`` promptly, without fuel's per-block cost.
+So ``kill`` ends even ``while true`` promptly, without fuel's per-block cost. The
+same callback is where a guest passes its run slot on at the end of its time slice
+(scheduler.py: only a few guest threads run at once, sidecar-wide).
 
 Outcomes (ExitStatus): ``proc_exit(n)`` -> n; return from ``_start`` -> 0; a
 terminating signal s -> signal s (a shell shows 128+s); CPU budget spent -> exit code
@@ -62,6 +64,7 @@ from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
 from .memory_budget import zero_freed_memories
 from .plain_preopens import install_plain_preopens
+from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -95,6 +98,7 @@ def _trap(message: bytes) -> int:
 @_DeadlineCallback
 def _on_deadline(_context, _data, delta, kind):  # type: ignore[no-untyped-def]
     ctx = current_context()
+    ctx.seat.safe_point()  # may pass the slot on and wait for it (scheduler.py)
     sig = ctx.proc.pending_kill
     if sig:
         ctx.exit(ExitStatus(0, sig))
@@ -154,6 +158,7 @@ class GuestRuntime:
     def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
         status = ExitStatus(TRAP_EXIT_CODE)
         self._count_guest(1)
+        seat = enter_guest_thread(proc.interrupted)  # waits for a run slot (scheduler.py)
         # One CPU budget for the process's whole life: exec does not refill it
         # (as RLIMIT_CPU), and every image runs on this same thread.
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000
@@ -161,9 +166,14 @@ class GuestRuntime:
             with process_cache(kernel.guest_memory):  # what it saw of host_dir nodes (attrcache.py)
                 while True:
                     if program.module is None:  # guest-built: compiled in the process's own time
+                        seat.release()  # the compile helper does the work; this thread waits
                         program, spent = compile_program(kernel, proc, program, cpu_deadline - time.thread_time())
                         cpu_deadline -= spent
-                    ctx = self._run_image(kernel, proc, program, cpu_deadline)
+                        seat.take()
+                    if proc.pending_kill:  # killed while queued for a slot: the image never starts
+                        status = ExitStatus(0, proc.pending_kill)
+                        break
+                    ctx = self._run_image(kernel, proc, program, cpu_deadline, seat)
                     exec_request, exit_status = ctx.exec_request, ctx.exit_status
                     # Drop the image's Store now: its linear memory goes back to the
                     # VM's memory budget before a new image (or the exit) happens.
@@ -181,11 +191,14 @@ class GuestRuntime:
             log.exception("guest_runner_failed", pid=proc.pid)
         finally:
             set_current_context(None)
+            leave_guest_thread(seat)
             self._count_guest(-1)
             kernel.processes.exit(proc, status)
             zero_freed_memories()  # its memory, for the next process (after the exit is reported)
 
-    def _run_image(self, kernel: Kernel, proc: Process, program: Program, cpu_deadline: float) -> GuestContext:
+    def _run_image(
+        self, kernel: Kernel, proc: Process, program: Program, cpu_deadline: float, seat: Seat | Unscheduled
+    ) -> GuestContext:
         store = wasmtime.Store(self.engine)
         # Everything a module can grow is bounded, not only its linear memory:
         # one instance, one memory, few tables of bounded size.
@@ -198,6 +211,7 @@ class GuestRuntime:
         )
         ctx = GuestContext(kernel, proc, store)
         ctx.cpu_deadline = cpu_deadline
+        ctx.seat = seat
         set_current_context(ctx)
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_deadline, None, _no_finalizer)

@@ -43,6 +43,7 @@ import struct
 import threading
 import time
 
+from ...kernel.blocking import before_blocking
 from ...kernel.descriptions import Description
 from ...kernel.errors import KernelError
 from ...net.addresses import MAX_ADDRESS_BYTES, parse_address
@@ -424,6 +425,7 @@ def net_poll(ctx: GuestContext, fds_ptr: int, nfds: int, timeout_ms: int, ret_re
                 return
             ctx.check_signals()
             wait = slice_s if deadline is None else min(slice_s, max(0.0, deadline - time.monotonic()))
+            before_blocking()
             wake.wait(wait)
     finally:
         for desc in watched.values():

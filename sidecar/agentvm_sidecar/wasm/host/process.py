@@ -20,6 +20,7 @@ from __future__ import annotations
 import posixpath
 import time
 
+from ...kernel.blocking import before_blocking
 from ...kernel.descriptions import FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fdtable import FdTable
@@ -163,6 +164,7 @@ def proc_spawn_v3(
     # disposition is the default (guests cannot install handlers).
     sigmask = sanitize_sigset(sigset_from_halves(sigmask_lo, sigmask_hi))
     if parent.spawn_gate is not None:  # before the file actions: a refused spawn opens nothing
+        before_blocking()  # the gate may wait for the client's answer (acp/codex.py)
         parent.spawn_gate(argv, cwd)
 
     fds = parent.fds.copy()
@@ -374,4 +376,5 @@ def sleep_ms(ctx: GuestContext, milliseconds: int) -> None:
             if milliseconds == 0:
                 time.sleep(0)
             return
+        before_blocking()
         time.sleep(min(SLEEP_SLICE, remaining))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 
+from ...kernel.blocking import before_blocking
 from ...kernel.descriptions import Description, FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import FileKind
@@ -161,6 +162,7 @@ def poll_oneoff(ctx: GuestContext, in_ptr: int, out_ptr: int, nsubscriptions: in
             wait = slice_s
             if first_deadline is not None:
                 wait = min(wait, (first_deadline - now) / 1e9)
+            before_blocking()
             wake.wait(max(wait, 0.0))
     finally:
         for desc in watched.values():

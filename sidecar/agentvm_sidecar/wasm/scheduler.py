@@ -1,0 +1,297 @@
+"""Run slots: how many guest threads run at once, sidecar-wide (GOMAXPROCS for guests).
+
+Why: wasm runs without the GIL (ctypes releases it), but every host call takes it
+again. With 10 or 20 guest threads runnable on 2 cores, each of those tens of thousands
+of takes per command is a futex hand-off and a context switch: 10 concurrent greps in
+one VM burnt 1.05 CPU s each against 0.23 s alone (bench/README.md). So a guest thread
+runs only while it holds one of a few slots; the others sleep on a lock of their own,
+off the GIL, in a FIFO queue, as runnable threads wait for a CPU in an OS run queue.
+
+The rules:
+- A guest thread takes a slot when it starts, and again at its *safe points*, where it
+  holds no lock: the return of every host call (abi.py) and the epoch deadline callback
+  (runtime.py). It gives the slot up before it blocks (kernel/blocking.py is how the
+  kernel's waits say so; poll, sleep, the spawn gate and compile waits call it too) and
+  at exit. A thread waiting here therefore never holds a kernel lock, and a thread woken
+  from a wait finishes its host call without a slot before queueing.
+- Time slices: the epoch callback, every ``TICK_SECONDS`` of wasm, passes the slot to
+  the first waiter once the holder has had it for ``slice_seconds`` and someone waits.
+  Nobody waiting: no hand-off and no lock.
+- Fairness: slots go to waiters in arrival order, and a free slot is never taken past
+  a waiter.
+- Liveness never depends on every wait being announced: the first waiter checks every
+  ``STALL_CHECK_SECONDS`` that each holder made progress (reached a safe point) and
+  takes the slot of one that has not for ``STALL_SECONDS`` (blocked somewhere nobody
+  announced, or busy in one long host call). That holder queues again at its next safe
+  point. A missed announcement costs ``STALL_SECONDS`` per wait, never a hang.
+- Kills: a waiting thread looks at its process's pending kill every
+  ``WAIT_SLICE_SECONDS`` (as kernel waits do) and, killed, stops waiting and runs on
+  without a slot to the trap that ends it. Waiting is sleeping on a lock, so it is
+  not charged to the guest's CPU budget (``time.thread_time``).
+- Only guest threads have seats. The trio thread and worker threads never wait here.
+
+Hot path: a host call's return reads ``seat.holding``; the epoch callback bumps a
+counter and reads the queue's length. Locks are taken only to change hands.
+
+XX: one process's threads (none today: guests are single-threaded) would each need a
+seat of their own; a seat belongs to a thread, not to a process.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..kernel.blocking import set_blocking_hook
+
+__all__ = [
+    "DEFAULT_RUN_SLOTS",
+    "DEFAULT_SLICE_SECONDS",
+    "STALL_SECONDS",
+    "UNSCHEDULED",
+    "Scheduler",
+    "SchedulerStatistics",
+    "Seat",
+    "Unscheduled",
+    "default_run_slots",
+    "enter_guest_thread",
+    "leave_guest_thread",
+    "set_run_slots",
+    "shared_scheduler",
+]
+
+# One slot: the host half of every guest is Python under one GIL anyway, and with two
+# slots on 2 cores pipelines ran at half the speed (GIL hand-offs between their
+# stages) while concurrent greps gained nothing; only pure-wasm compute of several
+# guests at once gains from more (2 x sha256sum: 0.85 s against 1.0 s). Measured in
+# bench/README.md ("Run slots"); `--run-slots N` / $AGENTVM_RUN_SLOTS to change.
+DEFAULT_RUN_SLOTS = 1
+DEFAULT_SLICE_SECONDS = 0.01  # 5, 10 and 20 ms measured alike (bench/README.md)
+STALL_SECONDS = 0.05
+STALL_CHECK_SECONDS = 0.02
+WAIT_SLICE_SECONDS = 0.05
+RUN_SLOTS_ENV = "AGENTVM_RUN_SLOTS"
+
+
+class Seat:
+    """One guest thread's place in the scheduler: holding a slot or not, and the
+    progress counter other threads read to tell a stalled holder."""
+
+    __slots__ = ("_granted", "_interrupted", "_scheduler", "_seen", "_seen_at", "_since", "holding", "progress")
+
+    def __init__(self, scheduler: Scheduler, interrupted: Callable[[], bool]) -> None:
+        self._scheduler = scheduler
+        self._interrupted = interrupted
+        self.holding = False
+        self.progress = 0  # safe points reached while holding (read by other threads)
+        self._since = 0.0  # when it got its slot
+        self._seen = 0  # progress when a waiter last looked, and when it changed
+        self._seen_at = 0.0
+        # Locked except between a grant and the seat's waiting thread consuming it.
+        self._granted = threading.Lock()
+        self._granted.acquire()
+
+    def take(self) -> None:
+        """Hold a slot (waiting for one when all are held or others wait first);
+        returns without one when the process is killed meanwhile."""
+        scheduler = self._scheduler
+        if self._interrupted():
+            return
+        with scheduler._lock:
+            if self.holding:
+                return
+            if scheduler._free and not scheduler._queue:
+                scheduler._free -= 1
+                scheduler._grant(self, time.monotonic())
+                return
+            scheduler._queue.append(self)
+        self._wait_turn()
+
+    def release(self) -> None:
+        """Give the slot up (before blocking, at exit); the first waiter gets it."""
+        if not self.holding:
+            return
+        scheduler = self._scheduler
+        with scheduler._lock:
+            if self.holding:
+                scheduler._give_up(self, time.monotonic())
+
+    def safe_point(self) -> None:
+        """Called by the guest thread where it holds no lock (epoch callback): counts as
+        progress, takes a slot when it has none, and yields it when its slice is over
+        and someone waits."""
+        if not self.holding:
+            self.take()
+            return
+        self.progress += 1
+        scheduler = self._scheduler
+        if scheduler._queue and time.monotonic() - self._since >= scheduler.slice_seconds:
+            with scheduler._lock:
+                if not (self.holding and scheduler._queue):
+                    return
+                scheduler._give_up(self, time.monotonic())
+                scheduler._queue.append(self)
+            self._wait_turn()
+
+    def _wait_turn(self) -> None:
+        scheduler = self._scheduler
+        while True:
+            try:  # the first waiter watches the holders; the others only their kill
+                first = scheduler._queue[0] is self
+            except IndexError:
+                first = False
+            if self._granted.acquire(timeout=STALL_CHECK_SECONDS if first else WAIT_SLICE_SECONDS):
+                return
+            with scheduler._lock:
+                if self.holding:  # granted after the timeout: the lock is released already
+                    self._granted.acquire()
+                    return
+                if self._interrupted():
+                    scheduler._queue.remove(self)
+                    return
+                if scheduler._queue[0] is self:
+                    scheduler._lend_stalled_slot(time.monotonic())
+
+
+class Unscheduled:
+    """The seat of a thread that runs without slots: a test's host calls, or every
+    guest when run slots are off (0). Always holding; nothing to do."""
+
+    holding = True
+    progress = 0
+
+    def take(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def safe_point(self) -> None:
+        pass
+
+
+UNSCHEDULED = Unscheduled()
+
+
+@dataclass(frozen=True)
+class SchedulerStatistics:
+    slots: int
+    holding: int
+    waiting: int
+    handoffs: int  # slots passed on at a slice's end
+    lent: int  # slots taken from stalled holders
+
+
+class Scheduler:
+    """A fixed number of run slots shared by every guest thread of the sidecar."""
+
+    def __init__(self, slots: int, slice_seconds: float = DEFAULT_SLICE_SECONDS) -> None:
+        if slots < 1:
+            raise ValueError("a scheduler needs at least one slot")
+        self.slots = slots
+        self.slice_seconds = slice_seconds
+        self._lock = threading.Lock()
+        self._free = slots
+        self._queue: collections.deque[Seat] = collections.deque()
+        self._holders: list[Seat] = []
+        self._handoffs = 0
+        self._lent = 0
+
+    def seat(self, interrupted: Callable[[], bool]) -> Seat:
+        """A seat for the calling guest thread (not holding a slot yet)."""
+        return Seat(self, interrupted)
+
+    def statistics(self) -> SchedulerStatistics:
+        with self._lock:
+            return SchedulerStatistics(
+                self.slots, len(self._holders), len(self._queue), self._handoffs, self._lent
+            )
+
+    # -- under self._lock ---------------------------------------------------------
+    def _grant(self, seat: Seat, now: float) -> None:
+        seat.holding = True
+        seat._since = seat._seen_at = now
+        seat._seen = seat.progress
+        self._holders.append(seat)
+
+    def _give_up(self, seat: Seat, now: float) -> None:
+        seat.holding = False
+        self._holders.remove(seat)
+        if self._queue:
+            self._handoffs += 1
+            self._wake_first(now)
+        else:
+            self._free += 1
+
+    def _wake_first(self, now: float) -> None:
+        seat = self._queue.popleft()
+        self._grant(seat, now)
+        seat._granted.release()
+
+    def _lend_stalled_slot(self, now: float) -> None:
+        """Take the slot of a holder that reached no safe point for STALL_SECONDS
+        and give it to the first waiter."""
+        for holder in self._holders:
+            if holder.progress != holder._seen:
+                holder._seen, holder._seen_at = holder.progress, now
+            elif now - holder._seen_at >= STALL_SECONDS:
+                holder.holding = False
+                self._holders.remove(holder)
+                self._lent += 1
+                self._wake_first(now)
+                return
+
+
+def default_run_slots() -> int:
+    """``$AGENTVM_RUN_SLOTS`` when set, else DEFAULT_RUN_SLOTS."""
+    configured = os.environ.get(RUN_SLOTS_ENV)
+    return int(configured) if configured else DEFAULT_RUN_SLOTS
+
+
+_lock = threading.Lock()
+_scheduler: Scheduler | None = None
+_configured = False
+
+
+def set_run_slots(slots: int | None, slice_seconds: float = DEFAULT_SLICE_SECONDS) -> Scheduler | None:
+    """Run guests under ``slots`` run slots from now on (0: no limit; None: the
+    default); threads already running keep the scheduler they started under.
+    Returns the new scheduler (None when there is no limit)."""
+    with _lock:
+        return _configure(slots, slice_seconds)
+
+
+def shared_scheduler() -> Scheduler | None:
+    """The sidecar-wide scheduler, or None when run slots are off."""
+    with _lock:
+        return _scheduler if _configured else _configure(None, DEFAULT_SLICE_SECONDS)
+
+
+def _configure(slots: int | None, slice_seconds: float) -> Scheduler | None:
+    global _scheduler, _configured
+    slots = default_run_slots() if slots is None else slots
+    _scheduler = Scheduler(slots, slice_seconds) if slots else None
+    _configured = True
+    return _scheduler
+
+
+def enter_guest_thread(interrupted: Callable[[], bool]) -> Seat | Unscheduled:
+    """The current guest thread's seat, holding a slot, with the kernel's blocking
+    waits giving it up (kernel/blocking.py). Pair with ``leave_guest_thread``."""
+    scheduler = shared_scheduler()
+    if scheduler is None:
+        return UNSCHEDULED
+    seat = scheduler.seat(interrupted)
+    set_blocking_hook(seat.release)
+    seat.take()
+    return seat
+
+
+def leave_guest_thread(seat: Seat | Unscheduled) -> None:
+    """Give the slot up for good (the thread is ending)."""
+    set_blocking_hook(None)
+    seat.release()

@@ -1,0 +1,166 @@
+"""Run slots (wasm/scheduler.py) with plain threads standing in for guest threads:
+FIFO hand-off, time slices, lending a stalled holder's slot, kills while queued."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from agentvm_sidecar.wasm.scheduler import Scheduler, Seat
+
+WAIT = 10.0  # generous bound for a thread to get where the test expects (never a timing assertion)
+
+
+class Flag:
+    """An ``interrupted`` callable the test sets (a pending kill)."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def __call__(self) -> bool:
+        return self.value
+
+
+def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def start(fn) -> threading.Thread:  # type: ignore[no-untyped-def]
+    thread = threading.Thread(target=fn, daemon=True)
+    thread.start()
+    return thread
+
+
+def queue_taker(scheduler: Scheduler, seat: Seat, order: list[str], name: str, waiting: int) -> threading.Thread:
+    """Start a thread taking ``seat`` (appending ``name`` to ``order`` once it holds),
+    and return once it is the ``waiting``-th in the queue."""
+    thread = start(lambda: (seat.take(), order.append(name)))
+    until(lambda: scheduler.statistics().waiting == waiting, f"{name} to queue")
+    return thread
+
+
+def test_a_free_slot_is_taken_at_once_and_returned_on_release() -> None:
+    scheduler = Scheduler(2)
+    a, b = scheduler.seat(Flag()), scheduler.seat(Flag())
+    a.take()
+    b.take()
+    assert a.holding and b.holding
+    assert scheduler.statistics().holding == 2
+    a.release()
+    b.release()
+    assert not a.holding
+    assert scheduler.statistics() == type(scheduler.statistics())(2, 0, 0, 0, 0)
+
+
+def test_waiters_get_the_slot_in_arrival_order() -> None:
+    scheduler = Scheduler(1)
+    holder = scheduler.seat(Flag())
+    holder.take()
+    order: list[str] = []
+    seats = {name: scheduler.seat(Flag()) for name in "bcd"}
+    threads = [queue_taker(scheduler, seats[name], order, name, i + 1) for i, name in enumerate("bcd")]
+    holder.release()
+    for name in "bcd":
+        until(lambda n=name: n in order, f"{name} to hold")
+        assert seats[name].holding
+        seats[name].release()
+    for thread in threads:
+        thread.join(WAIT)
+    assert order == ["b", "c", "d"]
+
+
+def test_a_returning_thread_never_takes_a_free_slot_past_a_waiter() -> None:
+    scheduler = Scheduler(1)
+    holder, waiter = scheduler.seat(Flag()), scheduler.seat(Flag())
+    holder.take()
+    order: list[str] = []
+    queue_taker(scheduler, waiter, order, "waiter", 1)
+    holder.release()  # the slot goes straight to the waiter ...
+    holder_back = start(lambda: (holder.take(), order.append("holder")))  # ... so this one queues
+    until(lambda: order, "the waiter to hold")
+    waiter.release()
+    holder_back.join(WAIT)
+    assert order == ["waiter", "holder"]
+
+
+def test_the_slice_end_passes_the_slot_to_the_first_waiter_and_queues_the_holder() -> None:
+    scheduler = Scheduler(1, slice_seconds=0.0)
+    holder, waiter = scheduler.seat(Flag()), scheduler.seat(Flag())
+    holder.take()
+    holder.safe_point()  # nobody waits: keeps the slot
+    assert holder.holding and scheduler.statistics().handoffs == 0
+    order: list[str] = []
+    queue_taker(scheduler, waiter, order, "waiter", 1)
+    back = start(lambda: (holder.safe_point(), order.append("holder")))
+    until(lambda: order == ["waiter"], "the waiter to hold")
+    assert not holder.holding and scheduler.statistics().waiting == 1
+    waiter.release()
+    back.join(WAIT)
+    assert order == ["waiter", "holder"] and holder.holding
+    assert scheduler.statistics().handoffs == 2  # slice end, then the waiter's release
+
+
+def test_a_holder_that_keeps_reaching_safe_points_keeps_its_slot_within_its_slice() -> None:
+    scheduler = Scheduler(1, slice_seconds=3600)
+    holder, waiter = scheduler.seat(Flag()), scheduler.seat(Flag())
+    holder.take()
+    order: list[str] = []
+    queue_taker(scheduler, waiter, order, "waiter", 1)
+    deadline = time.monotonic() + 0.5  # several stall periods of steady progress
+    while time.monotonic() < deadline:
+        holder.safe_point()
+        time.sleep(0.005)
+    assert holder.holding and not order and scheduler.statistics().lent == 0
+    holder.release()
+    until(lambda: order, "the waiter to hold")
+
+
+def test_a_holder_blocked_without_saying_so_lends_its_slot_to_the_waiters() -> None:
+    scheduler = Scheduler(1, slice_seconds=3600)
+    holder = scheduler.seat(Flag())
+    holder.take()
+    unannounced = threading.Event()  # the holder blocks here without releasing
+    stuck = start(lambda: (unannounced.wait(), holder.safe_point()))
+    order: list[str] = []
+    waiters = [scheduler.seat(Flag()) for _ in range(3)]
+    threads = [start(lambda s=s, i=i: (s.take(), order.append(str(i)), s.release())) for i, s in enumerate(waiters)]
+    for thread in threads:
+        thread.join(WAIT)
+    assert sorted(order) == ["0", "1", "2"]  # every waiter ran while the holder stayed blocked
+    assert not holder.holding and scheduler.statistics().lent == 1
+    unannounced.set()
+    stuck.join(WAIT)
+    assert holder.holding  # back at its next safe point, through the queue
+    holder.release()
+    assert scheduler.statistics().holding == 0
+
+
+def test_a_killed_waiter_stops_waiting_without_a_slot() -> None:
+    scheduler = Scheduler(1, slice_seconds=3600)
+    holder = scheduler.seat(Flag())
+    holder.take()
+    killed = Flag()
+    waiter = scheduler.seat(killed)
+    done: list[bool] = []
+    thread = queue_taker(scheduler, waiter, [], "waiter", 1)
+    thread_done = start(lambda: (thread.join(), done.append(True)))
+    killed.value = True
+    thread_done.join(WAIT)
+    assert done and not waiter.holding
+    stats = scheduler.statistics()
+    assert (stats.holding, stats.waiting) == (1, 0)
+    assert holder.holding  # the kill took nothing from the holder
+    killed_before = scheduler.seat(killed)
+    killed_before.take()  # a killed thread never queues
+    assert not killed_before.holding and scheduler.statistics().waiting == 0
+
+
+def test_a_scheduler_needs_a_slot() -> None:
+    with pytest.raises(ValueError):
+        Scheduler(0)

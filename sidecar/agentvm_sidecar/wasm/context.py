@@ -95,6 +95,9 @@ class GuestContext:
         self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
         self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
+        # waitpid(WNOHANG) back-off (host/process.py, NOHANG_GRACE)
+        self.nohang_grace = 0.0
+        self.nohang_missed_at = -1.0  # thread CPU time of the last miss, -1: none since a reap
         # The thread's run slot (scheduler.py), set by the runtime; unscheduled
         # for contexts made outside it (tests calling host functions directly).
         self.seat: Seat | Unscheduled = UNSCHEDULED

@@ -16,7 +16,12 @@ from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
 from agentvm_sidecar.kernel.process import ExitStatus
 from agentvm_sidecar.wasm.host.encoding import FileAction, encode_file_action
-from agentvm_sidecar.wasm.host.process import apply_file_actions
+from agentvm_sidecar.wasm.host.process import (
+    BUSY_POLL_CPU,
+    NOHANG_GRACE,
+    NOHANG_GRACE_MAX,
+    apply_file_actions,
+)
 
 from .conftest import BAD_PTR, E, Guest
 
@@ -171,6 +176,28 @@ def test_waitpid_nohang_then_reap(guest: Guest, kernel) -> None:
     assert guest.p("proc_waitpid_v2", -1, 1, *outs) == 0
     assert [guest.u32(p) for p in outs] == [0xFF, 0, child.proc.pid, 0]
     assert guest.p("proc_waitpid_v2", child.proc.pid, 0, *outs) == E["ECHILD"]  # reaped
+
+
+def test_busy_polling_nohang_backs_off_and_a_reap_starts_over(guest: Guest, kernel) -> None:
+    child = Guest(kernel, ppid=guest.proc.pid)
+    outs = guest.out(4)
+    graces = []
+    for _ in range(6):  # nothing but polls in between: each miss waits twice as long
+        assert guest.p("proc_waitpid_v2", child.proc.pid, 1, *outs) == 0
+        graces.append(guest.ctx.nohang_grace)
+    assert graces == [NOHANG_GRACE * 2**k for k in range(5)] + [NOHANG_GRACE_MAX]
+    deadline = time.thread_time() + 2 * BUSY_POLL_CPU  # real work between two polls
+    while time.thread_time() < deadline:
+        pass
+    assert guest.p("proc_waitpid_v2", child.proc.pid, 1, *outs) == 0
+    assert guest.ctx.nohang_grace == NOHANG_GRACE
+    assert guest.p("proc_waitpid_v2", child.proc.pid, 1, *outs) == 0
+    kernel.processes.exit(child.proc, ExitStatus(0))
+    assert guest.p("proc_waitpid_v2", -1, 1, *outs) == 0  # reaped within the grace
+    assert guest.u32(outs[2]) == child.proc.pid
+    other = Guest(kernel, ppid=guest.proc.pid)
+    assert guest.p("proc_waitpid_v2", other.proc.pid, 1, *outs) == 0
+    assert guest.ctx.nohang_grace == NOHANG_GRACE  # the reap started over
 
 
 def test_waitpid_reports_signal(guest: Guest, kernel) -> None:

@@ -52,7 +52,16 @@ __all__ = ["apply_file_actions", "child_cwd"]
 M = "host_process"
 
 WNOHANG = 1
-NOHANG_GRACE = 0.002  # brush busy-polls WNOHANG: give the children a moment (fact #6)
+# brush waits for a foreground pipeline by busy-polling waitpid(WNOHANG) (fact #6).
+# A miss waits up to a grace for a child to exit (an exit wakes it at once). The
+# grace doubles while the guest does nothing but poll (less than BUSY_POLL_CPU of its
+# own CPU between misses) and starts over after a reap or real work: each poll is a
+# wake-up and a run-slot hand-off taken from the children being waited for, and a
+# busy shell polled 500 times a second. A program checking a background job now
+# and then between real work keeps the short grace.
+NOHANG_GRACE = 0.002
+NOHANG_GRACE_MAX = 0.032
+BUSY_POLL_CPU = 0.0005
 SLEEP_SLICE = 0.05
 MAX_EXEC_CLOEXEC_FDS = 1 << 20
 
@@ -190,6 +199,18 @@ def proc_spawn_v3(
     return None
 
 
+def nohang_grace(ctx: GuestContext) -> float:
+    """How long this WNOHANG call waits for a child (see NOHANG_GRACE)."""
+    busy = ctx.nohang_missed_at >= 0 and time.thread_time() - ctx.nohang_missed_at < BUSY_POLL_CPU
+    ctx.nohang_grace = min(ctx.nohang_grace * 2, NOHANG_GRACE_MAX) if busy else NOHANG_GRACE
+    return ctx.nohang_grace
+
+
+def nohang_answered(ctx: GuestContext, *, missed: bool) -> None:
+    """After a WNOHANG call: a miss marks the guest's CPU clock, a reap starts over."""
+    ctx.nohang_missed_at = time.thread_time() if missed else -1.0
+
+
 @host_function(M, "proc_waitpid_v2", "iiiiii")
 def proc_waitpid_v2(
     ctx: GuestContext, pid: int, options: int, ret_exit: int, ret_signal: int, ret_pid: int, ret_core: int
@@ -203,12 +224,14 @@ def proc_waitpid_v2(
     try:
         result = ctx.kernel.processes.waitpid(
             ctx.proc.pid, to_i32(pid), nohang=nohang, interrupted=ctx.interrupted,
-            nohang_grace=NOHANG_GRACE if nohang else 0.0,
+            nohang_grace=nohang_grace(ctx) if nohang else 0.0,
         )
     except KernelError as exc:
         if exc.errno == "EINTR":
             ctx.check_signals()  # killed while waiting: never return to the guest
         raise
+    if nohang:
+        nohang_answered(ctx, missed=result is None)
     if result is None:
         reaped, code, sig = 0, 0, 0
     else:

@@ -477,22 +477,32 @@ static void *done(int which, avm_raw *args, int32_t result) {
     return NULL;
 }
 
+/* For fd_write/fd_read(fd, iovs, iovs_len, *ret): the mirrored pipe end of fd that
+ * may move bytes in that direction, with a reference, its iovecs loaded and checked
+ * into iov/count/total and the result pointer checked; NULL: take the Python path. */
+static avm_desc *transfer_end(avm_raw *args, size_t nargs, int is_write, iovec32 *iov,
+                              uint32_t *count, uint64_t *total) {
+    if (nargs < 4 || !current.mirror) return NULL;
+    uint32_t fd = (uint32_t)args[0].i32, iovs = (uint32_t)args[1].i32;
+    *count = (uint32_t)args[2].i32;
+    if (!in_bounds((uint32_t)args[3].i32, 4) || !load_iovecs(iovs, *count, iov, total)) return NULL;
+    avm_desc *e = mirror_get(current.mirror, fd);
+    if (e && (!e->pipe || !e->is_write != !is_write || !atomic_load(&e->can_transfer))) {
+        desc_unref(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* wasi fd_write(fd, iovs, iovs_len, *nwritten): all of it into a pipe with room. */
 void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
     iovec32 iov[AVM_IOV_MAX];
+    uint32_t count;
     uint64_t total;
-    if (nargs < 4 || !current.mirror) return fallback(F_WRITE, env, caller, args, nargs);
-    uint32_t fd = (uint32_t)args[0].i32, iovs = (uint32_t)args[1].i32;
-    uint32_t count = (uint32_t)args[2].i32, ret = (uint32_t)args[3].i32;
-    if (!in_bounds(ret, 4) || !load_iovecs(iovs, count, iov, &total))
-        return fallback(F_WRITE, env, caller, args, nargs);
-    avm_desc *e = mirror_get(current.mirror, fd);
+    avm_desc *e = transfer_end(args, nargs, 1, iov, &count, &total);
     if (!e) return fallback(F_WRITE, env, caller, args, nargs);
+    uint32_t ret = (uint32_t)args[3].i32;
     avm_pipe *p = e->pipe;
-    if (!p || !e->is_write || !atomic_load(&e->can_transfer)) {
-        desc_unref(e);
-        return fallback(F_WRITE, env, caller, args, nargs);
-    }
     pthread_mutex_lock(&p->mu);
     int ok = p->readers > 0 && !p->watched && total <= base_room(p) &&
              (total == 0 || reserve(p, p->len + total));
@@ -512,19 +522,12 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
 /* wasi fd_read(fd, iovs, iovs_len, *nread): what is buffered, or end of file. */
 void *avm_fd_read(void *env, void *caller, avm_raw *args, size_t nargs) {
     iovec32 iov[AVM_IOV_MAX];
+    uint32_t count;
     uint64_t total;
-    if (nargs < 4 || !current.mirror) return fallback(F_READ, env, caller, args, nargs);
-    uint32_t fd = (uint32_t)args[0].i32, iovs = (uint32_t)args[1].i32;
-    uint32_t count = (uint32_t)args[2].i32, ret = (uint32_t)args[3].i32;
-    if (!in_bounds(ret, 4) || !load_iovecs(iovs, count, iov, &total))
-        return fallback(F_READ, env, caller, args, nargs);
-    avm_desc *e = mirror_get(current.mirror, fd);
+    avm_desc *e = transfer_end(args, nargs, 0, iov, &count, &total);
     if (!e) return fallback(F_READ, env, caller, args, nargs);
+    uint32_t ret = (uint32_t)args[3].i32;
     avm_pipe *p = e->pipe;
-    if (!p || e->is_write || !atomic_load(&e->can_transfer)) {
-        desc_unref(e);
-        return fallback(F_READ, env, caller, args, nargs);
-    }
     uint64_t n = 0;
     pthread_mutex_lock(&p->mu);
     int ok = !p->watched && (p->len > 0 || p->writers == 0 || total == 0);

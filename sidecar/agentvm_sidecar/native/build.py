@@ -21,6 +21,8 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from ..machine_cache import machine_cache_dir
+
 __all__ = ["NATIVE_DIR_ENV", "SOURCE", "build_library", "library_path"]
 
 NATIVE_DIR_ENV = "AGENTVM_NATIVE_DIR"
@@ -30,12 +32,7 @@ COMPILE_TIMEOUT_SECONDS = 300
 
 
 def _cache_dir() -> Path:
-    override = os.environ.get(NATIVE_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "agentvm" / "native"
+    return machine_cache_dir("native", NATIVE_DIR_ENV)
 
 
 def library_path() -> Path:

@@ -11,10 +11,11 @@ appear by rename, so one that exists is whole.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from ..machine_cache import machine_cache_dir
 
 __all__ = ["BUILD_CACHE_ENV", "build_cache_dir", "keep", "restore"]
 
@@ -23,11 +24,7 @@ BUILD_CACHE_ENV = "AGENTVM_BUILD_CACHE"
 
 def build_cache_dir() -> Path:
     """Where builds are shared (see the module header)."""
-    override = os.environ.get(BUILD_CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "agentvm" / "builds"
+    return machine_cache_dir("builds", BUILD_CACHE_ENV)
 
 
 def _copy_into_place(source: Path, target: Path) -> bool:

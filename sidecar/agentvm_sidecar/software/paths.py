@@ -15,6 +15,8 @@ import argparse
 import os
 from pathlib import Path
 
+from ..machine_cache import machine_cache_dir
+
 __all__ = ["SOFTWARE_DIR_ENV", "dest_of", "repo_root", "setup_hint", "software_dir", "software_parser"]
 
 SOFTWARE_DIR_ENV = "AGENTVM_SOFTWARE_DIR"
@@ -38,8 +40,7 @@ def software_dir() -> Path:
     root = repo_root()
     if root is not None:
         return root / ".build" / "software"
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "agentvm" / "software"
+    return machine_cache_dir("software", SOFTWARE_DIR_ENV)
 
 
 def setup_hint() -> str:

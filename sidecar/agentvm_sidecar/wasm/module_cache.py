@@ -51,6 +51,7 @@ from pathlib import Path
 import wasmtime
 
 from ..logs import get_logger
+from ..machine_cache import machine_cache_dir
 from .engine import WASMTIME_VERSION, config_fingerprint, shared_engine
 
 __all__ = [
@@ -72,12 +73,7 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 def default_cache_dir() -> Path:
     """`$AGENTVM_CACHE_DIR`, else `$XDG_CACHE_HOME/agentvm/modules`, else
     `~/.cache/agentvm/modules` (empty variables count as unset)."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "agentvm" / "modules"
+    return machine_cache_dir("modules", CACHE_DIR_ENV)
 
 
 @dataclass(frozen=True, slots=True)

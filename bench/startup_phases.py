@@ -4,10 +4,10 @@ Runs a VmRegistry on a trio loop in this process, as the sidecar does, and runs
 ``COMMAND`` (default ``echo hi``, through ``sh -c``) ``--runs`` times, stamping
 each phase boundary by wrapping the function that marks it:
 
-    0 exec            ClientProcesses.exec is called (pipes, fd table, then a worker thread)
-    1 spawn runs      wasm.spawn.spawn starts on the worker thread (resolve, create, thread start)
-    2 spawn returns   the guest thread is started (it may already be running: phase 3 can come first)
-    3 guest runs      GuestRuntime._run_process starts on the guest thread (Store, context, linker)
+    0 exec            ClientProcesses.exec is called (pipes, fd table, then a new guest thread)
+    1 create runs     wasm.spawn.create_process starts on the guest thread (resolve, create)
+    2 created         the process exists; the trio side is told (phase 6's hop, the other way)
+    3 guest runs      GuestRuntime._run_process starts on the same thread (Store, context, linker)
     4a instantiate    Linker.instantiate is called (linear memory, data segments)
     4b instantiated   the program's _start is about to run
     5 guest exits     ProcessTable.exit (the program's own run ends just before)
@@ -64,7 +64,7 @@ def _stamped_after(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _install_stamps() -> None:
-    client_processes.spawn = _stamped_after("2 spawn returns", _stamped("1 spawn runs", client_processes.spawn))
+    client_processes.create_process = _stamped_after("2 created", _stamped("1 create runs", client_processes.create_process))
     runtime.GuestRuntime._run_process = _stamped("3 guest runs", runtime.GuestRuntime._run_process)  # type: ignore[method-assign]
     instantiate = wasmtime.Linker.instantiate
     wasmtime.Linker.instantiate = _stamped_after("4b instantiated", _stamped("4a instantiate", instantiate))  # type: ignore[method-assign]

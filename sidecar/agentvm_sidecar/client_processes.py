@@ -42,8 +42,9 @@ from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
 from .kernel_io import read_some, write_all
 from .rpc.errors import RpcError
-from .wasm.programs import DEFAULT_PATH
-from .wasm.spawn import spawn
+from .wasm.programs import DEFAULT_PATH, Program
+from .wasm.runtime import shared_runtime
+from .wasm.spawn import create_process
 
 __all__ = ["ClientProcesses", "PipedProcess"]
 
@@ -144,13 +145,12 @@ class ClientProcesses:
         try:
             for fd, desc in enumerate((stdin_r, stdout_w, stderr_w)):
                 fds.install_at(fd, desc)
-            proc = await trio.to_thread.run_sync(
-                lambda: spawn(
+            proc = await self._create_and_run(
+                lambda: create_process(
                     kernel, ppid=0, exec_path=exec_path, argv=args, env=env,
                     cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
                     spawn_gate=spawn_gate,
-                ),
-                limiter=self._threads,
+                )
             )
         except BaseException:
             fds.close_all()
@@ -162,6 +162,32 @@ class ClientProcesses:
         if proc.status is not None:  # exited before we registered it
             self._exited(proc)
         return running
+
+    async def _create_and_run(self, create: Callable[[], tuple[Process, Program]]) -> Process:
+        """Run ``create`` and then its process on a new guest thread (one thread
+        hand-off: GuestRuntime.create_and_run); wait for the process or the spawn
+        error. Uncancellable, as a worker thread's call: a cancelled wait must not
+        leave a started process nobody registered. Holds one of the VM's worker
+        thread tokens while ``create`` runs, as resolving a program on a worker did."""
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        outcome: list[Process | BaseException] = []
+
+        def report(result: Process | BaseException) -> None:
+            outcome.append(result)
+            try:
+                token.run_sync_soon(done.set)
+            except trio.RunFinishedError:
+                pass
+
+        async with self._threads:
+            shared_runtime().create_and_run(self._kernel, create, report)
+            with trio.CancelScope(shield=True):
+                await done.wait()
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     async def start_piped(
         self, *, command: str | None, argv: list[str] | None, cwd: str | None, env: dict[str, str],

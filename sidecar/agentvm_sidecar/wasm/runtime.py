@@ -36,6 +36,7 @@ import ctypes
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -154,6 +155,30 @@ class GuestRuntime:
             target=self._run_process, args=(kernel, proc, program), name=f"guest-{proc.pid}", daemon=True
         )
         thread.start()
+
+    def create_and_run(
+        self, kernel: Kernel, create: Callable[[], tuple[Process, Program]],
+        report: Callable[[Process | BaseException], None],
+    ) -> None:
+        """Run ``create`` on a new thread, then the process it made on that same thread;
+        returns at once. ``report`` gets the process before it runs, or what ``create``
+        raised (the thread then ends). Starting a process from a thread that must not
+        wait (trio's) costs one hand-off this way, instead of creating it on a worker
+        thread that then starts the guest's."""
+        threading.Thread(target=self._create_and_run, args=(kernel, create, report), daemon=True).start()
+
+    def _create_and_run(
+        self, kernel: Kernel, create: Callable[[], tuple[Process, Program]],
+        report: Callable[[Process | BaseException], None],
+    ) -> None:
+        try:
+            proc, program = create()
+        except BaseException as exc:
+            report(exc)
+            return
+        threading.current_thread().name = f"guest-{proc.pid}"
+        report(proc)
+        self._run_process(kernel, proc, program)
 
     def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
         status = ExitStatus(TRAP_EXIT_CODE)

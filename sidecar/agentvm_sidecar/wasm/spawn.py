@@ -6,13 +6,17 @@ applied, or fresh pipes for the wire); spawn checks the argv/env budget, resolve
 the program, creates the process record and starts its thread. Every error is
 synchronous (no process is created) and the fd table is closed on failure, so a
 failed spawn leaks nothing.
+
+``create_process`` is the first half alone: the wire runs it on the new guest thread
+itself (GuestRuntime.create_and_run), so starting a process costs one thread hand-off
+(trio -> guest) instead of two (trio -> worker -> guest).
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
@@ -20,13 +24,13 @@ from ..kernel.errors import KernelError
 from ..kernel.fdtable import FdTable
 from ..kernel.fstypes import Cred
 from ..kernel.process import Process
-from .programs import resolve_program
+from .programs import Program, resolve_program
 from .runtime import shared_runtime
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
 
-__all__ = ["argv_env_bytes", "initial_memory_bytes", "spawn"]
+__all__ = ["argv_env_bytes", "create_process", "initial_memory_bytes", "spawn"]
 
 WASM_PAGE_BYTES = 65536
 
@@ -57,7 +61,15 @@ def initial_memory_bytes(module: wasmtime.Module) -> int:
 _initial_memory: weakref.WeakKeyDictionary[wasmtime.Module, int] = weakref.WeakKeyDictionary()
 
 
-def spawn(
+def spawn(kernel: Kernel, **how: Any) -> Process:
+    """Create and start a process running ``exec_path``; takes ownership of ``fds``.
+    Arguments and errors as ``create_process``."""
+    proc, program = create_process(kernel, **how)
+    shared_runtime().start(kernel, proc, program)
+    return proc
+
+
+def create_process(
     kernel: Kernel,
     *,
     ppid: int,
@@ -71,8 +83,9 @@ def spawn(
     sigmask: int = 0,
     spawned_by_client: bool = False,
     spawn_gate: Callable[[list[str], str], None] | None = None,
-) -> Process:
-    """Create and start a process running ``exec_path``; takes ownership of ``fds``.
+) -> tuple[Process, Program]:
+    """Create the process that will run ``exec_path`` (not started: give both to
+    GuestRuntime.start); takes ownership of ``fds``.
 
     Raises: KernelError E2BIG (argv+env over the limit), ENOENT/EACCES/ENOEXEC (program),
     EAGAIN (process limit, or the VM's memory budget cannot hold the program's
@@ -98,5 +111,4 @@ def spawn(
         fds.close_all()
         raise
     proc.spawn_gate = spawn_gate
-    shared_runtime().start(kernel, proc, program)
-    return proc
+    return proc, program

@@ -32,6 +32,7 @@ one module's stub signature would clash with another's).
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import threading
 import time
@@ -164,8 +165,10 @@ class GuestRuntime:
         returns at once. ``report`` gets the process before it runs, or what ``create``
         raised (the thread then ends). Starting a process from a thread that must not
         wait (trio's) costs one hand-off this way, instead of creating it on a worker
-        thread that then starts the guest's."""
-        threading.Thread(target=self._create_and_run, args=(kernel, create, report), daemon=True).start()
+        thread that then starts the guest's. A bare ``_thread`` thread: ``Thread.start``
+        would hold the caller until the new thread is up, and it has no name (py-spy
+        shows its function)."""
+        _thread.start_new_thread(self._create_and_run, (kernel, create, report))
 
     def _create_and_run(
         self, kernel: Kernel, create: Callable[[], tuple[Process, Program]],
@@ -176,7 +179,6 @@ class GuestRuntime:
         except BaseException as exc:
             report(exc)
             return
-        threading.current_thread().name = f"guest-{proc.pid}"
         report(proc)
         self._run_process(kernel, proc, program)
 

@@ -225,36 +225,15 @@ class VfsCore:
             want = (R if readable else 0) | (W if writable or truncate else 0)
             self._require(loc, cred, want)
         fs = loc.mount.fs
-        if kind is _DIR:
-            parent_pair = (
-                (r.parent.mount, r.parent.node) if r.parent is not None else None
-            )
-            return FileHandle(
-                self._lock,
-                loc.mount,
-                loc.node,
-                loc.path,
-                flags,
-                None,
-                parent_pair,
-                cred,
-                True,
-                False,
-                self.dir_snapshots,
-            )
-        if truncate:
-            fs.truncate(loc.node, 0)
-        f = fs.open(loc.node, readable, writable)
+        if kind is _DIR:  # no open file: listed through charged snapshots, `..` via its parent
+            f, snapshots = None, self.dir_snapshots
+            parent_pair = (r.parent.mount, r.parent.node) if r.parent is not None else None
+            readable, writable = True, False
+        else:
+            if truncate:
+                fs.truncate(loc.node, 0)
+            f, snapshots, parent_pair = fs.open(loc.node, readable, writable), None, None
         return FileHandle(
-            self._lock,
-            loc.mount,
-            loc.node,
-            loc.path,
-            flags,
-            f,
-            None,
-            cred,
-            readable,
-            writable,
+            self._lock, loc.mount, loc.node, loc.path, flags, f, parent_pair, cred, readable, writable, snapshots
         )
 

@@ -15,13 +15,14 @@ host's `patch`, the one host tool the recipes need besides `sh` and `make`.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
 import subprocess
 import tarfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..fetch_modules import sha256_of
 
 __all__ = ["DEBIAN_POOL", "DebianSource", "RecipeError", "apply_patch", "fetch_source", "unpack_source"]
 
@@ -61,21 +62,13 @@ class DebianSource:
         raise RecipeError(f"{self.package} {self.version} pins no file ending {suffixes}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch_source(source: DebianSource, software: Path) -> Path:
     """Every pinned file of ``source``, verified, in `<software>/sources/`. Raises: RecipeError."""
     directory = software / "sources"
     directory.mkdir(parents=True, exist_ok=True)
     for name, sha256 in source.files.items():
         target = directory / name
-        if target.is_file() and _sha256(target) == sha256:
+        if target.is_file() and sha256_of(target) == sha256:
             continue
         staged = directory / f".{name}.part"
         url = f"{source.pool_url}/{name}"
@@ -90,7 +83,7 @@ def fetch_source(source: DebianSource, software: Path) -> Path:
         except (OSError, ValueError) as exc:
             staged.unlink(missing_ok=True)
             raise RecipeError(f"downloading {url} failed: {exc}") from exc
-        actual = _sha256(staged)
+        actual = sha256_of(staged)
         if actual != sha256:
             staged.unlink()
             raise RecipeError(f"{url} has sha256 {actual}, pinned {sha256}")

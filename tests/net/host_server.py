@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socketserver
 import ssl
 import tempfile
 import threading
@@ -40,6 +41,14 @@ def host_http_server(
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
+    with serving(server) as port:
+        yield port
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[int]:
+    """Run ``server`` (bound to 127.0.0.1) on a daemon thread until the block ends;
+    yields its port."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import socketserver
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from agentvm import HostDirMount
 from agentvm_protocol import NetworkPolicy, NetworkRule, VmConfig
 from agentvm_sidecar.software.toolbox import SETUP_HINT, toolbox_commands
+from tests.net.host_server import serving
 from tests.process.conftest import sh
 
 GIT = "git -c user.name=Agent -c user.email=agent@example.com"
@@ -56,13 +56,8 @@ def host_git_daemon(base: Path) -> Iterator[int]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        yield port
 
 
 @pytest.fixture

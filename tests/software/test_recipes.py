@@ -10,7 +10,6 @@ import io
 import shutil
 import subprocess
 import tarfile
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from agentvm_sidecar.software.recipes import (
 )
 from agentvm_sidecar.software.recipes import recipe as recipe_module
 from agentvm_sidecar.software.recipes.gnu_make import config_h
+from tests.net.host_server import serving
 
 HELLO = b"hello\n"
 FIX = b"""--- a/hello.txt
@@ -84,13 +84,9 @@ def pool(monkeypatch):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(debian, "DEBIAN_POOL", f"http://127.0.0.1:{server.server_address[1]}/pool")
-    yield served
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        monkeypatch.setattr(debian, "DEBIAN_POOL", f"http://127.0.0.1:{port}/pool")
+        yield served
 
 
 def test_a_download_with_the_wrong_hash_is_refused_and_not_kept(pool, tmp_path):

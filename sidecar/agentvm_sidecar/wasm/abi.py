@@ -151,9 +151,8 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
             except Exception:
                 _log_failure(ctx, hf)
                 result = _EIO
-            if not ctx.seat.holding:  # it blocked: queue for a slot here, holding no lock
-                ctx.seat.take()
-                ctx.check_signals()  # killed while queued
+            if not ctx.seat.holding:
+                _queue_again(ctx)
             return 0 if result is None else result
 
         return call_errno
@@ -168,11 +167,17 @@ def _wrap(hf: HostFunction) -> Callable[..., Any]:
             _log_failure(ctx, hf)
             result = -1 if hf.results == "I" else 0
         if not ctx.seat.holding:
-            ctx.seat.take()
-            ctx.check_signals()
+            _queue_again(ctx)
         return result
 
     return call_value
+
+
+def _queue_again(ctx: GuestContext) -> None:
+    """The call gave its run slot up to block: queue for one here, where it holds no
+    lock, and end here if it was killed while queued."""
+    ctx.seat.take()
+    ctx.check_signals()
 
 
 def _log_failure(ctx: GuestContext, hf: HostFunction) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,47 @@ def test_persistent_modules_are_never_evicted(tmp_path: Path) -> None:
     cache.release(vm)
     assert cache.get(wasm(7)) is kept
     assert cache.statistics().modules == 1
+
+
+def _file_of(cache: ModuleCache, answer: int) -> Path:
+    return cache.path_for(hashlib.sha256(wasm(answer)).hexdigest())
+
+
+def _compiled_size(tmp_path: Path) -> int:
+    """The size of one test module's cache file (they all differ by a constant only)."""
+    probe = ModuleCache(tmp_path / "probe")
+    probe.get(wasm(1))
+    return _file_of(probe, 1).stat().st_size
+
+
+def _age(path: Path, seconds_ago: int) -> None:
+    """Set ``path``'s mtime ``seconds_ago`` in the past (the pruning order)."""
+    when = time.time() - seconds_ago
+    os.utime(path, (when, when))
+
+
+def test_the_disk_cache_drops_least_recently_used_files_beyond_its_budget(tmp_path: Path) -> None:
+    size = _compiled_size(tmp_path)
+    cache = ModuleCache(tmp_path, disk_budget=2 * size + size // 2)
+    old, mid = _file_of(cache, 1), _file_of(cache, 2)
+    cache.get(wasm(1))
+    cache.get(wasm(2))
+    _age(old, 200)
+    _age(mid, 100)
+    cache.get(wasm(3))  # a third file is over the budget: the oldest goes
+    assert not old.exists() and mid.exists()
+    assert _file_of(cache, 3).exists()
+
+
+def test_loading_a_file_marks_it_recently_used(tmp_path: Path) -> None:
+    size = _compiled_size(tmp_path)
+    writer = ModuleCache(tmp_path)
+    writer.get(wasm(1))
+    writer.get(wasm(2))
+    first, second = _file_of(writer, 1), _file_of(writer, 2)
+    _age(first, 200)
+    _age(second, 100)
+    cache = ModuleCache(tmp_path, disk_budget=2 * size + size // 2)
+    cache.get(wasm(1))  # a disk hit: now the most recently used
+    cache.get(wasm(3))
+    assert first.exists() and not second.exists()

@@ -21,6 +21,11 @@
 #   header on load, and a file it rejects (or that we cannot read) is deleted
 #   and the module is recompiled. Files are written to a temporary name and
 #   renamed into place, so readers never see a partial file.
+#   The directory is bounded: after each write, files beyond `DISK_BUDGET_BYTES`
+#   are deleted least recently used first (a load touches its file's mtime), so
+#   artifacts of older wasmtime versions or configs, and of command versions no
+#   longer pinned, age out instead of piling up. Deleting a file another sidecar
+#   has mapped is harmless on Linux; one it is about to load is recompiled.
 #
 # SECURITY: `Module.deserialize_file` maps the file and runs its machine code
 # with only header checks; wasmtime documents it as unsafe on untrusted input.
@@ -67,6 +72,9 @@ log = get_logger("wasm.module_cache")
 CACHE_DIR_ENV = "AGENTVM_CACHE_DIR"
 # compiled (serialized) bytes of guest-built modules kept in memory
 TRANSIENT_BUDGET_BYTES = 64 * 1024 * 1024
+# the on-disk cache: every pinned command compiled is about 300 MB, so this keeps
+# a few generations of them (other checkouts, versions, configs)
+DISK_BUDGET_BYTES = 2 * 1024 * 1024 * 1024
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -104,7 +112,10 @@ class ModuleCache:
         cache_dir: where serialized modules live (default: `default_cache_dir()`).
     """
 
-    def __init__(self, cache_dir: Path | None = None, transient_budget: int = TRANSIENT_BUDGET_BYTES) -> None:
+    def __init__(
+        self, cache_dir: Path | None = None, transient_budget: int = TRANSIENT_BUDGET_BYTES,
+        disk_budget: int = DISK_BUDGET_BYTES,
+    ) -> None:
         self._engine = shared_engine()
         self._dir = cache_dir if cache_dir is not None else default_cache_dir()
         self._suffix = f"-{WASMTIME_VERSION}-{config_fingerprint()}.cwasm"
@@ -115,6 +126,7 @@ class ModuleCache:
         self._transient: OrderedDict[str, tuple[int, weakref.WeakSet[object]]] = OrderedDict()
         self._transient_bytes = 0
         self._transient_budget = transient_budget
+        self._disk_budget = disk_budget
         self._evicted = 0
         self._memory_hits = 0
         self._disk_hits = 0
@@ -251,6 +263,10 @@ class ModuleCache:
             return None
         with self._lock:
             self._disk_hits += 1
+        try:
+            os.utime(path)  # recently used: pruned last
+        except OSError:
+            pass
         return module
 
     def _compile(self, key: str, module_bytes: bytes | memoryview) -> wasmtime.Module:
@@ -275,6 +291,37 @@ class ModuleCache:
         except BaseException:
             os.unlink(tmp_name)
             raise
+        self._prune_disk(keep=self.path_for(key))
+
+    def _prune_disk(self, keep: Path) -> None:
+        """Delete cache files, least recently used first, until the directory is
+        within the disk budget; never ``keep`` (just written). Best effort: a file
+        that vanished or will not go is skipped."""
+        files = []
+        total = 0
+        with os.scandir(self._dir) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".cwasm") or entry.name.startswith("."):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_size
+                files.append((st.st_mtime_ns, st.st_size, entry.path))
+        if total <= self._disk_budget:
+            return
+        for _, size, path in sorted(files):
+            if path == str(keep):
+                continue
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            log.info("module_cache_file_pruned", path=path, size=size)
+            total -= size
+            if total <= self._disk_budget:
+                return
 
 
 def _check_key(key: str) -> None:

@@ -217,3 +217,64 @@ def test_a_remembered_walk_keeps_stat_and_lstat_of_a_symlink_apart(share: Path, 
     for _ in range(2):
         assert vm.stat("/mnt/host/link").size == 6
         assert vm.lstat("/mnt/host/link").kind is FileKind.SYMLINK
+
+
+# -- walks that go on from their directory's remembered walk (VfsCore._walk_from_dir) ------
+
+
+def test_a_file_walked_on_from_its_directory_counts_the_directory_s_symlinks(share: Path, cached) -> None:
+    # /mnt/host/l0 -> l1 -> ... -> l39 -> sub: the directory takes 40 expansions,
+    # SYMLOOP_MAX; one more below it (sub/again -> file.txt) is one too many.
+    os.symlink("file.txt", share / "sub" / "again")
+    os.symlink("sub", share / "l39")
+    for i in range(39):
+        os.symlink(f"l{i + 1}", share / f"l{i}")
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/l0").is_dir  # the directory's walk, now remembered
+    assert vm.stat("/mnt/host/l0/file.txt").size == 6
+    with raises_errno("ELOOP"):
+        vm.stat("/mnt/host/l0/again")
+    assert vm.lstat("/mnt/host/l0/again").kind is FileKind.SYMLINK
+
+
+def test_walks_from_a_remembered_directory_answer_as_whole_walks_do(share: Path, tmp_path: Path) -> None:
+    (share / "sub" / "deeper").mkdir()
+    (share / "sub" / "deeper" / "x").write_bytes(b"xx")
+    os.symlink("..", share / "sub" / "up")
+    os.symlink("deeper", share / "sub" / "down")
+    os.symlink("/mnt/host/sub", share / "abs")
+    os.symlink("nowhere", share / "sub" / "dangling")
+    vm = _vm(share)
+    vm.mkdir("/home/user/locked", recursive=True)
+    vm.write_file("/home/user/locked/f", b"f")
+    vm.chmod("/home/user/locked", 0o600)
+    paths = [
+        "sub/file.txt", "sub/deeper/x", "sub/up/sub/file.txt", "sub/down/x", "abs/file.txt", "abs/deeper/x",
+        "sub/dangling", "sub/dangling/x", "sub/file.txt/x", "sub/missing/x", "sub/missing", "sub/deeper/",
+        "sub/up/abs/down/x", "../host/sub/file.txt", "/home/user/locked/f", "sub/deeper/..", "sub//file.txt",
+    ]
+
+    def answers() -> list[object]:
+        out: list[object] = []
+        for _ in range(2):  # the second round from what the first remembered
+            for path in paths:
+                for follow in (True, False):
+                    try:
+                        st = vm.stat(path, follow, cwd="/mnt/host", cred=USER)
+                        out.append((path, follow, st.ino, st.kind))
+                    except KernelError as exc:
+                        out.append((path, follow, exc.errno))
+        return out
+
+    whole = answers()  # no process cache: every path walked whole
+    with attrcache.process_cache():
+        assert answers() == whole
+
+
+def test_remembered_walks_stay_within_max_walks(share: Path, cached) -> None:
+    for i in range(3 * attrcache.MAX_WALKS):
+        (share / "sub" / f"f{i}").write_bytes(b"")
+    vm = _vm(share)
+    for i in range(3 * attrcache.MAX_WALKS):
+        assert vm.stat(f"/mnt/host/sub/f{i}").size == 0
+    assert len(cached._walks) <= attrcache.MAX_WALKS  # what CACHE_BYTES charges for

@@ -42,6 +42,11 @@
 # built from, so it is never staler than those entries would be.  Walks that
 # found nothing are never remembered.  What a walk returns is only ever used to
 # choose the node; host operations still re-open their chain from the mount root.
+# A path not remembered goes on from its directory's remembered walk (grep -r
+# and tar name each file `a/b/c/f`, after walking `a/b/c`; vfs_core.py), and
+# such a walk is remembered with that directory's deadline if it is older.  The
+# least recently used walk makes room for a new one, so the directory a tool
+# is working through stays while its files come and go.
 #
 # Memory: at most MAX_ENTRIES per process (cleared when full), ENTRY_BYTES each
 # (measured: the lstat result, the node, its components and the key, ~1 KiB).  A
@@ -70,7 +75,7 @@ __all__ = [
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 512
 ENTRY_BYTES = 1024
-MAX_WALKS = 16
+MAX_WALKS = 32
 WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
 CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES
 
@@ -175,6 +180,10 @@ class AttrCache:
             return None
         if followed is not None and followed is not follow:
             return None
+        if deadline < self._oldest:  # a walk that goes on from this one (vfs_core) is no fresher
+            self._oldest = deadline
+        del self._walks[key]  # the most recently used are kept (remember_walk)
+        self._walks[key] = entry
         return found
 
     def begin_walk(self) -> tuple[int, int]:
@@ -188,8 +197,8 @@ class AttrCache:
         ``follow``: the walks it answers, None for both)."""
         if self._state is not _CHARGED and not self._charge():
             return
-        if len(self._walks) >= MAX_WALKS:
-            self._walks.clear()
+        if len(self._walks) >= MAX_WALKS and key not in self._walks:
+            del self._walks[next(iter(self._walks))]  # the least recently used
         self._walks[key] = (self._oldest, began[0], began[1], follow, found)
 
     def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:

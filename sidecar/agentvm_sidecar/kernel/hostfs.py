@@ -625,4 +625,4 @@ class HostFs:
         running without the VM lock keeps the fd until it is done (unlocked.py)."""
         fd, self._root_fd = self._root_fd, None
         if fd is not None:
-            os.close(fd)
+            self._sections.close_fd(fd)

@@ -8,13 +8,13 @@ Each test runs the VFS inside ``process_cache()``, as a guest process's thread d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from _kernel_helpers import raises_errno
 
-from agentvm_sidecar.kernel import USER, FileKind, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache
+from agentvm_sidecar.kernel import USER, FileKind, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache, openat2
 from agentvm_sidecar.kernel import OpenFlags as O
 
 
@@ -278,3 +278,58 @@ def test_remembered_walks_stay_within_max_walks(share: Path, cached) -> None:
     for i in range(3 * attrcache.MAX_WALKS):
         assert vm.stat(f"/mnt/host/sub/f{i}").size == 0
     assert len(cached._walks) <= attrcache.MAX_WALKS  # what CACHE_BYTES charges for
+
+
+# -- opening a file the walk has just seen as regular (HostFs._open_seen_regular) ---------------
+
+
+def _swap_on_host(path: Path, make: Callable[[Path], None]) -> None:
+    """Replace ``path`` by what ``make`` creates, in one rename (not through the sidecar)."""
+    tmp = path.with_name(path.name + ".new")
+    make(tmp)
+    os.rename(tmp, path)
+
+
+def test_a_cached_file_swapped_for_a_fifo_on_the_host_is_still_refused(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").kind is FileKind.REGULAR  # cached as a regular file
+    _swap_on_host(share / "sub" / "file.txt", os.mkfifo)
+    for flags in (O.READ, O.WRITE):
+        with raises_errno("EACCES"):
+            vm.open("/mnt/host/sub/file.txt", flags)
+
+
+def test_a_cached_file_swapped_for_a_directory_on_the_host_opens_as_eisdir(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").kind is FileKind.REGULAR
+    (share / "sub" / "file.txt").unlink()  # on the host, not through the sidecar
+    (share / "sub" / "file.txt").mkdir()
+    with raises_errno("EISDIR"):
+        vm.open("/mnt/host/sub/file.txt", O.READ)
+
+
+def test_a_cached_file_swapped_for_a_symlink_on_the_host_does_not_escape(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").kind is FileKind.REGULAR
+    _swap_on_host(share / "sub" / "file.txt", lambda p: os.symlink(share.parent / "outside" / "secret.txt", p))
+    with raises_errno("ELOOP"):
+        vm.read_file("/mnt/host/sub/file.txt")
+
+
+def test_a_host_fifo_the_walk_sees_is_never_opened(share: Path, cached, monkeypatch: pytest.MonkeyPatch) -> None:
+    os.mkfifo(share / "sub" / "fifo")
+    vm = _vm(share)
+    assert vm.lstat("/mnt/host/sub/fifo").kind is FileKind.FIFO
+    opened: list[tuple[str, int]] = []
+    real = openat2.openat2
+
+    def recording(dir_fd: int, path: str, flags: int, *args: int) -> int:
+        opened.append((path, flags))
+        return real(dir_fd, path, flags, *args)
+
+    monkeypatch.setattr(openat2, "openat2", recording)
+    for flags in (O.READ, O.WRITE):
+        with raises_errno("EACCES"):
+            vm.open("/mnt/host/sub/fifo", flags)
+    # only its directory was opened (O_PATH), for the lstat pre-check
+    assert all(path != "sub/fifo" for path, _ in opened)

@@ -333,3 +333,34 @@ def test_a_host_fifo_the_walk_sees_is_never_opened(share: Path, cached, monkeypa
             vm.open("/mnt/host/sub/fifo", flags)
     # only its directory was opened (O_PATH), for the lstat pre-check
     assert all(path != "sub/fifo" for path, _ in opened)
+
+
+# -- what a listing caches (AttrCache.stat_listed_files) ----------------------------------------
+
+
+def _two_listed_dirs(share: Path) -> Vfs:
+    for d in ("a", "b"):
+        (share / d / "inner").mkdir(parents=True)
+        (share / d / "f").write_bytes(b"listed")
+    return _vm(share)
+
+
+def test_a_process_that_only_lists_and_enters_directories_caches_their_subdirectories_only(
+    share: Path, cached
+) -> None:
+    vm = _two_listed_dirs(share)
+    vm.readdir("/mnt/host/a")  # the first listing caches everything
+    vm.readdir("/mnt/host/b")  # find: no file looked up since
+    (share / "b" / "f").write_bytes(b"changed on the host")
+    os.rename(share / "b" / "inner", share / "b" / "renamed")
+    assert vm.stat("/mnt/host/b/inner").is_dir  # listed and cached: within the TTL
+    assert vm.stat("/mnt/host/b/f").size == 19  # not cached: asked the host
+
+
+def test_a_process_that_looks_files_up_caches_the_files_it_lists(share: Path, cached) -> None:
+    vm = _two_listed_dirs(share)
+    vm.readdir("/mnt/host/a")
+    assert vm.stat("/mnt/host/a/f").size == 6  # ls, tar, grep -r: a file looked up
+    vm.readdir("/mnt/host/b")
+    (share / "b" / "f").write_bytes(b"changed on the host")
+    assert vm.stat("/mnt/host/b/f").size == 6  # listed and cached: within the TTL

@@ -141,7 +141,7 @@ class AttrCache:
     """What a filesystem saw at (filesystem, components): an lstat result and the
     node it made of it (the filesystem decides); see the module header."""
 
-    __slots__ = ("_budget", "_entries", "_oldest", "_state", "_walks")
+    __slots__ = ("_budget", "_entries", "_listed", "_oldest", "_state", "_walks", "files_seen")
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
@@ -149,6 +149,23 @@ class AttrCache:
         self._oldest = 0.0  # the earliest deadline of the entries the walk in progress used
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
+        self._listed = False  # the process listed a host_dir directory
+        self.files_seen = False  # a lookup of the process found a host_dir non-directory
+
+    def stat_listed_files(self) -> bool:
+        """Whether a listing should stat its files (and other non-directories)
+        into the cache, as it always stats its subdirectories.
+
+        Yes for the process's first listing, and for every listing once it has
+        looked up a file: ls, tar and grep -r stat what they list. No for a
+        process that only lists and enters directories: find (`-type f` reads
+        the entry type the listing gives) would pay a stat per file for
+        nothing. Either way only what the cache holds differs; a lookup that
+        finds nothing cached asks the host.
+        """
+        first = not self._listed
+        self._listed = True
+        return first or self.files_seen
 
     def close(self) -> None:
         """Drop every entry and give the reservation back."""

@@ -89,6 +89,7 @@ __all__ = ["HostFs", "HostNode"]
 _O_PATH = getattr(os, "O_PATH", 0)
 _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR = FileKind.DIRECTORY
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
 
 def _kind(mode: int) -> FileKind:
@@ -334,7 +335,10 @@ class HostFs:
         if cache is not None:
             hit = cache.get(self, parts)
             if hit is not None:
-                return hit[1]  # its name was checked when it was cached
+                node = hit[1]  # its name was checked when it was cached
+                if node.kind is not _DIR:
+                    cache.files_seen = True
+                return node
         _check_name(name)
         seen = attrcache.generation()
         with self._sections.section(), self._dir_fd(dir.parts) as fd:
@@ -342,7 +346,10 @@ class HostFs:
                 s = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 return None  # never cached: a name created later is seen at once
-        return self._seen(cache, parts, s, seen)
+        node = self._seen(cache, parts, s, seen)
+        if cache is not None and node.kind is not _DIR:
+            cache.files_seen = True
+        return node
 
     def _seen(self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], s: os.stat_result, generation: int) -> HostNode:
         """The node of lstat result ``s``, kept in ``cache`` with it (as a list:
@@ -391,7 +398,9 @@ class HostFs:
         # A guest that lists a directory nearly always stats what it lists next
         # (ls, tar, grep -r, find with tests): an fstatat per entry here, relative
         # to the listing fd already open, is far cheaper than a confined walk per
-        # entry later, so a process's listing fills its cache (attrcache.py).
+        # entry later, so a process's listing fills its cache (attrcache.py):
+        # its subdirectories always (find enters them), its files while the
+        # process looks files up (AttrCache.stat_listed_files).
         cache = attrcache.current()
         seen = attrcache.generation()
         with self._sections.section():
@@ -401,10 +410,11 @@ class HostFs:
         lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
             out: list[DirEntry] = []
+            stat_files = cache is not None and cache.stat_listed_files()
             with os.scandir(lfd) as it:
                 for i, e in enumerate(it):
                     # beyond what the cache holds, stats would only evict each other
-                    if cache is not None and i < attrcache.MAX_ENTRIES:
+                    if cache is not None and i < attrcache.MAX_ENTRIES and (stat_files or e.is_dir(follow_symlinks=False)):
                         try:
                             s = e.stat(follow_symlinks=False)
                         except OSError:

@@ -252,6 +252,7 @@ def test_walks_from_a_remembered_directory_answer_as_whole_walks_do(share: Path,
         "sub/file.txt", "sub/deeper/x", "sub/up/sub/file.txt", "sub/down/x", "abs/file.txt", "abs/deeper/x",
         "sub/dangling", "sub/dangling/x", "sub/file.txt/x", "sub/missing/x", "sub/missing", "sub/deeper/",
         "sub/up/abs/down/x", "../host/sub/file.txt", "/home/user/locked/f", "sub/deeper/..", "sub//file.txt",
+        "sub/deeper/../file.txt", "./sub/./file.txt", "sub/deeper/x/",
     ]
 
     def answers() -> list[object]:

@@ -8,13 +8,13 @@ Each test runs the VFS inside ``process_cache()``, as a guest process's thread d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from _kernel_helpers import raises_errno
 
-from agentvm_sidecar.kernel import USER, FileKind, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache
+from agentvm_sidecar.kernel import USER, FileKind, FsAccounting, HostFs, KernelError, MemoryBudget, Vfs, attrcache, openat2
 from agentvm_sidecar.kernel import OpenFlags as O
 
 
@@ -217,3 +217,151 @@ def test_a_remembered_walk_keeps_stat_and_lstat_of_a_symlink_apart(share: Path, 
     for _ in range(2):
         assert vm.stat("/mnt/host/link").size == 6
         assert vm.lstat("/mnt/host/link").kind is FileKind.SYMLINK
+
+
+# -- walks that go on from their directory's remembered walk (VfsCore._walk_from_dir) ------
+
+
+def test_a_file_walked_on_from_its_directory_counts_the_directory_s_symlinks(share: Path, cached) -> None:
+    # /mnt/host/l0 -> l1 -> ... -> l39 -> sub: the directory takes 40 expansions,
+    # SYMLOOP_MAX; one more below it (sub/again -> file.txt) is one too many.
+    os.symlink("file.txt", share / "sub" / "again")
+    os.symlink("sub", share / "l39")
+    for i in range(39):
+        os.symlink(f"l{i + 1}", share / f"l{i}")
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/l0").is_dir  # the directory's walk, now remembered
+    assert vm.stat("/mnt/host/l0/file.txt").size == 6
+    with raises_errno("ELOOP"):
+        vm.stat("/mnt/host/l0/again")
+    assert vm.lstat("/mnt/host/l0/again").kind is FileKind.SYMLINK
+
+
+def test_walks_from_a_remembered_directory_answer_as_whole_walks_do(share: Path, tmp_path: Path) -> None:
+    (share / "sub" / "deeper").mkdir()
+    (share / "sub" / "deeper" / "x").write_bytes(b"xx")
+    os.symlink("..", share / "sub" / "up")
+    os.symlink("deeper", share / "sub" / "down")
+    os.symlink("/mnt/host/sub", share / "abs")
+    os.symlink("nowhere", share / "sub" / "dangling")
+    vm = _vm(share)
+    vm.mkdir("/home/user/locked", recursive=True)
+    vm.write_file("/home/user/locked/f", b"f")
+    vm.chmod("/home/user/locked", 0o600)
+    paths = [
+        "sub/file.txt", "sub/deeper/x", "sub/up/sub/file.txt", "sub/down/x", "abs/file.txt", "abs/deeper/x",
+        "sub/dangling", "sub/dangling/x", "sub/file.txt/x", "sub/missing/x", "sub/missing", "sub/deeper/",
+        "sub/up/abs/down/x", "../host/sub/file.txt", "/home/user/locked/f", "sub/deeper/..", "sub//file.txt",
+        "sub/deeper/../file.txt", "./sub/./file.txt", "sub/deeper/x/",
+    ]
+
+    def answers() -> list[object]:
+        out: list[object] = []
+        for _ in range(2):  # the second round from what the first remembered
+            for path in paths:
+                for follow in (True, False):
+                    try:
+                        st = vm.stat(path, follow, cwd="/mnt/host", cred=USER)
+                        out.append((path, follow, st.ino, st.kind))
+                    except KernelError as exc:
+                        out.append((path, follow, exc.errno))
+        return out
+
+    whole = answers()  # no process cache: every path walked whole
+    with attrcache.process_cache():
+        assert answers() == whole
+
+
+def test_remembered_walks_stay_within_max_walks(share: Path, cached) -> None:
+    for i in range(3 * attrcache.MAX_WALKS):
+        (share / "sub" / f"f{i}").write_bytes(b"")
+    vm = _vm(share)
+    for i in range(3 * attrcache.MAX_WALKS):
+        assert vm.stat(f"/mnt/host/sub/f{i}").size == 0
+    assert len(cached._walks) <= attrcache.MAX_WALKS  # what CACHE_BYTES charges for
+
+
+# -- opening a file the walk has just seen as regular (HostFs._open_seen_regular) ---------------
+
+
+def _swap_on_host(path: Path, make: Callable[[Path], None]) -> None:
+    """Replace ``path`` by what ``make`` creates, in one rename (not through the sidecar)."""
+    tmp = path.with_name(path.name + ".new")
+    make(tmp)
+    os.rename(tmp, path)
+
+
+def test_a_cached_file_swapped_for_a_fifo_on_the_host_is_still_refused(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").kind is FileKind.REGULAR  # cached as a regular file
+    _swap_on_host(share / "sub" / "file.txt", os.mkfifo)
+    for flags in (O.READ, O.WRITE):
+        with raises_errno("EACCES"):
+            vm.open("/mnt/host/sub/file.txt", flags)
+
+
+def test_a_cached_file_swapped_for_a_directory_on_the_host_opens_as_eisdir(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").kind is FileKind.REGULAR
+    (share / "sub" / "file.txt").unlink()  # on the host, not through the sidecar
+    (share / "sub" / "file.txt").mkdir()
+    with raises_errno("EISDIR"):
+        vm.open("/mnt/host/sub/file.txt", O.READ)
+
+
+def test_a_cached_file_swapped_for_a_symlink_on_the_host_does_not_escape(share: Path, cached) -> None:
+    vm = _vm(share)
+    assert vm.stat("/mnt/host/sub/file.txt").kind is FileKind.REGULAR
+    _swap_on_host(share / "sub" / "file.txt", lambda p: os.symlink(share.parent / "outside" / "secret.txt", p))
+    with raises_errno("ELOOP"):
+        vm.read_file("/mnt/host/sub/file.txt")
+
+
+def test_a_host_fifo_the_walk_sees_is_never_opened(share: Path, cached, monkeypatch: pytest.MonkeyPatch) -> None:
+    os.mkfifo(share / "sub" / "fifo")
+    vm = _vm(share)
+    assert vm.lstat("/mnt/host/sub/fifo").kind is FileKind.FIFO
+    opened: list[tuple[str, int]] = []
+    real = openat2.openat2
+
+    def recording(dir_fd: int, path: str, flags: int, *args: int) -> int:
+        opened.append((path, flags))
+        return real(dir_fd, path, flags, *args)
+
+    monkeypatch.setattr(openat2, "openat2", recording)
+    for flags in (O.READ, O.WRITE):
+        with raises_errno("EACCES"):
+            vm.open("/mnt/host/sub/fifo", flags)
+    # only its directory was opened (O_PATH), for the lstat pre-check
+    assert all(path != "sub/fifo" for path, _ in opened)
+
+
+# -- what a listing caches (AttrCache.stat_listed_files) ----------------------------------------
+
+
+def _two_listed_dirs(share: Path) -> Vfs:
+    for d in ("a", "b"):
+        (share / d / "inner").mkdir(parents=True)
+        (share / d / "f").write_bytes(b"listed")
+    return _vm(share)
+
+
+def test_a_process_that_only_lists_and_enters_directories_caches_their_subdirectories_only(
+    share: Path, cached
+) -> None:
+    vm = _two_listed_dirs(share)
+    vm.readdir("/mnt/host/a")  # the first listing caches everything
+    vm.readdir("/mnt/host/b")  # find: no file looked up since
+    (share / "b" / "f").write_bytes(b"changed on the host")
+    os.rename(share / "b" / "inner", share / "b" / "renamed")
+    assert vm.stat("/mnt/host/b/inner").is_dir  # listed and cached: within the TTL
+    assert vm.stat("/mnt/host/b/f").size == 19  # not cached: asked the host
+
+
+def test_a_process_that_looks_files_up_caches_the_files_it_lists(share: Path, cached) -> None:
+    vm = _two_listed_dirs(share)
+    vm.readdir("/mnt/host/a")
+    assert vm.stat("/mnt/host/a/f").size == 6  # ls, tar, grep -r: a file looked up
+    vm.readdir("/mnt/host/b")
+    (share / "b" / "f").write_bytes(b"changed on the host")
+    assert vm.stat("/mnt/host/b/f").size == 6  # listed and cached: within the TTL

@@ -121,3 +121,41 @@ def test_an_unmounted_host_dir_answers_eio_not_a_reused_fd(share: Path) -> None:
     with pytest.raises(KernelError) as excinfo:
         fs.readdir(fs.root())
     assert excinfo.value.errno == "EIO"
+
+
+def test_an_unmount_during_a_host_read_keeps_the_root_fd_until_the_read_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stat is out of the VM lock, in its fstatat relative to the mount's root
+    # fd, when the client unmounts: that fstatat must still find the root fd
+    # open (not closed, not reused for another directory); the stat's next
+    # host operation then answers EIO, as any after an unmount.
+    (tmp_path / "file.txt").write_bytes(b"inside")
+    kernel = Kernel(Limits())
+    kernel.vfs.mkdir("/workspace")
+    kernel.vfs.mount("/workspace", HostFs(tmp_path, vm_lock=kernel.lock))
+    in_stat = threading.Event()
+    leave = threading.Event()
+    real_stat = os.stat
+
+    def stat(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not in_stat.is_set():
+            in_stat.set()
+            leave.wait(5)
+        return real_stat(*args, **kwargs)
+
+    def read() -> None:
+        try:
+            results.append(kernel.vfs.stat("/workspace/file.txt").size)
+        except Exception as exc:  # reported below
+            results.append(exc)
+
+    monkeypatch.setattr(hostfs_module.os, "stat", stat)
+    results: list[object] = []
+    t = threading.Thread(target=read)
+    t.start()
+    assert in_stat.wait(5)
+    kernel.vfs.unmount("/workspace")
+    leave.set()
+    t.join()
+    assert [getattr(r, "errno", r) for r in results] == ["EIO"]  # closed at once: OSError EBADF

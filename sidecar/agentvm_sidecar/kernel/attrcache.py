@@ -42,6 +42,11 @@
 # built from, so it is never staler than those entries would be.  Walks that
 # found nothing are never remembered.  What a walk returns is only ever used to
 # choose the node; host operations still re-open their chain from the mount root.
+# A path not remembered goes on from its directory's remembered walk (grep -r
+# and tar name each file `a/b/c/f`, after walking `a/b/c`; vfs_core.py), and
+# such a walk is remembered with that directory's deadline if it is older.  The
+# least recently used walk makes room for a new one, so the directory a tool
+# is working through stays while its files come and go.
 #
 # Memory: at most MAX_ENTRIES per process (cleared when full), ENTRY_BYTES each
 # (measured: the lstat result, the node, its components and the key, ~1 KiB).  A
@@ -70,7 +75,7 @@ __all__ = [
 TTL_SECONDS = 1.0
 MAX_ENTRIES = 512
 ENTRY_BYTES = 1024
-MAX_WALKS = 16
+MAX_WALKS = 32
 WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
 CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES
 
@@ -136,7 +141,7 @@ class AttrCache:
     """What a filesystem saw at (filesystem, components): an lstat result and the
     node it made of it (the filesystem decides); see the module header."""
 
-    __slots__ = ("_budget", "_entries", "_oldest", "_state", "_walks")
+    __slots__ = ("_budget", "_entries", "_listed", "_oldest", "_state", "_walks", "files_seen")
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
@@ -144,6 +149,23 @@ class AttrCache:
         self._oldest = 0.0  # the earliest deadline of the entries the walk in progress used
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
+        self._listed = False  # the process listed a host_dir directory
+        self.files_seen = False  # a lookup of the process found a host_dir non-directory
+
+    def stat_listed_files(self) -> bool:
+        """Whether a listing should stat its files (and other non-directories)
+        into the cache, as it always stats its subdirectories.
+
+        Yes for the process's first listing, and for every listing once it has
+        looked up a file: ls, tar and grep -r stat what they list. No for a
+        process that only lists and enters directories: find (`-type f` reads
+        the entry type the listing gives) would pay a stat per file for
+        nothing. Either way only what the cache holds differs; a lookup that
+        finds nothing cached asks the host.
+        """
+        first = not self._listed
+        self._listed = True
+        return first or self.files_seen
 
     def close(self) -> None:
         """Drop every entry and give the reservation back."""
@@ -175,6 +197,10 @@ class AttrCache:
             return None
         if followed is not None and followed is not follow:
             return None
+        if deadline < self._oldest:  # a walk that goes on from this one (vfs_core) is no fresher
+            self._oldest = deadline
+        del self._walks[key]  # the most recently used are kept (remember_walk)
+        self._walks[key] = entry
         return found
 
     def begin_walk(self) -> tuple[int, int]:
@@ -188,8 +214,8 @@ class AttrCache:
         ``follow``: the walks it answers, None for both)."""
         if self._state is not _CHARGED and not self._charge():
             return
-        if len(self._walks) >= MAX_WALKS:
-            self._walks.clear()
+        if len(self._walks) >= MAX_WALKS and key not in self._walks:
+            del self._walks[next(iter(self._walks))]  # the least recently used
         self._walks[key] = (self._oldest, began[0], began[1], follow, found)
 
     def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:

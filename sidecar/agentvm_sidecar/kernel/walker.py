@@ -65,16 +65,17 @@ class Resolved:
     exist (then `name` is what would be created in `parent`).
     """
 
-    __slots__ = ("chain", "loc", "name", "parent", "trailing")
+    __slots__ = ("chain", "links", "loc", "name", "parent", "trailing")
 
     def __init__(
-        self, chain: list[Loc], name: str | None, loc: Loc | None, trailing: bool
+        self, chain: list[Loc], name: str | None, loc: Loc | None, trailing: bool, links: int = 0
     ) -> None:
         self.chain = chain
         self.parent = chain[-1] if chain else None
         self.name = name
         self.loc = loc
         self.trailing = trailing
+        self.links = links  # symlinks expanded on the way (walk_on goes on counting)
 
     def child_path(self) -> str:
         assert self.parent is not None and self.name is not None
@@ -143,8 +144,27 @@ class PathWalker:
                 raise KernelError.einval(cwd, "cwd must be absolute")
             check_path(cwd)
             pending.extend(c for c in reversed(cwd.split("/")) if c)
-        trailing = path.endswith("/")
-        links = 0
+        return self._resolve(stack, pending, path.endswith("/"), cred, follow, 0)
+
+    def walk_on(self, dir: Resolved, name: str, path: str, cred: Cred, follow: bool) -> Resolved:
+        """Resolve ``path``, which is the directory path ``dir`` resolved plus one
+        more component ``name`` (neither '.' nor '..'), from ``dir``.
+
+        The same as ``walk(path, ...)``: a walk takes its components one after the
+        other, and the directory's last component was followed as an intermediate
+        one is (``dir`` must come from a walk with ``follow`` true, or one whose
+        result is no symlink); the symlink count goes on from ``dir``'s.
+        Raises: as ``walk``.
+        """
+        check_path(path)
+        assert dir.loc is not None
+        return self._resolve([*dir.chain, dir.loc], [name], False, cred, follow, dir.links)
+
+    def _resolve(
+        self, stack: list[Loc], pending: list[str], trailing: bool, cred: Cred, follow: bool, links: int
+    ) -> Resolved:
+        """Walk the components ``pending`` (last first) from the directory
+        ``stack`` ends with."""
         named = False
         mounts = self.mounts
         multi_mount = len(mounts) > 1
@@ -177,7 +197,7 @@ class PathWalker:
             if child is None:
                 if pending:
                     raise KernelError.enoent()
-                return Resolved(stack, comp, None, trailing)
+                return Resolved(stack, comp, None, trailing, links)
             if child.kind is _LNK and (pending or follow or trailing):
                 links += 1
                 if links > SYMLOOP_MAX:
@@ -208,7 +228,7 @@ class PathWalker:
             named = True
         if trailing and cur.node.kind is not _DIR:
             raise KernelError.enotdir()
-        return Resolved(stack[:-1], cur.name if named else None, cur, trailing)
+        return Resolved(stack[:-1], cur.name if named else None, cur, trailing, links)
 
     def existing(self, path: str, cwd: str, cred: Cred, follow: bool) -> Loc:
         r = self.walk(path, cwd, cred, follow)

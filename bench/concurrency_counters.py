@@ -135,25 +135,16 @@ def serve_counted() -> int:
 
     scheduler.Seat.safe_point = counted_safe_point
 
-    def counted_wait_turn(self: Any) -> None:  # Seat._wait_turn, counting its wake-ups
-        sched = self._scheduler
-        while True:
-            try:
-                first = sched._queue[0] is self
-            except IndexError:
-                first = False
-            if self._granted.acquire(timeout=scheduler.STALL_CHECK_SECONDS if first else scheduler.WAIT_SLICE_SECONDS):
-                return
-            counts["turn_timeouts_first" if first else "turn_timeouts"] += 1
-            with sched._lock:
-                if self.holding:
-                    self._granted.acquire()
-                    return
-                if self._interrupted():
-                    sched._queue.remove(self)
-                    return
-                if sched._queue[0] is self:
-                    sched._lend_stalled_slot(time.monotonic())
+    wait_turn = scheduler.Seat._wait_turn
+
+    def counted_wait_turn(self: Any) -> None:  # the context switches a queued thread made
+        before = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+        try:
+            wait_turn(self)
+        finally:
+            switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - before
+            with lock:
+                counts["turn_switches"] += switches
 
     scheduler.Seat._wait_turn = counted_wait_turn
 
@@ -170,8 +161,14 @@ def serve_counted() -> int:
     pipe_wait = pipes.Pipe._wait
 
     def counted_pipe_wait(self: Any, *args: Any) -> None:
-        counts["pipe_waits"] += 1
-        pipe_wait(self, *args)
+        before = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+        try:
+            pipe_wait(self, *args)
+        finally:
+            switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - before
+            with lock:
+                counts["pipe_waits"] += 1
+                counts["pipe_wait_switches"] += switches
 
     pipes.Pipe._wait = counted_pipe_wait
 
@@ -296,9 +293,9 @@ ROWS = [
     ("hc_fd_write_cpu_s", "  fd_write"), ("hc_proc_waitpid_v2_cpu_s", "  proc_waitpid_v2"), ("thread_nivcsw", "  invol. switches"), ("zero_freed_memories_cpu_s", "zeroing CPU s"), ("memory_spare", "memories reused"), ("memory_mmap", "memories mmapped"),
     ("grants", "slot grants"), ("queued", "queued"), ("queue_len_sum", "queue ahead (sum)"),
     ("queued_s", "queued s"), ("idle_s", "slot idle s"), ("give_ups", "give-ups"),
-    ("safe_points", "epoch safe points"), ("turn_timeouts", "queued wake-ups"),
-    ("turn_timeouts_first", "first-waiter wake-ups"), ("cond_waits", "cond waits notified"),
-    ("cond_timeouts", "cond waits timed out"), ("pipe_waits", "pipe waits"), ("waitpid", "waitpid"), ("waitpid_nohang", "WNOHANG polls"),
+    ("safe_points", "epoch safe points"), ("turn_switches", "switches while queued"), ("cond_waits", "cond waits notified"),
+    ("cond_timeouts", "cond waits timed out"), ("pipe_waits", "pipe waits"),
+    ("pipe_wait_switches", "  their switches"), ("waitpid", "waitpid"), ("waitpid_nohang", "WNOHANG polls"),
     ("waitpid_nohang_miss", "WNOHANG misses"), ("waitpid_s", "waitpid s"),
 ]
 

@@ -185,7 +185,7 @@ class GuestRuntime:
     def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
         status = ExitStatus(TRAP_EXIT_CODE)
         self._count_guest(1)
-        seat = enter_guest_thread(proc.interrupted)  # waits for a run slot (scheduler.py)
+        seat = enter_guest_thread(proc)  # waits for a run slot (scheduler.py)
         # One CPU budget for the process's whole life: exec does not refill it
         # (as RLIMIT_CPU), and every image runs on this same thread.
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000

@@ -24,10 +24,18 @@ The rules:
   takes the slot of one that has not for ``STALL_SECONDS`` (blocked somewhere nobody
   announced, or busy in one long host call). That holder queues again at its next safe
   point. A missed announcement costs ``STALL_SECONDS`` per wait, never a hang.
-- Kills: a waiting thread looks at its process's pending kill every
-  ``WAIT_SLICE_SECONDS`` (as kernel waits do) and, killed, stops waiting and runs on
-  without a slot to the trap that ends it. Waiting is sleeping on a lock, so it is
+- Kills: a kill wakes a waiting thread at once (``Seat.interrupt``, which the kernel
+  calls through ``Process.kill_waker``); killed, it stops waiting and runs on without
+  a slot to the trap that ends it. The first waiter also looks at its
+  ``interrupted()`` at every stall check, and the others every
+  ``QUEUED_CHECK_SECONDS``, a backstop only. Waiting is sleeping on a lock, so it is
   not charged to the guest's CPU budget (``time.thread_time``).
+- Only the first waiter wakes on a timer (the stall check); the others sleep until
+  they are granted, killed, or become first (the thread that changes the queue's head
+  wakes the new head so it takes over the stall check). Polling every waiter, as
+  this did before, woke 20 queued greps 70 times per command between them, each
+  wake-up taking the GIL from the slot holder: 12% more CPU per grep at 20 at once
+  than one after another (bench/README.md, "Concurrency: wake-ups").
 - Only guest threads have seats. The trio thread and worker threads never wait here.
 
 Hot path: a host call's return reads ``seat.holding``; the epoch callback bumps a
@@ -45,8 +53,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..kernel.blocking import set_blocking_hook
+
+if TYPE_CHECKING:
+    from ..kernel.process import Process
 
 __all__ = [
     "DEFAULT_RUN_SLOTS",
@@ -73,7 +85,7 @@ DEFAULT_RUN_SLOTS = 1
 DEFAULT_SLICE_SECONDS = 0.01  # 5, 10 and 20 ms measured alike (bench/README.md)
 STALL_SECONDS = 0.05
 STALL_CHECK_SECONDS = 0.02
-WAIT_SLICE_SECONDS = 0.05
+QUEUED_CHECK_SECONDS = 1.0  # a waiter behind the first: a backstop, kills wake it at once
 RUN_SLOTS_ENV = "AGENTVM_RUN_SLOTS"
 
 
@@ -81,7 +93,10 @@ class Seat:
     """One guest thread's place in the scheduler: holding a slot or not, and the
     progress counter other threads read to tell a stalled holder."""
 
-    __slots__ = ("_granted", "_interrupted", "_scheduler", "_seen", "_seen_at", "_since", "holding", "progress")
+    __slots__ = (
+        "_interrupted", "_queued", "_scheduler", "_seen", "_seen_at", "_signalled", "_since", "_wake",
+        "holding", "progress",
+    )
 
     def __init__(self, scheduler: Scheduler, interrupted: Callable[[], bool]) -> None:
         self._scheduler = scheduler
@@ -91,9 +106,13 @@ class Seat:
         self._since = 0.0  # when it got its slot
         self._seen = 0  # progress when a waiter last looked, and when it changed
         self._seen_at = 0.0
-        # Locked except between a grant and the seat's waiting thread consuming it.
-        self._granted = threading.Lock()
-        self._granted.acquire()
+        self._queued = False  # in the scheduler's queue (under its lock)
+        # Locked except between a signal (a grant, a kill, becoming first) and the
+        # seat's waiting thread consuming it; ``_signalled`` says which (under the
+        # scheduler's lock), so a seat is never signalled twice.
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._signalled = False
 
     def take(self) -> None:
         """Hold a slot (waiting for one when all are held or others wait first);
@@ -108,7 +127,9 @@ class Seat:
                 scheduler._free -= 1
                 scheduler._grant(self, time.monotonic())
                 return
-            scheduler._queue.append(self)
+            if self._interrupted():  # checked under the lock a kill's interrupt() takes
+                return
+            scheduler._enqueue(self)
         self._wait_turn()
 
     def release(self) -> None:
@@ -134,26 +155,44 @@ class Seat:
                 if not (self.holding and scheduler._queue):
                     return
                 scheduler._give_up(self, time.monotonic())
-                scheduler._queue.append(self)
+                if self._interrupted():
+                    return
+                scheduler._enqueue(self)
             self._wait_turn()
+
+    def interrupt(self) -> None:
+        """The process was killed: a thread waiting here stops waiting (without a
+        slot) at once. Called by the kernel after it records the kill."""
+        scheduler = self._scheduler
+        with scheduler._lock:
+            if self._queued:
+                scheduler._dequeue(self)
+                self._signal()
+
+    def _signal(self) -> None:  # under the scheduler's lock
+        if not self._signalled:
+            self._signalled = True
+            self._wake.release()
 
     def _wait_turn(self) -> None:
         scheduler = self._scheduler
         while True:
-            try:  # the first waiter watches the holders; the others only their kill
+            try:  # the first waiter watches the holders; the others wait to be woken
                 first = scheduler._queue[0] is self
             except IndexError:
                 first = False
-            if self._granted.acquire(timeout=STALL_CHECK_SECONDS if first else WAIT_SLICE_SECONDS):
-                return
+            woken = self._wake.acquire(timeout=STALL_CHECK_SECONDS if first else QUEUED_CHECK_SECONDS)
             with scheduler._lock:
-                if self.holding:  # granted after the timeout: the lock is released already
-                    self._granted.acquire()
+                if not woken and self._signalled:  # signalled after the timeout
+                    self._wake.acquire()
+                    woken = True
+                self._signalled = False
+                if self.holding or not self._queued:  # granted, or interrupted
                     return
                 if self._interrupted():
-                    scheduler._queue.remove(self)
+                    scheduler._dequeue(self)
                     return
-                if scheduler._queue[0] is self:
+                if not woken and scheduler._queue[0] is self:
                     scheduler._lend_stalled_slot(time.monotonic())
 
 
@@ -212,6 +251,19 @@ class Scheduler:
             )
 
     # -- under self._lock ---------------------------------------------------------
+    def _enqueue(self, seat: Seat) -> None:
+        seat._queued = True
+        self._queue.append(seat)
+
+    def _dequeue(self, seat: Seat) -> None:
+        """Take a waiter out of the queue (killed); a new first waiter is woken to
+        watch the holders."""
+        was_first = self._queue[0] is seat
+        self._queue.remove(seat)
+        seat._queued = False
+        if was_first and self._queue:
+            self._queue[0]._signal()
+
     def _grant(self, seat: Seat, now: float) -> None:
         seat.holding = True
         seat._since = seat._seen_at = now
@@ -229,8 +281,11 @@ class Scheduler:
 
     def _wake_first(self, now: float) -> None:
         seat = self._queue.popleft()
+        seat._queued = False
         self._grant(seat, now)
-        seat._granted.release()
+        seat._signal()
+        if self._queue:  # the new first waiter takes over the stall check
+            self._queue[0]._signal()
 
     def _lend_stalled_slot(self, now: float) -> None:
         """Take the slot of a holder that reached no safe point for STALL_SECONDS
@@ -279,13 +334,15 @@ def _configure(slots: int | None, slice_seconds: float) -> Scheduler | None:
     return _scheduler
 
 
-def enter_guest_thread(interrupted: Callable[[], bool]) -> Seat | Unscheduled:
-    """The current guest thread's seat, holding a slot, with the kernel's blocking
-    waits giving it up (kernel/blocking.py). Pair with ``leave_guest_thread``."""
+def enter_guest_thread(proc: Process) -> Seat | Unscheduled:
+    """The current guest thread's seat (``proc``'s), holding a slot, with the kernel's
+    blocking waits giving it up (kernel/blocking.py) and a kill waking it while it
+    waits for a slot. Pair with ``leave_guest_thread``."""
     scheduler = shared_scheduler()
     if scheduler is None:
         return UNSCHEDULED
-    seat = scheduler.seat(interrupted)
+    seat = scheduler.seat(proc.interrupted)
+    proc.kill_waker = seat.interrupt
     set_blocking_hook(seat.release)
     seat.take()
     return seat

@@ -121,3 +121,24 @@ def test_guests_blocked_in_waits_nobody_announced_never_stop_the_others(
 
     g.proc.fds.close(w)  # end of file for the reader, which was blocked all along
     assert parent.wait(reader, blocking=True) == ExitStatus(0)
+
+
+def test_a_kill_reaches_a_guest_queued_behind_another_without_polling(
+    one_slot_no_slices: Scheduler, kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiters behind the first sleep until something wakes them: the kill must.
+    monkeypatch.setattr(scheduler_module, "QUEUED_CHECK_SECONDS", 3600.0)
+    scheduler = one_slot_no_slices
+    parent = with_bin(kernel)
+    err, spinner = parent.spawn("/bin/sh", SPIN)
+    assert err == 0
+    until(lambda: scheduler.statistics().holding == 1, "the spinner to hold the slot")
+    pids = [parent.spawn("echo", ["echo", str(i)])[1] for i in range(2)]
+    until(lambda: scheduler.statistics().waiting == 2, "both to queue")
+    assert parent.g.p("proc_kill", pids[1], 9) == 0
+    until(lambda: scheduler.statistics().waiting == 1, "the killed guest to leave the queue")
+    assert parent.wait(pids[1], blocking=True) == ExitStatus(0, 9)
+    assert parent.g.p("proc_kill", spinner, 9) == 0
+    assert parent.wait(spinner, blocking=True) == ExitStatus(0, 9)
+    assert parent.wait(pids[0], blocking=True) == ExitStatus(0)
+    assert parent.drain(parent.out_r) == b"0\n"

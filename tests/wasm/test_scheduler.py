@@ -204,15 +204,20 @@ def test_a_kill_wakes_a_waiter_behind_the_first_at_once() -> None:
 
 
 @pytest.mark.usefixtures("no_backstop")
-def test_a_waiter_that_becomes_first_takes_over_the_stall_check() -> None:
+def test_the_watch_lends_a_stalled_slot_to_a_waiter_that_sleeps_untimed() -> None:
     scheduler = Scheduler(1, slice_seconds=3600)
     holder = scheduler.seat(Flag())
     holder.take()
     first, second = scheduler.seat(Flag()), scheduler.seat(Flag())
     order: list[str] = []
     queue_taker(scheduler, first, order, "first", 1)
-    queue_taker(scheduler, second, order, "second", 2)  # sleeps until woken
+    queue_taker(scheduler, second, order, "second", 2)  # not first: sleeps until woken
     holder.release()  # the first waiter holds now, and then blocks without saying so
-    until(lambda: "second" in order, "the second waiter to get the stalled slot")
-    assert second.holding and not first.holding and scheduler.statistics().lent == 1
+    until(lambda: order == ["first"], "the first waiter to hold")
+    deadline = time.monotonic() + WAIT
+    while "second" not in order and time.monotonic() < deadline:
+        scheduler.watch()  # as the epoch ticker does while guests run
+        time.sleep(0.005)
+    assert order == ["first", "second"] and second.holding and not first.holding
+    assert scheduler.statistics().lent == 1
     second.release()

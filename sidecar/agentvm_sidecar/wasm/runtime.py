@@ -66,7 +66,7 @@ from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
 from .memory_budget import zero_freed_memories
 from .plain_preopens import install_plain_preopens
-from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread
+from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread, watch_stalls
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -144,6 +144,7 @@ class GuestRuntime:
                     self._guests_changed.wait()
             time.sleep(TICK_SECONDS)
             self.engine.increment_epoch()
+            watch_stalls()  # lends a stalled holder's slot (scheduler.py)
 
     def _count_guest(self, delta: int) -> None:
         with self._guests_changed:

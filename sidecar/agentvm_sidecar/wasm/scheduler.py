@@ -19,23 +19,24 @@ The rules:
   Nobody waiting: no hand-off and no lock.
 - Fairness: slots go to waiters in arrival order, and a free slot is never taken past
   a waiter.
-- Liveness never depends on every wait being announced: the first waiter checks every
-  ``STALL_CHECK_SECONDS`` that each holder made progress (reached a safe point) and
-  takes the slot of one that has not for ``STALL_SECONDS`` (blocked somewhere nobody
-  announced, or busy in one long host call). That holder queues again at its next safe
-  point. A missed announcement costs ``STALL_SECONDS`` per wait, never a hang.
+- Liveness never depends on every wait being announced: a holder that reached no
+  safe point for ``STALL_SECONDS`` (blocked somewhere nobody announced, or busy in
+  one long host call) has its slot lent to the first waiter; it queues again at its
+  next safe point. A missed announcement costs ``STALL_SECONDS`` per wait, never a
+  hang. Who looks, every ``STALL_CHECK_SECONDS``: the epoch ticker (``watch``, as
+  Go's sysmon), which runs while any guest does, and the first waiter, if it was
+  first when it went to sleep (the only watcher where there is no ticker).
 - Kills: a kill wakes a waiting thread at once (``Seat.interrupt``, which the kernel
   calls through ``Process.kill_waker``); killed, it stops waiting and runs on without
-  a slot to the trap that ends it. The first waiter also looks at its
-  ``interrupted()`` at every stall check, and the others every
-  ``QUEUED_CHECK_SECONDS``, a backstop only. Waiting is sleeping on a lock, so it is
-  not charged to the guest's CPU budget (``time.thread_time``).
-- Only the first waiter wakes on a timer (the stall check); the others sleep until
-  they are granted, killed, or become first (the thread that changes the queue's head
-  wakes the new head so it takes over the stall check). Polling every waiter, as
-  this did before, woke 20 queued greps 70 times per command between them, each
-  wake-up taking the GIL from the slot holder: 12% more CPU per grep at 20 at once
-  than one after another (bench/README.md, "Concurrency: wake-ups").
+  a slot to the trap that ends it. Waiters also look at ``interrupted()`` when they
+  wake on their own (the first at each stall check, the others every
+  ``QUEUED_CHECK_SECONDS``, a backstop). Waiting is sleeping on a lock, so it is not
+  charged to the guest's CPU budget (``time.thread_time``).
+- Wake-ups: only the first waiter has a short timer; the others sleep until granted or
+  killed. Polling every waiter for its kill, as this did before, woke 20 queued greps
+  about 70 times per command between them, each wake-up taking the GIL from the slot
+  holder: 10% more CPU per grep at 20 at once than one after another (bench/README.md,
+  "Concurrency: wake-ups").
 - Only guest threads have seats. The trio thread and worker threads never wait here.
 
 Hot path: a host call's return reads ``seat.holding``; the epoch callback bumps a
@@ -74,6 +75,7 @@ __all__ = [
     "leave_guest_thread",
     "set_run_slots",
     "shared_scheduler",
+    "watch_stalls",
 ]
 
 # One slot: the host half of every guest is Python under one GIL anyway, and with two
@@ -239,6 +241,21 @@ class Scheduler:
         self._holders: list[Seat] = []
         self._handoffs = 0
         self._lent = 0
+        self._watched_at = 0.0
+
+    def watch(self) -> None:
+        """Lend the slot of a holder stalled for STALL_SECONDS to the first waiter.
+        Called every few ms by a thread that runs while guests do (the epoch ticker);
+        cheap when nobody waits or the last look was under STALL_CHECK_SECONDS ago."""
+        if not self._queue:
+            return
+        now = time.monotonic()
+        if now - self._watched_at < STALL_CHECK_SECONDS:
+            return
+        self._watched_at = now
+        with self._lock:
+            if self._queue:
+                self._lend_stalled_slot(now)
 
     def seat(self, interrupted: Callable[[], bool]) -> Seat:
         """A seat for the calling guest thread (not holding a slot yet)."""
@@ -256,13 +273,8 @@ class Scheduler:
         self._queue.append(seat)
 
     def _dequeue(self, seat: Seat) -> None:
-        """Take a waiter out of the queue (killed); a new first waiter is woken to
-        watch the holders."""
-        was_first = self._queue[0] is seat
         self._queue.remove(seat)
         seat._queued = False
-        if was_first and self._queue:
-            self._queue[0]._signal()
 
     def _grant(self, seat: Seat, now: float) -> None:
         seat.holding = True
@@ -284,8 +296,6 @@ class Scheduler:
         seat._queued = False
         self._grant(seat, now)
         seat._signal()
-        if self._queue:  # the new first waiter takes over the stall check
-            self._queue[0]._signal()
 
     def _lend_stalled_slot(self, now: float) -> None:
         """Take the slot of a holder that reached no safe point for STALL_SECONDS
@@ -299,6 +309,13 @@ class Scheduler:
                 self._lent += 1
                 self._wake_first(now)
                 return
+
+
+def watch_stalls() -> None:
+    """The shared scheduler's ``watch`` (nothing when run slots are off)."""
+    scheduler = _scheduler
+    if scheduler is not None:
+        scheduler.watch()
 
 
 def default_run_slots() -> int:

@@ -142,3 +142,12 @@ def test_a_kill_reaches_a_guest_queued_behind_another_without_polling(
     assert parent.wait(spinner, blocking=True) == ExitStatus(0, 9)
     assert parent.wait(pids[0], blocking=True) == ExitStatus(0)
     assert parent.drain(parent.out_r) == b"0\n"
+
+
+def test_the_epoch_ticker_lends_stalled_slots_to_waiters_that_sleep_untimed(
+    one_slot: Scheduler, kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same pipeline as above, with only the first-at-sleep waiter and the ticker
+    # watching the holders: a waiter behind the first never wakes on its own here.
+    monkeypatch.setattr(scheduler_module, "QUEUED_CHECK_SECONDS", 3600.0)
+    test_guests_blocked_in_waits_nobody_announced_never_stop_the_others(one_slot, kernel, monkeypatch)

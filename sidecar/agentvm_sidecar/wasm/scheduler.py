@@ -56,7 +56,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..kernel.blocking import set_blocking_hook
+from ..kernel.blocking import set_blocking_hook, set_kick_sink
 
 if TYPE_CHECKING:
     from ..kernel.process import Process
@@ -96,7 +96,7 @@ class Seat:
     progress counter other threads read to tell a stalled holder."""
 
     __slots__ = (
-        "_interrupted", "_queued", "_scheduler", "_seen", "_seen_at", "_signalled", "_since", "_wake",
+        "_interrupted", "_kick", "_queued", "_scheduler", "_seen", "_seen_at", "_signalled", "_since", "_wake",
         "holding", "progress",
     )
 
@@ -109,6 +109,7 @@ class Seat:
         self._seen = 0  # progress when a waiter last looked, and when it changed
         self._seen_at = 0.0
         self._queued = False  # in the scheduler's queue (under its lock)
+        self._kick: Callable[[], None] | None = None  # wakes the kernel wait the thread is in
         # Locked except between a signal (a grant, a kill, becoming first) and the
         # seat's waiting thread consuming it; ``_signalled`` says which (under the
         # scheduler's lock), so a seat is never signalled twice.
@@ -164,12 +165,20 @@ class Seat:
 
     def interrupt(self) -> None:
         """The process was killed: a thread waiting here stops waiting (without a
-        slot) at once. Called by the kernel after it records the kill."""
+        slot) at once, and so does a kernel wait that offered a kick
+        (kernel/blocking.wake_on_kill). Called by the kernel after it records the kill."""
         scheduler = self._scheduler
         with scheduler._lock:
             if self._queued:
                 scheduler._dequeue(self)
                 self._signal()
+        kick = self._kick
+        if kick is not None:
+            kick()
+
+    def kick_with(self, kick: Callable[[], None] | None) -> None:
+        """What ``interrupt`` calls to wake the kernel wait the thread is in (None: none)."""
+        self._kick = kick
 
     def _signal(self) -> None:  # under the scheduler's lock
         if not self._signalled:
@@ -361,6 +370,7 @@ def enter_guest_thread(proc: Process) -> Seat | Unscheduled:
     seat = scheduler.seat(proc.interrupted)
     proc.kill_waker = seat.interrupt
     set_blocking_hook(seat.release)
+    set_kick_sink(seat.kick_with)
     seat.take()
     return seat
 
@@ -368,4 +378,5 @@ def enter_guest_thread(proc: Process) -> Seat | Unscheduled:
 def leave_guest_thread(seat: Seat | Unscheduled) -> None:
     """Give the slot up for good (the thread is ending)."""
     set_blocking_hook(None)
+    set_kick_sink(None)
     seat.release()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agentvm_sidecar.kernel import pipes as pipes_module
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
 from agentvm_sidecar.kernel.process import ExitStatus
@@ -151,3 +152,26 @@ def test_the_epoch_ticker_lends_stalled_slots_to_waiters_that_sleep_untimed(
     # watching the holders: a waiter behind the first never wakes on its own here.
     monkeypatch.setattr(scheduler_module, "QUEUED_CHECK_SECONDS", 3600.0)
     test_guests_blocked_in_waits_nobody_announced_never_stop_the_others(one_slot, kernel, monkeypatch)
+
+
+def test_a_kill_wakes_a_guest_blocked_reading_an_empty_pipe(
+    one_slot: Scheduler, kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its wait would not look at the kill on its own for an hour: the kill's kick must end it.
+    monkeypatch.setattr(pipes_module, "KICKED_WAIT_SECONDS", 3600.0)
+    parent = with_bin(kernel)
+    g = parent.g
+    r_slot, w_slot = g.out(2)
+    assert g.p("fd_pipe", r_slot, w_slot) == 0
+    r, w = g.u32(r_slot), g.u32(w_slot)
+    assert g.p("fd_setfd", r, 1) == 0 and g.p("fd_setfd", w, 1) == 0  # the child gets only r
+    err, reader = parent.spawn("cat", ["cat"], actions=[FileAction(2, 0, r)])
+    assert err == 0
+    g.proc.fds.close(r)
+    g.proc.fds.get(w).write(b"x\n")
+    seen: list[bytes] = []
+    until(lambda: seen.append(parent.drain(parent.out_r)) or b"".join(seen) == b"x\n", "cat to echo")
+    time.sleep(0.2)  # cat is back in its read of the empty pipe (either way the kill must end it)
+    assert g.p("proc_kill", reader, 9) == 0
+    assert parent.wait(reader) == ExitStatus(0, 9)
+    g.proc.fds.close(w)

@@ -110,7 +110,7 @@ class Seat:
         self._seen_at = 0.0
         self._queued = False  # in the scheduler's queue (under its lock)
         self._kick: Callable[[], None] | None = None  # wakes the kernel wait the thread is in
-        # Locked except between a signal (a grant, a kill, becoming first) and the
+        # Locked except between a signal (a grant or a kill) and the
         # seat's waiting thread consuming it; ``_signalled`` says which (under the
         # scheduler's lock), so a seat is never signalled twice.
         self._wake = threading.Lock()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from agentvm_sidecar.wasm import scheduler as scheduler_module
 from agentvm_sidecar.wasm.scheduler import Scheduler, Seat
 
 WAIT = 10.0  # generous bound for a thread to get where the test expects (never a timing assertion)
@@ -164,3 +165,59 @@ def test_a_killed_waiter_stops_waiting_without_a_slot() -> None:
 def test_a_scheduler_needs_a_slot() -> None:
     with pytest.raises(ValueError):
         Scheduler(0)
+
+
+@pytest.fixture
+def no_backstop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiters behind the first never wake on their own timer during a test."""
+    monkeypatch.setattr(scheduler_module, "QUEUED_CHECK_SECONDS", 3600.0)
+
+
+def keep_progressing(holder: Seat, stop: threading.Event) -> threading.Thread:
+    """Reach a safe point every few ms until ``stop`` (a running guest's epoch ticks)."""
+    return start(lambda: [holder.safe_point() for _ in iter(lambda: stop.wait(0.005), True)])
+
+
+@pytest.mark.usefixtures("no_backstop")
+def test_a_kill_wakes_a_waiter_behind_the_first_at_once() -> None:
+    scheduler = Scheduler(1, slice_seconds=3600)
+    holder = scheduler.seat(Flag())
+    holder.take()
+    stop = threading.Event()
+    keep_progressing(holder, stop).join(0)  # never lent to the first waiter
+    first, killed = scheduler.seat(Flag()), Flag()
+    victim = scheduler.seat(killed)
+    order: list[str] = []
+    queue_taker(scheduler, first, order, "first", 1)
+    thread = queue_taker(scheduler, victim, order, "victim", 2)
+    killed.value = True
+    victim.interrupt()  # what the kernel's kill does (Process.kill_waker)
+    thread.join(WAIT)
+    assert order == ["victim"] and not victim.holding  # returned without a slot
+    stats = scheduler.statistics()
+    assert (stats.holding, stats.waiting, stats.lent) == (1, 1, 0)  # the others untouched
+    stop.set()
+    holder.release()
+    until(lambda: order == ["victim", "first"], "the first waiter to hold")
+    first.release()
+    assert scheduler.statistics().holding == 0
+
+
+@pytest.mark.usefixtures("no_backstop")
+def test_the_watch_lends_a_stalled_slot_to_a_waiter_that_sleeps_untimed() -> None:
+    scheduler = Scheduler(1, slice_seconds=3600)
+    holder = scheduler.seat(Flag())
+    holder.take()
+    first, second = scheduler.seat(Flag()), scheduler.seat(Flag())
+    order: list[str] = []
+    queue_taker(scheduler, first, order, "first", 1)
+    queue_taker(scheduler, second, order, "second", 2)  # not first: sleeps until woken
+    holder.release()  # the first waiter holds now, and then blocks without saying so
+    until(lambda: order == ["first"], "the first waiter to hold")
+    deadline = time.monotonic() + WAIT
+    while "second" not in order and time.monotonic() < deadline:
+        scheduler.watch()  # as the epoch ticker does while guests run
+        time.sleep(0.005)
+    assert order == ["first", "second"] and second.holding and not first.holding
+    assert scheduler.statistics().lent == 1
+    second.release()

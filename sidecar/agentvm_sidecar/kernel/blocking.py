@@ -15,6 +15,12 @@ slot instead of waiting for one with that lock held.
 
 A wait that forgets to call ``before_blocking()`` costs speed, never liveness: the
 scheduler lends the slot of a holder that stops making progress (wasm/scheduler.py).
+
+Kills: a kernel wait must notice its process's kill. A wait that can be woken early
+(a pipe) offers a way to with ``wake_on_kill(kick)``; on a guest thread the seat keeps
+it and a kill calls it, so the wait need not wake on a timer to look (20 readers of
+empty pipes polling every 50 ms cost each grep about 3 wake-ups per poll of GIL
+hand-offs, bench/README.md). Where nobody takes the kick (no seat), it polls.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-__all__ = ["before_blocking", "set_blocking_hook", "wait"]
+__all__ = ["before_blocking", "set_blocking_hook", "set_kick_sink", "wait", "wake_on_kill"]
 
 _local = threading.local()
 
@@ -30,6 +36,21 @@ _local = threading.local()
 def set_blocking_hook(hook: Callable[[], None] | None) -> None:
     """Run ``hook`` (None: nothing) whenever the current thread is about to block."""
     _local.hook = hook
+
+
+def set_kick_sink(sink: Callable[[Callable[[], None] | None], None] | None) -> None:
+    """Hand the current thread's ``wake_on_kill`` kicks to ``sink`` (None: nobody)."""
+    _local.sink = sink
+
+
+def wake_on_kill(kick: Callable[[], None] | None) -> bool:
+    """While the current thread waits, a kill of its process calls ``kick`` (None:
+    stop). Returns whether anyone will: if not, the wait must poll for its kill."""
+    sink = getattr(_local, "sink", None)
+    if sink is None:
+        return False
+    sink(kick)
+    return True
 
 
 def before_blocking() -> None:

@@ -63,7 +63,8 @@ from .watchers import Watchable
 __all__ = ["STALL_SECONDS", "Interrupted", "Pipe", "PipeBudget"]
 
 STALL_SECONDS = 0.02
-_WAIT_SLICE = 0.05
+_WAIT_SLICE = 0.05  # a reader looks at its kill this often when nobody kicks it (blocking.py)
+KICKED_WAIT_SECONDS = 1.0  # ... and this often when a kill kicks the pipe: a backstop
 
 Interrupted = Callable[[], bool]
 
@@ -177,7 +178,7 @@ class Pipe(Watchable):
                 return b""  # end of file
             if nonblocking:
                 raise KernelError.eagain()
-            self._wait(False, interrupted, _WAIT_SLICE)
+            self._wait(False, interrupted, None)
 
     def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> int:
         """Write all of ``data`` (blocking as needed); returns len(data), or the bytes
@@ -229,16 +230,29 @@ class Pipe(Watchable):
             self._wait(True, interrupted, STALL_SECONDS)
         return done
 
-    def _wait(self, for_write: bool, interrupted: Interrupted, timeout: float) -> None:
-        """Sleep until the pipe may be ready in that direction, at most ``timeout``.
+    def _wait(self, for_write: bool, interrupted: Interrupted, timeout: float | None) -> None:
+        """Sleep until the pipe may be ready in that direction, at most ``timeout``
+        (None: as long as a kill is sure to wake it, see kernel/blocking.py).
 
         Raises: EINTR (``interrupted()``), before and after the wait."""
+        kicked = blocking.wake_on_kill(self._kick)
+        try:
+            kicks = self._lib.avm_pipe_kicks(self.native)  # before the kill check: no lost kick
+            if interrupted():
+                raise KernelError("EINTR", "interrupted by a signal")
+            if timeout is None:
+                timeout = KICKED_WAIT_SECONDS if kicked else _WAIT_SLICE
+            blocking.before_blocking()  # give up the run slot (wasm/scheduler.py)
+            self._lib.avm_pipe_wait(self.native, int(for_write), int(timeout * 1e9), kicks)
+        finally:
+            if kicked:
+                blocking.wake_on_kill(None)
         if interrupted():
             raise KernelError("EINTR", "interrupted by a signal")
-        blocking.before_blocking()  # give up the run slot (wasm/scheduler.py)
-        self._lib.avm_pipe_wait(self.native, int(for_write), int(timeout * 1e9))
-        if interrupted():
-            raise KernelError("EINTR", "interrupted by a signal")
+
+    def _kick(self) -> None:
+        """Wake this pipe's waiters now (one of them was killed)."""
+        self._lib.avm_pipe_kick(self.native)
 
     # -- readiness --------------------------------------------------------------
     def watch(self, callback: Callable[[], None]) -> None:

@@ -104,6 +104,10 @@ class Process:
     raises KernelError to refuse. Not inherited: an ACP session gates what its agent
     starts (acp/codex.py), not what those commands start in turn."""
     exited: threading.Event = field(default_factory=threading.Event)
+    kill_waker: Callable[[], None] | None = None
+    """Called (under the process table's lock) once a terminating signal is pending:
+    wakes the process's thread where it sleeps outside the kernel's waits (queued
+    for a run slot, wasm/scheduler.py), which do not poll for kills."""
 
     def interrupted(self) -> bool:
         """A terminating signal is pending: blocking kernel calls give up (EINTR)."""
@@ -333,6 +337,8 @@ class ProcessTable:
             return
         if not proc.pending_kill:
             proc.pending_kill = sig
+            if proc.kill_waker is not None:
+                proc.kill_waker()
 
     def set_sigmask(self, proc: Process, mask: int) -> None:
         """Install a new blocked mask; a now-unblocked pending signal is delivered."""

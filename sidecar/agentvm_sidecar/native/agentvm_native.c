@@ -108,6 +108,7 @@ typedef struct {
     size_t capacity, max_capacity, low_water, borrowed;
     int readers, writers, elastic, watched;
     uint64_t reads;
+    uint64_t kicks; /* avm_pipe_kick calls: a waiter that saw another count never sleeps */
     avm_budget *budget;
 } avm_pipe;
 
@@ -288,9 +289,10 @@ static int writable(avm_pipe *p) {
 }
 
 /* Sleeps up to timeout_ns while the pipe is not ready in that direction (a
- * writer is woken early only once the pipe drains to half). Called through
- * ctypes, which releases the GIL. */
-void avm_pipe_wait(avm_pipe *p, int for_write, int64_t timeout_ns) {
+ * writer is woken early only once the pipe drains to half) and nobody kicked it
+ * since the caller read `kicks` (avm_pipe_kicks). Called through ctypes, which
+ * releases the GIL. */
+void avm_pipe_wait(avm_pipe *p, int for_write, int64_t timeout_ns, uint64_t kicks) {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ns / 1000000000;
@@ -300,8 +302,24 @@ void avm_pipe_wait(avm_pipe *p, int for_write, int64_t timeout_ns) {
         deadline.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&p->mu);
-    if (for_write ? !writable(p) : !readable(p))
+    if (p->kicks == kicks && (for_write ? !writable(p) : !readable(p)))
         pthread_cond_timedwait(for_write ? &p->writable : &p->readable, &p->mu, &deadline);
+    pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t avm_pipe_kicks(avm_pipe *p) {
+    pthread_mutex_lock(&p->mu);
+    uint64_t kicks = p->kicks;
+    pthread_mutex_unlock(&p->mu);
+    return kicks;
+}
+
+/* Wakes every waiter of the pipe, ready or not (a waiter's process was killed). */
+void avm_pipe_kick(avm_pipe *p) {
+    pthread_mutex_lock(&p->mu);
+    p->kicks++;
+    pthread_cond_broadcast(&p->readable);
+    pthread_cond_broadcast(&p->writable);
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -66,7 +66,7 @@ from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
 from .memory_budget import zero_freed_memories
 from .plain_preopens import install_plain_preopens
-from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread
+from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread, watch_stalls
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -144,6 +144,7 @@ class GuestRuntime:
                     self._guests_changed.wait()
             time.sleep(TICK_SECONDS)
             self.engine.increment_epoch()
+            watch_stalls()  # lends a stalled holder's slot (scheduler.py)
 
     def _count_guest(self, delta: int) -> None:
         with self._guests_changed:
@@ -185,7 +186,7 @@ class GuestRuntime:
     def _run_process(self, kernel: Kernel, proc: Process, program: Program) -> None:
         status = ExitStatus(TRAP_EXIT_CODE)
         self._count_guest(1)
-        seat = enter_guest_thread(proc.interrupted)  # waits for a run slot (scheduler.py)
+        seat = enter_guest_thread(proc)  # waits for a run slot (scheduler.py)
         # One CPU budget for the process's whole life: exec does not refill it
         # (as RLIMIT_CPU), and every image runs on this same thread.
         cpu_deadline = time.thread_time() + kernel.limits.cpu_time_ms_per_process / 1000

@@ -19,15 +19,24 @@ The rules:
   Nobody waiting: no hand-off and no lock.
 - Fairness: slots go to waiters in arrival order, and a free slot is never taken past
   a waiter.
-- Liveness never depends on every wait being announced: the first waiter checks every
-  ``STALL_CHECK_SECONDS`` that each holder made progress (reached a safe point) and
-  takes the slot of one that has not for ``STALL_SECONDS`` (blocked somewhere nobody
-  announced, or busy in one long host call). That holder queues again at its next safe
-  point. A missed announcement costs ``STALL_SECONDS`` per wait, never a hang.
-- Kills: a waiting thread looks at its process's pending kill every
-  ``WAIT_SLICE_SECONDS`` (as kernel waits do) and, killed, stops waiting and runs on
-  without a slot to the trap that ends it. Waiting is sleeping on a lock, so it is
-  not charged to the guest's CPU budget (``time.thread_time``).
+- Liveness never depends on every wait being announced: a holder that reached no
+  safe point for ``STALL_SECONDS`` (blocked somewhere nobody announced, or busy in
+  one long host call) has its slot lent to the first waiter; it queues again at its
+  next safe point. A missed announcement costs ``STALL_SECONDS`` per wait, never a
+  hang. Who looks, every ``STALL_CHECK_SECONDS``: the epoch ticker (``watch``, as
+  Go's sysmon), which runs while any guest does, and the first waiter, if it was
+  first when it went to sleep (the only watcher where there is no ticker).
+- Kills: a kill wakes a waiting thread at once (``Seat.interrupt``, which the kernel
+  calls through ``Process.kill_waker``); killed, it stops waiting and runs on without
+  a slot to the trap that ends it. Waiters also look at ``interrupted()`` when they
+  wake on their own (the first at each stall check, the others every
+  ``QUEUED_CHECK_SECONDS``, a backstop). Waiting is sleeping on a lock, so it is not
+  charged to the guest's CPU budget (``time.thread_time``).
+- Wake-ups: only the first waiter has a short timer; the others sleep until granted or
+  killed. Polling every waiter for its kill, as this did before, woke 20 queued greps
+  about 70 times per command between them, each wake-up taking the GIL from the slot
+  holder: 10% more CPU per grep at 20 at once than one after another (bench/README.md,
+  "Concurrency: wake-ups").
 - Only guest threads have seats. The trio thread and worker threads never wait here.
 
 Hot path: a host call's return reads ``seat.holding``; the epoch callback bumps a
@@ -45,8 +54,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..kernel.blocking import set_blocking_hook
+from ..kernel.blocking import set_blocking_hook, set_kick_sink
+
+if TYPE_CHECKING:
+    from ..kernel.process import Process
 
 __all__ = [
     "DEFAULT_RUN_SLOTS",
@@ -62,6 +75,7 @@ __all__ = [
     "leave_guest_thread",
     "set_run_slots",
     "shared_scheduler",
+    "watch_stalls",
 ]
 
 # One slot: the host half of every guest is Python under one GIL anyway, and with two
@@ -73,7 +87,7 @@ DEFAULT_RUN_SLOTS = 1
 DEFAULT_SLICE_SECONDS = 0.01  # 5, 10 and 20 ms measured alike (bench/README.md)
 STALL_SECONDS = 0.05
 STALL_CHECK_SECONDS = 0.02
-WAIT_SLICE_SECONDS = 0.05
+QUEUED_CHECK_SECONDS = 1.0  # a waiter behind the first: a backstop, kills wake it at once
 RUN_SLOTS_ENV = "AGENTVM_RUN_SLOTS"
 
 
@@ -81,7 +95,10 @@ class Seat:
     """One guest thread's place in the scheduler: holding a slot or not, and the
     progress counter other threads read to tell a stalled holder."""
 
-    __slots__ = ("_granted", "_interrupted", "_scheduler", "_seen", "_seen_at", "_since", "holding", "progress")
+    __slots__ = (
+        "_interrupted", "_kick", "_queued", "_scheduler", "_seen", "_seen_at", "_signalled", "_since", "_wake",
+        "holding", "progress",
+    )
 
     def __init__(self, scheduler: Scheduler, interrupted: Callable[[], bool]) -> None:
         self._scheduler = scheduler
@@ -91,9 +108,14 @@ class Seat:
         self._since = 0.0  # when it got its slot
         self._seen = 0  # progress when a waiter last looked, and when it changed
         self._seen_at = 0.0
-        # Locked except between a grant and the seat's waiting thread consuming it.
-        self._granted = threading.Lock()
-        self._granted.acquire()
+        self._queued = False  # in the scheduler's queue (under its lock)
+        self._kick: Callable[[], None] | None = None  # wakes the kernel wait the thread is in
+        # Locked except between a signal (a grant or a kill) and the
+        # seat's waiting thread consuming it; ``_signalled`` says which (under the
+        # scheduler's lock), so a seat is never signalled twice.
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._signalled = False
 
     def take(self) -> None:
         """Hold a slot (waiting for one when all are held or others wait first);
@@ -108,7 +130,9 @@ class Seat:
                 scheduler._free -= 1
                 scheduler._grant(self, time.monotonic())
                 return
-            scheduler._queue.append(self)
+            if self._interrupted():  # checked under the lock a kill's interrupt() takes
+                return
+            scheduler._enqueue(self)
         self._wait_turn()
 
     def release(self) -> None:
@@ -134,26 +158,52 @@ class Seat:
                 if not (self.holding and scheduler._queue):
                     return
                 scheduler._give_up(self, time.monotonic())
-                scheduler._queue.append(self)
+                if self._interrupted():
+                    return
+                scheduler._enqueue(self)
             self._wait_turn()
+
+    def interrupt(self) -> None:
+        """The process was killed: a thread waiting here stops waiting (without a
+        slot) at once, and so does a kernel wait that offered a kick
+        (kernel/blocking.wake_on_kill). Called by the kernel after it records the kill."""
+        scheduler = self._scheduler
+        with scheduler._lock:
+            if self._queued:
+                scheduler._dequeue(self)
+                self._signal()
+        kick = self._kick
+        if kick is not None:
+            kick()
+
+    def kick_with(self, kick: Callable[[], None] | None) -> None:
+        """What ``interrupt`` calls to wake the kernel wait the thread is in (None: none)."""
+        self._kick = kick
+
+    def _signal(self) -> None:  # under the scheduler's lock
+        if not self._signalled:
+            self._signalled = True
+            self._wake.release()
 
     def _wait_turn(self) -> None:
         scheduler = self._scheduler
         while True:
-            try:  # the first waiter watches the holders; the others only their kill
+            try:  # the first waiter watches the holders; the others wait to be woken
                 first = scheduler._queue[0] is self
             except IndexError:
                 first = False
-            if self._granted.acquire(timeout=STALL_CHECK_SECONDS if first else WAIT_SLICE_SECONDS):
-                return
+            woken = self._wake.acquire(timeout=STALL_CHECK_SECONDS if first else QUEUED_CHECK_SECONDS)
             with scheduler._lock:
-                if self.holding:  # granted after the timeout: the lock is released already
-                    self._granted.acquire()
+                if not woken and self._signalled:  # signalled after the timeout
+                    self._wake.acquire()
+                    woken = True
+                self._signalled = False
+                if self.holding or not self._queued:  # granted, or interrupted
                     return
                 if self._interrupted():
-                    scheduler._queue.remove(self)
+                    scheduler._dequeue(self)
                     return
-                if scheduler._queue[0] is self:
+                if not woken and scheduler._queue[0] is self:
                     scheduler._lend_stalled_slot(time.monotonic())
 
 
@@ -200,6 +250,21 @@ class Scheduler:
         self._holders: list[Seat] = []
         self._handoffs = 0
         self._lent = 0
+        self._watched_at = 0.0
+
+    def watch(self) -> None:
+        """Lend the slot of a holder stalled for STALL_SECONDS to the first waiter.
+        Called every few ms by a thread that runs while guests do (the epoch ticker);
+        cheap when nobody waits or the last look was under STALL_CHECK_SECONDS ago."""
+        if not self._queue:
+            return
+        now = time.monotonic()
+        if now - self._watched_at < STALL_CHECK_SECONDS:
+            return
+        self._watched_at = now
+        with self._lock:
+            if self._queue:
+                self._lend_stalled_slot(now)
 
     def seat(self, interrupted: Callable[[], bool]) -> Seat:
         """A seat for the calling guest thread (not holding a slot yet)."""
@@ -212,6 +277,14 @@ class Scheduler:
             )
 
     # -- under self._lock ---------------------------------------------------------
+    def _enqueue(self, seat: Seat) -> None:
+        seat._queued = True
+        self._queue.append(seat)
+
+    def _dequeue(self, seat: Seat) -> None:
+        self._queue.remove(seat)
+        seat._queued = False
+
     def _grant(self, seat: Seat, now: float) -> None:
         seat.holding = True
         seat._since = seat._seen_at = now
@@ -229,8 +302,9 @@ class Scheduler:
 
     def _wake_first(self, now: float) -> None:
         seat = self._queue.popleft()
+        seat._queued = False
         self._grant(seat, now)
-        seat._granted.release()
+        seat._signal()
 
     def _lend_stalled_slot(self, now: float) -> None:
         """Take the slot of a holder that reached no safe point for STALL_SECONDS
@@ -244,6 +318,13 @@ class Scheduler:
                 self._lent += 1
                 self._wake_first(now)
                 return
+
+
+def watch_stalls() -> None:
+    """The shared scheduler's ``watch`` (nothing when run slots are off)."""
+    scheduler = _scheduler
+    if scheduler is not None:
+        scheduler.watch()
 
 
 def default_run_slots() -> int:
@@ -279,14 +360,17 @@ def _configure(slots: int | None, slice_seconds: float) -> Scheduler | None:
     return _scheduler
 
 
-def enter_guest_thread(interrupted: Callable[[], bool]) -> Seat | Unscheduled:
-    """The current guest thread's seat, holding a slot, with the kernel's blocking
-    waits giving it up (kernel/blocking.py). Pair with ``leave_guest_thread``."""
+def enter_guest_thread(proc: Process) -> Seat | Unscheduled:
+    """The current guest thread's seat (``proc``'s), holding a slot, with the kernel's
+    blocking waits giving it up (kernel/blocking.py) and a kill waking it while it
+    waits for a slot. Pair with ``leave_guest_thread``."""
     scheduler = shared_scheduler()
     if scheduler is None:
         return UNSCHEDULED
-    seat = scheduler.seat(interrupted)
+    seat = scheduler.seat(proc.interrupted)
+    proc.kill_waker = seat.interrupt
     set_blocking_hook(seat.release)
+    set_kick_sink(seat.kick_with)
     seat.take()
     return seat
 
@@ -294,4 +378,5 @@ def enter_guest_thread(interrupted: Callable[[], bool]) -> Seat | Unscheduled:
 def leave_guest_thread(seat: Seat | Unscheduled) -> None:
     """Give the slot up for good (the thread is ending)."""
     set_blocking_hook(None)
+    set_kick_sink(None)
     seat.release()

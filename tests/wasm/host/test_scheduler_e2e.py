@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agentvm_sidecar.kernel import pipes as pipes_module
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
 from agentvm_sidecar.kernel.process import ExitStatus
@@ -121,3 +122,56 @@ def test_guests_blocked_in_waits_nobody_announced_never_stop_the_others(
 
     g.proc.fds.close(w)  # end of file for the reader, which was blocked all along
     assert parent.wait(reader, blocking=True) == ExitStatus(0)
+
+
+def test_a_kill_reaches_a_guest_queued_behind_another_without_polling(
+    one_slot_no_slices: Scheduler, kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiters behind the first sleep until something wakes them: the kill must.
+    monkeypatch.setattr(scheduler_module, "QUEUED_CHECK_SECONDS", 3600.0)
+    scheduler = one_slot_no_slices
+    parent = with_bin(kernel)
+    err, spinner = parent.spawn("/bin/sh", SPIN)
+    assert err == 0
+    until(lambda: scheduler.statistics().holding == 1, "the spinner to hold the slot")
+    pids = [parent.spawn("echo", ["echo", str(i)])[1] for i in range(2)]
+    until(lambda: scheduler.statistics().waiting == 2, "both to queue")
+    assert parent.g.p("proc_kill", pids[1], 9) == 0
+    until(lambda: scheduler.statistics().waiting == 1, "the killed guest to leave the queue")
+    assert parent.wait(pids[1], blocking=True) == ExitStatus(0, 9)
+    assert parent.g.p("proc_kill", spinner, 9) == 0
+    assert parent.wait(spinner, blocking=True) == ExitStatus(0, 9)
+    assert parent.wait(pids[0], blocking=True) == ExitStatus(0)
+    assert parent.drain(parent.out_r) == b"0\n"
+
+
+def test_the_epoch_ticker_lends_stalled_slots_to_waiters_that_sleep_untimed(
+    one_slot: Scheduler, kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same pipeline as above, with only the first-at-sleep waiter and the ticker
+    # watching the holders: a waiter behind the first never wakes on its own here.
+    monkeypatch.setattr(scheduler_module, "QUEUED_CHECK_SECONDS", 3600.0)
+    test_guests_blocked_in_waits_nobody_announced_never_stop_the_others(one_slot, kernel, monkeypatch)
+
+
+def test_a_kill_wakes_a_guest_blocked_reading_an_empty_pipe(
+    one_slot: Scheduler, kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its wait would not look at the kill on its own for an hour: the kill's kick must end it.
+    monkeypatch.setattr(pipes_module, "KICKED_WAIT_SECONDS", 3600.0)
+    parent = with_bin(kernel)
+    g = parent.g
+    r_slot, w_slot = g.out(2)
+    assert g.p("fd_pipe", r_slot, w_slot) == 0
+    r, w = g.u32(r_slot), g.u32(w_slot)
+    assert g.p("fd_setfd", r, 1) == 0 and g.p("fd_setfd", w, 1) == 0  # the child gets only r
+    err, reader = parent.spawn("cat", ["cat"], actions=[FileAction(2, 0, r)])
+    assert err == 0
+    g.proc.fds.close(r)
+    g.proc.fds.get(w).write(b"x\n")
+    seen: list[bytes] = []
+    until(lambda: seen.append(parent.drain(parent.out_r)) or b"".join(seen) == b"x\n", "cat to echo")
+    time.sleep(0.2)  # cat is back in its read of the empty pipe (either way the kill must end it)
+    assert g.p("proc_kill", reader, 9) == 0
+    assert parent.wait(reader) == ExitStatus(0, 9)
+    g.proc.fds.close(w)

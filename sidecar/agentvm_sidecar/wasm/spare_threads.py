@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MAX_IDLE", "IDLE_SECONDS", "SpareThreads", "SpareThreadsStatistics"]
+__all__ = ["IDLE_SECONDS", "MAX_IDLE", "SpareThreads", "SpareThreadsStatistics"]
 
 MAX_IDLE = 4
 IDLE_SECONDS = 10.0

@@ -9,9 +9,10 @@ ends, marked O_NONBLOCK and driven from trio through :mod:`.kernel_io`:
   the exit status in one request, killing the process when ``timeout_ms`` passes.
 
 The kernel's exit listener runs on the exiting guest's thread; it only hands the
-pid to trio (``run_sync_soon`` of thread_wakeups.py) which sets that process's ``trio.Event``. Exited
-client processes are reaped at once and their status is kept in a bounded table so
-``process.wait`` still answers after the fact.
+pid to trio (``run_sync_soon`` of thread_wakeups.py, which keeps the guest's GIL)
+which sets that process's ``trio.Event``. Exited client processes are reaped at once
+and their status is kept in a bounded table so ``process.wait`` still answers after
+the fact.
 """
 
 from __future__ import annotations

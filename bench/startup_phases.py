@@ -4,7 +4,7 @@ Runs a VmRegistry on a trio loop in this process, as the sidecar does, and runs
 ``COMMAND`` (default ``echo hi``, through ``sh -c``) ``--runs`` times, stamping
 each phase boundary by wrapping the function that marks it:
 
-    0 exec            ClientProcesses.exec is called (pipes, fd table, then a new guest thread)
+    0 exec            ClientProcesses.exec is called (pipes, fd table, then a spare guest thread)
     1 create runs     wasm.spawn.create_process starts on the guest thread (resolve, create)
     2 created         the process exists; the trio side is told (phase 6's hop, the other way)
     3 guest runs      GuestRuntime._run_process starts on the same thread (Store, context, linker)

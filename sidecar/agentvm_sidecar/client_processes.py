@@ -9,9 +9,10 @@ ends, marked O_NONBLOCK and driven from trio through :mod:`.kernel_io`:
   the exit status in one request, killing the process when ``timeout_ms`` passes.
 
 The kernel's exit listener runs on the exiting guest's thread; it only hands the
-pid to trio (``run_sync_soon``) which sets that process's ``trio.Event``. Exited
-client processes are reaped at once and their status is kept in a bounded table so
-``process.wait`` still answers after the fact.
+pid to trio (``run_sync_soon`` of thread_wakeups.py, which keeps the guest's GIL)
+which sets that process's ``trio.Event``. Exited client processes are reaped at once
+and their status is kept in a bounded table so ``process.wait`` still answers after
+the fact.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
 from .kernel_io import read_some, write_all
 from .rpc.errors import RpcError
+from .thread_wakeups import thread_wakeups
 from .wasm.programs import DEFAULT_PATH, Program
 from .wasm.runtime import shared_runtime
 from .wasm.spawn import create_process
@@ -93,7 +95,7 @@ class ClientProcesses:
         self._nursery = nursery
         self._running: dict[int, PipedProcess] = {}
         self._statuses: OrderedDict[int, ExitStatus] = OrderedDict()
-        token = trio.lowlevel.current_trio_token()
+        token = thread_wakeups()
 
         def on_exit(proc: Process) -> None:
             if proc.spawned_by_client:
@@ -169,7 +171,7 @@ class ClientProcesses:
         error. Uncancellable, as a worker thread's call: a cancelled wait must not
         leave a started process nobody registered. Holds one of the VM's worker
         thread tokens while ``create`` runs, as resolving a program on a worker did."""
-        token = trio.lowlevel.current_trio_token()
+        token = thread_wakeups()
         done = trio.Event()
         outcome: list[Process | BaseException] = []
 

@@ -5,7 +5,8 @@ Kernel objects are synchronous and thread-safe (guests call them from their own
 threads). Following trio's own ``_sync.py``, each operation here is a non-blocking
 attempt (the sidecar's pipe ends are marked O_NONBLOCK, so they raise EAGAIN instead
 of waiting) wrapped in an async loop that parks on a ``trio.Event`` set by the
-object's readiness watcher through the trio token. Every function checkpoints.
+object's readiness watcher through the trio thread's wake-ups (thread_wakeups.py).
+Every function checkpoints.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import trio
 
 from .kernel.descriptions import Description
 from .kernel.errors import KernelError
+from .thread_wakeups import thread_wakeups
 
 __all__ = ["read_some", "write_all"]
 
 
 async def _wait_ready(desc: Description, for_write: bool) -> None:
     event = trio.Event()
-    token = trio.lowlevel.current_trio_token()
+    token = thread_wakeups()  # the watcher runs on a guest thread: keep its GIL (thread_wakeups.py)
 
     def wake() -> None:
         try:

@@ -1,6 +1,7 @@
 """Running guest programs: one thread per process, one Store per program image.
 
-Concurrency: each guest process runs ``_start`` on its own daemon thread. wasmtime-py
+Concurrency: each guest process runs ``_start`` on its own thread (a spare one that
+waited for work when there is one: spare_threads.py). wasmtime-py
 calls into the engine through ctypes, which releases the GIL while wasm runs, so
 guests run in parallel with each other and with the trio loop; host functions run on
 the guest's thread and call the synchronous kernel directly.
@@ -32,7 +33,6 @@ one module's stub signature would clash with another's).
 
 from __future__ import annotations
 
-import _thread
 import ctypes
 import threading
 import time
@@ -67,6 +67,7 @@ from .guest_modules import CompileFailed, compile_program
 from .memory_budget import zero_freed_memories
 from .plain_preopens import install_plain_preopens
 from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread, watch_stalls
+from .spare_threads import SpareThreads
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -131,6 +132,7 @@ class GuestRuntime:
             weakref.WeakKeyDictionary()
         )
         self._guests = 0  # running guest threads; the ticker sleeps while there are none
+        self.threads = SpareThreads()  # where processes run (spare_threads.py)
         self._guests_changed = threading.Condition()
         ticker = threading.Thread(target=self._tick, name="agentvm-epoch", daemon=True)
         ticker.start()
@@ -152,24 +154,19 @@ class GuestRuntime:
             self._guests_changed.notify()
 
     def start(self, kernel: Kernel, proc: Process, program: Program) -> None:
-        """Run ``program`` as ``proc`` on a new thread; returns at once."""
-        thread = threading.Thread(
-            target=self._run_process, args=(kernel, proc, program), name=f"guest-{proc.pid}", daemon=True
-        )
-        thread.start()
+        """Run ``program`` as ``proc`` on a thread of its own; returns at once."""
+        self.threads.run(self._run_process, kernel, proc, program)
 
     def create_and_run(
         self, kernel: Kernel, create: Callable[[], tuple[Process, Program]],
         report: Callable[[Process | BaseException], None],
     ) -> None:
-        """Run ``create`` on a new thread, then the process it made on that same thread;
-        returns at once. ``report`` gets the process before it runs, or what ``create``
-        raised (the thread then ends). Starting a process from a thread that must not
-        wait (trio's) costs one hand-off this way, instead of creating it on a worker
-        thread that then starts the guest's. A bare ``_thread`` thread: ``Thread.start``
-        would hold the caller until the new thread is up, and it has no name (py-spy
-        shows its function)."""
-        _thread.start_new_thread(self._create_and_run, (kernel, create, report))
+        """Run ``create`` on a thread of its own, then the process it made on that same
+        thread; returns at once. ``report`` gets the process before it runs, or what
+        ``create`` raised (the thread is then done). Starting a process from a thread
+        that must not wait (trio's) costs one hand-off this way, instead of creating it
+        on a worker thread that then starts the guest's."""
+        self.threads.run(self._create_and_run, kernel, create, report)
 
     def _create_and_run(
         self, kernel: Kernel, create: Callable[[], tuple[Process, Program]],

@@ -296,6 +296,7 @@ async def test_prefiltered_search_selects_what_line_by_line_matching_selects(cli
         ("foo", "'fo[o]'", "-E '(foo)'"),
         ("-e foo -e bar", "-e 'fo[o]' -e 'ba[r]'", "-E -e '(foo)' -e '(bar)'"),
         ("'fo*bar'", "'f[o]*bar'", "-E '(fo*bar)'"),
+        ("'fooo*'", "'fo[o]o*'", "-E '(fooo*)'"),  # the last 'o' is optional
         ("'f\\{1\\}oo'", "'f[o]o'", "-E '(f{1}oo)'"),
         ("-F 'a foo'", "'a fo[o]'", "-E '(a foo)'"),
     ):

@@ -317,3 +317,14 @@ async def test_prefiltered_line_numbers_and_counts_against_python(client, prefil
         assert res.stdout == want, path
         res = await sh(client, prefilter_vm, f"grep -ic foo {path}")
         assert res.stdout == b"%d\n" % sum(b"foo" in line.lower() for line in lines), path
+
+
+async def test_recursion_opens_listed_files_and_follows_links_only_with_big_r(client, vm_id):
+    # Files the listing calls regular are opened without a stat first; symlinks
+    # still take the stat path, so -r skips them and -R follows them.
+    await client.fs.write_file(vm_id, "/t/d/sub/file", b"foo\n", create_dirs=True)
+    await client.fs.write_file(vm_id, "/t/other", b"foo too\n", create_dirs=True)
+    res = await sh(client, vm_id, "ln -s /t/other /t/d/link && ln -s /t/d/sub /t/d/dirlink && cd /t/d && grep -r foo")
+    assert (res.exit_code, res.stdout) == (0, b"sub/file:foo\n")
+    res = await sh(client, vm_id, "cd /t/d && grep -R foo | sort")
+    assert res.stdout == b"dirlink/file:foo\nlink:foo too\nsub/file:foo\n"

@@ -866,7 +866,7 @@ struct ancestor {
     const struct ancestor *up;
 };
 
-static void grep_tree(const char *path, const char *display, const struct ancestor *up);
+static void grep_tree(const char *path, const char *display, unsigned char type, const struct ancestor *up);
 
 static char *join_path(const char *dir, const char *name) {
     size_t dl = strlen(dir), nl = strlen(name);
@@ -879,8 +879,13 @@ static char *join_path(const char *dir, const char *name) {
     return p;
 }
 
+struct entry {
+    char *name;
+    unsigned char type; /* d_type from the listing */
+};
+
 static int compare_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
 /* Walk a directory. `path` is what we open; `display` is how names are printed
@@ -899,30 +904,39 @@ static void grep_dir(const char *path, const char *display, const struct stat *s
         file_error(path, errno);
         return;
     }
-    char **names = NULL;
+    struct entry *entries = NULL;
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        names = xrealloc(names, (n + 1) * sizeof *names);
-        names[n++] = xstrndup(de->d_name, strlen(de->d_name));
+        entries = xrealloc(entries, (n + 1) * sizeof *entries);
+        entries[n].name = xstrndup(de->d_name, strlen(de->d_name));
+        entries[n++].type = de->d_type;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, compare_names); /* deterministic output order */
+    qsort(entries, n, sizeof *entries, compare_names); /* deterministic output order */
     for (size_t k = 0; k < n; k++) {
-        char *child = join_path(path, names[k]);
-        char *child_display = *display ? join_path(display, names[k]) : xstrndup(names[k], strlen(names[k]));
-        grep_tree(child, child_display, &self);
+        const char *name = entries[k].name;
+        char *child = join_path(path, name);
+        char *child_display = *display ? join_path(display, name) : xstrndup(name, strlen(name));
+        grep_tree(child, child_display, entries[k].type, &self);
         free(child);
         free(child_display);
-        free(names[k]);
+        free(entries[k].name);
     }
-    free(names);
+    free(entries);
 }
 
-/* A path met during recursion (not a command-line operand). */
-static void grep_tree(const char *path, const char *display, const struct ancestor *up) {
+/* A path met during recursion (not a command-line operand), of the type its
+ * directory listing gave. A regular file is opened without a stat first: the
+ * stat would be a host call per file only to learn what the listing said. */
+static void grep_tree(const char *path, const char *display, unsigned char type, const struct ancestor *up) {
+    if (type == DT_REG) {
+        if (file_wanted(path))
+            grep_file(path, display);
+        return;
+    }
     struct stat st;
     if (lstat(path, &st) != 0) {
         file_error(display, errno);

@@ -233,3 +233,98 @@ async def test_combined_flags_and_color_never(client, text_vm):
     assert res.stdout == b"2:foo bar\n3:Foo Baz\n"
     res = await sh(client, text_vm, "grep foo /tmp/g/a.txt -c")  # options after operands
     assert res.stdout == b"2\n"
+
+
+# -- the prefilter: a literal every match needs, searched across the whole buffer ---
+#
+# grep reads 64 KiB chunks and, when every pattern has a literal its matches must
+# contain, searches the chunk for it and hands only the lines holding one to the
+# matcher. The same pattern is run three ways (a fixed string; a regex with a
+# literal, 'fo[o]'; a group, which gives no literal, so every line goes to the
+# matcher as before) over inputs built to hit the edges of that search.
+
+READ_SIZE = 64 * 1024 - 1  # grep keeps one byte of its 64 KiB buffer for a NUL
+
+
+def _straddling(shift: int) -> bytes:
+    """'foo' starting `shift` bytes before the end of grep's first read (3: it ends
+    there; 6: its line's newline is that read's last byte), then lines that each
+    hold a match."""
+    filler = b"x" * (READ_SIZE - shift - 3) + b"\n"
+    return filler + b"a foo b\nfoo\n" + b"y foo\n" * 200 + b"Foo\nlast"
+
+
+PREFILTER_FILES = {
+    "text": b"foo bar\nFoo Baz\nfoobar\nxfoo\nfoo_x\na foo b\nbar\n\nFOO\nnothing\r\nfoo\r\n",
+    **{f"boundary{shift}": _straddling(shift) for shift in (-1, 0, 1, 2, 3, 6)},
+    "long": b"short\n" + b"x" * 150_000 + b"foo" + b"y" * 70_000 + b"\n" + b"z" * 140_000 + b"\nfoo\n",
+    "notrail": b"one\nbar foo",
+    "binary": b"bin\0foo\nfoo\n",
+    "empty": b"",
+}
+# Only for the oracle below (its output is big): many reads, each after the
+# partial line the last one left is moved to the front of the buffer.
+MANY_LINES = b"ab foo\nzz\n" * 30_000 + b"foo"
+PREFILTER_OPTIONS = [
+    "", "-n", "-c", "-l", "-L", "-o", "-v", "-vn", "-vc", "-w", "-x", "-i", "-in", "-io", "-iw", "-ix",
+    "-ow", "-h", "-Hn", "-m2", "-n -A1 -B1", "-v -m3 -A1", "-a -n",
+]
+
+
+async def _each_option(client, vm_id: str, pattern: str) -> bytes:
+    """One shell running grep with every option set over every file, outputs and exit codes joined."""
+    files = " ".join(f"/tmp/p/{name}" for name in PREFILTER_FILES)
+    script = "; ".join(
+        f"echo '## {opts}'; grep {opts} {pattern} {files}; echo rc=$?" for opts in PREFILTER_OPTIONS
+    )
+    script += f"; cat /tmp/p/boundary1 | grep -n {pattern}; echo rc=$?"
+    res = await sh(client, vm_id, script)
+    assert res.exit_code == 0 and res.stderr == b"", res.stderr
+    return res.stdout
+
+
+@pytest.fixture
+async def prefilter_vm(client, vm_id):
+    for name, data in PREFILTER_FILES.items():
+        await client.fs.write_file(vm_id, f"/tmp/p/{name}", data, create_dirs=True)
+    await client.fs.write_file(vm_id, "/tmp/many", MANY_LINES)
+    return vm_id
+
+
+async def test_prefiltered_search_selects_what_line_by_line_matching_selects(client, prefilter_vm):
+    for spellings in (
+        ("foo", "'fo[o]'", "-E '(foo)'"),
+        ("-e foo -e bar", "-e 'fo[o]' -e 'ba[r]'", "-E -e '(foo)' -e '(bar)'"),
+        ("'fo*bar'", "'f[o]*bar'", "-E '(fo*bar)'"),
+        ("'fooo*'", "'fo[o]o*'", "-E '(fooo*)'"),  # the last 'o' is optional
+        ("'f\\{1\\}oo'", "'f[o]o'", "-E '(f{1}oo)'"),
+        ("-F 'a foo'", "'a fo[o]'", "-E '(a foo)'"),
+    ):
+        outputs = [await _each_option(client, prefilter_vm, pattern) for pattern in spellings]
+        assert outputs[1] == outputs[0], spellings
+        assert outputs[2] == outputs[0], spellings
+
+
+async def test_prefiltered_line_numbers_and_counts_against_python(client, prefilter_vm):
+    # An oracle outside grep: which lines hold 'foo', numbered from 1.
+    inputs = {f"/tmp/p/{name}": PREFILTER_FILES[name] for name in PREFILTER_FILES if name != "binary"}
+    for path, data in {**inputs, "/tmp/many": MANY_LINES}.items():
+        lines = data.split(b"\n")
+        if data.endswith(b"\n") or not data:
+            lines.pop()
+        want = b"".join(b"%d:%s\n" % (i, line) for i, line in enumerate(lines, 1) if b"foo" in line)
+        res = await sh(client, prefilter_vm, f"grep -n foo {path}")
+        assert res.stdout == want, path
+        res = await sh(client, prefilter_vm, f"grep -ic foo {path}")
+        assert res.stdout == b"%d\n" % sum(b"foo" in line.lower() for line in lines), path
+
+
+async def test_recursion_opens_listed_files_and_follows_links_only_with_big_r(client, vm_id):
+    # Files the listing calls regular are opened without a stat first; symlinks
+    # still take the stat path, so -r skips them and -R follows them.
+    await client.fs.write_file(vm_id, "/t/d/sub/file", b"foo\n", create_dirs=True)
+    await client.fs.write_file(vm_id, "/t/other", b"foo too\n", create_dirs=True)
+    res = await sh(client, vm_id, "ln -s /t/other /t/d/link && ln -s /t/d/sub /t/d/dirlink && cd /t/d && grep -r foo")
+    assert (res.exit_code, res.stdout) == (0, b"sub/file:foo\n")
+    res = await sh(client, vm_id, "cd /t/d && grep -R foo | sort")
+    assert res.stdout == b"dirlink/file:foo\nlink:foo too\nsub/file:foo\n"

@@ -19,9 +19,12 @@ CFLAGS = ["-target", "wasm32-wasi", "-O2", "-s", "-Wall"]
 COMPILE_TIMEOUT_SECONDS = 300
 
 
-def compile_if_stale(source: Path, out_dir: Path, *, also_depends_on: tuple[Path, ...] = ()) -> bool:
+def compile_if_stale(
+    source: Path, out_dir: Path, *, also_depends_on: tuple[Path, ...] = (), extra_flags: tuple[str, ...] = ()
+) -> bool:
     """Compile ``source`` to ``out_dir/<stem>.wasm`` unless that is newer than
-    ``source``, this file (which holds the flags) and ``also_depends_on``.
+    ``source``, this file (which holds the flags) and ``also_depends_on`` (which
+    must include the file that holds ``extra_flags``, flags after CFLAGS).
 
     Returns True if it was (re)built; raises SystemExit with the compiler's
     output if compilation fails. The output appears atomically (tmp + rename),
@@ -33,7 +36,7 @@ def compile_if_stale(source: Path, out_dir: Path, *, also_depends_on: tuple[Path
     if target.exists() and target.stat().st_mtime >= newest_input:
         return False
     tmp = target.with_name(f".{target.name}.tmp")
-    command = [sys.executable, "-m", "ziglang", "cc", *CFLAGS, str(source), "-o", str(tmp)]
+    command = [sys.executable, "-m", "ziglang", "cc", *CFLAGS, *extra_flags, str(source), "-o", str(tmp)]
     result = subprocess.run(
         command,
         stdin=subprocess.DEVNULL,

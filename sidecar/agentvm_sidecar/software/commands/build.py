@@ -20,6 +20,11 @@ __all__ = ["build", "built_commands", "command_names", "commands_dir", "main", "
 
 SOURCES_DIR = Path(__file__).resolve().parent
 
+# Flags a command needs beyond zigcc.CFLAGS. grep searches its input buffer 16
+# bytes at a time with wasm SIMD, which wasmtime (our engine keeps its default)
+# runs with the host's vector instructions.
+EXTRA_FLAGS: dict[str, tuple[str, ...]] = {"grep": ("-msimd128",)}
+
 
 def commands_dir() -> Path:
     """Where the built commands live by default: `<software_dir()>/commands`."""
@@ -38,7 +43,9 @@ def command_names() -> list[str]:
 
 def build(source: Path, out_dir: Path) -> bool:
     """Compile one command if stale; returns True if it was (re)built."""
-    return compile_if_stale(source, out_dir)
+    return compile_if_stale(
+        source, out_dir, also_depends_on=(Path(__file__),), extra_flags=EXTRA_FLAGS.get(source.stem, ())
+    )
 
 
 def built_commands(directory: Path | None = None) -> dict[str, Path]:

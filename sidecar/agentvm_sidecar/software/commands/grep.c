@@ -5,10 +5,13 @@
  * at setup by build.py (zig cc -target wasm32-wasi) and placed in the /bin layer.
  *
  * Regex matching uses the libc's POSIX <regex.h> (musl's TRE in wasi-libc), which
- * also understands the GNU BRE extensions \| \+ \? \< \> \b \w \s. Lines are read
- * with getline, so they may be arbitrarily long. A NUL byte inside a line ends a
- * regex "segment": matches never span a NUL (GNU treats NULs as line ends in binary
- * files too). Matching is byte-oriented in the C locale.
+ * also understands the GNU BRE extensions \| \+ \? \< \> \b \w \s. Input is read
+ * in big chunks and lines are searched in place, so they may be arbitrarily long;
+ * a literal every match needs is first searched across the whole chunk (see the
+ * prefilter below), which is why this file is built with wasm SIMD (-msimd128).
+ * A NUL byte inside a line ends a regex "segment": matches never span a NUL (GNU
+ * treats NULs as line ends in binary files too). Matching is byte-oriented in the
+ * C locale.
  *
  * Options: -E -F -G -i -y -v -c -n -l -L -q -s -H -h -o -w -x -r -R -m NUM
  *          -A NUM -B NUM -C NUM -NUM -e PATTERN -f FILE -a (accepted) -I
@@ -16,9 +19,11 @@
  *          long spellings of the above (--ignore-case, --count, ...), `--`.
  * Exit status: 0 a line was selected, 1 none, 2 an error (unless -q and a match).
  */
+#define _GNU_SOURCE /* memrchr */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <regex.h>
@@ -147,6 +152,8 @@ static int is_literal(const char *text, size_t len) {
     return 1;
 }
 
+static void build_prefilter(void);
+
 static void compile_patterns(void) {
     if (mode != MODE_FIXED) {
         int all_literal = 1;
@@ -172,6 +179,7 @@ static void compile_patterns(void) {
             exit(2);
         }
     }
+    build_prefilter();
 }
 
 /* First occurrence of needle[0..m) in hay[0..n): memchr for the first byte, then
@@ -302,6 +310,251 @@ static int find_match(char *line, size_t len, size_t from, size_t *so, size_t *e
     return found;
 }
 
+/* ---- prefilter: whole-buffer search for a literal every match contains ------
+ *
+ * Matching line by line costs a line split, a strnlen and a search per line. When
+ * every pattern has a literal that each of its matches must contain (the pattern
+ * itself for -F or a plain word; for a simple regex, its longest run of literal
+ * characters), the input buffer is searched for those literals as a whole, and
+ * only a line holding one of them is handed to find_match. A line without any is
+ * known not to match, so the prefilter only decides which lines are looked at:
+ * what is selected and printed is still find_match's answer. The search compares
+ * two of the literal's rarest bytes 16 positions at a time (wasm SIMD), then the
+ * whole literal. */
+#include <wasm_simd128.h>
+
+struct needle {
+    unsigned char *bytes; /* lower-cased when folding */
+    size_t len;
+    size_t rare1, rare2;   /* offsets of two rare bytes in `bytes` */
+    unsigned char fold1, fold2; /* 0x20 when that byte is a folded letter, else 0 */
+    const char *next;      /* cached next occurrence in the current region, or NULL */
+    int next_valid;
+};
+
+static struct needle *needles; /* one per pattern; NULL: no prefilter */
+static int fold_needles;       /* -i: compare ASCII letters case-blind (as tolower and REG_ICASE in the C locale) */
+static unsigned char fold_table[256];
+
+/* Bytes roughly from most to least common in source code and text; a byte not
+ * listed counts as the rarest. */
+static const char common_bytes[] = " etaoinsrlcdhupmfgy._,()=\t\"'bwvk:;-/x0123456789";
+
+static size_t byte_rank(unsigned char c) {
+    const char *at = c ? strchr(common_bytes, c) : NULL;
+    return at ? (size_t)(at - common_bytes) : sizeof common_bytes;
+}
+
+/* The longest run of bytes that every match of the BRE/ERE `re` contains, written
+ * to `out` (room for strlen(re) bytes); 0 when none is known. Conservative: any
+ * alternation or group gives up, and a literal followed by a quantifier, as well as
+ * every bracket, escape class, anchor or back-reference, ends a run. */
+static size_t required_literal(const char *re, int ere, unsigned char *out) {
+    size_t len = strlen(re), best = 0, cur = 0;
+    unsigned char *run = xrealloc(NULL, len + 1);
+    int prev_literal = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)re[i], lit = 0;
+        int is_lit = 0, quantifier = 0;
+        size_t next = i + 1;
+        if (ere && strchr("|()", c))
+            goto unknown;
+        if (c == '\\') {
+            if (i + 1 >= len)
+                goto unknown;
+            unsigned char d = (unsigned char)re[i + 1];
+            next = i + 2;
+            if (!ere && strchr("|()", d))
+                goto unknown;
+            if (!ere && (d == '?' || d == '+')) {
+                quantifier = 1;
+            } else if (!ere && d == '{') {
+                const char *close = strstr(re + next, "\\}");
+                if (!close)
+                    goto unknown;
+                quantifier = 1;
+                next = (size_t)(close - re) + 2;
+            } else if (strchr(".[]*^$\\", d) || (ere && strchr("+?{}", d))) {
+                is_lit = 1;
+                lit = d;
+            }
+        } else if (c == '[') {
+            size_t j = i + 1;
+            if (j < len && re[j] == '^')
+                j++;
+            if (j < len && re[j] == ']')
+                j++;
+            while (j < len && re[j] != ']') {
+                if (re[j] == '[' && j + 1 < len && strchr(":.=", re[j + 1])) {
+                    const char *close = strstr(re + j + 2, (char[]){re[j + 1], ']', 0});
+                    if (!close)
+                        goto unknown;
+                    j = (size_t)(close - re) + 2;
+                } else {
+                    j++;
+                }
+            }
+            if (j >= len)
+                goto unknown;
+            next = j + 1;
+        } else if (c == '*' || (ere && (c == '?' || c == '+'))) {
+            quantifier = 1;
+        } else if (ere && c == '{') {
+            const char *close = strchr(re + next, '}');
+            if (!close)
+                goto unknown;
+            quantifier = 1;
+            next = (size_t)(close - re) + 1;
+        } else if (c != '.' && c != '^' && c != '$') {
+            is_lit = 1;
+            lit = c;
+        }
+        if (quantifier && prev_literal)
+            cur--; /* the literal before a quantifier is optional */
+        if (is_lit) {
+            run[cur++] = lit;
+        } else {
+            if (cur > best) {
+                best = cur;
+                memcpy(out, run, cur);
+            }
+            cur = 0;
+        }
+        prev_literal = is_lit;
+        i = next;
+    }
+    if (cur > best) {
+        best = cur;
+        memcpy(out, run, cur);
+    }
+    free(run);
+    return best;
+unknown:
+    free(run);
+    return 0;
+}
+
+static void choose_rare_bytes(struct needle *nd) {
+    size_t r1 = 0, r2 = 0;
+    for (size_t j = 1; j < nd->len; j++)
+        if (byte_rank(nd->bytes[j]) > byte_rank(nd->bytes[r1]))
+            r1 = j;
+    r2 = r1 == 0 ? nd->len - 1 : 0;
+    for (size_t j = 0; j < nd->len; j++)
+        if (j != r1 && byte_rank(nd->bytes[j]) > byte_rank(nd->bytes[r2]))
+            r2 = j;
+    nd->rare1 = r1;
+    nd->rare2 = r2;
+    nd->fold1 = fold_needles && islower(nd->bytes[r1]) ? 0x20 : 0;
+    nd->fold2 = fold_needles && islower(nd->bytes[r2]) ? 0x20 : 0;
+}
+
+/* Called once the patterns are compiled: a needle per pattern, or none at all. */
+static void build_prefilter(void) {
+    fold_needles = opt_i;
+    for (int c = 0; c < 256; c++)
+        fold_table[c] = (unsigned char)(opt_i ? tolower(c) : c);
+    struct needle *list = xrealloc(NULL, npatterns * sizeof *list);
+    for (size_t k = 0; k < npatterns; k++) {
+        struct needle *nd = &list[k];
+        memset(nd, 0, sizeof *nd);
+        if (mode == MODE_FIXED) {
+            nd->bytes = xrealloc(NULL, patterns[k].len + 1);
+            memcpy(nd->bytes, patterns[k].text, patterns[k].len);
+            nd->len = memchr(patterns[k].text, 0, patterns[k].len) ? 0 : patterns[k].len;
+        } else {
+            nd->bytes = xrealloc(NULL, strlen(patterns[k].text) + 1);
+            nd->len = required_literal(patterns[k].text, mode == MODE_ERE, nd->bytes);
+        }
+        if (nd->len == 0) { /* this pattern may match any line: no prefilter */
+            for (size_t j = 0; j <= k; j++)
+                free(list[j].bytes);
+            free(list);
+            return;
+        }
+        for (size_t j = 0; j < nd->len; j++)
+            nd->bytes[j] = fold_table[nd->bytes[j]];
+        choose_rare_bytes(nd);
+    }
+    needles = list;
+}
+
+static int needle_at(const struct needle *nd, const unsigned char *at) {
+    if (!fold_needles)
+        return memcmp(at, nd->bytes, nd->len) == 0;
+    for (size_t j = 0; j < nd->len; j++)
+        if (fold_table[at[j]] != nd->bytes[j])
+            return 0;
+    return 1;
+}
+
+/* First occurrence of the needle in hay[0..n), or NULL. */
+static const char *find_needle(const struct needle *nd, const char *hay, size_t n) {
+    if (n < nd->len)
+        return NULL;
+    const unsigned char *h = (const unsigned char *)hay;
+    size_t last = n - nd->len; /* the last possible start */
+    size_t p = 0;
+    v128_t want1 = wasm_i8x16_splat((int8_t)nd->bytes[nd->rare1]);
+    v128_t want2 = wasm_i8x16_splat((int8_t)nd->bytes[nd->rare2]);
+    v128_t fold1 = wasm_i8x16_splat((int8_t)nd->fold1), fold2 = wasm_i8x16_splat((int8_t)nd->fold2);
+    /* 16 starts p..p+15 at once; the loads end at p+15+rare <= last+rare < n. */
+    for (; p + 15 <= last; p += 16) {
+        v128_t c1 = wasm_v128_or(wasm_v128_load(h + p + nd->rare1), fold1);
+        v128_t c2 = wasm_v128_or(wasm_v128_load(h + p + nd->rare2), fold2);
+        uint32_t hits = wasm_i8x16_bitmask(wasm_v128_and(wasm_i8x16_eq(c1, want1), wasm_i8x16_eq(c2, want2)));
+        for (; hits; hits &= hits - 1) {
+            size_t at = p + (size_t)__builtin_ctz(hits);
+            if (needle_at(nd, h + at))
+                return hay + at;
+        }
+    }
+    for (; p <= last; p++)
+        if (needle_at(nd, h + p))
+            return hay + p;
+    return NULL;
+}
+
+/* Lines in [0..n) (each ends with '\n' except perhaps the last). */
+static long count_lines(const char *s, size_t n) {
+    const unsigned char *b = (const unsigned char *)s;
+    long lines = 0;
+    size_t p = 0;
+    v128_t nl = wasm_i8x16_splat('\n');
+    for (; p + 16 <= n; p += 16)
+        lines += __builtin_popcount(wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(b + p), nl)));
+    for (; p < n; p++)
+        lines += b[p] == '\n';
+    return lines + (n > 0 && b[n - 1] != '\n');
+}
+
+/* Start the cached occurrences afresh (the buffer's contents moved). */
+static void reset_needles(void) {
+    for (size_t k = 0; needles && k < npatterns; k++)
+        needles[k].next_valid = 0;
+}
+
+/* Offset in region[0..n) of the first line that holds a needle, or n. The region
+ * holds whole lines; a needle never contains '\n', so it never spans two lines. */
+static size_t next_candidate(const char *region, size_t n) {
+    const char *first = NULL;
+    for (size_t k = 0; k < npatterns; k++) {
+        struct needle *nd = &needles[k];
+        if (!nd->next_valid || (nd->next && nd->next < region)) {
+            nd->next = find_needle(nd, region, n);
+            nd->next_valid = 1;
+        }
+        if (nd->next && (!first || nd->next < first))
+            first = nd->next;
+    }
+    if (!first)
+        return n;
+    size_t at = (size_t)(first - region);
+    while (at > 0 && region[at - 1] != '\n')
+        at--;
+    return at;
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 static int show_filename;
@@ -317,8 +570,15 @@ static void print_prefix(const char *name, long lineno, char sep) {
         fputs(name, stdout);
         putchar(sep);
     }
-    if (opt_n)
-        printf("%ld%c", lineno, sep);
+    if (opt_n) {
+        char digits[24];
+        size_t at = sizeof digits;
+        digits[--at] = sep;
+        do
+            digits[--at] = (char)('0' + lineno % 10);
+        while ((lineno /= 10) > 0);
+        fwrite(digits + at, 1, sizeof digits - at, stdout);
+    }
 }
 
 static void print_line(const char *name, long lineno, char sep, const char *line, size_t len) {
@@ -327,80 +587,156 @@ static void print_line(const char *name, long lineno, char sep, const char *line
     putchar('\n');
 }
 
-/* Search one open stream; returns the number of selected lines. */
-static long grep_stream(FILE *f, const char *name) {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    long lineno = 0, selected = 0, last_printed = -1, after_left = 0;
-    int output_lines = !opt_q && opt_list == LIST_NONE && !opt_c;
-    int use_context = output_lines && !opt_o && (opt_after > 0 || opt_before > 0);
-    struct held_line *held = NULL;
-    size_t nheld = 0, held_start = 0;
-    if (use_context && opt_before > 0) {
-        held = xrealloc(NULL, (size_t)opt_before * sizeof *held);
-        memset(held, 0, (size_t)opt_before * sizeof *held);
-    }
+/* ---- input -------------------------------------------------------------- */
 
-    while ((opt_max < 0 || selected < opt_max) && (got = getline(&line, &cap, f)) >= 0) {
-        size_t len = (size_t)got;
-        lineno++;
-        if (len > 0 && line[len - 1] == '\n')
-            line[--len] = 0;
-        size_t so = 0, eo = 0;
-        int matched = find_match(line, len, 0, &so, &eo);
-        if (matched == opt_v) {
-            /* not selected: maybe a context line */
-            if (!use_context)
-                continue;
-            if (after_left > 0) {
-                print_line(name, lineno, '-', line, len);
-                last_printed = lineno;
-                after_left--;
-            } else if (opt_before > 0) {
-                struct held_line *h = &held[(held_start + nheld) % (size_t)opt_before];
-                if (nheld == (size_t)opt_before) {
-                    h = &held[held_start];
-                    held_start = (held_start + 1) % (size_t)opt_before;
-                    nheld--;
-                }
-                h->text = xrealloc(h->text, len + 1);
-                memcpy(h->text, line, len);
-                h->len = len;
-                h->lineno = lineno;
-                nheld++;
+/* wasi-libc's stdio buffers BUFSIZ (1 KiB): every KiB of input would be a host
+ * call, and a host call costs microseconds where a host syscall costs nanoseconds.
+ * GNU grep reads 96 KiB at a time; files are read here with read(2) into one
+ * buffer of at least 64 KiB (files are searched one at a time, so one serves all),
+ * which grows to hold a longer line, and lines are searched where they lie. */
+#define INPUT_BUFFER (64 * 1024)
+static char *input;
+static size_t input_cap;
+
+struct reader {
+    int fd;
+    size_t pos, filled; /* unread data: input[pos..filled) */
+    int eof, err;
+};
+
+/* Read once more after the unread data (moved to the front first), growing the
+ * buffer when it is full. One byte is always kept spare, for a line's NUL. */
+static void refill(struct reader *r) {
+    if (r->pos > 0) {
+        memmove(input, input + r->pos, r->filled - r->pos);
+        r->filled -= r->pos;
+        r->pos = 0;
+    }
+    if (r->filled + 1 >= input_cap) {
+        input_cap = input_cap ? input_cap * 2 : INPUT_BUFFER;
+        input = xrealloc(input, input_cap);
+    }
+    ssize_t got;
+    do
+        got = read(r->fd, input + r->filled, input_cap - 1 - r->filled);
+    while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+        r->eof = 1;
+        r->err = got < 0 ? errno : 0;
+    } else {
+        r->filled += (size_t)got;
+    }
+}
+
+/* The end of the whole lines now in the buffer from r->pos on (the unterminated
+ * last line counts at end of file); r->pos when the input is used up. */
+static size_t whole_lines(struct reader *r) {
+    size_t from = r->pos; /* input[r->pos..from) holds no '\n' */
+    for (;;) {
+        if (from < r->filled) {
+            const char *nl = memrchr(input + from, '\n', r->filled - from);
+            if (nl)
+                return (size_t)(nl - input) + 1;
+        }
+        if (r->eof)
+            return r->filled;
+        from = r->filled - r->pos; /* where the unread data ends once refill moved it to the front */
+        refill(r);
+        reset_needles();
+    }
+}
+
+/* The next line (without its '\n', NUL-terminated in place); 0 at end of input. */
+static int next_line(struct reader *r, char **line, size_t *len) {
+    size_t lim = whole_lines(r);
+    if (lim == r->pos)
+        return 0;
+    char *start = input + r->pos;
+    char *nl = memchr(start, '\n', lim - r->pos);
+    *len = nl ? (size_t)(nl - start) : lim - r->pos;
+    r->pos += *len + (nl != NULL);
+    start[*len] = 0;
+    *line = start;
+    return 1;
+}
+
+/* -I: the file starts with a NUL byte among its first 4 KiB. */
+static int starts_binary(struct reader *r) {
+    while (!r->eof && r->filled - r->pos < 4096)
+        refill(r);
+    size_t n = r->filled - r->pos;
+    return memchr(input + r->pos, 0, n < 4096 ? n : 4096) != NULL;
+}
+
+/* ---- searching one input ------------------------------------------------ */
+
+struct scan {
+    const char *name;
+    long lineno, selected, last_printed, after_left;
+    int output_lines, use_context;
+    struct held_line *held;
+    size_t nheld, held_start;
+};
+
+/* One line, NUL-terminated at line[len]; `matched` is -1 when find_match must
+ * decide, 0 when the prefilter already knows the line does not match. Returns 1
+ * when the search of this input ends here. */
+static int handle_line(struct scan *s, char *line, size_t len, int matched) {
+    s->lineno++;
+    size_t so = 0, eo = 0;
+    if (matched < 0)
+        matched = find_match(line, len, 0, &so, &eo);
+    if (matched == opt_v) {
+        /* not selected: maybe a context line */
+        if (!s->use_context)
+            return 0;
+        if (s->after_left > 0) {
+            print_line(s->name, s->lineno, '-', line, len);
+            s->last_printed = s->lineno;
+            s->after_left--;
+        } else if (opt_before > 0) {
+            struct held_line *h = &s->held[(s->held_start + s->nheld) % (size_t)opt_before];
+            if (s->nheld == (size_t)opt_before) {
+                h = &s->held[s->held_start];
+                s->held_start = (s->held_start + 1) % (size_t)opt_before;
+                s->nheld--;
             }
-            continue;
+            h->text = xrealloc(h->text, len + 1);
+            memcpy(h->text, line, len);
+            h->len = len;
+            h->lineno = s->lineno;
+            s->nheld++;
         }
-        selected++;
-        any_selected = 1;
-        if (opt_q) {
-            fflush(stdout);
-            exit(0);
-        }
-        if (opt_list != LIST_NONE)
-            break; /* one selected line decides -l / -L */
-        if (!output_lines)
-            continue;
+        return 0;
+    }
+    s->selected++;
+    any_selected = 1;
+    if (opt_q) {
+        fflush(stdout);
+        exit(0);
+    }
+    if (opt_list != LIST_NONE)
+        return 1; /* one selected line decides -l / -L */
+    if (s->output_lines) {
         if (!opt_binary_text && memchr(line, 0, len)) {
-            printf("Binary file %s matches\n", name);
-            break;
+            printf("Binary file %s matches\n", s->name);
+            return 1;
         }
-        if (use_context) {
-            long first = nheld ? held[held_start].lineno : lineno;
-            if (printed_something && last_printed != first - 1)
+        if (s->use_context) {
+            long first = s->nheld ? s->held[s->held_start].lineno : s->lineno;
+            if (printed_something && s->last_printed != first - 1)
                 fputs("--\n", stdout);
-            for (size_t k = 0; k < nheld; k++) {
-                struct held_line *h = &held[(held_start + k) % (size_t)opt_before];
-                print_line(name, h->lineno, '-', h->text, h->len);
+            for (size_t k = 0; k < s->nheld; k++) {
+                struct held_line *h = &s->held[(s->held_start + k) % (size_t)opt_before];
+                print_line(s->name, h->lineno, '-', h->text, h->len);
             }
-            nheld = held_start = 0;
-            after_left = opt_after;
+            s->nheld = s->held_start = 0;
+            s->after_left = opt_after;
         }
         printed_something = 1;
-        last_printed = lineno;
+        s->last_printed = s->lineno;
         if (!opt_o) {
-            print_line(name, lineno, ':', line, len);
+            print_line(s->name, s->lineno, ':', line, len);
         } else if (!opt_v) {
             size_t from = 0;
             while (from <= len && find_match(line, len, from, &so, &eo)) {
@@ -408,68 +744,105 @@ static long grep_stream(FILE *f, const char *name) {
                     from = so + 1;
                     continue;
                 }
-                print_line(name, lineno, ':', line + so, eo - so);
+                print_line(s->name, s->lineno, ':', line + so, eo - so);
                 from = eo;
             }
         }
     }
+    return opt_max >= 0 && s->selected >= opt_max;
+}
+
+/* Whole lines region[0..n) that hold no needle, so match no pattern. Returns how
+ * much was consumed: all of it unless the search of this input ended (*stop). */
+static size_t skip_lines(struct scan *s, char *region, size_t n, int *stop) {
+    if (!opt_v && !s->use_context) {
+        s->lineno += count_lines(region, n); /* nothing else happens to them */
+        return n;
+    }
+    size_t done = 0;
+    while (done < n && !*stop) {
+        char *line = region + done;
+        char *nl = memchr(line, '\n', n - done);
+        size_t len = nl ? (size_t)(nl - line) : n - done;
+        done += len + (nl != NULL);
+        line[len] = 0;
+        *stop = handle_line(s, line, len, 0);
+    }
+    return done;
+}
+
+/* Search one open input. With
+ * `skip_if_binary` (-I on a file), an input starting binary is not searched. */
+static void grep_fd(int fd, const char *name, int skip_if_binary) {
+    struct reader r = {fd, 0, 0, 0, 0};
+    struct scan s = {name, 0, 0, -1, 0, 0, 0, NULL, 0, 0};
+    s.output_lines = !opt_q && opt_list == LIST_NONE && !opt_c;
+    s.use_context = s.output_lines && !opt_o && (opt_after > 0 || opt_before > 0);
+    if (skip_if_binary && starts_binary(&r))
+        return;
+    if (s.use_context && opt_before > 0) {
+        s.held = xrealloc(NULL, (size_t)opt_before * sizeof *s.held);
+        memset(s.held, 0, (size_t)opt_before * sizeof *s.held);
+    }
+    reset_needles();
+    int stop = opt_max == 0;
+    while (!stop) {
+        size_t lim = whole_lines(&r);
+        if (lim == r.pos)
+            break;
+        while (!stop && r.pos < lim) {
+            char *line = input + r.pos;
+            size_t avail = lim - r.pos;
+            size_t skip = needles ? next_candidate(line, avail) : 0;
+            if (skip > 0) {
+                r.pos += skip_lines(&s, line, skip, &stop);
+                continue;
+            }
+            char *nl = memchr(line, '\n', avail);
+            size_t len = nl ? (size_t)(nl - line) : avail;
+            r.pos += len + (nl != NULL);
+            line[len] = 0;
+            stop = handle_line(&s, line, len, -1);
+        }
+    }
     /* With -m, GNU grep still prints the trailing context of the last match,
      * whether or not those lines would match. */
-    if (use_context && opt_max >= 0 && selected >= opt_max)
-        while (after_left-- > 0 && (got = getline(&line, &cap, f)) >= 0) {
-            size_t len = (size_t)got;
-            if (len > 0 && line[len - 1] == '\n')
-                len--;
-            print_line(name, ++lineno, '-', line, len);
-        }
-    if (ferror(f))
-        file_error(name, errno ? errno : EIO);
-    if (held) {
-        for (long k = 0; k < opt_before; k++)
-            free(held[k].text);
-        free(held);
+    if (s.use_context && opt_max >= 0 && s.selected >= opt_max) {
+        char *line;
+        size_t len;
+        while (s.after_left-- > 0 && next_line(&r, &line, &len))
+            print_line(name, ++s.lineno, '-', line, len);
     }
-    free(line);
+    if (r.err)
+        file_error(name, r.err);
+    if (s.held) {
+        for (long k = 0; k < opt_before; k++)
+            free(s.held[k].text);
+        free(s.held);
+    }
 
     if (opt_c && !opt_q && opt_list == LIST_NONE) {
         if (show_filename)
             printf("%s:", name);
-        printf("%ld\n", selected);
+        printf("%ld\n", s.selected);
     }
-    if (opt_list == LIST_MATCHING && selected > 0)
+    if (opt_list == LIST_MATCHING && s.selected > 0)
         printf("%s\n", name);
-    if (opt_list == LIST_NONMATCHING && selected == 0)
+    if (opt_list == LIST_NONMATCHING && s.selected == 0)
         printf("%s\n", name);
-    return selected;
 }
 
-static int is_binary_stream_skippable(FILE *f) {
-    /* -I: peek at the start of the file for a NUL byte. */
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    int binary = memchr(buf, 0, n) != NULL;
-    rewind(f);
-    return binary;
-}
-
-/* wasi-libc's stdio buffers BUFSIZ (1 KiB): every KiB of input or output would be
- * a host call, and a host call costs microseconds where a host syscall costs
- * nanoseconds. GNU grep reads 96 KiB at a time; one 64 KiB buffer per stream does
- * the same here (files are searched one at a time, so one input buffer serves all). */
-#define STREAM_BUFFER (64 * 1024)
-static char input_buffer[STREAM_BUFFER], stdin_buffer[STREAM_BUFFER], output_buffer[STREAM_BUFFER];
+static char output_buffer[64 * 1024];
 
 /* Search the file at `path`, naming it `display` in output and errors. */
 static void grep_file(const char *path, const char *display) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
         file_error(display, errno);
         return;
     }
-    setvbuf(f, input_buffer, _IOFBF, sizeof input_buffer);
-    if (!opt_skip_binary || !is_binary_stream_skippable(f))
-        grep_stream(f, display);
-    fclose(f);
+    grep_fd(fd, display, opt_skip_binary);
+    close(fd);
 }
 
 static int glob_listed(char **list, size_t n, const char *name) {
@@ -493,7 +866,7 @@ struct ancestor {
     const struct ancestor *up;
 };
 
-static void grep_tree(const char *path, const char *display, const struct ancestor *up);
+static void grep_tree(const char *path, const char *display, unsigned char type, const struct ancestor *up);
 
 static char *join_path(const char *dir, const char *name) {
     size_t dl = strlen(dir), nl = strlen(name);
@@ -506,8 +879,13 @@ static char *join_path(const char *dir, const char *name) {
     return p;
 }
 
+struct entry {
+    char *name;
+    unsigned char type; /* d_type from the listing */
+};
+
 static int compare_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
 /* Walk a directory. `path` is what we open; `display` is how names are printed
@@ -526,30 +904,39 @@ static void grep_dir(const char *path, const char *display, const struct stat *s
         file_error(path, errno);
         return;
     }
-    char **names = NULL;
+    struct entry *entries = NULL;
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        names = xrealloc(names, (n + 1) * sizeof *names);
-        names[n++] = xstrndup(de->d_name, strlen(de->d_name));
+        entries = xrealloc(entries, (n + 1) * sizeof *entries);
+        entries[n].name = xstrndup(de->d_name, strlen(de->d_name));
+        entries[n++].type = de->d_type;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, compare_names); /* deterministic output order */
+    qsort(entries, n, sizeof *entries, compare_names); /* deterministic output order */
     for (size_t k = 0; k < n; k++) {
-        char *child = join_path(path, names[k]);
-        char *child_display = *display ? join_path(display, names[k]) : xstrndup(names[k], strlen(names[k]));
-        grep_tree(child, child_display, &self);
+        const char *name = entries[k].name;
+        char *child = join_path(path, name);
+        char *child_display = *display ? join_path(display, name) : xstrndup(name, strlen(name));
+        grep_tree(child, child_display, entries[k].type, &self);
         free(child);
         free(child_display);
-        free(names[k]);
+        free(entries[k].name);
     }
-    free(names);
+    free(entries);
 }
 
-/* A path met during recursion (not a command-line operand). */
-static void grep_tree(const char *path, const char *display, const struct ancestor *up) {
+/* A path met during recursion (not a command-line operand), of the type its
+ * directory listing gave. A regular file is opened without a stat first: the
+ * stat would be a host call per file only to learn what the listing said. */
+static void grep_tree(const char *path, const char *display, unsigned char type, const struct ancestor *up) {
+    if (type == DT_REG) {
+        if (file_wanted(path))
+            grep_file(path, display);
+        return;
+    }
     struct stat st;
     if (lstat(path, &st) != 0) {
         file_error(display, errno);
@@ -578,7 +965,7 @@ static void grep_tree(const char *path, const char *display, const struct ancest
 
 static void grep_operand(const char *operand) {
     if (strcmp(operand, "-") == 0) {
-        grep_stream(stdin, "(standard input)");
+        grep_fd(STDIN_FILENO, "(standard input)", 0);
         return;
     }
     struct stat st;
@@ -721,10 +1108,9 @@ static int long_option(int argc, char **argv, int i) {
 
 int main(int argc, char **argv) {
     /* Fully buffered output into a pipe or file, as GNU grep; a terminal keeps
-     * line buffering. stdin is read in big chunks too (`cmd | grep`). */
+     * line buffering. (Input bypasses stdio: see refill.) */
     if (!isatty(STDOUT_FILENO))
         setvbuf(stdout, output_buffer, _IOFBF, sizeof output_buffer);
-    setvbuf(stdin, stdin_buffer, _IOFBF, sizeof stdin_buffer);
 
     /* wasi-libc keeps its own notion of the cwd, which starts at "/" whatever the
      * process's real cwd is, and resolves relative paths against it. The agentvm host
@@ -798,7 +1184,7 @@ int main(int argc, char **argv) {
             else
                 grep_dir(".", "", &st, NULL);
         } else {
-            grep_stream(stdin, "(standard input)");
+            grep_fd(STDIN_FILENO, "(standard input)", 0);
         }
     } else {
         for (int k = first_operand; k < noperands; k++)

@@ -18,18 +18,23 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from ctypes import POINTER, c_int, c_int64, c_long, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint32, c_uint64, c_void_p
 
 from ..logs import get_logger
 from .build import build_library
 
 __all__ = [
+    "MEMO_HOSTFS",
+    "MEMO_WASI",
     "NATIVE_HOST_FUNCTIONS",
     "FdMirror",
     "NativeDescription",
     "NativeLibrary",
     "call_counts",
     "library",
+    "memo_fill",
+    "stat_changed",
+    "stat_epoch",
     "thread_clear",
     "thread_set",
 ]
@@ -41,8 +46,16 @@ NATIVE_HOST_FUNCTIONS = {
     ("wasi_snapshot_preview1", "fd_fdstat_get", "ii", "i"): "avm_fd_fdstat_get",
     ("host_net", "net_send", "iiiii", "i"): "avm_net_send",
     ("host_net", "net_recv", "iiiii", "i"): "avm_net_recv",
+    # answered from the stat memo (wasm/stat_memo.py fills it)
+    ("wasi_snapshot_preview1", "path_filestat_get", "iiiii", "i"): "avm_path_filestat_get",
+    ("host_fs", "path_mode", "iiii", "i"): "avm_path_mode",
+    ("host_fs", "path_mode", "iii", "i"): "avm_path_mode_cwd",
+    ("host_fs", "path_size", "iiii", "I"): "avm_path_size",
 }
-_CALL_NAMES = ("fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv")
+_CALL_NAMES = (
+    "fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv",
+    "path_filestat_get", "path_mode", "path_mode_cwd", "path_size",
+)
 _RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
 
 _SLEEPING = {"avm_pipe_wait"}
@@ -70,6 +83,13 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
+    "avm_call_kinds": (c_int, []),
+    "avm_stat_epoch": (c_uint64, []),
+    "avm_stat_changed": (None, []),
+    "avm_memo_bytes": (c_int, []),
+    "avm_memo_fill": (
+        c_int, [c_uint64, c_int64, c_uint32, c_int, c_int, c_uint32, c_uint32, c_char_p, c_uint32, c_int64]
+    ),
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
 }
@@ -154,9 +174,9 @@ class FdMirror:
 
     def set(self, fd: int, desc: NativeDescription | None) -> None:
         """``fd`` now names ``desc`` (None: nothing native, e.g. a socket). Fds
-        beyond the mirror are ignored."""
-        if fd < self._lib.mirror_fds:
-            self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
+        beyond the mirror are not mirrored."""
+        # Called for every fd, mirrored or not: any change makes the stat memo stale.
+        self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
 
     def __del__(self) -> None:
         if getattr(self, "ptr", None):  # __init__ may have failed before
@@ -176,6 +196,37 @@ def thread_clear() -> None:
 
 def call_counts() -> dict[str, tuple[int, int]]:
     """Per native host function: (calls served natively, calls passed to Python)."""
-    counts = (c_uint64 * 10)()
-    library().avm_call_counts(counts)
-    return {name: (counts[i], counts[5 + i]) for i, name in enumerate(_CALL_NAMES)}
+    lib = library()
+    n = lib.avm_call_kinds()
+    counts = (c_uint64 * (2 * n))()
+    lib.avm_call_counts(counts)
+    return {name: (counts[i], counts[n + i]) for i, name in enumerate(_CALL_NAMES)}
+
+
+MEMO_WASI = 1  # the memo forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)
+MEMO_HOSTFS = 2
+
+
+def memo_fill(
+    epoch: int, deadline: float, fd: int, follow: bool, forms: int, path_ptr: int, path_len: int,
+    filestat: bytes, mode: int, size: int,
+) -> None:
+    """Memoize a successful stat of (fd, the path at path_ptr in the calling guest
+    thread's memory, follow) for the native stat functions, in call ``forms``,
+    answered at stat ``epoch`` (read before the stat) until ``deadline``
+    (time.monotonic()). See wasm/stat_memo.py."""
+    # 1 us earlier than the float deadline: never later than the cache's rule.
+    library().avm_memo_fill(
+        epoch, int(deadline * 1e9) - 1000, fd, int(follow), forms, path_ptr, path_len, filestat, mode & 0xFFFFFFFF, size
+    )
+
+
+def stat_epoch() -> int:
+    """The sidecar-wide stat epoch; read it BEFORE a stat whose answer is memoized."""
+    return library().avm_stat_epoch()
+
+
+def stat_changed() -> None:
+    """Something a stat answer depends on changed (a node, a name, a mount, a cwd,
+    a cred): every memoized stat answer is stale from now on."""
+    library().avm_stat_changed()

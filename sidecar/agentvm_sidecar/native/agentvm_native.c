@@ -435,10 +435,7 @@ static __thread avm_thread current;
 
 /* Publish (or with mirror NULL, clear) this thread's process and linear memory. */
 void avm_thread_set(avm_mirror *m, void *base, uint64_t len) {
-    if (m) {
-        atomic_fetch_add(&m->refs, 1);
-        atomic_fetch_add(&m->fd_gen, 1); /* a new program may have other preopens */
-    }
+    if (m) atomic_fetch_add(&m->refs, 1);
     avm_mirror *old = current.mirror;
     current.mirror = m;
     current.base = m ? base : NULL;
@@ -607,8 +604,9 @@ void *avm_net_recv(void *env, void *caller, avm_raw *args, size_t nargs) {
  *  - the sidecar-wide stat epoch is the one Python read before that stat
  *    (avm_stat_changed: any change through the sidecar that could change a stat
  *    answer, a cwd or a cred);
- *  - the fd table is unchanged (fd_gen, bumped by every avm_mirror_set and by
- *    publishing a new program on the thread);
+ *  - the fd table is unchanged (fd_gen, bumped by every avm_mirror_set). A new
+ *    program (exec) has the same fd table but other preopens: they follow the
+ *    cwd, and exec bumps the epoch when it sets the cwd;
  *  - CLOCK_MONOTONIC is before the deadline of the attribute-cache entries the
  *    answer came from (so a change made on the host is seen no later than now).
  * Errors are never filled. Direct-mapped, AVM_MEMO_SLOTS per process, paths up

@@ -17,8 +17,9 @@ own references between them (see the C file's header).
 from __future__ import annotations
 
 import ctypes
+import struct
 import threading
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint64, c_void_p
 
 from ..logs import get_logger
 from .build import build_library
@@ -31,10 +32,10 @@ __all__ = [
     "NativeDescription",
     "NativeLibrary",
     "call_counts",
+    "StatMemo",
     "library",
-    "memo_fill",
     "stat_changed",
-    "stat_epoch",
+    "stat_memo",
     "thread_clear",
     "thread_set",
 ]
@@ -84,12 +85,10 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
     "avm_call_kinds": (c_int, []),
-    "avm_stat_epoch": (c_uint64, []),
     "avm_stat_changed": (None, []),
     "avm_memo_bytes": (c_int, []),
-    "avm_memo_fill": (
-        c_int, [c_uint64, c_int64, c_uint32, c_int, c_int, c_uint32, c_uint32, c_char_p, c_uint32, c_int64]
-    ),
+    "avm_memo_fill_bytes": (c_int, []),
+    "avm_memo_fill": (c_int, [c_char_p]),
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
 }
@@ -203,27 +202,51 @@ def call_counts() -> dict[str, tuple[int, int]]:
     return {name: (counts[i], counts[n + i]) for i, name in enumerate(_CALL_NAMES)}
 
 
-MEMO_WASI = 1  # the memo forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)
+MEMO_WASI = 1  # the memo's call forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)
 MEMO_HOSTFS = 2
+# avm_memo_fill's one argument (memo_fill_rec): epoch, deadline_ns, fd, path_ptr,
+# path_len, mode, size, follow, forms, the 64-byte WASI filestat
+_MEMO_FILL = struct.Struct("<QqIIIIqBB6x64s")
 
 
-def memo_fill(
-    epoch: int, deadline: float, fd: int, follow: bool, forms: int, path_ptr: int, path_len: int,
-    filestat: bytes, mode: int, size: int,
-) -> None:
-    """Memoize a successful stat of (fd, the path at path_ptr in the calling guest
-    thread's memory, follow) for the native stat functions, in call ``forms``,
-    answered at stat ``epoch`` (read before the stat) until ``deadline``
-    (time.monotonic()). See wasm/stat_memo.py."""
-    # 1 us earlier than the float deadline: never later than the cache's rule.
-    library().avm_memo_fill(
-        epoch, int(deadline * 1e9) - 1000, fd, int(follow), forms, path_ptr, path_len, filestat, mode & 0xFFFFFFFF, size
-    )
+class StatMemo:
+    """The native stat memo's Python side, bound once (wasm/stat_memo.py calls
+    it on every stat it may memoize, so no per-call lookups)."""
+
+    __slots__ = ("_epoch", "_fill", "_pack")
+
+    def __init__(self, lib: NativeLibrary) -> None:
+        if lib.avm_memo_fill_bytes() != _MEMO_FILL.size:
+            raise RuntimeError("agentvm_native.c disagrees on the memo fill record")
+        self._epoch = c_uint64.in_dll(lib.cdll, "avm_stat_epoch_now")
+        self._fill = lib.avm_memo_fill
+        self._pack = _MEMO_FILL.pack
+
+    def epoch(self) -> int:
+        """The sidecar-wide stat epoch; read it BEFORE a stat whose answer is memoized."""
+        return self._epoch.value
+
+    def fill(
+        self, epoch: int, deadline: float, fd: int, path_ptr: int, path_len: int, follow: bool, forms: int,
+        filestat: bytes, mode: int, size: int,
+    ) -> None:
+        """Memoize a successful stat of (fd, the path at path_ptr in the calling
+        guest thread's memory, follow) in call ``forms``, answered at stat
+        ``epoch`` until ``deadline`` (time.monotonic()); see wasm/stat_memo.py."""
+        # 1 us before the float deadline: never later than the cache's rule.
+        self._fill(self._pack(
+            epoch, int(deadline * 1e9) - 1000, fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, filestat
+        ))
 
 
-def stat_epoch() -> int:
-    """The sidecar-wide stat epoch; read it BEFORE a stat whose answer is memoized."""
-    return library().avm_stat_epoch()
+_memo: StatMemo | None = None
+
+
+def stat_memo() -> StatMemo:
+    global _memo
+    if _memo is None:
+        _memo = StatMemo(library())
+    return _memo
 
 
 def stat_changed() -> None:

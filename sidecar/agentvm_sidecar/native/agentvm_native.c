@@ -631,9 +631,10 @@ struct avm_memo {
     memo_entry slots[AVM_MEMO_SLOTS];
 };
 
-static atomic_ulong stat_epoch = 1;
-
-uint64_t avm_stat_epoch(void) { return atomic_load(&stat_epoch); }
+/* Exported so Python reads it without a call (an aligned 8-byte load); only
+ * avm_stat_changed writes it. */
+atomic_ulong avm_stat_epoch_now = 1;
+#define stat_epoch avm_stat_epoch_now
 
 /* Something a stat answer depends on changed: every memoized answer is stale. */
 void avm_stat_changed(void) { atomic_fetch_add(&stat_epoch, 1); }
@@ -685,31 +686,43 @@ static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uin
     return hit;
 }
 
-/* Remember a successful stat of (fd, path at path_ptr in this thread's guest
- * memory, follow), taken at `epoch` (read before the stat) and valid until
- * deadline_ns; 0 when not kept (no memory published, path too long). */
-int avm_memo_fill(uint64_t epoch, int64_t deadline_ns, uint32_t fd, int follow, int kinds,
-                  uint32_t path_ptr, uint32_t path_len, const uint8_t *filestat, uint32_t mode, int64_t size) {
+/* What Python passes to avm_memo_fill, packed in one buffer (one ctypes
+ * argument instead of ten: stat_memo.py's _FILL, little-endian, no padding). */
+typedef struct __attribute__((packed)) {
+    uint64_t epoch;      /* the stat epoch read before the stat */
+    int64_t deadline_ns; /* CLOCK_MONOTONIC */
+    uint32_t fd, path_ptr, path_len, mode;
+    int64_t size;
+    uint8_t follow, kinds, pad[6];
+    uint8_t filestat[AVM_FILESTAT_BYTES];
+} memo_fill_rec;
+
+int avm_memo_fill_bytes(void) { return (int)sizeof(memo_fill_rec); }
+
+/* Remember a successful stat of (fd, the path at path_ptr in this thread's
+ * guest memory, follow); 0 when not kept (no memory published, path too long). */
+int avm_memo_fill(const memo_fill_rec *r) {
     avm_mirror *m = current.mirror;
-    if (!m || path_len == 0 || !in_bounds(path_ptr, path_len)) return 0;
-    const uint8_t *path = current.base + path_ptr;
+    uint32_t path_len = r->path_len;
+    if (!m || path_len == 0 || !in_bounds(r->path_ptr, path_len)) return 0;
+    const uint8_t *path = current.base + r->path_ptr;
     strip_dot_slash(&path, &path_len);
     if (path_len > AVM_MEMO_PATH) return 0;
-    follow = follow != 0;
+    int follow = r->follow != 0;
     pthread_mutex_lock(&m->mu);
     if (!m->memo) m->memo = calloc(1, sizeof *m->memo);
     if (m->memo) {
-        memo_entry *e = &m->memo->slots[memo_slot(fd, follow, path, path_len)];
-        e->epoch = epoch;
+        memo_entry *e = &m->memo->slots[memo_slot(r->fd, follow, path, path_len)];
+        e->epoch = r->epoch;
         e->fd_gen = atomic_load(&m->fd_gen);
-        e->deadline_ns = deadline_ns;
-        e->fd = fd;
-        e->mode = mode;
-        e->size = size;
+        e->deadline_ns = r->deadline_ns;
+        e->fd = r->fd;
+        e->mode = r->mode;
+        e->size = r->size;
         e->path_len = (uint16_t)path_len;
         e->follow = (uint8_t)follow;
-        e->kinds = (uint8_t)kinds;
-        memcpy(e->filestat, filestat, AVM_FILESTAT_BYTES);
+        e->kinds = r->kinds;
+        memcpy(e->filestat, r->filestat, AVM_FILESTAT_BYTES);
         memcpy(e->path, path, path_len);
     }
     int kept = m->memo != NULL;

@@ -40,29 +40,32 @@ __all__ = ["HOSTFS", "WASI", "stat"]
 
 WASI = native.MEMO_WASI
 HOSTFS = native.MEMO_HOSTFS
+BOTH = WASI | HOSTFS
 U32 = 0xFFFFFFFF
 
 
 def stat(
     ctx: GuestContext, fd: int, path_ptr: int, path_len: int, path: str, follow: bool, base: str, form: int,
-    other_base: Callable[[], str | None], size: Callable[[Stat], int],
-) -> Stat:
+    other_base: Callable[[GuestContext, int, str], str | None], size: Callable[[Stat], int],
+) -> tuple[Stat, bytes | None]:
     """``ctx.kernel.stat_as`` of ``path`` from ``base``, memoized for the native
-    host functions when the attribute cache answered it. ``form``: the call form
-    asking (WASI or HOSTFS); ``other_base``: the base the other form would use for
-    the same (fd, path), or None when it would refuse them; ``size``: what
-    host_fs path_size answers for the Stat. Raises: KernelError."""
+    host functions when the attribute cache answered it; also the packed WASI
+    filestat when it was made for the memo (None otherwise). ``form``: the call
+    form asking (WASI or HOSTFS); ``other_base(ctx, fd, path)``: the base the
+    other form would use for the same (fd, path), or None when it would refuse
+    them; ``size``: what host_fs path_size answers for the Stat.
+    Raises: KernelError."""
     cache = attrcache.current()
     if cache is None or not cache.charged:
-        return ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base)
-    epoch = native.stat_epoch()
+        return ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base), None
+    memo = native.stat_memo()
+    epoch = memo.epoch()
     cache.watch()
     st = ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base)
     answer, deadline = cache.watched()
-    if st is answer:
-        forms = form | ((WASI | HOSTFS) if other_base() == base else 0)
-        native.memo_fill(
-            epoch, deadline, fd & U32, follow, forms, path_ptr & U32, path_len & U32,
-            pack_filestat(st), st.mode, size(st),
-        )
-    return st
+    if st is not answer:
+        return st, None
+    filestat = pack_filestat(st)
+    forms = BOTH if other_base(ctx, fd, path) == base else form
+    memo.fill(epoch, deadline, fd & U32, path_ptr & U32, path_len & U32, follow, forms, filestat, st.mode, size(st))
+    return st, filestat

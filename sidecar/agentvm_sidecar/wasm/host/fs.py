@@ -66,16 +66,18 @@ def resolve_path(ctx: GuestContext, fd: int, path: str) -> tuple[str, str]:
 def _path_stat(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow: bool) -> Stat:
     """Raises: KernelError, GuestFault."""
     path, base = resolve_path(ctx, fd, ctx.string(path_ptr, path_len))
+    return stat_memo.stat(ctx, fd, path_ptr, path_len, path, follow, base, stat_memo.HOSTFS, _wasi_base, host_size)[0]
 
-    def wasi_base() -> str | None:  # what path_filestat_get(fd, path) starts from
-        if not path or "\0" in path or path.startswith("/"):
-            return None  # refused by that form (wasi/common.guest_path)
-        try:
-            return dir_base(ctx, fd)
-        except KernelError:
-            return None
 
-    return stat_memo.stat(ctx, fd, path_ptr, path_len, path, follow, base, stat_memo.HOSTFS, wasi_base, host_size)
+def _wasi_base(ctx: GuestContext, fd: int, path: str) -> str | None:
+    """Where path_filestat_get(fd, path) starts, or None when it refuses the path
+    (wasi/common.guest_path; stat_memo: may one answer serve both?)."""
+    if not path or "\0" in path or path.startswith("/"):
+        return None
+    try:
+        return dir_base(ctx, fd)
+    except KernelError:
+        return None
 
 
 def _fd_stat(ctx: GuestContext, fd: int) -> Stat:

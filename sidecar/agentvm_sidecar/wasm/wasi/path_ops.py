@@ -183,17 +183,18 @@ def path_filestat_get(ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, 
     ctx.check(ret_ptr, 64)
     path = guest_path(ctx, path_ptr, path_len)
     base = dir_base(ctx, dirfd)
-
-    def hostfs_base() -> str | None:  # what host_fs.path_mode(dirfd, path) starts from
-        try:
-            return host_fs.resolve_path(ctx, dirfd, path)[1]
-        except KernelError:
-            return None
-
-    st = stat_memo.stat(
-        ctx, dirfd, path_ptr, path_len, path, _follow(flags), base, stat_memo.WASI, hostfs_base, host_fs.host_size
+    st, filestat = stat_memo.stat(
+        ctx, dirfd, path_ptr, path_len, path, _follow(flags), base, stat_memo.WASI, _hostfs_base, host_fs.host_size
     )
-    ctx.write(ret_ptr, L.pack_filestat(st))
+    ctx.write(ret_ptr, filestat or L.pack_filestat(st))
+
+
+def _hostfs_base(ctx: GuestContext, fd: int, path: str) -> str | None:
+    """Where host_fs.path_mode(fd, path) starts, or None (stat_memo: may one answer serve both?)."""
+    try:
+        return host_fs.resolve_path(ctx, fd, path)[1]
+    except KernelError:
+        return None
 
 
 @host_function(MODULE, "path_filestat_set_times", "iiiiIIi")

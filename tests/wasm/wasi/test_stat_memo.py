@@ -34,7 +34,7 @@ from agentvm_sidecar.wasm.abi import SIGNATURES, _wrap
 from agentvm_sidecar.wasm.context import set_current_context
 
 from .conftest import PRE0, Guest
-from .test_wasi_native import native_call
+from .test_wasi_native import _length, _pointer, native_call
 
 NO_DIRFD = 0xFFFFFFFF
 DIR_RIGHTS = (1 << 14) | (1 << 1)  # FD_READDIR | FD_READ
@@ -345,3 +345,33 @@ def share_path(vm, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
 
 def test_the_memo_is_charged_with_the_attribute_cache() -> None:
     assert native.library().avm_memo_bytes() <= attrcache.MEMO_BYTES
+
+
+# -- hostile arguments ----------------------------------------------------------------
+_ptr = st.one_of(st.none(), _pointer())  # None: the real path / a real result buffer
+_len = st.one_of(st.none(), _length())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path_ptr=_ptr, path_len=_len, ret=_ptr)
+def test_hostile_pointers_get_efault_or_the_python_answer(
+    vm, path_ptr: int | None, path_len: int | None, ret: int | None
+) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    real_ptr, real_len = g.put("./sub/file.txt")
+    agree(g, PRE0, "sub/file.txt", follow=False)  # memoized
+    p = real_ptr if path_ptr is None else path_ptr
+    n = real_len if path_len is None else path_len
+    r = g.alloc(64) if ret is None else ret
+    before = g.read(0, g.mem_size)
+    got = native_call(g, "path_filestat_get", PRE0, 0, p, n, r)
+    native_memory = g.read(0, g.mem_size)
+    g.ctx.write(0, before)
+    want = python_call(g, "wasi_snapshot_preview1", "path_filestat_get", "iiiii", PRE0, 0, p, n, r)
+    assert (got, native_memory) == (want, g.read(0, g.mem_size))
+    for params in ("iiii", "iii"):
+        args = (PRE0, p, n, 0) if params == "iiii" else (p, n, 0)
+        got = native_call(g, "path_mode", *args, module="host_fs", params=params)
+        assert got == python_call(g, "host_fs", "path_mode", params, *args)
+    got = native_call(g, "path_size", PRE0, p, n, 0, module="host_fs")
+    assert got == python_call(g, "host_fs", "path_size", "iiii", PRE0, p, n, 0)

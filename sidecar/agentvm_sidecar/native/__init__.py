@@ -109,7 +109,6 @@ class NativeLibrary:
             setattr(self, name, fn)
         if self.cdll.avm_raw_size() != _RAW_SLOT_BYTES:
             raise RuntimeError("agentvm_native.c disagrees with wasmtime on the raw slot size")
-        self.mirror_fds: int = self.cdll.avm_mirror_fds()
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         raise AttributeError(name)  # every function is set in __init__ (mypy: dynamic attributes)

@@ -187,6 +187,18 @@ def test_a_memory_file_is_never_memoized(vm) -> None:  # type: ignore[no-untyped
     assert agree(g, PRE0, "/tmp/m.txt")[2] == len(b"memory grew")
 
 
+def test_a_guest_asking_one_stat_in_a_loop_still_reaches_python(vm) -> None:  # type: ignore[no-untyped-def]
+    # A host call's return is the guest thread's safe point (kills, its run slot):
+    # the memo sends one ask in every run of them to Python.
+    _, g = vm
+    agree(g, PRE0, "a.txt")
+    p, n = g.put("a.txt")
+    before = native.call_counts()["path_mode"][1]
+    for _ in range(200):
+        native_call(g, "path_mode", PRE0, p, n, 1, module="host_fs", params="iiii")
+    assert native.call_counts()["path_mode"][1] - before >= 3
+
+
 # -- each invalidation ----------------------------------------------------------------
 def test_a_write_through_the_guest_is_seen_at_once(vm) -> None:  # type: ignore[no-untyped-def]
     _, g = vm

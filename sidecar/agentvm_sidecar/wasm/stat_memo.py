@@ -13,7 +13,7 @@ so the memo is never staler than the cache it copies: it answers until the
 earliest deadline of the cache entries and remembered walks the answer came
 from, and only while the C stat epoch is the one read before the stat (bumped by
 every host_dir change through the sidecar, every name/mode/mount change
-elsewhere, every cache entry replaced or dropped, chdir and cred changes) and
+elsewhere, every cache entry replaced or dropped, exec setting the cwd, setuid/setgid) and
 the process's fd table is unchanged. Errors are never filled, and neither is
 anything from another filesystem (MemoryFs sizes and times change on writes
 without a bump), a /dev/fd alias or the mount root (not cached).

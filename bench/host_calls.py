@@ -13,7 +13,8 @@ it ``--runs`` times and prints, per run, the host functions by CPU. ``fd_read`` 
 
 The sidecar side of this script runs when it is started with ``--sidecar`` (the
 client starts it so); SIGUSR1 makes it write its counts to ``$HOST_CALLS_OUT`` and
-start again from zero.
+start again from zero. Calls the native library answered in C (native/) never reach
+the Python wrapper: they are listed apart, counted but not timed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ OUT_ENV = "HOST_CALLS_OUT"
 
 def serve_counted() -> int:
     """Run the sidecar on stdio with every host function counted (see the module doc)."""
+    from agentvm_sidecar import native
     from agentvm_sidecar.cli import main
     from agentvm_sidecar.wasm import abi
     from agentvm_sidecar.wasm.context import current_context
@@ -65,8 +67,15 @@ def serve_counted() -> int:
 
     abi._wrap = counted_wrap  # before any linker is built: every callback goes through it
 
+    served_before = {name: counts[0] for name, counts in native.call_counts().items()}
+
     def dump(*_: object) -> None:
-        pathlib.Path(os.environ[OUT_ENV]).write_text(json.dumps({k: [calls[k], cpu[k]] for k in calls}))
+        data = {k: [calls[k], cpu[k]] for k in calls}
+        for name, (served, _) in native.call_counts().items():  # answered in C, never in Python
+            if served > served_before[name]:
+                data[f"native {name} (in C, not timed)"] = [served - served_before[name], 0.0]
+            served_before[name] = served
+        pathlib.Path(os.environ[OUT_ENV]).write_text(json.dumps(data))
         calls.clear()
         cpu.clear()
 
@@ -109,11 +118,15 @@ async def count(commands: list[str], runs: int, top: int) -> None:
                 for _ in range(runs):
                     await client.process.exec(vm, command, timeout_ms=120_000)
                 data = await counts_since_last()
+                native_calls = {k: v for k, v in data.items() if k.startswith("native ")}
+                data = {k: v for k, v in data.items() if k not in native_calls}
                 total_calls = sum(n for n, _ in data.values()) / runs
                 total_cpu = sum(c for _, c in data.values()) / runs
-                print(f"\n== {command}: {total_calls:.0f} host calls, {total_cpu * 1e3:.1f} ms host-call CPU per run")
+                print(f"\n== {command}: {total_calls:.0f} Python host calls, {total_cpu * 1e3:.1f} ms host-call CPU per run")
                 for name, (n, c) in sorted(data.items(), key=lambda kv: -kv[1][1])[:top]:
                     print(f"  {name:<48} {n / runs:8.0f} calls {c / runs * 1e3:8.1f} ms {c / n * 1e6:8.1f} us/call")
+                for name, (n, _) in sorted(native_calls.items()):
+                    print(f"  {name:<48} {n / runs:8.0f} calls")
             await client.vm.dispose(vm)
 
 

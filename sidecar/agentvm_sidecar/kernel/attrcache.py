@@ -48,6 +48,13 @@
 # least recently used walk makes room for a new one, so the directory a tool
 # is working through stays while its files come and go.
 #
+# Stat memo: a stat answered from a live entry here may be memoized in C for
+# the native stat host functions (wasm/stat_memo.py), valid until the earliest
+# deadline of the entries the answer came from (``watch``/``watched``) and only
+# while nothing that bumps the C stat epoch happened: both generations above
+# bump it, and so does any entry this cache replaces or drops (a fresh lstat
+# may see what the host changed, and the memo must not answer older than that).
+#
 # Memory: at most MAX_ENTRIES per process (cleared when full), ENTRY_BYTES each
 # (measured: the lstat result, the node, its components and the key, ~1 KiB).  A
 # process's first entry reserves the whole cache from the VM's memory budget, so
@@ -64,6 +71,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from .. import native
 from .errors import KernelError
 from .limits import MemoryBudget
 
@@ -77,7 +85,8 @@ MAX_ENTRIES = 512
 ENTRY_BYTES = 1024
 MAX_WALKS = 32
 WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
-CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES
+MEMO_BYTES = 8704  # the process's C stat memo (native avm_memo_bytes(), checked by a test)
+CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES + MEMO_BYTES
 
 _generation = itertools.count(1)
 _current_generation = 0  # the last value taken from _generation
@@ -121,6 +130,7 @@ def bump_namespace() -> None:
     """Names, modes or mounts changed outside host_dir: remembered walks are stale."""
     global _current_namespace
     _current_namespace = next(_namespace)
+    native.stat_changed()
 
 
 def bump_generation() -> None:
@@ -129,6 +139,7 @@ def bump_generation() -> None:
     atomic under the GIL."""
     global _current_generation
     _current_generation = next(_generation)
+    native.stat_changed()
 
 
 def generation() -> int:
@@ -141,12 +152,13 @@ class AttrCache:
     """What a filesystem saw at (filesystem, components): an lstat result and the
     node it made of it (the filesystem decides); see the module header."""
 
-    __slots__ = ("_budget", "_entries", "_listed", "_oldest", "_state", "_walks", "files_seen")
+    __slots__ = ("_budget", "_entries", "_listed", "_oldest", "_state", "_walks", "answer", "files_seen")
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
         self._walks: dict[Any, tuple[float, int, int, bool | None, Any]] = {}
         self._oldest = 0.0  # the earliest deadline of the entries the walk in progress used
+        self.answer: Any = None  # the cached Stat the last getattr answered (``watch``)
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
         self._listed = False  # the process listed a host_dir directory
@@ -203,6 +215,22 @@ class AttrCache:
         self._walks[key] = entry
         return found
 
+    def watch(self) -> None:
+        """Start watching one lookup: ``watched`` then tells which cached answer
+        it returned and until when everything it came from stays valid."""
+        self._oldest = time.monotonic() + TTL_SECONDS
+        self.answer = None
+
+    def watched(self) -> tuple[Any, float]:
+        """(the cached Stat the watched lookup's getattr answered or None, the
+        earliest deadline of the entries and walks it used)."""
+        return self.answer, self._oldest
+
+    @property
+    def charged(self) -> bool:
+        """The reservation (which covers the C stat memo) is held."""
+        return self._state is _CHARGED
+
     def begin_walk(self) -> tuple[int, int]:
         """Call before a walk whose result may be remembered; pass what it
         returns to ``remember_walk``."""
@@ -222,9 +250,13 @@ class AttrCache:
         """Keep ``seen``, taken from the host at ``generation``."""
         if self._state is not _CHARGED and not self._charge():
             return
+        key = (fs, parts)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[(fs, parts)] = (time.monotonic() + TTL_SECONDS, generation, seen)
+            native.stat_changed()  # a memoized answer may rest on a dropped entry
+        elif key in self._entries:
+            native.stat_changed()  # the fresh lstat may differ from what was memoized
+        self._entries[key] = (time.monotonic() + TTL_SECONDS, generation, seen)
 
 
     def _charge(self) -> bool:

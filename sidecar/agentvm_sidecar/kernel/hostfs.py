@@ -379,6 +379,7 @@ class HostFs:
                 # Converted on first use, not when listed: a frozen Stat costs
                 # ~2 us to build, and `ls -l` or tar stat each entry 3-4 times.
                 cached = hit[0] = self._to_stat(cached)
+            cache.answer = cached  # may be memoized (attrcache.watch)
             return cached
         seen = attrcache.generation()
         s = self._stat(node)

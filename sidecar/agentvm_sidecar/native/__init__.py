@@ -17,19 +17,25 @@ own references between them (see the C file's header).
 from __future__ import annotations
 
 import ctypes
+import struct
 import threading
-from ctypes import POINTER, c_int, c_int64, c_long, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint64, c_void_p
 
 from ..logs import get_logger
 from .build import build_library
 
 __all__ = [
+    "MEMO_HOSTFS",
+    "MEMO_WASI",
     "NATIVE_HOST_FUNCTIONS",
     "FdMirror",
     "NativeDescription",
     "NativeLibrary",
+    "StatMemo",
     "call_counts",
     "library",
+    "stat_changed",
+    "stat_memo",
     "thread_clear",
     "thread_set",
 ]
@@ -41,8 +47,16 @@ NATIVE_HOST_FUNCTIONS = {
     ("wasi_snapshot_preview1", "fd_fdstat_get", "ii", "i"): "avm_fd_fdstat_get",
     ("host_net", "net_send", "iiiii", "i"): "avm_net_send",
     ("host_net", "net_recv", "iiiii", "i"): "avm_net_recv",
+    # answered from the stat memo (wasm/stat_memo.py fills it)
+    ("wasi_snapshot_preview1", "path_filestat_get", "iiiii", "i"): "avm_path_filestat_get",
+    ("host_fs", "path_mode", "iiii", "i"): "avm_path_mode",
+    ("host_fs", "path_mode", "iii", "i"): "avm_path_mode_cwd",
+    ("host_fs", "path_size", "iiii", "I"): "avm_path_size",
 }
-_CALL_NAMES = ("fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv")
+_CALL_NAMES = (
+    "fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv",
+    "path_filestat_get", "path_mode", "path_mode_cwd", "path_size",
+)
 _RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
 
 _SLEEPING = {"avm_pipe_wait"}
@@ -72,6 +86,11 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
+    "avm_call_kinds": (c_int, []),
+    "avm_stat_changed": (None, []),
+    "avm_memo_bytes": (c_int, []),
+    "avm_memo_fill_bytes": (c_int, []),
+    "avm_memo_fill": (c_int, [c_char_p]),
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
 }
@@ -92,7 +111,6 @@ class NativeLibrary:
             setattr(self, name, fn)
         if self.cdll.avm_raw_size() != _RAW_SLOT_BYTES:
             raise RuntimeError("agentvm_native.c disagrees with wasmtime on the raw slot size")
-        self.mirror_fds: int = self.cdll.avm_mirror_fds()
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         raise AttributeError(name)  # every function is set in __init__ (mypy: dynamic attributes)
@@ -156,9 +174,9 @@ class FdMirror:
 
     def set(self, fd: int, desc: NativeDescription | None) -> None:
         """``fd`` now names ``desc`` (None: nothing native, e.g. a socket). Fds
-        beyond the mirror are ignored."""
-        if fd < self._lib.mirror_fds:
-            self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
+        beyond the mirror are not mirrored."""
+        # Called for every fd, mirrored or not: any change makes the stat memo stale.
+        self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
 
     def __del__(self) -> None:
         if getattr(self, "ptr", None):  # __init__ may have failed before
@@ -178,6 +196,61 @@ def thread_clear() -> None:
 
 def call_counts() -> dict[str, tuple[int, int]]:
     """Per native host function: (calls served natively, calls passed to Python)."""
-    counts = (c_uint64 * 10)()
-    library().avm_call_counts(counts)
-    return {name: (counts[i], counts[5 + i]) for i, name in enumerate(_CALL_NAMES)}
+    lib = library()
+    n = lib.avm_call_kinds()
+    counts = (c_uint64 * (2 * n))()
+    lib.avm_call_counts(counts)
+    return {name: (counts[i], counts[n + i]) for i, name in enumerate(_CALL_NAMES)}
+
+
+MEMO_WASI = 1  # the memo's call forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)
+MEMO_HOSTFS = 2
+# avm_memo_fill's one argument (memo_fill_rec): epoch, deadline_ns, fd, path_ptr,
+# path_len, mode, size, follow, forms, the 64-byte WASI filestat
+_MEMO_FILL = struct.Struct("<QqIIIIqBB6x64s")
+
+
+class StatMemo:
+    """The native stat memo's Python side, bound once (wasm/stat_memo.py calls
+    it on every stat it may memoize, so no per-call lookups)."""
+
+    __slots__ = ("_epoch", "_fill", "_pack")
+
+    def __init__(self, lib: NativeLibrary) -> None:
+        if lib.avm_memo_fill_bytes() != _MEMO_FILL.size:
+            raise RuntimeError("agentvm_native.c disagrees on the memo fill record")
+        self._epoch = c_uint64.in_dll(lib.cdll, "avm_stat_epoch_now")
+        self._fill = lib.avm_memo_fill
+        self._pack = _MEMO_FILL.pack
+
+    def epoch(self) -> int:
+        """The sidecar-wide stat epoch; read it BEFORE a stat whose answer is memoized."""
+        return self._epoch.value
+
+    def fill(
+        self, epoch: int, deadline: float, fd: int, path_ptr: int, path_len: int, follow: bool, forms: int,
+        filestat: bytes, mode: int, size: int,
+    ) -> None:
+        """Memoize a successful stat of (fd, the path at path_ptr in the calling
+        guest thread's memory, follow) in call ``forms``, answered at stat
+        ``epoch`` until ``deadline`` (time.monotonic()); see wasm/stat_memo.py."""
+        # 1 us before the float deadline: never later than the cache's rule.
+        self._fill(self._pack(
+            epoch, int(deadline * 1e9) - 1000, fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, filestat
+        ))
+
+
+_memo: StatMemo | None = None
+
+
+def stat_memo() -> StatMemo:
+    global _memo
+    if _memo is None:
+        _memo = StatMemo(library())
+    return _memo
+
+
+def stat_changed() -> None:
+    """Something a stat answer depends on changed (a node, a name, a mount, a cwd,
+    a cred): every memoized stat answer is stale from now on."""
+    library().avm_stat_changed()

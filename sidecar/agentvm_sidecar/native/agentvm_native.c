@@ -41,8 +41,8 @@ typedef union {
 typedef void *(*avm_callback)(void *env, void *caller, avm_raw *args, size_t nargs);
 
 static atomic_long live_pipes;
-static atomic_ulong native_calls[5], fallback_calls[5];
-enum { F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV };
+enum { F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV, F_FILESTAT, F_MODE, F_MODE_CWD, F_SIZE, F_COUNT };
+static atomic_ulong native_calls[F_COUNT], fallback_calls[F_COUNT];
 
 /* -- budget: bytes a VM's pipes may hold beyond their base capacity -------------- */
 typedef struct {
@@ -391,10 +391,14 @@ void avm_desc_publish(avm_desc *d, const uint8_t *fdstat, int can_transfer) {
 }
 
 /* -- per-process fd mirror ------------------------------------------------------- */
+typedef struct avm_memo avm_memo;
+
 typedef struct {
     atomic_long refs;
     pthread_mutex_t mu;
     avm_desc *descs[AVM_MIRROR_FDS];
+    atomic_ulong fd_gen; /* bumped by every change of the fd table (any fd) */
+    avm_memo *memo;      /* the stat memo, made by its first fill (under mu) */
 } avm_mirror;
 
 avm_mirror *avm_mirror_new(void) {
@@ -408,14 +412,18 @@ avm_mirror *avm_mirror_new(void) {
 static void mirror_unref(avm_mirror *m) {
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1) return;
     for (int i = 0; i < AVM_MIRROR_FDS; i++) desc_unref(m->descs[i]);
+    free(m->memo);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
 
 void avm_mirror_unref(avm_mirror *m) { mirror_unref(m); }
 
-/* fd now names `d` (NULL: nothing native). Fds beyond the mirror are ignored. */
+/* fd now names `d` (NULL: nothing native). Fds beyond the mirror are not
+ * mirrored, but every call (any fd) makes the stat memo's answers stale: a
+ * memoized (dirfd, path) may have named another directory. */
 void avm_mirror_set(avm_mirror *m, int64_t fd, avm_desc *d) {
+    atomic_fetch_add(&m->fd_gen, 1);
     if (fd < 0 || fd >= AVM_MIRROR_FDS) return;
     if (d) atomic_fetch_add(&d->refs, 1);
     pthread_mutex_lock(&m->mu);
@@ -439,6 +447,7 @@ typedef struct {
     avm_mirror *mirror;
     uint8_t *base;
     uint64_t len;
+    uint32_t memo_hits; /* stat memo answers since this thread last went to Python */
 } avm_thread;
 
 static __thread avm_thread current;
@@ -602,13 +611,203 @@ void *avm_net_recv(void *env, void *caller, avm_raw *args, size_t nargs) {
     return not_a_socket(F_RECV, env, caller, args, nargs);
 }
 
-/* counts[0..9]: native then fallback calls of write, read, fdstat, send, recv. */
-void avm_call_counts(uint64_t *counts) {
-    for (int i = 0; i < 5; i++) {
-        counts[i] = atomic_load(&native_calls[i]);
-        counts[5 + i] = atomic_load(&fallback_calls[i]);
+/* -- the stat memo: recent successful stats of this process, answered in C -----
+ *
+ * `ls -R` asks four times about every entry (path_filestat_get, host_fs path_mode
+ * twice, path_size) and tar five; each is a Python host call of 5-18 us even when
+ * the attribute cache answers it. Python (wasm/stat_memo.py) fills an entry after
+ * a stat that the host_dir attribute cache answered, keyed by what the guest
+ * passed: (dirfd, path bytes, follow) and which call forms it answers (`kinds`:
+ * the WASI path_filestat_get base and the host_fs base may differ for the same
+ * fd). An entry answers only while all of these hold, else Python decides:
+ *  - the sidecar-wide stat epoch is the one Python read before that stat
+ *    (avm_stat_changed: any change through the sidecar that could change a stat
+ *    answer, a cwd or a cred);
+ *  - the fd table is unchanged (fd_gen, bumped by every avm_mirror_set). A new
+ *    program (exec) has the same fd table but other preopens: they follow the
+ *    cwd, and exec bumps the epoch when it sets the cwd;
+ *  - CLOCK_MONOTONIC is before the deadline of the attribute-cache entries the
+ *    answer came from (so a change made on the host is seen no later than now).
+ * Errors are never filled. Direct-mapped, AVM_MEMO_SLOTS per process, paths up
+ * to AVM_MEMO_PATH bytes; charged to the VM with the attribute cache. */
+#define AVM_MEMO_SLOTS 32
+#define AVM_MEMO_PATH 160
+#define AVM_MEMO_RUN 64 /* memo answers in a row before one goes to Python */
+#define AVM_FILESTAT_BYTES 64
+enum { MEMO_WASI = 1, MEMO_HOSTFS = 2 };
+
+typedef struct {
+    uint64_t epoch, fd_gen; /* epoch 0: empty (the epoch starts at 1) */
+    int64_t deadline_ns;
+    uint32_t fd, mode;
+    int64_t size;
+    uint16_t path_len;
+    uint8_t follow, kinds;
+    uint8_t filestat[AVM_FILESTAT_BYTES];
+    uint8_t path[AVM_MEMO_PATH];
+} memo_entry;
+
+struct avm_memo {
+    memo_entry slots[AVM_MEMO_SLOTS];
+};
+
+/* Exported so Python reads it without a call (an aligned 8-byte load); only
+ * avm_stat_changed writes it. */
+atomic_ulong avm_stat_epoch_now = 1;
+#define stat_epoch avm_stat_epoch_now
+
+/* Something a stat answer depends on changed: every memoized answer is stale. */
+void avm_stat_changed(void) { atomic_fetch_add(&stat_epoch, 1); }
+
+int avm_memo_bytes(void) { return (int)sizeof(avm_memo); }
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* "./x" names what "x" names from the same directory (walks key on it too,
+ * vfs_core._walk_remembered): ls asks path_filestat_get about "dir/x" and
+ * host_fs path_mode about "./dir/x". A "./" is dropped only when what follows is
+ * a non-empty relative path ("./" alone and ".//x" stay as they are). */
+static void strip_dot_slash(const uint8_t **path, uint32_t *len) {
+    while (*len > 2 && (*path)[0] == '.' && (*path)[1] == '/' && (*path)[2] != '/') {
+        *path += 2;
+        *len -= 2;
     }
 }
+
+static uint32_t memo_slot(uint32_t fd, int follow, const uint8_t *path, uint32_t len) {
+    uint32_t h = 2166136261u ^ fd ^ ((uint32_t)follow << 31); /* FNV-1a */
+    for (uint32_t i = 0; i < len; i++) h = (h ^ path[i]) * 16777619u;
+    return h % AVM_MEMO_SLOTS;
+}
+
+/* The memoized answer for (fd, path in guest memory, follow) in call form `kind`
+ * into *out; 0: none (take the Python path). */
+static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uint32_t path_len, memo_entry *out) {
+    avm_mirror *m = current.mirror;
+    if (!m || path_len == 0 || !in_bounds(path_ptr, path_len)) return 0;
+    /* Every AVM_MEMO_RUN-th ask goes to Python anyway: a host call's return is
+     * where the guest thread reaches a safe point (kills, signals, its run slot:
+     * wasm/scheduler.py lends the slot of a holder that shows no progress), and a
+     * guest looping on one stat would otherwise never reach one. */
+    if (++current.memo_hits >= AVM_MEMO_RUN) {
+        current.memo_hits = 0;
+        return 0;
+    }
+    const uint8_t *path = current.base + path_ptr;
+    strip_dot_slash(&path, &path_len);
+    if (path_len > AVM_MEMO_PATH) return 0;
+    uint32_t slot = memo_slot(fd, follow, path, path_len);
+    int hit = 0;
+    pthread_mutex_lock(&m->mu);
+    memo_entry *e = m->memo ? &m->memo->slots[slot] : NULL;
+    if (e && e->epoch == atomic_load(&stat_epoch) && e->fd_gen == atomic_load(&m->fd_gen) &&
+        (e->kinds & kind) && e->fd == fd && e->follow == follow && e->path_len == path_len &&
+        memcmp(e->path, path, path_len) == 0 && now_ns() < e->deadline_ns) {
+        *out = *e;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return hit;
+}
+
+/* What Python passes to avm_memo_fill, packed in one buffer (one ctypes
+ * argument instead of ten: stat_memo.py's _FILL, little-endian, no padding). */
+typedef struct __attribute__((packed)) {
+    uint64_t epoch;      /* the stat epoch read before the stat */
+    int64_t deadline_ns; /* CLOCK_MONOTONIC */
+    uint32_t fd, path_ptr, path_len, mode;
+    int64_t size;
+    uint8_t follow, kinds, pad[6];
+    uint8_t filestat[AVM_FILESTAT_BYTES];
+} memo_fill_rec;
+
+int avm_memo_fill_bytes(void) { return (int)sizeof(memo_fill_rec); }
+
+/* Remember a successful stat of (fd, the path at path_ptr in this thread's
+ * guest memory, follow); 0 when not kept (no memory published, path too long). */
+int avm_memo_fill(const memo_fill_rec *r) {
+    avm_mirror *m = current.mirror;
+    uint32_t path_len = r->path_len;
+    if (!m || path_len == 0 || !in_bounds(r->path_ptr, path_len)) return 0;
+    const uint8_t *path = current.base + r->path_ptr;
+    strip_dot_slash(&path, &path_len);
+    if (path_len > AVM_MEMO_PATH) return 0;
+    int follow = r->follow != 0;
+    pthread_mutex_lock(&m->mu);
+    if (!m->memo) m->memo = calloc(1, sizeof *m->memo);
+    if (m->memo) {
+        memo_entry *e = &m->memo->slots[memo_slot(r->fd, follow, path, path_len)];
+        e->epoch = r->epoch;
+        e->fd_gen = atomic_load(&m->fd_gen);
+        e->deadline_ns = r->deadline_ns;
+        e->fd = r->fd;
+        e->mode = r->mode;
+        e->size = r->size;
+        e->path_len = (uint16_t)path_len;
+        e->follow = (uint8_t)follow;
+        e->kinds = r->kinds;
+        memcpy(e->filestat, r->filestat, AVM_FILESTAT_BYTES);
+        memcpy(e->path, path, path_len);
+    }
+    int kept = m->memo != NULL;
+    pthread_mutex_unlock(&m->mu);
+    return kept;
+}
+
+/* wasi path_filestat_get(dirfd, lookupflags, path, path_len, *filestat) */
+void *avm_path_filestat_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    memo_entry e;
+    if (nargs < 5 || !current.mirror || !in_bounds((uint32_t)args[4].i32, AVM_FILESTAT_BYTES) ||
+        !memo_lookup((uint32_t)args[0].i32, args[1].i32 & 1, MEMO_WASI, (uint32_t)args[2].i32,
+                     (uint32_t)args[3].i32, &e))
+        return fallback(F_FILESTAT, env, caller, args, nargs);
+    memcpy(current.base + (uint32_t)args[4].i32, e.filestat, AVM_FILESTAT_BYTES);
+    return done(F_FILESTAT, args, 0);
+}
+
+/* host_fs path_mode(fd, path, path_len, follow) -> st_mode */
+void *avm_path_mode(void *env, void *caller, avm_raw *args, size_t nargs) {
+    memo_entry e;
+    if (nargs < 4 || !memo_lookup((uint32_t)args[0].i32, args[3].i32 != 0, MEMO_HOSTFS, (uint32_t)args[1].i32,
+                                  (uint32_t)args[2].i32, &e))
+        return fallback(F_MODE, env, caller, args, nargs);
+    return done(F_MODE, args, (int32_t)e.mode);
+}
+
+/* host_fs path_mode(path, path_len, follow), the older form: relative to the cwd,
+ * which is fd 0xFFFFFFFF of the 4-argument form (wasm/host/fs.py). */
+void *avm_path_mode_cwd(void *env, void *caller, avm_raw *args, size_t nargs) {
+    memo_entry e;
+    if (nargs < 3 || !memo_lookup(0xFFFFFFFFu, args[2].i32 != 0, MEMO_HOSTFS, (uint32_t)args[0].i32,
+                                  (uint32_t)args[1].i32, &e))
+        return fallback(F_MODE_CWD, env, caller, args, nargs);
+    return done(F_MODE_CWD, args, (int32_t)e.mode);
+}
+
+/* host_fs path_size(fd, path, path_len, follow) -> i64 size */
+void *avm_path_size(void *env, void *caller, avm_raw *args, size_t nargs) {
+    memo_entry e;
+    if (nargs < 4 || !memo_lookup((uint32_t)args[0].i32, args[3].i32 != 0, MEMO_HOSTFS, (uint32_t)args[1].i32,
+                                  (uint32_t)args[2].i32, &e))
+        return fallback(F_SIZE, env, caller, args, nargs);
+    atomic_fetch_add_explicit(&native_calls[F_SIZE], 1, memory_order_relaxed);
+    args[0].i64 = e.size;
+    return NULL;
+}
+
+/* counts[0..2*F_COUNT): native then fallback calls of each native host function. */
+void avm_call_counts(uint64_t *counts) {
+    for (int i = 0; i < F_COUNT; i++) {
+        counts[i] = atomic_load(&native_calls[i]);
+        counts[F_COUNT + i] = atomic_load(&fallback_calls[i]);
+    }
+}
+
+int avm_call_kinds(void) { return F_COUNT; }
 
 int avm_raw_size(void) { return (int)sizeof(avm_raw); }
 int avm_mirror_fds(void) { return AVM_MIRROR_FDS; }

@@ -34,12 +34,17 @@ class Trapped(Exception):
     """The host function trapped (the guest is exiting; the reason is on its context)."""
 
 
-def native_call(guest: Guest, name: str, *args: int, module: str = MODULE) -> int:
-    """Call the C function of ``module.name`` as the linker installs it; returns errno."""
+def native_call(guest: Guest, name: str, *args: int, module: str = MODULE, params: str | None = None) -> int:
+    """Call the C function of ``module.name`` (the signature with ``params``, by
+    default the first registered) as the linker installs it; returns its result
+    slot (errno, or an i32/i64 value)."""
     hf = HOST_FUNCTIONS[(module, name)]
-    fallback = _fallbacks.get(name)
+    if params is not None:
+        hf = next(f for (m, n, p, _), f in SIGNATURES.items() if (m, n, p) == (module, name, params))
+    key = f"{module}.{name}({hf.params})"
+    fallback = _fallbacks.get(key)
     if fallback is None:
-        fallback = _fallbacks[name] = _raw_callback(hf)
+        fallback = _fallbacks[key] = _raw_callback(hf)
     fn = native.library().function_pointer(native.NATIVE_HOST_FUNCTIONS[(module, name, hf.params, hf.results)])
     slots = (_Slots * max(len(args), 1))()
     for i, arg in enumerate(args):
@@ -53,7 +58,7 @@ def native_call(guest: Guest, name: str, *args: int, module: str = MODULE) -> in
     if trap:
         ffi.wasm_trap_delete(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
         raise Trapped
-    return struct.unpack_from("<i", slots[0])[0]
+    return struct.unpack_from("<q" if hf.results == "I" else "<i", slots[0])[0]
 
 
 def counts(name: str) -> tuple[int, int]:

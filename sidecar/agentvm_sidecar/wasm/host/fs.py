@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import FileKind, Stat
+from .. import stat_memo
 from ..abi import WASI_ERRNO, host_function
 from ..context import GuestContext, GuestFault
+from ..wasi.common import dir_base
 from .encoding import to_i32
 
-__all__ = ["resolve_path"]
+__all__ = ["host_size", "resolve_path"]
 
 M = "host_fs"
 
@@ -64,7 +66,18 @@ def resolve_path(ctx: GuestContext, fd: int, path: str) -> tuple[str, str]:
 def _path_stat(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow: bool) -> Stat:
     """Raises: KernelError, GuestFault."""
     path, base = resolve_path(ctx, fd, ctx.string(path_ptr, path_len))
-    return ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base)
+    return stat_memo.stat(ctx, fd, path_ptr, path_len, path, follow, base, stat_memo.HOSTFS, _wasi_base, host_size)[0]
+
+
+def _wasi_base(ctx: GuestContext, fd: int, path: str) -> str | None:
+    """Where path_filestat_get(fd, path) starts, or None when it refuses the path
+    (wasi/common.guest_path; stat_memo: may one answer serve both?)."""
+    if not path or "\0" in path or path.startswith("/"):
+        return None
+    try:
+        return dir_base(ctx, fd)
+    except KernelError:
+        return None
 
 
 def _fd_stat(ctx: GuestContext, fd: int) -> Stat:
@@ -75,7 +88,8 @@ def _fd_stat(ctx: GuestContext, fd: int) -> Stat:
     return ctx.proc.fds.get(to_i32(fd)).stat()
 
 
-def _size(st: Stat) -> int:
+def host_size(st: Stat) -> int:
+    """What path_size and fd_size answer for ``st``."""
     if st.kind in (FileKind.FIFO, FileKind.SOCKET):
         return UNKNOWN_SIZE
     return st.size
@@ -111,7 +125,7 @@ def path_mode_cwd(ctx: GuestContext, path_ptr: int, path_len: int, follow: int) 
 def fd_size(ctx: GuestContext, fd: int) -> int:
     """Byte size of an open fd; -1 = unknown (pipes, closed fds)."""
     try:
-        return _size(_fd_stat(ctx, fd))
+        return host_size(_fd_stat(ctx, fd))
     except KernelError:
         return UNKNOWN_SIZE
 
@@ -119,7 +133,7 @@ def fd_size(ctx: GuestContext, fd: int) -> int:
 @host_function(M, "path_size", "iiii", "I", returns_errno=False)
 def path_size(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow: int) -> int:
     try:
-        return _size(_path_stat(ctx, fd, path_ptr, path_len, bool(follow)))
+        return host_size(_path_stat(ctx, fd, path_ptr, path_len, bool(follow)))
     except (KernelError, GuestFault):
         return UNKNOWN_SIZE
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import weakref
 
+from ... import native
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import Cred
 from ...kernel.process import Process
@@ -150,6 +151,7 @@ def setuid(ctx: GuestContext, uid: int) -> int | None:
     if cred.uid != 0 and uid != cred.uid:
         return WASI_ERRNO["EPERM"]
     ctx.proc.cred = Cred(uid, cred.gid)
+    native.stat_changed()  # memoized stats were answered for the old cred
     return None
 
 
@@ -162,6 +164,7 @@ def setgid(ctx: GuestContext, gid: int) -> int | None:
     if cred.uid != 0 and gid != cred.gid:
         return WASI_ERRNO["EPERM"]
     ctx.proc.cred = Cred(cred.uid, gid)
+    native.stat_changed()  # memoized stats were answered for the old cred
     return None
 
 

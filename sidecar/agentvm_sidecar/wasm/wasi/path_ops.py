@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import OpenFlags
+from .. import stat_memo
 from ..abi import host_function
 from ..context import GuestContext
+from ..host import fs as host_fs  # a module: host.fs imports wasi.common, which imports this
 from . import layouts as L
 from .common import U32, absolute, dir_base, guest_path, is_tagged
 from .fd_ops import _times, set_append
@@ -181,8 +183,18 @@ def path_filestat_get(ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, 
     ctx.check(ret_ptr, 64)
     path = guest_path(ctx, path_ptr, path_len)
     base = dir_base(ctx, dirfd)
-    st = ctx.kernel.stat_as(ctx.proc, path, _follow(flags), cwd=base)
-    ctx.write(ret_ptr, L.pack_filestat(st))
+    st, filestat = stat_memo.stat(
+        ctx, dirfd, path_ptr, path_len, path, _follow(flags), base, stat_memo.WASI, _hostfs_base, host_fs.host_size
+    )
+    ctx.write(ret_ptr, filestat or L.pack_filestat(st))
+
+
+def _hostfs_base(ctx: GuestContext, fd: int, path: str) -> str | None:
+    """Where host_fs.path_mode(fd, path) starts, or None (stat_memo: may one answer serve both?)."""
+    try:
+        return host_fs.resolve_path(ctx, fd, path)[1]
+    except KernelError:
+        return None
 
 
 @host_function(MODULE, "path_filestat_set_times", "iiiiIIi")

@@ -1,0 +1,71 @@
+"""Filling the native stat memo (native/agentvm_native.c, "the stat memo").
+
+Why: `ls -R` stats every entry four times (path_filestat_get, host_fs path_mode
+twice, path_size) and tar five, always the same (dirfd, path); each is a Python
+host call of 5 to 18 us even when the host_dir attribute cache answers it, and a
+Python host call costs ~3 us before doing anything. The C versions of those four
+functions answer a repeated stat from a small per-process memo and call Python
+for anything else; Python fills the memo here after a stat it answered.
+
+What is filled: only an answer that is a live host_dir attribute-cache entry
+(``AttrCache.watch``: the Stat object HostFs.getattr returned from the cache),
+so the memo is never staler than the cache it copies: it answers until the
+earliest deadline of the cache entries and remembered walks the answer came
+from, and only while the C stat epoch is the one read before the stat (bumped by
+every host_dir change through the sidecar, every name/mode/mount change
+elsewhere, every cache entry replaced or dropped, exec setting the cwd, setuid/setgid) and
+the process's fd table is unchanged. Errors are never filled, and neither is
+anything from another filesystem (MemoryFs sizes and times change on writes
+without a bump), a /dev/fd alias or the mount root (not cached).
+
+The memo is keyed by what the guest passed: (fd, path bytes, follow) and the
+call forms the answer is good for, because the same (fd, path) can name
+different files in the WASI form (a dirfd; absolute paths refused) and the
+host_fs form (fd 3 that is not a directory = the cwd, absolute paths allowed).
+An answer is good for the other form only when that form resolves to the same
+base directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .. import native
+from ..kernel import attrcache
+from ..kernel.fstypes import Stat
+from .context import GuestContext
+from .wasi.layouts import pack_filestat
+
+__all__ = ["HOSTFS", "WASI", "stat"]
+
+WASI = native.MEMO_WASI
+HOSTFS = native.MEMO_HOSTFS
+BOTH = WASI | HOSTFS
+U32 = 0xFFFFFFFF
+
+
+def stat(
+    ctx: GuestContext, fd: int, path_ptr: int, path_len: int, path: str, follow: bool, base: str, form: int,
+    other_base: Callable[[GuestContext, int, str], str | None], size: Callable[[Stat], int],
+) -> tuple[Stat, bytes | None]:
+    """``ctx.kernel.stat_as`` of ``path`` from ``base``, memoized for the native
+    host functions when the attribute cache answered it; also the packed WASI
+    filestat when it was made for the memo (None otherwise). ``form``: the call
+    form asking (WASI or HOSTFS); ``other_base(ctx, fd, path)``: the base the
+    other form would use for the same (fd, path), or None when it would refuse
+    them; ``size``: what host_fs path_size answers for the Stat.
+    Raises: KernelError."""
+    cache = attrcache.current()
+    if cache is None or not cache.charged:
+        return ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base), None
+    memo = native.stat_memo()
+    epoch = memo.epoch()
+    cache.watch()
+    st = ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base)
+    answer, deadline = cache.watched()
+    if st is not answer:
+        return st, None
+    filestat = pack_filestat(st)
+    forms = BOTH if other_base(ctx, fd, path) == base else form
+    memo.fill(epoch, deadline, fd & U32, path_ptr & U32, path_len & U32, follow, forms, filestat, st.mode, size(st))
+    return st, filestat

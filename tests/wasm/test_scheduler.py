@@ -10,8 +10,7 @@ import pytest
 
 from agentvm_sidecar.wasm import scheduler as scheduler_module
 from agentvm_sidecar.wasm.scheduler import Scheduler, Seat
-
-WAIT = 10.0  # generous bound for a thread to get where the test expects (never a timing assertion)
+from tests.waiting import WAIT, until
 
 
 class Flag:
@@ -22,14 +21,6 @@ class Flag:
 
     def __call__(self) -> bool:
         return self.value
-
-
-def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 def start(fn) -> threading.Thread:  # type: ignore[no-untyped-def]

@@ -8,19 +8,8 @@ import sys
 import threading
 import time
 
-import pytest
-
 from agentvm_sidecar.wasm.spare_threads import SpareThreads
-
-WAIT = 10.0  # generous bound for a thread to get where the test expects (never a timing assertion)
-
-
-def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.001)
+from tests.waiting import WAIT, until
 
 
 def run_and_wait(threads: SpareThreads, fn, *args) -> None:  # type: ignore[no-untyped-def]

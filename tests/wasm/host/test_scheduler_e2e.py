@@ -17,6 +17,7 @@ from agentvm_sidecar.software.layer import shared_bin_layer
 from agentvm_sidecar.wasm import scheduler as scheduler_module
 from agentvm_sidecar.wasm.host.encoding import FileAction
 from agentvm_sidecar.wasm.scheduler import Scheduler, set_run_slots
+from tests import waiting
 
 from .test_spawn_e2e import Parent
 
@@ -25,11 +26,21 @@ SPIN = ["sh", "-c", "while :; do :; done"]
 
 
 def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
+    waiting.until(condition, what, WAIT)
+
+
+def cat_of_a_pipe(parent: Parent) -> tuple[int, int]:
+    """Spawn ``cat`` reading a new pipe; (its pid, the parent's write end). Only the
+    parent holds the write end (close-on-exec), so closing it is cat's end of file."""
+    g = parent.g
+    r_slot, w_slot = g.out(2)
+    assert g.p("fd_pipe", r_slot, w_slot) == 0
+    r, w = g.u32(r_slot), g.u32(w_slot)
+    assert g.p("fd_setfd", r, 1) == 0 and g.p("fd_setfd", w, 1) == 0  # the child gets only r
+    err, reader = parent.spawn("cat", ["cat"], actions=[FileAction(2, 0, r)])
+    assert err == 0
+    g.proc.fds.close(r)
+    return reader, w
 
 
 def with_bin(kernel: Kernel) -> Parent:
@@ -107,13 +118,7 @@ def test_guests_blocked_in_waits_nobody_announced_never_stop_the_others(
     scheduler = one_slot
     parent = with_bin(kernel)
     g = parent.g
-    r_slot, w_slot = g.out(2)
-    assert g.p("fd_pipe", r_slot, w_slot) == 0
-    r, w = g.u32(r_slot), g.u32(w_slot)
-    assert g.p("fd_setfd", r, 1) == 0 and g.p("fd_setfd", w, 1) == 0  # the children get neither end
-    err, reader = parent.spawn("cat", ["cat"], actions=[FileAction(2, 0, r)])
-    assert err == 0
-    g.proc.fds.close(r)
+    reader, w = cat_of_a_pipe(parent)
     until(lambda: scheduler.statistics().holding == 1, "the reader to hold the slot")
 
     status, out, err_out = parent.run("/bin/sh", ["sh", "-c", "yes | head -c 1000000 | wc -c"])
@@ -161,13 +166,7 @@ def test_a_kill_wakes_a_guest_blocked_reading_an_empty_pipe(
     monkeypatch.setattr(pipes_module, "KICKED_WAIT_SECONDS", 3600.0)
     parent = with_bin(kernel)
     g = parent.g
-    r_slot, w_slot = g.out(2)
-    assert g.p("fd_pipe", r_slot, w_slot) == 0
-    r, w = g.u32(r_slot), g.u32(w_slot)
-    assert g.p("fd_setfd", r, 1) == 0 and g.p("fd_setfd", w, 1) == 0  # the child gets only r
-    err, reader = parent.spawn("cat", ["cat"], actions=[FileAction(2, 0, r)])
-    assert err == 0
-    g.proc.fds.close(r)
+    reader, w = cat_of_a_pipe(parent)
     g.proc.fds.get(w).write(b"x\n")
     seen: list[bytes] = []
     until(lambda: seen.append(parent.drain(parent.out_r)) or b"".join(seen) == b"x\n", "cat to echo")

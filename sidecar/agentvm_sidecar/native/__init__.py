@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import threading
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint32, c_uint64, c_void_p
 
 from ..logs import get_logger
 from .build import build_library
@@ -34,6 +34,7 @@ __all__ = [
     "StatMemo",
     "call_counts",
     "library",
+    "preopen_publish",
     "stat_changed",
     "stat_memo",
     "thread_clear",
@@ -84,7 +85,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_mirror_new": (c_void_p, []),
     "avm_mirror_unref": (None, [c_void_p]),
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
-    "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64]),
+    "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64, c_uint32]),
+    "avm_preopen_publish": (None, [c_char_p, c_uint32, c_uint32, c_uint32]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
     "avm_call_kinds": (c_int, []),
     "avm_stat_changed": (None, []),
@@ -183,15 +185,22 @@ class FdMirror:
             self._lib.avm_mirror_unref(self.ptr)
 
 
-def thread_set(mirror: FdMirror, base: int, length: int) -> None:
-    """Publish the calling guest thread's process and linear memory to the native
-    host functions (again after the memory grows)."""
-    library().avm_thread_set(mirror.ptr, base, length)
+def thread_set(mirror: FdMirror, base: int, length: int, preopens: int) -> None:
+    """Publish the calling guest thread's process, linear memory (again after it
+    grows) and number of tagged preopens to the native host functions."""
+    library().avm_thread_set(mirror.ptr, base, length, preopens)
 
 
 def thread_clear() -> None:
     """The calling thread runs no guest: every native host function falls back."""
-    library().avm_thread_set(None, None, 0)
+    library().avm_thread_set(None, None, 0, 0)
+
+
+def preopen_publish(fdstat: bytes, tag: int, mask: int, first: int) -> None:
+    """What native fd_fdstat_get answers for a tagged preopen fd ``tag | n``,
+    ``first <= n & mask < first + preopens`` (the first answer stays: it is the
+    same for every preopen of every process)."""
+    library().avm_preopen_publish(fdstat, tag, mask, first)
 
 
 def call_counts() -> dict[str, tuple[int, int]]:

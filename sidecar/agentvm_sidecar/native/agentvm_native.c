@@ -448,18 +448,46 @@ typedef struct {
     uint8_t *base;
     uint64_t len;
     uint32_t memo_hits; /* stat memo answers since this thread last went to Python */
+    uint32_t preopens;  /* tagged preopen fds the process has: tag | (first + i), i < preopens */
 } avm_thread;
 
 static __thread avm_thread current;
 
-/* Publish (or with mirror NULL, clear) this thread's process and linear memory. */
-void avm_thread_set(avm_mirror *m, void *base, uint64_t len) {
+/* Publish (or with mirror NULL, clear) this thread's process, linear memory and
+ * number of tagged preopens. */
+void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) {
     if (m) atomic_fetch_add(&m->refs, 1);
     avm_mirror *old = current.mirror;
     current.mirror = m;
     current.base = m ? base : NULL;
     current.len = m ? len : 0;
+    current.preopens = m ? preopens : 0;
     mirror_unref(old);
+}
+
+/* What fd_fdstat_get answers for every tagged preopen (the agentOS libc asks
+ * before each open below one: 1,000 times per `tar cf`): published by Python
+ * the first time it answers one, with the tag's layout. Set once, read without
+ * a lock: `preopen_known` is stored last (release) and loaded first (acquire). */
+static uint8_t preopen_fdstat[AVM_FDSTAT_BYTES];
+static uint32_t preopen_tag, preopen_mask, preopen_first;
+static atomic_int preopen_known;
+
+void avm_preopen_publish(const uint8_t *fdstat, uint32_t tag, uint32_t mask, uint32_t first) {
+    if (atomic_load_explicit(&preopen_known, memory_order_acquire)) return;
+    memcpy(preopen_fdstat, fdstat, AVM_FDSTAT_BYTES);
+    preopen_tag = tag;
+    preopen_mask = mask;
+    preopen_first = first;
+    atomic_store_explicit(&preopen_known, 1, memory_order_release);
+}
+
+/* Whether `fd` is one of the calling process's tagged preopens (as
+ * GuestContext.preopen_path decides). */
+static int is_preopen(uint32_t fd) {
+    if (!atomic_load_explicit(&preopen_known, memory_order_acquire) || !(fd & preopen_tag)) return 0;
+    uint32_t low = fd & preopen_mask;
+    return low >= preopen_first && low - preopen_first < current.preopens;
 }
 
 static inline int in_bounds(uint64_t ptr, uint64_t size) {
@@ -581,6 +609,10 @@ void *avm_fd_fdstat_get(void *env, void *caller, avm_raw *args, size_t nargs) {
     if (nargs < 2 || !current.mirror) return fallback(F_FDSTAT, env, caller, args, nargs);
     uint32_t fd = (uint32_t)args[0].i32, ret = (uint32_t)args[1].i32;
     if (!in_bounds(ret, AVM_FDSTAT_BYTES)) return fallback(F_FDSTAT, env, caller, args, nargs);
+    if (is_preopen(fd)) {
+        memcpy(current.base + ret, preopen_fdstat, AVM_FDSTAT_BYTES);
+        return done(F_FDSTAT, args, 0);
+    }
     avm_desc *e = mirror_get(current.mirror, fd);
     if (!e) return fallback(F_FDSTAT, env, caller, args, nargs);
     pthread_mutex_lock(&e->mu);

@@ -169,7 +169,7 @@ class GuestContext:
         if getattr(_local, "ctx", None) is not self:
             return
         if self._length:
-            native.thread_set(self.proc.fds.native, self._address, self._length)
+            native.thread_set(self.proc.fds.native, self._address, self._length, len(self.preopens))
         else:
             native.thread_clear()
 

@@ -23,7 +23,7 @@ from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, SIGNATURES, _raw_callback
 from agentvm_sidecar.wasm.context import set_current_context
 from agentvm_sidecar.wasm.wasi import layouts as L
 
-from .conftest import E, Guest
+from .conftest import PRE0, PRE1, E, Guest
 
 MODULE = "wasi_snapshot_preview1"
 _Slots = ctypes.c_byte * 16
@@ -138,6 +138,21 @@ def test_a_file_fdstat_is_served_natively_once_published_and_follows_set_flags(g
     before = counts("fd_write")
     assert native_call(guest, "fd_write", fd, iovs, count, guest.alloc(4)) == 0  # a file: Python writes it
     assert counts("fd_write")[1] == before[1] + 1
+
+
+def test_tagged_preopens_get_python_s_fdstat_natively_and_no_fd_beyond_them(guest: Guest) -> None:
+    ret = guest.alloc(24)
+    assert guest.call("fd_fdstat_get", PRE0, ret) == 0  # Python answers (and publishes it)
+    python_answer = guest.read(ret, 24)
+    for fd in (PRE0, PRE1):  # the guest's two preopens: its cwd and /
+        guest.ctx.write(ret, bytes(24))
+        before = counts("fd_fdstat_get")
+        assert native_call(guest, "fd_fdstat_get", fd, ret) == 0
+        assert guest.read(ret, 24) == python_answer and counts("fd_fdstat_get")[0] == before[0] + 1
+    for fd in (PRE1 + 1, PRE0 - 1, PRE0 & ~0x40000000):  # past the last, before the first, untagged
+        before = counts("fd_fdstat_get")
+        assert native_call(guest, "fd_fdstat_get", fd, ret) == E["EBADF"]
+        assert counts("fd_fdstat_get")[1] == before[1] + 1  # Python decided
 
 
 def test_the_libc_socket_probe_is_answered_natively_for_a_mirrored_fd_only(guest: Guest) -> None:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ... import native
 from ...kernel.descriptions import Description, FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import OMIT, DirEntry, FileKind, OpenFlags
 from ...kernel.process import ExitStatus
 from ..abi import host_function
-from ..context import GuestContext
+from ..context import PREOPEN_BASE, PREOPEN_MASK, PREOPEN_TAG, GuestContext
 from ..plain_preopens import FIRST_PREOPEN_FD, NOT_A_PREOPEN, install_plain_preopens
 from . import layouts as L
 from .common import U32, U64, description, is_tagged, preopen_or_ebadf
@@ -36,6 +37,8 @@ MAX_READ = 16 << 20  # bytes one fd_read/fd_pread may return (short reads are le
 
 _NOT_SEEKABLE = (FileKind.FIFO, FileKind.SOCKET)
 _APPEND = int(OpenFlags.APPEND)
+# every tagged preopen's fdstat (a directory with the directory rights)
+PREOPEN_FDSTAT = L.pack_fdstat(L.FILETYPE_DIRECTORY, 0, DIRECTORY_BASE, DIRECTORY_INHERITING)
 
 
 # -- shared helpers -----------------------------------------------------------------------
@@ -303,7 +306,8 @@ def fd_fdstat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
     ctx.check(ret_ptr, 24)
     if is_tagged(fd):
         preopen_or_ebadf(ctx, fd)
-        ctx.write(ret_ptr, L.pack_fdstat(L.FILETYPE_DIRECTORY, 0, DIRECTORY_BASE, DIRECTORY_INHERITING))
+        ctx.write(ret_ptr, PREOPEN_FDSTAT)
+        native.preopen_publish(PREOPEN_FDSTAT, PREOPEN_TAG, PREOPEN_MASK, PREOPEN_BASE)  # C answers the next
         return
     ctx.write(ret_ptr, _publish_fdstat(description(ctx, fd)))
 

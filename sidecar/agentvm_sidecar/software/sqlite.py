@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from ..logs import configure_logging, get_logger
+from . import build_cache
 from .fetch import FetchError, integrity_of, npm_pack
 from .fetch_modules import modules_dir, sha256_of
 from .module_pins import SQLITE_SOURCE
@@ -78,6 +79,9 @@ def build_sqlite(software: Path) -> bool:
     target = _target(software)
     if target.is_file():
         return False
+    if build_cache.restore_file(target.name, target):  # built by another checkout of this machine
+        log.info("sqlite_restored", path=str(target))
+        return True
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".sqlite-build-") as tmp:
         work = Path(tmp)
@@ -98,6 +102,7 @@ def build_sqlite(software: Path) -> bool:
         out.chmod(0o644)
         out.replace(target)
     log.info("sqlite_built", path=str(target), sha256=sha256_of(target))
+    build_cache.keep_file(target, target.name)
     return True
 
 

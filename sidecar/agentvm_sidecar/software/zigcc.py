@@ -8,9 +8,13 @@ agentvm's own guest commands (software/commands/build.py) and the C test guests
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
+
+from . import build_cache
 
 __all__ = ["CFLAGS", "COMPILE_TIMEOUT_SECONDS", "compile_if_stale"]
 
@@ -35,8 +39,12 @@ def compile_if_stale(
     newest_input = max(path.stat().st_mtime for path in inputs)
     if target.exists() and target.stat().st_mtime >= newest_input:
         return False
+    flags = [*CFLAGS, *extra_flags]
+    cached_name = f"zigcc-{source.stem}-{_build_key(source, flags)}.wasm"
+    if build_cache.restore_file(cached_name, target):  # this machine built these inputs already
+        return True
     tmp = target.with_name(f".{target.name}.tmp")
-    command = [sys.executable, "-m", "ziglang", "cc", *CFLAGS, *extra_flags, str(source), "-o", str(tmp)]
+    command = [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(tmp)]
     result = subprocess.run(
         command,
         stdin=subprocess.DEVNULL,
@@ -51,4 +59,12 @@ def compile_if_stale(
     if result.stderr:
         print(f"{source.name}: {result.stderr}", file=sys.stderr, end="")
     tmp.replace(target)
+    build_cache.keep_file(target, cached_name)
     return True
+
+
+def _build_key(source: Path, flags: list[str]) -> str:
+    """What the output depends on: the compiler's version, the flags and the source
+    (the guests include no local headers)."""
+    inputs = "\0".join((importlib.metadata.version("ziglang"), *flags))
+    return hashlib.sha256(inputs.encode() + b"\0" + source.read_bytes()).hexdigest()[:24]

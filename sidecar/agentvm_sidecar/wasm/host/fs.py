@@ -24,7 +24,7 @@ from ...kernel.fstypes import FileKind, Stat
 from .. import stat_memo
 from ..abi import WASI_ERRNO, host_function
 from ..context import GuestContext, GuestFault
-from ..wasi.common import dir_base
+from ..wasi.common import dir_base, relative_path
 from .encoding import to_i32
 
 __all__ = ["host_size", "resolve_path"]
@@ -72,9 +72,8 @@ def _path_stat(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow:
 def _wasi_base(ctx: GuestContext, fd: int, path: str) -> str | None:
     """Where path_filestat_get(fd, path) starts, or None when it refuses the path
     (wasi/common.guest_path; stat_memo: may one answer serve both?)."""
-    if not path or "\0" in path or path.startswith("/"):
-        return None
     try:
+        relative_path(path)
         return dir_base(ctx, fd)
     except KernelError:
         return None

@@ -64,7 +64,14 @@ def guest_path(ctx: GuestContext, ptr: int, length: int) -> str:
     absolute path would leave; wasi-libc turns absolute paths into a preopen and
     a relative path before calling, as the agentOS libc does).
     """
-    path = ctx.string(ptr, length & U32)
+    return relative_path(ctx.string(ptr, length & U32))
+
+
+def relative_path(path: str) -> str:
+    """``path`` if a preview1 path call takes it (see ``guest_path``).
+
+    Raises: ENOENT (empty), EINVAL (NUL byte), ENOTCAPABLE (absolute).
+    """
     if not path:
         raise KernelError.enoent(message="empty path")
     if "\0" in path:

@@ -98,32 +98,29 @@ _local = threading.local()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def changes_nodes(fn: F) -> F:
-    """Decorate a method that may change host nodes: cached attributes are stale
-    after it, whether it succeeded or failed half-way."""
+def _bumps_after(fn: F, bump: Callable[[], None]) -> F:
+    """``fn`` calling ``bump`` after it, whether it succeeded or failed half-way."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         finally:
-            bump_generation()
+            bump()
 
     return wrapper  # type: ignore[return-value]
+
+
+def changes_nodes(fn: F) -> F:
+    """Decorate a method that may change host nodes: cached attributes are stale
+    after it, whether it succeeded or failed half-way."""
+    return _bumps_after(fn, bump_generation)
 
 
 def changes_names(fn: F) -> F:
     """Decorate a method of a filesystem other than host_dir that may change
     names, modes or mounts: remembered walks are stale after it."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            bump_namespace()
-
-    return wrapper  # type: ignore[return-value]
+    return _bumps_after(fn, bump_namespace)
 
 
 def bump_namespace() -> None:

@@ -85,7 +85,7 @@ MAX_ENTRIES = 512
 ENTRY_BYTES = 1024
 MAX_WALKS = 32
 WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
-MEMO_BYTES = 8704  # the process's C stat memo (native avm_memo_bytes(), checked by a test)
+MEMO_BYTES = 86752  # the process's C stat memo and listings (native avm_memo_bytes(), checked by a test)
 CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES + MEMO_BYTES
 
 _generation = itertools.count(1)

@@ -386,6 +386,19 @@ class HostFs:
         self._seen(cache, node.parts, s, seen)
         return self._to_stat(s)
 
+    def cached_child_attr(self, dir: HostNode, name: str) -> Stat | None:
+        """What ``getattr(lookup(dir, name))`` answers from the calling process's
+        attribute cache alone, or None when the cache does not hold the entry
+        (nothing is asked of the host)."""
+        cache = attrcache.current()
+        hit = cache.get(self, dir.parts + (name,)) if cache is not None else None
+        if hit is None:
+            return None
+        cached = hit[0]
+        if type(cached) is not Stat:
+            cached = hit[0] = self._to_stat(cached)
+        return cached
+
     def readlink(self, node: HostNode) -> str:
         """Raises: EINVAL if not a symlink, ENOENT."""
         with self._sections.section(), self._parent_fd(node) as (fd, name):

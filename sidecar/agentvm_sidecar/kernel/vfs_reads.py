@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .errors import KernelError
 from .fstypes import (
     ROOT,
@@ -62,6 +64,33 @@ class VfsReads(VfsCore):
             return True
         except KernelError:
             return False
+
+    @vfs_op
+    def cached_entry_stats(
+        self, path: str, names: Iterable[str], *, cwd: str = "/", cred: Cred = ROOT
+    ) -> list[tuple[str, Stat]]:
+        """For each of ``names`` whose answer the calling guest process's attribute
+        cache holds, what ``lstat(path + "/" + name)`` answers (the walk is the
+        one ``stat`` makes: ``path`` followed, then one more component), without
+        asking any host; names it would have to ask about are left out, and all
+        of them when ``path`` is no searchable directory of a filesystem with
+        such a cache (host_dir). For wasm/stat_memo.py's listing fill."""
+        loc = self._walk_remembered(path, cwd, cred, True).loc
+        if loc is None or loc.kind is not _DIR or not self._may(loc, cred, X):
+            return []
+        fs = loc.mount.fs
+        cached = getattr(fs, "cached_child_attr", None)
+        if cached is None:
+            return []
+        out = []
+        mounts = self._mounts
+        multi_mount = len(mounts) > 1
+        for name in names:
+            st = cached(loc.node, name)
+            # a mount point answers for its mounted root, which no listing saw
+            if st is not None and not (multi_mount and st.is_dir and mounts.at(_join(loc.path, name)) is not None):
+                out.append((name, st))
+        return out
 
     @vfs_op
     def readlink(self, path: str, *, cwd: str = "/", cred: Cred = ROOT) -> str:

@@ -93,6 +93,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_memo_bytes": (c_int, []),
     "avm_memo_fill_bytes": (c_int, []),
     "avm_memo_fill": (c_int, [c_char_p]),
+    "avm_listing_rec_bytes": (c_int, []),
+    "avm_listed_rec_bytes": (c_int, []),
+    "avm_listing_fill": (c_int, [c_char_p, c_int64]),
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
 }
@@ -219,17 +222,29 @@ MEMO_HOSTFS = 2
 _MEMO_FILL = struct.Struct("<QqIIIIqBB6x64s")
 
 
+# avm_listing_fill's header (listing_rec): epoch, deadline_ns, fd, forms, any fd
+# table, prefix length, count; then the prefix, then per name a listed_rec (mode,
+# size, answers a stat that follows symlinks, name length, filestat) and the name
+_LISTING = struct.Struct("<QqIBBHH")
+LISTED = struct.Struct("<IqBB64s")
+
+
 class StatMemo:
     """The native stat memo's Python side, bound once (wasm/stat_memo.py calls
     it on every stat it may memoize, so no per-call lookups)."""
 
-    __slots__ = ("_epoch", "_fill", "_pack")
+    __slots__ = ("_epoch", "_fill", "_fill_listing", "_pack")
 
     def __init__(self, lib: NativeLibrary) -> None:
-        if lib.avm_memo_fill_bytes() != _MEMO_FILL.size:
-            raise RuntimeError("agentvm_native.c disagrees on the memo fill record")
+        if (
+            lib.avm_memo_fill_bytes() != _MEMO_FILL.size
+            or lib.avm_listing_rec_bytes() != _LISTING.size
+            or lib.avm_listed_rec_bytes() != LISTED.size
+        ):
+            raise RuntimeError("agentvm_native.c disagrees on the memo fill records")
         self._epoch = c_uint64.in_dll(lib.cdll, "avm_stat_epoch_now")
         self._fill = lib.avm_memo_fill
+        self._fill_listing = lib.avm_listing_fill
         self._pack = _MEMO_FILL.pack
 
     def epoch(self) -> int:
@@ -247,6 +262,19 @@ class StatMemo:
         self._fill(self._pack(
             epoch, int(deadline * 1e9) - 1000, fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, filestat
         ))
+
+
+    def fill_listing(
+        self, epoch: int, deadline: float, fd: int, forms: int, any_fd_table: bool, prefix: bytes, count: int,
+        records: bytes,
+    ) -> int:
+        """Memoize what stats of ``prefix/name`` from ``fd`` answer, for ``count``
+        names: ``records``, each ``LISTED`` followed by its name; the other
+        arguments as ``fill``'s (``any_fd_table``: valid whatever the fd table
+        does, for a tagged preopen fd). Returns how many names C kept (-1: none)."""
+        header = _LISTING.pack(epoch, int(deadline * 1e9) - 1000, fd, forms, any_fd_table, len(prefix), count)
+        data = header + prefix + records
+        return self._fill_listing(data, len(data))
 
 
 _memo: StatMemo | None = None

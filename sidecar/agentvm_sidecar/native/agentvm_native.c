@@ -392,6 +392,8 @@ void avm_desc_publish(avm_desc *d, const uint8_t *fdstat, int can_transfer) {
 
 /* -- per-process fd mirror ------------------------------------------------------- */
 typedef struct avm_memo avm_memo;
+typedef struct avm_listing avm_listing;
+#define AVM_LISTINGS 6 /* listed directories per process (tar nests them as deep as the tree) */
 
 typedef struct {
     atomic_long refs;
@@ -399,6 +401,8 @@ typedef struct {
     avm_desc *descs[AVM_MIRROR_FDS];
     atomic_ulong fd_gen; /* bumped by every change of the fd table (any fd) */
     avm_memo *memo;      /* the stat memo, made by its first fill (under mu) */
+    avm_listing *listings[AVM_LISTINGS]; /* listed entries, each made by a first fill (under mu) */
+    uint64_t listing_uses; /* the listings' LRU clock (under mu) */
 } avm_mirror;
 
 avm_mirror *avm_mirror_new(void) {
@@ -413,6 +417,7 @@ static void mirror_unref(avm_mirror *m) {
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1) return;
     for (int i = 0; i < AVM_MIRROR_FDS; i++) desc_unref(m->descs[i]);
     free(m->memo);
+    for (int i = 0; i < AVM_LISTINGS; i++) free(m->listings[i]);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -691,8 +696,6 @@ atomic_ulong avm_stat_epoch_now = 1;
 /* Something a stat answer depends on changed: every memoized answer is stale. */
 void avm_stat_changed(void) { atomic_fetch_add(&stat_epoch, 1); }
 
-int avm_memo_bytes(void) { return (int)sizeof(avm_memo); }
-
 static int64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -714,6 +717,186 @@ static uint32_t memo_slot(uint32_t fd, int follow, const uint8_t *path, uint32_t
     uint32_t h = 2166136261u ^ fd ^ ((uint32_t)follow << 31); /* FNV-1a */
     for (uint32_t i = 0; i < len; i++) h = (h ^ path[i]) * 16777619u;
     return h % AVM_MEMO_SLOTS;
+}
+
+/* -- listed entries: a listing's stats, for the stats that follow it ------------
+ *
+ * ls -R and tar list a directory they opened as "dir" (from the cwd), then stat
+ * every entry as "dir/name" from the same fd: a first stat of each name, which
+ * the memo above cannot answer. The listing already put every entry's lstat in
+ * the process's attribute cache, so Python (wasm/stat_memo.py fill_listing)
+ * hands C, in one call, what a stat of "dir/name" would answer from that cache
+ * for each listed name: (fd, "dir", the names with their answers). It answers
+ * under the memo's rules (stat epoch, deadline, call forms; the fd table too
+ * unless fd is a tagged preopen, which no fd table change can rename), for
+ * paths "dir/name" exactly ("./" prefixes dropped; a listing of "." answers bare
+ * names), lstat always and stat for entries that are not symlinks. */
+#define AVM_LISTED_MAX 128    /* entries of one listing; names past it take the Python path */
+#define AVM_LISTED_NAMES 2048 /* name bytes of one listing, as well */
+#define AVM_LISTED_INDEX 256  /* open addressing, a power of two above 2 * AVM_LISTED_MAX */
+
+typedef struct {
+    uint32_t mode;
+    uint16_t name_off;
+    uint8_t name_len, follow_ok;
+    int64_t size;
+    uint8_t filestat[AVM_FILESTAT_BYTES];
+} listed_entry;
+
+struct avm_listing {
+    uint64_t epoch, fd_gen, used; /* epoch 0: empty */
+    int64_t deadline_ns;
+    uint32_t fd;
+    uint8_t kinds, any_fd_gen; /* any_fd_gen: a tagged preopen's listing ignores fd_gen */
+    uint16_t prefix_len, count, names_len;
+    uint8_t prefix[AVM_MEMO_PATH];
+    uint16_t index[AVM_LISTED_INDEX]; /* entry number + 1; 0: free */
+    listed_entry entries[AVM_LISTED_MAX];
+    uint8_t names[AVM_LISTED_NAMES];
+};
+
+/* The most a process's memo and listings hold (charged with the attribute cache). */
+int avm_memo_bytes(void) { return (int)(sizeof(avm_memo) + AVM_LISTINGS * sizeof(avm_listing)); }
+
+static uint32_t name_hash(const uint8_t *name, uint32_t len) {
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < len; i++) h = (h ^ name[i]) * 16777619u;
+    return h;
+}
+
+/* The entry named `name` (no '/') of listing l, or NULL. */
+static listed_entry *listed_find(avm_listing *l, const uint8_t *name, uint32_t len) {
+    for (uint32_t i = name_hash(name, len);; i++) {
+        uint16_t n = l->index[i & (AVM_LISTED_INDEX - 1)];
+        if (!n) return NULL;
+        listed_entry *e = &l->entries[n - 1];
+        if (e->name_len == len && memcmp(l->names + e->name_off, name, len) == 0) return e;
+    }
+}
+
+/* memo_lookup's second chance, under m->mu: path (without "./") is the prefix of
+ * a live listing from fd, a '/', and one of its names. */
+static int listed_lookup(avm_mirror *m, uint32_t fd, int follow, int kind, const uint8_t *path, uint32_t len,
+                         memo_entry *out) {
+    uint64_t epoch = atomic_load(&stat_epoch), fd_gen = atomic_load(&m->fd_gen);
+    for (int i = 0; i < AVM_LISTINGS; i++) {
+        avm_listing *l = m->listings[i];
+        if (!l || l->epoch != epoch || l->fd != fd || !(l->kinds & kind) || (!l->any_fd_gen && l->fd_gen != fd_gen))
+            continue;
+        const uint8_t *name = path;
+        uint32_t name_len = len;
+        if (l->prefix_len) {
+            if (len <= (uint32_t)l->prefix_len + 1 || path[l->prefix_len] != '/' ||
+                memcmp(path, l->prefix, l->prefix_len) != 0)
+                continue;
+            name += l->prefix_len + 1;
+            name_len -= l->prefix_len + 1;
+        }
+        if (name_len > 255 || memchr(name, '/', name_len)) continue;
+        listed_entry *e = listed_find(l, name, name_len);
+        if (!e || (follow && !e->follow_ok) || now_ns() >= l->deadline_ns) return 0;
+        l->used = ++m->listing_uses;
+        out->mode = e->mode;
+        out->size = e->size;
+        memcpy(out->filestat, e->filestat, AVM_FILESTAT_BYTES);
+        return 1;
+    }
+    return 0;
+}
+
+/* What Python passes to avm_listing_fill (stat_memo.py's _LISTING and _LISTED,
+ * little-endian, no padding): this header, the prefix, then `count` records of
+ * listed_rec each followed by its name. */
+typedef struct __attribute__((packed)) {
+    uint64_t epoch;      /* the stat epoch read before the listing */
+    int64_t deadline_ns; /* CLOCK_MONOTONIC */
+    uint32_t fd;
+    uint8_t kinds, any_fd_gen;
+    uint16_t prefix_len, count;
+} listing_rec;
+
+typedef struct __attribute__((packed)) {
+    uint32_t mode;
+    int64_t size;
+    uint8_t follow_ok, name_len;
+    uint8_t filestat[AVM_FILESTAT_BYTES];
+} listed_rec;
+
+int avm_listing_rec_bytes(void) { return (int)sizeof(listing_rec); }
+int avm_listed_rec_bytes(void) { return (int)sizeof(listed_rec); }
+
+/* The slot a listing of (fd, prefix) goes to: its own, a free one, else the least
+ * recently used. */
+static avm_listing **listing_slot(avm_mirror *m, uint32_t fd, const uint8_t *prefix, uint32_t prefix_len) {
+    avm_listing **victim = &m->listings[0];
+    for (int i = 0; i < AVM_LISTINGS; i++) {
+        avm_listing *l = m->listings[i];
+        if (l && l->fd == fd && l->prefix_len == prefix_len && memcmp(l->prefix, prefix, prefix_len) == 0)
+            return &m->listings[i];
+        if (*victim && (!l || l->used < (*victim)->used)) victim = &m->listings[i];
+    }
+    return victim;
+}
+
+/* Remember a listing's answers (buf: `size` bytes as described above); the number
+ * of names kept, -1 when the record is malformed or there is no memory. */
+int avm_listing_fill(const uint8_t *buf, int64_t size) {
+    avm_mirror *m = current.mirror;
+    listing_rec h;
+    if (!m || size < (int64_t)sizeof h) return -1;
+    memcpy(&h, buf, sizeof h);
+    const uint8_t *prefix = buf + sizeof h, *end = buf + size;
+    uint32_t prefix_len = h.prefix_len;
+    if (prefix_len > (uint64_t)(end - prefix)) return -1;
+    const uint8_t *rec = prefix + prefix_len;
+    strip_dot_slash(&prefix, &prefix_len);
+    if (prefix_len == 1 && prefix[0] == '.') prefix_len = 0; /* a listing of "." names its entries bare */
+    while (prefix_len > 1 && prefix[prefix_len - 1] == '/') prefix_len--;
+    if (prefix_len > AVM_MEMO_PATH || (prefix_len == 1 && prefix[0] == '/')) return -1;
+    pthread_mutex_lock(&m->mu);
+    avm_listing **slot = listing_slot(m, h.fd, prefix, prefix_len);
+    if (!*slot) *slot = malloc(sizeof **slot);
+    avm_listing *l = *slot;
+    int kept = -1;
+    if (l) {
+        memset(l->index, 0, sizeof l->index);
+        l->epoch = h.epoch;
+        l->fd_gen = atomic_load(&m->fd_gen);
+        l->used = ++m->listing_uses;
+        l->deadline_ns = h.deadline_ns;
+        l->fd = h.fd;
+        l->kinds = h.kinds;
+        l->any_fd_gen = h.any_fd_gen;
+        l->prefix_len = (uint16_t)prefix_len;
+        memcpy(l->prefix, prefix, prefix_len);
+        l->count = l->names_len = 0;
+        for (uint32_t i = 0; i < h.count; i++) {
+            listed_rec r;
+            if ((uint64_t)(end - rec) < sizeof r) break;
+            memcpy(&r, rec, sizeof r);
+            const uint8_t *name = rec + sizeof r;
+            if ((uint64_t)(end - name) < r.name_len) break;
+            rec = name + r.name_len;
+            if (l->count == AVM_LISTED_MAX || r.name_len > AVM_LISTED_NAMES - l->names_len || !r.name_len ||
+                memchr(name, '/', r.name_len) || listed_find(l, name, r.name_len))
+                continue;
+            listed_entry *e = &l->entries[l->count];
+            e->mode = r.mode;
+            e->size = r.size;
+            e->follow_ok = r.follow_ok;
+            e->name_off = l->names_len;
+            e->name_len = r.name_len;
+            memcpy(e->filestat, r.filestat, AVM_FILESTAT_BYTES);
+            memcpy(l->names + l->names_len, name, r.name_len);
+            l->names_len += r.name_len;
+            uint32_t j = name_hash(name, r.name_len);
+            while (l->index[j & (AVM_LISTED_INDEX - 1)]) j++;
+            l->index[j & (AVM_LISTED_INDEX - 1)] = ++l->count;
+        }
+        kept = l->count;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return kept;
 }
 
 /* The memoized answer for (fd, path in guest memory, follow) in call form `kind`
@@ -742,6 +925,7 @@ static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uin
         *out = *e;
         hit = 1;
     }
+    if (!hit) hit = listed_lookup(m, fd, follow, kind, path, path_len, out);
     pthread_mutex_unlock(&m->mu);
     return hit;
 }

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
     from .programs import Program
     from .scheduler import Seat, Unscheduled
+    from .stat_memo import OpenedDirectory
 
 __all__ = [
     "PREOPEN_TAG",
@@ -95,6 +96,7 @@ class GuestContext:
         self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
         self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
+        self.opened_directory: OpenedDirectory | None = None  # the last path_open of one (stat_memo.fill_listing)
         # waitpid(WNOHANG) back-off (host/process.py, NOHANG_GRACE)
         self.nohang_grace = 0.0
         self.nohang_missed_at = -1.0  # thread CPU time of the last miss, -1: none since a reap

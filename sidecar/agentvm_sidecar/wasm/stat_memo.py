@@ -24,19 +24,31 @@ different files in the WASI form (a dirfd; absolute paths refused) and the
 host_fs form (fd 3 that is not a directory = the cwd, absolute paths allowed).
 An answer is good for the other form only when that form resolves to the same
 base directory.
+
+Listings fill it too (``fill_listing``): `ls -R` and tar open a directory as
+"dir", list it, then stat each entry as "dir/name" from the same fd, each name
+once, so the memo above never sees a name twice. When a process lists a
+directory it opened with path_open, what the attribute cache now holds for
+each listed name (the listing put its lstat there) goes to C in one call, as
+the answers to "dir/name" from that fd: exactly what ``stat`` would answer for
+them (``Vfs.cached_entry_stats`` walks "dir" as that stat does and leaves out
+anything the cache does not hold, or that a mount covers), under the same
+epoch, deadline, form and fd-table rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from .. import native
 from ..kernel import attrcache
-from ..kernel.fstypes import Stat
+from ..kernel.descriptions import Description
+from ..kernel.fstypes import FileKind, Stat
 from .context import GuestContext
 from .wasi.layouts import pack_filestat
 
-__all__ = ["HOSTFS", "WASI", "stat"]
+__all__ = ["HOSTFS", "WASI", "OpenedDirectory", "fill_listing", "stat"]
 
 WASI = native.MEMO_WASI
 HOSTFS = native.MEMO_HOSTFS
@@ -69,3 +81,43 @@ def stat(
     forms = BOTH if other_base(ctx, fd, path) == base else form
     memo.fill(epoch, deadline, fd & U32, path_ptr & U32, path_len & U32, follow, forms, filestat, st.mode, size(st))
     return st, filestat
+
+
+class OpenedDirectory(NamedTuple):
+    """How a process's last path_open of a directory named it (GuestContext.opened_directory)."""
+
+    fd: int  # what path_open returned
+    desc: Description
+    dirfd: int  # what it was opened from, and as: the path's bytes and text
+    raw: bytes
+    path: str
+    base: str  # the VM directory dirfd names
+
+
+def fill_listing(
+    ctx: GuestContext, opened: OpenedDirectory, epoch: int, names: list[str],
+    other_base: Callable[[GuestContext, int, str], str | None], size: Callable[[Stat], int], any_fd_table: bool,
+) -> None:
+    """Memoize, for each of ``names`` (what the directory ``opened`` names just
+    listed), what a WASI lstat of "path/name" from its dirfd answers, when the
+    attribute cache answers it; ``epoch``: the stat epoch read before the
+    listing; ``any_fd_table``: dirfd is a tagged preopen (no fd can rename it);
+    ``other_base``, ``size``: as for ``stat``."""
+    cache = attrcache.current()
+    if cache is None or not cache.charged:
+        return
+    cache.watch()
+    found = ctx.kernel.vfs.cached_entry_stats(opened.path, names, cwd=opened.base, cred=ctx.proc.cred)
+    if not found:
+        return
+    deadline = cache.watched()[1]
+    pack = native.LISTED.pack
+    records = []
+    for name, st in found:
+        encoded = name.encode("utf-8", "surrogateescape")
+        records.append(pack(st.mode & U32, size(st), st.kind is not FileKind.SYMLINK, len(encoded), pack_filestat(st)))
+        records.append(encoded)
+    forms = BOTH if other_base(ctx, opened.dirfd, opened.path) == opened.base else WASI
+    native.stat_memo().fill_listing(
+        epoch, deadline, opened.dirfd, forms, any_fd_table, opened.raw, len(found), b"".join(records)
+    )

@@ -63,6 +63,15 @@ def resolve_path(ctx: GuestContext, fd: int, path: str) -> tuple[str, str]:
     raise KernelError.ebadf(fd)
 
 
+def path_base(ctx: GuestContext, fd: int, path: str) -> str | None:
+    """Where path_mode(fd, path) starts, or None when it refuses them (stat_memo:
+    may an answer to the WASI form serve this one too?)."""
+    try:
+        return resolve_path(ctx, fd, path)[1]
+    except KernelError:
+        return None
+
+
 def _path_stat(ctx: GuestContext, fd: int, path_ptr: int, path_len: int, follow: bool) -> Stat:
     """Raises: KernelError, GuestFault."""
     path, base = resolve_path(ctx, fd, ctx.string(path_ptr, path_len))

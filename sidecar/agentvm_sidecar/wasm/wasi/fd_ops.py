@@ -24,8 +24,10 @@ from ...kernel.descriptions import Description, FileDescription
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import OMIT, DirEntry, FileKind, OpenFlags
 from ...kernel.process import ExitStatus
+from .. import stat_memo
 from ..abi import host_function
 from ..context import PREOPEN_BASE, PREOPEN_MASK, PREOPEN_TAG, GuestContext
+from ..host import fs as host_fs  # a module: host.fs imports wasi.common, which imports this
 from ..plain_preopens import FIRST_PREOPEN_FD, NOT_A_PREOPEN, install_plain_preopens
 from . import layouts as L
 from .common import U32, U64, description, is_tagged, preopen_or_ebadf
@@ -430,7 +432,15 @@ def fd_readdir(ctx: GuestContext, fd: int, buf_ptr: int, buf_len: int, cookie: i
     else:
         desc = description(ctx, fd)
         require(desc, L.RIGHT_FD_READDIR)
-        entries = desc.readdir_entries(refresh=cookie == 0)
+        opened = ctx.opened_directory
+        if cookie == 0 and opened is not None and opened.fd == fd and opened.desc is desc:
+            ctx.opened_directory = None  # one fill per open
+            epoch = native.stat_memo().epoch()
+            entries = desc.readdir_entries(refresh=True)
+            names = [e.name for e in entries if e.name != "." and e.name != ".."]
+            stat_memo.fill_listing(ctx, opened, epoch, names, host_fs.path_base, host_fs.host_size, is_tagged(opened.dirfd))
+        else:
+            entries = desc.readdir_entries(refresh=cookie == 0)
     out = bytearray()
     index = cookie
     while index < len(entries) and len(out) < buf_len:

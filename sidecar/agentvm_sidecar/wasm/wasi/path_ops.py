@@ -10,7 +10,7 @@ ENOTCAPABLE, as preview1 says (common.guest_path). ``lookupflags`` bit 0
 from __future__ import annotations
 
 from ...kernel.errors import KernelError
-from ...kernel.fstypes import OpenFlags
+from ...kernel.fstypes import FileKind, OpenFlags
 from .. import stat_memo
 from ..abi import host_function
 from ..context import GuestContext
@@ -101,6 +101,8 @@ def path_open(
         if is_new:
             desc.discard()
         raise
+    if desc.kind is FileKind.DIRECTORY:  # its listing may fill the stat memo (fd_readdir)
+        ctx.opened_directory = stat_memo.OpenedDirectory(fd, desc, dirfd & U32, ctx.read(path_ptr, path_len & U32), path, base)
     ctx.set_u32(ret_fd, fd)
     return None
 
@@ -184,17 +186,9 @@ def path_filestat_get(ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, 
     path = guest_path(ctx, path_ptr, path_len)
     base = dir_base(ctx, dirfd)
     st, filestat = stat_memo.stat(
-        ctx, dirfd, path_ptr, path_len, path, _follow(flags), base, stat_memo.WASI, _hostfs_base, host_fs.host_size
+        ctx, dirfd, path_ptr, path_len, path, _follow(flags), base, stat_memo.WASI, host_fs.path_base, host_fs.host_size
     )
     ctx.write(ret_ptr, filestat or L.pack_filestat(st))
-
-
-def _hostfs_base(ctx: GuestContext, fd: int, path: str) -> str | None:
-    """Where host_fs.path_mode(fd, path) starts, or None (stat_memo: may one answer serve both?)."""
-    try:
-        return host_fs.resolve_path(ctx, fd, path)[1]
-    except KernelError:
-        return None
 
 
 @host_function(MODULE, "path_filestat_set_times", "iiiiIIi")

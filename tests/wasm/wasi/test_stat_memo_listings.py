@@ -1,0 +1,164 @@
+"""Listings fill the native stat memo (wasm/stat_memo.py fill_listing): after a
+process lists a directory it opened as "dir", C answers the stats of "dir/name"
+from what the listing put in the attribute cache.
+
+As in test_stat_memo.py, every answer is compared with the Python functions'
+(``agree``), and each rule that keeps a listing's answers right has a test that
+fails without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agentvm_sidecar import native
+from agentvm_sidecar.kernel import attrcache
+from agentvm_sidecar.kernel.fstypes import Cred
+from agentvm_sidecar.kernel.kernel import Kernel
+
+from .conftest import PRE0, Guest
+from .test_stat_memo import DIR_RIGHTS, agree, change, in_other_thread, make_share, size_of, vm_with_share
+
+DIRECTORY = 2  # oflags
+
+
+@pytest.fixture
+def vm(tmp_path: Path) -> Iterator[tuple[Kernel, Guest]]:
+    with vm_with_share(make_share(tmp_path)) as pair:
+        yield pair
+
+
+def listed(g: Guest, path: str, dirfd: int = PRE0) -> int:
+    """Open ``path`` from ``dirfd`` as a directory and list it whole, as ls and
+    tar do; returns the directory's fd."""
+    fd = g.open(path, oflags=DIRECTORY, rights=DIR_RIGHTS, dirfd=dirfd)
+    buf, ret = g.alloc(4096), g.alloc(4)
+    assert g.call("fd_readdir", fd, buf, 4096, 0, ret) == 0
+    return fd
+
+
+def filestats_in_c() -> int:
+    return native.call_counts()["path_filestat_get"][0]
+
+
+def test_the_stats_after_a_listing_are_answered_in_c(vm) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    listed(g, "sub")
+    before = filestats_in_c()
+    assert size_of(agree(g, PRE0, "sub/file.txt", follow=False)) == len(b"inside")
+    assert filestats_in_c() == before + 1  # never asked before, answered by the listing
+
+
+def test_a_listing_of_dot_answers_bare_names_and_dot_slash_ones(vm) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    listed(g, ".")
+    before = filestats_in_c()
+    agree(g, PRE0, "a.txt", follow=False)
+    agree(g, PRE0, "./sub", follow=False)
+    assert filestats_in_c() == before + 2
+
+
+def test_a_listed_symlink_answers_lstat_only(vm) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    listed(g, ".")
+    before = filestats_in_c()
+    agree(g, PRE0, "link", follow=True)  # the target's stat: Python
+    assert filestats_in_c() == before
+    agree(g, PRE0, "./link", follow=False)
+    assert filestats_in_c() == before + 1
+
+
+def test_only_paths_one_name_below_the_listed_directory_are_answered(vm) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    listed(g, "sub")
+    before = filestats_in_c()
+    for path in ("sub/file.txt/x", "sub/", "sub//file.txt", "sub/.", "sub/..", "sub/missing", "subfile.txt"):
+        agree(g, PRE0, path, follow=False)
+    assert filestats_in_c() == before
+
+
+def test_a_directory_listed_but_not_searchable_answers_nothing(vm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # read but no search permission: the listing works, a stat of an entry is EACCES
+    _, g = vm
+    os.chmod(tmp_path / "share" / "secret", 0o744)
+    g.proc.cred = Cred(2000, 2000)  # not the owner (the mount's files are the guest user's)
+    listed(g, "secret")
+    assert agree(g, PRE0, "secret/x", follow=False)[0][0] != 0  # type: ignore[index]
+
+
+def test_a_mount_point_among_the_entries_answers_for_the_mount(vm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    kernel, g = vm
+    (tmp_path / "over").mkdir()
+    (tmp_path / "over" / "only-here").write_bytes(b"")
+    in_other_thread(lambda: kernel.mount_host_dir("/mnt/host/other", str(tmp_path / "over"), read_only=True))
+    listed(g, ".")
+    before = filestats_in_c()
+    agree(g, PRE0, "a.txt", follow=False)
+    assert filestats_in_c() == before + 1  # the listing answers its other names
+    agree(g, PRE0, "other", follow=False)  # the mounted root, not the host directory under it
+
+
+def test_a_change_after_the_listing_is_seen_at_once(vm) -> None:  # type: ignore[no-untyped-def]
+    kernel, g = vm
+    listed(g, ".")
+    in_other_thread(lambda: kernel.vfs.truncate("/mnt/host/a.txt", 1))
+    assert size_of(agree(g, PRE0, "a.txt", follow=False)) == 1
+
+
+def test_a_listing_from_a_directory_fd_ends_when_that_fd_is_replaced(vm) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    sub = g.open("sub", oflags=DIRECTORY, rights=DIR_RIGHTS)
+    listed(g, ".", dirfd=sub)  # answers (sub, "file.txt")
+    assert size_of(agree(g, sub, "file.txt", follow=False)) == len(b"inside")
+    g.call("fd_close", sub)
+    assert g.open("other", oflags=DIRECTORY, rights=DIR_RIGHTS) == sub
+    assert size_of(agree(g, sub, "file.txt", follow=False)) == len(b"another file")
+
+
+def test_a_host_change_is_seen_once_the_listing_expires(vm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    _, g = vm
+    monkeypatch.setattr(attrcache, "TTL_SECONDS", 0.2)
+    listed(g, ".")
+    (tmp_path / "share" / "a.txt").write_bytes(b"changed on the host")
+    time.sleep(0.3)
+    assert size_of(agree(g, PRE0, "a.txt", follow=False)) == len(b"changed on the host")
+
+
+# -- differential: listings, stats and changes interleaved ----------------------------
+NAMES = ["a.txt", "sub", "sub/file.txt", "link", "missing", "secret/x", "other/file.txt"]
+LISTED = [".", "sub", "other", "./sub"]
+_OPS = st.one_of(
+    st.tuples(st.just("list"), st.sampled_from(LISTED)),
+    st.tuples(st.just("stat"), st.sampled_from(NAMES), st.sampled_from(["", "./"]), st.booleans()),
+    st.tuples(
+        st.sampled_from(["write", "truncate", "chmod", "unlink", "create", "rename", "symlink", "host_write", "host_expire"]),
+        st.sampled_from(NAMES),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(_OPS, min_size=4, max_size=25))
+def test_interleaved_listings_stats_and_changes_agree_with_python(ops: list[tuple], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(attrcache, "TTL_SECONDS", 0.05)
+    with tempfile.TemporaryDirectory() as tmp, vm_with_share(make_share(Path(tmp))) as (kernel, g):
+        share = Path(tmp) / "share"
+        other = Guest(kernel, cwd="/mnt/host")
+        for op in ops:
+            if op[0] == "list":
+                with contextlib.suppress(AssertionError):  # gone or replaced by a file: fine
+                    g.call("fd_close", listed(g, op[1]))
+            elif op[0] == "stat":
+                agree(g, PRE0, op[2] + op[1], op[3])
+            else:
+                with contextlib.suppress(Exception):  # a change may fail (no such file): fine
+                    change(op[0], kernel, g, other, share, f"/mnt/host/{op[1]}", op[1], PRE0)

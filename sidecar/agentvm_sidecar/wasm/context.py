@@ -97,6 +97,7 @@ class GuestContext:
         self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
         self.opened_directory: OpenedDirectory | None = None  # the last path_open of one (stat_memo.fill_listing)
+        self.fdstat_after_open = False  # the program asked fd_fdstat_get of a non-preopen fd (path_ops.path_open)
         # waitpid(WNOHANG) back-off (host/process.py, NOHANG_GRACE)
         self.nohang_grace = 0.0
         self.nohang_missed_at = -1.0  # thread CPU time of the last miss, -1: none since a reap

@@ -140,6 +140,23 @@ def test_a_file_fdstat_is_served_natively_once_published_and_follows_set_flags(g
     assert counts("fd_write")[1] == before[1] + 1
 
 
+def test_once_a_program_asked_a_file_s_fdstat_every_open_publishes_it(guest: Guest) -> None:
+    # The agentOS libc asks fd_fdstat_get after each open: after the first, C answers.
+    ret = guest.alloc(24)
+    first = guest.open("f", oflags=L.OFLAGS_CREAT, rights=L.RIGHT_FD_READ | L.RIGHT_FD_WRITE, fdflags=L.FDFLAGS_APPEND)
+    before = counts("fd_fdstat_get")
+    assert native_call(guest, "fd_fdstat_get", first, ret) == 0
+    assert counts("fd_fdstat_get")[1] == before[1] + 1  # not published yet: Python
+    for fdflags in (0, L.FDFLAGS_APPEND):
+        fd = guest.open("f", rights=L.RIGHT_FD_READ, fdflags=fdflags)
+        before = counts("fd_fdstat_get")
+        assert native_call(guest, "fd_fdstat_get", fd, ret) == 0
+        assert counts("fd_fdstat_get")[0] == before[0] + 1  # published by the open
+        native_answer = guest.read(ret, 24)
+        assert guest.call("fd_fdstat_get", fd, ret) == 0
+        assert guest.read(ret, 24) == native_answer
+
+
 def test_tagged_preopens_get_python_s_fdstat_natively_and_no_fd_beyond_them(guest: Guest) -> None:
     ret = guest.alloc(24)
     assert guest.call("fd_fdstat_get", PRE0, ret) == 0  # Python answers (and publishes it)

@@ -91,7 +91,7 @@ def set_append(desc: Description, on: bool) -> None:
             desc.handle.flags &= ~OpenFlags.APPEND
 
 
-def _publish_fdstat(desc: Description) -> bytes:
+def publish_fdstat(desc: Description) -> bytes:
     """The fdstat of ``desc`` (its rights as opened, rights.py, and its flags), also
     handed to the native fd_fdstat_get (native/__init__.py) with whether a pipe
     end's read or write right is still there. Called whenever it may have changed
@@ -311,7 +311,8 @@ def fd_fdstat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
         ctx.write(ret_ptr, PREOPEN_FDSTAT)
         native.preopen_publish(PREOPEN_FDSTAT, PREOPEN_TAG, PREOPEN_MASK, PREOPEN_BASE)  # C answers the next
         return
-    ctx.write(ret_ptr, _publish_fdstat(description(ctx, fd)))
+    ctx.write(ret_ptr, publish_fdstat(description(ctx, fd)))
+    ctx.fdstat_after_open = True  # path_open publishes from now on (C answers)
 
 
 @host_function(MODULE, "fd_fdstat_set_flags", "ii")
@@ -327,7 +328,7 @@ def fd_fdstat_set_flags(ctx: GuestContext, fd: int, flags: int) -> None:
     set_append(desc, bool(flags & L.FDFLAGS_APPEND))
     desc.nonblocking = bool(flags & L.FDFLAGS_NONBLOCK)
     set_sync_flags(desc, flags)
-    _publish_fdstat(desc)
+    publish_fdstat(desc)
 
 
 @host_function(MODULE, "fd_fdstat_set_rights", "iII")
@@ -343,7 +344,7 @@ def fd_fdstat_set_rights(ctx: GuestContext, fd: int, rights_base: int, rights_in
         return
     desc = description(ctx, fd)
     drop_rights(desc, rights_base, rights_inheriting)
-    _publish_fdstat(desc)
+    publish_fdstat(desc)
 
 
 @host_function(MODULE, "fd_filestat_get", "ii")

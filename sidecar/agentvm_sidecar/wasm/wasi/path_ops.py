@@ -17,7 +17,7 @@ from ..context import GuestContext
 from ..host import fs as host_fs  # a module: host.fs imports wasi.common, which imports this
 from . import layouts as L
 from .common import U32, absolute, dir_base, guest_path, is_tagged
-from .fd_ops import _times, set_append
+from .fd_ops import _times, publish_fdstat, set_append
 from .rights import set_sync_flags
 
 MODULE = "wasi_snapshot_preview1"
@@ -101,6 +101,8 @@ def path_open(
         if is_new:
             desc.discard()
         raise
+    if ctx.fdstat_after_open:  # the agentOS libc asks after every open: C answers it
+        publish_fdstat(desc)
     if desc.kind is FileKind.DIRECTORY:  # its listing may fill the stat memo (fd_readdir)
         ctx.opened_directory = stat_memo.OpenedDirectory(fd, desc, dirfd & U32, ctx.read(path_ptr, path_len & U32), path, base)
     ctx.set_u32(ret_fd, fd)

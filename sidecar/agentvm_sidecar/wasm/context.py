@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
     from .programs import Program
     from .scheduler import Seat, Unscheduled
-    from .stat_memo import OpenedDirectory
+    from .stat_memo import Listing, OpenedDirectory
 
 __all__ = [
     "PREOPEN_TAG",
@@ -96,8 +96,16 @@ class GuestContext:
         self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
         self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
-        self.opened_directory: OpenedDirectory | None = None  # the last path_open of one (stat_memo.fill_listing)
-        self.fdstat_after_open = False  # the program asked fd_fdstat_get of a non-preopen fd (path_ops.path_open)
+        # the stat memo's listings (stat_memo.listed): the last path_open of a
+        # directory, a listing not memoized yet, whether the program stats what it lists
+        self.opened_directory: OpenedDirectory | None = None
+        self.pending_listing: Listing | None = None
+        self.stats_listings = False
+        self.pending_listing_stats = 0  # stats of its entries so far
+        # the fd path_open returned last, and whether the program asked
+        # fd_fdstat_get about such an fd (path_open then publishes it)
+        self.last_opened_fd = -1
+        self.fdstat_after_open = False
         # waitpid(WNOHANG) back-off (host/process.py, NOHANG_GRACE)
         self.nohang_grace = 0.0
         self.nohang_missed_at = -1.0  # thread CPU time of the last miss, -1: none since a reap

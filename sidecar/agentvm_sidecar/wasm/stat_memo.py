@@ -25,12 +25,12 @@ host_fs form (fd 3 that is not a directory = the cwd, absolute paths allowed).
 An answer is good for the other form only when that form resolves to the same
 base directory.
 
-Listings fill it too (``fill_listing``): `ls -R` and tar open a directory as
-"dir", list it, then stat each entry as "dir/name" from the same fd, each name
-once, so the memo above never sees a name twice. When a process lists a
-directory it opened with path_open, what the attribute cache now holds for
-each listed name (the listing put its lstat there) goes to C in one call, as
-the answers to "dir/name" from that fd: exactly what ``stat`` would answer for
+Listings fill it too (``listed``): `ls -R` and tar open a directory as "dir",
+list it, then stat each entry as "dir/name" from the same fd, each name once,
+so the memo above never sees a name twice. When a process that stats what it
+lists lists a directory it opened with path_open, what the attribute cache now
+holds for each listed name (the listing put its lstat there) goes to C in one
+call, as the answers to "dir/name" from that fd: exactly what ``stat`` would answer for
 them (``Vfs.cached_entry_stats`` walks "dir" as that stat does and leaves out
 anything the cache does not hold, or that a mount covers), under the same
 epoch, deadline, form and fd-table rules.
@@ -45,10 +45,10 @@ from .. import native
 from ..kernel import attrcache
 from ..kernel.descriptions import Description
 from ..kernel.fstypes import FileKind, Stat
-from .context import GuestContext
+from .context import PREOPEN_TAG, GuestContext
 from .wasi.layouts import pack_filestat
 
-__all__ = ["HOSTFS", "WASI", "OpenedDirectory", "fill_listing", "stat"]
+__all__ = ["HOSTFS", "WASI", "Listing", "OpenedDirectory", "listed", "stat", "stating"]
 
 WASI = native.MEMO_WASI
 HOSTFS = native.MEMO_HOSTFS
@@ -94,30 +94,77 @@ class OpenedDirectory(NamedTuple):
     base: str  # the VM directory dirfd names
 
 
-def fill_listing(
-    ctx: GuestContext, opened: OpenedDirectory, epoch: int, names: list[str],
-    other_base: Callable[[GuestContext, int, str], str | None], size: Callable[[Stat], int], any_fd_table: bool,
-) -> None:
-    """Memoize, for each of ``names`` (what the directory ``opened`` names just
-    listed), what a WASI lstat of "path/name" from its dirfd answers, when the
-    attribute cache answers it; ``epoch``: the stat epoch read before the
-    listing; ``any_fd_table``: dirfd is a tagged preopen (no fd can rename it);
-    ``other_base``, ``size``: as for ``stat``."""
+class Listing(NamedTuple):
+    """A listing of a directory a process opened (``names``: what it listed),
+    not memoized yet; ``epoch``: the stat epoch read before it; ``other_base``,
+    ``size``: as for ``stat``."""
+
+    opened: OpenedDirectory
+    epoch: int
+    names: list[str]
+    other_base: Callable[[GuestContext, int, str], str | None]
+    size: Callable[[Stat], int]
+
+
+def listed(ctx: GuestContext, listing: Listing) -> None:
+    """After a listing: memoize its entries' stats at once when the program
+    stats what it lists, else keep it until it shows it does (``stating``): grep
+    -r and find list every directory and stat at most its subdirectories, and a
+    fill costs ~5 us per name."""
+    if ctx.stats_listings:
+        _fill(ctx, listing)
+    else:
+        ctx.pending_listing = listing
+        ctx.pending_listing_stats = 0
+
+
+def stating(ctx: GuestContext, dirfd: int, path: str) -> None:
+    """Before Python answers a stat of ``path`` from ``dirfd``: the second stat
+    of an entry of the program's pending listing memoizes it, and every later
+    listing of the program at once."""
+    listing = ctx.pending_listing
+    if listing is None or listing.opened.dirfd != dirfd & U32:
+        return
+    parent, _, name = _without_dots(path).rpartition("/")
+    if parent != _without_dots(listing.opened.path) or name not in listing.names:
+        return
+    ctx.pending_listing_stats += 1
+    if ctx.pending_listing_stats >= 2:
+        ctx.pending_listing = None
+        ctx.stats_listings = True
+        _fill(ctx, listing)
+
+
+def _without_dots(path: str) -> str:
+    """``path`` without leading "./" and trailing "/" ("." alone: ""), for
+    comparing a stat's directory with a listed one."""
+    while path.startswith("./"):
+        path = path[2:]
+    path = path.rstrip("/")
+    return "" if path == "." else path
+
+
+def _fill(ctx: GuestContext, listing: Listing) -> None:
+    """Memoize, for each listed name, what a WASI lstat of "path/name" from the
+    listed directory's dirfd answers, when the attribute cache answers it."""
     cache = attrcache.current()
     if cache is None or not cache.charged:
         return
+    opened = listing.opened
     cache.watch()
-    found = ctx.kernel.vfs.cached_entry_stats(opened.path, names, cwd=opened.base, cred=ctx.proc.cred)
+    found = ctx.kernel.vfs.cached_entry_stats(opened.path, listing.names, cwd=opened.base, cred=ctx.proc.cred)
     if not found:
         return
     deadline = cache.watched()[1]
     pack = native.LISTED.pack
+    size = listing.size
     records = []
     for name, st in found:
         encoded = name.encode("utf-8", "surrogateescape")
         records.append(pack(st.mode & U32, size(st), st.kind is not FileKind.SYMLINK, len(encoded), pack_filestat(st)))
         records.append(encoded)
-    forms = BOTH if other_base(ctx, opened.dirfd, opened.path) == opened.base else WASI
+    forms = BOTH if listing.other_base(ctx, opened.dirfd, opened.path) == opened.base else WASI
+    any_fd_table = bool(opened.dirfd & PREOPEN_TAG)  # a tagged preopen: no fd table change renames it
     native.stat_memo().fill_listing(
-        epoch, deadline, opened.dirfd, forms, any_fd_table, opened.raw, len(found), b"".join(records)
+        listing.epoch, deadline, opened.dirfd, forms, any_fd_table, opened.raw, len(found), b"".join(records)
     )

@@ -25,7 +25,7 @@ from agentvm_sidecar.kernel import attrcache
 from agentvm_sidecar.kernel.fstypes import Cred
 from agentvm_sidecar.kernel.kernel import Kernel
 
-from .conftest import PRE0, Guest
+from .conftest import PRE0, PRE1, Guest
 from .test_stat_memo import DIR_RIGHTS, agree, change, in_other_thread, make_share, size_of, vm_with_share
 
 DIRECTORY = 2  # oflags
@@ -37,9 +37,11 @@ def vm(tmp_path: Path) -> Iterator[tuple[Kernel, Guest]]:
         yield pair
 
 
-def listed(g: Guest, path: str, dirfd: int = PRE0) -> int:
+def listed(g: Guest, path: str, dirfd: int = PRE0, *, stats_listings: bool = True) -> int:
     """Open ``path`` from ``dirfd`` as a directory and list it whole, as ls and
-    tar do; returns the directory's fd."""
+    tar do, as a program that has shown it stats what it lists (unless not
+    ``stats_listings``); returns the directory's fd."""
+    g.ctx.stats_listings = g.ctx.stats_listings or stats_listings
     fd = g.open(path, oflags=DIRECTORY, rights=DIR_RIGHTS, dirfd=dirfd)
     buf, ret = g.alloc(4096), g.alloc(4)
     assert g.call("fd_readdir", fd, buf, 4096, 0, ret) == 0
@@ -56,6 +58,23 @@ def test_the_stats_after_a_listing_are_answered_in_c(vm) -> None:  # type: ignor
     before = filestats_in_c()
     assert size_of(agree(g, PRE0, "sub/file.txt", follow=False)) == len(b"inside")
     assert filestats_in_c() == before + 1  # never asked before, answered by the listing
+
+
+def test_a_program_s_first_listing_is_memoized_at_its_second_stat_of_an_entry(vm) -> None:  # type: ignore[no-untyped-def]
+    # grep -r and find list and stat at most a subdirectory: their listings cost no fill
+    _, g = vm
+    listed(g, ".", stats_listings=False)
+    before = filestats_in_c()
+    agree(g, PRE1, "mnt/host/a.txt", follow=False)  # another dirfd
+    agree(g, PRE0, "sub/file.txt", follow=False)  # not an entry
+    assert not g.ctx.stats_listings
+    agree(g, PRE0, "a.txt", follow=False)  # an entry, asked twice (C falls back, then Python)
+    assert filestats_in_c() == before and g.ctx.stats_listings  # memoized now, later listings at once
+    agree(g, PRE0, "./sub", follow=False)
+    assert filestats_in_c() == before + 1
+    g.call("fd_close", listed(g, "other", stats_listings=False))
+    agree(g, PRE0, "other/file.txt", follow=False)
+    assert filestats_in_c() == before + 2
 
 
 def test_a_listing_of_dot_answers_bare_names_and_dot_slash_ones(vm) -> None:  # type: ignore[no-untyped-def]
@@ -137,7 +156,7 @@ def test_a_host_change_is_seen_once_the_listing_expires(vm, tmp_path: Path, monk
 NAMES = ["a.txt", "sub", "sub/file.txt", "link", "missing", "secret/x", "other/file.txt"]
 LISTED = [".", "sub", "other", "./sub"]
 _OPS = st.one_of(
-    st.tuples(st.just("list"), st.sampled_from(LISTED)),
+    st.tuples(st.just("list"), st.sampled_from(LISTED), st.booleans()),
     st.tuples(st.just("stat"), st.sampled_from(NAMES), st.sampled_from(["", "./"]), st.booleans()),
     st.tuples(
         st.sampled_from(["write", "truncate", "chmod", "unlink", "create", "rename", "symlink", "host_write", "host_expire"]),
@@ -156,7 +175,7 @@ def test_interleaved_listings_stats_and_changes_agree_with_python(ops: list[tupl
         for op in ops:
             if op[0] == "list":
                 with contextlib.suppress(AssertionError):  # gone or replaced by a file: fine
-                    g.call("fd_close", listed(g, op[1]))
+                    g.call("fd_close", listed(g, op[1], stats_listings=op[2]))
             elif op[0] == "stat":
                 agree(g, PRE0, op[2] + op[1], op[3])
             else:

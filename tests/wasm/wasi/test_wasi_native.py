@@ -144,6 +144,11 @@ def test_once_a_program_asked_a_file_s_fdstat_every_open_publishes_it(guest: Gue
     # The agentOS libc asks fd_fdstat_get after each open: after the first, C answers.
     ret = guest.alloc(24)
     first = guest.open("f", oflags=L.OFLAGS_CREAT, rights=L.RIGHT_FD_READ | L.RIGHT_FD_WRITE, fdflags=L.FDFLAGS_APPEND)
+    second = guest.open("f", rights=L.RIGHT_FD_READ)
+    assert native_call(guest, "fd_fdstat_get", first, ret) == 0  # not the fd just opened: no sign
+    assert not guest.ctx.fdstat_after_open
+    first = guest.open("f", rights=L.RIGHT_FD_READ | L.RIGHT_FD_WRITE, fdflags=L.FDFLAGS_APPEND)
+    guest.call("fd_close", second)
     before = counts("fd_fdstat_get")
     assert native_call(guest, "fd_fdstat_get", first, ret) == 0
     assert counts("fd_fdstat_get")[1] == before[1] + 1  # not published yet: Python

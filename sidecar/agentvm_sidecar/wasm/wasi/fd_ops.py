@@ -312,7 +312,8 @@ def fd_fdstat_get(ctx: GuestContext, fd: int, ret_ptr: int) -> None:
         native.preopen_publish(PREOPEN_FDSTAT, PREOPEN_TAG, PREOPEN_MASK, PREOPEN_BASE)  # C answers the next
         return
     ctx.write(ret_ptr, publish_fdstat(description(ctx, fd)))
-    ctx.fdstat_after_open = True  # path_open publishes from now on (C answers)
+    if fd & U32 == ctx.last_opened_fd:  # asked right after an open: path_open publishes from now on
+        ctx.fdstat_after_open = True
 
 
 @host_function(MODULE, "fd_fdstat_set_flags", "ii")
@@ -439,7 +440,7 @@ def fd_readdir(ctx: GuestContext, fd: int, buf_ptr: int, buf_len: int, cookie: i
             epoch = native.stat_memo().epoch()
             entries = desc.readdir_entries(refresh=True)
             names = [e.name for e in entries if e.name != "." and e.name != ".."]
-            stat_memo.fill_listing(ctx, opened, epoch, names, host_fs.path_base, host_fs.host_size, is_tagged(opened.dirfd))
+            stat_memo.listed(ctx, stat_memo.Listing(opened, epoch, names, host_fs.path_base, host_fs.host_size))
         else:
             entries = desc.readdir_entries(refresh=cookie == 0)
     out = bytearray()

@@ -103,6 +103,7 @@ def path_open(
         raise
     if ctx.fdstat_after_open:  # the agentOS libc asks after every open: C answers it
         publish_fdstat(desc)
+    ctx.last_opened_fd = fd
     if desc.kind is FileKind.DIRECTORY:  # its listing may fill the stat memo (fd_readdir)
         ctx.opened_directory = stat_memo.OpenedDirectory(fd, desc, dirfd & U32, ctx.read(path_ptr, path_len & U32), path, base)
     ctx.set_u32(ret_fd, fd)
@@ -187,6 +188,7 @@ def path_filestat_get(ctx: GuestContext, dirfd: int, flags: int, path_ptr: int, 
     ctx.check(ret_ptr, 64)
     path = guest_path(ctx, path_ptr, path_len)
     base = dir_base(ctx, dirfd)
+    stat_memo.stating(ctx, dirfd, path)
     st, filestat = stat_memo.stat(
         ctx, dirfd, path_ptr, path_len, path, _follow(flags), base, stat_memo.WASI, host_fs.path_base, host_fs.host_size
     )

@@ -85,6 +85,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_mirror_new": (c_void_p, []),
     "avm_mirror_unref": (None, [c_void_p]),
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
+    "avm_mirror_memo_answers": (c_uint64, [c_void_p, c_int]),
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64, c_uint32]),
     "avm_preopen_publish": (None, [c_char_p, c_uint32, c_uint32, c_uint32]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
@@ -182,6 +183,11 @@ class FdMirror:
         beyond the mirror are not mirrored."""
         # Called for every fd, mirrored or not: any change makes the stat memo stale.
         self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
+
+    def memo_answers(self, form: int) -> int:
+        """How many stats of this process the stat memo answered in C in call
+        ``form`` (MEMO_WASI: path_filestat_get; MEMO_HOSTFS: path_mode, path_size)."""
+        return int(self._lib.avm_mirror_memo_answers(self.ptr, form))
 
     def __del__(self) -> None:
         if getattr(self, "ptr", None):  # __init__ may have failed before

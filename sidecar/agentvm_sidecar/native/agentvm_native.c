@@ -403,6 +403,7 @@ typedef struct {
     avm_memo *memo;      /* the stat memo, made by its first fill (under mu) */
     avm_listing *listings[AVM_LISTINGS]; /* listed entries, each made by a first fill (under mu) */
     uint64_t listing_uses; /* the listings' LRU clock (under mu) */
+    uint64_t memo_answers[2]; /* stats the memo and listings answered in the WASI and host_fs forms (under mu) */
 } avm_mirror;
 
 avm_mirror *avm_mirror_new(void) {
@@ -926,8 +927,17 @@ static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uin
         hit = 1;
     }
     if (!hit) hit = listed_lookup(m, fd, follow, kind, path, path_len, out);
+    m->memo_answers[kind == MEMO_WASI ? 0 : 1] += hit;
     pthread_mutex_unlock(&m->mu);
     return hit;
+}
+
+/* How many stats of this process the memo answered in call form `kind` (tests). */
+uint64_t avm_mirror_memo_answers(avm_mirror *m, int kind) {
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = m->memo_answers[kind == MEMO_WASI ? 0 : 1];
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 /* What Python passes to avm_memo_fill, packed in one buffer (one ctypes

@@ -48,61 +48,62 @@ def listed(g: Guest, path: str, dirfd: int = PRE0, *, stats_listings: bool = Tru
     return fd
 
 
-def filestats_in_c() -> int:
-    return native.call_counts()["path_filestat_get"][0]
+def filestats_in_c(g: Guest) -> int:
+    """path_filestat_get calls of the guest's process answered in C so far."""
+    return g.proc.fds.native.memo_answers(native.MEMO_WASI)
 
 
 def test_the_stats_after_a_listing_are_answered_in_c(vm) -> None:  # type: ignore[no-untyped-def]
     _, g = vm
     listed(g, "sub")
-    before = filestats_in_c()
+    before = filestats_in_c(g)
     assert size_of(agree(g, PRE0, "sub/file.txt", follow=False)) == len(b"inside")
-    assert filestats_in_c() == before + 1  # never asked before, answered by the listing
+    assert filestats_in_c(g) == before + 1  # never asked before, answered by the listing
 
 
 def test_a_program_s_first_listing_is_memoized_at_its_second_stat_of_an_entry(vm) -> None:  # type: ignore[no-untyped-def]
     # grep -r and find list and stat at most a subdirectory: their listings cost no fill
     _, g = vm
     listed(g, ".", stats_listings=False)
-    before = filestats_in_c()
+    before = filestats_in_c(g)
     agree(g, PRE1, "mnt/host/a.txt", follow=False)  # another dirfd
     agree(g, PRE0, "sub/file.txt", follow=False)  # not an entry
     assert not g.ctx.stats_listings
     agree(g, PRE0, "a.txt", follow=False)  # an entry, asked twice (C falls back, then Python)
-    assert filestats_in_c() == before and g.ctx.stats_listings  # memoized now, later listings at once
+    assert filestats_in_c(g) == before and g.ctx.stats_listings  # memoized now, later listings at once
     agree(g, PRE0, "./sub", follow=False)
-    assert filestats_in_c() == before + 1
+    assert filestats_in_c(g) == before + 1
     g.call("fd_close", listed(g, "other", stats_listings=False))
     agree(g, PRE0, "other/file.txt", follow=False)
-    assert filestats_in_c() == before + 2
+    assert filestats_in_c(g) == before + 2
 
 
 def test_a_listing_of_dot_answers_bare_names_and_dot_slash_ones(vm) -> None:  # type: ignore[no-untyped-def]
     _, g = vm
     listed(g, ".")
-    before = filestats_in_c()
+    before = filestats_in_c(g)
     agree(g, PRE0, "a.txt", follow=False)
     agree(g, PRE0, "./sub", follow=False)
-    assert filestats_in_c() == before + 2
+    assert filestats_in_c(g) == before + 2
 
 
 def test_a_listed_symlink_answers_lstat_only(vm) -> None:  # type: ignore[no-untyped-def]
     _, g = vm
     listed(g, ".")
-    before = filestats_in_c()
+    before = filestats_in_c(g)
     agree(g, PRE0, "link", follow=True)  # the target's stat: Python
-    assert filestats_in_c() == before
+    assert filestats_in_c(g) == before
     agree(g, PRE0, "./link", follow=False)
-    assert filestats_in_c() == before + 1
+    assert filestats_in_c(g) == before + 1
 
 
 def test_only_paths_one_name_below_the_listed_directory_are_answered(vm) -> None:  # type: ignore[no-untyped-def]
     _, g = vm
     listed(g, "sub")
-    before = filestats_in_c()
+    before = filestats_in_c(g)
     for path in ("sub/file.txt/x", "sub/", "sub//file.txt", "sub/.", "sub/..", "sub/missing", "subfile.txt"):
         agree(g, PRE0, path, follow=False)
-    assert filestats_in_c() == before
+    assert filestats_in_c(g) == before
 
 
 def test_a_directory_listed_but_not_searchable_answers_nothing(vm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -120,9 +121,9 @@ def test_a_mount_point_among_the_entries_answers_for_the_mount(vm, tmp_path: Pat
     (tmp_path / "over" / "only-here").write_bytes(b"")
     in_other_thread(lambda: kernel.mount_host_dir("/mnt/host/other", str(tmp_path / "over"), read_only=True))
     listed(g, ".")
-    before = filestats_in_c()
+    before = filestats_in_c(g)
     agree(g, PRE0, "a.txt", follow=False)
-    assert filestats_in_c() == before + 1  # the listing answers its other names
+    assert filestats_in_c(g) == before + 1  # the listing answers its other names
     agree(g, PRE0, "other", follow=False)  # the mounted root, not the host directory under it
 
 

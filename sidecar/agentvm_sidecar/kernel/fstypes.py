@@ -111,9 +111,11 @@ _KIND_TO_BITS = {
 _BITS_TO_KIND = {bits: kind for kind, bits in _KIND_TO_BITS.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class Stat:
-    """POSIX-style file status.  `mode` includes the S_IF* type bits."""
+class Stat(NamedTuple):
+    """POSIX-style file status.  `mode` includes the S_IF* type bits.
+
+    A NamedTuple, not a frozen dataclass: every stat a guest asks builds one,
+    and a frozen dataclass costs 1.1 us to build against 0.3 us."""
 
     ino: int
     dev: int

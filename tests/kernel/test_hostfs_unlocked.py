@@ -48,13 +48,13 @@ def share(tmp_path: Path) -> Path:
 
 def test_a_host_listing_lets_other_threads_take_the_vm_lock(kernel: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[bool] = []
-    real_scandir = os.scandir
+    real_list_dir = hostfs_module.native.list_dir
 
-    def scandir(fd):  # type: ignore[no-untyped-def]
+    def list_dir(*args):  # type: ignore[no-untyped-def]
         seen.append(_other_thread_takes(kernel.lock))
-        return real_scandir(fd)
+        return real_list_dir(*args)
 
-    monkeypatch.setattr(hostfs_module.os, "scandir", scandir)
+    monkeypatch.setattr(hostfs_module.native, "list_dir", list_dir)
     names = [e.name for e in kernel.vfs.readdir("/workspace/sub")]
     assert names == ["file.txt"]
     assert seen == [True]

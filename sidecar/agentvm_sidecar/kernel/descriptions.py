@@ -132,6 +132,7 @@ class FileDescription(Description):
         super().__init__()
         self.handle = handle
         self.native = NativeDescription()
+        handle.share_position(self.native)  # a read-only host file: the native fd_read reads it
         self.kind = handle.kind
         self.readable = handle.is_readable
         self.writable = handle.is_writable

@@ -5,6 +5,9 @@
 # OpenFile (regular files) or just the node (directories), and takes the VM
 # lock around every operation so guest threads and RPC threads can share it --
 # except reads and seeks of host files, which need only the handle's own lock.
+# A host regular file opened read-only hands its position to its description's
+# native object (`share_position`): the native fd_read reads the file in C, and
+# reads, seeks and tells here go through that object, so there is one position.
 #
 # Directory handles expose `readdir_entries()`: a snapshot tuple including
 # '.' and '..' that stays stable until `refresh=True` (WASI fd_readdir cookies
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from .errors import KernelError
 from .fstypes import OMIT, Cred, DirEntry, FileKind, OpenFile, OpenFlags, Stat
@@ -38,11 +41,22 @@ if TYPE_CHECKING:
     from .limits import MemoryBudget
     from .mounts import Mount
 
-__all__ = ["SNAPSHOT_ENTRY_BYTES", "FileHandle", "snapshot_cost"]
+__all__ = ["SNAPSHOT_ENTRY_BYTES", "FileHandle", "SharedPosition", "snapshot_cost"]
 
 # What one snapshot entry costs in the sidecar besides its name: the DirEntry,
 # its str and int objects and the tuple slot (measured: ~150 bytes on CPython 3.11).
 SNAPSHOT_ENTRY_BYTES = 160
+
+
+class SharedPosition(Protocol):
+    """What keeps a host file's position once the handle shares it
+    (``FileHandle.share_position``: the native description, native/__init__.py)."""
+
+    def host_file(self, fd: int, pos: int) -> int: ...
+
+    def read_into(self, buffer: memoryview) -> int: ...
+
+    def seek(self, offset: int, whence: int, size: int) -> int: ...
 
 
 def snapshot_cost(entries: tuple[DirEntry, ...]) -> int:
@@ -65,6 +79,7 @@ class FileHandle:
         "_node",
         "_parent",
         "_pos",
+        "_shared",
         "_snapshots",
         "flags",
         "is_readable",
@@ -99,6 +114,7 @@ class FileHandle:
         self._file = file
         self._parent = parent
         self._pos = 0
+        self._shared: SharedPosition | None = None  # share_position
         self._closed = False
         self._cred = cred
         self._entries: tuple[DirEntry, ...] | None = None
@@ -112,7 +128,8 @@ class FileHandle:
         mount.open_handles += 1
 
     def __repr__(self) -> str:
-        return f"<FileHandle {self.path!r} {self.kind.value} pos={self._pos}{' closed' if self._closed else ''}>"
+        shared = " (shared)" if self._shared is not None else ""
+        return f"<FileHandle {self.path!r} {self.kind.value} pos={self._pos}{shared}{' closed' if self._closed else ''}>"
 
     def __enter__(self) -> Self:
         return self
@@ -141,11 +158,32 @@ class FileHandle:
         return self._file
 
     # -- I/O ---------------------------------------------------------------------
+    def share_position(self, shared: SharedPosition) -> None:
+        """Hand the position of a host regular file opened read-only to
+        ``shared`` (its description's native object, native/__init__.py), which
+        reads the file itself from then on (the native fd_read): every read,
+        seek and tell here goes through it too, so there is one position.
+        Nothing happens for any other file, or when it was handed already."""
+        fileno = getattr(self._file, "fileno", None)
+        with self._io_lock:
+            if fileno is None or self.is_writable or self._closed or self._shared is not None:
+                return
+            shared.host_file(fileno(), self._pos)
+            self._shared = shared
+
     def read(self, n: int = -1) -> bytes:
         """Read up to n bytes at the position (n < 0: to the end).
 
         Raises: EBADF (closed / not readable), EISDIR, EIO.
         """
+        if self._shared is not None:
+            with self._io_lock:
+                f = self._open_file(True, False)
+                if n < 0:
+                    n = max(f.size() - self._shared.seek(0, os.SEEK_CUR, 0), 0)
+                buffer = bytearray(n)
+                got = self._shared_read(memoryview(buffer))
+                return bytes(buffer[:got])
         with self._io_lock:
             f = self._open_file(True, False)
             if n < 0:
@@ -162,6 +200,8 @@ class FileHandle:
         """
         with self._io_lock:
             f = self._open_file(True, False)
+            if self._shared is not None:
+                return self._shared_read(buffer)
             preadinto = getattr(f, "preadinto", None)
             if preadinto is not None:
                 n = preadinto(buffer, self._pos)
@@ -196,11 +236,27 @@ class FileHandle:
         with self._lock:
             return self._open_file(False, True).pwrite(bytes(data), offset)
 
+    def _shared_read(self, buffer: memoryview) -> int:
+        """A read at the shared position (under _io_lock, the file open)."""
+        assert self._shared is not None
+        try:
+            return self._shared.read_into(buffer)
+        except OSError as exc:
+            raise KernelError.from_oserror(exc) from None
+
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         """Move the position; returns it.  Raises: EBADF, EINVAL."""
         with self._io_lock:
             if self._closed:
                 raise KernelError.ebadf()
+            if self._shared is not None:
+                if whence not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END):
+                    raise KernelError.einval(message=f"bad whence {whence}")
+                size = self._file.size() if whence == os.SEEK_END and self._file is not None else 0
+                try:
+                    return self._shared.seek(offset, whence, size)
+                except OSError:
+                    raise KernelError.einval(message="negative file position") from None
             if whence == os.SEEK_SET:
                 base = 0
             elif whence == os.SEEK_CUR:
@@ -219,6 +275,8 @@ class FileHandle:
         with self._io_lock:
             if self._closed:
                 raise KernelError.ebadf()
+            if self._shared is not None:
+                return self._shared.seek(0, os.SEEK_CUR, 0)
             return self._pos
 
     def stat(self) -> Stat:
@@ -332,5 +390,7 @@ class FileHandle:
             self._closed = True
             self._mount.open_handles -= 1
             self._drop_snapshot()
+            if self._shared is not None:
+                self._pos = self._shared.host_file(-1, 0)  # nothing native reads the fd after this
             if self._file is not None:
                 self._file.close()

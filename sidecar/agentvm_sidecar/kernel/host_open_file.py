@@ -66,6 +66,11 @@ class HostOpenFile:
         self._fs = fs
         self._fd: int | None = fd
 
+    def fileno(self) -> int:
+        """The host fd (FileHandle.share_position hands it to the native reads).
+        Raises: EBADF (closed)."""
+        return self._live()
+
     def _live(self) -> int:
         if self._fd is None:
             raise KernelError.ebadf()

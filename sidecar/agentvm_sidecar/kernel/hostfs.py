@@ -77,6 +77,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .. import native
 from . import attrcache, openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
@@ -91,6 +92,10 @@ _DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CL
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = FileKind.DIRECTORY
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+
+# the getdents types (DT_REG, DT_DIR, DT_LNK) an entry needs no lstat to know
+_DT_KINDS = {8: FileKind.REGULAR, 4: FileKind.DIRECTORY, 10: FileKind.SYMLINK}
+
 
 def _kind(mode: int) -> FileKind:
     try:
@@ -354,9 +359,17 @@ class HostFs:
     def _seen(self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], s: os.stat_result, generation: int) -> HostNode:
         """The node of lstat result ``s``, kept in ``cache`` with it (as a list:
         getattr replaces the lstat result with the Stat it makes of it once)."""
-        node = HostNode(parts, _kind(s.st_mode), s.st_mode, s.st_ino)
+        return self._remember(cache, parts, s, s.st_mode, s.st_ino, generation)
+
+    def _remember(
+        self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], seen: os.stat_result | Stat, mode: int, ino: int,
+        generation: int,
+    ) -> HostNode:
+        """The node of an lstat that saw ``mode`` and ``ino``, kept in ``cache``
+        with ``seen`` (that lstat's result, or the Stat made of it)."""
+        node = HostNode(parts, _kind(mode), mode, ino)
         if cache is not None:
-            cache.put(self, parts, [s, node], generation)
+            cache.put(self, parts, [seen, node], generation)
         return node
 
     def access_info(self, node: HostNode) -> tuple[int, int, int]:
@@ -424,28 +437,27 @@ class HostFs:
         lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
             out: list[DirEntry] = []
-            stat_files = cache is not None and cache.stat_listed_files()
-            with os.scandir(lfd) as it:
-                for i, e in enumerate(it):
-                    # beyond what the cache holds, stats would only evict each other
-                    if cache is not None and i < attrcache.MAX_ENTRIES and (stat_files or e.is_dir(follow_symlinks=False)):
-                        try:
-                            s = e.stat(follow_symlinks=False)
-                        except OSError:
-                            continue  # vanished meanwhile
-                        kind = self._seen(cache, dir.parts + (e.name,), s, seen).kind
-                    elif e.is_symlink():
-                        kind = FileKind.SYMLINK
-                    elif e.is_dir(follow_symlinks=False):
-                        kind = FileKind.DIRECTORY
-                    elif e.is_file(follow_symlinks=False):
-                        kind = FileKind.REGULAR
-                    else:
-                        try:
-                            kind = _kind(e.stat(follow_symlinks=False).st_mode)
-                        except OSError:
-                            continue  # vanished meanwhile
-                    out.append(DirEntry(e.name, kind, e.inode()))
+            what = (
+                native.LIST_NOTHING if cache is None
+                else native.LIST_EVERYTHING if cache.stat_listed_files()
+                else native.LIST_DIRECTORIES
+            )
+            owner_uid, owner_gid, dev = self._owner_uid, self._owner_gid, self.dev
+            # beyond what the cache holds, stats would only evict each other
+            for name, fields in native.list_dir(lfd, what, attrcache.MAX_ENTRIES):
+                d_ino, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, d_type, stated = fields
+                if stated == 2 and cache is not None:
+                    if owner_uid is not None:
+                        uid = owner_uid
+                    if owner_gid is not None:
+                        gid = owner_gid
+                    stat = Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime)
+                    kind = self._remember(cache, dir.parts + (name,), stat, mode, ino, seen).kind
+                elif stated:
+                    kind = _kind(mode)
+                else:
+                    kind = _DT_KINDS[d_type]
+                out.append(DirEntry(name, kind, d_ino))
             return out
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None

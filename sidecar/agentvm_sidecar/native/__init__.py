@@ -8,7 +8,11 @@ has a C mirror of its fds (kernel/fdtable.py keeps it in step; sockets are left
 out), and those three WASI functions (plus the agentOS libc's net_send/net_recv
 probe) are C functions wasmtime calls directly: they serve the plain case (data
 buffered, room in the buffer, an fdstat Python published) without the GIL, and
-call the Python host function for everything else.
+call the Python host function for everything else. The same holds for reads of
+a host file opened read-only (its description keeps the host fd and the file
+position; kernel/handle.py), for stats the stat memo answers (wasm/stat_memo.py),
+and for host directory listings (kernel/hostfs.py: one record per entry instead
+of os.scandir's Python objects).
 
 The objects below own one C reference each and drop it when collected; C keeps its
 own references between them (see the C file's header).
@@ -17,8 +21,10 @@ own references between them (see the C file's header).
 from __future__ import annotations
 
 import ctypes
+import os
 import struct
 import threading
+from collections.abc import Iterator
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_long, c_uint32, c_uint64, c_void_p
 
 from ..logs import get_logger
@@ -60,7 +66,7 @@ _CALL_NAMES = (
 )
 _RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
 
-_SLEEPING = {"avm_pipe_wait"}
+_SLEEPING = {"avm_pipe_wait", "avm_list_dir", "avm_desc_read"}
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_budget_new": (c_void_p, [c_int64]),
     "avm_budget_unref": (None, [c_void_p]),
@@ -82,10 +88,13 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_desc_new": (c_void_p, [c_void_p, c_int]),
     "avm_desc_unref": (None, [c_void_p]),
     "avm_desc_publish": (None, [c_void_p, c_void_p, c_int]),
+    "avm_desc_host_file": (c_int64, [c_void_p, c_int, c_int64]),
+    "avm_desc_read": (c_int64, [c_void_p, c_void_p, c_int64]),
+    "avm_desc_seek": (c_int64, [c_void_p, c_int64, c_int, c_int64]),
     "avm_mirror_new": (c_void_p, []),
     "avm_mirror_unref": (None, [c_void_p]),
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
-    "avm_mirror_memo_answers": (c_uint64, [c_void_p, c_int]),
+    "avm_mirror_served": (c_uint64, [c_void_p, c_int]),
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64, c_uint32]),
     "avm_preopen_publish": (None, [c_char_p, c_uint32, c_uint32, c_uint32]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
@@ -97,6 +106,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_listing_rec_bytes": (c_int, []),
     "avm_listed_rec_bytes": (c_int, []),
     "avm_listing_fill": (c_int, [c_char_p, c_int64]),
+    "avm_listed_dirent_bytes": (c_int, []),
+    "avm_list_room": (c_int, []),
+    "avm_list_dir": (c_int64, [c_int, c_int, POINTER(c_int64), c_int64, c_void_p, c_int64, POINTER(c_int)]),
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
 }
@@ -108,8 +120,9 @@ class NativeLibrary:
     def __init__(self, path: str) -> None:
         # Through PyDLL the GIL stays held: every function here is short, and
         # releasing the GIL on each call would hand it to another busy thread
-        # (none of them takes the GIL or blocks while holding a C lock). The one
-        # call that sleeps, avm_pipe_wait, goes through CDLL, which releases it.
+        # (none of them takes the GIL or blocks while holding a C lock). The calls
+        # that wait, avm_pipe_wait, and avm_list_dir and avm_desc_read (on the
+        # host filesystem), go through CDLL, which releases it.
         self.cdll = ctypes.PyDLL(path)
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(ctypes.CDLL(path) if name in _SLEEPING else self.cdll, name)
@@ -117,6 +130,8 @@ class NativeLibrary:
             setattr(self, name, fn)
         if self.cdll.avm_raw_size() != _RAW_SLOT_BYTES:
             raise RuntimeError("agentvm_native.c disagrees with wasmtime on the raw slot size")
+        if self.cdll.avm_listed_dirent_bytes() != _DIRENT.size or self.cdll.avm_list_room() * 2 != LIST_BYTES:
+            raise RuntimeError("agentvm_native.c disagrees on listed_dirent")
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         raise AttributeError(name)  # every function is set in __init__ (mypy: dynamic attributes)
@@ -157,6 +172,28 @@ class NativeDescription:
         if not self.ptr:
             raise MemoryError("avm_desc_new")
 
+    def host_file(self, fd: int, pos: int) -> int:
+        """Read the read-only host regular file open at ``fd`` from ``pos`` (the
+        native fd_read too), or with ``fd`` -1 stop: then nothing native uses the
+        fd any more. Returns the position as it was (kernel/handle.py)."""
+        return int(self._lib.avm_desc_host_file(self.ptr, fd, pos))
+
+    def read_into(self, buffer: memoryview) -> int:
+        """Read into ``buffer`` (writable) at the position, moving it on; the bytes
+        read. Raises: OSError (EBADF: no host file)."""
+        n = self._lib.avm_desc_read(self.ptr, (ctypes.c_char * len(buffer)).from_buffer(buffer), len(buffer))
+        if n < 0:
+            raise OSError(-n, os.strerror(-n))
+        return int(n)
+
+    def seek(self, offset: int, whence: int, size: int) -> int:
+        """Move the position as lseek (``size`` for SEEK_END); the new one.
+        Raises: OSError (EINVAL: negative, or no host file)."""
+        pos = self._lib.avm_desc_seek(self.ptr, offset, whence, size)
+        if pos < 0:
+            raise OSError(-pos, os.strerror(-pos))
+        return int(pos)
+
     def publish(self, fdstat: bytes | None, can_transfer: bool) -> None:
         """What native fd_fdstat_get answers (None: ask Python), and whether native
         fd_read/fd_write may serve a pipe end (False once its right was dropped)."""
@@ -184,10 +221,10 @@ class FdMirror:
         # Called for every fd, mirrored or not: any change makes the stat memo stale.
         self._lib.avm_mirror_set(self.ptr, fd, desc.ptr if desc is not None else None)
 
-    def memo_answers(self, form: int) -> int:
-        """How many stats of this process the stat memo answered in C in call
-        ``form`` (MEMO_WASI: path_filestat_get; MEMO_HOSTFS: path_mode, path_size)."""
-        return int(self._lib.avm_mirror_memo_answers(self.ptr, form))
+    def served(self, name: str) -> int:
+        """How many calls of this process the native ``name`` (as ``call_counts``
+        names them) answered itself."""
+        return int(self._lib.avm_mirror_served(self.ptr, _CALL_NAMES.index(name)))
 
     def __del__(self) -> None:
         if getattr(self, "ptr", None):  # __init__ may have failed before
@@ -219,6 +256,38 @@ def call_counts() -> dict[str, tuple[int, int]]:
     counts = (c_uint64 * (2 * n))()
     lib.avm_call_counts(counts)
     return {name: (counts[i], counts[n + i]) for i, name in enumerate(_CALL_NAMES)}
+
+
+# avm_list_dir's records (listed_dirent): getdents' inode, then the lstat's ino,
+# nlink, size, atime, mtime, ctime (ns), mode, uid, gid; name length, getdents
+# type, lstat'd (0 no, 1 for its type only, 2 as asked); then the name
+_DIRENT = struct.Struct("<QQQqqqqIIIHBB")
+LIST_BYTES = 65536  # twice avm_list_room(): a small directory and its end in one call
+LIST_NOTHING, LIST_DIRECTORIES, LIST_EVERYTHING = 0, 1, 2  # what avm_list_dir lstats beyond what types need
+
+
+def list_dir(fd: int, what: int, stat_until: int) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """The entries of the directory open at ``fd`` but "." and ".." (read on from
+    its offset): (name, fields), fields being ``_DIRENT``'s: d_ino, ino, nlink,
+    size, atime_ns, mtime_ns, ctime_ns, mode, uid, gid, name length, getdents
+    type (``DT_*``), lstat'd. Of the first ``stat_until`` entries those ``what`` says (``LIST_*``) are
+    lstat'd (2), and any other whose type needs it (1); an entry not lstat'd
+    has only its getdents fields (d_ino, type). Raises: OSError."""
+    lib = library()
+    buf = ctypes.create_string_buffer(LIST_BYTES)
+    index, ended = c_int64(0), c_int(0)
+    unpack, size = _DIRENT.unpack_from, _DIRENT.size
+    while not ended.value:
+        used = lib.avm_list_dir(fd, what, ctypes.byref(index), stat_until, buf, LIST_BYTES, ctypes.byref(ended))
+        if used < 0:
+            raise OSError(-used, os.strerror(-used))
+        raw = ctypes.string_at(buf, used)
+        off = 0
+        while off < used:
+            fields = unpack(raw, off)
+            end = off + size + fields[10]
+            yield raw[off + size:end].decode("utf-8", "surrogateescape"), fields
+            off = end
 
 
 MEMO_WASI = 1  # the memo's call forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)

@@ -16,13 +16,19 @@
  * no reader, watchers, dropped rights, an fdstat Python has not published) calls the Python host function, which decides
  * exactly as it always did (EFAULT, blocking, EPIPE/SIGPIPE, EOF...). */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #define AVM_MIRROR_FDS 64   /* fds at or beyond this take the Python path */
 #define AVM_IOV_MAX 1024    /* Linux's IOV_MAX; longer iovec arrays fall back */
@@ -348,15 +354,25 @@ void avm_pipe_set_watched(avm_pipe *p, int watched) {
     pthread_mutex_unlock(&p->mu);
 }
 
-/* -- open file descriptions (a pipe end, or any other non-socket description) --- */
+/* -- open file descriptions (a pipe end, or any other non-socket description) ---
+ *
+ * A description of a host regular file opened read-only may also hand C its host
+ * fd and its file position (kernel/handle.py): fd_read then reads it here, and
+ * every other use of that position (Python's reads, seek, tell) goes through
+ * the functions below, under the description's mutex, so the position stays one
+ * position whoever moves it. Python takes the fd back before it closes it, and
+ * a read holds the mutex across its preadv, so C never reads a closed (or
+ * reused) fd number. */
 typedef struct {
     atomic_long refs;
-    pthread_mutex_t mu;  /* guards fdstat */
-    avm_pipe *pipe;      /* NULL: not a pipe end; only its fdstat is served */
+    pthread_mutex_t mu;  /* guards fdstat, host_fd and pos */
+    avm_pipe *pipe;      /* NULL: not a pipe end; only its fdstat (and a host file) is served */
     int is_write;
     atomic_int can_transfer; /* the description still has its fd_read/fd_write right */
     int fdstat_valid;        /* fdstat below is what fd_fdstat_get answers */
     uint8_t fdstat[AVM_FDSTAT_BYTES];
+    int host_fd;             /* >= 0: the read-only host regular file this description reads */
+    int64_t pos;             /* its position, while host_fd >= 0 */
 } avm_desc;
 
 avm_desc *avm_desc_new(avm_pipe *p, int is_write) {
@@ -368,6 +384,7 @@ avm_desc *avm_desc_new(avm_pipe *p, int is_write) {
     d->pipe = p;
     d->is_write = is_write;
     atomic_init(&d->can_transfer, 1);
+    d->host_fd = -1;
     return d;
 }
 
@@ -390,6 +407,53 @@ void avm_desc_publish(avm_desc *d, const uint8_t *fdstat, int can_transfer) {
     atomic_store(&d->can_transfer, can_transfer);
 }
 
+/* From now on the description reads the host file open at fd (>= 0) from pos;
+ * or (fd < 0) no longer: after this returns no native read uses the fd, which
+ * Python may then close. Returns the position as it was. */
+int64_t avm_desc_host_file(avm_desc *d, int fd, int64_t pos) {
+    pthread_mutex_lock(&d->mu);
+    int64_t was = d->pos;
+    d->host_fd = fd < 0 ? -1 : fd;
+    if (fd >= 0) d->pos = pos;
+    pthread_mutex_unlock(&d->mu);
+    return was;
+}
+
+/* preadv at the position, moving it on: bytes read, or -errno (-EBADF: no host file). */
+static int64_t host_read(avm_desc *d, const struct iovec *v, int count) {
+    pthread_mutex_lock(&d->mu);
+    int64_t n = -EBADF;
+    if (d->host_fd >= 0) {
+        n = preadv(d->host_fd, v, count, d->pos);
+        if (n < 0)
+            n = -errno;
+        else
+            d->pos += n;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+/* Python's reads of a host file description (FileHandle.readinto). */
+int64_t avm_desc_read(avm_desc *d, void *buf, int64_t len) {
+    struct iovec v = {buf, (size_t)len};
+    return len < 0 ? -EINVAL : host_read(d, &v, 1);
+}
+
+/* lseek on the position: whence 0 (set), 1 (cur) or 2 (end, `size` given); the
+ * new position, or -EINVAL (negative, or no host file). */
+int64_t avm_desc_seek(avm_desc *d, int64_t offset, int whence, int64_t size) {
+    pthread_mutex_lock(&d->mu);
+    int64_t base = whence == 1 ? d->pos : whence == 2 ? size : 0;
+    int64_t pos = -EINVAL;
+    if (d->host_fd >= 0 && whence >= 0 && whence <= 2 && !__builtin_add_overflow(base, offset, &pos) && pos >= 0)
+        d->pos = pos;
+    else
+        pos = -EINVAL;
+    pthread_mutex_unlock(&d->mu);
+    return pos;
+}
+
 /* -- per-process fd mirror ------------------------------------------------------- */
 typedef struct avm_memo avm_memo;
 typedef struct avm_listing avm_listing;
@@ -403,7 +467,7 @@ typedef struct {
     avm_memo *memo;      /* the stat memo, made by its first fill (under mu) */
     avm_listing *listings[AVM_LISTINGS]; /* listed entries, each made by a first fill (under mu) */
     uint64_t listing_uses; /* the listings' LRU clock (under mu) */
-    uint64_t memo_answers[2]; /* stats the memo and listings answered in the WASI and host_fs forms (under mu) */
+    atomic_ulong served[F_COUNT]; /* calls of this process the native functions answered (tests read it) */
 } avm_mirror;
 
 avm_mirror *avm_mirror_new(void) {
@@ -532,14 +596,25 @@ static void *fallback(int which, void *env, void *caller, avm_raw *args, size_t 
     return ((avm_callback)env)(NULL, caller, args, nargs);
 }
 
-static void *done(int which, avm_raw *args, int32_t result) {
+/* A call native function `which` answered itself: counted sidecar-wide and per process. */
+static void served(int which) {
     atomic_fetch_add_explicit(&native_calls[which], 1, memory_order_relaxed);
+    if (current.mirror) atomic_fetch_add_explicit(&current.mirror->served[which], 1, memory_order_relaxed);
+}
+
+/* How many calls of the process `m` native function `which` answered itself. */
+uint64_t avm_mirror_served(avm_mirror *m, int which) {
+    return which >= 0 && which < F_COUNT ? atomic_load(&m->served[which]) : 0;
+}
+
+static void *done(int which, avm_raw *args, int32_t result) {
+    served(which);
     args[0].i32 = result;
     return NULL;
 }
 
 /* For fd_write/fd_read(fd, iovs, iovs_len, *ret): the mirrored pipe end of fd that
- * may move bytes in that direction, with a reference, its iovecs loaded and checked
+ * may move bytes in that direction (for fd_read, or any description), with a reference, its iovecs loaded and checked
  * into iov/count/total and the result pointer checked; NULL: take the Python path. */
 static avm_desc *transfer_end(avm_raw *args, size_t nargs, int is_write, iovec32 *iov,
                               uint32_t *count, uint64_t *total) {
@@ -548,7 +623,9 @@ static avm_desc *transfer_end(avm_raw *args, size_t nargs, int is_write, iovec32
     *count = (uint32_t)args[2].i32;
     if (!in_bounds((uint32_t)args[3].i32, 4) || !load_iovecs(iovs, *count, iov, total)) return NULL;
     avm_desc *e = mirror_get(current.mirror, fd);
-    if (e && (!e->pipe || !e->is_write != !is_write || !atomic_load(&e->can_transfer))) {
+    /* a pipe end that moves bytes this way, or for a read any other description
+     * (avm_fd_read reads it when it is a host file) */
+    if (e && (!atomic_load(&e->can_transfer) || (e->pipe ? !e->is_write != !is_write : is_write))) {
         desc_unref(e);
         return NULL;
     }
@@ -581,6 +658,22 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
 }
 
 /* wasi fd_read(fd, iovs, iovs_len, *nread): what is buffered, or end of file. */
+/* avm_fd_read of a description that is no pipe end: a host file's bytes at its
+ * position, when it is one (else Python decides). Drops the reference. */
+static void *read_host_file(avm_desc *e, const iovec32 *iov, uint32_t count, uint64_t total, uint32_t ret,
+                            void *env, void *caller, avm_raw *args, size_t nargs) {
+    int64_t n = -EBADF;
+    if (total <= AVM_MAX_READ) {
+        struct iovec v[AVM_IOV_MAX];
+        for (uint32_t i = 0; i < count; i++) v[i] = (struct iovec){current.base + iov[i].ptr, iov[i].len};
+        n = host_read(e, v, (int)count);
+    }
+    desc_unref(e);
+    if (n < 0) return fallback(F_READ, env, caller, args, nargs); /* no host file, a longer read, an error */
+    store32(ret, (uint32_t)n);
+    return done(F_READ, args, 0);
+}
+
 void *avm_fd_read(void *env, void *caller, avm_raw *args, size_t nargs) {
     iovec32 iov[AVM_IOV_MAX];
     uint32_t count;
@@ -588,6 +681,7 @@ void *avm_fd_read(void *env, void *caller, avm_raw *args, size_t nargs) {
     avm_desc *e = transfer_end(args, nargs, 0, iov, &count, &total);
     if (!e) return fallback(F_READ, env, caller, args, nargs);
     uint32_t ret = (uint32_t)args[3].i32;
+    if (!e->pipe) return read_host_file(e, iov, count, total, ret, env, caller, args, nargs);
     avm_pipe *p = e->pipe;
     uint64_t n = 0;
     pthread_mutex_lock(&p->mu);
@@ -927,17 +1021,8 @@ static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uin
         hit = 1;
     }
     if (!hit) hit = listed_lookup(m, fd, follow, kind, path, path_len, out);
-    m->memo_answers[kind == MEMO_WASI ? 0 : 1] += hit;
     pthread_mutex_unlock(&m->mu);
     return hit;
-}
-
-/* How many stats of this process the memo answered in call form `kind` (tests). */
-uint64_t avm_mirror_memo_answers(avm_mirror *m, int kind) {
-    pthread_mutex_lock(&m->mu);
-    uint64_t n = m->memo_answers[kind == MEMO_WASI ? 0 : 1];
-    pthread_mutex_unlock(&m->mu);
-    return n;
 }
 
 /* What Python passes to avm_memo_fill, packed in one buffer (one ctypes
@@ -1020,9 +1105,97 @@ void *avm_path_size(void *env, void *caller, avm_raw *args, size_t nargs) {
     if (nargs < 4 || !memo_lookup((uint32_t)args[0].i32, args[3].i32 != 0, MEMO_HOSTFS, (uint32_t)args[1].i32,
                                   (uint32_t)args[2].i32, &e))
         return fallback(F_SIZE, env, caller, args, nargs);
-    atomic_fetch_add_explicit(&native_calls[F_SIZE], 1, memory_order_relaxed);
+    served(F_SIZE);
     args[0].i64 = e.size;
     return NULL;
+}
+
+/* -- host directory listings (kernel/hostfs.py _list) ------------------------------
+ *
+ * A host_dir listing is a getdents and, for most entries, an lstat (the
+ * attribute cache keeps them: hostfs.py readdir). Through os.scandir each entry
+ * costs ~7 us of Python objects (a DirEntry, a stat_result, their
+ * attributes); here it is one record of plain fields that Python unpacks in one
+ * struct call. The fd is the confined listing fd Python opened (hostfs.py rule
+ * 2); names come from getdents (single components) and the lstats are fstatat
+ * relative to that fd without following, so nothing here leaves the directory. */
+#define AVM_DENTS_BUF 8192
+/* A getdents entry with an L-byte name takes at least 20 + L bytes (24 at
+ * least), its record 72 + L: under 4 times as much, so a full getdents buffer
+ * always fits into this much room. */
+#define AVM_LIST_ROOM (4 * AVM_DENTS_BUF)
+
+typedef struct __attribute__((packed)) {
+    uint64_t d_ino, ino, nlink; /* getdents' inode, then the lstat's */
+    int64_t size, atime_ns, mtime_ns, ctime_ns;
+    uint32_t mode, uid, gid;
+    uint16_t name_len;
+    uint8_t d_type, stated;
+} listed_dirent;
+
+int avm_listed_dirent_bytes(void) { return (int)sizeof(listed_dirent); }
+int avm_list_room(void) { return AVM_LIST_ROOM; }
+
+struct avm_linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int64_t stat_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
+/* Reads on from the directory offset of `fd` into `out` (`cap` bytes, at least
+ * AVM_LIST_ROOM): per entry but "." and "..", a listed_dirent and its name;
+ * *ended is set when the directory ended. An entry is lstat'd (`stated` 2)
+ * while *index < stat_until (*index counts entries across calls): every entry
+ * when `what` is 2, directories when it is 1; else (`stated` 1) when its type is
+ * not a regular file, a directory or a symlink (the type needs it). An entry
+ * that vanished before its lstat is left out. Returns the bytes written or
+ * -errno. */
+int64_t avm_list_dir(int fd, int what, int64_t *index, int64_t stat_until, uint8_t *out, int64_t cap, int *ended) {
+    if (cap < AVM_LIST_ROOM) return -EINVAL;
+    uint8_t dents[AVM_DENTS_BUF] __attribute__((aligned(8)));
+    int64_t used = 0;
+    *ended = 0;
+    while (cap - used >= AVM_LIST_ROOM) {
+        long n = syscall(SYS_getdents64, fd, dents, sizeof dents);
+        if (n < 0) return used ? used : -errno;
+        if (n == 0) {
+            *ended = 1;
+            break;
+        }
+        for (long off = 0; off < n;) {
+            struct avm_linux_dirent64 *d = (struct avm_linux_dirent64 *)(dents + off);
+            off += d->d_reclen;
+            const char *name = d->d_name;
+            size_t len = strnlen(name, 256);
+            if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.') || len > 255) continue;
+            int typed = d->d_type == DT_REG || d->d_type == DT_DIR || d->d_type == DT_LNK;
+            int cached = *index < stat_until && (what == 2 || (what == 1 && d->d_type == DT_DIR));
+            (*index)++;
+            listed_dirent r = {.d_ino = d->d_ino, .name_len = (uint16_t)len, .d_type = d->d_type};
+            if (cached || !typed) {
+                struct stat st;
+                if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue; /* vanished meanwhile */
+                r.ino = st.st_ino;
+                r.nlink = st.st_nlink;
+                r.size = st.st_size;
+                r.atime_ns = stat_ns(st.st_atim);
+                r.mtime_ns = stat_ns(st.st_mtim);
+                r.ctime_ns = stat_ns(st.st_ctim);
+                r.mode = st.st_mode;
+                r.uid = st.st_uid;
+                r.gid = st.st_gid;
+                r.stated = cached ? 2 : 1;
+            }
+            memcpy(out + used, &r, sizeof r);
+            memcpy(out + used + sizeof r, name, len);
+            used += (int64_t)(sizeof r + len);
+        }
+    }
+    return used;
 }
 
 /* counts[0..2*F_COUNT): native then fallback calls of each native host function. */

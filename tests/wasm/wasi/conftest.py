@@ -6,12 +6,14 @@ without the runtime: no guest code runs."""
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterator
 
 import pytest
 import wasmtime
 
 import agentvm_sidecar.wasm.wasi  # noqa: F401 -- registers the functions
+from agentvm_sidecar import native
 from agentvm_sidecar.kernel.fstypes import USER
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
@@ -140,3 +142,25 @@ def kernel() -> Iterator[Kernel]:
 def guest(kernel: Kernel) -> Guest:
     """A process with cwd /tmp (preopens: #0 /tmp, #1 /)."""
     return Guest(kernel)
+
+
+# Threads a test started itself (test_stat_memo.in_other_thread registers them).
+TEST_THREADS: set[int] = set()
+
+
+@pytest.fixture
+def quiet_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only this test's threads move the sidecar-wide stat epoch: a thread another
+    test left behind in this pytest process (a VM still shutting down) may bump
+    it, and the stat memo then rightly answers nothing, which would fail a test
+    counting what C answered. Nothing another test's VM does changes what this
+    test's VM sees (its own temporary directories)."""
+    real = native.stat_changed
+    mine = threading.get_ident()
+
+    def stat_changed() -> None:
+        ident = threading.get_ident()
+        if ident == mine or ident in TEST_THREADS:
+            real()
+
+    monkeypatch.setattr(native, "stat_changed", stat_changed)

@@ -33,8 +33,10 @@ from agentvm_sidecar.kernel.process import ExitStatus, ProcessState
 from agentvm_sidecar.wasm.abi import SIGNATURES, _wrap
 from agentvm_sidecar.wasm.context import set_current_context
 
-from .conftest import PRE0, Guest
+from .conftest import PRE0, TEST_THREADS, Guest
 from .test_wasi_native import _length, _pointer, native_call
+
+pytestmark = pytest.mark.usefixtures("quiet_epoch")
 
 NO_DIRFD = 0xFFFFFFFF
 DIR_RIGHTS = (1 << 14) | (1 << 1)  # FD_READDIR | FD_READ
@@ -121,8 +123,8 @@ def size_of(answer: list[object]) -> int:
 
 def served(g: Guest) -> int:
     """Stat calls of the guest's process the C functions answered themselves so far."""
-    memo = g.proc.fds.native
-    return memo.memo_answers(native.MEMO_WASI) + memo.memo_answers(native.MEMO_HOSTFS)
+    mirror = g.proc.fds.native
+    return sum(mirror.served(name) for name in ("path_filestat_get", "path_mode", "path_mode_cwd", "path_size"))
 
 
 def in_other_thread(fn: Callable[[], object]) -> None:
@@ -131,10 +133,13 @@ def in_other_thread(fn: Callable[[], object]) -> None:
     errors: list[BaseException] = []
 
     def run() -> None:
+        TEST_THREADS.add(threading.get_ident())
         try:
             fn()
         except BaseException as exc:  # re-raised below
             errors.append(exc)
+        finally:
+            TEST_THREADS.discard(threading.get_ident())
 
     t = threading.Thread(target=run)
     t.start()

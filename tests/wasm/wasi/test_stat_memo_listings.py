@@ -20,13 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentvm_sidecar import native
 from agentvm_sidecar.kernel import attrcache
 from agentvm_sidecar.kernel.fstypes import Cred
 from agentvm_sidecar.kernel.kernel import Kernel
 
 from .conftest import PRE0, PRE1, Guest
 from .test_stat_memo import DIR_RIGHTS, agree, change, in_other_thread, make_share, size_of, vm_with_share
+
+pytestmark = pytest.mark.usefixtures("quiet_epoch")
 
 DIRECTORY = 2  # oflags
 
@@ -50,7 +51,7 @@ def listed(g: Guest, path: str, dirfd: int = PRE0, *, stats_listings: bool = Tru
 
 def filestats_in_c(g: Guest) -> int:
     """path_filestat_get calls of the guest's process answered in C so far."""
-    return g.proc.fds.native.memo_answers(native.MEMO_WASI)
+    return g.proc.fds.native.served("path_filestat_get")
 
 
 def test_the_stats_after_a_listing_are_answered_in_c(vm) -> None:  # type: ignore[no-untyped-def]

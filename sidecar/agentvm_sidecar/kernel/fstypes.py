@@ -21,7 +21,6 @@ from __future__ import annotations
 import enum
 import itertools
 import stat as _stat
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
@@ -150,9 +149,9 @@ class Stat(NamedTuple):
         return self.mode & S_IFMT == S_IFLNK
 
 
-@dataclass(frozen=True, slots=True)
-class DirEntry:
-    """One directory entry (name is a single component)."""
+class DirEntry(NamedTuple):
+    """One directory entry (name is a single component); a NamedTuple as Stat
+    is, for the same reason (every listed name builds one)."""
 
     name: str
     kind: FileKind

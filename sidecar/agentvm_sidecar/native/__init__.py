@@ -263,6 +263,10 @@ def call_counts() -> dict[str, tuple[int, int]]:
 # type, lstat'd (0 no, 1 for its type only, 2 as asked); then the name
 _DIRENT = struct.Struct("<QQQqqqqIIIHBB")
 LIST_BYTES = 65536  # twice avm_list_room(): a small directory and its end in one call
+# Listing buffers kept between listings (zeroing 64 KiB anew costs more than the
+# listing of a small directory); a few, sidecar-wide: list.pop/append are atomic.
+MAX_SPARE_LIST_BUFFERS = 4
+_list_buffers: list[ctypes.Array[ctypes.c_char]] = []
 LIST_NOTHING, LIST_DIRECTORIES, LIST_EVERYTHING = 0, 1, 2  # what avm_list_dir lstats beyond what types need
 
 
@@ -274,7 +278,18 @@ def list_dir(fd: int, what: int, stat_until: int) -> Iterator[tuple[str, tuple[i
     lstat'd (2), and any other whose type needs it (1); an entry not lstat'd
     has only its getdents fields (d_ino, type). Raises: OSError."""
     lib = library()
-    buf = ctypes.create_string_buffer(LIST_BYTES)
+    try:
+        buf = _list_buffers.pop()
+    except IndexError:
+        buf = ctypes.create_string_buffer(LIST_BYTES)
+    try:
+        yield from _listed(lib, buf, fd, what, stat_until)
+    finally:
+        if len(_list_buffers) < MAX_SPARE_LIST_BUFFERS:
+            _list_buffers.append(buf)
+
+
+def _listed(lib: NativeLibrary, buf: ctypes.Array[ctypes.c_char], fd: int, what: int, stat_until: int) -> Iterator[tuple[str, tuple[int, ...]]]:
     index, ended = c_int64(0), c_int(0)
     unpack, size = _DIRENT.unpack_from, _DIRENT.size
     while not ended.value:

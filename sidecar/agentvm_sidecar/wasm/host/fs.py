@@ -19,6 +19,8 @@ All lookups run with the process's credentials.
 
 from __future__ import annotations
 
+from stat import S_IFIFO, S_IFMT, S_IFSOCK
+
 from ...kernel.errors import KernelError
 from ...kernel.fstypes import FileKind, Stat
 from .. import stat_memo
@@ -98,7 +100,7 @@ def _fd_stat(ctx: GuestContext, fd: int) -> Stat:
 
 def host_size(st: Stat) -> int:
     """What path_size and fd_size answer for ``st``."""
-    if st.kind in (FileKind.FIFO, FileKind.SOCKET):
+    if S_IFMT(st.mode) in (S_IFIFO, S_IFSOCK):
         return UNKNOWN_SIZE
     return st.size
 

@@ -85,8 +85,9 @@ MAX_ENTRIES = 512
 ENTRY_BYTES = 1024
 MAX_WALKS = 32
 WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
+LISTING_BYTES = 65536  # the last listing's records (keep_listing): 128 names of up to 255 bytes fit
 MEMO_BYTES = 86752  # the process's C stat memo and listings (native avm_memo_bytes(), checked by a test)
-CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES + MEMO_BYTES
+CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES + MEMO_BYTES + LISTING_BYTES
 
 _generation = itertools.count(1)
 _current_generation = 0  # the last value taken from _generation
@@ -149,7 +150,9 @@ class AttrCache:
     """What a filesystem saw at (filesystem, components): an lstat result and the
     node it made of it (the filesystem decides); see the module header."""
 
-    __slots__ = ("_budget", "_entries", "_listed", "_oldest", "_state", "_walks", "answer", "files_seen")
+    __slots__ = (
+        "_budget", "_entries", "_listed", "_listing", "_oldest", "_state", "_walks", "answer", "files_seen",
+    )
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
         self._entries: dict[tuple[Any, tuple[str, ...]], tuple[float, int, Any]] = {}
@@ -159,6 +162,7 @@ class AttrCache:
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
         self._listed = False  # the process listed a host_dir directory
+        self._listing: tuple[Any, tuple[str, ...], bytes, int, float] | None = None  # keep_listing
         self.files_seen = False  # a lookup of the process found a host_dir non-directory
 
     def stat_listed_files(self) -> bool:
@@ -176,8 +180,30 @@ class AttrCache:
         self._listed = True
         return first or self.files_seen
 
+    def keep_listing(self, fs: object, parts: tuple[str, ...], records: bytes, generation: int, deadline: float) -> None:
+        """Keep the records of the process's last listing (the directory at
+        ``parts`` of ``fs``, listed at ``generation``; its entries went into the
+        cache, each live until ``deadline`` at least): the stat memo takes the
+        answers to its names from them (stat_memo.py). At most LISTING_BYTES."""
+        if len(records) <= LISTING_BYTES and (self._state is _CHARGED or self._charge()):
+            self._listing = (fs, parts, records, generation, deadline)
+
+    def listing(self, fs: object, parts: tuple[str, ...]) -> bytes | None:
+        """The records ``keep_listing`` kept, if they are of that directory and
+        nothing changed through this sidecar since (as ``get`` decides)."""
+        kept = self._listing
+        if kept is None or kept[0] is not fs or kept[1] != parts:
+            return None
+        _, _, records, generation, deadline = kept
+        if generation != _current_generation or time.monotonic() > deadline:
+            return None
+        if deadline < self._oldest:
+            self._oldest = deadline
+        return records
+
     def close(self) -> None:
         """Drop every entry and give the reservation back."""
+        self._listing = None
         self._entries.clear()
         self._walks.clear()
         if self._state is _CHARGED and self._budget is not None:

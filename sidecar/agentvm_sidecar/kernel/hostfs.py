@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import os
 import stat as st
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -399,18 +400,14 @@ class HostFs:
         self._seen(cache, node.parts, s, seen)
         return self._to_stat(s)
 
-    def cached_child_attr(self, dir: HostNode, name: str) -> Stat | None:
-        """What ``getattr(lookup(dir, name))`` answers from the calling process's
-        attribute cache alone, or None when the cache does not hold the entry
-        (nothing is asked of the host)."""
+    def listed_records(self, dir: HostNode) -> tuple[int, bytes] | None:
+        """(this filesystem's st_dev, the records of the calling process's last
+        listing) when that listing was of ``dir`` and is still what its
+        attribute cache holds (attrcache.AttrCache.listing); nothing is asked
+        of the host."""
         cache = attrcache.current()
-        hit = cache.get(self, dir.parts + (name,)) if cache is not None else None
-        if hit is None:
-            return None
-        cached = hit[0]
-        if type(cached) is not Stat:
-            cached = hit[0] = self._to_stat(cached)
-        return cached
+        records = cache.listing(self, dir.parts) if cache is not None else None
+        return None if records is None else (self.dev, records)
 
     def readlink(self, node: HostNode) -> str:
         """Raises: EINVAL if not a symlink, ENOENT."""
@@ -442,9 +439,12 @@ class HostFs:
                 else native.LIST_EVERYTHING if cache.stat_listed_files()
                 else native.LIST_DIRECTORIES
             )
-            owner_uid, owner_gid, dev = self._owner_uid, self._owner_gid, self.dev
+            deadline = time.monotonic() + attrcache.TTL_SECONDS  # no entry put below lives shorter
             # beyond what the cache holds, stats would only evict each other
-            for name, fields in native.list_dir(lfd, what, attrcache.MAX_ENTRIES):
+            chunks = native.list_dir(lfd, what, attrcache.MAX_ENTRIES)
+            records = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            owner_uid, owner_gid, dev = self._owner_uid, self._owner_gid, self.dev
+            for name, fields in native.dirents(records):
                 d_ino, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, d_type, stated = fields
                 if stated == 2 and cache is not None:
                     if owner_uid is not None:
@@ -458,6 +458,8 @@ class HostFs:
                 else:
                     kind = _DT_KINDS[d_type]
                 out.append(DirEntry(name, kind, d_ino))
+            if cache is not None:
+                cache.keep_listing(self, dir.parts, records, seen, deadline)
             return out
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None

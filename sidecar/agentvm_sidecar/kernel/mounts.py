@@ -72,6 +72,11 @@ class MountTable:
         """The mount whose mount point is exactly `path` (canonical)."""
         return self._mounts.get(path)
 
+    def names_under(self, path: str) -> list[str]:
+        """The names in directory ``path`` (canonical) that are mount points."""
+        prefix = path if path == "/" else path + "/"
+        return [p[len(prefix):] for p in self._mounts if p != "/" and p.startswith(prefix) and "/" not in p[len(prefix):]]
+
     def __len__(self) -> int:
         return len(self._mounts)
 

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from .errors import KernelError
 from .fstypes import (
     ROOT,
@@ -66,31 +64,25 @@ class VfsReads(VfsCore):
             return False
 
     @vfs_op
-    def cached_entry_stats(
-        self, path: str, names: Iterable[str], *, cwd: str = "/", cred: Cred = ROOT
-    ) -> list[tuple[str, Stat]]:
-        """For each of ``names`` whose answer the calling guest process's attribute
-        cache holds, what ``lstat(path + "/" + name)`` answers (the walk is the
-        one ``stat`` makes: ``path`` followed, then one more component), without
-        asking any host; names it would have to ask about are left out, and all
-        of them when ``path`` is no searchable directory of a filesystem with
-        such a cache (host_dir). For wasm/stat_memo.py's listing fill."""
+    def listed_records(
+        self, path: str, *, cwd: str = "/", cred: Cred = ROOT
+    ) -> tuple[int, bytes, list[str]] | None:
+        """What the calling guest process's last host_dir listing saw of the
+        directory ``path`` names, when it still answers a stat of
+        ``path + "/" + name`` as ``lstat`` would (the walk is the one ``stat``
+        makes: ``path`` followed, searchable by ``cred``, then one more name, from
+        what the attribute cache holds): (st_dev, the listing's records, the
+        names a mount point covers, whose answers are the mount's). None when it
+        does not (no such listing, another directory, a change since), without
+        asking any host. For wasm/stat_memo.py's listing fill."""
         loc = self._walk_remembered(path, cwd, cred, True).loc
         if loc is None or loc.kind is not _DIR or not self._may(loc, cred, X):
-            return []
-        fs = loc.mount.fs
-        cached = getattr(fs, "cached_child_attr", None)
-        if cached is None:
-            return []
-        out = []
-        mounts = self._mounts
-        multi_mount = len(mounts) > 1
-        for name in names:
-            st = cached(loc.node, name)
-            # a mount point answers for its mounted root, which no listing saw
-            if st is not None and not (multi_mount and st.is_dir and mounts.at(_join(loc.path, name)) is not None):
-                out.append((name, st))
-        return out
+            return None
+        listed = getattr(loc.mount.fs, "listed_records", None)
+        found = listed(loc.node) if listed is not None else None
+        if found is None:
+            return None
+        return found[0], found[1], self._mounts.names_under(loc.path)
 
     @vfs_op
     def readlink(self, path: str, *, cwd: str = "/", cred: Cred = ROOT) -> str:

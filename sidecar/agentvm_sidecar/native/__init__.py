@@ -104,7 +104,6 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_memo_fill_bytes": (c_int, []),
     "avm_memo_fill": (c_int, [c_char_p]),
     "avm_listing_rec_bytes": (c_int, []),
-    "avm_listed_rec_bytes": (c_int, []),
     "avm_listing_fill": (c_int, [c_char_p, c_int64]),
     "avm_listed_dirent_bytes": (c_int, []),
     "avm_list_room": (c_int, []),
@@ -270,39 +269,42 @@ _list_buffers: list[ctypes.Array[ctypes.c_char]] = []
 LIST_NOTHING, LIST_DIRECTORIES, LIST_EVERYTHING = 0, 1, 2  # what avm_list_dir lstats beyond what types need
 
 
-def list_dir(fd: int, what: int, stat_until: int) -> Iterator[tuple[str, tuple[int, ...]]]:
+def list_dir(fd: int, what: int, stat_until: int) -> list[bytes]:
     """The entries of the directory open at ``fd`` but "." and ".." (read on from
-    its offset): (name, fields), fields being ``_DIRENT``'s: d_ino, ino, nlink,
-    size, atime_ns, mtime_ns, ctime_ns, mode, uid, gid, name length, getdents
-    type (``DT_*``), lstat'd. Of the first ``stat_until`` entries those ``what`` says (``LIST_*``) are
-    lstat'd (2), and any other whose type needs it (1); an entry not lstat'd
-    has only its getdents fields (d_ino, type). Raises: OSError."""
+    its offset), as records (``dirents`` reads them; avm_listing_fill takes
+    them as they are). Of the first ``stat_until`` entries those ``what`` says
+    (``LIST_*``) are lstat'd, and any other whose type needs it. Raises: OSError."""
     lib = library()
     try:
         buf = _list_buffers.pop()
     except IndexError:
         buf = ctypes.create_string_buffer(LIST_BYTES)
+    chunks = []
     try:
-        yield from _listed(lib, buf, fd, what, stat_until)
+        index, ended = c_int64(0), c_int(0)
+        while not ended.value:
+            used = lib.avm_list_dir(fd, what, ctypes.byref(index), stat_until, buf, LIST_BYTES, ctypes.byref(ended))
+            if used < 0:
+                raise OSError(-used, os.strerror(-used))
+            chunks.append(ctypes.string_at(buf, used))
     finally:
         if len(_list_buffers) < MAX_SPARE_LIST_BUFFERS:
             _list_buffers.append(buf)
+    return chunks
 
 
-def _listed(lib: NativeLibrary, buf: ctypes.Array[ctypes.c_char], fd: int, what: int, stat_until: int) -> Iterator[tuple[str, tuple[int, ...]]]:
-    index, ended = c_int64(0), c_int(0)
+def dirents(records: bytes) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(name, fields) of each record ``list_dir`` wrote: ``_DIRENT``'s fields,
+    d_ino, ino, nlink, size, atime_ns, mtime_ns, ctime_ns, mode, uid, gid, name
+    length, getdents type (``DT_*``), lstat'd (0 no, 1 for its type only, 2 as
+    asked; an entry not lstat'd has only its d_ino and type)."""
     unpack, size = _DIRENT.unpack_from, _DIRENT.size
-    while not ended.value:
-        used = lib.avm_list_dir(fd, what, ctypes.byref(index), stat_until, buf, LIST_BYTES, ctypes.byref(ended))
-        if used < 0:
-            raise OSError(-used, os.strerror(-used))
-        raw = ctypes.string_at(buf, used)
-        off = 0
-        while off < used:
-            fields = unpack(raw, off)
-            end = off + size + fields[10]
-            yield raw[off + size:end].decode("utf-8", "surrogateescape"), fields
-            off = end
+    off, end = 0, len(records)
+    while off < end:
+        fields = unpack(records, off)
+        stop = off + size + fields[10]
+        yield records[off + size:stop].decode("utf-8", "surrogateescape"), fields
+        off = stop
 
 
 MEMO_WASI = 1  # the memo's call forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)
@@ -312,11 +314,10 @@ MEMO_HOSTFS = 2
 _MEMO_FILL = struct.Struct("<QqIIIIqBB6x64s")
 
 
-# avm_listing_fill's header (listing_rec): epoch, deadline_ns, fd, forms, any fd
-# table, prefix length, count; then the prefix, then per name a listed_rec (mode,
-# size, answers a stat that follows symlinks, name length, filestat) and the name
-_LISTING = struct.Struct("<QqIBBHH")
-LISTED = struct.Struct("<IqBB64s")
+# avm_listing_fill's header (listing_rec): epoch, deadline_ns, dev, fd, records'
+# length, forms, any fd table, prefix length, covered names; then the prefix, the
+# filetype and sizeless tables, the covered names, the listing's records
+_LISTING = struct.Struct("<QqQIIBBHH")
 
 
 class StatMemo:
@@ -326,11 +327,7 @@ class StatMemo:
     __slots__ = ("_epoch", "_fill", "_fill_listing", "_pack")
 
     def __init__(self, lib: NativeLibrary) -> None:
-        if (
-            lib.avm_memo_fill_bytes() != _MEMO_FILL.size
-            or lib.avm_listing_rec_bytes() != _LISTING.size
-            or lib.avm_listed_rec_bytes() != LISTED.size
-        ):
+        if lib.avm_memo_fill_bytes() != _MEMO_FILL.size or lib.avm_listing_rec_bytes() != _LISTING.size:
             raise RuntimeError("agentvm_native.c disagrees on the memo fill records")
         self._epoch = c_uint64.in_dll(lib.cdll, "avm_stat_epoch_now")
         self._fill = lib.avm_memo_fill
@@ -355,15 +352,21 @@ class StatMemo:
 
 
     def fill_listing(
-        self, epoch: int, deadline: float, fd: int, forms: int, any_fd_table: bool, prefix: bytes, count: int,
-        records: bytes,
+        self, epoch: int, deadline: float, fd: int, forms: int, any_fd_table: bool, prefix: bytes, dev: int,
+        tables: bytes, covered: list[bytes], records: bytes,
     ) -> int:
-        """Memoize what stats of ``prefix/name`` from ``fd`` answer, for ``count``
-        names: ``records``, each ``LISTED`` followed by its name; the other
-        arguments as ``fill``'s (``any_fd_table``: valid whatever the fd table
-        does, for a tagged preopen fd). Returns how many names C kept (-1: none)."""
-        header = _LISTING.pack(epoch, int(deadline * 1e9) - 1000, fd, forms, any_fd_table, len(prefix), count)
-        data = header + prefix + records
+        """Memoize what stats of ``prefix/name`` from ``fd`` answer for the names
+        of a listing: ``records``, as ``list_dir`` returned them (its lstat'd
+        entries, from filesystem ``dev``), but the ``covered`` names; ``tables``:
+        32 bytes, by S_IFMT >> 12 the WASI filetype then whether path_size answers
+        -1. The other arguments as ``fill``'s (``any_fd_table``: valid whatever the
+        fd table does, for a tagged preopen fd). Returns how many names C kept
+        (-1: none)."""
+        header = _LISTING.pack(
+            epoch, int(deadline * 1e9) - 1000, dev & 0xFFFFFFFFFFFFFFFF, fd, len(records), forms, any_fd_table,
+            len(prefix), len(covered),
+        )
+        data = b"".join([header, prefix, tables, *(bytes([len(name)]) + name for name in covered), records])
         return self._fill_listing(data, len(data))
 
 

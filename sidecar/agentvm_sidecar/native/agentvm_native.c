@@ -46,6 +46,16 @@ typedef union {
 
 typedef void *(*avm_callback)(void *env, void *caller, avm_raw *args, size_t nargs);
 
+/* A host directory entry as avm_list_dir writes it (the name follows), and as
+ * avm_listing_fill reads it back. */
+typedef struct __attribute__((packed)) {
+    uint64_t d_ino, ino, nlink; /* getdents' inode, then the lstat's */
+    int64_t size, atime_ns, mtime_ns, ctime_ns;
+    uint32_t mode, uid, gid;
+    uint16_t name_len;
+    uint8_t d_type, stated;
+} listed_dirent;
+
 static atomic_long live_pipes;
 enum { F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV, F_FILESTAT, F_MODE, F_MODE_CWD, F_SIZE, F_COUNT };
 static atomic_ulong native_calls[F_COUNT], fallback_calls[F_COUNT];
@@ -899,26 +909,39 @@ static int listed_lookup(avm_mirror *m, uint32_t fd, int follow, int kind, const
     return 0;
 }
 
-/* What Python passes to avm_listing_fill (stat_memo.py's _LISTING and _LISTED,
- * little-endian, no padding): this header, the prefix, then `count` records of
- * listed_rec each followed by its name. */
+/* What Python passes to avm_listing_fill (native/__init__.py _LISTING,
+ * little-endian, no padding): this header, the prefix, the 16-byte tables
+ * `filetypes` and `sizeless` (by S_IFMT >> 12: the WASI filetype, whether
+ * path_size answers -1), the names a mount covers (each a length byte and the
+ * name), then the listing's records as avm_list_dir wrote them. The lstat'd ones
+ * (`stated` 2: what the attribute cache keeps) are the answers. */
 typedef struct __attribute__((packed)) {
     uint64_t epoch;      /* the stat epoch read before the listing */
     int64_t deadline_ns; /* CLOCK_MONOTONIC */
-    uint32_t fd;
+    uint64_t dev;        /* the filesystem's st_dev, as Python's stats say it */
+    uint32_t fd, records_len;
     uint8_t kinds, any_fd_gen;
-    uint16_t prefix_len, count;
+    uint16_t prefix_len, covered;
 } listing_rec;
 
-typedef struct __attribute__((packed)) {
-    uint32_t mode;
-    int64_t size;
-    uint8_t follow_ok, name_len;
-    uint8_t filestat[AVM_FILESTAT_BYTES];
-} listed_rec;
-
 int avm_listing_rec_bytes(void) { return (int)sizeof(listing_rec); }
-int avm_listed_rec_bytes(void) { return (int)sizeof(listed_rec); }
+
+/* The 64-byte WASI filestat of a listed lstat (wasi/layouts.py pack_filestat). */
+static void listed_filestat(uint8_t *out, const listed_dirent *r, uint64_t dev, uint8_t filetype) {
+    uint64_t f[8] = {dev, r->ino, filetype, r->nlink, (uint64_t)r->size,
+                     (uint64_t)r->atime_ns, (uint64_t)r->mtime_ns, (uint64_t)r->ctime_ns};
+    memcpy(out, f, 16);
+    memset(out + 16, 0, 8);
+    out[16] = (uint8_t)filetype;
+    memcpy(out + 24, f + 3, 40);
+}
+
+/* Whether `name` is one of the `count` covered names at `covered` (length-prefixed). */
+static int is_covered(const uint8_t *covered, uint32_t count, const uint8_t *name, uint32_t len) {
+    for (uint32_t i = 0; i < count; i++, covered += 1 + covered[0])
+        if (covered[0] == len && memcmp(covered + 1, name, len) == 0) return 1;
+    return 0;
+}
 
 /* The slot a listing of (fd, prefix) goes to: its own, a free one, else the least
  * recently used. */
@@ -942,8 +965,14 @@ int avm_listing_fill(const uint8_t *buf, int64_t size) {
     memcpy(&h, buf, sizeof h);
     const uint8_t *prefix = buf + sizeof h, *end = buf + size;
     uint32_t prefix_len = h.prefix_len;
-    if (prefix_len > (uint64_t)(end - prefix)) return -1;
-    const uint8_t *rec = prefix + prefix_len;
+    if ((uint64_t)(end - prefix) < (uint64_t)prefix_len + 32) return -1;
+    const uint8_t *filetypes = prefix + prefix_len, *sizeless = filetypes + 16, *covered = filetypes + 32;
+    const uint8_t *rec = covered;
+    for (uint32_t i = 0; i < h.covered; i++) {
+        if (rec >= end || (uint64_t)(end - rec) < 1u + rec[0]) return -1;
+        rec += 1 + rec[0];
+    }
+    if ((uint64_t)(end - rec) != h.records_len) return -1;
     strip_dot_slash(&prefix, &prefix_len);
     if (prefix_len == 1 && prefix[0] == '.') prefix_len = 0; /* a listing of "." names its entries bare */
     while (prefix_len > 1 && prefix[prefix_len - 1] == '/') prefix_len--;
@@ -965,23 +994,24 @@ int avm_listing_fill(const uint8_t *buf, int64_t size) {
         l->prefix_len = (uint16_t)prefix_len;
         memcpy(l->prefix, prefix, prefix_len);
         l->count = l->names_len = 0;
-        for (uint32_t i = 0; i < h.count; i++) {
-            listed_rec r;
-            if ((uint64_t)(end - rec) < sizeof r) break;
+        while ((uint64_t)(end - rec) >= sizeof(listed_dirent)) {
+            listed_dirent r;
             memcpy(&r, rec, sizeof r);
             const uint8_t *name = rec + sizeof r;
             if ((uint64_t)(end - name) < r.name_len) break;
             rec = name + r.name_len;
-            if (l->count == AVM_LISTED_MAX || r.name_len > AVM_LISTED_NAMES - l->names_len || !r.name_len ||
-                memchr(name, '/', r.name_len) || listed_find(l, name, r.name_len))
+            if (r.stated != 2 || l->count == AVM_LISTED_MAX || r.name_len > AVM_LISTED_NAMES - l->names_len ||
+                !r.name_len || r.name_len > 255 || memchr(name, '/', r.name_len) ||
+                is_covered(covered, h.covered, name, r.name_len) || listed_find(l, name, r.name_len))
                 continue;
             listed_entry *e = &l->entries[l->count];
+            uint32_t type = (r.mode >> 12) & 15;
             e->mode = r.mode;
-            e->size = r.size;
-            e->follow_ok = r.follow_ok;
+            e->size = sizeless[type] ? -1 : r.size;
+            e->follow_ok = (r.mode & S_IFMT) != S_IFLNK;
             e->name_off = l->names_len;
-            e->name_len = r.name_len;
-            memcpy(e->filestat, r.filestat, AVM_FILESTAT_BYTES);
+            e->name_len = (uint8_t)r.name_len;
+            listed_filestat(e->filestat, &r, h.dev, filetypes[type]);
             memcpy(l->names + l->names_len, name, r.name_len);
             l->names_len += r.name_len;
             uint32_t j = name_hash(name, r.name_len);
@@ -1125,13 +1155,6 @@ void *avm_path_size(void *env, void *caller, avm_raw *args, size_t nargs) {
  * always fits into this much room. */
 #define AVM_LIST_ROOM (4 * AVM_DENTS_BUF)
 
-typedef struct __attribute__((packed)) {
-    uint64_t d_ino, ino, nlink; /* getdents' inode, then the lstat's */
-    int64_t size, atime_ns, mtime_ns, ctime_ns;
-    uint32_t mode, uid, gid;
-    uint16_t name_len;
-    uint8_t d_type, stated;
-} listed_dirent;
 
 int avm_listed_dirent_bytes(void) { return (int)sizeof(listed_dirent); }
 int avm_list_room(void) { return AVM_LIST_ROOM; }

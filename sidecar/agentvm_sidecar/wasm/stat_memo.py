@@ -31,9 +31,10 @@ so the memo above never sees a name twice. When a process that stats what it
 lists lists a directory it opened with path_open, what the attribute cache now
 holds for each listed name (the listing put its lstat there) goes to C in one
 call, as the answers to "dir/name" from that fd: exactly what ``stat`` would answer for
-them (``Vfs.cached_entry_stats`` walks "dir" as that stat does and leaves out
-anything the cache does not hold, or that a mount covers), under the same
-epoch, deadline, form and fd-table rules.
+them (``Vfs.listed_records``: "dir" walked as that stat walks it, the listing
+still what the attribute cache holds, the names mounts cover left out; C packs
+each answer from the listing's record as ``stat`` packs it here), under the
+same epoch, deadline, form and fd-table rules.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import NamedTuple
 from .. import native
 from ..kernel import attrcache
 from ..kernel.descriptions import Description
-from ..kernel.fstypes import FileKind, Stat
+from ..kernel.fstypes import Stat
 from .context import PREOPEN_TAG, GuestContext
 from .wasi.layouts import pack_filestat
 
@@ -146,25 +147,35 @@ def _without_dots(path: str) -> str:
 
 def _fill(ctx: GuestContext, listing: Listing) -> None:
     """Memoize, for each listed name, what a WASI lstat of "path/name" from the
-    listed directory's dirfd answers, when the attribute cache answers it."""
+    listed directory's dirfd answers, when the attribute cache answers it: C
+    takes the answers from the listing's own records (Vfs.listed_records)."""
     cache = attrcache.current()
     if cache is None or not cache.charged:
         return
     opened = listing.opened
     cache.watch()
-    found = ctx.kernel.vfs.cached_entry_stats(opened.path, listing.names, cwd=opened.base, cred=ctx.proc.cred)
-    if not found:
+    found = ctx.kernel.vfs.listed_records(opened.path, cwd=opened.base, cred=ctx.proc.cred)
+    if found is None:
         return
+    dev, records, covered = found
     deadline = cache.watched()[1]
-    pack = native.LISTED.pack
-    size = listing.size
-    records = []
-    for name, st in found:
-        encoded = name.encode("utf-8", "surrogateescape")
-        records.append(pack(st.mode & U32, size(st), st.kind is not FileKind.SYMLINK, len(encoded), pack_filestat(st)))
-        records.append(encoded)
     forms = BOTH if listing.other_base(ctx, opened.dirfd, opened.path) == opened.base else WASI
     any_fd_table = bool(opened.dirfd & PREOPEN_TAG)  # a tagged preopen: no fd table change renames it
     native.stat_memo().fill_listing(
-        listing.epoch, deadline, opened.dirfd, forms, any_fd_table, opened.raw, len(found), b"".join(records)
+        listing.epoch, deadline, opened.dirfd, forms, any_fd_table, opened.raw, dev, _tables(listing.size),
+        [name.encode("utf-8", "surrogateescape") for name in covered], records,
     )
+
+
+_TABLES: dict[Callable[[Stat], int], bytes] = {}
+
+
+def _tables(size: Callable[[Stat], int]) -> bytes:
+    """By S_IFMT >> 12: the WASI filetype pack_filestat gives a file of that type,
+    then whether ``size`` answers -1 (unknown) for it, as avm_listing_fill takes
+    them: C packs a listed entry's answers as ``stat`` would here."""
+    tables = _TABLES.get(size)
+    if tables is None:
+        probes = [Stat(0, 0, kind << 12, 0, 0, 0, 1, 0, 0, 0) for kind in range(16)]
+        tables = _TABLES[size] = bytes(pack_filestat(st)[16] for st in probes) + bytes(size(st) != 1 for st in probes)
+    return tables

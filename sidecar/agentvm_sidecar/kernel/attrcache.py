@@ -67,7 +67,7 @@ import functools
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -271,15 +271,22 @@ class AttrCache:
 
     def put(self, fs: object, parts: tuple[str, ...], seen: Any, generation: int) -> None:
         """Keep ``seen``, taken from the host at ``generation``."""
+        self.put_all(fs, ((parts, seen),), generation)
+
+    def put_all(self, fs: object, seen: Iterable[tuple[tuple[str, ...], Any]], generation: int) -> None:
+        """``put`` each (parts, seen) of ``seen`` (a listing's entries)."""
         if self._state is not _CHARGED and not self._charge():
             return
-        key = (fs, parts)
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-            native.stat_changed()  # a memoized answer may rest on a dropped entry
-        elif key in self._entries:
-            native.stat_changed()  # the fresh lstat may differ from what was memoized
-        self._entries[key] = (time.monotonic() + TTL_SECONDS, generation, seen)
+        entries = self._entries
+        deadline = time.monotonic() + TTL_SECONDS
+        for parts, one in seen:
+            key = (fs, parts)
+            if len(entries) >= MAX_ENTRIES:
+                entries.clear()
+                native.stat_changed()  # a memoized answer may rest on a dropped entry
+            elif key in entries:
+                native.stat_changed()  # the fresh lstat may differ from what was memoized
+            entries[key] = (deadline, generation, one)
 
 
     def _charge(self) -> bool:

@@ -81,7 +81,7 @@ from typing import Any
 from .. import native
 from . import attrcache, openat2
 from .errors import KernelError
-from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
+from .fstypes import NAME_MAX, OMIT, S_IFMT, DirEntry, FileKind, Stat, allocate_dev
 from .host_open_file import HOST_MODE_BITS, HostOpenFile, fd_setattr
 from .limits import FsAccounting
 from .unlocked import HostSections
@@ -98,11 +98,12 @@ _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCT
 _DT_KINDS = {8: FileKind.REGULAR, 4: FileKind.DIRECTORY, 10: FileKind.SYMLINK}
 
 
+_KINDS = {kind.type_bits: kind for kind in FileKind}
+
+
 def _kind(mode: int) -> FileKind:
-    try:
-        return FileKind.from_mode(mode)
-    except KeyError:
-        return FileKind.CHAR_DEVICE  # unknown type: treat as a device (refused on open)
+    # unknown type bits: treat it as a device (refused on open)
+    return _KINDS.get(mode & S_IFMT, FileKind.CHAR_DEVICE)
 
 
 def _open_root(host_path: str) -> int:
@@ -359,18 +360,11 @@ class HostFs:
 
     def _seen(self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], s: os.stat_result, generation: int) -> HostNode:
         """The node of lstat result ``s``, kept in ``cache`` with it (as a list:
-        getattr replaces the lstat result with the Stat it makes of it once)."""
-        return self._remember(cache, parts, s, s.st_mode, s.st_ino, generation)
-
-    def _remember(
-        self, cache: attrcache.AttrCache | None, parts: tuple[str, ...], seen: os.stat_result | Stat, mode: int, ino: int,
-        generation: int,
-    ) -> HostNode:
-        """The node of an lstat that saw ``mode`` and ``ino``, kept in ``cache``
-        with ``seen`` (that lstat's result, or the Stat made of it)."""
-        node = HostNode(parts, _kind(mode), mode, ino)
+        getattr replaces the lstat result with the Stat it makes of it once;
+        _list keeps the Stat itself)."""
+        node = HostNode(parts, _kind(s.st_mode), s.st_mode, s.st_ino)
         if cache is not None:
-            cache.put(self, parts, [seen, node], generation)
+            cache.put(self, parts, [s, node], generation)
         return node
 
     def access_info(self, node: HostNode) -> tuple[int, int, int]:
@@ -443,7 +437,8 @@ class HostFs:
             # beyond what the cache holds, stats would only evict each other
             chunks = native.list_dir(lfd, what, attrcache.MAX_ENTRIES)
             records = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            owner_uid, owner_gid, dev = self._owner_uid, self._owner_gid, self.dev
+            owner_uid, owner_gid, dev, parts = self._owner_uid, self._owner_gid, self.dev, dir.parts
+            kept: list[tuple[tuple[str, ...], list[Any]]] = []  # what the cache keeps: put_all below
             for name, fields in native.dirents(records):
                 d_ino, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, d_type, stated = fields
                 if stated == 2 and cache is not None:
@@ -451,15 +446,18 @@ class HostFs:
                         uid = owner_uid
                     if owner_gid is not None:
                         gid = owner_gid
-                    stat = Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime)
-                    kind = self._remember(cache, dir.parts + (name,), stat, mode, ino, seen).kind
+                    child = parts + (name,)
+                    node = HostNode(child, _kind(mode), mode, ino)
+                    kept.append((child, [Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime), node]))
+                    kind = node.kind
                 elif stated:
                     kind = _kind(mode)
                 else:
                     kind = _DT_KINDS[d_type]
                 out.append(DirEntry(name, kind, d_ino))
             if cache is not None:
-                cache.keep_listing(self, dir.parts, records, seen, deadline)
+                cache.put_all(self, kept, seen)
+                cache.keep_listing(self, parts, records, seen, deadline)
             return out
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None

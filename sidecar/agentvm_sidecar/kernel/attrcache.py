@@ -55,6 +55,11 @@
 # bump it, and so does any entry this cache replaces or drops (a fresh lstat
 # may see what the host changed, and the memo must not answer older than that).
 #
+# Listings: the process's last host_dir listing also keeps its records (what the
+# native lister wrote, LISTING_BYTES at most), valid while its generation is
+# current and its entries live: the stat memo packs its answers for the listed
+# names from them in C (``keep_listing``/``listing``; wasm/stat_memo.py).
+#
 # Memory: at most MAX_ENTRIES per process (cleared when full), ENTRY_BYTES each
 # (measured: the lstat result, the node, its components and the key, ~1 KiB).  A
 # process's first entry reserves the whole cache from the VM's memory budget, so

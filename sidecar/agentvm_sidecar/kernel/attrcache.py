@@ -288,9 +288,9 @@ class AttrCache:
             key = (fs, parts)
             if len(entries) >= MAX_ENTRIES:
                 entries.clear()
-                native.stat_changed()  # a memoized answer may rest on a dropped entry
+                native.stats_changed_here()  # a memoized answer may rest on a dropped entry
             elif key in entries:
-                native.stat_changed()  # the fresh lstat may differ from what was memoized
+                native.stats_changed_here()  # the fresh lstat may differ from what was memoized
             entries[key] = (deadline, generation, one)
 
 

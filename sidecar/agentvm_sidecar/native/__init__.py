@@ -43,6 +43,7 @@ __all__ = [
     "preopen_publish",
     "stat_changed",
     "stat_memo",
+    "stats_changed_here",
     "thread_clear",
     "thread_set",
 ]
@@ -100,6 +101,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_call_counts": (None, [POINTER(c_uint64)]),
     "avm_call_kinds": (c_int, []),
     "avm_stat_changed": (None, []),
+    "avm_memo_forget": (None, []),
     "avm_memo_bytes": (c_int, []),
     "avm_memo_fill_bytes": (c_int, []),
     "avm_memo_fill": (c_int, [c_char_p]),
@@ -381,6 +383,14 @@ def stat_memo() -> StatMemo:
 
 
 def stat_changed() -> None:
-    """Something a stat answer depends on changed (a node, a name, a mount, a cwd,
-    a cred): every memoized stat answer is stale from now on."""
+    """Something a stat answer depends on changed (a node, a name, a mount): every
+    memoized stat answer is stale from now on."""
     library().avm_stat_changed()
+
+
+def stats_changed_here() -> None:
+    """Something the calling guest thread's process alone answers stats by
+    changed (its cwd, its cred, an entry of its attribute cache): its memoized
+    answers are stale from now on, and no other process's (everyone's when the
+    thread runs no process)."""
+    library().avm_memo_forget()

@@ -764,7 +764,8 @@ void *avm_net_recv(void *env, void *caller, avm_raw *args, size_t nargs) {
  * fd). An entry answers only while all of these hold, else Python decides:
  *  - the sidecar-wide stat epoch is the one Python read before that stat
  *    (avm_stat_changed: any change through the sidecar that could change a stat
- *    answer, a cwd or a cred);
+ *    answer), and the process has not forgotten its answers since
+ *    (avm_memo_forget: its cwd, its cred, its own attribute cache changed);
  *  - the fd table is unchanged (fd_gen, bumped by every avm_mirror_set). A new
  *    program (exec) has the same fd table but other preopens: they follow the
  *    cwd, and exec bumps the epoch when it sets the cwd;
@@ -1056,6 +1057,23 @@ static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uin
     if (!hit) hit = listed_lookup(m, fd, follow, kind, path, path_len, out);
     pthread_mutex_unlock(&m->mu);
     return hit;
+}
+
+/* What the calling thread's process's memoized answers rest on changed for it
+ * alone (its cwd, its cred, an entry of its own attribute cache): forget them,
+ * and leave every other process's. With no process published, everyone's. */
+void avm_memo_forget(void) {
+    avm_mirror *m = current.mirror;
+    if (!m) {
+        atomic_fetch_add(&stat_epoch, 1);
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    if (m->memo)
+        for (int i = 0; i < AVM_MEMO_SLOTS; i++) m->memo->slots[i].epoch = 0;
+    for (int i = 0; i < AVM_LISTINGS; i++)
+        if (m->listings[i]) m->listings[i]->epoch = 0;
+    pthread_mutex_unlock(&m->mu);
 }
 
 /* What Python passes to avm_memo_fill, packed in one buffer (one ctypes

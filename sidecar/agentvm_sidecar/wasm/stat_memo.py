@@ -12,9 +12,11 @@ What is filled: only an answer that is a live host_dir attribute-cache entry
 so the memo is never staler than the cache it copies: it answers until the
 earliest deadline of the cache entries and remembered walks the answer came
 from, and only while the C stat epoch is the one read before the stat (bumped by
-every host_dir change through the sidecar, every name/mode/mount change
-elsewhere, every cache entry replaced or dropped, exec setting the cwd, setuid/setgid) and
-the process's fd table is unchanged. Errors are never filled, and neither is
+every host_dir change through the sidecar and every name/mode/mount change
+elsewhere), the process's fd table is unchanged, and the process itself has
+not forgotten it (``native.stats_changed_here``: its cache entry replaced or
+dropped, exec setting its cwd, setuid/setgid; no other process's memo depends
+on those). Errors are never filled, and neither is
 anything from another filesystem (MemoryFs sizes and times change on writes
 without a bump), a /dev/fd alias or the mount root (not cached).
 

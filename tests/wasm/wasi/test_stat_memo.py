@@ -292,6 +292,17 @@ def test_a_cred_change_is_seen_at_once(vm) -> None:  # type: ignore[no-untyped-d
     assert agree(g, PRE0, "secret/x")[1] == 0  # EACCES for uid 2000
 
 
+def test_another_process_s_cred_change_keeps_this_process_s_memo(vm) -> None:  # type: ignore[no-untyped-def]
+    kernel, g = vm
+    other = Guest(kernel, cwd="/mnt/host")
+    other.proc.cred = ROOT
+    agree(g, PRE0, "a.txt")
+    assert python_call(other, "host_user", "setuid", "i", 2000) == 0  # its memo only
+    before = served(g)
+    agree(g, PRE0, "a.txt")
+    assert served(g) == before + 4
+
+
 # -- differential: interleaved stats and changes --------------------------------------
 NAMES = ["a.txt", "sub", "sub/file.txt", "link", "missing", "secret/x", "other/file.txt"]
 _STATS = st.tuples(

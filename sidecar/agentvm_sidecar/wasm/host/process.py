@@ -312,7 +312,7 @@ def proc_exec(
         return WASI_ERRNO["E2BIG"]
     program = resolve_program(ctx.kernel, exec_path, argv, env, cwd, proc.cred)
     proc.cwd = cwd
-    native.stat_changed()  # memoized host_fs stats relative to the cwd (wasm/stat_memo.py)
+    native.stats_changed_here()  # its memoized host_fs stats relative to the cwd (wasm/stat_memo.py)
     for i in range(count):
         fd = int.from_bytes(raw_fds[4 * i : 4 * i + 4], "little")
         try:

@@ -151,7 +151,7 @@ def setuid(ctx: GuestContext, uid: int) -> int | None:
     if cred.uid != 0 and uid != cred.uid:
         return WASI_ERRNO["EPERM"]
     ctx.proc.cred = Cred(uid, cred.gid)
-    native.stat_changed()  # memoized stats were answered for the old cred
+    native.stats_changed_here()  # its memoized stats were answered for the old cred
     return None
 
 
@@ -164,7 +164,7 @@ def setgid(ctx: GuestContext, gid: int) -> int | None:
     if cred.uid != 0 and gid != cred.gid:
         return WASI_ERRNO["EPERM"]
     ctx.proc.cred = Cred(cred.uid, gid)
-    native.stat_changed()  # memoized stats were answered for the old cred
+    native.stats_changed_here()  # its memoized stats were answered for the old cred
     return None
 
 

@@ -833,9 +833,10 @@ static uint32_t memo_slot(uint32_t fd, int follow, const uint8_t *path, uint32_t
  * ls -R and tar list a directory they opened as "dir" (from the cwd), then stat
  * every entry as "dir/name" from the same fd: a first stat of each name, which
  * the memo above cannot answer. The listing already put every entry's lstat in
- * the process's attribute cache, so Python (wasm/stat_memo.py fill_listing)
- * hands C, in one call, what a stat of "dir/name" would answer from that cache
- * for each listed name: (fd, "dir", the names with their answers). It answers
+ * the process's attribute cache, from the records avm_list_dir wrote; Python
+ * (wasm/stat_memo.py _fill) hands C those records, once it checked that a stat
+ * of "dir/name" would answer from that cache, and C packs each name's answer
+ * from its record as Python would (avm_listing_fill). It answers
  * under the memo's rules (stat epoch, deadline, call forms; the fd table too
  * unless fd is a tagged preopen, which no fd table change can rename), for
  * paths "dir/name" exactly ("./" prefixes dropped; a listing of "." answers bare

@@ -435,29 +435,31 @@ class HostFs:
             )
             deadline = time.monotonic() + attrcache.TTL_SECONDS  # no entry put below lives shorter
             # beyond what the cache holds, stats would only evict each other
-            chunks = native.list_dir(lfd, what, attrcache.MAX_ENTRIES)
-            records = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             owner_uid, owner_gid, dev, parts = self._owner_uid, self._owner_gid, self.dev, dir.parts
             kept: list[tuple[tuple[str, ...], list[Any]]] = []  # what the cache keeps: put_all below
-            for name, fields in native.dirents(records):
-                d_ino, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, d_type, stated = fields
-                if stated == 2 and cache is not None:
-                    if owner_uid is not None:
-                        uid = owner_uid
-                    if owner_gid is not None:
-                        gid = owner_gid
-                    child = parts + (name,)
-                    node = HostNode(child, _kind(mode), mode, ino)
-                    kept.append((child, [Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime), node]))
-                    kind = node.kind
-                elif stated:
-                    kind = _kind(mode)
-                else:
-                    kind = _DT_KINDS[d_type]
-                out.append(DirEntry(name, kind, d_ino))
+            pieces = 0
+            for records in native.list_dir(lfd, what, attrcache.MAX_ENTRIES):
+                pieces += 1
+                for name, fields in native.dirents(records):
+                    d_ino, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, d_type, stated = fields
+                    if stated == 2 and cache is not None:
+                        if owner_uid is not None:
+                            uid = owner_uid
+                        if owner_gid is not None:
+                            gid = owner_gid
+                        child = parts + (name,)
+                        node = HostNode(child, _kind(mode), mode, ino)
+                        kept.append((child, [Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime), node]))
+                        kind = node.kind
+                    elif stated:
+                        kind = _kind(mode)
+                    else:
+                        kind = _DT_KINDS[d_type]
+                    out.append(DirEntry(name, kind, d_ino))
             if cache is not None:
                 cache.put_all(self, kept, seen)
-                cache.keep_listing(self, parts, records, seen, deadline)
+                if pieces == 1:  # a listing in one piece (as nearly all are) is kept for the stat memo
+                    cache.keep_listing(self, parts, records, seen, deadline)
             return out
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None

@@ -271,28 +271,28 @@ _list_buffers: list[ctypes.Array[ctypes.c_char]] = []
 LIST_NOTHING, LIST_DIRECTORIES, LIST_EVERYTHING = 0, 1, 2  # what avm_list_dir lstats beyond what types need
 
 
-def list_dir(fd: int, what: int, stat_until: int) -> list[bytes]:
+def list_dir(fd: int, what: int, stat_until: int) -> Iterator[bytes]:
     """The entries of the directory open at ``fd`` but "." and ".." (read on from
-    its offset), as records (``dirents`` reads them; avm_listing_fill takes
-    them as they are). Of the first ``stat_until`` entries those ``what`` says
-    (``LIST_*``) are lstat'd, and any other whose type needs it. Raises: OSError."""
+    its offset), as records, up to LIST_BYTES of them at a time (``dirents``
+    reads them; avm_listing_fill takes them as they are), so a huge directory
+    never sits in memory twice. Of the first ``stat_until`` entries those
+    ``what`` says (``LIST_*``) are lstat'd, and any other whose type needs it.
+    Raises: OSError."""
     lib = library()
     try:
         buf = _list_buffers.pop()
     except IndexError:
         buf = ctypes.create_string_buffer(LIST_BYTES)
-    chunks = []
     try:
         index, ended = c_int64(0), c_int(0)
         while not ended.value:
             used = lib.avm_list_dir(fd, what, ctypes.byref(index), stat_until, buf, LIST_BYTES, ctypes.byref(ended))
             if used < 0:
                 raise OSError(-used, os.strerror(-used))
-            chunks.append(ctypes.string_at(buf, used))
+            yield ctypes.string_at(buf, used)
     finally:
         if len(_list_buffers) < MAX_SPARE_LIST_BUFFERS:
             _list_buffers.append(buf)
-    return chunks
 
 
 def dirents(records: bytes) -> Iterator[tuple[str, tuple[int, ...]]]:

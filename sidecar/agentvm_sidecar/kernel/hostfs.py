@@ -64,7 +64,8 @@
 #     regular is opened without the pre-check (_open_seen_regular): there the
 #     window is the attribute cache's TTL, and only the host can make a
 #     device or fifo.
-# Files opened for I/O are HostOpenFile (host_open_file.py).
+# Files opened for I/O are HostOpenFile (host_open_file.py); the mount root is
+# opened by host_root.py (rule 2c).
 #
 # XX: an unlinked-but-open host *directory* handle cannot be re-walked; its
 #     readdir fails ENOENT (files keep working: they are real fds).
@@ -83,62 +84,25 @@ from . import attrcache, openat2
 from .errors import KernelError
 from .fstypes import NAME_MAX, OMIT, S_IFMT, DirEntry, FileKind, Stat, allocate_dev
 from .host_open_file import HOST_MODE_BITS, HostOpenFile, fd_setattr
+from .host_root import DIR_FLAGS as _DIR_FLAGS
+from .host_root import open_root
 from .limits import FsAccounting
 from .unlocked import HostSections
 
 __all__ = ["HostFs", "HostNode"]
 
-_O_PATH = getattr(os, "O_PATH", 0)
-_DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = FileKind.DIRECTORY
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
 
 # the getdents types (DT_REG, DT_DIR, DT_LNK) an entry needs no lstat to know
 _DT_KINDS = {8: FileKind.REGULAR, 4: FileKind.DIRECTORY, 10: FileKind.SYMLINK}
-
-
 _KINDS = {kind.type_bits: kind for kind in FileKind}
 
 
 def _kind(mode: int) -> FileKind:
     # unknown type bits: treat it as a device (refused on open)
     return _KINDS.get(mode & S_IFMT, FileKind.CHAR_DEVICE)
-
-
-def _open_root(host_path: str) -> int:
-    """The mount root, opened from / one O_NOFOLLOW component at a time (rule 2c).
-
-    Raises: KernelError ENOENT/ENOTDIR/EACCES, ELOOP (a component is a symlink).
-    """
-    if not os.path.isabs(host_path):
-        raise KernelError.einval(message="host path must be absolute")
-    fd = os.open("/", _DIR_FLAGS)
-    try:
-        for part in (p for p in host_path.split("/") if p and p != "."):
-            if part == "..":
-                raise KernelError.einval(message="host path must not contain '..'")
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                if _is_symlink(part, fd):
-                    raise KernelError.eloop(
-                        message=f"host path component {part!r} is a symlink; mount the resolved path instead"
-                    ) from None
-                raise KernelError.from_oserror(exc) from None
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _is_symlink(name: str, dir_fd: int) -> bool:
-    try:
-        return st.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
-    except OSError:
-        return False
 
 
 class HostNode:
@@ -199,7 +163,7 @@ class HostFs:
         self.host_path = os.fspath(host_path)
         self._owner_uid = owner_uid
         self._owner_gid = owner_gid
-        self._root_fd: int | None = _open_root(self.host_path)
+        self._root_fd: int | None = open_root(self.host_path)
         root_st = os.fstat(self._root_fd)
         self._root_dev = root_st.st_dev
         self._root = HostNode((), FileKind.DIRECTORY, root_st.st_mode, root_st.st_ino)

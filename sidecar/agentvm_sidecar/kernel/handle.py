@@ -176,18 +176,14 @@ class FileHandle:
 
         Raises: EBADF (closed / not readable), EISDIR, EIO.
         """
-        if self._shared is not None:
-            with self._io_lock:
-                f = self._open_file(True, False)
-                if n < 0:
-                    n = max(f.size() - self._shared.seek(0, os.SEEK_CUR, 0), 0)
-                buffer = bytearray(n)
-                got = self._shared_read(memoryview(buffer))
-                return bytes(buffer[:got])
         with self._io_lock:
             f = self._open_file(True, False)
             if n < 0:
-                n = max(f.size() - self._pos, 0)
+                n = max(f.size() - self._position(), 0)
+            if self._shared is not None:
+                buffer = bytearray(n)
+                got = self._shared_read(memoryview(buffer))
+                return bytes(buffer[:got])
             data = f.pread(n, self._pos)
             self._pos += len(data)
             return data
@@ -249,23 +245,15 @@ class FileHandle:
         with self._io_lock:
             if self._closed:
                 raise KernelError.ebadf()
+            if whence not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END):
+                raise KernelError.einval(message=f"bad whence {whence}")
+            size = self._file.size() if whence == os.SEEK_END and self._file is not None else 0
             if self._shared is not None:
-                if whence not in (os.SEEK_SET, os.SEEK_CUR, os.SEEK_END):
-                    raise KernelError.einval(message=f"bad whence {whence}")
-                size = self._file.size() if whence == os.SEEK_END and self._file is not None else 0
                 try:
                     return self._shared.seek(offset, whence, size)
                 except OSError:
                     raise KernelError.einval(message="negative file position") from None
-            if whence == os.SEEK_SET:
-                base = 0
-            elif whence == os.SEEK_CUR:
-                base = self._pos
-            elif whence == os.SEEK_END:
-                base = self._file.size() if self._file is not None else 0
-            else:
-                raise KernelError.einval(message=f"bad whence {whence}")
-            pos = base + offset
+            pos = (0 if whence == os.SEEK_SET else self._pos if whence == os.SEEK_CUR else size) + offset
             if pos < 0:
                 raise KernelError.einval(message="negative file position")
             self._pos = pos
@@ -275,9 +263,11 @@ class FileHandle:
         with self._io_lock:
             if self._closed:
                 raise KernelError.ebadf()
-            if self._shared is not None:
-                return self._shared.seek(0, os.SEEK_CUR, 0)
-            return self._pos
+            return self._position()
+
+    def _position(self) -> int:
+        """The position (under _io_lock): the shared one once handed over."""
+        return self._pos if self._shared is None else self._shared.seek(0, os.SEEK_CUR, 0)
 
     def stat(self) -> Stat:
         """Raises: EBADF."""

@@ -347,11 +347,9 @@ class StatMemo:
         """Memoize a successful stat of (fd, the path at path_ptr in the calling
         guest thread's memory, follow) in call ``forms``, answered at stat
         ``epoch`` until ``deadline`` (time.monotonic()); see wasm/stat_memo.py."""
-        # 1 us before the float deadline: never later than the cache's rule.
         self._fill(self._pack(
-            epoch, int(deadline * 1e9) - 1000, fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, filestat
+            epoch, _deadline_ns(deadline), fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, filestat
         ))
-
 
     def fill_listing(
         self, epoch: int, deadline: float, fd: int, forms: int, any_fd_table: bool, prefix: bytes, dev: int,
@@ -365,11 +363,17 @@ class StatMemo:
         fd table does, for a tagged preopen fd). Returns how many names C kept
         (-1: none)."""
         header = _LISTING.pack(
-            epoch, int(deadline * 1e9) - 1000, dev & 0xFFFFFFFFFFFFFFFF, fd, len(records), forms, any_fd_table,
+            epoch, _deadline_ns(deadline), dev & 0xFFFFFFFFFFFFFFFF, fd, len(records), forms, any_fd_table,
             len(prefix), len(covered),
         )
         data = b"".join([header, prefix, tables, *(bytes([len(name)]) + name for name in covered), records])
         return self._fill_listing(data, len(data))
+
+
+def _deadline_ns(deadline: float) -> int:
+    """A time.monotonic() deadline as C's CLOCK_MONOTONIC nanoseconds, 1 us early:
+    never later than the attribute cache's own rule."""
+    return int(deadline * 1e9) - 1000
 
 
 _memo: StatMemo | None = None

@@ -931,14 +931,12 @@ typedef struct __attribute__((packed)) {
 
 int avm_listing_rec_bytes(void) { return (int)sizeof(listing_rec); }
 
-/* The 64-byte WASI filestat of a listed lstat (wasi/layouts.py pack_filestat). */
+/* The 64-byte WASI filestat of a listed lstat (wasi/layouts.py pack_filestat):
+ * eight little-endian u64s, the filetype one being its u8 and 7 bytes of padding. */
 static void listed_filestat(uint8_t *out, const listed_dirent *r, uint64_t dev, uint8_t filetype) {
     uint64_t f[8] = {dev, r->ino, filetype, r->nlink, (uint64_t)r->size,
                      (uint64_t)r->atime_ns, (uint64_t)r->mtime_ns, (uint64_t)r->ctime_ns};
-    memcpy(out, f, 16);
-    memset(out + 16, 0, 8);
-    out[16] = (uint8_t)filetype;
-    memcpy(out + 24, f + 3, 40);
+    memcpy(out, f, sizeof f);
 }
 
 /* Whether `name` is one of the `count` covered names at `covered` (length-prefixed). */

@@ -51,9 +51,10 @@
 # Stat memo: a stat answered from a live entry here may be memoized in C for
 # the native stat host functions (wasm/stat_memo.py), valid until the earliest
 # deadline of the entries the answer came from (``watch``/``watched``) and only
-# while nothing that bumps the C stat epoch happened: both generations above
-# bump it, and so does any entry this cache replaces or drops (a fresh lstat
-# may see what the host changed, and the memo must not answer older than that).
+# while nothing that bumps the C stat epoch happened (both generations above
+# bump it) and the process has not forgotten it: any entry this cache replaces
+# or drops makes the process forget its own memo (a fresh lstat may see what the
+# host changed, and the memo must not answer older than that).
 #
 # Listings: the process's last host_dir listing also keeps its records (what the
 # native lister wrote, LISTING_BYTES at most), valid while its generation is

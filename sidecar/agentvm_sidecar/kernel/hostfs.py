@@ -348,8 +348,8 @@ class HostFs:
         if hit is not None:
             cached = hit[0]
             if type(cached) is not Stat:
-                # Converted on first use, not when listed: a frozen Stat costs
-                # ~2 us to build, and `ls -l` or tar stat each entry 3-4 times.
+                # A lookup's lstat result, converted on first use (listings
+                # keep the Stat itself): `ls -l` or tar stat each entry 3-4 times.
                 cached = hit[0] = self._to_stat(cached)
             cache.answer = cached  # may be memoized (attrcache.watch)
             return cached
@@ -398,10 +398,10 @@ class HostFs:
                 else native.LIST_DIRECTORIES
             )
             deadline = time.monotonic() + attrcache.TTL_SECONDS  # no entry put below lives shorter
-            # beyond what the cache holds, stats would only evict each other
             owner_uid, owner_gid, dev, parts = self._owner_uid, self._owner_gid, self.dev, dir.parts
             kept: list[tuple[tuple[str, ...], list[Any]]] = []  # what the cache keeps: put_all below
             pieces = 0
+            # beyond what the cache holds, stats would only evict each other
             for records in native.list_dir(lfd, what, attrcache.MAX_ENTRIES):
                 pieces += 1
                 for name, fields in native.dirents(records):

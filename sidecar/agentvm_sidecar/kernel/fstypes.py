@@ -50,6 +50,7 @@ __all__ = [
     "OpenFlags",
     "Stat",
     "allocate_dev",
+    "kind_of_mode",
 ]
 
 NAME_MAX = 255  # bytes in one path component (UTF-8)
@@ -108,6 +109,11 @@ _KIND_TO_BITS = {
     FileKind.SOCKET: S_IFSOCK,
 }
 _BITS_TO_KIND = {bits: kind for kind, bits in _KIND_TO_BITS.items()}
+
+
+def kind_of_mode(mode: int) -> FileKind | None:
+    """The kind of an st_mode value, None for unknown type bits."""
+    return _BITS_TO_KIND.get(mode & S_IFMT)
 
 
 class Stat(NamedTuple):

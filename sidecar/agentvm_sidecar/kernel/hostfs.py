@@ -82,7 +82,7 @@ from typing import Any
 from .. import native
 from . import attrcache, openat2
 from .errors import KernelError
-from .fstypes import NAME_MAX, OMIT, S_IFMT, DirEntry, FileKind, Stat, allocate_dev
+from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev, kind_of_mode
 from .host_open_file import HOST_MODE_BITS, HostOpenFile, fd_setattr
 from .host_root import DIR_FLAGS as _DIR_FLAGS
 from .host_root import open_root
@@ -97,12 +97,11 @@ _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCT
 
 # the getdents types (DT_REG, DT_DIR, DT_LNK) an entry needs no lstat to know
 _DT_KINDS = {8: FileKind.REGULAR, 4: FileKind.DIRECTORY, 10: FileKind.SYMLINK}
-_KINDS = {kind.type_bits: kind for kind in FileKind}
 
 
 def _kind(mode: int) -> FileKind:
     # unknown type bits: treat it as a device (refused on open)
-    return _KINDS.get(mode & S_IFMT, FileKind.CHAR_DEVICE)
+    return kind_of_mode(mode) or FileKind.CHAR_DEVICE
 
 
 class HostNode:

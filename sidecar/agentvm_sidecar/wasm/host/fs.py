@@ -29,7 +29,7 @@ from ..context import GuestContext, GuestFault
 from ..wasi.common import dir_base, relative_path
 from .encoding import to_i32
 
-__all__ = ["host_size", "resolve_path"]
+__all__ = ["host_size", "path_base", "resolve_path"]
 
 M = "host_fs"
 

@@ -67,7 +67,7 @@ _CALL_NAMES = (
 )
 _RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
 
-_SLEEPING = {"avm_pipe_wait", "avm_list_dir", "avm_desc_read"}
+_SLEEPING = {"avm_pipe_wait", "avm_list_dir", "avm_desc_read", "avm_zero_memory"}
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_budget_new": (c_void_p, [c_int64]),
     "avm_budget_unref": (None, [c_void_p]),
@@ -112,6 +112,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_list_dir": (c_int64, [c_int, c_int, POINTER(c_int64), c_int64, c_void_p, c_int64, POINTER(c_int)]),
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
+    "avm_zero_memory": (c_int, [c_void_p, c_int64, c_int64]),
 }
 
 

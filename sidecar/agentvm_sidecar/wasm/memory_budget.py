@@ -53,6 +53,7 @@ from itertools import count
 import wasmtime
 from wasmtime import _bindings as ffi
 
+from .. import native
 from ..kernel.errors import KernelError
 from ..kernel.limits import MemoryBudget
 from .context import current_context
@@ -68,7 +69,6 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 @dataclass(eq=False)
@@ -82,7 +82,6 @@ class _LinearMemory:
 
 SPARE_MEMORIES = 4
 KEEP_RESIDENT_BYTES = 2 << 20
-_MADV_DONTNEED = 4
 
 _memories: dict[int, _LinearMemory] = {}  # env key -> memory
 _spares: list[tuple[int, int]] = []  # (base, mapped) of zeroed memories, all PROT_NONE
@@ -132,13 +131,9 @@ def _grow_memory(env, new_size):  # type: ignore[no-untyped-def]
 
 
 def _zeroed(memory: _LinearMemory) -> bool:
-    """Make ``memory`` what a fresh mapping is: all zero and PROT_NONE."""
-    resident = min(memory.size, KEEP_RESIDENT_BYTES)
-    ctypes.memset(memory.base, 0, resident)
-    rest = memory.size - resident
-    if rest and _libc.madvise(memory.base + resident, rest, _MADV_DONTNEED) != 0:
-        return False
-    return _libc.mprotect(memory.base, memory.size, _PROT_NONE) == 0
+    """Make ``memory`` what a fresh mapping is: all zero and PROT_NONE (one C
+    call without the GIL: native.avm_zero_memory)."""
+    return native.library().avm_zero_memory(memory.base, memory.size, KEEP_RESIDENT_BYTES) == 0
 
 
 def _take_spare(mapped: int) -> int | None:

@@ -41,7 +41,7 @@ from .kernel.errors import KernelError
 from .kernel.fstypes import USER
 from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
-from .kernel_io import read_some, write_all
+from .kernel_io import read_some, read_to_end, write_all
 from .rpc.errors import RpcError
 from .thread_wakeups import thread_wakeups
 from .wasm.programs import DEFAULT_PATH, Program
@@ -257,35 +257,34 @@ class ClientProcesses:
         """
         running = await self._start(params)
         pid = running.proc.pid
-        out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        out = (bytearray(), bytearray())  # stdout, stderr
         keep = params.max_output_bytes
         truncated = False
 
-        async def collect(desc: Description, name: str) -> None:
-            # Keep the first `keep` bytes of the stream and drain the rest, so the
+        def collect(stream: int, data: bytes) -> None:
+            # Keep the first `keep` bytes of each stream and drain the rest, so the
             # process runs to its natural end (its exit code stays meaningful) while
             # memory stays bounded; `timeout_ms` still bounds the time.
             nonlocal truncated
-            buf = out[name]
-            try:
-                while data := await read_some(desc):
-                    room = keep - len(buf)
-                    if len(data) > room:
-                        truncated = True
-                        data = data[: max(room, 0)]
-                    buf += data
-            finally:
-                desc.release()
+            buf = out[stream]
+            room = keep - len(buf)
+            if len(data) > room:
+                truncated = True
+                data = data[: max(room, 0)]
+            buf += data
 
         try:
             with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else math.inf) as deadline:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(collect, running.stdout, "stdout")
-                    nursery.start_soon(collect, running.stderr, "stderr")
                     if params.stdin:
                         nursery.start_soon(self._feed_stdin, running, params.stdin)
                     else:  # EOF at once: no task to start for it
                         _release_stdin(running)
+                    try:
+                        await read_to_end((running.stdout, running.stderr), collect)
+                    finally:
+                        running.stdout.release()
+                        running.stderr.release()
                     await running.exited.wait()
             timed_out = deadline.cancelled_caught
             if timed_out:
@@ -299,8 +298,8 @@ class ClientProcesses:
         status = self._statuses.get(pid, ExitStatus(0, 9))
         return ProcessExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
-            stdout=bytes(out["stdout"]),
-            stderr=bytes(out["stderr"]),
+            stdout=bytes(out[0]),
+            stderr=bytes(out[1]),
             signal=_signal_name(status),
             timed_out=timed_out,
             truncated=truncated,

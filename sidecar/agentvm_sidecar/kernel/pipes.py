@@ -168,14 +168,16 @@ class Pipe(Watchable):
         if n <= 0:
             return b""
         while True:
-            buffered = self._state()[_BUFFERED]
-            buf = ctypes.create_string_buffer(max(1, min(n, buffered)))
-            got = self._lib.avm_pipe_read(self.native, buf, len(buf))
-            if got > 0:
-                self._notify()
-                return buf.raw[:got] if got < len(buf) else buf.raw
-            if got == 0:
-                return b""  # end of file
+            buffered = self._lib.avm_pipe_buffered(self.native)  # -1: end of file
+            if buffered > 0:
+                buf = ctypes.create_string_buffer(min(n, buffered))
+                got = self._lib.avm_pipe_read(self.native, buf, len(buf))
+                if got > 0:
+                    self._notify()
+                    return buf.raw[:got] if got < len(buf) else buf.raw
+                continue  # another reader emptied it meanwhile: look again
+            if buffered < 0:
+                return b""
             if nonblocking:
                 raise KernelError.eagain()
             self._wait(False, interrupted, None)

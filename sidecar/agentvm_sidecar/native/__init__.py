@@ -83,6 +83,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_pipe_kicks": (c_uint64, [c_void_p]),
     "avm_pipe_kick": (None, [c_void_p]),
     "avm_pipe_state": (None, [c_void_p, POINTER(c_int64)]),
+    "avm_pipe_buffered": (c_int64, [c_void_p]),
     "avm_pipe_set_elastic": (None, [c_void_p]),
     "avm_pipe_set_watched": (None, [c_void_p, c_int]),
     "avm_live_pipes": (c_long, []),

@@ -352,6 +352,15 @@ void avm_pipe_state(avm_pipe *p, int64_t *state) {
     pthread_mutex_unlock(&p->mu);
 }
 
+/* What a read would find: the bytes buffered, or -1 at end of file (empty, no
+ * writer left). Lets Python size its buffer, and skip it when there is nothing. */
+int64_t avm_pipe_buffered(avm_pipe *p) {
+    pthread_mutex_lock(&p->mu);
+    int64_t buffered = p->len ? (int64_t)p->len : p->writers == 0 ? -1 : 0;
+    pthread_mutex_unlock(&p->mu);
+    return buffered;
+}
+
 void avm_pipe_set_elastic(avm_pipe *p) {
     pthread_mutex_lock(&p->mu);
     p->elastic = 1;

@@ -273,19 +273,24 @@ class ClientProcesses:
                 data = data[: max(room, 0)]
             buf += data
 
+        async def run_to_end() -> None:
+            try:
+                await read_to_end((running.stdout, running.stderr), collect)
+            finally:
+                running.stdout.release()
+                running.stderr.release()
+            if not running.exited.is_set():  # read_to_end has given trio its turn
+                await running.exited.wait()
+
         try:
             with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else math.inf) as deadline:
-                async with trio.open_nursery() as nursery:
-                    if params.stdin:
+                if params.stdin:
+                    async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._feed_stdin, running, params.stdin)
-                    else:  # EOF at once: no task to start for it
-                        _release_stdin(running)
-                    try:
-                        await read_to_end((running.stdout, running.stderr), collect)
-                    finally:
-                        running.stdout.release()
-                        running.stderr.release()
-                    await running.exited.wait()
+                        await run_to_end()
+                else:  # EOF at once: no task (nor nursery, a scheduler round of its own) for it
+                    _release_stdin(running)
+                    await run_to_end()
             timed_out = deadline.cancelled_caught
             if timed_out:
                 await self._end_session(pid)

@@ -21,6 +21,8 @@ from .thread_wakeups import thread_wakeups
 
 __all__ = ["read_some", "read_to_end", "write_all"]
 
+_YIELD_BYTES = 1 << 20  # read_to_end's reads between two turns of other tasks (~0.3 ms of copying)
+
 
 async def _wait_ready(descs: Sequence[Description], for_write: bool) -> None:
     """Until one of ``descs`` is ready in that direction."""
@@ -66,14 +68,17 @@ async def read_to_end(descs: Sequence[Description], sink: Callable[[int, bytes],
     every chunk read to ``sink(index in descs, chunk)``, in one loop.
 
     Why not a ``read_some`` task per description: a command's stdout and stderr
-    read by two tasks cost two task starts, a nursery and a wake-up of each per
-    chunk; this reads both in one task and one wake-up, which was ~XX% of the
-    trio thread's CPU per `process.exec` (bench/README.md). Each round takes at
-    most one chunk of each description, then yields, so a description that never
-    runs dry starves neither the other nor the event loop.
+    read by two tasks cost two task starts and a wake-up of each per chunk on
+    the trio thread, whose CPU competes for the GIL with the guest it waits for
+    (bench/README.md, seventh round). Each round takes at most one chunk of each
+    description, so one that never runs dry does not starve the other; the loop
+    yields to other tasks only after ``_YIELD_BYTES`` (a turn per chunk was a
+    scheduler round of its own per command), so it starves none of them either.
     """
     await trio.lowlevel.checkpoint_if_cancelled()
     live = list(enumerate(descs))
+    unyielded = 0  # bytes read since the loop last gave other tasks a turn
+    yielded = False
     while live:
         drained: list[Description] = []
         for entry in list(live):
@@ -86,13 +91,19 @@ async def read_to_end(descs: Sequence[Description], sink: Callable[[int, bytes],
                 drained.append(desc)
                 continue
             if data:
+                unyielded += len(data)
                 sink(index, data)
             else:
                 live.remove(entry)  # end of file
-        if len(drained) == len(live) and live:
+        if live and len(drained) == len(live):
             await _wait_ready(drained, for_write=False)
-        else:
+        elif unyielded >= _YIELD_BYTES:
             await trio.lowlevel.checkpoint()
+        else:
+            continue
+        unyielded, yielded = 0, True
+    if not yielded:
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
 
 async def write_all(desc: Description, data: bytes) -> None:

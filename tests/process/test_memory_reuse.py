@@ -42,3 +42,26 @@ async def test_a_process_never_sees_what_an_earlier_process_of_another_vm_left_i
         scan = await client.process.exec(scan_vm, argv=["/tmp/scan"], timeout_ms=60_000)
         assert scan.exit_code == 0, scan.stderr
     assert (await client.vm.info(dirty_vm)).info.usage.memory_bytes == 0  # charged only while used
+
+
+# One page, then a load 2 MiB in: past its size, so it must trap.
+OUT_OF_BOUNDS = wasmtime.wat2wasm("""(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (i64.load (i32.const 0x200000)))
+    (call $exit (i32.const 0))))""")
+
+
+async def test_a_reused_memory_is_accessible_only_up_to_the_new_process_size(client):
+    # A spare keeps its read-write prefix (memory_budget._accessible): after a
+    # process that grew to 2 x KEEP_RESIDENT_BYTES, a one-page process reusing
+    # that memory must still trap past its first page, as in a fresh mapping.
+    vm = (await client.vm.create()).vm_id
+    await client.fs.write_file(vm, "/tmp/dirty", DIRTY, mode=0o755)
+    await client.fs.write_file(vm, "/tmp/oob", OUT_OF_BOUNDS, mode=0o755)
+    for _ in range(3):
+        dirty = await client.process.exec(vm, argv=["/tmp/dirty"], timeout_ms=60_000)
+        assert dirty.exit_code == 0, dirty.stderr
+        oob = await client.process.exec(vm, argv=["/tmp/oob"], timeout_ms=60_000)
+        assert oob.exit_code != 0 and b"out of bounds" in oob.stderr, (oob.exit_code, oob.stderr)

@@ -1251,19 +1251,19 @@ int64_t avm_list_dir(int fd, int what, int64_t *index, int64_t stat_until, uint8
     return used;
 }
 
-/* -- linear memories: a freed one made what a fresh mapping is ------------------------
- * All zero and PROT_NONE (wasm/memory_budget.py): the first `keep` bytes memset
- * (they stay resident for the next process), the rest dropped with
- * MADV_DONTNEED. One call, through CDLL, so the thread that zeroes takes the GIL
- * back once instead of between each step: a freed memory is zeroed while the
- * next process starts, and each GIL hand-off delayed that start. 0 or -errno. */
+/* -- linear memories: a freed one made all zero again -----------------------------------
+ * (wasm/memory_budget.py): the first `keep` bytes memset (they stay resident for
+ * the next process), the rest dropped with MADV_DONTNEED; the protection stays.
+ * One call, through CDLL, so the thread that zeroes takes the GIL back once
+ * instead of between each step: a freed memory is zeroed while the next process
+ * starts, and each GIL hand-off delayed that start. 0 or -errno. */
 int avm_zero_memory(uint8_t *base, int64_t size, int64_t keep) {
     if (size < 0 || keep < 0) return -EINVAL;
     size_t resident = (size_t)(size < keep ? size : keep);
     memset(base, 0, resident);
     if ((size_t)size > resident && madvise(base + resident, (size_t)size - resident, MADV_DONTNEED) != 0)
         return -errno;
-    return mprotect(base, (size_t)size, PROT_NONE) != 0 ? -errno : 0;
+    return 0;
 }
 
 /* counts[0..2*F_COUNT): native then fallback calls of each native host function. */

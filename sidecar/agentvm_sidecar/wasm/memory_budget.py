@@ -37,9 +37,12 @@
 # made all zero again (by `zero_freed_memories`, after the process's exit is
 # reported): its first KEEP_RESIDENT_BYTES with memset (those pages
 # stay resident, so the next process does not fault on them), the rest dropped
-# with MADV_DONTNEED (anonymous private pages read back as zero), and the whole
-# accessible range is made PROT_NONE again, so a reused memory is exactly what a
-# fresh mmap would give. Spares are charged to no VM (a VM is charged for what
+# with MADV_DONTNEED (anonymous private pages read back as zero). Its accessible
+# (read-write) prefix stays so and is recorded with it; reuse makes exactly the
+# new process's initial size accessible, changing the protection of the
+# difference only (none at all for the same program: an mprotect of sh's 1.7 MiB
+# each way costs ~30 us), so a reused memory is exactly what a fresh mmap would
+# give: all zero, accessible up to its size. Spares are charged to no VM (a VM is charged for what
 # its processes use, from `new_memory` to the finalizer), and are bounded:
 # SPARE_MEMORIES x KEEP_RESIDENT_BYTES of resident memory per sidecar at most.
 
@@ -84,7 +87,7 @@ SPARE_MEMORIES = 4
 KEEP_RESIDENT_BYTES = 2 << 20
 
 _memories: dict[int, _LinearMemory] = {}  # env key -> memory
-_spares: list[tuple[int, int]] = []  # (base, mapped) of zeroed memories, all PROT_NONE
+_spares: list[tuple[int, int, int]] = []  # (base, mapped, accessible bytes) of zeroed memories
 _dirty: list[_LinearMemory] = []  # freed, not zeroed yet; with _spares at most SPARE_MEMORIES
 _memories_lock = threading.Lock()
 _keys = count(1)
@@ -131,18 +134,29 @@ def _grow_memory(env, new_size):  # type: ignore[no-untyped-def]
 
 
 def _zeroed(memory: _LinearMemory) -> bool:
-    """Make ``memory`` what a fresh mapping is: all zero and PROT_NONE (one C
-    call without the GIL: native.avm_zero_memory)."""
+    """Make ``memory`` all zero, its protection unchanged (one C call without
+    the GIL: native.avm_zero_memory)."""
     return native.library().avm_zero_memory(memory.base, memory.size, KEEP_RESIDENT_BYTES) == 0
 
 
-def _take_spare(mapped: int) -> int | None:
+def _take_spare(mapped: int) -> tuple[int, int] | None:
+    """(base, accessible bytes) of a zeroed spare of ``mapped`` bytes, if any."""
     with _memories_lock:
-        for i, (base, size) in enumerate(_spares):
+        for i, (base, size, accessible) in enumerate(_spares):
             if size == mapped:
                 del _spares[i]
-                return base
+                return base, accessible
     return None
+
+
+def _accessible(base: int, now: int, wanted: int) -> bool:
+    """Make bytes [0, wanted) of the memory at ``base`` read-write and the rest
+    of what was (``now``) inaccessible again."""
+    if now > wanted:
+        return _libc.mprotect(base + wanted, now - wanted, _PROT_NONE) == 0
+    if now < wanted:
+        return _libc.mprotect(base + now, wanted - now, _PROT_READ_WRITE) == 0
+    return True
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -176,7 +190,7 @@ def zero_freed_memories() -> None:
                 # memories being zeroed are in neither list: check the bound again
                 kept = len(_spares) + len(_dirty) < SPARE_MEMORIES
                 if kept:
-                    _spares.append((memory.base, memory.mapped))
+                    _spares.append((memory.base, memory.mapped, memory.size))
         if not kept:
             _libc.munmap(memory.base, memory.mapped)
 
@@ -190,10 +204,12 @@ def _new_memory(_env, _ty, minimum, maximum, reserved_size, guard_size, ret):  #
         except KernelError as exc:
             return _error(exc.message)
     mapped = max(reserved_size, minimum) + guard_size
-    base = _take_spare(mapped)
-    if base is None:
-        base = _libc.mmap(None, mapped, _PROT_NONE, _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
-    if base is None or base == _MAP_FAILED or (minimum and _libc.mprotect(base, minimum, _PROT_READ_WRITE) != 0):
+    spare = _take_spare(mapped)
+    if spare is None:
+        base, accessible = _libc.mmap(None, mapped, _PROT_NONE, _MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0), 0
+    else:
+        base, accessible = spare
+    if base is None or base == _MAP_FAILED or not _accessible(base, accessible, minimum):
         errno = ctypes.get_errno()
         if base not in (None, _MAP_FAILED):
             _libc.munmap(base, mapped)

@@ -41,7 +41,7 @@ from .kernel.errors import KernelError
 from .kernel.fstypes import USER
 from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
-from .kernel_io import read_some, read_to_end, write_all
+from .kernel_io import drain_ready, read_some, read_to_end, write_all
 from .rpc.errors import RpcError
 from .thread_wakeups import thread_wakeups
 from .wasm.programs import DEFAULT_PATH, Program
@@ -273,12 +273,12 @@ class ClientProcesses:
                 data = data[: max(room, 0)]
             buf += data
 
+        output = (running.stdout, running.stderr)
+
         async def run_to_end() -> None:
-            try:
-                await read_to_end((running.stdout, running.stderr), collect)
-            finally:
-                running.stdout.release()
-                running.stderr.release()
+            # lazily: the whole output is the answer, so the command's writes
+            # need not wake this task one by one (kernel_io.read_to_end)
+            await read_to_end(output, collect, lazily=True)
             if not running.exited.is_set():  # read_to_end has given trio its turn
                 await running.exited.wait()
 
@@ -294,12 +294,15 @@ class ClientProcesses:
             timed_out = deadline.cancelled_caught
             if timed_out:
                 await self._end_session(pid)
+                drain_ready(output, collect, keep + 1)  # what it wrote before the end (read lazily)
         except BaseException:
             # Cancelled or failed: nothing it started may outlive the request.
             self._kernel.processes.kill_session(pid, 9)
             raise
         finally:
             self._running.pop(pid, None)
+            for desc in output:
+                desc.release()
         status = self._statuses.get(pid, ExitStatus(0, 9))
         return ProcessExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,

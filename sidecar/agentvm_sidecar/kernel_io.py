@@ -19,13 +19,14 @@ from .kernel.descriptions import Description
 from .kernel.errors import KernelError
 from .thread_wakeups import thread_wakeups
 
-__all__ = ["read_some", "read_to_end", "write_all"]
+__all__ = ["drain_ready", "read_some", "read_to_end", "write_all"]
 
 _YIELD_BYTES = 1 << 20  # read_to_end's reads between two turns of other tasks (~0.3 ms of copying)
 
 
-async def _wait_ready(descs: Sequence[Description], for_write: bool) -> None:
-    """Until one of ``descs`` is ready in that direction."""
+async def _wait_ready(descs: Sequence[Description], for_write: bool, lazily: bool = False) -> None:
+    """Until one of ``descs`` is ready in that direction (``lazily``: readable as
+    Description.ready_lazily says)."""
     event = trio.Event()
     token = thread_wakeups()  # the watcher runs on a guest thread: keep its GIL (thread_wakeups.py)
 
@@ -36,9 +37,12 @@ async def _wait_ready(descs: Sequence[Description], for_write: bool) -> None:
             pass
 
     for desc in descs:
-        desc.watch(wake)
+        if lazily:
+            desc.watch_lazily(wake)
+        else:
+            desc.watch(wake)
     try:
-        if not any(desc.ready(for_write) for desc in descs):
+        if not any(desc.ready_lazily() if lazily else desc.ready(for_write) for desc in descs):
             await event.wait()
     finally:
         for desc in descs:
@@ -63,9 +67,15 @@ async def read_some(desc: Description, max_bytes: int = 65536) -> bytes:
         return data
 
 
-async def read_to_end(descs: Sequence[Description], sink: Callable[[int, bytes], None], max_bytes: int = 65536) -> None:
+async def read_to_end(
+    descs: Sequence[Description], sink: Callable[[int, bytes], None], *, lazily: bool = False, max_bytes: int = 65536
+) -> None:
     """Read each of the non-blocking readable ``descs`` to end of file, handing
-    every chunk read to ``sink(index in descs, chunk)``, in one loop.
+    every chunk read to ``sink(index in descs, chunk)``, in one loop. ``lazily``:
+    wake up only for half-full pipes and ends (Description.watch_lazily), for a
+    caller that wants the whole output, not each piece as soon as it is written:
+    a command's few lines then cost no wake-up of their own, and the writes stay
+    on the guest's native fast path.
 
     Why not a ``read_some`` task per description: a command's stdout and stderr
     read by two tasks cost two task starts and a wake-up of each per chunk on
@@ -96,7 +106,7 @@ async def read_to_end(descs: Sequence[Description], sink: Callable[[int, bytes],
             else:
                 live.remove(entry)  # end of file
         if live and len(drained) == len(live):
-            await _wait_ready(drained, for_write=False)
+            await _wait_ready(drained, for_write=False, lazily=lazily)
         elif unyielded >= _YIELD_BYTES:
             await trio.lowlevel.checkpoint()
         else:
@@ -104,6 +114,25 @@ async def read_to_end(descs: Sequence[Description], sink: Callable[[int, bytes],
         unyielded, yielded = 0, True
     if not yielded:
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+
+def drain_ready(descs: Sequence[Description], sink: Callable[[int, bytes], None], limit: int) -> None:
+    """What the non-blocking readable ``descs`` hold now, at most ``limit`` bytes
+    of each, handed to ``sink`` as read_to_end does; never waits (a writer that
+    goes on writing cannot keep it here)."""
+    for index, desc in enumerate(descs):
+        taken = 0
+        while taken < limit:
+            try:
+                data = desc.read(min(65536, limit - taken))
+            except KernelError as exc:
+                if exc.errno != "EAGAIN":
+                    raise
+                break
+            if not data:
+                break
+            taken += len(data)
+            sink(index, data)
 
 
 async def write_all(desc: Description, data: bytes) -> None:

@@ -12,7 +12,7 @@ from agentvm_sidecar.kernel.descriptions import Description
 from agentvm_sidecar.kernel.errors import KernelError
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
-from agentvm_sidecar.kernel_io import _YIELD_BYTES, read_to_end
+from agentvm_sidecar.kernel_io import _YIELD_BYTES, drain_ready, read_to_end
 
 
 def _pipes(kernel: Kernel, n: int) -> list[tuple[Description, Description]]:
@@ -52,7 +52,8 @@ def test_every_byte_of_each_stream_arrives_in_order_from_writer_threads() -> Non
 
 
 class _Scripted(Description):
-    """A readable description that returns ``chunks`` one per read, then end of file."""
+    """A readable description that returns ``chunks`` one per read (at most what
+    is asked), then end of file."""
 
     readable = True
 
@@ -61,7 +62,12 @@ class _Scripted(Description):
         self._chunks = chunks
 
     def read(self, n: int, interrupted: object = None) -> bytes:  # type: ignore[override]
-        return self._chunks.pop(0) if self._chunks else b""
+        if not self._chunks:
+            return b""
+        chunk = self._chunks.pop(0)
+        if len(chunk) > n:
+            self._chunks.insert(0, chunk[n:])
+        return chunk[:n]
 
 
 def test_a_stream_that_never_runs_dry_starves_neither_the_other_nor_the_loop() -> None:
@@ -125,3 +131,15 @@ def test_streams_at_their_end_return_at_once_and_a_cancelled_call_reads_nothing(
 
     trio.run(main)
     assert got == [b"left unread"]
+
+
+def test_drain_ready_takes_what_is_there_and_stops_at_its_limit() -> None:
+    # After an exec's timeout: what the pipes hold now, never a wait, and a
+    # writer that goes on writing cannot keep it reading (at most `limit` each).
+    kernel = Kernel(Limits())
+    (open_r, open_w), = _pipes(kernel, 1)
+    open_w.write(b"before the end")  # the writer stays open: EAGAIN after this
+    endless = _Scripted([b"y" * 65536] * 1000)
+    got: dict[int, int] = {0: 0, 1: 0}
+    drain_ready([open_r, endless], lambda i, data: got.__setitem__(i, got[i] + len(data)), limit=100_000)
+    assert got == {0: len(b"before the end"), 1: 100_000}

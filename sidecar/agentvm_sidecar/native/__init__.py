@@ -98,6 +98,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_mirror_set": (None, [c_void_p, c_int64, c_void_p]),
     "avm_mirror_served": (c_uint64, [c_void_p, c_int]),
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64, c_uint32]),
+    "avm_thread_grown": (None, [c_void_p, c_uint64]),
     "avm_preopen_publish": (None, [c_char_p, c_uint32, c_uint32, c_uint32]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
     "avm_call_kinds": (c_int, []),
@@ -238,6 +239,11 @@ def thread_set(mirror: FdMirror, base: int, length: int, preopens: int) -> None:
     """Publish the calling guest thread's process, linear memory (again after it
     grows) and number of tagged preopens to the native host functions."""
     library().avm_thread_set(mirror.ptr, base, length, preopens)
+
+
+def thread_grown(base: int, length: int) -> None:
+    """The linear memory at ``base`` is now ``length`` bytes (see avm_thread_grown)."""
+    library().avm_thread_grown(base, length)
 
 
 def thread_clear() -> None:

@@ -116,6 +116,7 @@ static int budget_spare(avm_budget *b) {
 }
 
 /* -- pipe: a ring buffer, one mutex, a condvar per side ----------------------------- */
+#define PIPE_WATCHED_LAZILY 2 /* avm_pipe_set_watched */
 typedef struct {
     atomic_long refs;
     pthread_mutex_t mu;
@@ -367,7 +368,10 @@ void avm_pipe_set_elastic(avm_pipe *p) {
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Watchers present: the native fast path steps aside so their callbacks run. */
+/* Watchers present (1): the native fast path steps aside so their callbacks
+ * run. Watchers that only need to hear of the buffer reaching half its capacity
+ * and of closes (2, a reader collecting a whole output): writes below that stay
+ * native (closes always go through Python). */
 void avm_pipe_set_watched(avm_pipe *p, int watched) {
     pthread_mutex_lock(&p->mu);
     p->watched = watched;
@@ -555,6 +559,14 @@ void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) 
     mirror_unref(old);
 }
 
+/* The linear memory at `base` grew to `len` bytes (memory.grow runs on the
+ * guest's own thread): when it is this thread's, the native host functions see
+ * the new bytes at once. Else the first call naming them (a buffer the program
+ * just allocated) would fall back to Python, which publishes the length again. */
+void avm_thread_grown(void *base, uint64_t len) {
+    if (current.mirror && current.base == base && len > current.len) current.len = len;
+}
+
 /* What fd_fdstat_get answers for every tagged preopen (the agentOS libc asks
  * before each open below one: 1,000 times per `tar cf`): published by Python
  * the first time it answers one, with the tag's layout. Set once, read without
@@ -662,7 +674,8 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
     uint32_t ret = (uint32_t)args[3].i32;
     avm_pipe *p = e->pipe;
     pthread_mutex_lock(&p->mu);
-    int ok = p->readers > 0 && !p->watched && total <= base_room(p) &&
+    int unheard = !p->watched || (p->watched == PIPE_WATCHED_LAZILY && p->len + total < p->low_water);
+    int ok = p->readers > 0 && unheard && total <= base_room(p) &&
              (total == 0 || reserve(p, p->len + total));
     if (ok && total) {
         int was_empty = p->len == 0;

@@ -130,6 +130,7 @@ def _grow_memory(env, new_size):  # type: ignore[no-untyped-def]
             memory.budget.release(delta)
         return _error(f"mprotect failed: errno {ctypes.get_errno()}")
     memory.size = new_size
+    native.thread_grown(memory.base, new_size)
     return 0
 
 

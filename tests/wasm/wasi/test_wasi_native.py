@@ -13,14 +13,18 @@ import ctypes
 import gc
 import struct
 
+import wasmtime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmtime import _bindings as ffi
 
 import agentvm_sidecar.wasm.host  # noqa: F401 -- registers host_net
 from agentvm_sidecar import native
+from agentvm_sidecar.kernel.descriptions import pipe_pair
+from agentvm_sidecar.kernel.fstypes import USER
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, SIGNATURES, _raw_callback
-from agentvm_sidecar.wasm.context import set_current_context
+from agentvm_sidecar.wasm.context import GuestContext, set_current_context
+from agentvm_sidecar.wasm.engine import shared_engine
 from agentvm_sidecar.wasm.wasi import layouts as L
 
 from .conftest import PRE0, PRE1, E, Guest
@@ -34,10 +38,14 @@ class Trapped(Exception):
     """The host function trapped (the guest is exiting; the reason is on its context)."""
 
 
-def native_call(guest: Guest, name: str, *args: int, module: str = MODULE, params: str | None = None) -> int:
+def native_call(
+    guest: Guest | GuestContext, name: str, *args: int, module: str = MODULE, params: str | None = None,
+    publish: bool = True,
+) -> int:
     """Call the C function of ``module.name`` (the signature with ``params``, by
     default the first registered) as the linker installs it; returns its result
-    slot (errno, or an i32/i64 value)."""
+    slot (errno, or an i32/i64 value). ``publish``: make the guest's context
+    current for the call (else the caller has, and the call leaves it)."""
     hf = HOST_FUNCTIONS[(module, name)]
     if params is not None:
         hf = next(f for (m, n, p, _), f in SIGNATURES.items() if (m, n, p) == (module, name, params))
@@ -50,11 +58,13 @@ def native_call(guest: Guest, name: str, *args: int, module: str = MODULE, param
     for i, arg in enumerate(args):
         struct.pack_into("<I", slots[i], 0, arg & 0xFFFFFFFF)
     call = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)(fn)
-    set_current_context(guest.ctx)
+    if publish:
+        set_current_context(guest.ctx if isinstance(guest, Guest) else guest)
     try:
         trap = call(ctypes.cast(fallback, ctypes.c_void_p), None, slots, len(args))
     finally:
-        set_current_context(None)
+        if publish:
+            set_current_context(None)
     if trap:
         ffi.wasm_trap_delete(ctypes.cast(trap, ctypes.POINTER(ffi.wasm_trap_t)))
         raise Trapped
@@ -85,6 +95,66 @@ def test_a_write_and_a_read_through_a_pipe_are_served_natively(guest: Guest) -> 
     assert native_call(guest, "fd_read", r, iovs, count, ret) == 0
     assert guest.u32(ret) == 12 and guest.read(buf, 12) == b"hello, pipe!"
     assert counts("fd_read")[0] == before[0] + 1
+
+
+def test_a_lazily_watched_pipe_takes_writes_natively_until_half_full(guest: Guest) -> None:
+    # A reader collecting a whole output (exec) watches lazily: writes that keep
+    # the pipe under half its capacity stay in C and wake nobody; the write that
+    # would reach half goes through Python, which calls the watchers; an eager
+    # watcher sends every write through Python; a close always calls them.
+    reader, writer = pipe_pair(1024, 4096)
+    w = guest.proc.fds.install(writer)
+    calls: list[str] = []
+    lazy, eager = (lambda: calls.append("lazy")), (lambda: calls.append("eager"))
+    reader.watch_lazily(lazy)
+    ret = guest.alloc(4)
+
+    def write(n: int) -> tuple[int, int]:
+        before = counts("fd_write")
+        assert native_call(guest, "fd_write", w, *guest.iovecs(guest.put(b"x" * n)), ret) == 0
+        assert guest.u32(ret) == n
+        after = counts("fd_write")
+        return after[0] - before[0], after[1] - before[1]  # (native, fallbacks)
+
+    assert write(100) == (1, 0) and calls == [] and not reader.ready_lazily()
+    assert write(500) == (0, 1) and calls == ["lazy"] and reader.ready_lazily()
+    assert reader.read(4096) == b"x" * 600
+    reader.watch(eager)
+    calls.clear()
+    assert write(10) == (0, 1) and sorted(calls) == ["eager", "lazy"]
+    reader.unwatch(eager)
+    calls.clear()
+    assert write(10) == (1, 0) and calls == []
+    guest.proc.fds.close(w)
+    assert calls == ["lazy"] and reader.ready_lazily()  # end of file
+    reader.unwatch(lazy)
+
+
+def test_memory_grown_on_the_guest_thread_is_native_at_once(kernel) -> None:  # type: ignore[no-untyped-def]
+    # memory.grow runs on the guest's own thread: the memory creator tells C the
+    # new length there (avm_thread_grown), so the first write from a buffer in
+    # the new pages is native too, not a fallback that re-reads the length.
+    store = wasmtime.Store(shared_engine())
+    module = wasmtime.Module(shared_engine(), wasmtime.wat2wasm('(module (memory (export "memory") 1))'))
+    memory = wasmtime.Instance(store, module, []).exports(store)["memory"]
+    assert isinstance(memory, wasmtime.Memory)
+    proc = kernel.processes.create(ppid=0, argv=["prog"], env={}, cwd="/", fds=kernel.new_fd_table(), cred=USER)
+    ctx = GuestContext(kernel, proc, store)
+    ctx.memory = memory
+    reader, writer = kernel.make_pipe()
+    w = proc.fds.install(writer)
+    set_current_context(ctx)
+    try:
+        memory.grow(store, 1)
+        base = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
+        ctypes.memmove(base + 65536, b"grown", 5)  # not through ctx: Python keeps the old length
+        ctypes.memmove(base + 16, struct.pack("<II", 65536, 5), 8)
+        before = counts("fd_write")
+        assert native_call(ctx, "fd_write", w, 16, 1, 32, publish=False) == 0
+        assert counts("fd_write")[0] == before[0] + 1
+    finally:
+        set_current_context(None)
+    assert reader.read(64) == b"grown"
 
 
 def test_an_empty_pipe_falls_back_to_python(guest: Guest) -> None:

@@ -16,7 +16,11 @@ each phase boundary by wrapping the function that marks it:
 
 So spawn-to-first-instruction is 0 -> 4b, exit-to-response is 5 -> 7. Prints the
 p50 of each step, and of the whole exec with its minimum and the process CPU time
-(all threads). Not a benchmark with a peer: a profile aid for issue 11.
+(all threads); then, per exec, the trio thread's CPU and what trio did (a
+``trio.abc.Instrument``): its loop iterations (each an epoll call and a batch of
+task steps) and each task's steps. The trio thread's Python competes for the GIL
+with the guest it waits for, so its rounds show in the exec's wall time. Not a
+benchmark with a peer: a profile aid for issue 11.
 
     .venv/bin/python bench/startup_phases.py --runs 300
     .venv/bin/python bench/startup_phases.py 'ls /' --runs 100
@@ -72,6 +76,25 @@ def _install_stamps() -> None:
     client_processes.ClientProcesses._exited = _stamped("6 trio sees exit", client_processes.ClientProcesses._exited)  # type: ignore[method-assign]
 
 
+class _TrioRounds(trio.abc.Instrument):
+    """Counts the trio loop's iterations and each task's steps while ``counting``."""
+
+    def __init__(self) -> None:
+        self.counting = False
+        self.iterations = 0
+        self.steps: collections.Counter[str] = collections.Counter()
+
+    def after_io_wait(self, timeout: float) -> None:
+        self.iterations += self.counting
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.counting:
+            self.steps[task.name.rsplit(".", 1)[-1]] += 1
+
+
+_rounds = _TrioRounds()
+
+
 async def _run(command: str, runs: int) -> None:
     steps: collections.defaultdict[str, list[float]] = collections.defaultdict(list)
     totals: list[float] = []
@@ -82,6 +105,8 @@ async def _run(command: str, runs: int) -> None:
         params = ProcessExecParams(vm_id=vm.vm_id, command=command)
         for _ in range(5):  # warm: module cache, spare memories
             await vm.processes.exec(params)
+        _rounds.counting = True
+        trio_cpu = time.thread_time()
         for _ in range(runs):
             _marks.clear()
             c0 = time.process_time()
@@ -93,6 +118,8 @@ async def _run(command: str, runs: int) -> None:
             names = sorted(_marks)
             for a, b in itertools.pairwise(names):
                 steps[f"{a} -> {b}"].append(_marks[b] - _marks[a])
+        trio_cpu = time.thread_time() - trio_cpu
+        _rounds.counting = False
         await registry.dispose(vm.vm_id)
         nursery.cancel_scope.cancel()
     for step, times in steps.items():
@@ -100,6 +127,11 @@ async def _run(command: str, runs: int) -> None:
     print(
         f"total p50 {statistics.median(totals) * 1e6:.1f} us (min {min(totals) * 1e6:.1f}), "
         f"process CPU p50 {statistics.median(cpu) * 1e6:.1f} us"
+    )
+    print(
+        f"per exec: trio thread CPU {trio_cpu / runs * 1e6:.1f} us, trio loop iterations "
+        f"{_rounds.iterations / runs:.2f}, task steps "
+        + ", ".join(f"{name} {n / runs:.2f}" for name, n in _rounds.steps.most_common())
     )
 
 
@@ -110,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     _install_stamps()
-    trio.run(_run, args.command, args.runs)
+    trio.run(_run, args.command, args.runs, instruments=[_rounds])
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@
 # (callbacks taking no arguments) run after every state change, outside the
 # lock; the trio side and poll_oneoff use them to wait for readiness without a
 # thread per pipe.  While a pipe has watchers the native fast path steps aside,
-# so every change goes through here and calls them.
+# so every change goes through here and calls them; but for watchers that only
+# need the pipe half full or closed (``watch(lazily=True)``: exec collecting a
+# whole output), writes that keep it under half its capacity stay native.
 
 from __future__ import annotations
 

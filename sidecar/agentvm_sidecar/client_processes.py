@@ -182,10 +182,16 @@ class ClientProcesses:
             except trio.RunFinishedError:
                 pass
 
-        async with self._threads:
+        try:  # a free token is taken without a scheduler round before the hand-off
+            self._threads.acquire_nowait()
+        except trio.WouldBlock:
+            await self._threads.acquire()
+        try:
             shared_runtime().create_and_run(self._kernel, create, report)
             with trio.CancelScope(shield=True):
                 await done.wait()
+        finally:
+            self._threads.release()
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result

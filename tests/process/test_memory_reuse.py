@@ -32,14 +32,22 @@ SCAN = wasmtime.wat2wasm(_PROLOGUE + """
     (call $exit (i32.const 0))))""")
 
 
-async def test_a_process_never_sees_what_an_earlier_process_of_another_vm_left_in_memory(client):
-    dirty_vm, scan_vm = (await client.vm.create()).vm_id, (await client.vm.create()).vm_id
+async def _after_dirty_memory(client, dirty_vm: str, vm: str, program: bytes) -> list:
+    """Three times: DIRTY in ``dirty_vm``, then ``program`` in ``vm`` (which gets
+    the memory DIRTY left, as a spare); the results of ``program``."""
     await client.fs.write_file(dirty_vm, "/tmp/dirty", DIRTY, mode=0o755)
-    await client.fs.write_file(scan_vm, "/tmp/scan", SCAN, mode=0o755)
+    await client.fs.write_file(vm, "/tmp/next", program, mode=0o755)
+    results = []
     for _ in range(3):
         dirty = await client.process.exec(dirty_vm, argv=["/tmp/dirty"], timeout_ms=60_000)
         assert dirty.exit_code == 0, dirty.stderr
-        scan = await client.process.exec(scan_vm, argv=["/tmp/scan"], timeout_ms=60_000)
+        results.append(await client.process.exec(vm, argv=["/tmp/next"], timeout_ms=60_000))
+    return results
+
+
+async def test_a_process_never_sees_what_an_earlier_process_of_another_vm_left_in_memory(client):
+    dirty_vm, scan_vm = (await client.vm.create()).vm_id, (await client.vm.create()).vm_id
+    for scan in await _after_dirty_memory(client, dirty_vm, scan_vm, SCAN):
         assert scan.exit_code == 0, scan.stderr
     assert (await client.vm.info(dirty_vm)).info.usage.memory_bytes == 0  # charged only while used
 
@@ -58,10 +66,5 @@ async def test_a_reused_memory_is_accessible_only_up_to_the_new_process_size(cli
     # process that grew to 2 x KEEP_RESIDENT_BYTES, a one-page process reusing
     # that memory must still trap past its first page, as in a fresh mapping.
     vm = (await client.vm.create()).vm_id
-    await client.fs.write_file(vm, "/tmp/dirty", DIRTY, mode=0o755)
-    await client.fs.write_file(vm, "/tmp/oob", OUT_OF_BOUNDS, mode=0o755)
-    for _ in range(3):
-        dirty = await client.process.exec(vm, argv=["/tmp/dirty"], timeout_ms=60_000)
-        assert dirty.exit_code == 0, dirty.stderr
-        oob = await client.process.exec(vm, argv=["/tmp/oob"], timeout_ms=60_000)
+    for oob in await _after_dirty_memory(client, vm, vm, OUT_OF_BOUNDS):
         assert oob.exit_code != 0 and b"out of bounds" in oob.stderr, (oob.exit_code, oob.stderr)

@@ -6,7 +6,7 @@ threads). Following trio's own ``_sync.py``, each operation here is a non-blocki
 attempt (the sidecar's pipe ends are marked O_NONBLOCK, so they raise EAGAIN instead
 of waiting) wrapped in an async loop that parks on a ``trio.Event`` set by the
 object's readiness watcher through the trio thread's wake-ups (thread_wakeups.py).
-Every function checkpoints.
+Every async function checkpoints; ``drain_ready`` never waits.
 """
 
 from __future__ import annotations

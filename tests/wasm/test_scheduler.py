@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -51,12 +53,13 @@ def test_a_free_slot_is_taken_at_once_and_returned_on_release() -> None:
 
 
 def test_waiters_get_the_slot_in_arrival_order() -> None:
-    scheduler = Scheduler(1)
+    scheduler = Scheduler(1, slice_seconds=3600)
     holder = scheduler.seat(Flag())
     holder.take()
     order: list[str] = []
     seats = {name: scheduler.seat(Flag()) for name in "bcd"}
-    threads = [queue_taker(scheduler, seats[name], order, name, i + 1) for i, name in enumerate("bcd")]
+    with progressing(holder):  # else a slow start of the three is a stall: b would be lent the slot
+        threads = [queue_taker(scheduler, seats[name], order, name, i + 1) for i, name in enumerate("bcd")]
     holder.release()
     for name in "bcd":
         until(lambda n=name: n in order, f"{name} to hold")
@@ -68,11 +71,12 @@ def test_waiters_get_the_slot_in_arrival_order() -> None:
 
 
 def test_a_returning_thread_never_takes_a_free_slot_past_a_waiter() -> None:
-    scheduler = Scheduler(1)
+    scheduler = Scheduler(1, slice_seconds=3600)
     holder, waiter = scheduler.seat(Flag()), scheduler.seat(Flag())
     holder.take()
     order: list[str] = []
-    queue_taker(scheduler, waiter, order, "waiter", 1)
+    with progressing(holder):
+        queue_taker(scheduler, waiter, order, "waiter", 1)
     holder.release()  # the slot goes straight to the waiter ...
     holder_back = start(lambda: (holder.take(), order.append("holder")))  # ... so this one queues
     until(lambda: order, "the waiter to hold")
@@ -140,10 +144,11 @@ def test_a_killed_waiter_stops_waiting_without_a_slot() -> None:
     killed = Flag()
     waiter = scheduler.seat(killed)
     done: list[bool] = []
-    thread = queue_taker(scheduler, waiter, [], "waiter", 1)
-    thread_done = start(lambda: (thread.join(), done.append(True)))
-    killed.value = True
-    thread_done.join(WAIT)
+    with progressing(holder):
+        thread = queue_taker(scheduler, waiter, [], "waiter", 1)
+        thread_done = start(lambda: (thread.join(), done.append(True)))
+        killed.value = True
+        thread_done.join(WAIT)
     assert done and not waiter.holding
     stats = scheduler.statistics()
     assert (stats.holding, stats.waiting) == (1, 0)
@@ -167,6 +172,19 @@ def no_backstop(monkeypatch: pytest.MonkeyPatch) -> None:
 def keep_progressing(holder: Seat, stop: threading.Event) -> threading.Thread:
     """Reach a safe point every few ms until ``stop`` (a running guest's epoch ticks)."""
     return start(lambda: [holder.safe_point() for _ in iter(lambda: stop.wait(0.005), True)])
+
+
+@contextmanager
+def progressing(holder: Seat) -> Iterator[None]:
+    """``holder`` reaches safe points while the block runs, so however slowly the
+    test's threads start, it never looks stalled (its slot is never lent)."""
+    stop = threading.Event()
+    thread = keep_progressing(holder, stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(WAIT)
 
 
 @pytest.mark.usefixtures("no_backstop")
@@ -201,8 +219,9 @@ def test_the_watch_lends_a_stalled_slot_to_a_waiter_that_sleeps_untimed() -> Non
     holder.take()
     first, second = scheduler.seat(Flag()), scheduler.seat(Flag())
     order: list[str] = []
-    queue_taker(scheduler, first, order, "first", 1)
-    queue_taker(scheduler, second, order, "second", 2)  # not first: sleeps until woken
+    with progressing(holder):
+        queue_taker(scheduler, first, order, "first", 1)
+        queue_taker(scheduler, second, order, "second", 2)  # not first: sleeps until woken
     holder.release()  # the first waiter holds now, and then blocks without saying so
     until(lambda: order == ["first"], "the first waiter to hold")
     deadline = time.monotonic() + WAIT

@@ -49,22 +49,27 @@ async def _wait_ready(descs: Sequence[Description], for_write: bool, lazily: boo
             desc.unwatch(wake)
 
 
+def _read_now(desc: Description, max_bytes: int) -> bytes | None:
+    """One read of a non-blocking readable description: up to ``max_bytes``, b""
+    at end of file, None when it would block (EAGAIN)."""
+    try:
+        return desc.read(max_bytes)
+    except KernelError as exc:
+        if exc.errno != "EAGAIN":
+            raise
+        return None
+
+
 async def read_some(desc: Description, max_bytes: int = 65536) -> bytes:
     """Up to ``max_bytes`` from a non-blocking readable description; b"" at EOF.
 
     Blocks (asynchronously) until data or end of file.
     """
     await trio.lowlevel.checkpoint_if_cancelled()
-    while True:
-        try:
-            data = desc.read(max_bytes)
-        except KernelError as exc:
-            if exc.errno != "EAGAIN":
-                raise
-            await _wait_ready((desc,), for_write=False)
-            continue
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return data
+    while (data := _read_now(desc, max_bytes)) is None:
+        await _wait_ready((desc,), for_write=False)
+    await trio.lowlevel.cancel_shielded_checkpoint()
+    return data
 
 
 async def read_to_end(
@@ -93,14 +98,10 @@ async def read_to_end(
         drained: list[Description] = []
         for entry in list(live):
             index, desc = entry
-            try:
-                data = desc.read(max_bytes)
-            except KernelError as exc:
-                if exc.errno != "EAGAIN":
-                    raise
+            data = _read_now(desc, max_bytes)
+            if data is None:
                 drained.append(desc)
-                continue
-            if data:
+            elif data:
                 unyielded += len(data)
                 sink(index, data)
             else:
@@ -122,15 +123,7 @@ def drain_ready(descs: Sequence[Description], sink: Callable[[int, bytes], None]
     goes on writing cannot keep it here)."""
     for index, desc in enumerate(descs):
         taken = 0
-        while taken < limit:
-            try:
-                data = desc.read(min(65536, limit - taken))
-            except KernelError as exc:
-                if exc.errno != "EAGAIN":
-                    raise
-                break
-            if not data:
-                break
+        while taken < limit and (data := _read_now(desc, min(65536, limit - taken))):
             taken += len(data)
             sink(index, data)
 

@@ -248,14 +248,12 @@ class Connection:
 
     async def _send(self, line: bytes) -> None:
         try:
-            # Handed over at once when the queue has room, as nearly always: an
-            # awaited send would cost the sender a scheduler round of its own.
-            self._out_send.send_nowait(line)
-        except trio.WouldBlock:
             try:
+                # Handed over at once when the queue has room, as nearly always: an
+                # awaited send would cost the sender a scheduler round of its own.
+                self._out_send.send_nowait(line)
+            except trio.WouldBlock:
                 await self._out_send.send(line)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                log.debug("dropped_line_after_close")
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             log.debug("dropped_line_after_close")
 

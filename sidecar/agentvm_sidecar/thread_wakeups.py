@@ -72,16 +72,21 @@ class ThreadWakeups:
                 except BlockingIOError:
                     pass
                 self._told = False  # before emptying: what is queued after this tells again
-                while self._queue:
-                    fn, args = self._queue.popleft()
-                    try:
-                        fn(*args)
-                    except Exception:
-                        log.exception("thread_wakeup_failed", callback=getattr(fn, "__qualname__", repr(fn)))
+                self._run_queued()
         finally:
             self._closed = True
             self._queue.clear()
             os.close(self._fd)
+
+    def _run_queued(self) -> None:
+        # A function of its own, so the last callback and its arguments (a disposed
+        # VM's kernel, say) are not kept alive by the waiting task's locals.
+        while self._queue:
+            fn, args = self._queue.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("thread_wakeup_failed", callback=getattr(fn, "__qualname__", repr(fn)))
 
 
 _current: trio.lowlevel.RunVar[ThreadWakeups] = trio.lowlevel.RunVar("agentvm_thread_wakeups")

@@ -4,7 +4,9 @@ does not stop the others, and once the run ended queueing raises as trio's token
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 import trio
@@ -72,3 +74,21 @@ def test_queueing_after_the_run_ended_raises_run_finished():
     wakeups = trio.run(main)
     with pytest.raises(trio.RunFinishedError):
         wakeups.run_sync_soon(print, "never")
+
+
+class _Payload:
+    """Something a callback's arguments hold (a process's kernel, in the sidecar)."""
+
+
+async def test_a_callback_that_ran_leaves_its_arguments_unreferenced():
+    wakeups = thread_wakeups()
+    ran = trio.Event()
+    payload = _Payload()
+    ref = weakref.ref(payload)
+    wakeups.run_sync_soon(lambda p: ran.set(), payload)
+    del payload
+    with trio.fail_after(10):
+        await ran.wait()
+    await trio.sleep(0.01)  # the system task is back to waiting for the eventfd
+    gc.collect()
+    assert ref() is None

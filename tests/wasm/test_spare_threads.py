@@ -4,9 +4,11 @@ thread that waited ``idle_seconds`` for nothing ends."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
+import weakref
 
 from agentvm_sidecar.wasm.spare_threads import SpareThreads
 from tests.waiting import WAIT, until
@@ -75,3 +77,21 @@ def test_work_that_raises_ends_its_thread_instead_of_waiting(monkeypatch):
     assert raised.wait(WAIT)
     time.sleep(0.05)  # the thread had its chance to (wrongly) wait for work
     assert threads.statistics().idle == 0
+
+
+class _Payload:
+    """Something a piece of work holds (a process's kernel, in the runtime)."""
+
+
+def test_finished_work_leaves_its_arguments_unreferenced():
+    # Both hand-overs: to a new thread (its first work) and to a waiting one.
+    threads = SpareThreads(max_idle=1, idle_seconds=WAIT)
+    for _ in range(2):
+        payload = _Payload()
+        ref = weakref.ref(payload)
+        run_and_wait(threads, lambda p: None, payload)
+        until(lambda: threads.statistics().idle == 1, "the thread to wait for work")
+        del payload
+        gc.collect()
+        assert ref() is None
+    assert threads.statistics().started == 1

@@ -71,7 +71,12 @@ class SpareThreads:
             if waiter is None:
                 self._started += 1
         if waiter is None:
-            _thread.start_new_thread(self._serve, ((fn, args),))
+            # Handed over in the waiter, not as the thread's arguments: those stay
+            # referenced until the thread ends, and would keep the first process's
+            # kernel (all its files) alive for the thread's whole life.
+            waiter = _Waiter()
+            waiter.work = (fn, args)
+            _thread.start_new_thread(self._serve, (waiter,))
             return
         waiter.work = (fn, args)
         waiter.wake.release()
@@ -80,16 +85,13 @@ class SpareThreads:
         with self._lock:
             return SpareThreadsStatistics(idle=len(self._idle), started=self._started)
 
-    def _serve(self, work: _Work) -> None:
-        waiter = _Waiter()
-        while True:
+    def _serve(self, waiter: _Waiter) -> None:
+        work, waiter.work = waiter.work, None
+        while work is not None:
             fn, args = work
             fn(*args)
             del fn, args, work  # nothing of a finished process stays reachable from here
-            next_work = self._wait_for_work(waiter)
-            if next_work is None:
-                return
-            work = next_work
+            work = self._wait_for_work(waiter)
 
     def _wait_for_work(self, waiter: _Waiter) -> _Work | None:
         """The next work handed to this thread, or None when it should end."""

@@ -69,6 +69,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", default="/tmp/agentvm-profile.txt")
+    parser.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL (CPU, not waits)")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(pathlib.Path(sys.executable).parent / "py-spy")
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +82,8 @@ async def main() -> None:
             pid = client._conn._process.pid  # bench only: the subprocess this client spawned
             out = pathlib.Path(args.out)
             spy = subprocess.Popen(
-                [py_spy, "record", "-p", str(pid), "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(out)],
+                [py_spy, "record", "-p", str(pid), "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(out)]
+                + (["--gil"] if args.gil else []),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

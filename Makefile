@@ -83,6 +83,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/agent_work.py
 	$(PY) bench/net_egress.py
+	$(PY) bench/vm_memory.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check protocol sidecar clients/python tests bench examples

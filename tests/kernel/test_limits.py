@@ -57,6 +57,12 @@ def test_write_beyond_the_byte_limit_raises_enospc_and_changes_nothing() -> None
         vfs.write_file("/tmp/new", b"d" * 1200)
     assert not vfs.exists("/tmp/new")
     assert vfs.usage() == before
+    vfs.write_file("/tmp/empty", b"")
+    before = vfs.usage()
+    with raises_errno("ENOSPC"):
+        vfs.write_file("/tmp/empty", b"e" * 1200)  # an existing empty file stays empty
+    assert vfs.read_file("/tmp/empty") == b""
+    assert vfs.usage() == before
     with raises_errno("ENOSPC"):
         vfs.truncate("/tmp/f", 5000)
     assert vfs.stat("/tmp/f").size == 600

@@ -347,6 +347,23 @@ def test_shared_backing_is_copied_on_first_write_only() -> None:
     assert backing == b"package bytes"
 
 
+def test_the_whole_content_of_an_empty_file_is_kept_as_given_until_the_next_write(vfs: Vfs) -> None:
+    # fs.writeFile and the tools docs every VM gets: no copy of the bytes
+    data = b"whole content"
+    vfs.write_file("/tmp/f", b"")
+    before = vfs.usage().bytes_used
+    vfs.write_file("/tmp/f", data)
+    with vfs.open("/tmp/f") as h:
+        node = h._node
+    assert node.data is data
+    assert vfs.usage().bytes_used == before + len(data)
+    with vfs.open("/tmp/f", O.WRITE | O.APPEND) as h:
+        h.write(b"!")
+    assert vfs.read_file("/tmp/f") == b"whole content!"
+    assert data == b"whole content"
+    assert vfs.usage().bytes_used == before + len(data) + 1
+
+
 def test_frozen_memory_fs_refuses_every_mutation_with_erofs() -> None:
     fs = MemoryFs()
     fs.add_file("/bin/ls", b"\0asm")

@@ -36,6 +36,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -494,7 +495,8 @@ class MemoryFs:
     def _walk_build(
         self, path: str, create_parents: bool, uid: int = 0, gid: int = 0
     ) -> tuple[MemNode, str]:
-        parts = [p for p in path.split("/") if p and p != "."]
+        # Interned: every VM's tree is built from the same few names (rootfs.py).
+        parts = [sys.intern(p) for p in path.split("/") if p and p != "."]
         if not parts:
             raise KernelError.einval(path, "path names the root")
         node = self._root
@@ -615,6 +617,12 @@ class MemOpenFile:
         end = offset + n
         if end > old:
             self._fs._reserve(end - old)
+        if not old and not offset and type(data) is bytes:
+            # The whole content of an empty file (fs.writeFile, the tools docs every
+            # VM gets, a guest's first write): kept as it is, copied on the next write.
+            node.data = data
+            node.mtime_ns = node.ctime_ns = time.time_ns()
+            return n
         buf = self._fs._mutable(node)
         if offset > old:
             buf.extend(bytes(offset - old))

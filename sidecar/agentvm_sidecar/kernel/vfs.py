@@ -83,7 +83,9 @@ class Vfs(VfsNamespace):
         h = self.open(path, OpenFlags.WRITE | OpenFlags.CREAT, mode, cwd=cwd, cred=cred)
         try:
             old = h.stat().size
-            if len(data) > old:
+            if not old:
+                h.pwrite(data, 0)  # nothing to keep; a memory fs keeps ``data`` itself
+            elif len(data) > old:
                 h.truncate(len(data))  # reserves the growth first (ENOSPC: no change)
                 h.pwrite(data, 0)
             else:

@@ -76,10 +76,17 @@ async def concurrent(client: AsyncClient, vms: list[str], command: str) -> tuple
 
 
 def sidecar_cpu(client: AsyncClient) -> float:
-    """User+system CPU seconds of the sidecar process so far."""
+    """User+system CPU seconds so far of the sidecar process and its worker processes."""
     pid = client._conn._process.pid  # bench only: the subprocess this client spawned
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def options() -> argparse.Namespace:
@@ -87,6 +94,10 @@ def options() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer runs per row")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--counts", default="1,10,20", help="concurrency levels, comma-separated")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="the concurrency rows again with a sidecar running VMs in this many worker processes (0: skip)",
+    )
     return parser.parse_args()
 
 
@@ -116,6 +127,13 @@ async def main() -> None:
             if "concurrency" in sections:
                 await concurrency_rows(client, vm, config, [int(c) for c in args.counts.split(",")])
             await client.vm.dispose(vm)
+        if "concurrency" in sections and args.workers > 1:
+            command = [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--workers", str(args.workers)]
+            async with AsyncClient.connect(command) as client:
+                print(f"\n-- the same, the sidecar running VMs in {args.workers} worker processes (--workers {args.workers}) --")
+                vm = (await client.vm.create(config)).vm_id
+                await client.process.exec(vm, CONCURRENT_COMMAND, timeout_ms=120_000)  # warm caches
+                await concurrency_rows(client, vm, config, [int(c) for c in args.counts.split(",")])
 
 
 async def file_rows(project: pathlib.Path, nfiles: int, n: int, run_in_vm) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ one-time setup of an installed sidecar (software/setup.py)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import trio
@@ -14,6 +15,10 @@ from .logs import configure_logging
 from .native import library
 from .server import serve_stdio
 from .wasm.scheduler import set_run_slots
+from .workers import WorkerCommand, worker_command
+
+WORKERS_ENV = "AGENTVM_WORKERS"
+MAX_WORKERS = 64
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +42,41 @@ def main(argv: list[str] | None = None) -> int:
         "--run-slots", type=int, default=None, metavar="N",
         help="guest threads running at once, sidecar-wide; 0: no limit (default $AGENTVM_RUN_SLOTS or 1)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="run the VMs in N worker processes, so VMs use every core (default $AGENTVM_WORKERS or none: one process)",
+    )
     args = parser.parse_args(args_in)
+    workers = _workers(parser, args)
     configure_logging(args.log_level)
     library()  # compiled now on a machine where `agentvm-sidecar setup` never ran (native/build.py)
     if args.run_slots is not None:
         set_run_slots(args.run_slots)
-    trio.run(serve_stdio, args.max_frame_bytes, args.preview)
+    trio.run(serve_stdio, args.max_frame_bytes, args.preview, workers)
     return 0
+
+
+def _workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WorkerCommand | None:
+    """The workers ``--workers`` (or $AGENTVM_WORKERS) asks for; None for one process.
+    Exits with a usage error for a bad count or an option workers cannot serve."""
+    count = args.workers
+    if count is None:
+        configured = os.environ.get(WORKERS_ENV, "")
+        if configured and not configured.isdigit():
+            parser.error(f"${WORKERS_ENV} must be a number, not {configured!r}")
+        count = int(configured) if configured else 0
+    if count < 0 or count > MAX_WORKERS:
+        parser.error(f"--workers must be 0 to {MAX_WORKERS}")
+    if count == 0:
+        return None
+    if args.preview is not None:
+        parser.error("--preview is not served with --workers (one host port for VMs in several processes)")
+    options = ["--max-frame-bytes", str(args.max_frame_bytes), "--workers", "0"]
+    if args.log_level is not None:
+        options += ["--log-level", args.log_level]
+    if args.run_slots is not None:
+        options += ["--run-slots", str(args.run_slots)]
+    return worker_command(count, options)
 
 
 def _host_port(text: str) -> tuple[str, int]:

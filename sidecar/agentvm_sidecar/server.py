@@ -16,6 +16,7 @@ from .logs import get_logger
 from .net.preview import PreviewServer
 from .rpc.connection import Connection
 from .vms import VmRegistry
+from .workers import ROUTED_HANDLERS, Router, WorkerCommand
 
 __all__ = ["serve_stdio", "serve_streams"]
 
@@ -28,9 +29,17 @@ async def serve_streams(
     *,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     preview: tuple[str, int] | None = None,
+    workers: WorkerCommand | None = None,
 ) -> None:
     """Serve one connection over a pair of byte streams until its input ends; with
-    ``preview`` (host, port), start the preview server there first."""
+    ``preview`` (host, port), start the preview server there first; with
+    ``workers``, run the VMs in that many worker sidecars (workers/)."""
+    if workers is not None:
+        async with Router.started(workers.count, workers.argv, max_frame_bytes) as router:
+            connection = Connection(router, max_frame_bytes=max_frame_bytes, handlers=ROUTED_HANDLERS)
+            router.connection = connection
+            await connection.serve(receive, send)
+        return
     async with trio.open_nursery() as nursery:
         vms = VmRegistry(nursery)
         previews = PreviewServer(vms, nursery)
@@ -44,11 +53,13 @@ async def serve_streams(
             nursery.cancel_scope.cancel()
 
 
-async def serve_stdio(max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, preview: tuple[str, int] | None = None) -> None:
+async def serve_stdio(
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, preview: tuple[str, int] | None = None, workers: WorkerCommand | None = None
+) -> None:
     """Serve the protocol on fds 0/1; return on EOF or SIGTERM after disposing every VM."""
     stdin = trio.lowlevel.FdStream(0)
     stdout = trio.lowlevel.FdStream(1)
-    log.info("sidecar_started", max_frame_bytes=max_frame_bytes)
+    log.info("sidecar_started", max_frame_bytes=max_frame_bytes, workers=workers.count if workers else 0)
     with trio.open_signal_receiver(signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
 
@@ -59,7 +70,7 @@ async def serve_stdio(max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, preview: t
                     return
 
             async def serve() -> None:
-                await serve_streams(stdin, stdout, max_frame_bytes=max_frame_bytes, preview=preview)
+                await serve_streams(stdin, stdout, max_frame_bytes=max_frame_bytes, preview=preview, workers=workers)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(stop_on_sigterm)

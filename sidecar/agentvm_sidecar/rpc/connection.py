@@ -49,7 +49,7 @@ from agentvm_protocol import (
 )
 
 from .. import __version__
-from ..api import HANDLERS, RequestContext
+from ..api import HANDLERS, Handler, RequestContext
 from ..logs import get_logger
 from .client_requests import ClientRequests
 from .errors import RpcError, to_error_object
@@ -83,8 +83,11 @@ def _cancelled_line(req_id: RequestId) -> bytes:
 class Connection:
     """One client connection. ``serve`` returns when the input ends."""
 
-    def __init__(self, vms: Any, *, max_frame_bytes: int, previews: Any = None) -> None:
+    def __init__(self, vms: Any, *, max_frame_bytes: int, previews: Any = None, handlers: dict[str, Handler] = HANDLERS) -> None:
+        """``vms``: what handlers find as ``ctx.vms`` (a VmRegistry, or the
+        workers/ router with its ``handlers``, which forward)."""
         self._vms = vms
+        self._handlers = handlers
         self._rpc = RpcConnection(max_frame_bytes)
         self._max_frame_bytes = max_frame_bytes
         self._state = _State.NEW
@@ -142,7 +145,7 @@ class Connection:
             await self._hello(req)
         elif self._state is _State.NEW:
             await self._send_error(req.id, RpcError("not_initialized", "the first request must be hello"))
-        elif req.method not in HANDLERS:
+        elif req.method not in self._handlers:
             await self._send_error(req.id, RpcError("method_not_found", f"unknown method {req.method!r}"))
         elif req.id in self._in_flight:
             await self._send_error(req.id, RpcError("invalid_request", f"request id {req.id!r} is already in flight"))
@@ -178,7 +181,7 @@ class Connection:
             sidecar_version=__version__,
             max_frame_bytes=self._max_frame_bytes,
             default_limits=VmLimits(),
-            methods=sorted(HANDLERS),
+            methods=sorted(self._handlers),
         )
         await self._send(encode_result(req.id, result))
 
@@ -203,7 +206,7 @@ class Connection:
         try:
             with scope:
                 params = spec.params_decoder.decode(req.params)
-                result = await HANDLERS[req.method](self._ctx, params)
+                result = await self._handlers[req.method](self._ctx, params)
                 line = self._result_line(req.id, result)
             if scope.cancelled_caught:
                 line = _cancelled_line(req.id)
@@ -232,7 +235,7 @@ class Connection:
         (a VM disposed meanwhile, bad params) are only logged."""
         try:
             params = METHODS[note.method].params_decoder.decode(note.params)
-            await HANDLERS[note.method](self._ctx, params)
+            await self._handlers[note.method](self._ctx, params)
         except Exception as exc:  # nobody to answer
             log.debug("notification_failed", method=note.method, error=str(exc))
 

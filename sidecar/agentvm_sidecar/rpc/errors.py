@@ -18,7 +18,7 @@ from agentvm_protocol import ErrorKind, ErrorObject, error_kind_for_errno, make_
 
 from ..kernel.errors import KernelError
 
-__all__ = ["RpcError", "to_error_object"]
+__all__ = ["ForwardedError", "RpcError", "to_error_object"]
 
 
 class RpcError(Exception):
@@ -29,6 +29,14 @@ class RpcError(Exception):
         self.kind = kind
         self.message = message
         self.data = data
+
+
+class ForwardedError(Exception):
+    """An error another sidecar answered (a worker, workers/): passed on unchanged."""
+
+    def __init__(self, error: ErrorObject) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _printable(text: str) -> str:
@@ -44,6 +52,8 @@ def to_error_object(exc: Exception) -> tuple[ErrorObject, bool]:
     """The wire error for ``exc`` and whether it was unexpected (to be logged loudly)."""
     if isinstance(exc, RpcError):
         return make_error(exc.kind, exc.message, **exc.data), False
+    if isinstance(exc, ForwardedError):
+        return exc.error, False
     if isinstance(exc, KernelError):
         kind = error_kind_for_errno(exc.errno)
         path = None if exc.path is None else _printable(exc.path)

@@ -1,0 +1,200 @@
+"""One worker sidecar: its process, and the client side of the JSON-RPC on its stdio.
+
+The router (router.py) is the worker's only client: it says ``hello``, sends requests
+with ids of its own (ints, counted per worker) and waits for their answers. What the
+worker sends unasked goes to the router's callbacks: ``event`` notifications
+(``on_event``, with the params as raw JSON) and requests the worker makes of the
+client (``on_request``; the router asks the real client and its answer, result or
+error, is sent back under the worker's id).
+
+A call cancelled while waiting (the client cancelled its request, the connection is
+closing) tells the worker with ``$/cancelRequest``, as rpc/client_requests.py does in
+the other direction. When the worker's output ends (it exited, or crashed), every
+waiting call and every later one fails with ``unavailable``, naming the worker and
+its exit status; its VMs are gone with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+import trio
+
+from agentvm_protocol import (
+    CANCEL_METHOD,
+    EOF,
+    EVENT_METHOD,
+    NEED_DATA,
+    PROTOCOL_VERSION,
+    BadFrame,
+    HelloParams,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    RpcConnection,
+    encode_error,
+    encode_notification,
+    encode_request,
+    encode_result,
+)
+
+from ..logs import get_logger
+from ..rpc.errors import ForwardedError, RpcError, to_error_object
+
+__all__ = ["WorkerLink"]
+
+log = get_logger("workers")
+
+_CANCEL_SEND_TIMEOUT_S = 5.0  # a worker that stopped reading cannot hold a cancel up
+_FRAME_SLACK_BYTES = 1 << 20  # the envelope around a result or event the worker kept within the client's limit
+
+OnEvent = Callable[[msgspec.Raw], Awaitable[None]]
+OnRequest = Callable[[str, msgspec.Raw], Awaitable[msgspec.Raw]]
+
+
+class _Waiter:
+    __slots__ = ("done", "response")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.response: Response | None = None
+
+
+class WorkerLink:
+    """A started worker sidecar; make one with :meth:`start`."""
+
+    def __init__(self, index: int, process: trio.Process, max_frame_bytes: int) -> None:
+        self.index = index
+        self.vm_count = 0  # VMs the router placed here and has not seen disposed
+        self._process = process
+        self._rpc = RpcConnection(max_frame_bytes + _FRAME_SLACK_BYTES)
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, _Waiter] = {}
+        self._send_lock = trio.Lock()  # one line at a time on its stdin
+        self._gone: str | None = None  # why calls fail, once its output ended
+
+    @property
+    def alive(self) -> bool:
+        return self._gone is None
+
+    @classmethod
+    async def start(
+        cls, index: int, argv: Sequence[str], max_frame_bytes: int, nursery: trio.Nursery,
+        on_event: OnEvent, on_request: OnRequest,
+    ) -> WorkerLink:
+        """Start the worker (its stderr is the router's: one log stream), serve its
+        output in ``nursery`` and say hello. Raises: OSError (it cannot be started),
+        RpcError (it exited or refused the hello)."""
+        process = await trio.lowlevel.open_process(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        link = cls(index, process, max_frame_bytes)
+        nursery.start_soon(link._read_loop, on_event, on_request, nursery)
+        await link.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client=f"agentvm-router (worker {index})"))
+        return link
+
+    async def call(self, method: str, params: Any) -> msgspec.Raw:
+        """``method(params)`` on the worker; its raw result.
+
+        Raises: ForwardedError (the worker answered an error: passed on as it is),
+        RpcError unavailable (the worker is gone)."""
+        if self._gone is not None:
+            raise RpcError("unavailable", self._gone)
+        request_id = next(self._ids)
+        waiter = self._waiting[request_id] = _Waiter()
+        try:
+            await self._send(encode_request(request_id, method, params))
+            try:
+                await waiter.done.wait()
+            except trio.Cancelled:
+                if self._gone is None:
+                    with trio.CancelScope(shield=True), trio.move_on_after(_CANCEL_SEND_TIMEOUT_S):
+                        await self._send(encode_notification(CANCEL_METHOD, {"id": request_id}))
+                raise
+        finally:
+            self._waiting.pop(request_id, None)
+        response = waiter.response
+        if response is None:
+            raise RpcError("unavailable", self._gone or f"worker {self.index} is gone")
+        if response.error is not None:
+            raise ForwardedError(response.error)
+        return response.result or msgspec.Raw(b"null")
+
+    async def notify(self, method: str, params: Any) -> None:
+        """A notification to the worker (no answer); dropped when it is gone."""
+        if self._gone is None:
+            await self._send(encode_notification(method, params))
+
+    async def stop(self) -> None:
+        """Close its stdin (it disposes its VMs and exits, as any sidecar at end of
+        input) and wait for it; killed if it takes longer than a sidecar's own
+        end-of-input grace."""
+        try:
+            await self._process.stdin.aclose()  # type: ignore[union-attr]
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        with trio.move_on_after(15):
+            await self._process.wait()
+            return
+        log.warning("worker_killed", worker=self.index, reason="no exit after its input ended")
+        self._process.kill()
+        await self._process.wait()
+
+    async def _send(self, line: bytes) -> None:
+        async with self._send_lock:
+            try:
+                await self._process.stdin.send_all(line)  # type: ignore[union-attr]
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # it is exiting: its output's end fails what waits
+
+    async def _read_loop(self, on_event: OnEvent, on_request: OnRequest, nursery: trio.Nursery) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            while True:
+                event = self._rpc.next_event()
+                if event is NEED_DATA:
+                    try:
+                        data = await stdout.receive_some(65536)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        data = b""
+                    self._rpc.receive_data(data)
+                elif event is EOF:
+                    return
+                elif isinstance(event, Response):
+                    waiter = self._waiting.get(event.id) if isinstance(event.id, int) else None
+                    if waiter is not None:
+                        waiter.response = event
+                        waiter.done.set()
+                elif isinstance(event, Notification):
+                    if event.method == EVENT_METHOD:
+                        await on_event(event.params)
+                elif isinstance(event, Request):
+                    nursery.start_soon(self._answer, event.id, event.method, event.params, on_request)
+                elif isinstance(event, BadFrame):
+                    log.error("worker_bad_frame", worker=self.index, excerpt=event.excerpt)
+        finally:
+            await self._ended()
+
+    async def _answer(self, request_id: RequestId, method: str, params: msgspec.Raw, on_request: OnRequest) -> None:
+        try:
+            line = encode_result(request_id, await on_request(method, params))
+        except Exception as exc:
+            line = encode_error(request_id, to_error_object(exc)[0])
+        await self._send(line)
+
+    async def _ended(self) -> None:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(_CANCEL_SEND_TIMEOUT_S):
+                await self._process.wait()
+            if self._process.returncode is None:  # its output closed, yet it runs on
+                self._process.kill()
+            code = await self._process.wait()
+        self._gone = f"worker process {self.index} exited (status {code}); its VMs are gone"
+        if code != 0:
+            log.error("worker_exited", worker=self.index, status=code)
+        for waiter in self._waiting.values():
+            waiter.done.set()

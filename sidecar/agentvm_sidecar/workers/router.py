@@ -1,0 +1,237 @@
+"""The router: one client connection, its VMs spread over worker sidecars.
+
+Each request goes to the worker that owns what it names: a VM (``vmId``), or a
+session (``sessionId``, learnt from the answer that opened it). ``vm.create`` places
+the new VM on the worker with the fewest; ``vm.list`` asks every worker;
+``session.list`` with no VM too; ``software.list`` asks one (they serve the same /bin
+layer). Params are decoded here
+as in a plain sidecar, so a malformed request is refused before it travels; results,
+errors and events travel back as the worker wrote them.
+
+Not served with workers: the preview server (``preview.start``, ``preview.revoke``),
+which is one host port for every VM and would need the router to proxy each
+connection to the worker owning its VM. They answer ``unsupported``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import trio
+
+from agentvm_protocol import METHODS, SessionListResult, VmListResult
+
+from ..api import HANDLERS, Handler, RequestContext
+from ..logs import get_logger
+from ..rpc.errors import ForwardedError, RpcError
+from .link import WorkerLink
+
+__all__ = ["ROUTED_HANDLERS", "Router"]
+
+log = get_logger("workers")
+
+_SESSION_OPENERS = ("session.create", "session.load", "session.resume")
+_UNSUPPORTED = ("preview.start", "preview.revoke")
+_vm_list_decoder = msgspec.json.Decoder(VmListResult)
+_session_list_decoder = msgspec.json.Decoder(SessionListResult)
+
+
+class Router:
+    """The workers of one connection and what each owns."""
+
+    def __init__(self, links: list[WorkerLink]) -> None:
+        self._links = links
+        self._vm_owner: dict[str, WorkerLink] = {}
+        self._session_owner: dict[str, tuple[WorkerLink, str]] = {}  # session -> (owner, its VM)
+        self.connection: Any = None  # the rpc Connection events and client requests go to
+
+    @classmethod
+    @asynccontextmanager
+    async def started(cls, count: int, argv: Sequence[str], max_frame_bytes: int) -> AsyncIterator[Router]:
+        """``count`` workers started (at once) and greeted; stopped on exit, each
+        disposing its VMs. Raises: OSError or RpcError when a worker cannot start."""
+        links: list[WorkerLink] = []
+        router = cls(links)
+        async with trio.open_nursery() as nursery:
+            try:
+                async with trio.open_nursery() as starting:
+                    for index in range(count):
+                        starting.start_soon(router._start_worker, index, argv, max_frame_bytes, nursery)
+                links.sort(key=lambda link: link.index)
+                log.info("workers_started", count=count)
+                yield router
+            finally:
+                with trio.CancelScope(shield=True):
+                    async with trio.open_nursery() as stopping:
+                        for link in links:
+                            stopping.start_soon(link.stop)
+                nursery.cancel_scope.cancel()
+
+    async def _start_worker(self, index: int, argv: Sequence[str], max_frame_bytes: int, nursery: trio.Nursery) -> None:
+        self._links.append(await WorkerLink.start(index, argv, max_frame_bytes, nursery, self._on_event, self._on_request))
+
+    async def _on_event(self, params: msgspec.Raw) -> None:
+        if self.connection is not None:
+            await self.connection.emit(params)
+
+    async def _on_request(self, method: str, params: msgspec.Raw) -> msgspec.Raw:
+        if self.connection is None:
+            raise RpcError("unavailable", "no client connection")
+        result: msgspec.Raw = await self.connection.client_requests.call(method, params)
+        return result
+
+    # -- owners ----------------------------------------------------------------------
+    def vm_owner(self, vm_id: str) -> WorkerLink:
+        link = self._vm_owner.get(vm_id)
+        if link is None:
+            raise RpcError("not_found", f"no VM {vm_id!r}")
+        return link
+
+    def session_owner(self, session_id: str) -> WorkerLink:
+        owner = self._session_owner.get(session_id)
+        if owner is None:
+            raise RpcError("not_found", f"no session {session_id!r}")
+        return owner[0]
+
+    def live(self) -> list[WorkerLink]:
+        return [link for link in self._links if link.alive]
+
+    # -- the requests that are more than forwarding ------------------------------------
+    async def create_vm(self, params: Any) -> msgspec.Raw:
+        live = self.live()
+        if not live:
+            raise RpcError("unavailable", "every worker process has exited")
+        link = min(live, key=lambda candidate: candidate.vm_count)
+        link.vm_count += 1  # counted before the answer: concurrent creates spread out
+        try:
+            raw = await link.call("vm.create", params)
+        except BaseException:
+            link.vm_count -= 1
+            raise
+        self._vm_owner[METHODS["vm.create"].result_decoder.decode(raw).vm_id] = link
+        return raw
+
+    async def dispose_vm(self, params: Any) -> msgspec.Raw:
+        link = self.vm_owner(params.vm_id)
+        try:
+            raw = await link.call("vm.dispose", params)
+        except ForwardedError as exc:
+            if exc.error.data is not None and exc.error.data.kind == "not_found":
+                self._forget_vm(params.vm_id)
+            raise
+        self._forget_vm(params.vm_id)
+        return raw
+
+    def _forget_vm(self, vm_id: str) -> None:
+        link = self._vm_owner.pop(vm_id, None)
+        if link is not None:
+            link.vm_count -= 1
+        for session_id, (_, owner_vm) in list(self._session_owner.items()):
+            if owner_vm == vm_id:
+                del self._session_owner[session_id]
+
+    async def ask_all(self, method: str, params: Any) -> list[msgspec.Raw]:
+        """``method(params)`` on every live worker at once; their raw answers."""
+        answers: list[msgspec.Raw] = []
+
+        async def ask(link: WorkerLink) -> None:
+            answers.append(await link.call(method, params))
+
+        async with trio.open_nursery() as nursery:
+            for link in self.live():
+                nursery.start_soon(ask, link)
+        return answers
+
+    async def list_vms(self, params: Any) -> VmListResult:
+        answers = await self.ask_all("vm.list", params)
+        return VmListResult(vms=[vm for raw in answers for vm in _vm_list_decoder.decode(raw).vms])
+
+    async def list_sessions(self, params: Any) -> msgspec.Raw | SessionListResult:
+        """One VM's sessions from its worker; with no VM, every worker's."""
+        if params.vm_id is not None:
+            return await self.vm_owner(params.vm_id).call("session.list", params)
+        answers = await self.ask_all("session.list", params)
+        return SessionListResult(sessions=[s for raw in answers for s in _session_list_decoder.decode(raw).sessions])
+
+    async def open_session(self, method: str, params: Any) -> msgspec.Raw:
+        link = self.vm_owner(params.vm_id)
+        raw = await link.call(method, params)
+        self._session_owner[METHODS[method].result_decoder.decode(raw).session_id] = (link, params.vm_id)
+        return raw
+
+    async def close_session(self, params: Any) -> msgspec.Raw:
+        raw = await self.session_owner(params.session_id).call("session.close", params)
+        self._session_owner.pop(params.session_id, None)
+        return raw
+
+
+def _forward_by_vm(method: str) -> Handler:
+    async def forward(ctx: RequestContext, params: Any) -> msgspec.Raw:
+        router: Router = ctx.vms  # type: ignore[assignment]
+        return await router.vm_owner(params.vm_id).call(method, params)
+
+    return forward
+
+
+def _forward_by_session(method: str) -> Handler:
+    async def forward(ctx: RequestContext, params: Any) -> msgspec.Raw:
+        router: Router = ctx.vms  # type: ignore[assignment]
+        return await router.session_owner(params.session_id).call(method, params)
+
+    return forward
+
+
+def _open_session(method: str) -> Handler:
+    async def open_(ctx: RequestContext, params: Any) -> msgspec.Raw:
+        router: Router = ctx.vms  # type: ignore[assignment]
+        return await router.open_session(method, params)
+
+    return open_
+
+
+def _unsupported(method: str) -> Handler:
+    async def refuse(ctx: RequestContext, params: Any) -> None:
+        raise RpcError("unsupported", f"{method} is not served when VMs run in worker processes (--workers)")
+
+    return refuse
+
+
+async def _software_list(ctx: RequestContext, params: Any) -> msgspec.Raw:
+    router: Router = ctx.vms  # type: ignore[assignment]
+    live = router.live()
+    if not live:
+        raise RpcError("unavailable", "every worker process has exited")
+    return await live[0].call("software.list", params)
+
+
+def _routed_handlers() -> dict[str, Handler]:
+    special: dict[str, Handler] = {
+        "vm.create": lambda ctx, params: ctx.vms.create_vm(params),  # type: ignore[attr-defined]
+        "vm.dispose": lambda ctx, params: ctx.vms.dispose_vm(params),  # type: ignore[attr-defined]
+        "vm.list": lambda ctx, params: ctx.vms.list_vms(params),  # type: ignore[attr-defined]
+        "session.list": lambda ctx, params: ctx.vms.list_sessions(params),  # type: ignore[attr-defined]
+        "session.close": lambda ctx, params: ctx.vms.close_session(params),  # type: ignore[attr-defined]
+        "software.list": _software_list,
+    }
+    table: dict[str, Handler] = {}
+    for method in HANDLERS:
+        fields = {f.name for f in msgspec.structs.fields(METHODS[method].params)}
+        if method in special:
+            table[method] = special[method]
+        elif method in _UNSUPPORTED:
+            table[method] = _unsupported(method)
+        elif method in _SESSION_OPENERS:
+            table[method] = _open_session(method)
+        elif "vm_id" in fields:
+            table[method] = _forward_by_vm(method)
+        elif "session_id" in fields:
+            table[method] = _forward_by_session(method)
+        else:
+            raise RuntimeError(f"no route for {method!r}: it names no VM nor session")
+    return table
+
+
+ROUTED_HANDLERS = _routed_handlers()

@@ -1,0 +1,113 @@
+"""``agentvm-sidecar --stdio --workers N``: VMs in worker processes behind a router.
+
+The conformance suite runs every case against two workers too
+(tests/conformance/test_conformance.py); here is what only a router has: VMs spread
+over the workers, a worker that dies takes only its own VMs, cancellation reaches
+the worker, no worker outlives the router, and the options it refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from agentvm import AsyncClient, RpcError
+
+WORKERS = [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--workers", "2"]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid):
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def _router_pid(client: AsyncClient) -> int:
+    return client._conn._process.pid  # type: ignore[attr-defined]
+
+
+async def test_a_worker_that_dies_takes_only_its_own_vms():
+    async with AsyncClient.connect(WORKERS) as client:
+        vms = [(await client.vm.create()).vm_id for _ in range(4)]
+        workers = _children(_router_pid(client))
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        with trio.fail_after(10):
+            while len(_children(_router_pid(client))) == 2 or workers[0] in _children(_router_pid(client)):
+                await trio.sleep(0.05)
+        survived, lost = [], []
+        for vm in vms:
+            try:
+                result = await client.process.exec(vm, "echo alive")
+            except RpcError as exc:
+                assert exc.kind == "unavailable", exc
+                assert "exited" in str(exc)
+                lost.append(vm)
+            else:
+                assert result.stdout == b"alive\n"
+                survived.append(vm)
+        assert len(survived) == len(lost) == 2  # placed two and two
+        assert sorted(v.vm_id for v in (await client.vm.list()).vms) == sorted(survived)
+        fresh = (await client.vm.create()).vm_id  # on the worker still alive
+        assert (await client.process.exec(fresh, "echo new")).stdout == b"new\n"
+
+
+async def test_errors_travel_back_as_the_worker_answered():
+    async with AsyncClient.connect(WORKERS) as client:
+        vm = (await client.vm.create()).vm_id
+        with pytest.raises(RpcError) as missing:
+            await client.fs.read_file(vm, "/nope")
+        assert (missing.value.kind, missing.value.errno, missing.value.path) == ("not_found", "ENOENT", "/nope")
+        with pytest.raises(RpcError) as unknown:
+            await client.fs.read_file("vm-000000000000", "/etc/hostname")
+        assert unknown.value.kind == "not_found"
+        with pytest.raises(RpcError) as preview:
+            await client.preview.start("127.0.0.1", 0)
+        assert preview.value.kind == "unsupported"
+
+
+async def test_a_cancelled_request_stops_in_the_worker():
+    async with AsyncClient.connect(WORKERS) as client:
+        vm = (await client.vm.create()).vm_id
+        with trio.move_on_after(0.5) as waited:
+            await client.process.exec(vm, "sleep 30")
+        assert waited.cancelled_caught
+        with trio.fail_after(10):
+            while (await client.process.list(vm)).processes:
+                await trio.sleep(0.05)
+
+
+async def test_no_worker_outlives_the_router():
+    async with AsyncClient.connect(WORKERS) as client:
+        await client.vm.create()
+        workers = _children(_router_pid(client))
+        assert len(workers) == 2
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "2", "--preview", "127.0.0.1:0"], "--preview is not served with --workers"),
+        (["--workers", "-1"], "--workers must be"),
+    ],
+)
+def test_options_a_router_cannot_serve_are_refused(args: list[str], message: str):
+    done = subprocess.run(
+        [sys.executable, "-m", "agentvm_sidecar", "--stdio", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert message in done.stderr

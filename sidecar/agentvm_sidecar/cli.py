@@ -15,7 +15,7 @@ from .logs import configure_logging
 from .native import library
 from .server import serve_stdio
 from .wasm.scheduler import set_run_slots
-from .workers import WorkerCommand, worker_command
+from .workers import WorkerCommand, WorkersFailed, worker_command
 
 WORKERS_ENV = "AGENTVM_WORKERS"
 MAX_WORKERS = 64
@@ -52,7 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     library()  # compiled now on a machine where `agentvm-sidecar setup` never ran (native/build.py)
     if args.run_slots is not None:
         set_run_slots(args.run_slots)
-    trio.run(serve_stdio, args.max_frame_bytes, args.preview, workers)
+    failed: list[str] = []
+    try:
+        trio.run(serve_stdio, args.max_frame_bytes, args.preview, workers)
+    except* WorkersFailed as group:
+        failed = [str(exc) for exc in group.exceptions]
+    if failed:
+        print(f"agentvm-sidecar: {'; '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

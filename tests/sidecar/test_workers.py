@@ -111,3 +111,17 @@ def test_options_a_router_cannot_serve_are_refused(args: list[str], message: str
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_a_worker_that_cannot_start_stops_the_router_with_a_clear_error():
+    script = (
+        "import sys\n"
+        "import agentvm_sidecar.cli as cli\n"
+        "from agentvm_sidecar.workers import WorkerCommand\n"
+        "cli.worker_command = lambda count, options: WorkerCommand(count, (sys.executable, '-c', 'raise SystemExit(3)'))\n"
+        "sys.exit(cli.main(['--stdio', '--workers', '2']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("agentvm-sidecar: worker ") and "did not start: worker process" in last and "(status 3)" in last

@@ -18,9 +18,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from .router import ROUTED_HANDLERS, Router
+from .router import ROUTED_HANDLERS, Router, WorkersFailed
 
-__all__ = ["ROUTED_HANDLERS", "Router", "WorkerCommand", "worker_command"]
+__all__ = ["ROUTED_HANDLERS", "Router", "WorkerCommand", "WorkersFailed", "worker_command"]
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,10 @@ class WorkerLink:
         process = await trio.lowlevel.open_process(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         link = cls(index, process, max_frame_bytes)
         nursery.start_soon(link._read_loop, on_event, on_request, nursery)
-        await link.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client=f"agentvm-router (worker {index})"))
+        try:
+            await link.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client=f"agentvm-router (worker {index})"))
+        except (RpcError, ForwardedError) as exc:
+            raise RpcError("unavailable", f"worker {index} did not start: {exc}") from None
         return link
 
     async def call(self, method: str, params: Any) -> msgspec.Raw:
@@ -193,7 +196,7 @@ class WorkerLink:
             if self._process.returncode is None:  # its output closed, yet it runs on
                 self._process.kill()
             code = await self._process.wait()
-        self._gone = f"worker process {self.index} exited (status {code}); its VMs are gone"
+        self._gone = f"worker process {self.index} exited (status {code})"
         if code != 0:
             log.error("worker_exited", worker=self.index, status=code)
         for waiter in self._waiting.values():

@@ -29,7 +29,7 @@ from ..logs import get_logger
 from ..rpc.errors import ForwardedError, RpcError
 from .link import WorkerLink
 
-__all__ = ["ROUTED_HANDLERS", "Router"]
+__all__ = ["ROUTED_HANDLERS", "Router", "WorkersFailed"]
 
 log = get_logger("workers")
 
@@ -37,6 +37,10 @@ _SESSION_OPENERS = ("session.create", "session.load", "session.resume")
 _UNSUPPORTED = ("preview.start", "preview.revoke")
 _vm_list_decoder = msgspec.json.Decoder(VmListResult)
 _session_list_decoder = msgspec.json.Decoder(SessionListResult)
+
+
+class WorkersFailed(RuntimeError):
+    """A worker could not be started (the router then serves nothing)."""
 
 
 class Router:
@@ -55,23 +59,34 @@ class Router:
         disposing its VMs. Raises: OSError or RpcError when a worker cannot start."""
         links: list[WorkerLink] = []
         router = cls(links)
+        failures: list[str] = []
         async with trio.open_nursery() as nursery:
             try:
                 async with trio.open_nursery() as starting:
                     for index in range(count):
-                        starting.start_soon(router._start_worker, index, argv, max_frame_bytes, nursery)
-                links.sort(key=lambda link: link.index)
-                log.info("workers_started", count=count)
-                yield router
+                        starting.start_soon(router._start_worker, index, argv, max_frame_bytes, nursery, failures)
+                if not failures:
+                    links.sort(key=lambda link: link.index)
+                    log.info("workers_started", count=count)
+                    yield router
             finally:
                 with trio.CancelScope(shield=True):
                     async with trio.open_nursery() as stopping:
                         for link in links:
                             stopping.start_soon(link.stop)
                 nursery.cancel_scope.cancel()
+        if failures:  # raised here, not in the nursery: one plain exception, not a group
+            raise WorkersFailed("; ".join(failures))
 
-    async def _start_worker(self, index: int, argv: Sequence[str], max_frame_bytes: int, nursery: trio.Nursery) -> None:
-        self._links.append(await WorkerLink.start(index, argv, max_frame_bytes, nursery, self._on_event, self._on_request))
+    async def _start_worker(
+        self, index: int, argv: Sequence[str], max_frame_bytes: int, nursery: trio.Nursery, failures: list[str]
+    ) -> None:
+        try:
+            self._links.append(await WorkerLink.start(index, argv, max_frame_bytes, nursery, self._on_event, self._on_request))
+        except OSError as exc:
+            failures.append(f"worker {index} did not start: {exc}")
+        except RpcError as exc:
+            failures.append(str(exc))
 
     async def _on_event(self, params: msgspec.Raw) -> None:
         if self.connection is not None:

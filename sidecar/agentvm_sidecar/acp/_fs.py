@@ -17,6 +17,7 @@ import trio
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import USER
 from ..kernel.kernel import Kernel
+from ..thread_calls import run_in_thread
 
 __all__ = ["MAX_TEXT_FILE_BYTES", "ReadTextFileParams", "WriteTextFileParams", "read_text_file", "write_text_file"]
 
@@ -51,7 +52,7 @@ async def read_text_file(kernel: Kernel, threads: trio.CapacityLimiter, p: ReadT
             raise KernelError("EFBIG", f"file is larger than {MAX_TEXT_FILE_BYTES} bytes", path=path)
         return kernel.vfs.read_file(path, cred=USER)
 
-    text = (await trio.to_thread.run_sync(read, limiter=threads)).decode("utf-8", "replace")
+    text = (await run_in_thread(read, threads)).decode("utf-8", "replace")
     if p.line is None and p.limit is None:
         return {"content": text}
     lines = text.splitlines(keepends=True)
@@ -64,5 +65,5 @@ async def write_text_file(kernel: Kernel, threads: trio.CapacityLimiter, p: Writ
     """Create or replace the file. Raises: KernelError (EROFS, EACCES, ENOSPC...)."""
     path = _absolute(p.path)
     data = p.content.encode("utf-8")
-    await trio.to_thread.run_sync(lambda: kernel.vfs.write_file(path, data, cred=USER), limiter=threads)
+    await run_in_thread(lambda: kernel.vfs.write_file(path, data, cred=USER), threads)
     return {}

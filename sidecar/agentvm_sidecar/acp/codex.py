@@ -61,6 +61,7 @@ from ..kernel.errors import KernelError
 from ..kernel.fstypes import USER
 from ..logs import get_logger
 from ..rpc.errors import RpcError
+from ..thread_calls import run_in_thread
 from ._agent_process import AgentProcess
 from ._base import SessionBase
 from ._connection import MAX_AGENT_LINE_BYTES
@@ -124,7 +125,7 @@ class CodexSession(SessionBase):
             vfs.mkdir(self._codex_home, 0o700, recursive=True, cred=USER)
             vfs.write_file(f"{self._codex_home}/config.toml", config, cred=USER)
 
-        await trio.to_thread.run_sync(prepare, limiter=self.vm.threads)
+        await run_in_thread(prepare, self.vm.threads)
         return SessionCreateResult(
             session_id=self.session_id,
             agent_session_id=self.agent_session_id,
@@ -267,9 +268,7 @@ class CodexSession(SessionBase):
         code = 0 if process is None else (await process.stop(grace)).shell_code
         if self.agent_session_id:
             home = self._codex_home
-            await trio.to_thread.run_sync(
-                lambda: self.vm.kernel.vfs.remove_tree(home, missing_ok=True, cred=USER), limiter=self.vm.threads
-            )
+            await run_in_thread(lambda: self.vm.kernel.vfs.remove_tree(home, missing_ok=True, cred=USER), self.vm.threads)
         return code
 
 

@@ -17,10 +17,9 @@ plus exact bytes back into a kernel path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
-
-import trio
 
 from agentvm_protocol import (
     Empty,
@@ -61,6 +60,7 @@ from ..kernel.errors import KernelError
 from ..kernel.fstypes import CLIENT, FileKind, Stat
 from ..kernel.kernel import Kernel
 from ..rpc.errors import RpcError, to_error_object
+from ..thread_calls import run_in_thread
 from ..vms import apply_mount
 from ._registry import RequestContext, handler
 from ._wire_text import wire_text
@@ -70,7 +70,7 @@ T = TypeVar("T")
 
 async def _in_kernel(ctx: RequestContext, vm_id: str, op: Callable[[Kernel], T]) -> T:
     vm = ctx.vms.get(vm_id)
-    return await trio.to_thread.run_sync(op, vm.kernel, limiter=vm.threads)
+    return await run_in_thread(functools.partial(op, vm.kernel), vm.threads)
 
 
 _WIRE_KIND = {

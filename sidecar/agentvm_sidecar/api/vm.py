@@ -20,6 +20,7 @@ from agentvm_protocol import (
     VmUsage,
 )
 
+from ..thread_calls import run_in_thread
 from ..vms import egress_policy
 from ._registry import RequestContext, handler
 
@@ -50,7 +51,7 @@ async def vm_list(ctx: RequestContext, params: VmListParams) -> VmListResult:
 @handler("vm.info")
 async def vm_info(ctx: RequestContext, params: VmInfoParams) -> VmInfoResult:
     vm = ctx.vms.get(params.vm_id)
-    usage = await trio.to_thread.run_sync(vm.kernel.usage, limiter=vm.threads)
+    usage = await run_in_thread(vm.kernel.usage, vm.threads)
     return VmInfoResult(
         info=VmInfo(
             vm_id=vm.vm_id,

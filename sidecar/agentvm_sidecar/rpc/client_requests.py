@@ -18,33 +18,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-import trio
 
-from agentvm_protocol import CANCEL_METHOD, Response, encode_notification, encode_request
+from agentvm_protocol import Response
 
 from .errors import RpcError
+from .outgoing import OutgoingRequests
 
 __all__ = ["ClientRequests"]
-
-_CANCEL_SEND_TIMEOUT_S = 5.0  # a client that stopped reading cannot hold a cancel up
-
-
-class _Waiter:
-    __slots__ = ("done", "response")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.response: Response | None = None
 
 
 class ClientRequests:
     """The sidecar's outstanding requests to its client."""
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
-        self._send = send
-        self._ids = itertools.count(1)
-        self._waiting: dict[str, _Waiter] = {}
-        self._closed = False
+        self._requests = OutgoingRequests(send, (f"sidecar-{n}" for n in itertools.count(1)))
 
     async def call(self, method: str, params: Any) -> msgspec.Raw:
         """Send ``method(params)`` to the client and wait for its result.
@@ -53,22 +40,9 @@ class ClientRequests:
             RpcError: the client answered an error (its kind is kept, its message
                 prefixed), or the connection ended first (``cancelled``).
         """
-        if self._closed:
+        if self._requests.closed:
             raise RpcError("cancelled", "the client connection has ended")
-        request_id = f"sidecar-{next(self._ids)}"
-        waiter = self._waiting[request_id] = _Waiter()
-        try:
-            await self._send(encode_request(request_id, method, params))
-            try:
-                await waiter.done.wait()
-            except trio.Cancelled:
-                if not self._closed:
-                    with trio.CancelScope(shield=True), trio.move_on_after(_CANCEL_SEND_TIMEOUT_S):
-                        await self._send(encode_notification(CANCEL_METHOD, {"id": request_id}))
-                raise
-        finally:
-            self._waiting.pop(request_id, None)
-        response = waiter.response
+        response = await self._requests.call(method, params)
         if response is None:
             raise RpcError("cancelled", "the client connection ended before it answered")
         if response.error is not None:
@@ -78,15 +52,8 @@ class ClientRequests:
 
     def resolve(self, response: Response) -> bool:
         """Hand a response to its waiting request; False when none waits for it."""
-        waiter = self._waiting.get(response.id) if isinstance(response.id, str) else None
-        if waiter is None:
-            return False
-        waiter.response = response
-        waiter.done.set()
-        return True
+        return isinstance(response.id, str) and self._requests.resolve(response)
 
     def close(self) -> None:
         """The connection ended: every waiting request fails with ``cancelled``."""
-        self._closed = True
-        for waiter in self._waiting.values():
-            waiter.done.set()
+        self._requests.close()

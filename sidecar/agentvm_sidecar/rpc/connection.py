@@ -29,7 +29,6 @@ from agentvm_protocol import (
     EOF,
     EVENT_METHOD,
     METHODS,
-    NEED_DATA,
     NOTIFIABLE_METHODS,
     PROTOCOL_VERSION,
     BadFrame,
@@ -53,6 +52,7 @@ from ..api import HANDLERS, Handler, RequestContext
 from ..logs import get_logger
 from .client_requests import ClientRequests
 from .errors import RpcError, to_error_object
+from .outgoing import next_message
 
 __all__ = ["Connection"]
 
@@ -118,14 +118,8 @@ class Connection:
 
     async def _read_loop(self, receive: trio.abc.ReceiveStream, requests: trio.Nursery) -> None:
         while True:
-            event = self._rpc.next_event()
-            if event is NEED_DATA:
-                try:
-                    data = await receive.receive_some(65536)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                self._rpc.receive_data(data)
-            elif event is EOF:
+            event = await next_message(self._rpc, receive)
+            if event is EOF:
                 log.info("input_closed")
                 return
             elif isinstance(event, Request):

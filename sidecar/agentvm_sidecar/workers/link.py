@@ -8,10 +8,10 @@ client (``on_request``; the router asks the real client and its answer, result o
 error, is sent back under the worker's id).
 
 A call cancelled while waiting (the client cancelled its request, the connection is
-closing) tells the worker with ``$/cancelRequest``, as rpc/client_requests.py does in
-the other direction. When the worker's output ends (it exited, or crashed), every
-waiting call and every later one fails with ``unavailable``, naming the worker and
-its exit status; its VMs are gone with it.
+closing) tells the worker with ``$/cancelRequest`` (rpc/outgoing.py, shared with the
+sidecar's own requests to its client). When the worker's output ends (it exited, or
+crashed), every waiting call and every later one fails with ``unavailable``, naming
+the worker and its exit status; its VMs are gone with it.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ import msgspec
 import trio
 
 from agentvm_protocol import (
-    CANCEL_METHOD,
     EOF,
     EVENT_METHOD,
-    NEED_DATA,
     PROTOCOL_VERSION,
     BadFrame,
     HelloParams,
@@ -38,31 +36,22 @@ from agentvm_protocol import (
     Response,
     RpcConnection,
     encode_error,
-    encode_notification,
-    encode_request,
     encode_result,
 )
 
 from ..logs import get_logger
 from ..rpc.errors import ForwardedError, RpcError, to_error_object
+from ..rpc.outgoing import OutgoingRequests, next_message
 
 __all__ = ["WorkerLink"]
 
 log = get_logger("workers")
 
-_CANCEL_SEND_TIMEOUT_S = 5.0  # a worker that stopped reading cannot hold a cancel up
+_EXIT_WAIT_S = 5.0  # for a worker whose output ended to exit, before it is killed
 _FRAME_SLACK_BYTES = 1 << 20  # the envelope around a result or event the worker kept within the client's limit
 
 OnEvent = Callable[[msgspec.Raw], Awaitable[None]]
 OnRequest = Callable[[str, msgspec.Raw], Awaitable[msgspec.Raw]]
-
-
-class _Waiter:
-    __slots__ = ("done", "response")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.response: Response | None = None
 
 
 class WorkerLink:
@@ -73,8 +62,7 @@ class WorkerLink:
         self.vm_count = 0  # VMs the router placed here and has not seen disposed
         self._process = process
         self._rpc = RpcConnection(max_frame_bytes + _FRAME_SLACK_BYTES)
-        self._ids = itertools.count(1)
-        self._waiting: dict[int, _Waiter] = {}
+        self._requests = OutgoingRequests(self._send, itertools.count(1))
         self._send_lock = trio.Lock()  # one line at a time on its stdin
         self._gone: str | None = None  # why calls fail, once its output ended
 
@@ -104,32 +92,12 @@ class WorkerLink:
 
         Raises: ForwardedError (the worker answered an error: passed on as it is),
         RpcError unavailable (the worker is gone)."""
-        if self._gone is not None:
-            raise RpcError("unavailable", self._gone)
-        request_id = next(self._ids)
-        waiter = self._waiting[request_id] = _Waiter()
-        try:
-            await self._send(encode_request(request_id, method, params))
-            try:
-                await waiter.done.wait()
-            except trio.Cancelled:
-                if self._gone is None:
-                    with trio.CancelScope(shield=True), trio.move_on_after(_CANCEL_SEND_TIMEOUT_S):
-                        await self._send(encode_notification(CANCEL_METHOD, {"id": request_id}))
-                raise
-        finally:
-            self._waiting.pop(request_id, None)
-        response = waiter.response
+        response = await self._requests.call(method, params)
         if response is None:
-            raise RpcError("unavailable", self._gone or f"worker {self.index} is gone")
+            raise RpcError("unavailable", self._gone or f"worker process {self.index} is gone")
         if response.error is not None:
             raise ForwardedError(response.error)
         return response.result or msgspec.Raw(b"null")
-
-    async def notify(self, method: str, params: Any) -> None:
-        """A notification to the worker (no answer); dropped when it is gone."""
-        if self._gone is None:
-            await self._send(encode_notification(method, params))
 
     async def stop(self) -> None:
         """Close its stdin (it disposes its VMs and exits, as any sidecar at end of
@@ -157,21 +125,9 @@ class WorkerLink:
         stdout = self._process.stdout
         assert stdout is not None
         try:
-            while True:
-                event = self._rpc.next_event()
-                if event is NEED_DATA:
-                    try:
-                        data = await stdout.receive_some(65536)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        data = b""
-                    self._rpc.receive_data(data)
-                elif event is EOF:
-                    return
-                elif isinstance(event, Response):
-                    waiter = self._waiting.get(event.id) if isinstance(event.id, int) else None
-                    if waiter is not None:
-                        waiter.response = event
-                        waiter.done.set()
+            while (event := await next_message(self._rpc, stdout)) is not EOF:
+                if isinstance(event, Response):
+                    self._requests.resolve(event)
                 elif isinstance(event, Notification):
                     if event.method == EVENT_METHOD:
                         await on_event(event.params)
@@ -191,7 +147,7 @@ class WorkerLink:
 
     async def _ended(self) -> None:
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(_CANCEL_SEND_TIMEOUT_S):
+            with trio.move_on_after(_EXIT_WAIT_S):
                 await self._process.wait()
             if self._process.returncode is None:  # its output closed, yet it runs on
                 self._process.kill()
@@ -199,5 +155,4 @@ class WorkerLink:
         self._gone = f"worker process {self.index} exited (status {code})"
         if code != 0:
             log.error("worker_exited", worker=self.index, status=code)
-        for waiter in self._waiting.values():
-            waiter.done.set()
+        self._requests.close()

@@ -36,7 +36,7 @@ async def serve_streams(
     ``workers``, run the VMs in that many worker sidecars (workers/)."""
     if workers is not None:
         async with Router.started(workers.count, workers.argv, max_frame_bytes) as router:
-            connection = Connection(router, max_frame_bytes=max_frame_bytes, handlers=ROUTED_HANDLERS)
+            connection = Connection(router, max_frame_bytes=max_frame_bytes, handlers=ROUTED_HANDLERS, raw_params=True)
             router.connection = connection
             await connection.serve(receive, send)
         return

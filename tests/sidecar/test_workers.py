@@ -125,3 +125,25 @@ def test_a_worker_that_cannot_start_stops_the_router_with_a_clear_error():
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("agentvm-sidecar: worker ") and "did not start: worker process" in last and "(status 3)" in last
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("fs.readFile", {"vmId": 5, "path": "/x"}),
+        ("fs.readFile", {"path": "/x"}),
+        ("fs.readFile", {"vmId": "vm-000000000000", "path": "/x", "bogus": 1}),
+        ("fs.readFile", {"vmId": "vm-000000000000", "path": "/x"}),
+        ("session.prompt", {"sessionId": "nope"}),
+        ("vm.list", {"bogus": 1}),
+        ("vm.dispose", {"vmId": ""}),
+    ],
+)
+async def test_bad_requests_answer_as_one_process_does(method: str, params: dict):
+    answers = []
+    for command in (None, WORKERS):
+        async with AsyncClient.connect(command) as client:
+            with pytest.raises(RpcError) as failed:
+                await client.call_raw(method, params)
+            answers.append((failed.value.kind, str(failed.value)))
+    assert answers[0] == answers[1]

@@ -83,11 +83,16 @@ def _cancelled_line(req_id: RequestId) -> bytes:
 class Connection:
     """One client connection. ``serve`` returns when the input ends."""
 
-    def __init__(self, vms: Any, *, max_frame_bytes: int, previews: Any = None, handlers: dict[str, Handler] = HANDLERS) -> None:
+    def __init__(
+        self, vms: Any, *, max_frame_bytes: int, previews: Any = None, handlers: dict[str, Handler] = HANDLERS,
+        raw_params: bool = False,
+    ) -> None:
         """``vms``: what handlers find as ``ctx.vms`` (a VmRegistry, or the
-        workers/ router with its ``handlers``, which forward)."""
+        workers/ router with its ``handlers``, which forward); ``raw_params``:
+        handlers get the params as raw JSON (the router's: a worker decodes them)."""
         self._vms = vms
         self._handlers = handlers
+        self._raw_params = raw_params
         self._rpc = RpcConnection(max_frame_bytes)
         self._max_frame_bytes = max_frame_bytes
         self._state = _State.NEW
@@ -199,7 +204,7 @@ class Connection:
         spec = METHODS[req.method]
         try:
             with scope:
-                params = spec.params_decoder.decode(req.params)
+                params = req.params if self._raw_params else spec.params_decoder.decode(req.params)
                 result = await self._handlers[req.method](self._ctx, params)
                 line = self._result_line(req.id, result)
             if scope.cancelled_caught:
@@ -228,7 +233,7 @@ class Connection:
         """Run a notifiable method; a notification gets no answer, so failures
         (a VM disposed meanwhile, bad params) are only logged."""
         try:
-            params = METHODS[note.method].params_decoder.decode(note.params)
+            params = note.params if self._raw_params else METHODS[note.method].params_decoder.decode(note.params)
             await self._handlers[note.method](self._ctx, params)
         except Exception as exc:  # nobody to answer
             log.debug("notification_failed", method=note.method, error=str(exc))

@@ -4,9 +4,10 @@ Each request goes to the worker that owns what it names: a VM (``vmId``), or a
 session (``sessionId``, learnt from the answer that opened it). ``vm.create`` places
 the new VM on the worker with the fewest; ``vm.list`` asks every worker;
 ``session.list`` with no VM too; ``software.list`` asks one (they serve the same /bin
-layer). Params are decoded here
-as in a plain sidecar, so a malformed request is refused before it travels; results,
-errors and events travel back as the worker wrote them.
+layer). Params travel as the client wrote them: the router decodes only the names it
+routes by, and the worker decodes the rest (a 10 MB ``fs.writeFile`` is not decoded
+and encoded again on the way). Results, errors and events travel back as the worker
+wrote them.
 
 Not served with workers: the preview server (``preview.start``, ``preview.revoke``),
 which is one host port for every VM and would need the router to proxy each
@@ -35,6 +36,26 @@ log = get_logger("workers")
 
 _SESSION_OPENERS = ("session.create", "session.load", "session.resume")
 _UNSUPPORTED = ("preview.start", "preview.revoke")
+
+
+class _Names(msgspec.Struct, rename="camel"):
+    """What the router routes a request by; the worker checks all of its params."""
+
+    vm_id: str | None = None
+    session_id: str | None = None
+
+
+_names_decoder = msgspec.json.Decoder(_Names)
+
+
+def _names(method: str, params: msgspec.Raw) -> _Names:
+    """The names ``params`` route by. Raises: msgspec.ValidationError, the one a
+    plain sidecar's decoder gives for these params when they are malformed."""
+    try:
+        return _names_decoder.decode(params)
+    except msgspec.ValidationError:
+        METHODS[method].params_decoder.decode(params)
+        raise
 _vm_list_decoder = msgspec.json.Decoder(VmListResult)
 _session_list_decoder = msgspec.json.Decoder(SessionListResult)
 
@@ -99,27 +120,44 @@ class Router:
         return result
 
     # -- owners ----------------------------------------------------------------------
-    def vm_owner(self, vm_id: str) -> WorkerLink:
+    def vm_owner(self, method: str, params: msgspec.Raw) -> WorkerLink:
+        """The worker running the VM ``params`` name; with none named, any (its
+        decoder then answers the params as a plain sidecar would).
+        Raises: not_found, after the params' own errors (a plain sidecar decodes
+        them before it looks the VM up)."""
+        vm_id = _names(method, params).vm_id
+        if vm_id is None:
+            return self.any_live()
         link = self._vm_owner.get(vm_id)
         if link is None:
+            METHODS[method].params_decoder.decode(params)
             raise RpcError("not_found", f"no VM {vm_id!r}")
         return link
 
-    def session_owner(self, session_id: str) -> WorkerLink:
+    def session_owner(self, method: str, params: msgspec.Raw) -> WorkerLink:
+        """As ``vm_owner``, for the session ``params`` name."""
+        session_id = _names(method, params).session_id
+        if session_id is None:
+            return self.any_live()
         owner = self._session_owner.get(session_id)
         if owner is None:
+            METHODS[method].params_decoder.decode(params)
             raise RpcError("not_found", f"no session {session_id!r}")
         return owner[0]
 
     def live(self) -> list[WorkerLink]:
         return [link for link in self._links if link.alive]
 
-    # -- the requests that are more than forwarding ------------------------------------
-    async def create_vm(self, params: Any) -> msgspec.Raw:
+    def any_live(self) -> WorkerLink:
         live = self.live()
         if not live:
             raise RpcError("unavailable", "every worker process has exited")
-        link = min(live, key=lambda candidate: candidate.vm_count)
+        return live[0]
+
+    # -- the requests that are more than forwarding ------------------------------------
+    async def create_vm(self, params: msgspec.Raw) -> msgspec.Raw:
+        self.any_live()
+        link = min(self.live(), key=lambda candidate: candidate.vm_count)
         link.vm_count += 1  # counted before the answer: concurrent creates spread out
         try:
             raw = await link.call("vm.create", params)
@@ -129,15 +167,17 @@ class Router:
         self._vm_owner[METHODS["vm.create"].result_decoder.decode(raw).vm_id] = link
         return raw
 
-    async def dispose_vm(self, params: Any) -> msgspec.Raw:
-        link = self.vm_owner(params.vm_id)
+    async def dispose_vm(self, params: msgspec.Raw) -> msgspec.Raw:
+        vm_id = _names("vm.dispose", params).vm_id
+        link = self.vm_owner("vm.dispose", params)
         try:
             raw = await link.call("vm.dispose", params)
         except ForwardedError as exc:
-            if exc.error.data is not None and exc.error.data.kind == "not_found":
-                self._forget_vm(params.vm_id)
+            if vm_id is not None and exc.error.data is not None and exc.error.data.kind == "not_found":
+                self._forget_vm(vm_id)
             raise
-        self._forget_vm(params.vm_id)
+        if vm_id is not None:
+            self._forget_vm(vm_id)
         return raw
 
     def _forget_vm(self, vm_id: str) -> None:
@@ -148,53 +188,63 @@ class Router:
             if owner_vm == vm_id:
                 del self._session_owner[session_id]
 
-    async def ask_all(self, method: str, params: Any) -> list[msgspec.Raw]:
-        """``method(params)`` on every live worker at once; their raw answers."""
+    async def ask_all(self, method: str, params: msgspec.Raw) -> list[msgspec.Raw]:
+        """``method(params)`` on every live worker at once; their raw answers.
+        Raises: the first worker's error (as one worker's would be: not a group)."""
         answers: list[msgspec.Raw] = []
+        errors: list[Exception] = []
 
         async def ask(link: WorkerLink) -> None:
-            answers.append(await link.call(method, params))
+            try:
+                answers.append(await link.call(method, params))
+            except (ForwardedError, RpcError) as exc:
+                errors.append(exc)
 
         async with trio.open_nursery() as nursery:
             for link in self.live():
                 nursery.start_soon(ask, link)
+        if errors:
+            raise errors[0]
         return answers
 
-    async def list_vms(self, params: Any) -> VmListResult:
+    async def list_vms(self, params: msgspec.Raw) -> VmListResult:
         answers = await self.ask_all("vm.list", params)
         return VmListResult(vms=[vm for raw in answers for vm in _vm_list_decoder.decode(raw).vms])
 
-    async def list_sessions(self, params: Any) -> msgspec.Raw | SessionListResult:
+    async def list_sessions(self, params: msgspec.Raw) -> msgspec.Raw | SessionListResult:
         """One VM's sessions from its worker; with no VM, every worker's."""
-        if params.vm_id is not None:
-            return await self.vm_owner(params.vm_id).call("session.list", params)
+        if _names("session.list", params).vm_id is not None:
+            return await self.vm_owner("session.list", params).call("session.list", params)
         answers = await self.ask_all("session.list", params)
         return SessionListResult(sessions=[s for raw in answers for s in _session_list_decoder.decode(raw).sessions])
 
-    async def open_session(self, method: str, params: Any) -> msgspec.Raw:
-        link = self.vm_owner(params.vm_id)
+    async def open_session(self, method: str, params: msgspec.Raw) -> msgspec.Raw:
+        vm_id = _names(method, params).vm_id
+        link = self.vm_owner(method, params)
         raw = await link.call(method, params)
-        self._session_owner[METHODS[method].result_decoder.decode(raw).session_id] = (link, params.vm_id)
+        if vm_id is not None:
+            self._session_owner[METHODS[method].result_decoder.decode(raw).session_id] = (link, vm_id)
         return raw
 
-    async def close_session(self, params: Any) -> msgspec.Raw:
-        raw = await self.session_owner(params.session_id).call("session.close", params)
-        self._session_owner.pop(params.session_id, None)
+    async def close_session(self, params: msgspec.Raw) -> msgspec.Raw:
+        session_id = _names("session.close", params).session_id
+        raw = await self.session_owner("session.close", params).call("session.close", params)
+        self._session_owner.pop(session_id or "", None)
         return raw
 
 
 def _forward_by_vm(method: str) -> Handler:
-    async def forward(ctx: RequestContext, params: Any) -> msgspec.Raw:
+    async def forward(ctx: RequestContext, params: msgspec.Raw) -> msgspec.Raw:
         router: Router = ctx.vms  # type: ignore[assignment]
-        return await router.vm_owner(params.vm_id).call(method, params)
+        return await router.vm_owner(method, params).call(method, params)
 
     return forward
 
 
 def _forward_by_session(method: str) -> Handler:
-    async def forward(ctx: RequestContext, params: Any) -> msgspec.Raw:
+    async def forward(ctx: RequestContext, params: msgspec.Raw) -> msgspec.Raw:
         router: Router = ctx.vms  # type: ignore[assignment]
-        return await router.session_owner(params.session_id).call(method, params)
+        return await router.session_owner(method, params).call(method, params)
 
     return forward
 
@@ -214,12 +264,9 @@ def _unsupported(method: str) -> Handler:
     return refuse
 
 
-async def _software_list(ctx: RequestContext, params: Any) -> msgspec.Raw:
+async def _software_list(ctx: RequestContext, params: msgspec.Raw) -> msgspec.Raw:
     router: Router = ctx.vms  # type: ignore[assignment]
-    live = router.live()
-    if not live:
-        raise RpcError("unavailable", "every worker process has exited")
-    return await live[0].call("software.list", params)
+    return await router.any_live().call("software.list", params)
 
 
 def _routed_handlers() -> dict[str, Handler]:

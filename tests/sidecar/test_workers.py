@@ -64,6 +64,25 @@ async def test_a_worker_that_dies_takes_only_its_own_vms():
         assert (await client.process.exec(fresh, "echo new")).stdout == b"new\n"
 
 
+async def test_a_request_in_flight_when_its_worker_dies_answers_unavailable():
+    async with AsyncClient.connect(WORKERS) as client:
+        vm = (await client.vm.create()).vm_id
+        workers = _children(_router_pid(client))  # both: which one runs the VM is not visible from here
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_kill_when_running, client, vm, workers)
+            with trio.fail_after(20), pytest.raises(RpcError) as lost:
+                await client.process.exec(vm, "sleep 60")
+        assert lost.value.kind == "unavailable"
+
+
+async def _kill_when_running(client: AsyncClient, vm: str, workers: list[int]) -> None:
+    with trio.fail_after(10):
+        while not (await client.process.list(vm)).processes:
+            await trio.sleep(0.02)
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+
+
 async def test_errors_travel_back_as_the_worker_answered():
     async with AsyncClient.connect(WORKERS) as client:
         vm = (await client.vm.create()).vm_id

@@ -1,4 +1,5 @@
-"""The protocol fuzzer: generated frames fed to ONE sidecar over its stdin, in batches.
+"""The protocol fuzzer: generated frames fed to ONE sidecar over its stdin, in batches
+(and again to a sidecar routing to two worker processes).
 
 Invariant (as h11's fuzz harness states its own): whatever arrives -- malformed JSON,
 wrong types, huge numbers, deep nesting, oversized frames, unknown methods, requests
@@ -38,9 +39,12 @@ ANSWER_TIMEOUT_S = 120  # generous: a full-suite run on 2 busy cores is slow
 class FuzzedSidecar:
     """A sidecar subprocess with a reader thread that files every output line."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "critical", "--max-frame-bytes", str(MAX_FRAME)],
+            [
+                sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "critical", "--max-frame-bytes", str(MAX_FRAME),
+                "--workers", str(workers),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -138,9 +142,11 @@ def frame(obj: Any) -> bytes:
     return json.dumps(obj).encode() + b"\n"
 
 
-@pytest.fixture(scope="module")
-def fuzzed() -> Iterator[FuzzedSidecar]:
-    side = FuzzedSidecar()
+# One process, and a router in front of two workers (sidecar/agentvm_sidecar/workers/),
+# which parses the same frames and must hold the same invariant.
+@pytest.fixture(scope="module", params=[0, 2], ids=["one process", "2 workers"])
+def fuzzed(request: pytest.FixtureRequest) -> Iterator[FuzzedSidecar]:
+    side = FuzzedSidecar(request.param)
     try:
         assert "result" in side.call("hello", {"protocolVersion": 1})
         side.live_vm = side.call("vm.create", {"config": {"software": True}})["result"]["vmId"]

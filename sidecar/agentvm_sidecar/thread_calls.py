@@ -1,13 +1,14 @@
 """Blocking kernel calls from trio: on a spare thread, answered through the wake-ups.
 
-Why: ``trio.to_thread.run_sync`` cost 161 us of wall time and 143 us of CPU per call
+Why: ``trio.to_thread.run_sync`` cost 111-161 us of wall time and 98-143 us of CPU per call
 (a no-op, measured on this machine), more than the kernel work of most client
 requests (an ``fs.exists`` is ~10 us of it): its worker thread reports back with
 ``run_sync_soon``, whose socket write hands the GIL to the trio thread mid-call, and
 each call builds a fresh cancel scope, outcome queue and limiter statistics. Here
-the call runs on a waiting thread of the runtime's pool (wasm/spare_threads.py: one
-lock release to hand it over) and its outcome goes back through the trio thread's
-eventfd (thread_wakeups.py, which keeps the GIL), as guest process exits already do.
+the call runs on a waiting thread of the pool guest processes run on
+(wasm/spare_threads.py: one lock release hands it over), and its outcome goes back
+through the trio thread's eventfd (thread_wakeups.py, which keeps the GIL), as guest
+process exits already do.
 
 Semantics are ``trio.to_thread.run_sync``'s default: the call is not cancellable once
 started (a kernel call is short, or bounded by the kernel's own limits), the caller
@@ -26,7 +27,7 @@ import outcome
 import trio
 
 from .thread_wakeups import thread_wakeups
-from .wasm.runtime import shared_runtime
+from .wasm.spare_threads import shared_spare_threads
 
 __all__ = ["run_in_thread"]
 
@@ -50,7 +51,7 @@ async def run_in_thread(fn: Callable[[], T], limiter: trio.CapacityLimiter) -> T
             except trio.RunFinishedError:
                 pass  # the run ended meanwhile: nobody waits
 
-        shared_runtime().threads.run(work)
+        shared_spare_threads().run(work)
         result: T = await trio.lowlevel.wait_task_rescheduled(lambda raise_cancel: trio.lowlevel.Abort.FAILED)
         return result
     finally:

@@ -67,7 +67,7 @@ from .guest_modules import CompileFailed, compile_program
 from .memory_budget import zero_freed_memories
 from .plain_preopens import install_plain_preopens
 from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread, watch_stalls
-from .spare_threads import SpareThreads
+from .spare_threads import shared_spare_threads
 
 if TYPE_CHECKING:
     from ..kernel.kernel import Kernel
@@ -132,7 +132,7 @@ class GuestRuntime:
             weakref.WeakKeyDictionary()
         )
         self._guests = 0  # running guest threads; the ticker sleeps while there are none
-        self.threads = SpareThreads()  # where processes run (spare_threads.py)
+        self.threads = shared_spare_threads()  # where processes run (spare_threads.py)
         self._guests_changed = threading.Condition()
         ticker = threading.Thread(target=self._tick, name="agentvm-epoch", daemon=True)
         ticker.start()

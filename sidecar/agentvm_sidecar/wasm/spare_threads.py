@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["IDLE_SECONDS", "MAX_IDLE", "SpareThreads", "SpareThreadsStatistics"]
+__all__ = ["IDLE_SECONDS", "MAX_IDLE", "SpareThreads", "SpareThreadsStatistics", "shared_spare_threads"]
 
 MAX_IDLE = 4
 IDLE_SECONDS = 10.0
@@ -109,3 +109,12 @@ class SpareThreads:
         work, waiter.work = waiter.work, None
         assert work is not None
         return work
+
+
+_shared = SpareThreads()
+
+
+def shared_spare_threads() -> SpareThreads:
+    """The sidecar's pool: guest processes (runtime.py) and the client's kernel calls
+    (thread_calls.py) run on the same waiting threads."""
+    return _shared

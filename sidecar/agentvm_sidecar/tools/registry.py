@@ -20,9 +20,8 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import msgspec
 import trio
 
@@ -37,6 +36,9 @@ from .audit import AuditLog
 from .guest_stream import GuestStream
 from .jobs import Job, JobError, Jobs
 from .openapi import openapi_document, readme_text
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["BASE_URL", "MAX_CONNECTIONS", "MAX_TOOLS", "TOKEN_ENV", "TOOLS_DIR", "TOOLS_HOST", "VmTools"]
 
@@ -63,6 +65,8 @@ class _Tool:
 
 def _validator(schema: dict[str, Any], what: str) -> jsonschema.protocols.Validator:
     """Raises: RpcError invalid_params (not a valid JSON Schema)."""
+    import jsonschema  # here, not at the top: importing it is ~40 ms of every sidecar start
+
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 import threading
 from pathlib import Path
 
@@ -33,6 +34,20 @@ def test_command_entries_carry_module_bytes_and_their_digest(library: SoftwareLi
         assert entry.module.readonly
     sh = library.commands()["sh"]
     assert hashlib.sha256(sh.module).hexdigest() == sh.sha256
+
+
+def test_module_bytes_are_the_mapped_container_not_a_copy(library: SoftwareLibrary) -> None:
+    # 130 MB of containers: mapped, they are the page cache's, shared by every
+    # sidecar process, instead of a private copy in each
+    for package in library.packages():
+        assert isinstance(package.data.obj, mmap.mmap)
+
+
+def test_an_empty_container_is_refused_as_corrupt(tmp_path: Path) -> None:
+    pin = next(p for p in PINS if p.name == "sed")
+    (tmp_path / pin.aospkg_name).write_bytes(b"")
+    with pytest.raises(SoftwareMissingError, match="corrupt"):
+        SoftwareLibrary(tmp_path, [pin]).commands()
 
 
 def test_grep_itself_is_absent_from_the_pinned_grep_package(library: SoftwareLibrary) -> None:

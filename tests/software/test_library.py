@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import mmap
 import threading
 from pathlib import Path
@@ -48,6 +49,25 @@ def test_an_empty_container_is_refused_as_corrupt(tmp_path: Path) -> None:
     (tmp_path / pin.aospkg_name).write_bytes(b"")
     with pytest.raises(SoftwareMissingError, match="corrupt"):
         SoftwareLibrary(tmp_path, [pin]).commands()
+
+
+def test_digests_kept_beside_a_container_serve_that_very_file_only(tmp_path: Path) -> None:
+    pin = next(p for p in PINS if p.name == "sed")
+    container = tmp_path / pin.aospkg_name
+    container.write_bytes((software_dir() / pin.aospkg_name).read_bytes())
+    sed = SoftwareLibrary(tmp_path, [pin]).commands()["sed"]
+    real = hashlib.sha256(sed.module).hexdigest()
+    assert sed.sha256 == real
+    kept = tmp_path / (pin.aospkg_name + ".digests.json")
+    doc = json.loads(kept.read_text())
+    assert doc["digests"][sed.path] == real
+    # the next load takes them as they are (a planted digest shows it is not hashing)
+    doc["digests"][sed.path] = "0" * 64
+    kept.write_text(json.dumps(doc))
+    assert SoftwareLibrary(tmp_path, [pin]).commands()["sed"].sha256 == "0" * 64
+    # any write to the container changes its identity (ctime): hashed again
+    container.write_bytes(container.read_bytes())
+    assert SoftwareLibrary(tmp_path, [pin]).commands()["sed"].sha256 == real
 
 
 def test_grep_itself_is_absent_from_the_pinned_grep_package(library: SoftwareLibrary) -> None:

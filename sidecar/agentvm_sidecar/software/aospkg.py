@@ -197,12 +197,15 @@ class _Cursor:
             raise self.fail(f"{self.remaining} unexpected trailing bytes")
 
 
-def parse_aospkg(data: bytes | bytearray | memoryview) -> Aospkg:
+def parse_aospkg(data: bytes | bytearray | memoryview, digests: Mapping[str, str] | None = None) -> Aospkg:
     """Parse and validate a `.aospkg` container.
 
     Args:
         data: the whole container. It must not change while the result is in use:
             file bodies are views into it.
+        digests: the sha256 of file bodies by path, known from an earlier parse of
+            the very same bytes (the caller vouches for that); bodies not in it are
+            hashed.
 
     Returns:
         The frozen parsed package.
@@ -248,7 +251,7 @@ def parse_aospkg(data: bytes | bytearray | memoryview) -> Aospkg:
     index.section_version()
     files: dict[str, AospkgFile] = {}
     for _ in range(index.count(_MIN_ENTRY_LEN, "entry count")):
-        entry = _read_entry(index, view, payload_start)
+        entry = _read_entry(index, view, payload_start, digests or {})
         if entry.path in files:
             raise index.fail(f"duplicate path {entry.path!r}")
         files[entry.path] = entry
@@ -271,7 +274,7 @@ def parse_aospkg(data: bytes | bytearray | memoryview) -> Aospkg:
     )
 
 
-def _read_entry(index: _Cursor, view: memoryview, payload_start: int) -> AospkgFile:
+def _read_entry(index: _Cursor, view: memoryview, payload_start: int, digests: Mapping[str, str]) -> AospkgFile:
     path = index.string("path")
     if not _is_normal_absolute(path):
         raise index.fail(f"invalid path {path!r}")
@@ -290,7 +293,7 @@ def _read_entry(index: _Cursor, view: memoryview, payload_start: int) -> AospkgF
         raise index.fail(f"body of {path!r} ({offset}+{size}) is outside the payload")
     _check_tar_header(view, payload_start + offset - _TAR_BLOCK, path, size)
     start = payload_start + offset
-    digest = hashlib.sha256(view[start : start + size]).hexdigest()
+    digest = digests.get(path) or hashlib.sha256(view[start : start + size]).hexdigest()
     return AospkgFile(path, mode, uid, gid, mtime, size, start, digest)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentvm_sidecar.software import PINS, Pin, SoftwareLibrary, SoftwareMissingError, software_dir
+from agentvm_sidecar.software.mapped import file_with_digest
 
 # every test here needs the fetched packages (the `library` fixture of conftest.py)
 pytestmark = pytest.mark.usefixtures("library")
@@ -127,3 +128,15 @@ def test_a_container_holding_the_wrong_package_is_refused(tmp_path: Path) -> Non
     (tmp_path / tar_pin.aospkg_name).write_bytes((software_dir() / sed_pin.aospkg_name).read_bytes())
     with pytest.raises(SoftwareMissingError, match="expected"):
         SoftwareLibrary(tmp_path, [tar_pin]).commands()
+
+
+def test_a_whole_file_digest_is_kept_and_a_rewritten_file_hashed_again(tmp_path: Path) -> None:
+    module = tmp_path / "tool.wasm"
+    module.write_bytes(b"\0asm first")
+    view, digest = file_with_digest(module)
+    assert (bytes(view), digest) == (b"\0asm first", hashlib.sha256(b"\0asm first").hexdigest())
+    assert view.readonly
+    assert file_with_digest(module)[1] == digest  # from the kept digest
+    module.write_bytes(b"\0asm other")  # same size, new ctime
+    assert file_with_digest(module)[1] == hashlib.sha256(b"\0asm other").hexdigest()
+    assert file_with_digest(tmp_path / "missing.wasm") is None

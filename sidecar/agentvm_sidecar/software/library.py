@@ -18,17 +18,14 @@
 
 from __future__ import annotations
 
-import mmap
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 from ..logs import get_logger
 from .aospkg import Aospkg, AospkgError, parse_aospkg
+from .mapped import known_digests, map_file, remember_digests
 from .paths import setup_hint, software_dir
 from .pins import PINS, Pin
 
@@ -144,72 +141,23 @@ class SoftwareLibrary:
         path = self._directory / pin.aospkg_name
         hint = f"{setup_hint()} to fetch it"
         try:
-            data, identity = _map(path)
+            data, identity = map_file(path)
         except FileNotFoundError:
             raise SoftwareMissingError(
                 f"{pin.spec} is not fetched: {path} missing; {hint}"
             ) from None
-        known = _known_digests(path, identity)
+        known = known_digests(path, identity)
         try:
             package = parse_aospkg(data, known)
         except AospkgError as exc:
             raise SoftwareMissingError(f"{path} is corrupt ({exc}); delete it and {hint}") from exc
         if known is None:
-            _remember_digests(path, identity, package)
+            remember_digests(path, identity, {p: f.sha256 for p, f in package.files.items() if f.sha256 is not None})
         if (package.name, package.version) != (pin.name, pin.version):
             raise SoftwareMissingError(
                 f"{path} holds {package.name}@{package.version}, expected {pin.spec}"
             )
         return package
-
-
-def _map(path: Path) -> tuple[mmap.mmap | bytes, list[int]]:
-    """The container's bytes, mapped read-only, and the identity of the file mapped.
-
-    Mapped: the page cache's bytes, shared by every sidecar process (a router's
-    workers too) rather than a private copy of 130 MB each. The containers are only
-    ever replaced by rename (fetch.py), which leaves a mapping of the old file intact.
-    An empty file cannot be mapped: its bytes are b"". The identity (device, inode,
-    size, mtime, ctime) changes with any write to the file or a replacement of it:
-    ctime is the kernel's own, which no write can leave as it was."""
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-        if st.st_size == 0:
-            return b"", identity
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), identity
-
-
-# The sha256 of every body of a container (~100 ms of hashing for the pins, on every
-# sidecar's first VM), kept beside it for the next sidecar: valid only for the file
-# identity it was computed from (``_map``). The software directory is trusted as the
-# containers in it are; a directory the sidecar cannot write to just hashes again.
-_DIGESTS_SUFFIX = ".digests.json"
-
-
-class _Digests(msgspec.Struct):
-    identity: list[int]
-    digests: dict[str, str]
-
-
-def _known_digests(path: Path, identity: list[int]) -> dict[str, str] | None:
-    try:
-        kept = msgspec.json.decode(path.with_name(path.name + _DIGESTS_SUFFIX).read_bytes(), type=_Digests)
-    except (OSError, msgspec.DecodeError):
-        return None
-    return kept.digests if kept.identity == identity else None
-
-
-def _remember_digests(path: Path, identity: list[int], package: Aospkg) -> None:
-    digests = {p: f.sha256 for p, f in package.files.items() if f.sha256 is not None}
-    target = path.with_name(path.name + _DIGESTS_SUFFIX)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(msgspec.json.encode(_Digests(identity, digests)))
-        tmp.replace(target)  # whole or absent, for a sidecar reading it meanwhile
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        log.debug("digests_not_kept", path=str(target), error=str(exc))
 
 
 def _merge(packages: Sequence[Aospkg]) -> dict[str, CommandEntry]:

@@ -12,12 +12,12 @@ still serves the agentOS packages (the quickstart does not need the toolbox).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..logs import get_logger
 from .fetch_modules import modules_dir
+from .mapped import file_with_digest
 from .module_pins import MODULE_PINS, SQLITE_SOURCE
 from .paths import software_dir
 from .recipes import RECIPES, recipe_commands
@@ -54,13 +54,11 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
     commands: list[ToolboxCommand] = []
     missing: list[str] = []
     for pin in MODULE_PINS:
-        path = modules_dir(software) / pin.file_name
-        data = _read(path)
-        digest = hashlib.sha256(data).hexdigest() if data is not None else None
-        if data is None or digest != pin.sha256:
+        found = file_with_digest(modules_dir(software) / pin.file_name)
+        if found is None or found[1] != pin.sha256:
             missing.append(pin.source)
             continue
-        module = memoryview(data).toreadonly()
+        module = found[0]
         commands += [
             ToolboxCommand(name, module, pin.sha256, pin.package, pin.program_version, pin.source)
             for name in pin.commands
@@ -69,18 +67,18 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
     if sqlite is None:
         missing.append("sqlite3")
     else:
-        data = sqlite.read_bytes()
+        module, digest = _mapped(sqlite)
         commands.append(ToolboxCommand(
-            "sqlite3", memoryview(data).toreadonly(), hashlib.sha256(data).hexdigest(), SQLITE_SOURCE.package,
+            "sqlite3", module, digest, SQLITE_SOURCE.package,
             SQLITE_SOURCE.program_version,
             f"built with zig from npm:{SQLITE_SOURCE.spec} {SQLITE_SOURCE.member.removeprefix('package/')}",
         ))
     built = recipe_commands(software)
     missing += [recipe.name for recipe in RECIPES if all(r is not recipe for r, _, _ in built)]
     for recipe, name, path in built:
-        data = path.read_bytes()
+        module, digest = _mapped(path)
         commands.append(ToolboxCommand(
-            name, memoryview(data).toreadonly(), hashlib.sha256(data).hexdigest(), recipe.source.package,
+            name, module, digest, recipe.source.package,
             recipe.version,
             f"built with agentvm-cc from debian:{recipe.source.package} {recipe.source.version}",
         ))
@@ -96,8 +94,9 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
     return commands
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
+def _mapped(path: Path) -> tuple[memoryview, str]:
+    """A built module (found just now by its builder). Raises: OSError."""
+    found = file_with_digest(path)
+    if found is None:
+        raise FileNotFoundError(path)
+    return found

@@ -60,6 +60,10 @@ async def test_a_worker_that_dies_takes_only_its_own_vms():
                 survived.append(vm)
         assert len(survived) == len(lost) == 2  # placed two and two
         assert sorted(v.vm_id for v in (await client.vm.list()).vms) == sorted(survived)
+        await client.vm.dispose(lost[0])  # it is gone already: disposing it says so, and forgets it
+        with pytest.raises(RpcError) as forgotten:
+            await client.process.exec(lost[0], "echo")
+        assert forgotten.value.kind == "not_found"
         fresh = (await client.vm.create()).vm_id  # on the worker still alive
         assert (await client.process.exec(fresh, "echo new")).stdout == b"new\n"
 

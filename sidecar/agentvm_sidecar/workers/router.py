@@ -56,6 +56,8 @@ def _names(method: str, params: msgspec.Raw) -> _Names:
     except msgspec.ValidationError:
         METHODS[method].params_decoder.decode(params)
         raise
+
+
 _vm_list_decoder = msgspec.json.Decoder(VmListResult)
 _session_list_decoder = msgspec.json.Decoder(SessionListResult)
 
@@ -77,7 +79,8 @@ class Router:
     @asynccontextmanager
     async def started(cls, count: int, argv: Sequence[str], max_frame_bytes: int) -> AsyncIterator[Router]:
         """``count`` workers started (at once) and greeted; stopped on exit, each
-        disposing its VMs. Raises: OSError or RpcError when a worker cannot start."""
+        disposing its VMs. Raises: WorkersFailed when a worker cannot start (those
+        that did are stopped first)."""
         links: list[WorkerLink] = []
         router = cls(links)
         failures: list[str] = []
@@ -170,6 +173,9 @@ class Router:
     async def dispose_vm(self, params: msgspec.Raw) -> msgspec.Raw:
         vm_id = _names("vm.dispose", params).vm_id
         link = self.vm_owner("vm.dispose", params)
+        if vm_id is not None and not link.alive:  # gone with its worker: nothing left to dispose
+            self._forget_vm(vm_id)
+            return msgspec.Raw(b"{}")
         try:
             raw = await link.call("vm.dispose", params)
         except ForwardedError as exc:

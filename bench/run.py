@@ -24,6 +24,7 @@ import pathlib
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -231,8 +232,11 @@ def process_rows(client: Client, vm: str, tmp: str, n: int) -> None:
     if jb:
         row("warm VM sh -c 'echo hi'", warm, ("just-bash", jb))
 
-    seq = "seq 1 100000 | wc -l"
     m = max(5, n // 10)
+    row("new sidecar: spawn, vm.create, echo, exit", measure(cold_sidecar, m, warmup=1),
+        ("python3 -c pass", measure(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), m)))
+
+    seq = "seq 1 100000 | wc -l"
     vm_seq = measure(lambda: client.process.exec(vm, seq), m)
     row("seq 1 100000 | wc -l", vm_seq, ("bash", host_bash(seq, m)))
     jb = just_bash(seq, m)
@@ -247,6 +251,13 @@ def process_rows(client: Client, vm: str, tmp: str, n: int) -> None:
     jb = just_bash("cat /big.bin | wc -c", m, f"{big}:/big.bin")
     if jb:
         row("cat 10 MB | wc -c", vm_cat, ("just-bash", jb))
+
+
+def cold_sidecar() -> None:
+    """A client's first minute: start a sidecar, create a VM, run one command, stop it
+    (the peer is the interpreter's own start: the floor of any Python sidecar)."""
+    with Client.connect() as fresh:
+        fresh.process.exec(fresh.vm.create().vm_id, "echo hi")
 
 
 def wasi_rows(client: Client, vm: str, n: int) -> None:

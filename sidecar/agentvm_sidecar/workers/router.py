@@ -72,7 +72,8 @@ class Router:
     def __init__(self, links: list[WorkerLink]) -> None:
         self._links = links
         self._vm_owner: dict[str, WorkerLink] = {}
-        self._session_owner: dict[str, tuple[WorkerLink, str]] = {}  # session -> (owner, its VM)
+        self._session_owner: dict[str, WorkerLink] = {}
+        self._session_vm: dict[str, str] = {}  # forgotten with their VM
         self.connection: Any = None  # the rpc Connection events and client requests go to
 
     @classmethod
@@ -128,25 +129,22 @@ class Router:
         decoder then answers the params as a plain sidecar would).
         Raises: not_found, after the params' own errors (a plain sidecar decodes
         them before it looks the VM up)."""
-        vm_id = _names(method, params).vm_id
-        if vm_id is None:
-            return self.any_live()
-        link = self._vm_owner.get(vm_id)
-        if link is None:
-            METHODS[method].params_decoder.decode(params)
-            raise RpcError("not_found", f"no VM {vm_id!r}")
-        return link
+        return self._owner(method, params, _names(method, params).vm_id, self._vm_owner, "VM")
 
     def session_owner(self, method: str, params: msgspec.Raw) -> WorkerLink:
         """As ``vm_owner``, for the session ``params`` name."""
-        session_id = _names(method, params).session_id
-        if session_id is None:
+        return self._owner(method, params, _names(method, params).session_id, self._session_owner, "session")
+
+    def _owner(
+        self, method: str, params: msgspec.Raw, name: str | None, owners: dict[str, WorkerLink], what: str
+    ) -> WorkerLink:
+        if name is None:
             return self.any_live()
-        owner = self._session_owner.get(session_id)
-        if owner is None:
+        link = owners.get(name)
+        if link is None:
             METHODS[method].params_decoder.decode(params)
-            raise RpcError("not_found", f"no session {session_id!r}")
-        return owner[0]
+            raise RpcError("not_found", f"no {what} {name!r}")
+        return link
 
     def live(self) -> list[WorkerLink]:
         return [link for link in self._links if link.alive]
@@ -190,9 +188,13 @@ class Router:
         link = self._vm_owner.pop(vm_id, None)
         if link is not None:
             link.vm_count -= 1
-        for session_id, (_, owner_vm) in list(self._session_owner.items()):
+        for session_id, owner_vm in list(self._session_vm.items()):
             if owner_vm == vm_id:
-                del self._session_owner[session_id]
+                self._forget_session(session_id)
+
+    def _forget_session(self, session_id: str) -> None:
+        self._session_owner.pop(session_id, None)
+        self._session_vm.pop(session_id, None)
 
     async def ask_all(self, method: str, params: msgspec.Raw) -> list[msgspec.Raw]:
         """``method(params)`` on every live worker at once; their raw answers.
@@ -229,13 +231,16 @@ class Router:
         link = self.vm_owner(method, params)
         raw = await link.call(method, params)
         if vm_id is not None:
-            self._session_owner[METHODS[method].result_decoder.decode(raw).session_id] = (link, vm_id)
+            session_id = METHODS[method].result_decoder.decode(raw).session_id
+            self._session_owner[session_id] = link
+            self._session_vm[session_id] = vm_id
         return raw
 
     async def close_session(self, params: msgspec.Raw) -> msgspec.Raw:
         session_id = _names("session.close", params).session_id
         raw = await self.session_owner("session.close", params).call("session.close", params)
-        self._session_owner.pop(session_id or "", None)
+        if session_id is not None:
+            self._forget_session(session_id)
         return raw
 
 

@@ -48,6 +48,9 @@ __all__ = ["WorkerLink"]
 log = get_logger("workers")
 
 _EXIT_WAIT_S = 5.0  # for a worker whose output ended to exit, before it is killed
+# for a worker whose input was closed: a sidecar's own end-of-input grace is 5 s for its
+# requests and 5 s for flushing its answers (rpc/connection.py)
+_STOP_WAIT_S = 15.0
 _FRAME_SLACK_BYTES = 1 << 20  # the envelope around a result or event the worker kept within the client's limit
 
 OnEvent = Callable[[msgspec.Raw], Awaitable[None]]
@@ -101,18 +104,20 @@ class WorkerLink:
 
     async def stop(self) -> None:
         """Close its stdin (it disposes its VMs and exits, as any sidecar at end of
-        input) and wait for it; killed if it takes longer than a sidecar's own
-        end-of-input grace."""
+        input) and wait for it; killed if it takes longer than that grace allows."""
         try:
             await self._process.stdin.aclose()  # type: ignore[union-attr]
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
-        with trio.move_on_after(15):
-            await self._process.wait()
-            return
-        log.warning("worker_killed", worker=self.index, reason="no exit after its input ended")
+        await self._exit_or_kill(_STOP_WAIT_S, "no exit after its input ended")
+
+    async def _exit_or_kill(self, seconds: float, reason: str) -> int:
+        """Its exit status, killing it first when it has not exited within ``seconds``."""
+        with trio.move_on_after(seconds):
+            return await self._process.wait()
+        log.warning("worker_killed", worker=self.index, reason=reason)
         self._process.kill()
-        await self._process.wait()
+        return await self._process.wait()
 
     async def _send(self, line: bytes) -> None:
         async with self._send_lock:
@@ -147,11 +152,7 @@ class WorkerLink:
 
     async def _ended(self) -> None:
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(_EXIT_WAIT_S):
-                await self._process.wait()
-            if self._process.returncode is None:  # its output closed, yet it runs on
-                self._process.kill()
-            code = await self._process.wait()
+            code = await self._exit_or_kill(_EXIT_WAIT_S, "its output closed, yet it runs on")
         self._gone = f"worker process {self.index} exited (status {code})"
         if code != 0:
             log.error("worker_exited", worker=self.index, status=code)

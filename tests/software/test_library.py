@@ -139,4 +139,5 @@ def test_a_whole_file_digest_is_kept_and_a_rewritten_file_hashed_again(tmp_path:
     assert file_with_digest(module)[1] == digest  # from the kept digest
     module.write_bytes(b"\0asm other")  # same size, new ctime
     assert file_with_digest(module)[1] == hashlib.sha256(b"\0asm other").hexdigest()
-    assert file_with_digest(tmp_path / "missing.wasm") is None
+    with pytest.raises(FileNotFoundError):
+        file_with_digest(tmp_path / "missing.wasm")

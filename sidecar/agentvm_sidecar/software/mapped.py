@@ -71,12 +71,9 @@ def remember_digests(path: Path, identity: list[int], digests: dict[str, str]) -
         log.debug("digests_not_kept", path=str(target), error=str(exc))
 
 
-def file_with_digest(path: Path) -> tuple[memoryview, str] | None:
-    """A whole file mapped read-only, with its sha256; None when it cannot be read."""
-    try:
-        data, identity = map_file(path)
-    except OSError:
-        return None
+def file_with_digest(path: Path) -> tuple[memoryview, str]:
+    """A whole file mapped read-only, with its sha256. Raises: OSError."""
+    data, identity = map_file(path)
     view = memoryview(data).toreadonly()
     known = known_digests(path, identity)
     digest = known.get(_WHOLE) if known else None

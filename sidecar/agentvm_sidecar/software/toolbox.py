@@ -54,11 +54,13 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
     commands: list[ToolboxCommand] = []
     missing: list[str] = []
     for pin in MODULE_PINS:
-        found = file_with_digest(modules_dir(software) / pin.file_name)
-        if found is None or found[1] != pin.sha256:
+        try:
+            module, digest = file_with_digest(modules_dir(software) / pin.file_name)
+        except OSError:
+            module, digest = None, None
+        if module is None or digest != pin.sha256:
             missing.append(pin.source)
             continue
-        module = found[0]
         commands += [
             ToolboxCommand(name, module, pin.sha256, pin.package, pin.program_version, pin.source)
             for name in pin.commands
@@ -67,7 +69,7 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
     if sqlite is None:
         missing.append("sqlite3")
     else:
-        module, digest = _mapped(sqlite)
+        module, digest = file_with_digest(sqlite)
         commands.append(ToolboxCommand(
             "sqlite3", module, digest, SQLITE_SOURCE.package,
             SQLITE_SOURCE.program_version,
@@ -76,7 +78,7 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
     built = recipe_commands(software)
     missing += [recipe.name for recipe in RECIPES if all(r is not recipe for r, _, _ in built)]
     for recipe, name, path in built:
-        module, digest = _mapped(path)
+        module, digest = file_with_digest(path)
         commands.append(ToolboxCommand(
             name, module, digest, recipe.source.package,
             recipe.version,
@@ -93,10 +95,3 @@ def toolbox_commands(software: Path | None = None) -> list[ToolboxCommand]:
         log.warning("toolbox_missing", missing=missing, hint=SETUP_HINT)
     return commands
 
-
-def _mapped(path: Path) -> tuple[memoryview, str]:
-    """A built module (found just now by its builder). Raises: OSError."""
-    found = file_with_digest(path)
-    if found is None:
-        raise FileNotFoundError(path)
-    return found

@@ -621,12 +621,11 @@ class MemOpenFile:
             # The whole content of an empty file (fs.writeFile, the tools docs every
             # VM gets, a guest's first write): kept as it is, copied on the next write.
             node.data = data
-            node.mtime_ns = node.ctime_ns = time.time_ns()
-            return n
-        buf = self._fs._mutable(node)
-        if offset > old:
-            buf.extend(bytes(offset - old))
-        buf[offset:end] = data
+        else:
+            buf = self._fs._mutable(node)
+            if offset > old:
+                buf.extend(bytes(offset - old))
+            buf[offset:end] = data
         node.mtime_ns = node.ctime_ns = time.time_ns()
         return n
 

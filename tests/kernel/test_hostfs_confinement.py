@@ -187,7 +187,7 @@ def test_directory_swapped_for_a_symlink_after_lookup_is_not_followed(
     os.symlink(host / "outside", share / "sub")
     # Operations on nodes resolved before the swap refuse the symlink.
     with pytest.raises(KernelError) as exc:
-        d.readdir_entries()
+        d.readdir_snapshot()
     assert exc.value.errno in ("ENOTDIR", "ELOOP")
     for op in (
         lambda: fs.lookup(sub_node, "secret2.txt"),
@@ -445,10 +445,10 @@ def test_unlinked_open_host_file_stays_readable(vm: Vfs, host: Path) -> None:
 
 def test_host_directory_handle_lists_with_dot_entries(vm: Vfs, host: Path) -> None:
     with vm.open("/mnt/host", O.DIRECTORY) as d:
-        names = [e.name for e in d.readdir_entries()]
+        names = [e.name for e in d.readdir_snapshot().entries()]
         assert names[:2] == [".", ".."]
         assert set(names[2:]) == {"hello.txt", "sub"}
-        assert d.readdir_entries()[1].ino == vm.stat("/mnt").ino
+        assert d.readdir_snapshot().entries()[1].ino == vm.stat("/mnt").ino
 
 
 # -- the mount root, other filesystems, host modes ------------------------------------

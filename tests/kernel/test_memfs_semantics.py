@@ -121,12 +121,12 @@ def test_directory_handle_snapshot_includes_dot_entries_and_is_stable(vfs: Vfs) 
     vfs.mkdir("/tmp/d")
     vfs.write_file("/tmp/d/a", b"")
     with vfs.open("/tmp/d", O.DIRECTORY) as d:
-        first = d.readdir_entries()
+        first = d.readdir_snapshot().entries()
         vfs.write_file("/tmp/d/b", b"")
-        assert [e.name for e in d.readdir_entries()] == [".", "..", "a"]
+        assert [e.name for e in d.readdir_snapshot().entries()] == [".", "..", "a"]
         assert first[0].ino == vfs.stat("/tmp/d").ino
         assert first[1].ino == vfs.stat("/tmp").ino
-        assert [e.name for e in d.readdir_entries(refresh=True)] == [
+        assert [e.name for e in d.readdir_snapshot(refresh=True).entries()] == [
             ".",
             "..",
             "a",

@@ -22,8 +22,9 @@ import threading
 from collections.abc import Callable
 
 from ..native import NativeDescription
+from .dir_snapshot import DirSnapshot
 from .errors import KernelError
-from .fstypes import S_IFIFO, DirEntry, FileKind, Stat
+from .fstypes import S_IFIFO, FileKind, Stat
 from .handle import FileHandle
 from .pipes import Interrupted, Pipe, PipeBudget
 
@@ -105,8 +106,8 @@ class Description:
     def sync(self) -> None:
         """Nothing to flush for in-kernel objects."""
 
-    def readdir_entries(self, refresh: bool = False) -> tuple[DirEntry, ...]:
-        """Raises: ENOTDIR, ENOMEM (see FileHandle.readdir_entries)."""
+    def readdir_snapshot(self, refresh: bool = False) -> DirSnapshot:
+        """Raises: ENOTDIR, ENOMEM (see FileHandle.readdir_snapshot)."""
         raise KernelError.enotdir()
 
     @property
@@ -183,8 +184,8 @@ class FileDescription(Description):
     def sync(self) -> None:
         self.handle.sync()
 
-    def readdir_entries(self, refresh: bool = False) -> tuple[DirEntry, ...]:
-        return self.handle.readdir_entries(refresh)
+    def readdir_snapshot(self, refresh: bool = False) -> DirSnapshot:
+        return self.handle.readdir_snapshot(refresh)
 
 
 class _PipeEnd(Description):

@@ -9,9 +9,9 @@
 # native object (`share_position`): the native fd_read reads the file in C, and
 # reads, seeks and tells here go through that object, so there is one position.
 #
-# Directory handles expose `readdir_entries()`: a snapshot tuple including
-# '.' and '..' that stays stable until `refresh=True` (WASI fd_readdir cookies
-# are indexes into it; take a fresh snapshot when the cookie is 0).  A guest can
+# Directory handles expose `readdir_snapshot()`: a DirSnapshot (dir_snapshot.py),
+# '.' and '..' first, that stays stable until `refresh=True` (WASI fd_readdir
+# cookies are indexes into it; take a fresh snapshot when the cookie is 0).  A guest can
 # hold one per open directory fd, so each is charged to the VM's snapshot budget
 # (a `MemoryBudget`, ENOMEM when spent) until it is replaced or the handle closes:
 # sidecar memory for listings stays bounded by the budget, not by fds x entries.
@@ -34,19 +34,15 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from .dir_snapshot import DirSnapshot
 from .errors import KernelError
-from .fstypes import OMIT, Cred, DirEntry, FileKind, OpenFile, OpenFlags, Stat
+from .fstypes import OMIT, Cred, FileKind, OpenFile, OpenFlags, Stat
 
 if TYPE_CHECKING:
     from .limits import MemoryBudget
     from .mounts import Mount
 
-__all__ = ["SNAPSHOT_ENTRY_BYTES", "FileHandle", "SharedPosition", "snapshot_cost"]
-
-# What one snapshot entry costs in the sidecar besides its name: the DirEntry,
-# its str and int objects and the tuple slot (measured: ~150 bytes on CPython 3.11).
-SNAPSHOT_ENTRY_BYTES = 160
-
+__all__ = ["FileHandle", "SharedPosition"]
 
 class SharedPosition(Protocol):
     """What keeps a host file's position once the handle shares it
@@ -59,19 +55,12 @@ class SharedPosition(Protocol):
     def seek(self, offset: int, whence: int, size: int) -> int: ...
 
 
-def snapshot_cost(entries: tuple[DirEntry, ...]) -> int:
-    """Bytes a directory snapshot is charged."""
-    return sum(SNAPSHOT_ENTRY_BYTES + len(e.name) for e in entries)
-
-
 class FileHandle:
     """An open file or directory.  Created by `Vfs.open`; do not construct."""
 
     __slots__ = (
         "_closed",
         "_cred",
-        "_entries",
-        "_entries_cost",
         "_file",
         "_io_lock",
         "_lock",
@@ -80,6 +69,7 @@ class FileHandle:
         "_parent",
         "_pos",
         "_shared",
+        "_snapshot",
         "_snapshots",
         "flags",
         "is_readable",
@@ -117,8 +107,7 @@ class FileHandle:
         self._shared: SharedPosition | None = None  # share_position
         self._closed = False
         self._cred = cred
-        self._entries: tuple[DirEntry, ...] | None = None
-        self._entries_cost = 0
+        self._snapshot: DirSnapshot | None = None
         self._snapshots = snapshots
         self.path = path
         self.flags = flags
@@ -297,7 +286,7 @@ class FileHandle:
             if self._file is not None:
                 self._file.sync()
 
-    def readdir_entries(self, refresh: bool = False) -> tuple[DirEntry, ...]:
+    def readdir_snapshot(self, refresh: bool = False) -> DirSnapshot:
         """Snapshot of the directory, '.' and '..' first.  Stable until refresh.
 
         Raises: EBADF, ENOTDIR, ENOMEM (the VM's snapshot budget cannot hold it).
@@ -307,7 +296,7 @@ class FileHandle:
                 raise KernelError.ebadf()
             if self.kind is not FileKind.DIRECTORY:
                 raise KernelError.enotdir(self.path)
-            if self._entries is None or refresh:
+            if self._snapshot is None or refresh:
                 # A host_dir listing runs without the VM lock (unlocked.py), so
                 # another thread may refresh this handle meanwhile: the old
                 # snapshot is given back only when the new one is installed.
@@ -318,24 +307,24 @@ class FileHandle:
                     up = pmount.fs.getattr(pnode).ino
                 else:
                     up = me
-                entries = (
-                    DirEntry(".", FileKind.DIRECTORY, me),
-                    DirEntry("..", FileKind.DIRECTORY, up),
-                    *fs.readdir(self._node),
-                )
+                # a host_dir's listing stays in its records (dir_snapshot.py)
+                list_records = getattr(fs, "list_records", None)
+                if list_records is not None:
+                    snapshot = DirSnapshot(me, up, pieces=list_records(self._node))
+                else:
+                    snapshot = DirSnapshot(me, up, tuple(fs.readdir(self._node)))
                 if self._closed:
                     raise KernelError.ebadf()
-                cost = snapshot_cost(entries)
                 self._drop_snapshot()
                 if self._snapshots is not None:
-                    self._snapshots.reserve(cost)
-                self._entries, self._entries_cost = entries, cost
-            return self._entries
+                    self._snapshots.reserve(snapshot.cost)
+                self._snapshot = snapshot
+            return self._snapshot
 
     def _drop_snapshot(self) -> None:
-        if self._snapshots is not None and self._entries_cost:
-            self._snapshots.release(self._entries_cost)
-        self._entries, self._entries_cost = None, 0
+        if self._snapshots is not None and self._snapshot is not None:
+            self._snapshots.release(self._snapshot.cost)
+        self._snapshot = None
 
     # -- attributes --------------------------------------------------------------
     def _attr_check(self, owner_only: bool) -> None:

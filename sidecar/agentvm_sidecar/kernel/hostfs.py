@@ -81,8 +81,9 @@ from typing import Any
 
 from .. import native
 from . import attrcache, openat2
+from .dir_snapshot import KINDS_BY_TYPE, listed_entries
 from .errors import KernelError
-from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev, kind_of_mode
+from .fstypes import NAME_MAX, OMIT, DirEntry, FileKind, Stat, allocate_dev
 from .host_open_file import HOST_MODE_BITS, HostOpenFile, fd_setattr
 from .host_root import DIR_FLAGS as _DIR_FLAGS
 from .host_root import open_root
@@ -95,13 +96,8 @@ _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = FileKind.DIRECTORY
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
 
-# the getdents types (DT_REG, DT_DIR, DT_LNK) an entry needs no lstat to know
-_DT_KINDS = {8: FileKind.REGULAR, 4: FileKind.DIRECTORY, 10: FileKind.SYMLINK}
-
-
 def _kind(mode: int) -> FileKind:
-    # unknown type bits: treat it as a device (refused on open)
-    return kind_of_mode(mode) or FileKind.CHAR_DEVICE
+    return KINDS_BY_TYPE[(mode >> 12) & 15]
 
 
 class HostNode:
@@ -376,6 +372,12 @@ class HostFs:
 
     def readdir(self, dir: HostNode) -> list[DirEntry]:
         """Raises: ENOTDIR, ENOENT, EACCES."""
+        return listed_entries(self.list_records(dir))
+
+    def list_records(self, dir: HostNode) -> tuple[bytes, ...]:
+        """The listing of ``dir`` as native.list_dir's records, in pieces (a
+        directory snapshot keeps them as they are: dir_snapshot.py).
+        Raises: ENOTDIR, ENOENT, EACCES."""
         # A guest that lists a directory nearly always stats what it lists next
         # (ls, tar, grep -r, find with tests): an fstatat per entry here, relative
         # to the listing fd already open, is far cheaper than a confined walk per
@@ -387,47 +389,38 @@ class HostFs:
         with self._sections.section():
             return self._list(dir, cache, seen)
 
-    def _list(self, dir: HostNode, cache: attrcache.AttrCache | None, seen: int) -> list[DirEntry]:
+    def _list(self, dir: HostNode, cache: attrcache.AttrCache | None, seen: int) -> tuple[bytes, ...]:
         lfd = self._open_dir(dir.parts, _LIST_FLAGS)
         try:
-            out: list[DirEntry] = []
             what = (
                 native.LIST_NOTHING if cache is None
                 else native.LIST_EVERYTHING if cache.stat_listed_files()
                 else native.LIST_DIRECTORIES
             )
             deadline = time.monotonic() + attrcache.TTL_SECONDS  # no entry put below lives shorter
-            owner_uid, owner_gid, dev, parts = self._owner_uid, self._owner_gid, self.dev, dir.parts
-            kept: list[tuple[tuple[str, ...], list[Any]]] = []  # what the cache keeps: put_all below
-            pieces = 0
             # beyond what the cache holds, stats would only evict each other
-            for records in native.list_dir(lfd, what, attrcache.MAX_ENTRIES):
-                pieces += 1
-                for name, fields in native.dirents(records):
-                    d_ino, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, d_type, stated = fields
-                    if stated == 2 and cache is not None:
-                        if owner_uid is not None:
-                            uid = owner_uid
-                        if owner_gid is not None:
-                            gid = owner_gid
-                        child = parts + (name,)
-                        node = HostNode(child, _kind(mode), mode, ino)
-                        kept.append((child, [Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime), node]))
-                        kind = node.kind
-                    elif stated:
-                        kind = _kind(mode)
-                    else:
-                        kind = _DT_KINDS[d_type]
-                    out.append(DirEntry(name, kind, d_ino))
-            if cache is not None:
-                cache.put_all(self, kept, seen)
-                if pieces == 1:  # a listing in one piece (as nearly all are) is kept for the stat memo
-                    cache.keep_listing(self, parts, records, seen, deadline)
-            return out
+            pieces = tuple(native.list_dir(lfd, what, attrcache.MAX_ENTRIES))
         except OSError as exc:
             raise KernelError.from_oserror(exc) from None
         finally:
             os.close(lfd)
+        if cache is not None:
+            owner_uid, owner_gid, dev, parts = self._owner_uid, self._owner_gid, self.dev, dir.parts
+            kept: list[tuple[tuple[str, ...], list[Any]]] = []  # what the cache keeps
+            for records in pieces:
+                for name, fields in native.kept_dirents(records):
+                    _, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, *_ = fields
+                    if owner_uid is not None:
+                        uid = owner_uid
+                    if owner_gid is not None:
+                        gid = owner_gid
+                    child = parts + (name,)
+                    node = HostNode(child, _kind(mode), mode, ino)
+                    kept.append((child, [Stat(ino, dev, mode, nlink, uid, gid, size, atime, mtime, ctime), node]))
+            cache.put_all(self, kept, seen)
+            if len(pieces) == 1:  # a listing in one piece (as nearly all are) is kept for the stat memo
+                cache.keep_listing(self, parts, pieces[0], seen, deadline)
+        return pieces
 
     @attrcache.changes_nodes
     def create(

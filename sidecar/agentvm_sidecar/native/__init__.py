@@ -115,6 +115,10 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
     "avm_zero_memory": (c_int, [c_void_p, c_int64, c_int64]),
+    "avm_records_have": (c_int, [c_char_p, c_int64, c_char_p, c_int64]),
+    "avm_pack_dirents": (
+        c_int64, [c_char_p, c_int64, c_uint64, c_uint64, c_uint64, c_uint64, c_char_p, c_void_p, c_int64, POINTER(c_uint64)],
+    ),
 }
 
 
@@ -315,6 +319,45 @@ def dirents(records: bytes) -> Iterator[tuple[str, tuple[int, ...]]]:
         stop = off + size + fields[10]
         yield records[off + size:stop].decode("utf-8", "surrogateescape"), fields
         off = stop
+
+
+_NAME_LEN_AT, _STATED_AT = 68, 71  # offsets in _DIRENT: name length (u16), lstat'd (u8)
+
+
+def kept_dirents(records: bytes) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """``dirents``, of the records lstat'd as asked (``stated`` 2) only: the
+    others are stepped over without unpacking them."""
+    unpack, size = _DIRENT.unpack_from, _DIRENT.size
+    off, end = 0, len(records)
+    while off < end:
+        stop = off + size + (records[off + _NAME_LEN_AT] | records[off + _NAME_LEN_AT + 1] << 8)
+        if records[off + _STATED_AT] == 2:
+            yield records[off + size:stop].decode("utf-8", "surrogateescape"), unpack(records, off)
+        off = stop
+
+
+def records_have(records: bytes, name: bytes) -> bool:
+    """Whether one of the records ``list_dir`` wrote is of ``name``."""
+    found = library().avm_records_have(records, len(records), name, len(name))
+    if found < 0:
+        raise ValueError("malformed listing records")
+    return found == 1
+
+
+def pack_dirents(
+    records: bytes, index: int, cookie: int, dot: int, dotdot: int, filetypes: bytes, out: int, cap: int
+) -> tuple[int, int]:
+    """WASI dirents of one piece of a listing (records as ``list_dir`` wrote
+    them; a first piece, ``index`` 0, starts with "." and ".."), those from
+    ``cookie`` on, written to ``cap`` bytes at address ``out`` (the last one
+    cut off when it does not fit): (bytes written, the index after the last
+    record walked). ``filetypes``: 16 bytes, the WASI filetype by S_IFMT >> 12
+    (= DT_*). See avm_pack_dirents."""
+    after = c_uint64(0)
+    used = library().avm_pack_dirents(records, len(records), index, cookie, dot, dotdot, filetypes, out, cap, ctypes.byref(after))
+    if used < 0:
+        raise ValueError("malformed listing records")
+    return used, after.value
 
 
 MEMO_WASI = 1  # the memo's call forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)

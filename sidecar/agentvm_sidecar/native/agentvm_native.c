@@ -1264,6 +1264,76 @@ int64_t avm_list_dir(int fd, int what, int64_t *index, int64_t stat_until, uint8
     return used;
 }
 
+/* WASI dirents (wasi/layouts.py pack_dirent: u64 d_next, u64 d_ino, u32 d_namlen,
+ * u8 d_type, 3 bytes of padding, the name) of one piece of a host directory
+ * snapshot (kernel/host_listing.py), written to `out` (`cap` bytes, guest memory
+ * Python checked): entry `index` on are the piece's records, and a snapshot's
+ * first piece (index 0) starts with "." and ".." (inodes `dot`, `dotdot`), its
+ * records from 2 on. Entries before `cookie` are skipped; the entry that does not
+ * fit is cut off at `cap`, as fd_readdir fills a buffer completely when more
+ * entries exist. A record's type number is its lstat's S_IFMT >> 12 when it has
+ * one, else its getdents type (DT_x is S_IFx >> 12), and `filetypes` maps it to
+ * the WASI filetype. *next_index: the index after the piece's last record (after
+ * the last one written when `out` is full). Returns the bytes written, or -1 for
+ * a malformed piece. */
+static int64_t put_dirent(uint8_t *out, int64_t cap, int64_t used, uint64_t index, uint64_t ino,
+                          const uint8_t *name, uint32_t len, uint8_t filetype) {
+    uint8_t head[24] = {0};
+    uint64_t next = index + 1;
+    memcpy(head, &next, 8);
+    memcpy(head + 8, &ino, 8);
+    memcpy(head + 16, &len, 4);
+    head[20] = filetype;
+    int64_t n = cap - used < 24 ? cap - used : 24;
+    memcpy(out + used, head, (size_t)n);
+    used += n;
+    n = cap - used < (int64_t)len ? cap - used : (int64_t)len;
+    memcpy(out + used, name, (size_t)n);
+    return used + n;
+}
+
+int64_t avm_pack_dirents(const uint8_t *records, int64_t records_len, uint64_t index, uint64_t cookie,
+                         uint64_t dot, uint64_t dotdot, const uint8_t *filetypes, uint8_t *out, int64_t cap,
+                         uint64_t *next_index) {
+    int64_t used = 0;
+    if (index == 0) {
+        if (cookie == 0 && used < cap) used = put_dirent(out, cap, used, 0, dot, (const uint8_t *)".", 1, filetypes[4]);
+        if (cookie <= 1 && used < cap) used = put_dirent(out, cap, used, 1, dotdot, (const uint8_t *)"..", 2, filetypes[4]);
+        index = 2;
+    }
+    const uint8_t *rec = records, *end = records + records_len;
+    while (rec < end && used < cap) {
+        listed_dirent r;
+        if ((uint64_t)(end - rec) < sizeof r) return -1;
+        memcpy(&r, rec, sizeof r);
+        const uint8_t *name = rec + sizeof r;
+        if ((uint64_t)(end - name) < r.name_len) return -1;
+        rec = name + r.name_len;
+        if (index >= cookie) {
+            uint32_t type = r.stated ? (r.mode >> 12) & 15 : r.d_type & 15;
+            used = put_dirent(out, cap, used, index, r.d_ino, name, r.name_len, filetypes[type]);
+        }
+        index++;
+    }
+    *next_index = index;
+    return used;
+}
+
+/* Whether a piece of listing records names `name`: 1 yes, 0 no, -1 malformed. */
+int avm_records_have(const uint8_t *records, int64_t records_len, const uint8_t *name, int64_t name_len) {
+    const uint8_t *rec = records, *end = records + records_len;
+    while (rec < end) {
+        listed_dirent r;
+        if ((uint64_t)(end - rec) < sizeof r) return -1;
+        memcpy(&r, rec, sizeof r);
+        rec += sizeof r;
+        if ((uint64_t)(end - rec) < r.name_len) return -1;
+        if (r.name_len == name_len && memcmp(rec, name, r.name_len) == 0) return 1;
+        rec += r.name_len;
+    }
+    return 0;
+}
+
 /* -- linear memories: a freed one made all zero again -----------------------------------
  * (wasm/memory_budget.py): the first `keep` bytes memset (they stay resident for
  * the next process), the rest dropped with MADV_DONTNEED; the protection stays.

@@ -250,6 +250,11 @@ class GuestContext:
         start = self._span(ptr, size)
         return self._view[start : start + size]
 
+    def address(self, ptr: int, size: int) -> int:
+        """The host address of ``size`` bytes of guest memory at ``ptr``, for C to
+        write to (the memory never moves, see _span). Raises: GuestFault."""
+        return self._address + self._span(ptr, size & 0xFFFFFFFF)
+
     def iovec(self, ptr: int) -> tuple[int, int]:
         """The (ptr, len) of the one WASI iovec at ``ptr``. Raises: GuestFault."""
         start = self._span(ptr, 8)

@@ -47,6 +47,7 @@ from typing import NamedTuple
 from .. import native
 from ..kernel import attrcache
 from ..kernel.descriptions import Description
+from ..kernel.dir_snapshot import DirSnapshot
 from ..kernel.fstypes import Stat
 from .context import PREOPEN_TAG, GuestContext
 from .wasi.layouts import pack_filestat
@@ -98,13 +99,13 @@ class OpenedDirectory(NamedTuple):
 
 
 class Listing(NamedTuple):
-    """A listing of a directory a process opened (``names``: what it listed),
+    """A listing of a directory a process opened (``snapshot``: what it listed),
     not memoized yet; ``epoch``: the stat epoch read before it; ``other_base``,
     ``size``: as for ``stat``."""
 
     opened: OpenedDirectory
     epoch: int
-    names: list[str]
+    snapshot: DirSnapshot
     other_base: Callable[[GuestContext, int, str], str | None]
     size: Callable[[Stat], int]
 
@@ -129,7 +130,7 @@ def stating(ctx: GuestContext, dirfd: int, path: str) -> None:
     if listing is None or listing.opened.dirfd != dirfd & U32:
         return
     parent, _, name = _without_dots(path).rpartition("/")
-    if parent != _without_dots(listing.opened.path) or name not in listing.names:
+    if parent != _without_dots(listing.opened.path) or not listing.snapshot.has(name):
         return
     ctx.pending_listing_stats += 1
     if ctx.pending_listing_stats >= 2:

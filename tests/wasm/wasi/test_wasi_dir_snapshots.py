@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentvm_sidecar.kernel.handle import SNAPSHOT_ENTRY_BYTES
+from agentvm_sidecar.kernel.dir_snapshot import SNAPSHOT_ENTRY_BYTES
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
 from agentvm_sidecar.kernel.process import ExitStatus

@@ -21,8 +21,9 @@ from typing import Any
 
 from ... import native
 from ...kernel.descriptions import Description, FileDescription
+from ...kernel.dir_snapshot import KINDS_BY_TYPE, DirSnapshot
 from ...kernel.errors import KernelError
-from ...kernel.fstypes import OMIT, DirEntry, FileKind, OpenFlags
+from ...kernel.fstypes import OMIT, FileKind, OpenFlags
 from ...kernel.process import ExitStatus
 from .. import stat_memo
 from ..abi import host_function
@@ -105,16 +106,12 @@ def publish_fdstat(desc: Description) -> bytes:
     return fdstat
 
 
-def _dir_entries_of_preopen(ctx: GuestContext, path: str) -> list[DirEntry]:
+def _snapshot_of_preopen(ctx: GuestContext, path: str) -> DirSnapshot:
     vfs = ctx.kernel.vfs
     cred = ctx.proc.cred
     me = vfs.stat(path, cred=cred)
     up = vfs.stat(path.rstrip("/").rsplit("/", 1)[0] or "/", cred=cred)
-    return [
-        DirEntry(".", FileKind.DIRECTORY, me.ino),
-        DirEntry("..", FileKind.DIRECTORY, up.ino),
-        *vfs.readdir(path, cred=cred),
-    ]
+    return DirSnapshot(me.ino, up.ino, tuple(vfs.readdir(path, cred=cred)))
 
 
 def _times(fst_flags: int, atim: int, mtim: int) -> tuple[Any, Any]:
@@ -430,7 +427,7 @@ def fd_readdir(ctx: GuestContext, fd: int, buf_ptr: int, buf_len: int, cookie: i
     ctx.check(buf_ptr, buf_len)
     ctx.check(ret_bufused, 4)
     if is_tagged(fd):
-        entries = _dir_entries_of_preopen(ctx, preopen_or_ebadf(ctx, fd))
+        snapshot = _snapshot_of_preopen(ctx, preopen_or_ebadf(ctx, fd))
     else:
         desc = description(ctx, fd)
         require(desc, L.RIGHT_FD_READDIR)
@@ -438,18 +435,51 @@ def fd_readdir(ctx: GuestContext, fd: int, buf_ptr: int, buf_len: int, cookie: i
         if cookie == 0 and opened is not None and opened.fd == fd and opened.desc is desc:
             ctx.opened_directory = None  # one fill per open
             epoch = native.stat_memo().epoch()
-            entries = desc.readdir_entries(refresh=True)
-            names = [e.name for e in entries if e.name != "." and e.name != ".."]
-            stat_memo.listed(ctx, stat_memo.Listing(opened, epoch, names, host_fs.path_base, host_fs.host_size))
+            snapshot = desc.readdir_snapshot(refresh=True)
+            stat_memo.listed(ctx, stat_memo.Listing(opened, epoch, snapshot, host_fs.path_base, host_fs.host_size))
         else:
-            entries = desc.readdir_entries(refresh=cookie == 0)
+            snapshot = desc.readdir_snapshot(refresh=cookie == 0)
+    if snapshot.pieces is not None:
+        used = _pack_records(ctx, snapshot, snapshot.pieces, cookie, buf_ptr, buf_len)
+    else:
+        used = _pack_entries(ctx, snapshot, cookie, buf_ptr, buf_len)
+    ctx.set_u32(ret_bufused, used)
+
+
+# the WASI filetype of a listed host entry by its type number (native.pack_dirents)
+_RECORD_FILETYPES = bytes(L.filetype(kind) for kind in KINDS_BY_TYPE)
+
+
+def _pack_records(
+    ctx: GuestContext, snapshot: DirSnapshot, pieces: tuple[bytes, ...], cookie: int, buf_ptr: int, buf_len: int
+) -> int:
+    """fd_readdir's dirents of a host listing, packed in C straight into the
+    buffer (checked by the caller); returns the bytes written."""
+    out = ctx.address(buf_ptr, buf_len)
+    used = index = 0
+    for records in pieces or (b"",):  # an empty listing still has '.' and '..'
+        n, index = native.pack_dirents(
+            records, index, cookie, snapshot.dot, snapshot.dotdot, _RECORD_FILETYPES, out + used, buf_len - used
+        )
+        used += n
+        if used == buf_len:
+            break
+    return used
+
+
+def _pack_entries(ctx: GuestContext, snapshot: DirSnapshot, cookie: int, buf_ptr: int, buf_len: int) -> int:
+    """fd_readdir's dirents of a listing of DirEntry objects; returns the bytes written."""
+    listed, DIR = snapshot.listed, L.FILETYPE_DIRECTORY
     out = bytearray()
     index = cookie
-    while index < len(entries) and len(out) < buf_len:
-        entry = entries[index]
-        name = entry.name.encode("utf-8", "surrogateescape")
-        out += L.pack_dirent(index + 1, entry.ino, name, L.filetype(entry.kind))
+    while index < len(listed) + 2 and len(out) < buf_len:
+        if index >= 2:
+            entry = listed[index - 2]
+            name, ino, filetype = entry.name.encode("utf-8", "surrogateescape"), entry.ino, L.filetype(entry.kind)
+        else:
+            name, ino, filetype = (b"..", snapshot.dotdot, DIR) if index else (b".", snapshot.dot, DIR)
+        out += L.pack_dirent(index + 1, ino, name, filetype)
         index += 1
     del out[buf_len:]
     ctx.write(buf_ptr, bytes(out))
-    ctx.set_u32(ret_bufused, len(out))
+    return len(out)

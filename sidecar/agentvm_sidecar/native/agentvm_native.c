@@ -543,12 +543,15 @@ typedef struct {
     uint64_t len;
     uint32_t memo_hits; /* stat memo answers since this thread last went to Python */
     uint32_t preopens;  /* tagged preopen fds the process has: tag | (first + i), i < preopens */
+    const void *counted; /* the mirror memo_hits counts for (compared, never used) */
 } avm_thread;
 
 static __thread avm_thread current;
 
 /* Publish (or with mirror NULL, clear) this thread's process, linear memory and
- * number of tagged preopens. */
+ * number of tagged preopens. Another process starts its own run of memo answers:
+ * it never inherits the count of the one before it on this thread (its first
+ * Python fallback would come early, at a point that depends on what ran before). */
 void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) {
     if (m) atomic_fetch_add(&m->refs, 1);
     avm_mirror *old = current.mirror;
@@ -556,6 +559,10 @@ void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) 
     current.base = m ? base : NULL;
     current.len = m ? len : 0;
     current.preopens = m ? preopens : 0;
+    if (m && m != current.counted) {
+        current.memo_hits = 0;
+        current.counted = m;
+    }
     mirror_unref(old);
 }
 

@@ -26,6 +26,7 @@ from agentvm_sidecar.kernel.kernel import Kernel
 
 from .conftest import PRE0, PRE1, Guest
 from .test_stat_memo import DIR_RIGHTS, agree, change, in_other_thread, make_share, size_of, vm_with_share
+from .test_wasi_native import native_call
 
 pytestmark = pytest.mark.usefixtures("quiet_epoch")
 
@@ -186,3 +187,19 @@ def test_interleaved_listings_stats_and_changes_agree_with_python(ops: list[tupl
             else:
                 with contextlib.suppress(Exception):  # a change may fail (no such file): fine
                     change(op[0], kernel, g, other, share, f"/mnt/host/{op[1]}", op[1], PRE0)
+
+
+def test_a_process_starts_its_own_run_of_memo_answers(tmp_path: Path) -> None:
+    # Every 512th ask (AVM_MEMO_RUN) goes to Python. A process used to inherit the
+    # count of the one before it on its thread, so where its first fallback came
+    # depended on what that thread ran before (a test here failed now and then).
+    def two_processes_on_one_thread() -> None:
+        with vm_with_share(make_share(tmp_path)) as (kernel, first):
+            p, n = first.put("a.txt")
+            for _ in range(511):
+                native_call(first, "path_mode", PRE0, p, n, 1, module="host_fs", params="iiii")
+            second = Guest(kernel, cwd="/mnt/host")
+            listed(second, ".")
+            assert lstats_in_c(second, "a.txt", "./sub", "link") == 3
+
+    in_other_thread(two_processes_on_one_thread)

@@ -1,9 +1,9 @@
 """The VMs of one sidecar: creation, lookup and disposal.
 
-A VM is a kernel plus a trio nursery for the VM's own tasks (output pumps, waiters).
-The registry's lifetime belongs to the server's nursery; each VM's nursery is started
-inside it with ``nursery.start`` so it reports readiness, and ``dispose`` cancels it
-after the kernel has killed every process and closed every file.
+A VM is a kernel plus its own tasks (output pumps, waiters: vm_tasks.py, a nursery
+opened inside the registry's on first use). The registry's lifetime belongs to the
+server's nursery; ``dispose`` cancels the VM's tasks after the kernel has killed
+every process and closed every file.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .software.layer import shared_bin_layer, shared_bin_layer_loaded
 from .software.library import SoftwareMissingError
 from .tools import SecretRules, VmTools
 from .tools.audit import AuditLog
+from .vm_tasks import VmTasks
 from .wasm.module_cache import shared_module_cache
 
 __all__ = ["VM_WORKER_THREADS", "Vm", "VmRegistry", "apply_mount", "build_kernel", "egress_policy"]
@@ -47,7 +48,7 @@ class Vm:
     vm_id: str
     config: VmConfig
     kernel: Kernel
-    nursery: trio.Nursery
+    tasks: VmTasks
     processes: ClientProcesses
     # Worker threads for this VM's kernel calls. Per VM, so a VM whose calls are
     # slow (a guest holding its lock, a slow host disk) can use up only its own
@@ -93,15 +94,15 @@ class VmRegistry:
         except ValueError as exc:
             await trio.to_thread.run_sync(kernel.shutdown)
             raise RpcError("invalid_params", f"invalid secrets: {exc}") from None
-        vm_nursery = await self._nursery.start(_run_vm_nursery)
+        tasks = VmTasks(self._nursery)
         threads = trio.CapacityLimiter(VM_WORKER_THREADS)
         # The guest sees placeholders, never values (tools/secrets.py).
-        processes = ClientProcesses(vm_id, kernel, {**secret_rules.env(), **config.env}, config.cwd, vm_nursery, threads)
-        tools = VmTools(vm_id, kernel, vm_nursery, processes.set_default_env, audit)
+        processes = ClientProcesses(vm_id, kernel, {**secret_rules.env(), **config.env}, config.cwd, tasks, threads)
+        tools = VmTools(vm_id, kernel, tasks, processes.set_default_env, audit)
         kernel.sockets.request_filter = secret_rules.filter_for
         tools.write_docs_blocking()  # no guest runs in this VM yet, so nothing holds its lock
         vm = Vm(
-            vm_id=vm_id, config=config, kernel=kernel, nursery=vm_nursery, processes=processes, threads=threads,
+            vm_id=vm_id, config=config, kernel=kernel, tasks=tasks, processes=processes, threads=threads,
             tools=tools, secrets=secret_rules,
         )
         self._vms[vm_id] = vm
@@ -130,7 +131,7 @@ class VmRegistry:
             await trio.to_thread.run_sync(vm.kernel.shutdown)
         vm.secrets.close()
         shared_module_cache().release(vm.kernel)  # the guest-built modules only it used
-        vm.nursery.cancel_scope.cancel()
+        vm.tasks.cancel()
         log.info("vm_disposed", vm_id=vm_id)
 
     async def dispose_all(self) -> None:
@@ -202,9 +203,3 @@ def apply_mount(kernel: Kernel, mount: MountConfig) -> None:
         kernel.mount_memory(mount.path)
     elif isinstance(mount, HostDirMount):
         kernel.mount_host_dir(mount.path, mount.host_path, mount.read_only, mount.max_bytes, mount.max_inodes)
-
-
-async def _run_vm_nursery(*, task_status: trio.TaskStatus[trio.Nursery] = trio.TASK_STATUS_IGNORED) -> None:
-    async with trio.open_nursery() as nursery:
-        task_status.started(nursery)
-        await trio.sleep_forever()

@@ -4,7 +4,7 @@ A disposed VM is gone, not kept alive by the threads and tasks that served it. I
 kernel holds every file of its memory filesystem, so anything that keeps a reference
 (a spare guest thread's first work, the last callback a guest thread queued for
 trio) keeps all of that memory until it happens to be replaced. An idle VM's Python
-heap is bounded loosely (22.7 KiB measured, bench/vm_memory.py): the bound catches
+heap is bounded loosely (16.6-16.9 KiB measured, bench/vm_memory.py): the bound catches
 a buffer or a table added per VM, not a few objects."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from agentvm_protocol import HostDirMount, ProcessExecParams, VmConfig
 from agentvm_sidecar.api import HANDLERS, RequestContext
 from agentvm_sidecar.vms import VmRegistry
 
-IDLE_VM_HEAP_BOUND = 32 * 1024
+IDLE_VM_HEAP_BOUND = 24 * 1024
 
 
 async def _noop_emit(event) -> None:

@@ -105,7 +105,7 @@ class SessionBase:
         """Start the agent and open the session; on any failure the agent is stopped
         and the error raised (``timeout``, ``agent_error``, ``unsupported``, or the
         spawn's KernelError)."""
-        self._nursery = await self.vm.nursery.start(_run_session_nursery)
+        self._nursery = await self.vm.tasks.start(_run_session_nursery)
         try:
             result = await self._start(mcp_servers, auth_method, load, resume)
         except BaseException:

@@ -104,7 +104,8 @@ class MemNode:
     ) -> None:
         self.ino = ino
         self.kind = kind
-        self.perm = perm & 0o7777
+        # the caller's int when it needs no masking: a new int per node is 32 bytes
+        self.perm = perm if 0 <= perm <= 0o7777 else perm & 0o7777
         self.uid = uid
         self.gid = gid
         self.nlink = 0
@@ -148,6 +149,9 @@ class MemoryFs:
     Args:
         accounting: the VM's FsAccounting to charge, or None (shared layers).
         root_mode, root_uid, root_gid: attributes of the root directory.
+        created_at: while set, the time (ns) new nodes are stamped with, not
+            the clock's (rootfs.py: a VM's default tree is made at one instant,
+            and its ~25 nodes share one int object instead of one each).
     """
 
     def __init__(
@@ -157,9 +161,11 @@ class MemoryFs:
         root_mode: int = 0o755,
         root_uid: int = 0,
         root_gid: int = 0,
+        created_at: int | None = None,
     ) -> None:
         self.dev = allocate_dev()
         self.read_only = False
+        self.created_at = created_at
         self._accounting = accounting
         self._next_ino = 1
         self._root = self._new_node(_DIR, root_mode, root_uid, root_gid)
@@ -169,7 +175,8 @@ class MemoryFs:
     def _new_node(self, kind: FileKind, mode: int, uid: int, gid: int) -> MemNode:
         if self._accounting is not None:
             self._accounting.check_and_reserve(0, 1)
-        node = MemNode(self._next_ino, kind, mode, uid, gid, time.time_ns())
+        now = self.created_at if self.created_at is not None else time.time_ns()
+        node = MemNode(self._next_ino, kind, mode, uid, gid, now)
         self._next_ino += 1
         return node
 

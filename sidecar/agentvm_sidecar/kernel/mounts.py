@@ -34,7 +34,7 @@ from .fstypes import FileSystem
 __all__ = ["Mount", "MountInfo", "MountTable"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Mount:
     """One mounted filesystem.  `open_handles` counts live FileHandles on it."""
 

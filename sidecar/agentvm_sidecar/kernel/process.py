@@ -123,7 +123,9 @@ class ProcessTable:
         self._next_pid = 1
         self._cond = threading.Condition(threading.Lock())
         self._exit_listeners: list[Callable[[Process], None]] = []
-        self._dying: set[int] = set()  # sessions being killed (see the header)
+        # sessions being killed (see the header); a dict used as a set: an
+        # empty set is 216 bytes of every VM, an empty dict 64
+        self._dying: dict[int, None] = {}
         self._closed = False  # shut down: no process starts ever again
 
     def __len__(self) -> int:
@@ -183,7 +185,7 @@ class ProcessTable:
             for orphan in orphans:
                 del self._procs[orphan.pid]
             if proc.sid in self._dying and not self._session_running(proc.sid):
-                self._dying.discard(proc.sid)
+                del self._dying[proc.sid]
             self._cond.notify_all()
         proc.exited.set()
         for listener in self._exit_listeners:
@@ -279,7 +281,7 @@ class ProcessTable:
         with self._cond:
             running = self._session_processes(sid)
             if running and _terminates(sig):
-                self._dying.add(sid)
+                self._dying[sid] = None
             for proc in running:
                 self._deliver(proc, sig)
             self._cond.notify_all()

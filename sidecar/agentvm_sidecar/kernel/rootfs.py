@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import time
+
 from .fstypes import USER
 from .limits import FsAccounting
 from .memfs import MemoryFs
@@ -41,7 +43,7 @@ def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
 
     Raises: KernelError ENOSPC if the accounting cannot hold the tree.
     """
-    fs = MemoryFs(accounting, root_mode=0o755)
+    fs = MemoryFs(accounting, root_mode=0o755, created_at=time.time_ns())
     for path in ("/bin", "/usr/bin", "/usr/local/bin", "/etc", "/dev"):
         fs.mkdirs(path, 0o755)
     fs.mkdirs("/root", 0o700)
@@ -55,4 +57,5 @@ def make_root_fs(accounting: FsAccounting | None = None) -> MemoryFs:
     fs.add_file("/etc/hostname", HOSTNAME, 0o644)
     fs.add_file("/etc/hosts", HOSTS, 0o644)
     fs.add_file("/etc/os-release", OS_RELEASE, 0o644)
+    fs.created_at = None  # what the guest creates is stamped when it does
     return fs

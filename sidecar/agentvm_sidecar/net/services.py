@@ -25,7 +25,7 @@ __all__ = ["SERVICE_ADDRESS_PREFIX", "Service", "Services"]
 SERVICE_ADDRESS_PREFIX = "169.254.77."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     """One VM-internal service: a name, its address and port, and what takes each
     new connection (called on the connecting guest's thread; must not block)."""

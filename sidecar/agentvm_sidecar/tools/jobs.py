@@ -18,6 +18,8 @@ from typing import Any
 
 import trio
 
+from ..vm_tasks import VmTasks
+
 __all__ = ["JOB_TTL_S", "MAX_KEPT", "MAX_RUNNING", "Job", "JobError", "Jobs"]
 
 MAX_RUNNING = 32
@@ -64,8 +66,8 @@ class Job:
 class Jobs:
     """One VM's jobs."""
 
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self._nursery = nursery
+    def __init__(self, tasks: VmTasks) -> None:
+        self._tasks = tasks
         self._jobs: OrderedDict[str, Job] = OrderedDict()
 
     def _expire(self) -> None:
@@ -83,7 +85,7 @@ class Jobs:
             raise JobError(429, "limit_exceeded", f"{MAX_RUNNING} jobs are running already")
         job = Job(job_id=f"job-{secrets.token_hex(8)}", tool=tool)
         self._jobs[job.job_id] = job
-        self._nursery.start_soon(self._run, job, run, on_end)
+        self._tasks.start_soon(self._run, job, run, on_end)
         return job
 
     async def _run(self, job: Job, run: Callable[[], Awaitable[Any]], on_end: Callable[[Job], None]) -> None:

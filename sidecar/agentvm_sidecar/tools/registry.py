@@ -32,6 +32,7 @@ from ..kernel.kernel import Kernel
 from ..logs import get_logger
 from ..net import HostConnection
 from ..rpc.errors import RpcError
+from ..vm_tasks import VmTasks
 from .audit import AuditLog
 from .guest_stream import GuestStream
 from .jobs import Job, JobError, Jobs
@@ -101,13 +102,13 @@ class VmTools:
     """The host tools of one VM."""
 
     def __init__(
-        self, vm_id: str, kernel: Kernel, nursery: trio.Nursery, set_env: Callable[[str, str], None], audit: AuditLog
+        self, vm_id: str, kernel: Kernel, tasks: VmTasks, set_env: Callable[[str, str], None], audit: AuditLog
     ) -> None:
         self.vm_id = vm_id
         self.audit = audit
-        self.jobs = Jobs(nursery)
+        self.jobs = Jobs(tasks)
         self._kernel = kernel
-        self._nursery = nursery
+        self._tasks = tasks
         self._set_env = set_env
         self._tools: dict[str, _Tool] = {}
         self._ask_client: AskClient | None = None
@@ -181,7 +182,7 @@ class VmTools:
 
         self._connections += 1
         try:
-            self._nursery.start_soon(self._serve, conn, serve_connection)
+            self._tasks.start_soon(self._serve, conn, serve_connection)
         except RuntimeError:  # the VM's nursery is closing
             self._connections -= 1
             conn.close()

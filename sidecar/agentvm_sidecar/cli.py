@@ -14,7 +14,7 @@ from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 
 from .logs import configure_logging
 from .native import library
-from .server import serve_stdio
+from .server import PreviewFailed, serve_stdio
 from .wasm.scheduler import set_run_slots
 from .workers import WorkerCommand, WorkersFailed, worker_command
 
@@ -61,12 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     try:
         trio.run(serve_stdio, args.max_frame_bytes, args.preview, workers)
-    except* WorkersFailed as group:
-        failed = [str(exc) for exc in group.exceptions]
+    except* (WorkersFailed, PreviewFailed) as group:
+        failed = [str(exc) for exc in _leaves(group)]
     if failed:
         print(f"agentvm-sidecar: {'; '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions of ``group`` and of the groups nested in it (trio nests one
+    per nursery the exception left)."""
+    return [leaf for exc in group.exceptions for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])]
 
 
 def _workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WorkerCommand | None:
@@ -82,8 +88,6 @@ def _workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Worke
         parser.error(f"--workers must be 0 to {MAX_WORKERS}")
     if count == 0:
         return None
-    if args.preview is not None:
-        parser.error("--preview is not served with --workers (one host port for VMs in several processes)")
     options = ["--max-frame-bytes", str(args.max_frame_bytes), "--workers", "0"]
     if args.log_level is not None:
         options += ["--log-level", args.log_level]

@@ -7,6 +7,7 @@ VM is disposed (its processes killed, files closed), and the process exits 0.
 from __future__ import annotations
 
 import signal
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -15,12 +16,25 @@ from agentvm_protocol import DEFAULT_MAX_FRAME_BYTES
 from .logs import get_logger
 from .net.preview import PreviewServer
 from .rpc.connection import Connection
+from .rpc.errors import RpcError
 from .vms import VmRegistry
 from .workers import ROUTED_HANDLERS, Router, WorkerCommand
 
-__all__ = ["serve_stdio", "serve_streams"]
+__all__ = ["PreviewFailed", "serve_stdio", "serve_streams"]
 
 log = get_logger("server")
+
+
+class PreviewFailed(RuntimeError):
+    """The preview server ``--preview`` asks for could not start (the sidecar then
+    serves nothing)."""
+
+
+async def _start_preview(start: Callable[[str, int], Awaitable[str]], preview: tuple[str, int]) -> None:
+    try:
+        await start(*preview)
+    except RpcError as exc:
+        raise PreviewFailed(f"--preview: {exc}") from None
 
 
 async def serve_streams(
@@ -36,16 +50,18 @@ async def serve_streams(
     ``workers``, run the VMs in that many worker sidecars (workers/)."""
     if workers is not None:
         async with Router.started(workers.count, workers.argv, max_frame_bytes) as router:
+            if preview is not None:
+                await _start_preview(router.previews.start, preview)
             connection = Connection(router, max_frame_bytes=max_frame_bytes, handlers=ROUTED_HANDLERS, raw_params=True)
             router.connection = connection
             await connection.serve(receive, send)
         return
     async with trio.open_nursery() as nursery:
         vms = VmRegistry(nursery)
-        previews = PreviewServer(vms, nursery)
+        previews = PreviewServer.for_vms(vms, nursery)
         try:
             if preview is not None:
-                await previews.start(*preview)
+                await _start_preview(previews.start, preview)
             await Connection(vms, max_frame_bytes=max_frame_bytes, previews=previews).serve(receive, send)
         finally:
             with trio.CancelScope(shield=True):

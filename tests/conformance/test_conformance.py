@@ -417,16 +417,10 @@ async def _run_case(client: AsyncClient, buffer: _EventBuffer, case: dict[str, A
             raise CaseError(f"{where}: a step needs `call`, `awaitEvent` or `use`")
 
 
-# The router (sidecar/agentvm_sidecar/workers/) must answer every case as one process
-# does, but for the preview server, which it does not serve.
-_WORKER_UNSUPPORTED = {"preview.start", "preview.revoke"}
-
-
+# The router (sidecar/agentvm_sidecar/workers/) must answer every case as one process does.
 @pytest.mark.parametrize("workers", [0, 2], ids=["one process", "2 workers"])
 @pytest.mark.parametrize(("requires", "case"), _load_cases())
 async def test_conformance(requires: list[str], case: dict[str, Any], workers: int) -> None:
-    if workers and _WORKER_UNSUPPORTED & {step.get("call") for step in case["steps"]}:
-        pytest.skip("the preview server is not served with --workers")
     with trio.fail_after(CASE_TIMEOUT_S):
         await _run_with_sidecar(requires, case, workers)
 

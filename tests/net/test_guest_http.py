@@ -1,6 +1,8 @@
 """net.fetch and preview URLs end to end: the real sidecar (with ``--preview``), the real
 socket table, and tests/guests/http_server.c running in the VM; previews fetched with
-the standard library's HTTP client."""
+the standard library's HTTP client. Every test runs against one process and against
+a router with 2 worker processes (whose preview server passes each request to the
+worker running the token's VM: workers/previews.py)."""
 
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ PORT = 8080
 BIG = 5 * 1024 * 1024
 
 
-@pytest.fixture
-async def client():
-    async with AsyncClient.connect(SIDECAR) as c:
+@pytest.fixture(params=[0, 2], ids=["one process", "2 workers"])
+async def client(request):
+    async with AsyncClient.connect(SIDECAR + ["--workers", str(request.param)]) as c:
         yield c
 
 
@@ -149,3 +151,32 @@ async def test_a_browser_connection_is_kept_alive_across_guest_connections(clien
         return out
 
     assert await trio.to_thread.run_sync(two_on_one_connection) == [(200, b"hello from guest\n", False)] * 2
+
+
+async def test_one_browser_connection_reaches_each_vm_its_tokens_name(client, vm):
+    # With workers, the router places a second VM on the other worker: each request
+    # on the one connection goes to the worker running its token's VM.
+    other = (await client.vm.create(VmConfig(software=False))).vm_id
+    await start_server(client, other, PORT + 1)
+    first, second = await client.preview.create_url(vm, PORT), await client.preview.create_url(other, PORT + 1)
+    crossed = await client.preview.create_url(other, PORT)  # nothing listens on that port of that VM
+    base = urllib.parse.urlsplit(first.url)
+    assert urllib.parse.urlsplit(second.url)[:2] == base[:2]
+
+    def in_turn(paths: list[str]) -> list[int]:
+        conn = http.client.HTTPConnection(base.hostname, base.port, timeout=30)
+        out = []
+        for path in paths:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            out.append(response.status)
+            response.read()
+        conn.close()
+        return out
+
+    paths = [first.path, second.path, first.path + "big", second.path]
+    assert await trio.to_thread.run_sync(in_turn, paths) == [200, 200, 200, 200]
+    assert (await status(crossed.url))[0] == 502
+    await client.vm.dispose(other)
+    assert (await status(second.url))[0] == 403  # its VM is gone
+    assert (await status(first.url))[0] == 200

@@ -44,7 +44,7 @@ class Harness:
 async def harness():
     async with trio.open_nursery() as nursery:
         vms = VmRegistry(nursery)
-        ctx = RequestContext(vms=vms, emit=_noop_emit, previews=PreviewServer(vms, nursery))
+        ctx = RequestContext(vms=vms, emit=_noop_emit, previews=PreviewServer.for_vms(vms, nursery))
         vm = await vms.create(VmConfig(software=False))
         vm.kernel.sockets = sockets = FakeSockets()  # XX: the real socket table once net-core lands
         sockets.listen(PORT, echo_app)
@@ -283,7 +283,7 @@ async def test_revoking_a_foreign_or_malformed_token_is_invalid_params(h):
 async def test_start_again_answers_the_running_server_and_create_url_needs_one():
     async with trio.open_nursery() as nursery:
         vms = VmRegistry(nursery)
-        ctx = RequestContext(vms=vms, emit=_noop_emit, previews=PreviewServer(vms, nursery))
+        ctx = RequestContext(vms=vms, emit=_noop_emit, previews=PreviewServer.for_vms(vms, nursery))
         vm = await vms.create(VmConfig(software=False))
         with pytest.raises(RpcError) as info:
             await HANDLERS["preview.createUrl"](ctx, PreviewCreateUrlParams(vm_id=vm.vm_id, port=PORT))

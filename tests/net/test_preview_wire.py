@@ -3,6 +3,8 @@ urllib: refused tokens never reach a guest."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -53,3 +55,17 @@ async def test_revoked_expired_tampered_and_unknown_tokens_get_403(client):
     await trio.sleep(max(0.0, expiring.expires_at / 1000 - time.time()) + 0.05)
     for url in [revoked.url, expiring.url, tampered, f"{base}/{payload}/", f"{base}/", f"{base}/nothing/here"]:
         assert await get_status(url) == 403, url
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_preview_address_in_use_ends_the_sidecar_with_one_line(workers: str):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        host, port = taken.getsockname()
+        done = subprocess.run(
+            [*SIDECAR[:-1], f"{host}:{port}", "--workers", workers],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"agentvm-sidecar: --preview: cannot listen on {host}:{port}: Address already in use"

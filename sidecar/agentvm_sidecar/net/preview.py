@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import h11
 import trio
@@ -45,7 +46,10 @@ from .preview_tokens import DEFAULT_TTL_SECONDS, TokenError, parse_token
 if TYPE_CHECKING:
     from ..vms import Vm, VmRegistry
 
-__all__ = ["HEAD_SECONDS", "IDLE_SECONDS", "MAX_CONNECTIONS", "MAX_PER_VM", "PreviewServer"]
+__all__ = [
+    "HEAD_SECONDS", "IDLE_SECONDS", "MAX_CONNECTIONS", "MAX_PER_VM", "GuestUpstream", "Opened", "PreviewServer", "Refused",
+    "Upstream", "split_target",
+]
 
 log = get_logger("preview")
 
@@ -103,21 +107,94 @@ class _Abort(Exception):
     """Ends an inbound connection without another response (mid-response failure)."""
 
 
-async def _send_to_guest(guest: HostStream, data: bytes) -> None:
+async def _send_to_guest(guest: trio.abc.HalfCloseableStream, data: bytes) -> None:
     with trio.fail_after(IDLE_SECONDS):
         await guest.send_all(data)
 
 
-class PreviewServer:
-    """The sidecar's preview HTTP server and the preview.* operations."""
+class Refused(NamedTuple):
+    """An error answer instead of a proxied request (the connection then closes)."""
 
-    def __init__(self, vms: VmRegistry, nursery: trio.Nursery) -> None:
+    status: int
+    reason: str
+
+
+class Opened(NamedTuple):
+    """Where one request goes: a fresh connection, the target to ask it for, and
+    what to do once the request is done (close it, stop tracking it)."""
+
+    stream: trio.abc.HalfCloseableStream
+    target: bytes
+    done: Callable[[], None]
+
+
+class Upstream(Protocol):
+    """What a preview request is proxied to, chosen by its token."""
+
+    async def open(self, target: bytes, scope: trio.CancelScope) -> Opened | Refused:
+        """The connection for a request for ``target`` (``/<token>/<path>``), or the
+        answer that refuses it; ``scope`` is the request's (cancelling it ends it)."""
+        ...
+
+
+def split_target(target: bytes) -> tuple[str, bytes]:
+    """(token, the target the guest is asked for) of ``/<token>/<path>``."""
+    token, _, rest = target.decode("ascii").removeprefix("/").partition("/")
+    token, _, query = token.partition("?")
+    return token, ("/" + rest if rest or not query else "/?" + query).encode("ascii")
+
+
+class GuestUpstream:
+    """A sidecar's own VMs: a token checked against its VM's key and revocations,
+    then a fresh VM-loopback connection to the token's port."""
+
+    def __init__(self, vms: VmRegistry) -> None:
         self._vms = vms
+
+    async def open(self, target: bytes, scope: trio.CancelScope) -> Opened | Refused:
+        await trio.lowlevel.checkpoint()
+        token, guest_target = split_target(target)
+        try:
+            claims = parse_token(token)
+            vm = self._vms.get(claims.vm_id)
+            vm.previews.verify(claims, now_ms())
+        except (TokenError, RpcError) as exc:
+            log.debug("preview_refused", reason=str(exc))
+            return Refused(403, "forbidden")
+        if vm.previews.live_connections >= MAX_PER_VM:
+            return Refused(503, "too many preview connections to this VM")
+        try:
+            conn = vm.kernel.sockets.connect_from_host(claims.port)
+        except KernelError as exc:
+            return Refused(502, f"nothing listens on port {claims.port} in the VM" if exc.errno == "ECONNREFUSED" else exc.errno)
+        guest = HostStream(conn)
+        vm.previews.track(scope)
+
+        def done() -> None:
+            guest.close()
+            vm.previews.untrack(scope)
+
+        return Opened(guest, guest_target, done)
+
+
+class PreviewServer:
+    """The preview HTTP server: one host address, each request proxied where
+    ``upstream`` says; and the preview.* operations on ``vms`` (None: a router's,
+    whose workers answer them)."""
+
+    def __init__(self, nursery: trio.Nursery, upstream: Upstream, vms: VmRegistry | None = None) -> None:
+        self._vms = vms
+        self._upstream = upstream
         self._nursery = nursery
         self.url_base: str | None = None
         self._port: int | None = None
         self._starting = trio.Lock()  # two concurrent preview.start calls make one server
         self._connections = 0
+
+    @classmethod
+    def for_vms(cls, vms: VmRegistry, nursery: trio.Nursery) -> PreviewServer:
+        """A sidecar's own preview server, proxying to its VMs."""
+        return cls(nursery, GuestUpstream(vms), vms)
 
     # -- preview.* ----------------------------------------------------------------------
     async def start(self, host: str, port: int) -> str:
@@ -142,6 +219,7 @@ class PreviewServer:
     def revoke(self, token: str) -> None:
         """Refuse ``token`` from now on. Raises RpcError: invalid_params (not signed
         here), not_found (its VM is gone), limit_exceeded (too many live revocations)."""
+        assert self._vms is not None
         try:
             claims = parse_token(token)
         except TokenError:
@@ -170,16 +248,16 @@ class PreviewServer:
                 return
             self._connections += 1
             try:
-                await _serve_inbound(self._vms, stream)
+                await _serve_inbound(self._upstream, stream)
             except Exception:  # a bug here must cost one connection, never the sidecar
                 log.exception("preview_connection_failed")
             finally:
                 self._connections -= 1
 
 
-async def _serve_inbound(vms: VmRegistry, stream: trio.SocketStream) -> None:
+async def _serve_inbound(upstream: Upstream, stream: trio.SocketStream) -> None:
     try:
-        await _Inbound(vms, stream).serve()
+        await _Inbound(upstream, stream).serve()
     except* (_Abort, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
         pass  # the connection ends; the other side sees it closed
 
@@ -187,8 +265,8 @@ async def _serve_inbound(vms: VmRegistry, stream: trio.SocketStream) -> None:
 class _Inbound:
     """One browser-side connection: requests in turn, each checked and proxied."""
 
-    def __init__(self, vms: VmRegistry, stream: trio.SocketStream) -> None:
-        self._vms = vms
+    def __init__(self, upstream: Upstream, stream: trio.SocketStream) -> None:
+        self._upstream = upstream
         self._stream = stream
         self._h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
 
@@ -219,63 +297,43 @@ class _Inbound:
                 return None
 
     async def _answer(self, request: h11.Request, scope: trio.CancelScope) -> None:
-        token, _, rest = request.target.decode("ascii").removeprefix("/").partition("/")
-        token, _, query = token.partition("?")
-        guest_target = "/" + rest if rest or not query else "/?" + query
-        try:
-            claims = parse_token(token)
-            vm = self._vms.get(claims.vm_id)
-            vm.previews.verify(claims, now_ms())
-        except (TokenError, RpcError) as exc:
-            log.debug("preview_refused", reason=str(exc))
-            await self._refuse(403, "forbidden")
+        opened = await self._upstream.open(request.target, scope)
+        if isinstance(opened, Refused):
+            await self._refuse(opened.status, opened.reason)
             return
-        if vm.previews.live_connections >= MAX_PER_VM:
-            await self._refuse(503, "too many preview connections to this VM")
-            return
-        vm.previews.track(scope)
         try:
-            await self._proxy(vm, claims.port, request, guest_target.encode("ascii"))
+            await self._proxy(opened.stream, request, opened.target)
         finally:
-            vm.previews.untrack(scope)
+            opened.done()
 
-    async def _proxy(self, vm: Vm, port: int, request: h11.Request, target: bytes) -> None:
-        try:
-            conn = vm.kernel.sockets.connect_from_host(port)
-        except KernelError as exc:
-            await self._refuse(502, f"nothing listens on port {port} in the VM" if exc.errno == "ECONNREFUSED" else exc.errno)
-            return
-        guest = HostStream(conn)
-        try:
-            g = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
-            upgrade = upgrade_of(list(request.headers))
-            headers = forwardable(list(request.headers))
-            if is_chunked(list(request.headers)):
-                headers.append((b"transfer-encoding", b"chunked"))
-            if upgrade is not None:  # offered on to the guest (WebSocket)
-                headers += [(b"upgrade", upgrade), (b"connection", b"upgrade")]
+    async def _proxy(self, guest: trio.abc.HalfCloseableStream, request: h11.Request, target: bytes) -> None:
+        g = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        upgrade = upgrade_of(list(request.headers))
+        headers = forwardable(list(request.headers))
+        if is_chunked(list(request.headers)):
+            headers.append((b"transfer-encoding", b"chunked"))
+        if upgrade is not None:  # offered on to the guest (WebSocket)
+            headers += [(b"upgrade", upgrade), (b"connection", b"upgrade")]
+        else:
+            headers.append((b"connection", b"close"))  # one request per guest connection
+        head = g.send(h11.Request(method=request.method, target=target, headers=headers, http_version="1.1"))
+        if upgrade is not None:
+            # An upgrade request has no body. Both h11 connections must see the
+            # request end before a 101 arrives, so that happens here, before any I/O.
+            if not isinstance(self._h.next_event(), h11.EndOfMessage):
+                await self._refuse(400, "an upgrade request has no body")
+                return
+            head += g.send(h11.EndOfMessage())
+        async with trio.open_nursery() as nursery:
+            if upgrade is None:
+                nursery.start_soon(self._pump_request_body, g, guest, head)
             else:
-                headers.append((b"connection", b"close"))  # one request per guest connection
-            head = g.send(h11.Request(method=request.method, target=target, headers=headers, http_version="1.1"))
-            if upgrade is not None:
-                # An upgrade request has no body. Both h11 connections must see the
-                # request end before a 101 arrives, so that happens here, before any I/O.
-                if not isinstance(self._h.next_event(), h11.EndOfMessage):
-                    await self._refuse(400, "an upgrade request has no body")
-                    return
-                head += g.send(h11.EndOfMessage())
-            async with trio.open_nursery() as nursery:
-                if upgrade is None:
-                    nursery.start_soon(self._pump_request_body, g, guest, head)
-                else:
-                    await _send_to_guest(guest, head)
-                switched = await self._pump_response(g, guest)
-                nursery.cancel_scope.cancel()
-            self._discard_buffered_request_end()
-            if switched:
-                await self._tunnel(g, guest)
-        finally:
-            guest.close()
+                await _send_to_guest(guest, head)
+            switched = await self._pump_response(g, guest)
+            nursery.cancel_scope.cancel()
+        self._discard_buffered_request_end()
+        if switched:
+            await self._tunnel(g, guest)
 
     def _discard_buffered_request_end(self) -> None:
         """The response is done; if the rest of the request is already buffered (a GET's
@@ -288,7 +346,7 @@ class _Inbound:
             if not isinstance(event, h11.Data | h11.EndOfMessage):
                 return
 
-    async def _pump_request_body(self, g: h11.Connection, guest: HostStream, head: bytes) -> None:
+    async def _pump_request_body(self, g: h11.Connection, guest: trio.abc.HalfCloseableStream, head: bytes) -> None:
         try:
             await _send_to_guest(guest, head)
             while True:
@@ -313,7 +371,7 @@ class _Inbound:
             else:
                 raise h11.RemoteProtocolError("connection closed mid-body")
 
-    async def _pump_response(self, g: h11.Connection, guest: HostStream) -> bool:
+    async def _pump_response(self, g: h11.Connection, guest: trio.abc.HalfCloseableStream) -> bool:
         """Forward the guest's response; True when it switched protocols (101)."""
         started = False
         while True:
@@ -354,7 +412,7 @@ class _Inbound:
                 await self._refuse(502, "the guest closed the connection without responding")
                 return False
 
-    async def _tunnel(self, g: h11.Connection, guest: HostStream) -> None:
+    async def _tunnel(self, g: h11.Connection, guest: trio.abc.HalfCloseableStream) -> None:
         """After a 101: copy raw bytes both ways (each direction ends with a half-close)
         until both are done; the browser connection then closes."""
         browser_early, _ = self._h.trailing_data

@@ -63,6 +63,7 @@ class WorkerLink:
     def __init__(self, index: int, process: trio.Process, max_frame_bytes: int) -> None:
         self.index = index
         self.vm_count = 0  # VMs the router placed here and has not seen disposed
+        self.preview_port: int | None = None  # its preview server's, once started (previews.py)
         self._process = process
         self._rpc = RpcConnection(max_frame_bytes + _FRAME_SLACK_BYTES)
         self._requests = OutgoingRequests(self._send, itertools.count(1))

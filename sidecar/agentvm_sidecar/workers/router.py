@@ -7,11 +7,8 @@ the new VM on the worker with the fewest; ``vm.list`` asks every worker;
 layer). Params travel as the client wrote them: the router decodes only the names it
 routes by, and the worker decodes the rest (a 10 MB ``fs.writeFile`` is not decoded
 and encoded again on the way). Results, errors and events travel back as the worker
-wrote them.
-
-Not served with workers: the preview server (``preview.start``, ``preview.revoke``),
-which is one host port for every VM and would need the router to proxy each
-connection to the worker owning its VM. They answer ``unsupported``.
+wrote them. The preview server is the router's, passing each request to the worker
+that runs its VM (previews.py).
 """
 
 from __future__ import annotations
@@ -23,19 +20,19 @@ from typing import Any
 import msgspec
 import trio
 
-from agentvm_protocol import METHODS, SessionListResult, VmListResult
+from agentvm_protocol import METHODS, PreviewRevokeParams, PreviewStartParams, PreviewStartResult, SessionListResult, VmListResult
 
 from ..api import HANDLERS, Handler, RequestContext
 from ..logs import get_logger
 from ..rpc.errors import ForwardedError, RpcError
 from .link import WorkerLink
+from .previews import RouterPreviews
 
 __all__ = ["ROUTED_HANDLERS", "Router", "WorkersFailed"]
 
 log = get_logger("workers")
 
 _SESSION_OPENERS = ("session.create", "session.load", "session.resume")
-_UNSUPPORTED = ("preview.start", "preview.revoke")
 
 
 class _Names(msgspec.Struct, rename="camel"):
@@ -69,8 +66,9 @@ class WorkersFailed(RuntimeError):
 class Router:
     """The workers of one connection and what each owns."""
 
-    def __init__(self, links: list[WorkerLink]) -> None:
+    def __init__(self, links: list[WorkerLink], nursery: trio.Nursery) -> None:
         self._links = links
+        self.previews = RouterPreviews(self, nursery)
         self._vm_owner: dict[str, WorkerLink] = {}
         self._session_owner: dict[str, WorkerLink] = {}
         self._session_vm: dict[str, str] = {}  # forgotten with their VM
@@ -83,9 +81,9 @@ class Router:
         disposing its VMs. Raises: WorkersFailed when a worker cannot start (those
         that did are stopped first)."""
         links: list[WorkerLink] = []
-        router = cls(links)
         failures: list[str] = []
         async with trio.open_nursery() as nursery:
+            router = cls(links, nursery)
             try:
                 async with trio.open_nursery() as starting:
                     for index in range(count):
@@ -145,6 +143,10 @@ class Router:
             METHODS[method].params_decoder.decode(params)
             raise RpcError("not_found", f"no {what} {name!r}")
         return link
+
+    def vm_link(self, vm_id: str) -> WorkerLink | None:
+        """The worker running VM ``vm_id``, if the router placed it."""
+        return self._vm_owner.get(vm_id)
 
     def live(self) -> list[WorkerLink]:
         return [link for link in self._links if link.alive]
@@ -268,11 +270,20 @@ def _open_session(method: str) -> Handler:
     return open_
 
 
-def _unsupported(method: str) -> Handler:
-    async def refuse(ctx: RequestContext, params: Any) -> None:
-        raise RpcError("unsupported", f"{method} is not served when VMs run in worker processes (--workers)")
+_start_params = METHODS["preview.start"].params_decoder
+_revoke_params = METHODS["preview.revoke"].params_decoder
 
-    return refuse
+
+async def _preview_start(ctx: RequestContext, params: msgspec.Raw) -> PreviewStartResult:
+    router: Router = ctx.vms  # type: ignore[assignment]
+    p: PreviewStartParams = _start_params.decode(params)
+    return PreviewStartResult(url_base=await router.previews.start(p.host, p.port))
+
+
+async def _preview_revoke(ctx: RequestContext, params: msgspec.Raw) -> msgspec.Raw:
+    router: Router = ctx.vms  # type: ignore[assignment]
+    p: PreviewRevokeParams = _revoke_params.decode(params)
+    return await router.previews.revoke(p.token, params)
 
 
 async def _software_list(ctx: RequestContext, params: msgspec.Raw) -> msgspec.Raw:
@@ -288,14 +299,15 @@ def _routed_handlers() -> dict[str, Handler]:
         "session.list": lambda ctx, params: ctx.vms.list_sessions(params),  # type: ignore[attr-defined]
         "session.close": lambda ctx, params: ctx.vms.close_session(params),  # type: ignore[attr-defined]
         "software.list": _software_list,
+        "preview.start": _preview_start,
+        "preview.createUrl": lambda ctx, params: ctx.vms.previews.create_url(params),  # type: ignore[attr-defined]
+        "preview.revoke": _preview_revoke,
     }
     table: dict[str, Handler] = {}
     for method in HANDLERS:
         fields = {f.name for f in msgspec.structs.fields(METHODS[method].params)}
         if method in special:
             table[method] = special[method]
-        elif method in _UNSUPPORTED:
-            table[method] = _unsupported(method)
         elif method in _SESSION_OPENERS:
             table[method] = _open_session(method)
         elif "vm_id" in fields:

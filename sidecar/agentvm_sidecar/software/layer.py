@@ -28,7 +28,7 @@ from pathlib import Path
 from .. import __version__
 from ..kernel.memfs import MemoryFs
 from ..logs import get_logger
-from .commands.build import built_commands, command_names, commands_dir
+from .commands.build import REPLACES, built_commands, command_names, commands_dir
 from .library import SoftwareLibrary, SoftwareMissingError, shared_library
 from .paths import setup_hint
 from .pins import NPM_SCOPE
@@ -65,12 +65,12 @@ def build_bin_layer(
 ) -> BinLayer:
     """A frozen MemoryFs with one executable per command of ``library``, plus
     agentvm's own built commands (from ``builtin_dir``, default
-    `<software dir>/commands`) and the ``toolbox`` (default: ``toolbox_commands()``)
-    for names not taken before them."""
+    `<software dir>/commands`; those in ``REPLACES`` in place of the package's) and
+    the ``toolbox`` (default: ``toolbox_commands()``) for names not taken before them."""
     fs = MemoryFs(None, root_mode=0o755)
     modules: dict[int, tuple[str, memoryview]] = {}
     listing: list[CommandInfo] = []
-    commands = library.commands()
+    commands = {name: entry for name, entry in library.commands().items() if name not in REPLACES}
     for name, entry in sorted(commands.items()):
         node = fs.add_file("/" + name, entry.module, entry.mode & 0o7777)
         modules[fs.getattr(node).ino] = (entry.sha256, entry.module)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..paths import software_dir
 from ..zigcc import compile_if_stale
 
-__all__ = ["build", "built_commands", "command_names", "commands_dir", "main", "sources"]
+__all__ = ["REPLACES", "build", "built_commands", "command_names", "commands_dir", "main", "sources"]
 
 SOURCES_DIR = Path(__file__).resolve().parent
 
@@ -24,6 +24,12 @@ SOURCES_DIR = Path(__file__).resolve().parent
 # bytes at a time with wasm SIMD, which wasmtime (our engine keeps its default)
 # runs with the host's vector instructions.
 EXTRA_FLAGS: dict[str, tuple[str, ...]] = {"grep": ("-msimd128",)}
+
+# Commands built here that take the place of a package's command of the same name
+# (the others only fill names no package has), and why.
+REPLACES = {
+    "cat": "uutils cat on WASI refuses to read devices, fifos and pipes by name (cat /dev/null, cat <(cmd))",
+}
 
 
 def commands_dir() -> Path:

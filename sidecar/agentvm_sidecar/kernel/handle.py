@@ -11,10 +11,11 @@
 #
 # Directory handles expose `readdir_snapshot()`: a DirSnapshot (dir_snapshot.py),
 # '.' and '..' first, that stays stable until `refresh=True` (WASI fd_readdir
-# cookies are indexes into it; take a fresh snapshot when the cookie is 0).  A guest can
-# hold one per open directory fd, so each is charged to the VM's snapshot budget
-# (a `MemoryBudget`, ENOMEM when spent) until it is replaced or the handle closes:
-# sidecar memory for listings stays bounded by the budget, not by fds x entries.
+# cookies are indexes into it; take a fresh snapshot when the cookie is 0).  A
+# guest can hold one per open directory fd, so each is charged to the VM's
+# snapshot budget (a `MemoryBudget`, ENOMEM when spent) until it is replaced or
+# the handle closes: sidecar memory for listings stays bounded by the budget,
+# not by fds x entries.
 #
 # Semantics worth knowing:
 #  * read/pread on a handle without READ, write/pwrite without WRITE: EBADF.
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .mounts import Mount
 
 __all__ = ["FileHandle", "SharedPosition"]
+
 
 class SharedPosition(Protocol):
     """What keeps a host file's position once the handle shares it

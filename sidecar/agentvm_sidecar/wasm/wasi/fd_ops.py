@@ -469,7 +469,7 @@ def _pack_records(
 
 def _pack_entries(ctx: GuestContext, snapshot: DirSnapshot, cookie: int, buf_ptr: int, buf_len: int) -> int:
     """fd_readdir's dirents of a listing of DirEntry objects; returns the bytes written."""
-    listed, DIR = snapshot.listed, L.FILETYPE_DIRECTORY
+    listed, directory = snapshot.listed, L.FILETYPE_DIRECTORY
     out = bytearray()
     index = cookie
     while index < len(listed) + 2 and len(out) < buf_len:
@@ -477,7 +477,7 @@ def _pack_entries(ctx: GuestContext, snapshot: DirSnapshot, cookie: int, buf_ptr
             entry = listed[index - 2]
             name, ino, filetype = entry.name.encode("utf-8", "surrogateescape"), entry.ino, L.filetype(entry.kind)
         else:
-            name, ino, filetype = (b"..", snapshot.dotdot, DIR) if index else (b".", snapshot.dot, DIR)
+            name, ino, filetype = (b"..", snapshot.dotdot, directory) if index else (b".", snapshot.dot, directory)
         out += L.pack_dirent(index + 1, ino, name, filetype)
         index += 1
     del out[buf_len:]

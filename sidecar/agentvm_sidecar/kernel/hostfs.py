@@ -414,7 +414,7 @@ class HostFs:
             # the loop's target, the kind from the table, the Stat made without
             # NamedTuple's __new__ (1.43 -> 1.1 us a name, measured).
             for records in pieces:
-                for name, (_, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, _, _) in native.kept_dirents(records):
+                for name, (_, ino, nlink, size, atime, mtime, ctime, mode, uid, gid, _, _, _) in native.dirents(records, kept_only=True):
                     if owner_uid is not None:
                         uid = owner_uid
                     if owner_gid is not None:

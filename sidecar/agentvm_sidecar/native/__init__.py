@@ -307,31 +307,20 @@ def list_dir(fd: int, what: int, stat_until: int) -> Iterator[bytes]:
             _list_buffers.append(buf)
 
 
-def dirents(records: bytes) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(name, fields) of each record ``list_dir`` wrote: ``_DIRENT``'s fields,
-    d_ino, ino, nlink, size, atime_ns, mtime_ns, ctime_ns, mode, uid, gid, name
-    length, getdents type (``DT_*``), lstat'd (0 no, 1 for its type only, 2 as
-    asked; an entry not lstat'd has only its d_ino and type)."""
-    unpack, size = _DIRENT.unpack_from, _DIRENT.size
-    off, end = 0, len(records)
-    while off < end:
-        fields = unpack(records, off)
-        stop = off + size + fields[10]
-        yield records[off + size:stop].decode("utf-8", "surrogateescape"), fields
-        off = stop
-
-
 _NAME_LEN_AT, _STATED_AT = 68, 71  # offsets in _DIRENT: name length (u16), lstat'd (u8)
 
 
-def kept_dirents(records: bytes) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """``dirents``, of the records lstat'd as asked (``stated`` 2) only: the
-    others are stepped over without unpacking them."""
+def dirents(records: bytes, kept_only: bool = False) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(name, fields) of each record ``list_dir`` wrote: ``_DIRENT``'s fields,
+    d_ino, ino, nlink, size, atime_ns, mtime_ns, ctime_ns, mode, uid, gid, name
+    length, getdents type (``DT_*``), lstat'd (0 no, 1 for its type only, 2 as
+    asked; an entry not lstat'd has only its d_ino and type). ``kept_only``:
+    of the records lstat'd as asked only, the others stepped over unread."""
     unpack, size = _DIRENT.unpack_from, _DIRENT.size
     off, end = 0, len(records)
     while off < end:
         stop = off + size + (records[off + _NAME_LEN_AT] | records[off + _NAME_LEN_AT + 1] << 8)
-        if records[off + _STATED_AT] == 2:
+        if not kept_only or records[off + _STATED_AT] == 2:
             yield records[off + size:stop].decode("utf-8", "surrogateescape"), unpack(records, off)
         off = stop
 

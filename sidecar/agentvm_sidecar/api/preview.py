@@ -13,7 +13,7 @@ from agentvm_protocol import (
     PreviewStartResult,
 )
 
-from ..net.preview import PreviewServer
+from ..net.preview import PreviewServer, revoke
 from ..rpc.errors import RpcError
 from ._registry import RequestContext, handler
 
@@ -38,5 +38,6 @@ async def preview_create_url(ctx: RequestContext, p: PreviewCreateUrlParams) -> 
 @handler("preview.revoke")
 async def preview_revoke(ctx: RequestContext, p: PreviewRevokeParams) -> Empty:
     await trio.lowlevel.checkpoint()
-    _previews(ctx).revoke(p.token)
+    _previews(ctx)  # as createUrl, refused on a connection without a preview server
+    revoke(ctx.vms, p.token)
     return Empty()

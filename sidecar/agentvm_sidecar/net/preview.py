@@ -41,14 +41,14 @@ from ..logs import get_logger
 from ..rpc.errors import RpcError
 from .fetch import MAX_HEAD_BYTES
 from .host_stream import HostStream
-from .preview_tokens import DEFAULT_TTL_SECONDS, TokenError, parse_token
+from .preview_tokens import DEFAULT_TTL_SECONDS, TokenClaims, TokenError, parse_token
 
 if TYPE_CHECKING:
     from ..vms import Vm, VmRegistry
 
 __all__ = [
     "HEAD_SECONDS", "IDLE_SECONDS", "MAX_CONNECTIONS", "MAX_PER_VM", "GuestUpstream", "Opened", "PreviewServer", "Refused",
-    "Upstream", "split_target",
+    "Upstream", "claims_of", "revoke", "split_target",
 ]
 
 log = get_logger("preview")
@@ -137,6 +137,25 @@ class Upstream(Protocol):
         ...
 
 
+def claims_of(token: str) -> TokenClaims:
+    """What ``token`` says (not checked yet). Raises: RpcError invalid_params."""
+    try:
+        return parse_token(token)
+    except TokenError:
+        raise RpcError("invalid_params", "not a preview token") from None
+
+
+def revoke(vms: VmRegistry, token: str) -> None:
+    """Refuse ``token`` from now on. Raises RpcError: invalid_params (not signed
+    here), not_found (its VM is gone), limit_exceeded (too many live revocations)."""
+    claims = claims_of(token)
+    vm = vms.get(claims.vm_id)
+    if not vm.previews.signed(claims):
+        raise RpcError("invalid_params", "not a preview token of this VM")
+    if not vm.previews.revoke(claims, now_ms()):
+        raise RpcError("limit_exceeded", "this VM has too many live revoked preview tokens")
+
+
 def split_target(target: bytes) -> tuple[str, bytes]:
     """(token, the target the guest is asked for) of ``/<token>/<path>``."""
     token, _, rest = target.decode("ascii").removeprefix("/").partition("/")
@@ -179,11 +198,9 @@ class GuestUpstream:
 
 class PreviewServer:
     """The preview HTTP server: one host address, each request proxied where
-    ``upstream`` says; and the preview.* operations on ``vms`` (None: a router's,
-    whose workers answer them)."""
+    ``upstream`` says; and the preview URLs minted under that address."""
 
-    def __init__(self, nursery: trio.Nursery, upstream: Upstream, vms: VmRegistry | None = None) -> None:
-        self._vms = vms
+    def __init__(self, nursery: trio.Nursery, upstream: Upstream) -> None:
         self._upstream = upstream
         self._nursery = nursery
         self.url_base: str | None = None
@@ -194,7 +211,7 @@ class PreviewServer:
     @classmethod
     def for_vms(cls, vms: VmRegistry, nursery: trio.Nursery) -> PreviewServer:
         """A sidecar's own preview server, proxying to its VMs."""
-        return cls(nursery, GuestUpstream(vms), vms)
+        return cls(nursery, GuestUpstream(vms))
 
     # -- preview.* ----------------------------------------------------------------------
     async def start(self, host: str, port: int) -> str:
@@ -215,20 +232,6 @@ class PreviewServer:
         token = vm.previews.sign(vm.vm_id, port, expires_at)
         path = f"/{token}/"
         return PreviewCreateUrlResult(url=self.url_base + path, path=path, token=token, expires_at=expires_at)
-
-    def revoke(self, token: str) -> None:
-        """Refuse ``token`` from now on. Raises RpcError: invalid_params (not signed
-        here), not_found (its VM is gone), limit_exceeded (too many live revocations)."""
-        assert self._vms is not None
-        try:
-            claims = parse_token(token)
-        except TokenError:
-            raise RpcError("invalid_params", "not a preview token") from None
-        vm = self._vms.get(claims.vm_id)
-        if not vm.previews.signed(claims):
-            raise RpcError("invalid_params", "not a preview token of this VM")
-        if not vm.previews.revoke(claims, now_ms()):
-            raise RpcError("limit_exceeded", "this VM has too many live revoked preview tokens")
 
     # -- the server -----------------------------------------------------------------------
     async def _serve(self, host: str, port: int, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:

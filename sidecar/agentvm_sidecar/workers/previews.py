@@ -23,7 +23,7 @@ import trio
 
 from agentvm_protocol import PreviewCreateUrlResult, PreviewStartParams, PreviewStartResult
 
-from ..net.preview import Opened, PreviewServer, Refused, split_target
+from ..net.preview import Opened, PreviewServer, Refused, claims_of, split_target
 from ..net.preview_tokens import TokenError, parse_token
 from ..rpc.errors import RpcError
 
@@ -64,10 +64,7 @@ class RouterPreviews:
 
     async def revoke(self, token: str, params: msgspec.Raw) -> msgspec.Raw:
         """Passed to the worker running the token's VM, which checks it."""
-        try:
-            claims = parse_token(token)
-        except TokenError:
-            raise RpcError("invalid_params", "not a preview token") from None
+        claims = claims_of(token)
         link = self._router.vm_link(claims.vm_id)
         if link is None:
             raise RpcError("not_found", f"no VM {claims.vm_id!r}")
@@ -77,11 +74,9 @@ class RouterPreviews:
     async def open(self, target: bytes, scope: trio.CancelScope) -> Opened | Refused:
         token, _ = split_target(target)
         try:
-            claims = parse_token(token)
+            link = self._router.vm_link(parse_token(token).vm_id)
         except TokenError:
-            await trio.lowlevel.checkpoint()
-            return Refused(403, "forbidden")
-        link = self._router.vm_link(claims.vm_id)
+            link = None
         if link is None or not link.alive or link.preview_port is None:
             await trio.lowlevel.checkpoint()
             return Refused(403, "forbidden")

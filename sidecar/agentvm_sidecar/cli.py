@@ -77,7 +77,7 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 def _workers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WorkerCommand | None:
     """The workers ``--workers`` (or $AGENTVM_WORKERS) asks for; None for one process.
-    Exits with a usage error for a bad count or an option workers cannot serve."""
+    Exits with a usage error for a bad count."""
     count = args.workers
     if count is None:
         configured = os.environ.get(WORKERS_ENV, "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import trio
 
 from agentvm import FsFileToWrite, HostDirMount, MemoryMount, RpcError, VmConfig, VmLimits
 
@@ -13,6 +14,17 @@ async def test_write_then_read_round_trips_bytes(client, vm_id):
     payload = bytes(range(256)) * 10
     await client.fs.write_file(vm_id, "/tmp/blob", payload)
     assert (await client.fs.read_file(vm_id, "/tmp/blob")).data == payload
+
+
+async def test_concurrent_writes_bigger_than_the_pipe_arrive_whole(client, vm_id):
+    """Request lines larger than the sidecar's stdin pipe, sent together: each line is
+    written whole before the next one starts, however the pipe takes them."""
+    payloads = {f"/tmp/c{i}": bytes([97 + i]) * (90_000 + 6_007 * i) for i in range(12)}
+    async with trio.open_nursery() as nursery:
+        for path, data in payloads.items():
+            nursery.start_soon(client.fs.write_file, vm_id, path, data)
+    for path, data in payloads.items():
+        assert (await client.fs.read_file(vm_id, path)).data == data
 
 
 async def test_write_file_with_create_dirs_makes_parents(client, vm_id):

@@ -243,3 +243,35 @@ async def test_a_result_larger_than_max_frame_bytes_is_limit_exceeded_not_a_brok
     reply = await raw.call({"jsonrpc": "2.0", "id": 4, "method": "fs.readFiles", "params": {"vmId": vm, "paths": ["/tmp/big", "/tmp/big2"]}})
     assert reply["id"] == 4 and kind(reply) == "limit_exceeded"
     await still_serving_vm(raw, vm)
+
+
+async def test_answers_stay_whole_lines_while_the_client_reads_slowly():
+    """Answers bigger than the pipe, to requests in flight together, read a little at
+    a time: each part written at once or queued behind the rest, never torn."""
+    proc = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "error"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    raw = RawSidecar(proc)
+    try:
+        await ready(raw)
+        vm = (await raw.call({"jsonrpc": "2.0", "id": 1, "method": "vm.create", "params": {"config": {"software": False}}}))["result"]["vmId"]
+        files = {f"/tmp/f{i}": bytes([65 + i]) * (50_000 + 7_919 * i) for i in range(24)}  # 50-230 KB each
+        for path, data in files.items():
+            write = {"vmId": vm, "path": path, "data": base64.b64encode(data).decode()}
+            assert "result" in await raw.call({"jsonrpc": "2.0", "id": 2, "method": "fs.writeFile", "params": write})
+        for i, path in enumerate(files):
+            await raw.send({"jsonrpc": "2.0", "id": 100 + i, "method": "fs.readFile", "params": {"vmId": vm, "path": path}})
+        answers = {}
+        with trio.fail_after(60):
+            while len(answers) < len(files):
+                while b"\n" not in raw.buf:
+                    raw.buf += await proc.stdout.receive_some(4096)
+                    await trio.sleep(0.0005)
+                line, raw.buf = raw.buf.split(b"\n", 1)
+                answer = json.loads(line)
+                answers[answer["id"]] = base64.b64decode(answer["result"]["data"])
+        assert answers == {100 + i: data for i, data in enumerate(files.values())}
+        await still_serving_vm(raw, vm)
+    finally:
+        proc.kill()
+        await proc.wait()

@@ -1,10 +1,10 @@
 """Serve one JSON-RPC connection over a pair of trio byte streams.
 
 Shape: one reader loop feeds an :class:`~agentvm_protocol.RpcConnection`; every request
-after ``hello`` runs as its own task, so a slow request never blocks the others; one
-writer task owns the send stream, so lines never interleave and a client that stops
-reading applies back-pressure (the outgoing channel is bounded) instead of growing
-memory. Each in-flight request has a cancel scope; ``$/cancelRequest {id}`` cancels it
+after ``hello`` runs as its own task, so a slow request never blocks the others;
+lines go out whole and in order (outgoing_lines.py: written at once when nothing is
+ahead of them, else by one writer task), and a client that stops reading applies
+back-pressure (the writer's queue is bounded) instead of growing memory. Each in-flight request has a cancel scope; ``$/cancelRequest {id}`` cancels it
 and the request answers with kind ``cancelled``.
 
 The handshake is a tiny state machine: NEW --hello ok--> READY; NEW --hello with another
@@ -53,6 +53,7 @@ from ..logs import get_logger
 from .client_requests import ClientRequests
 from .errors import RpcError, to_error_object
 from .outgoing import next_message
+from .outgoing_lines import OutgoingLines
 
 __all__ = ["Connection"]
 
@@ -97,7 +98,8 @@ class Connection:
         self._max_frame_bytes = max_frame_bytes
         self._state = _State.NEW
         self._in_flight: dict[RequestId, trio.CancelScope] = {}
-        self._out_send, self._out_recv = trio.open_memory_channel[bytes](_OUTGOING_LINES)
+        self._out = OutgoingLines(_OUTGOING_LINES)
+        self._send = self._out.send
         self.client_requests = ClientRequests(self._send)
         self._ctx = RequestContext(
             vms=vms, emit=self.emit, ask_client=self.client_requests.call, previews=previews, max_frame_bytes=max_frame_bytes
@@ -110,7 +112,7 @@ class Connection:
     async def serve(self, receive: trio.abc.ReceiveStream, send: trio.abc.SendStream) -> None:
         """Read requests until end of input, answering each; then return."""
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._write_loop, send, nursery.cancel_scope)
+            nursery.start_soon(self._out.write_loop, send, nursery.cancel_scope.cancel)
             async with trio.open_nursery() as requests:
                 await self._read_loop(receive, requests)
                 # no answers can arrive any more
@@ -118,7 +120,7 @@ class Connection:
                 requests.cancel_scope.deadline = trio.current_time() + EOF_GRACE_SECONDS
             # Flush what is queued (errors for the last frames), but never wait forever
             # on a client that stopped reading.
-            await self._out_send.aclose()
+            await self._out.aclose()
             nursery.cancel_scope.deadline = trio.current_time() + _DRAIN_SECONDS
 
     async def _read_loop(self, receive: trio.abc.ReceiveStream, requests: trio.Nursery) -> None:
@@ -212,7 +214,7 @@ class Connection:
         except trio.Cancelled:
             # The connection is closing (end of input, grace over): still answer, if
             # the outgoing queue has room, without waiting for it.
-            self._send_nowait(_cancelled_line(req.id))
+            self._out.send_nowait(_cancelled_line(req.id))
             raise
         except Exception as exc:  # translated at this single boundary
             line = self._error_line(req.id, exc, method=req.method)
@@ -247,30 +249,3 @@ class Connection:
         if unexpected:
             log.error("request_failed", method=method, exc_info=exc)
         return encode_error(req_id, error)
-
-    async def _send(self, line: bytes) -> None:
-        try:
-            try:
-                # Handed over at once when the queue has room, as nearly always: an
-                # awaited send would cost the sender a scheduler round of its own.
-                self._out_send.send_nowait(line)
-            except trio.WouldBlock:
-                await self._out_send.send(line)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            log.debug("dropped_line_after_close")
-
-    def _send_nowait(self, line: bytes) -> None:
-        try:
-            self._out_send.send_nowait(line)
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            log.info("dropped_line_at_close")
-
-    async def _write_loop(self, send: trio.abc.SendStream, scope: trio.CancelScope) -> None:
-        async with self._out_recv:
-            async for line in self._out_recv:
-                try:
-                    await send.send_all(line)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    log.info("output_closed")
-                    scope.cancel()
-                    return

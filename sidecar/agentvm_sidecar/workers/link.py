@@ -42,6 +42,7 @@ from agentvm_protocol import (
 from ..logs import get_logger
 from ..rpc.errors import ForwardedError, RpcError, to_error_object
 from ..rpc.outgoing import OutgoingRequests, next_message
+from ..rpc.outgoing_lines import OutgoingLines
 
 __all__ = ["WorkerLink"]
 
@@ -51,6 +52,7 @@ _EXIT_WAIT_S = 5.0  # for a worker whose output ended to exit, before it is kill
 # for a worker whose input was closed: a sidecar's own end-of-input grace is 5 s for its
 # requests and 5 s for flushing its answers (rpc/connection.py)
 _STOP_WAIT_S = 15.0
+_OUTGOING_LINES = 256  # bounded: a worker that stops reading stalls the router's calls to it
 _FRAME_SLACK_BYTES = 1 << 20  # the envelope around a result or event the worker kept within the client's limit
 
 OnEvent = Callable[[msgspec.Raw], Awaitable[None]]
@@ -66,8 +68,9 @@ class WorkerLink:
         self.preview_port: int | None = None  # its preview server's, once started (previews.py)
         self._process = process
         self._rpc = RpcConnection(max_frame_bytes + _FRAME_SLACK_BYTES)
+        self._lines = OutgoingLines(_OUTGOING_LINES)  # to its stdin, whole and in order
+        self._send = self._lines.send
         self._requests = OutgoingRequests(self._send, itertools.count(1))
-        self._send_lock = trio.Lock()  # one line at a time on its stdin
         self._gone: str | None = None  # why calls fail, once its output ended
 
     @property
@@ -84,6 +87,8 @@ class WorkerLink:
         RpcError (it exited or refused the hello)."""
         process = await trio.lowlevel.open_process(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         link = cls(index, process, max_frame_bytes)
+        # a broken stdin needs nothing done here: its output's end fails what waits
+        nursery.start_soon(link._lines.write_loop, process.stdin, lambda: None)
         nursery.start_soon(link._read_loop, on_event, on_request, nursery)
         try:
             await link.call("hello", HelloParams(protocol_version=PROTOCOL_VERSION, client=f"agentvm-router (worker {index})"))
@@ -119,13 +124,6 @@ class WorkerLink:
         log.warning("worker_killed", worker=self.index, reason=reason)
         self._process.kill()
         return await self._process.wait()
-
-    async def _send(self, line: bytes) -> None:
-        async with self._send_lock:
-            try:
-                await self._process.stdin.send_all(line)  # type: ignore[union-attr]
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass  # it is exiting: its output's end fails what waits
 
     async def _read_loop(self, on_event: OnEvent, on_request: OnRequest, nursery: trio.Nursery) -> None:
         stdout = self._process.stdout

@@ -231,6 +231,10 @@ def process_rows(client: Client, vm: str, tmp: str, n: int) -> None:
     jb = just_bash(echo, n)
     if jb:
         row("warm VM sh -c 'echo hi'", warm, ("just-bash", jb))
+    # one simple command of plain words: its program starts without a shell (plain_command.py)
+    ls_root = measure(lambda: client.process.exec(vm, "ls /"), n)
+    row("warm VM ls / (no shell)", ls_root, ("/bin/ls", measure(lambda: subprocess.run(["/bin/ls", "/"], check=True, capture_output=True), n)))
+    row("warm VM ls / (no shell)", ls_root, ("sh -c 'ls /; true'", measure(lambda: client.process.exec(vm, "ls /; true"), n)))
 
     m = max(5, n // 10)
     row("new sidecar: spawn, vm.create, echo, exit", measure(cold_sidecar, m, warmup=1),

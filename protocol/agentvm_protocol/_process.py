@@ -2,7 +2,10 @@
 
 A process is named by ``command`` (run as ``sh -c command``) or by ``argv`` (run
 directly; ``argv[0]`` is looked up in ``PATH`` when it has no slash). Exactly one of
-them must be given.
+them must be given. A ``command`` that is one simple command of plain words (no
+expansions, redirections, pipes or builtins: ``ls -la /tmp``, ``git status``) runs
+directly, as bash runs one with ``-c``: no shell process, the same argv, output and
+exit status, ``SHLVL`` as the shell sets it.
 """
 
 from __future__ import annotations

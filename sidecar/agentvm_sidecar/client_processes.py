@@ -41,6 +41,7 @@ from .kernel.fstypes import USER
 from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
 from .kernel_io import drain_ready, read_some, read_to_end, write_all
+from .plain_command import plain_words, shell_env
 from .rpc.errors import RpcError
 from .thread_wakeups import thread_wakeups
 from .vm_tasks import VmTasks
@@ -58,6 +59,8 @@ _DEFAULT_ENV = {
     "PATH": DEFAULT_PATH, "HOME": "/home/user", "USER": "user", "SHELL": "/bin/sh", "NO_COLOR": "1", "TERM": "dumb",
 }
 TIMEOUT_EXIT_CODE = 124
+# what a program the shell would report on (not found, not executable...) fails with
+_NOT_STARTED = frozenset({"ENOENT", "EACCES", "ENOEXEC", "ELOOP", "ENOTDIR"})
 # After a timeout's SIGKILL: how long to wait for the exit status before answering.
 _KILL_GRACE_SECONDS = 2.0
 _KILL_POLL_SECONDS = 0.01
@@ -133,9 +136,26 @@ class ClientProcesses:
         command, argv, cwd = params.command, params.argv, params.cwd
         if (command is None) == (argv is None):
             raise RpcError("invalid_params", "give exactly one of command and argv")
-        args = ["sh", "-c", command] if command is not None else list(argv or [])
-        exec_path = "/bin/sh" if command is not None else args[0]
         env = dict(params.env) if params.exact_env else {**self._env, **params.env}
+        if command is None:
+            args = list(argv or [])
+            return await self._start_program(args, args[0], env, cwd, spawn_gate)
+        # A gated process's own spawns are what its gate sees, so a gated command
+        # keeps its shell (Process.spawn_gate).
+        words = plain_words(command, env) if spawn_gate is None else None
+        if words is not None:
+            try:
+                return await self._start_program(words, words[0], shell_env(env), cwd, None)
+            except KernelError as exc:
+                if exc.errno not in _NOT_STARTED:
+                    raise
+                # not found, not executable: the shell says so, in its own words
+        return await self._start_program(["sh", "-c", command], "/bin/sh", env, cwd, spawn_gate)
+
+    async def _start_program(
+        self, args: list[str], exec_path: str, env: dict[str, str], cwd: str | None,
+        spawn_gate: Callable[[list[str], str], None] | None,
+    ) -> PipedProcess:
         kernel = self._kernel
         stdin_r, stdin_w = kernel.make_pipe()
         stdout_r, stdout_w = kernel.make_pipe()

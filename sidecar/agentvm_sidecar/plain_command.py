@@ -27,14 +27,17 @@ __all__ = ["plain_words", "shell_env"]
 # brush's builtins (`enable`) and keywords (`compgen -k`), and bash's, for a shell
 # built with more of them: the shell answers these itself, never a program of the name.
 _SHELL_NAMES = frozenset(
-    """
-    . : [ [[ ]] ! { } alias bg bind break builtin caller case cd command compgen complete
-    compopt continue coproc declare dirs disown do done echo elif else enable esac eval
-    exec exit export false fc fg fi for function getopts hash help history if in jobs kill
-    let local logout mapfile popd printf pushd pwd read readarray readonly return select set
-    shift shopt source suspend test then time times trap true type typeset ulimit umask
-    unalias unset until wait while brushctl brushinfo
-    """.split()
+    [
+        ".", ":", "[", "[[", "]]", "!", "{", "}", "alias", "bg", "bind", "break", "builtin",
+        "caller", "case", "cd", "command", "compgen", "complete", "compopt", "continue",
+        "coproc", "declare", "dirs", "disown", "do", "done", "echo", "elif", "else", "enable",
+        "esac", "eval", "exec", "exit", "export", "false", "fc", "fg", "fi", "for", "function",
+        "getopts", "hash", "help", "history", "if", "in", "jobs", "kill", "let", "local",
+        "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly",
+        "return", "select", "set", "shift", "shopt", "source", "suspend", "test", "then",
+        "time", "times", "trap", "true", "type", "typeset", "ulimit", "umask", "unalias",
+        "unset", "until", "wait", "while", "brushctl", "brushinfo"
+    ]
 )
 # One character or one quoted run per step, each alternative told apart by its first
 # character: no nested repetition, so a long command that fails to match fails in

@@ -4,8 +4,9 @@ Shape: one reader loop feeds an :class:`~agentvm_protocol.RpcConnection`; every 
 after ``hello`` runs as its own task, so a slow request never blocks the others;
 lines go out whole and in order (outgoing_lines.py: written at once when nothing is
 ahead of them, else by one writer task), and a client that stops reading applies
-back-pressure (the writer's queue is bounded) instead of growing memory. Each in-flight request has a cancel scope; ``$/cancelRequest {id}`` cancels it
-and the request answers with kind ``cancelled``.
+back-pressure (the writer's queue is bounded) instead of growing memory. Each
+in-flight request has a cancel scope; ``$/cancelRequest {id}`` cancels it and the
+request answers with kind ``cancelled``.
 
 The handshake is a tiny state machine: NEW --hello ok--> READY; NEW --hello with another
 version--> REFUSED, which answers every later request with ``version_mismatch``.

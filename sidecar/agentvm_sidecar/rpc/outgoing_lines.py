@@ -31,13 +31,16 @@ class OutgoingLines:
         self._queue_send, self._queue_recv = trio.open_memory_channel[bytes](capacity)
         self._backlog = 0  # lines queued or being written by the writer task
         self._fd: int | None = None  # set while a pipe may be written to directly
-        self._on_closed: Callable[[], object] = lambda: None
+        self._on_closed: Callable[[], object] = _nothing
 
     async def send(self, line: bytes) -> None:
         """Write ``line`` now, or queue it (waiting while the queue is full)."""
         rest = self._write_now(line)
         if rest is None:
             return
+        # Counted before it is queued: while this task waits for room, and until
+        # it runs again, no other line may be written ahead of (or into) it.
+        self._backlog += 1
         try:
             try:
                 # Handed over at once when the queue has room, as nearly always: an
@@ -45,8 +48,10 @@ class OutgoingLines:
                 self._queue_send.send_nowait(rest)
             except trio.WouldBlock:
                 await self._queue_send.send(rest)
-            self._backlog += 1
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except BaseException as exc:
+            self._backlog -= 1
+            if not isinstance(exc, (trio.BrokenResourceError, trio.ClosedResourceError)):
+                raise
             log.debug("dropped_line_after_close")
 
     def send_nowait(self, line: bytes) -> None:
@@ -57,9 +62,10 @@ class OutgoingLines:
             return
         try:
             self._queue_send.send_nowait(rest)
-            self._backlog += 1
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             log.info("dropped_line_at_close")
+        else:
+            self._backlog += 1
 
     def _write_now(self, line: bytes) -> bytes | None:
         """Write what the pipe takes now when nothing is ahead of ``line``; the
@@ -97,6 +103,13 @@ class OutgoingLines:
                 self._backlog -= 1
 
     def _closed(self) -> None:
+        """The output broke: said once, whichever write saw it first."""
         self._fd = None  # later lines queue, for nobody: the connection is ending
-        log.info("output_closed")
-        self._on_closed()
+        on_closed, self._on_closed = self._on_closed, _nothing
+        if on_closed is not _nothing:
+            log.info("output_closed")
+            on_closed()
+
+
+def _nothing() -> None:
+    pass

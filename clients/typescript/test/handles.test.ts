@@ -78,12 +78,16 @@ test("exec keeps the first maxOutputBytes and says truncated", async () => {
   assert.equal(result.exitCode, 0);
 });
 
-test("a process handle rejects with SidecarError when the client closes first", async () => {
+test("a process handle settles when the client closes first: with the exit closing caused, or SidecarError", async () => {
   const client = await within(LIMIT_MS, connectReal());
   const vm = await client.createVm();
   const proc = await vm.spawn("sleep 100");
   await within(LIMIT_MS, client.close());
-  await assert.rejects(within(LIMIT_MS, proc.wait()), { name: "SidecarError" });
+  // Closing disposes the VM, which kills the process; its exit event may reach the
+  // client before the sidecar's output ends (then wait() has it), or not.
+  const settled = await within(LIMIT_MS, proc.wait().catch((error: unknown) => error));
+  if (settled instanceof Error) assert.equal(settled.name, "SidecarError");
+  else assert.deepEqual(settled, { exitCode: 137, signal: "SIGKILL" });
 });
 
 test("upload and download stream files larger than a frame", async () => {

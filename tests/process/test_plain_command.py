@@ -125,6 +125,7 @@ async def test_plain_commands_give_what_the_shell_gives(client, vm_id):
     await client.fs.write_file(vm_id, "/tmp/script", b"echo script \"$@\" $SHLVL\n", mode=0o755)
     await client.fs.write_file(vm_id, "/tmp/plain", b"data\n", mode=0o644)
     for command in SAME_AS_THE_SHELL:
+        assert plain_words(command, {}) is not None, command  # each takes the direct start first
         direct = await sh(client, vm_id, command, env={"SHLVL": "2"})
         shell = await client.process.exec(vm_id, argv=["sh", "-c", command], env={"SHLVL": "2"}, timeout_ms=60_000)
         assert (direct.exit_code, direct.stdout, direct.stderr) == (shell.exit_code, shell.stdout, shell.stderr), command

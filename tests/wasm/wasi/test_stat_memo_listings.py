@@ -97,6 +97,20 @@ def test_a_listing_of_dot_answers_bare_names_and_dot_slash_ones(vm) -> None:  # 
     assert lstats_in_c(g, "a.txt", "./sub", "fifo") == 3
 
 
+def test_a_full_set_of_listings_gives_up_a_finished_subtree_before_the_way_back(tmp_path: Path) -> None:
+    """ls -R lists ".", walks "other", then "sub" and below, and only then stats
+    the next entries of ".": with every listing slot taken, the finished subtree
+    goes, not "." (plain LRU evicted ".", the oldest, and a third of `ls -R`'s
+    stats went back to Python)."""
+    share = make_share(tmp_path)
+    (share / "sub" / "d0" / "d1" / "d2" / "d3").mkdir(parents=True)
+    with vm_with_share(share) as (_, g):
+        for path in (".", "other", "sub", "sub/d0", "sub/d0/d1", "sub/d0/d1/d2", "sub/d0/d1/d2/d3"):  # 7 for 6 slots
+            g.call("fd_close", listed(g, path))
+        assert lstats_in_c(g, "a.txt", "link", "sub/d0", "sub/d0/d1") == 4
+        assert lstats_in_c(g, "other/file.txt") == 0  # the finished subtree's listing went
+
+
 def test_a_listed_symlink_answers_lstat_only(vm) -> None:  # type: ignore[no-untyped-def]
     _, g = vm
     listed(g, ".")

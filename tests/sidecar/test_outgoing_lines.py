@@ -35,7 +35,7 @@ async def test_lines_from_many_tasks_through_a_full_queue_arrive_whole():
     assert sorted(received.splitlines(keepends=True)) == sorted(lines)
 
 
-async def test_a_line_to_a_closed_reader_ends_the_connection_once():
+async def test_a_closed_reader_ends_the_connection_once_and_later_lines_never_wait():
     read_fd, write_fd = os.pipe()
     os.close(read_fd)
     out = OutgoingLines(4)
@@ -43,7 +43,9 @@ async def test_a_line_to_a_closed_reader_ends_the_connection_once():
     async with trio.open_nursery() as nursery:
         nursery.start_soon(out.write_loop, trio.lowlevel.FdStream(write_fd), lambda: closed.append(1))
         await trio.sleep(0)
-        await out.send(b"one\n")
-        await out.send(b"two\n")  # queued for nobody: the output is gone
+        with trio.fail_after(10):
+            for n in range(20):  # more than the queue holds: dropped, not waiting for room
+                await out.send(b"line %d\n" % n)
+            out.send_nowait(b"last\n")
         await out.aclose()
     assert closed == [1]

@@ -39,11 +39,12 @@ _SHELL_NAMES = frozenset(
         "unset", "until", "wait", "while", "brushctl", "brushinfo"
     ]
 )
+_PLAIN = r"[A-Za-z0-9_\-./,:@%+=]"  # the characters a word may have unquoted
 # One character or one quoted run per step, each alternative told apart by its first
 # character: no nested repetition, so a long command that fails to match fails in
 # linear time (`(?:[...]+|...)+` backtracked exponentially: a 40-byte command hung).
-_WORD = re.compile(r"""(?:[A-Za-z0-9_\-./,:@%+=]|'[^']*'|"[^"$`\\]*")+""")
-_PART = re.compile(r"""[A-Za-z0-9_\-./,:@%+=]+|'([^']*)'|"([^"]*)\"""")
+_WORD = re.compile(rf"""(?:{_PLAIN}|'[^']*'|"[^"$`\\]*")+""")
+_PART = re.compile(rf"""{_PLAIN}+|'([^']*)'|"([^"]*)\"""")
 _COMMAND = re.compile(rf"[ \t]*{_WORD.pattern}(?:[ \t]+{_WORD.pattern})*[ \t]*")
 _STARTUP_FILES = ("BASH_ENV", "ENV")
 _MAX_PLAIN_CHARS = 1024

@@ -6,7 +6,7 @@
  * checks for devices, fifos and sockets are compiled for Unix only. So
  * `cat /dev/null`, `cat /dev/stdin` and `cat <(cmd)` failed. This one reads
  * whatever opens. It replaces the package's `cat` in the /bin layer
- * (software/layer.py REPLACED_COMMANDS).
+ * (software/commands/build.py REPLACES, which software/layer.py honours).
  *
  * Options: -A -b -e -E -n -s -t -T -u (ignored) -v, their long spellings
  * (--show-all, --number-nonblank, --show-ends, --number, --squeeze-blank,

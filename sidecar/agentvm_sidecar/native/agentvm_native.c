@@ -1287,18 +1287,7 @@ int64_t avm_list_dir(int fd, int what, int64_t *index, int64_t stat_until, uint8
     return used;
 }
 
-/* WASI dirents (wasi/layouts.py pack_dirent: u64 d_next, u64 d_ino, u32 d_namlen,
- * u8 d_type, 3 bytes of padding, the name) of one piece of a host directory
- * snapshot (kernel/host_listing.py), written to `out` (`cap` bytes, guest memory
- * Python checked): entry `index` on are the piece's records, and a snapshot's
- * first piece (index 0) starts with "." and ".." (inodes `dot`, `dotdot`), its
- * records from 2 on. Entries before `cookie` are skipped; the entry that does not
- * fit is cut off at `cap`, as fd_readdir fills a buffer completely when more
- * entries exist. A record's type number is its lstat's S_IFMT >> 12 when it has
- * one, else its getdents type (DT_x is S_IFx >> 12), and `filetypes` maps it to
- * the WASI filetype. *next_index: the index after the piece's last record (after
- * the last one written when `out` is full). Returns the bytes written, or -1 for
- * a malformed piece. */
+/* One WASI dirent at `used` of `out`, cut off at `cap`; the bytes used after it. */
 static int64_t put_dirent(uint8_t *out, int64_t cap, int64_t used, uint64_t index, uint64_t ino,
                           const uint8_t *name, uint32_t len, uint8_t filetype) {
     uint8_t head[24] = {0};
@@ -1315,6 +1304,18 @@ static int64_t put_dirent(uint8_t *out, int64_t cap, int64_t used, uint64_t inde
     return used + n;
 }
 
+/* WASI dirents (wasi/layouts.py pack_dirent: u64 d_next, u64 d_ino, u32 d_namlen,
+ * u8 d_type, 3 bytes of padding, the name) of one piece of a host directory
+ * snapshot (kernel/dir_snapshot.py), written to `out` (`cap` bytes, guest memory
+ * Python checked): entry `index` on are the piece's records, and a snapshot's
+ * first piece (index 0) starts with "." and ".." (inodes `dot`, `dotdot`), its
+ * records from 2 on. Entries before `cookie` are skipped; the entry that does not
+ * fit is cut off at `cap`, as fd_readdir fills a buffer completely when more
+ * entries exist. A record's type number is its lstat's S_IFMT >> 12 when it has
+ * one, else its getdents type (DT_x is S_IFx >> 12), and `filetypes` maps it to
+ * the WASI filetype. *next_index: the index after the piece's last record (after
+ * the last one written when `out` is full). Returns the bytes written, or -1 for
+ * a malformed piece. */
 int64_t avm_pack_dirents(const uint8_t *records, int64_t records_len, uint64_t index, uint64_t cookie,
                          uint64_t dot, uint64_t dotdot, const uint8_t *filetypes, uint8_t *out, int64_t cap,
                          uint64_t *next_index) {

@@ -57,6 +57,18 @@ typedef struct __attribute__((packed)) {
     uint8_t d_type, stated;
 } listed_dirent;
 
+/* The record at *rec, before `end`: its header into *r, its name at *name, and
+ * *rec moved past it. 1; 0 at the end; -1 when it runs past the end. */
+static int next_record(const uint8_t **rec, const uint8_t *end, listed_dirent *r, const uint8_t **name) {
+    if (*rec == end) return 0;
+    if ((uint64_t)(end - *rec) < sizeof *r) return -1;
+    memcpy(r, *rec, sizeof *r);
+    *name = *rec + sizeof *r;
+    if ((uint64_t)(end - *name) < r->name_len) return -1;
+    *rec = *name + r->name_len;
+    return 1;
+}
+
 static atomic_long live_pipes;
 enum { F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV, F_FILESTAT, F_MODE, F_MODE_CWD, F_SIZE, F_COUNT };
 static atomic_ulong native_calls[F_COUNT], fallback_calls[F_COUNT];
@@ -1043,12 +1055,9 @@ int avm_listing_fill(const uint8_t *buf, int64_t size) {
         l->prefix_len = (uint16_t)prefix_len;
         memcpy(l->prefix, prefix, prefix_len);
         l->count = l->names_len = 0;
-        while ((uint64_t)(end - rec) >= sizeof(listed_dirent)) {
-            listed_dirent r;
-            memcpy(&r, rec, sizeof r);
-            const uint8_t *name = rec + sizeof r;
-            if ((uint64_t)(end - name) < r.name_len) break;
-            rec = name + r.name_len;
+        listed_dirent r;
+        const uint8_t *name;
+        while (next_record(&rec, end, &r, &name) == 1) {
             if (r.stated != 2 || l->count == AVM_LISTED_MAX || r.name_len > AVM_LISTED_NAMES - l->names_len ||
                 !r.name_len || r.name_len > 255 || memchr(name, '/', r.name_len) ||
                 is_covered(covered, h.covered, name, r.name_len) || listed_find(l, name, r.name_len))
@@ -1326,13 +1335,14 @@ int64_t avm_pack_dirents(const uint8_t *records, int64_t records_len, uint64_t i
         index = 2;
     }
     const uint8_t *rec = records, *end = records + records_len;
-    while (rec < end && used < cap) {
-        listed_dirent r;
-        if ((uint64_t)(end - rec) < sizeof r) return -1;
-        memcpy(&r, rec, sizeof r);
-        const uint8_t *name = rec + sizeof r;
-        if ((uint64_t)(end - name) < r.name_len) return -1;
-        rec = name + r.name_len;
+    listed_dirent r;
+    const uint8_t *name;
+    while (used < cap) {
+        int got = next_record(&rec, end, &r, &name);
+        if (got <= 0) {
+            if (got < 0) return -1;
+            break;
+        }
         if (index >= cookie) {
             uint32_t type = r.stated ? (r.mode >> 12) & 15 : r.d_type & 15;
             used = put_dirent(out, cap, used, index, r.d_ino, name, r.name_len, filetypes[type]);
@@ -1346,16 +1356,12 @@ int64_t avm_pack_dirents(const uint8_t *records, int64_t records_len, uint64_t i
 /* Whether a piece of listing records names `name`: 1 yes, 0 no, -1 malformed. */
 int avm_records_have(const uint8_t *records, int64_t records_len, const uint8_t *name, int64_t name_len) {
     const uint8_t *rec = records, *end = records + records_len;
-    while (rec < end) {
-        listed_dirent r;
-        if ((uint64_t)(end - rec) < sizeof r) return -1;
-        memcpy(&r, rec, sizeof r);
-        rec += sizeof r;
-        if ((uint64_t)(end - rec) < r.name_len) return -1;
-        if (r.name_len == name_len && memcmp(rec, name, r.name_len) == 0) return 1;
-        rec += r.name_len;
-    }
-    return 0;
+    listed_dirent r;
+    const uint8_t *at;
+    int got;
+    while ((got = next_record(&rec, end, &r, &at)) == 1)
+        if (r.name_len == name_len && memcmp(at, name, r.name_len) == 0) return 1;
+    return got;
 }
 
 /* -- linear memories: a freed one made all zero again -----------------------------------

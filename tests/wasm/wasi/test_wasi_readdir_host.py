@@ -6,6 +6,7 @@ off, the same filetypes and inodes, in every piece of a listing too big for one.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import stat
 import weakref
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from agentvm_sidecar import native
 from agentvm_sidecar.kernel.dir_snapshot import KINDS_BY_TYPE, DirSnapshot
 from agentvm_sidecar.kernel.hostfs import HostFs
 from agentvm_sidecar.kernel.kernel import Kernel
@@ -176,3 +178,23 @@ def test_a_snapshot_knows_its_names(tmp_path: Path) -> None:
     for name in (".", "..", "su", "subx", "file/", "", "0000000"):
         assert not snapshot.has(name), name
     assert {e.name for e in snapshot.entries()[2:]} == set(os.listdir(share / "d"))
+
+
+def test_records_cut_short_are_refused_by_every_reader(tmp_path: Path) -> None:
+    """A piece that ends inside a record's header or name is malformed for the
+    packer and the name search alike (one record walker in C), never read past."""
+    fd = os.open(_share(tmp_path) / "d", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        (records,) = native.list_dir(fd, native.LIST_NOTHING, 0)
+    finally:
+        os.close(fd)
+    out = bytearray(4096)
+    address = ctypes.addressof((ctypes.c_char * len(out)).from_buffer(out))
+    filetypes = bytes(16)
+    assert native.records_have(records, b"file") and not native.records_have(records, b"nope")
+    assert native.pack_dirents(records, 0, 0, 1, 2, filetypes, address, len(out))[1] == 2 + 4
+    for cut in (len(records) - 1, 10):  # inside the last name; inside the first header
+        with pytest.raises(ValueError):
+            native.records_have(records[:cut], b"nope")
+        with pytest.raises(ValueError):
+            native.pack_dirents(records[:cut], 0, 0, 1, 2, filetypes, address, len(out))

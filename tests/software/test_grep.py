@@ -223,9 +223,33 @@ async def test_context_max_count_and_binary(client, text_vm):
     assert res.stdout == b"foo bar\n"
     await client.fs.write_file(text_vm, "/tmp/g/bin", b"head\0foo\n")
     res = await sh(client, text_vm, "grep foo /tmp/g/bin")
-    assert (res.exit_code, res.stdout) == (0, b"Binary file /tmp/g/bin matches\n")
+    assert (res.exit_code, res.stdout, res.stderr) == (0, b"", b"grep: /tmp/g/bin: binary file matches\n")
     res = await sh(client, text_vm, "grep -c foo /tmp/g/bin")
     assert res.stdout == b"1\n"
+
+
+async def test_binary_input_is_found_by_its_first_nul_as_gnu_grep_does(client, vm_id):
+    # GNU grep 3.8's answers, taken on the host. A NUL anywhere in what one read
+    # brings in makes the whole input binary, not only the line holding it ...
+    await client.fs.write_file(vm_id, "/b/small", b"import a\nfoo\0bar\nimport b\n", create_dirs=True)
+    res = await sh(client, vm_id, "grep import /b/small; echo rc=$?")
+    assert (res.stdout, res.stderr) == (b"rc=0\n", b"grep: /b/small: binary file matches\n")
+    res = await sh(client, vm_id, "grep -A1 import - < /b/small")
+    assert (res.stdout, res.stderr) == (b"", b"grep: (standard input): binary file matches\n")
+    for options, want in (("-c", b"2\n"), ("-l", b"/b/small\n"), ("-a -n", b"1:import a\n3:import b\n")):
+        res = await sh(client, vm_id, f"grep {options} import /b/small")
+        assert (res.stdout, res.stderr) == (want, b""), options
+    res = await sh(client, vm_id, "grep -I import /b/small; echo rc=$?")
+    assert (res.stdout, res.stderr) == (b"rc=1\n", b"")
+    # ... and lines printed before the read that brought the NUL stay printed.
+    lines = 200_000 // len(b"import line\n")
+    await client.fs.write_file(vm_id, "/b/late", b"import line\n" * lines + b"\0\nimport z\n")
+    res = await sh(client, vm_id, "grep import /b/late")
+    printed = res.stdout.count(b"\n")
+    assert 0 < printed < lines and res.stdout == b"import line\n" * printed
+    assert res.stderr == b"grep: /b/late: binary file matches\n"
+    res = await sh(client, vm_id, "grep -c import /b/late")
+    assert res.stdout == b"%d\n" % (lines + 1)
 
 
 async def test_combined_flags_and_color_never(client, text_vm):
@@ -275,7 +299,7 @@ async def _each_option(client, vm_id: str, pattern: str) -> bytes:
     """One shell running grep with every option set over every file, outputs and exit codes joined."""
     files = " ".join(f"/tmp/p/{name}" for name in PREFILTER_FILES)
     script = "; ".join(
-        f"echo '## {opts}'; grep {opts} {pattern} {files}; echo rc=$?" for opts in PREFILTER_OPTIONS
+        f"echo '## {opts}'; grep {opts} {pattern} {files} 2>/tmp/err; echo rc=$?; cat /tmp/err" for opts in PREFILTER_OPTIONS
     )
     script += f"; cat /tmp/p/boundary1 | grep -n {pattern}; echo rc=$?"
     res = await sh(client, vm_id, script)

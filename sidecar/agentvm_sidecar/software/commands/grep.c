@@ -52,7 +52,7 @@ static int opt_i, opt_v, opt_c, opt_n, opt_q, opt_s, opt_o, opt_w, opt_x;
 static int opt_recursive;   /* 0, 'r' or 'R' */
 static int opt_list = LIST_NONE;
 static int opt_with_filename = -1; /* -1: decide from the operands */
-static int opt_binary_text;        /* -a: never print "Binary file" */
+static int opt_binary_text;        /* -a: binary input is searched and printed as text */
 static int opt_skip_binary;        /* -I */
 static long opt_max = -1;          /* -m */
 static long opt_after, opt_before;
@@ -597,6 +597,11 @@ static void print_line(const char *name, long lineno, char sep, const char *line
 #define INPUT_BUFFER (64 * 1024)
 static char *input;
 static size_t input_cap;
+/* A NUL byte has been read from the current input: it is binary from here on.
+ * As GNU grep (3.5 on), output stops where a read brings the first NUL in; a
+ * line selected after that ends the file's search with "binary file matches"
+ * on stderr. Lines printed before that read stay printed. */
+static int input_binary;
 
 struct reader {
     int fd;
@@ -624,6 +629,8 @@ static void refill(struct reader *r) {
         r->eof = 1;
         r->err = got < 0 ? errno : 0;
     } else {
+        if (memchr(input + r->filled, 0, (size_t)got))
+            input_binary = 1;
         r->filled += (size_t)got;
     }
 }
@@ -686,9 +693,10 @@ static int handle_line(struct scan *s, char *line, size_t len, int matched) {
     size_t so = 0, eo = 0;
     if (matched < 0)
         matched = find_match(line, len, 0, &so, &eo);
+    int suppressed = input_binary && !opt_binary_text;
     if (matched == opt_v) {
         /* not selected: maybe a context line */
-        if (!s->use_context)
+        if (!s->use_context || suppressed)
             return 0;
         if (s->after_left > 0) {
             print_line(s->name, s->lineno, '-', line, len);
@@ -718,8 +726,9 @@ static int handle_line(struct scan *s, char *line, size_t len, int matched) {
     if (opt_list != LIST_NONE)
         return 1; /* one selected line decides -l / -L */
     if (s->output_lines) {
-        if (!opt_binary_text && memchr(line, 0, len)) {
-            printf("Binary file %s matches\n", s->name);
+        if (suppressed) {
+            fflush(stdout);
+            fprintf(stderr, "grep: %s: binary file matches\n", s->name);
             return 1;
         }
         if (s->use_context) {
@@ -778,6 +787,7 @@ static void grep_fd(int fd, const char *name, int skip_if_binary) {
     struct scan s = {name, 0, 0, -1, 0, 0, 0, NULL, 0, 0};
     s.output_lines = !opt_q && opt_list == LIST_NONE && !opt_c;
     s.use_context = s.output_lines && !opt_o && (opt_after > 0 || opt_before > 0);
+    input_binary = 0;
     if (skip_if_binary && starts_binary(&r))
         return;
     if (s.use_context && opt_before > 0) {

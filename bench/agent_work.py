@@ -2,11 +2,12 @@
 
 A copy of this repository's tracked files is mounted as host_dir at /workspace; host
 bash runs each command over an identical copy in the same run. Rows: file-heavy
-commands, pipe throughput, concurrency (N commands at once in one VM and in N VMs,
-against the same N one after another) and start-up. Timings are printed, never
-asserted.
+commands, the same over a copy unpacked into the VM's memory filesystem (where a VM
+without mounts keeps its files), pipe throughput, concurrency (N commands at once in
+one VM and in N VMs, against the same N one after another) and start-up. Timings are
+printed, never asserted.
 
-Run alone with ``python bench/agent_work.py [--quick] [--only files|pipes|concurrency]``
+Run alone with ``python bench/agent_work.py [--quick] [--only files|memfs|pipes|concurrency]``
 (``--only`` may repeat; ``--counts 1,10`` picks the concurrency levels), or as part
 of ``make bench``.
 """
@@ -41,7 +42,8 @@ FILE_ROWS = [
 ]
 PIPE_BYTES = 100_000_000
 CONCURRENT_COMMAND = "grep -rn import . | wc -l"
-SECTIONS = ("files", "pipes", "concurrency")
+SECTIONS = ("files", "memfs", "pipes", "concurrency")
+MEMFS_COPY = "/tmp/project"  # where the memfs rows unpack the project, in the VM
 
 
 def copy_project(dest: pathlib.Path) -> None:
@@ -122,6 +124,8 @@ async def main() -> None:
 
             if "files" in sections:
                 await file_rows(project, nfiles, n, run_in_vm)
+            if "memfs" in sections:
+                await memfs_rows(client, vm, project, nfiles, n, run_in_vm)
             if "pipes" in sections:
                 await pipe_rows(client, vm, project, quick, run_in_vm)
             if "concurrency" in sections:
@@ -140,6 +144,15 @@ async def file_rows(project: pathlib.Path, nfiles: int, n: int, run_in_vm) -> No
     print(f"\n== agent work over a host_dir project ({nfiles} files; peer: host bash over a copy) ==")
     for command in FILE_ROWS:
         row(command, await run_in_vm(command), ("bash", host_bash(f"cd {project} && {command}", n)))
+
+
+async def memfs_rows(client: AsyncClient, vm: str, project: pathlib.Path, nfiles: int, n: int, run_in_vm) -> None:  # type: ignore[no-untyped-def]
+    print(f"\n== the same over a copy in the VM's memory filesystem ({nfiles} files at {MEMFS_COPY}; peer: host bash over a copy) ==")
+    unpack = await client.process.exec(vm, f"mkdir -p {MEMFS_COPY} && cp -r . {MEMFS_COPY}", timeout_ms=120_000)
+    if unpack.exit_code != 0:
+        raise SystemExit(f"copying the project into the VM failed: {unpack.stderr.decode(errors='replace')}")
+    for command in FILE_ROWS:
+        row(command, await run_in_vm(f"cd {MEMFS_COPY} && {command}"), ("bash", host_bash(f"cd {project} && {command}", n)))
 
 
 async def pipe_rows(client: AsyncClient, vm: str, project: pathlib.Path, quick: bool, run_in_vm) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,10 @@ Why not open it with the VM: a nursery is a task of its own, the nursery, two ca
 scopes and their statuses: 4.2 of the 22.7 KiB an idle VM cost (tracemalloc,
 bench/vm_memory.py), and a VM that only runs `process.exec` never needs one.
 Cancelling (dispose) ends every task, started or about to start, as cancelling the
-nursery did.
+nursery did, and a task started once the cancelled nursery has closed (a request
+that was already past its VM lookup when the VM was disposed: `process.spawn`
+registering its output pump) still runs, cancelled, so what it was given is
+released; that was an internal RuntimeError before.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 
 import trio
 
+from .rpc.errors import RpcError
+
 __all__ = ["VmTasks"]
 
 
@@ -22,9 +27,9 @@ class VmTasks:
     """Starts tasks in the VM's nursery, opening it first (in ``parent``) if needed.
     As in any nursery, a task started after ``cancel`` still runs, cancelled, so its
     ``finally`` blocks release what it was given; once the cancelled nursery has
-    closed, starting one raises RuntimeError."""
+    closed, such a task runs cancelled in ``parent``."""
 
-    __slots__ = ("_cancelled", "_nursery", "_opening", "_parent", "_waiting")
+    __slots__ = ("_cancelled", "_closed", "_nursery", "_opening", "_parent", "_waiting")
 
     def __init__(self, parent: trio.Nursery) -> None:
         self._parent = parent
@@ -32,17 +37,23 @@ class VmTasks:
         self._opening: trio.Event | None = None  # set once the nursery is open
         self._waiting: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = []  # started before that
         self._cancelled = False
+        self._closed = False  # the cancelled nursery has closed
 
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """``Nursery.start_soon`` in the VM's nursery. Raises: RuntimeError (closed)."""
-        if self._nursery is not None:
+        """``Nursery.start_soon`` in the VM's nursery (see the class doc once it closed)."""
+        if self._closed:
+            self._parent.start_soon(_run_cancelled, fn, args)
+        elif self._nursery is not None:
             self._nursery.start_soon(fn, *args)
         else:
             self._waiting.append((fn, args))
             self._open()
 
     async def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        """``Nursery.start`` in the VM's nursery. Raises: RuntimeError (closed)."""
+        """``Nursery.start`` in the VM's nursery. Raises: not_found once the VM's
+        nursery has closed (the VM was disposed: what a later request gets)."""
+        if self._closed:
+            raise RpcError("not_found", "the VM was disposed")
         if self._nursery is None:
             await self._open().wait()
         assert self._nursery is not None
@@ -71,3 +82,10 @@ class VmTasks:
             assert self._opening is not None
             self._opening.set()
             await trio.sleep_forever()
+        self._closed = True  # in the step that closed it: no start_soon comes between
+
+
+async def _run_cancelled(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await fn(*args)

@@ -8,7 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from agentvm_protocol import VmConfig
+from agentvm_protocol import ProcessSpawnParams, VmConfig
+from agentvm_sidecar import client_processes
+from agentvm_sidecar.rpc.errors import RpcError
 from agentvm_sidecar.vm_tasks import VmTasks
 from agentvm_sidecar.vms import VmRegistry
 
@@ -51,8 +53,13 @@ async def test_tasks_started_around_a_cancel_run_cancelled_and_release_what_they
         tasks.start_soon(holder, "after")
         await trio.testing.wait_all_tasks_blocked()
         assert sorted(released) == ["after", "before"]
-        with pytest.raises(RuntimeError):  # the cancelled nursery has closed
-            tasks.start_soon(holder, "late")
+        tasks.start_soon(holder, "late")  # the cancelled nursery has closed: it runs cancelled all the same
+        await trio.testing.wait_all_tasks_blocked()
+        assert sorted(released) == ["after", "before", "late"]
+        assert len(parent.child_tasks) == 0
+        with pytest.raises(RpcError) as failed:
+            await tasks.start(holder, "later")
+        assert failed.value.kind == "not_found"
 
 
 async def test_start_returns_what_the_task_reports_and_cancel_ends_it():
@@ -66,3 +73,36 @@ async def test_start_returns_what_the_task_reports_and_cancel_ends_it():
         tasks.cancel()
         await trio.testing.wait_all_tasks_blocked()
         assert len(parent.child_tasks) == 0
+
+
+async def test_a_spawn_that_outlives_its_vm_s_dispose_is_no_internal_error(monkeypatch: pytest.MonkeyPatch):
+    # The spawn is past its VM lookup and its process exists, but its task runs
+    # again only after dispose closed the VM's nursery: registering its output
+    # pump then raised RuntimeError (an internal error on the wire, seen once by
+    # the protocol fuzzer under load).
+    disposed = trio.Event()
+    create_and_run = client_processes.ClientProcesses._create_and_run
+
+    async def resumed_after_dispose(self, create):  # type: ignore[no-untyped-def]
+        proc = await create_and_run(self, create)
+        await disposed.wait()
+        return proc
+
+    async def emit(event: object) -> None:
+        pass
+
+    async with trio.open_nursery() as parent:
+        vms = VmRegistry(parent)
+        vm = await vms.create(VmConfig())
+        await vm.processes.spawn(ProcessSpawnParams(vm_id=vm.vm_id, command="sleep 30"), emit)  # opens the nursery
+        monkeypatch.setattr(client_processes.ClientProcesses, "_create_and_run", resumed_after_dispose)
+        async with trio.open_nursery() as racing:
+            racing.start_soon(vm.processes.spawn, ProcessSpawnParams(vm_id=vm.vm_id, argv=["sleep", "30"]), emit)
+            with trio.fail_after(10):
+                while len(vm.kernel.processes.all()) < 2:  # made on its guest thread
+                    await trio.sleep(0.005)
+            await vms.dispose(vm.vm_id)
+            await trio.testing.wait_all_tasks_blocked()  # the VM's nursery has closed
+            disposed.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(parent.child_tasks) == 0  # the late spawn's pump ran, cancelled, and ended

@@ -92,7 +92,7 @@ ENTRY_BYTES = 1024
 MAX_WALKS = 32
 WALK_BYTES = 2048  # key, Resolved and its Locs for a path ~8 deep (measured ~1.5 KiB)
 LISTING_BYTES = 65536  # the last listing's records (keep_listing): 128 names of up to 255 bytes fit
-MEMO_BYTES = 86752  # the process's C stat memo and listings (native avm_memo_bytes(), checked by a test)
+MEMO_BYTES = 87312  # the process's C stat memo and listings (native avm_memo_bytes(), checked by a test)
 CACHE_BYTES = MAX_ENTRIES * ENTRY_BYTES + MAX_WALKS * WALK_BYTES + MEMO_BYTES + LISTING_BYTES
 
 _generation = itertools.count(1)
@@ -157,7 +157,8 @@ class AttrCache:
     node it made of it (the filesystem decides); see the module header."""
 
     __slots__ = (
-        "_budget", "_entries", "_listed", "_listing", "_oldest", "_state", "_walks", "answer", "files_seen",
+        "_budget", "_entries", "_listed", "_listing", "_oldest", "_state", "_walks", "answer", "counted_answer",
+        "files_seen",
     )
 
     def __init__(self, budget: MemoryBudget | None = None) -> None:
@@ -165,6 +166,9 @@ class AttrCache:
         self._walks: dict[Any, tuple[float, int, int, bool | None, Any]] = {}
         self._oldest = 0.0  # the earliest deadline of the entries the walk in progress used
         self.answer: Any = None  # the cached Stat the last getattr answered (``watch``)
+        # (Stat, counter, count) the last getattr of a filesystem that counts its
+        # changes answered (memfs.py; the stat memo's rule for those)
+        self.counted_answer: tuple[Any, int, int] | None = None
         self._budget = budget
         self._state = _UNCHARGED if budget is not None else _CHARGED
         self._listed = False  # the process listed a host_dir directory
@@ -248,7 +252,7 @@ class AttrCache:
         """Start watching one lookup: ``watched`` then tells which cached answer
         it returned and until when everything it came from stays valid."""
         self._oldest = time.monotonic() + TTL_SECONDS
-        self.answer = None
+        self.answer = self.counted_answer = None
 
     def watched(self) -> tuple[Any, float]:
         """(the cached Stat the watched lookup's getattr answered or None, the

@@ -356,14 +356,14 @@ class HostFs:
         self._seen(cache, node.parts, s, seen)
         return self._to_stat(s)
 
-    def listed_records(self, dir: HostNode) -> tuple[int, bytes] | None:
+    def listed_records(self, dir: HostNode) -> tuple[int, bytes, int, int] | None:
         """(this filesystem's st_dev, the records of the calling process's last
-        listing) when that listing was of ``dir`` and is still what its
-        attribute cache holds (attrcache.AttrCache.listing); nothing is asked
-        of the host."""
+        listing, no change counter: native.NO_FS, 0) when that listing was of
+        ``dir`` and is still what its attribute cache holds
+        (attrcache.AttrCache.listing); nothing is asked of the host."""
         cache = attrcache.current()
         records = cache.listing(self, dir.parts) if cache is not None else None
-        return None if records is None else (self.dev, records)
+        return None if records is None else (self.dev, records, native.NO_FS, 0)
 
     def readlink(self, node: HostNode) -> str:
         """Raises: EINVAL if not a symlink, ENOENT."""

@@ -30,16 +30,27 @@
 # updates) so a frozen instance can be mounted read-only into many VMs at once
 # without any lock.
 #
+# Stat answers in C (wasm/stat_memo.py): a change of names or modes bumps the
+# sidecar-wide stat epoch (attrcache.changes_names); a change only of a file's
+# size or times (write, truncate, access) counts in this filesystem's own change
+# counter (native.FsCounters), so a write to /tmp leaves other filesystems'
+# memoized answers alone.  An answer taken from here (getattr, listed_records)
+# carries the count read before it.  Access times follow Linux's default
+# `relatime`: a read sets atime only when it is not after the last change (or is
+# a day old), so reading a tree twice changes no stat the second time.
+#
 # This module never parses VM paths, except the builder helpers (mkdirs,
 # add_file, add_symlink) which take absolute paths *inside this fs* and never
 # follow symlinks; they exist to populate layers and the default tree.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from typing import Any
 
+from .. import native
 from . import attrcache
 from .errors import KernelError
 from .fstypes import (
@@ -51,11 +62,14 @@ from .fstypes import (
     allocate_dev,
 )
 from .limits import FsAccounting
+from .memfs_open_file import MemOpenFile
 
 __all__ = ["LINK_MAX", "MemNode", "MemoryFs"]
 
 LINK_MAX = 65000  # like ext4; bounds hard links per inode (EMLINK)
 DIRENT_COST = 64  # bytes charged per directory entry on top of its name
+RELATIME_NS = 24 * 3600 * 10**9  # an atime this old is set again on the next read (Linux relatime)
+LISTED_MAX = 128  # entries of one listing the stat memo keeps (agentvm_native.c AVM_LISTED_MAX)
 _DIR_SIZE = 4096
 
 _REG = FileKind.REGULAR
@@ -164,6 +178,9 @@ class MemoryFs:
         created_at: int | None = None,
     ) -> None:
         self.dev = allocate_dev()
+        self._counters = native.fs_counters()
+        self.changes = self._counters.new()  # this filesystem's change counter (module header)
+        self._watched = False  # an answer was taken since the counter last moved (``_changed``)
         self.read_only = False
         self.created_at = created_at
         self._accounting = accounting
@@ -211,6 +228,34 @@ class MemoryFs:
     def _touch_dir(dir: MemNode, now: int) -> None:
         dir.mtime_ns = dir.ctime_ns = now
 
+    def _changed(self) -> None:
+        """A file's size or times changed (after the change; names and modes bump
+        the stat epoch instead: attrcache.changes_names). The counter moves only
+        when an answer was taken since it last did: a write costs no C call while
+        nothing is memoized. Safe because an answer reads the count, then sets
+        ``_watched``, then reads the nodes: a change after that read either finds
+        ``_watched`` set and moves the counter, or finds it cleared by a change
+        that already moved it."""
+        if self._watched:
+            self._watched = False
+            self._counters.changed(self.changes)
+
+    def _count(self) -> int:
+        """The change count, for an answer about to be read from the nodes (``_changed``)."""
+        count = self._counters.count(self.changes)
+        self._watched = True
+        return count
+
+    def _accessed(self, node: MemNode) -> None:
+        """``node`` was read: its atime, as relatime sets it (module header)."""
+        if self.read_only:
+            return
+        now = time.time_ns()
+        atime = node.atime_ns
+        if atime <= node.mtime_ns or atime <= node.ctime_ns or now - atime >= RELATIME_NS:
+            node.atime_ns = now
+            self._changed()
+
     @attrcache.changes_names
     def _add(
         self, dir: MemNode, name: str, kind: FileKind, mode: int, uid: int, gid: int
@@ -251,6 +296,15 @@ class MemoryFs:
         return node.kind.type_bits | node.perm, node.uid, node.gid
 
     def getattr(self, node: MemNode) -> Stat:
+        cache = attrcache.current()
+        if cache is None:
+            return self._stat(node)
+        count = self._count()  # before what the answer is made of
+        st = self._stat(node)
+        cache.counted_answer = (st, self.changes, count)  # may be memoized (stat_memo.py)
+        return st
+
+    def _stat(self, node: MemNode) -> Stat:
         return Stat(
             node.ino,
             self.dev,
@@ -270,12 +324,28 @@ class MemoryFs:
             raise KernelError.einval(message="not a symbolic link")
         return node.target
 
+    def listed_records(self, dir: MemNode) -> tuple[int, bytes, int, int] | None:
+        """(st_dev, the first LISTED_MAX entries of ``dir`` as records as
+        ``native.list_dir`` writes them, this filesystem's counter and its count
+        read before them): what the stat memo's listing fill takes
+        (vfs_reads.listed_records, wasm/stat_memo.py)."""
+        count = self._count()
+        children = dir.children
+        if children is None:
+            return None
+        pack = native.pack_dirent
+        records = b"".join([
+            pack(c.ino, c.nlink, c.size, c.atime_ns, c.mtime_ns, c.ctime_ns, c.mode, c.uid, c.gid,
+                 name.encode("utf-8", "surrogateescape"))
+            for name, c in itertools.islice(children.items(), LISTED_MAX)
+        ])
+        return self.dev, records, self.changes, count
+
     def readdir(self, dir: MemNode) -> list[DirEntry]:
         """Raises: ENOTDIR."""
         dir = self._dir(dir)
         assert dir.children is not None
-        if not self.read_only:
-            dir.atime_ns = time.time_ns()
+        self._accessed(dir)
         return [
             DirEntry(name, child.kind, child.ino)
             for name, child in dir.children.items()
@@ -468,6 +538,7 @@ class MemoryFs:
             del buf[size:]
             self._release(old - size)
         node.mtime_ns = node.ctime_ns = time.time_ns()
+        self._changed()
 
     def open(self, node: MemNode, readable: bool, writable: bool) -> MemOpenFile:
         """Raises: EISDIR for directories, EACCES for other non-regular nodes, EROFS."""
@@ -586,82 +657,3 @@ class MemoryFs:
         """Raises: EROFS, EEXIST, ENOSPC."""
         parent, name = self._walk_build(path, True)
         return self.symlink(parent, name, target, uid, gid)
-
-
-class MemOpenFile:
-    """An open regular file of a MemoryFs (holds the inode alive after unlink)."""
-
-    __slots__ = ("_closed", "_fs", "_node")
-
-    def __init__(self, fs: MemoryFs, node: MemNode) -> None:
-        self._fs = fs
-        self._node = node
-        self._closed = False
-
-    def _live(self) -> MemNode:
-        if self._closed:
-            raise KernelError.ebadf()
-        return self._node
-
-    def pread(self, n: int, offset: int) -> bytes:
-        """Raises: EBADF, EINVAL (negative n/offset)."""
-        node = self._live()
-        if n < 0 or offset < 0:
-            raise KernelError.einval()
-        out = bytes(node.data[offset : offset + n])
-        if not self._fs.read_only:
-            node.atime_ns = time.time_ns()
-        return out
-
-    def pwrite(self, data: bytes, offset: int) -> int:
-        """All-or-nothing write.  Raises: EBADF, EINVAL, EROFS, ENOSPC."""
-        node = self._live()
-        self._fs._writable()
-        if offset < 0:
-            raise KernelError.einval()
-        n = len(data)
-        old = len(node.data)
-        end = offset + n
-        if end > old:
-            self._fs._reserve(end - old)
-        if not old and not offset and type(data) is bytes:
-            # The whole content of an empty file (fs.writeFile, the tools docs every
-            # VM gets, a guest's first write): kept as it is, copied on the next write.
-            node.data = data
-        else:
-            buf = self._fs._mutable(node)
-            if offset > old:
-                buf.extend(bytes(offset - old))
-            buf[offset:end] = data
-        node.mtime_ns = node.ctime_ns = time.time_ns()
-        return n
-
-    def append(self, data: bytes) -> int:
-        node = self._live()
-        offset = len(node.data)
-        self.pwrite(data, offset)
-        return offset + len(data)
-
-    def size(self) -> int:
-        return len(self._live().data)
-
-    def truncate(self, size: int) -> None:
-        self._fs.truncate(self._live(), size)
-
-    def stat(self) -> Stat:
-        return self._fs.getattr(self._live())
-
-    def set_attrs(
-        self, mode: int | None = None, atime_ns: Any = OMIT, mtime_ns: Any = OMIT
-    ) -> None:
-        self._fs.setattr(self._live(), mode, atime_ns, mtime_ns)
-
-    def sync(self) -> None:
-        self._live()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._node.open_count -= 1
-        self._fs._maybe_free(self._node)

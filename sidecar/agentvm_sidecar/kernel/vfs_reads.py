@@ -66,15 +66,18 @@ class VfsReads(VfsCore):
     @vfs_op
     def listed_records(
         self, path: str, *, cwd: str = "/", cred: Cred = ROOT
-    ) -> tuple[int, bytes, list[str]] | None:
-        """What the calling guest process's last host_dir listing saw of the
-        directory ``path`` names, when it still answers a stat of
-        ``path + "/" + name`` as ``lstat`` would (the walk is the one ``stat``
-        makes: ``path`` followed, searchable by ``cred``, then one more name, from
-        what the attribute cache holds): (st_dev, the listing's records, the
-        names a mount point covers, whose answers are the mount's). None when it
-        does not (no such listing, another directory, a change since), without
-        asking any host. For wasm/stat_memo.py's listing fill."""
+    ) -> tuple[int, bytes, list[str], int, int] | None:
+        """What a stat of ``path + "/" + name`` answers as ``lstat`` for the
+        names of the directory ``path`` (the walk is the one ``stat`` makes:
+        ``path`` followed, searchable by ``cred``, then one more name): the
+        calling guest process's last host_dir listing of it while the attribute
+        cache still holds it, or a memory filesystem's entries. (st_dev, records
+        as native.list_dir writes them, the names a mount point covers, whose
+        answers are the mount's, the filesystem's change counter and its count
+        read before the records: native.NO_FS for host_dir). None when there is
+        no such answer (no such listing, another directory, a change since,
+        another filesystem), without asking any host. For wasm/stat_memo.py's
+        listing fill."""
         loc = self._walk_remembered(path, cwd, cred, True).loc
         if loc is None or loc.kind is not _DIR or not self._may(loc, cred, X):
             return None
@@ -82,7 +85,8 @@ class VfsReads(VfsCore):
         found = listed(loc.node) if listed is not None else None
         if found is None:
             return None
-        return found[0], found[1], self._mounts.names_under(loc.path)
+        dev, records, fs, fs_count = found
+        return dev, records, self._mounts.names_under(loc.path), fs, fs_count
 
     @vfs_op
     def readlink(self, path: str, *, cwd: str = "/", cred: Cred = ROOT) -> str:

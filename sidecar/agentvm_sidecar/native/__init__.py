@@ -21,6 +21,7 @@ own references between them (see the C file's header).
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import struct
 import threading
@@ -34,12 +35,16 @@ __all__ = [
     "MEMO_HOSTFS",
     "MEMO_WASI",
     "NATIVE_HOST_FUNCTIONS",
+    "NO_FS",
     "FdMirror",
+    "FsCounters",
     "NativeDescription",
     "NativeLibrary",
     "StatMemo",
     "call_counts",
+    "fs_counters",
     "library",
+    "pack_dirent",
     "preopen_publish",
     "stat_changed",
     "stat_memo",
@@ -103,6 +108,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_call_counts": (None, [POINTER(c_uint64)]),
     "avm_call_kinds": (c_int, []),
     "avm_stat_changed": (None, []),
+    "avm_fs_counters": (c_int, []),
+    "avm_fs_changed": (None, [c_uint32]),
     "avm_memo_forget": (None, []),
     "avm_memo_bytes": (c_int, []),
     "avm_memo_fill_bytes": (c_int, []),
@@ -352,14 +359,25 @@ def pack_dirents(
 MEMO_WASI = 1  # the memo's call forms (agentvm_native.c MEMO_WASI, MEMO_HOSTFS)
 MEMO_HOSTFS = 2
 # avm_memo_fill's one argument (memo_fill_rec): epoch, deadline_ns, fd, path_ptr,
-# path_len, mode, size, follow, forms, the 64-byte WASI filestat
-_MEMO_FILL = struct.Struct("<QqIIIIqBB6x64s")
+# path_len, mode, size, follow, forms, fs counter, its count, the 64-byte WASI filestat
+_MEMO_FILL = struct.Struct("<QqIIIIqBB2xIQ64s")
 
 
 # avm_listing_fill's header (listing_rec): epoch, deadline_ns, dev, fd, records'
-# length, forms, any fd table, prefix length, covered names; then the prefix, the
-# filetype and sizeless tables, the covered names, the listing's records
-_LISTING = struct.Struct("<QqQIIBBHH")
+# length, forms, any fd table, prefix length, covered names, fs counter, its count;
+# then the prefix, the filetype and sizeless tables, the covered names, the records
+_LISTING = struct.Struct("<QqQIIBBHHIQ")
+
+NO_FS = 0xFFFFFFFF  # an answer no filesystem counter covers (agentvm_native.c AVM_NO_FS)
+
+
+def pack_dirent(
+    ino: int, nlink: int, size: int, atime_ns: int, mtime_ns: int, ctime_ns: int, mode: int, uid: int, gid: int,
+    name: bytes,
+) -> bytes:
+    """One record as ``list_dir`` writes it, lstat'd as asked (``stated`` 2), for
+    a filesystem that lists itself (kernel/memfs.py)."""
+    return _DIRENT.pack(ino, ino, nlink, size, atime_ns, mtime_ns, ctime_ns, mode, uid, gid, len(name), mode >> 12 & 15, 2) + name
 
 
 class StatMemo:
@@ -382,18 +400,21 @@ class StatMemo:
 
     def fill(
         self, epoch: int, deadline: float, fd: int, path_ptr: int, path_len: int, follow: bool, forms: int,
-        filestat: bytes, mode: int, size: int,
+        filestat: bytes, mode: int, size: int, fs: int = NO_FS, fs_count: int = 0,
     ) -> None:
         """Memoize a successful stat of (fd, the path at path_ptr in the calling
         guest thread's memory, follow) in call ``forms``, answered at stat
-        ``epoch`` until ``deadline`` (time.monotonic()); see wasm/stat_memo.py."""
+        ``epoch`` until ``deadline`` (time.monotonic()) and, for an answer from a
+        memory filesystem, while its counter ``fs`` stays at ``fs_count``
+        (``FsCounters``); see wasm/stat_memo.py."""
         self._fill(self._pack(
-            epoch, _deadline_ns(deadline), fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, filestat
+            epoch, _deadline_ns(deadline), fd, path_ptr, path_len, mode & 0xFFFFFFFF, size, follow, forms, fs,
+            fs_count, filestat,
         ))
 
     def fill_listing(
         self, epoch: int, deadline: float, fd: int, forms: int, any_fd_table: bool, prefix: bytes, dev: int,
-        tables: bytes, covered: list[bytes], records: bytes,
+        tables: bytes, covered: list[bytes], records: bytes, fs: int = NO_FS, fs_count: int = 0,
     ) -> int:
         """Memoize what stats of ``prefix/name`` from ``fd`` answer for the names
         of a listing: ``records``, as ``list_dir`` returned them (its lstat'd
@@ -404,7 +425,7 @@ class StatMemo:
         (-1: none)."""
         header = _LISTING.pack(
             epoch, _deadline_ns(deadline), dev & 0xFFFFFFFFFFFFFFFF, fd, len(records), forms, any_fd_table,
-            len(prefix), len(covered),
+            len(prefix), len(covered), fs, fs_count,
         )
         data = b"".join([header, prefix, tables, *(bytes([len(name)]) + name for name in covered), records])
         return self._fill_listing(data, len(data))
@@ -424,6 +445,44 @@ def stat_memo() -> StatMemo:
     if _memo is None:
         _memo = StatMemo(library())
     return _memo
+
+
+class FsCounters:
+    """The change counters of memory filesystems (agentvm_native.c avm_fs_changes):
+    a filesystem whose files' stats change with no name changing counts each
+    change in its counter, and an answer memoized from it holds while the count
+    read before its stat is unchanged."""
+
+    __slots__ = ("_changed", "_counts", "_next", "size")
+
+    def __init__(self, lib: NativeLibrary) -> None:
+        self.size = lib.avm_fs_counters()
+        self._counts = (c_uint64 * self.size).in_dll(lib.cdll, "avm_fs_changes")
+        self._changed = lib.avm_fs_changed
+        self._next = itertools.count()
+
+    def new(self) -> int:
+        """A counter for a new filesystem (shared once there are more filesystems
+        than counters: a needless miss for the others, never a stale answer)."""
+        return next(self._next) % self.size
+
+    def count(self, fs: int) -> int:
+        """Read BEFORE what the answer is made of."""
+        return self._counts[fs]
+
+    def changed(self, fs: int) -> None:
+        """Call AFTER the change."""
+        self._changed(fs)
+
+
+_fs_counters: FsCounters | None = None
+
+
+def fs_counters() -> FsCounters:
+    global _fs_counters
+    if _fs_counters is None:
+        _fs_counters = FsCounters(library())
+    return _fs_counters
 
 
 def stat_changed() -> None:

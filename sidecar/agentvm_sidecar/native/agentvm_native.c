@@ -812,7 +812,9 @@ void *avm_net_recv(void *env, void *caller, avm_raw *args, size_t nargs) {
  *    program (exec) has the same fd table but other preopens: they follow the
  *    cwd, and exec bumps the epoch when it sets the cwd;
  *  - CLOCK_MONOTONIC is before the deadline of the attribute-cache entries the
- *    answer came from (so a change made on the host is seen no later than now).
+ *    answer came from (so a change made on the host is seen no later than now);
+ *  - for an answer from a memory filesystem, that filesystem's change count is
+ *    the one Python read before the stat (avm_fs_changes below).
  * Errors are never filled. Direct-mapped, AVM_MEMO_SLOTS per process, paths up
  * to AVM_MEMO_PATH bytes; charged to the VM with the attribute cache. */
 #define AVM_MEMO_SLOTS 32
@@ -826,8 +828,9 @@ enum { MEMO_WASI = 1, MEMO_HOSTFS = 2 };
 
 typedef struct {
     uint64_t epoch, fd_gen; /* epoch 0: empty (the epoch starts at 1) */
+    uint64_t fs_count;      /* with fs: see fs_unchanged */
     int64_t deadline_ns;
-    uint32_t fd, mode;
+    uint32_t fs, fd, mode;
     int64_t size;
     uint16_t path_len;
     uint8_t follow, kinds;
@@ -846,6 +849,26 @@ atomic_ulong avm_stat_epoch_now = 1;
 
 /* Something a stat answer depends on changed: every memoized answer is stale. */
 void avm_stat_changed(void) { atomic_fetch_add(&stat_epoch, 1); }
+
+/* A memory filesystem's writes, truncations and access times change its files'
+ * stats with no name changing. Bumping the stat epoch for each would drop every
+ * process's answers, host_dir ones too, at every write to /tmp. So each memory
+ * filesystem counts its own changes in one of these counters (Python's
+ * kernel/memfs.py picks it; filesystems may share one: a needless miss, never a
+ * stale answer), and an answer taken from it holds while that count is the one
+ * Python read before the answer's stat. Exported for Python to read without a
+ * call; only avm_fs_changed writes it. */
+#define AVM_FS_COUNTERS 1024
+#define AVM_NO_FS 0xFFFFFFFFu /* an answer no counter covers (host_dir: the epoch and the deadline do) */
+atomic_ulong avm_fs_changes[AVM_FS_COUNTERS];
+
+int avm_fs_counters(void) { return AVM_FS_COUNTERS; }
+
+void avm_fs_changed(uint32_t fs) { atomic_fetch_add(&avm_fs_changes[fs % AVM_FS_COUNTERS], 1); }
+
+static int fs_unchanged(uint32_t fs, uint64_t count) {
+    return fs == AVM_NO_FS || atomic_load(&avm_fs_changes[fs % AVM_FS_COUNTERS]) == count;
+}
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -874,12 +897,14 @@ static uint32_t memo_slot(uint32_t fd, int follow, const uint8_t *path, uint32_t
  *
  * ls -R and tar list a directory they opened as "dir" (from the cwd), then stat
  * every entry as "dir/name" from the same fd: a first stat of each name, which
- * the memo above cannot answer. The listing already put every entry's lstat in
- * the process's attribute cache, from the records avm_list_dir wrote; Python
- * (wasm/stat_memo.py _fill) hands C those records, once it checked that a stat
- * of "dir/name" would answer from that cache, and C packs each name's answer
- * from its record as Python would (avm_listing_fill). It answers
- * under the memo's rules (stat epoch, deadline, call forms; the fd table too
+ * the memo above cannot answer. A host_dir listing already put every entry's
+ * lstat in the process's attribute cache, from the records avm_list_dir wrote;
+ * Python (wasm/stat_memo.py _fill) hands C those records, once it checked that a
+ * stat of "dir/name" would answer from that cache (a memory filesystem's listing:
+ * records Python packs the same way from its nodes), and C packs each name's
+ * answer from its record as Python would (avm_listing_fill). It answers under
+ * the memo's rules (stat epoch, deadline, call forms, a memory filesystem's
+ * change count; the fd table too
  * unless fd is a tagged preopen, which no fd table change can rename), for
  * paths "dir/name" exactly ("./" prefixes dropped; a listing of "." answers bare
  * names), lstat always and stat for entries that are not symlinks. */
@@ -897,8 +922,9 @@ typedef struct {
 
 struct avm_listing {
     uint64_t epoch, fd_gen, used; /* epoch 0: empty */
+    uint64_t fs_count;
     int64_t deadline_ns;
-    uint32_t fd;
+    uint32_t fs, fd;
     uint8_t kinds, any_fd_gen; /* any_fd_gen: a tagged preopen's listing ignores fd_gen */
     uint16_t prefix_len, count, names_len;
     uint8_t prefix[AVM_MEMO_PATH];
@@ -933,7 +959,8 @@ static int listed_lookup(avm_mirror *m, uint32_t fd, int follow, int kind, const
     uint64_t epoch = atomic_load(&stat_epoch), fd_gen = atomic_load(&m->fd_gen);
     for (int i = 0; i < AVM_LISTINGS; i++) {
         avm_listing *l = m->listings[i];
-        if (!l || l->epoch != epoch || l->fd != fd || !(l->kinds & kind) || (!l->any_fd_gen && l->fd_gen != fd_gen))
+        if (!l || l->epoch != epoch || l->fd != fd || !(l->kinds & kind) || (!l->any_fd_gen && l->fd_gen != fd_gen) ||
+            !fs_unchanged(l->fs, l->fs_count))
             continue;
         const uint8_t *name = path;
         uint32_t name_len = len;
@@ -969,6 +996,8 @@ typedef struct __attribute__((packed)) {
     uint32_t fd, records_len;
     uint8_t kinds, any_fd_gen;
     uint16_t prefix_len, covered;
+    uint32_t fs;         /* a memory filesystem's counter, and its count read before the listing */
+    uint64_t fs_count;
 } listing_rec;
 
 int avm_listing_rec_bytes(void) { return (int)sizeof(listing_rec); }
@@ -1049,6 +1078,8 @@ int avm_listing_fill(const uint8_t *buf, int64_t size) {
         l->fd_gen = atomic_load(&m->fd_gen);
         l->used = ++m->listing_uses;
         l->deadline_ns = h.deadline_ns;
+        l->fs = h.fs;
+        l->fs_count = h.fs_count;
         l->fd = h.fd;
         l->kinds = h.kinds;
         l->any_fd_gen = h.any_fd_gen;
@@ -1104,7 +1135,7 @@ static int memo_lookup(uint32_t fd, int follow, int kind, uint32_t path_ptr, uin
     memo_entry *e = m->memo ? &m->memo->slots[slot] : NULL;
     if (e && e->epoch == atomic_load(&stat_epoch) && e->fd_gen == atomic_load(&m->fd_gen) &&
         (e->kinds & kind) && e->fd == fd && e->follow == follow && e->path_len == path_len &&
-        memcmp(e->path, path, path_len) == 0 && now_ns() < e->deadline_ns) {
+        memcmp(e->path, path, path_len) == 0 && now_ns() < e->deadline_ns && fs_unchanged(e->fs, e->fs_count)) {
         *out = *e;
         hit = 1;
     }
@@ -1137,7 +1168,9 @@ typedef struct __attribute__((packed)) {
     int64_t deadline_ns; /* CLOCK_MONOTONIC */
     uint32_t fd, path_ptr, path_len, mode;
     int64_t size;
-    uint8_t follow, kinds, pad[6];
+    uint8_t follow, kinds, pad[2];
+    uint32_t fs;         /* a memory filesystem's counter, and its count read before the stat */
+    uint64_t fs_count;
     uint8_t filestat[AVM_FILESTAT_BYTES];
 } memo_fill_rec;
 
@@ -1160,6 +1193,8 @@ int avm_memo_fill(const memo_fill_rec *r) {
         e->epoch = r->epoch;
         e->fd_gen = atomic_load(&m->fd_gen);
         e->deadline_ns = r->deadline_ns;
+        e->fs = r->fs;
+        e->fs_count = r->fs_count;
         e->fd = r->fd;
         e->mode = r->mode;
         e->size = r->size;

@@ -7,18 +7,20 @@ Python host call costs ~3 us before doing anything. The C versions of those four
 functions answer a repeated stat from a small per-process memo and call Python
 for anything else; Python fills the memo here after a stat it answered.
 
-What is filled: only an answer that is a live host_dir attribute-cache entry
+What is filled: an answer that is a live host_dir attribute-cache entry
 (``AttrCache.watch``: the Stat object HostFs.getattr returned from the cache),
-so the memo is never staler than the cache it copies: it answers until the
-earliest deadline of the cache entries and remembered walks the answer came
-from, and only while the C stat epoch is the one read before the stat (bumped by
+so the memo is never staler than the cache it copies, or an answer of a memory
+filesystem (the Stat MemoryFs.getattr made, with its change counter's count read
+before: C drops it once that filesystem's count moves on, which every write,
+truncation and access-time update does). It answers until the earliest deadline
+of the cache entries and remembered walks the answer came from (a second at
+most), and only while the C stat epoch is the one read before the stat (bumped by
 every host_dir change through the sidecar and every name/mode/mount change
 elsewhere), the process's fd table is unchanged, and the process itself has
 not forgotten it (``native.stats_changed_here``: its cache entry replaced or
 dropped, exec setting its cwd, setuid/setgid; no other process's memo depends
-on those). Errors are never filled, and neither is
-anything from another filesystem (MemoryFs sizes and times change on writes
-without a bump), a /dev/fd alias or the mount root (not cached).
+on those). Errors are never filled, and neither is anything from another
+filesystem (devices, /proc), a /dev/fd alias or a host_dir mount root (not cached).
 
 The memo is keyed by what the guest passed: (fd, path bytes, follow) and the
 call forms the answer is good for, because the same (fd, path) can name
@@ -31,7 +33,8 @@ Listings fill it too (``listed``): `ls -R` and tar open a directory as "dir",
 list it, then stat each entry as "dir/name" from the same fd, each name once,
 so the memo above never sees a name twice. When a process that stats what it
 lists lists a directory it opened with path_open, what the attribute cache now
-holds for each listed name (the listing put its lstat there) goes to C in one
+holds for each listed name (a host_dir listing put its lstat there; a memory
+filesystem packs its entries' stats itself) goes to C in one
 call, as the answers to "dir/name" from that fd: exactly what ``stat`` would
 answer for them (``Vfs.listed_records``: "dir" walked as that stat walks it, the listing
 still what the attribute cache holds, the names mounts cover left out; C packs
@@ -79,11 +82,19 @@ def stat(
     cache.watch()
     st = ctx.kernel.stat_as(ctx.proc, path, follow, cwd=base)
     answer, deadline = cache.watched()
-    if st is not answer:
-        return st, None
+    if st is answer:
+        fs, fs_count = native.NO_FS, 0
+    else:
+        counted = cache.counted_answer
+        if counted is None or counted[0] is not st:
+            return st, None
+        _, fs, fs_count = counted
     filestat = pack_filestat(st)
     forms = BOTH if other_base(ctx, fd, path) == base else form
-    memo.fill(epoch, deadline, fd & U32, path_ptr & U32, path_len & U32, follow, forms, filestat, st.mode, size(st))
+    memo.fill(
+        epoch, deadline, fd & U32, path_ptr & U32, path_len & U32, follow, forms, filestat, st.mode, size(st),
+        fs, fs_count,
+    )
     return st, filestat
 
 
@@ -160,13 +171,13 @@ def _fill(ctx: GuestContext, listing: Listing) -> None:
     found = ctx.kernel.vfs.listed_records(opened.path, cwd=opened.base, cred=ctx.proc.cred)
     if found is None:
         return
-    dev, records, covered = found
+    dev, records, covered, fs, fs_count = found
     deadline = cache.watched()[1]
     forms = BOTH if listing.other_base(ctx, opened.dirfd, opened.path) == opened.base else WASI
     any_fd_table = bool(opened.dirfd & PREOPEN_TAG)  # a tagged preopen: no fd table change renames it
     native.stat_memo().fill_listing(
         listing.epoch, deadline, opened.dirfd, forms, any_fd_table, opened.raw, dev, _tables(listing.size),
-        [name.encode("utf-8", "surrogateescape") for name in covered], records,
+        [name.encode("utf-8", "surrogateescape") for name in covered], records, fs, fs_count,
     )
 
 

@@ -150,7 +150,8 @@ TEST_THREADS: set[int] = set()
 
 @pytest.fixture
 def quiet_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only this test's threads move the sidecar-wide stat epoch: a thread another
+    """Only this test's threads move the sidecar-wide stat epoch (and memory
+    filesystems' change counters): a thread another
     test left behind in this pytest process (a VM still shutting down) may bump
     it, and the stat memo then rightly answers nothing, which would fail a test
     counting what C answered. Nothing another test's VM does changes what this
@@ -164,3 +165,13 @@ def quiet_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
             real()
 
     monkeypatch.setattr(native, "stat_changed", stat_changed)
+    # the same for memory filesystems' change counters, which filesystems share
+    # once a pytest process made more of them than there are counters
+    real_fs_changed = native.FsCounters.changed
+
+    def fs_changed(self: native.FsCounters, fs: int) -> None:
+        ident = threading.get_ident()
+        if ident == mine or ident in TEST_THREADS:
+            real_fs_changed(self, fs)
+
+    monkeypatch.setattr(native.FsCounters, "changed", fs_changed)

@@ -21,6 +21,7 @@ own references between them (see the C file's header).
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import os
 import struct
@@ -437,14 +438,9 @@ def _deadline_ns(deadline: float) -> int:
     return int(deadline * 1e9) - 1000
 
 
-_memo: StatMemo | None = None
-
-
+@functools.cache
 def stat_memo() -> StatMemo:
-    global _memo
-    if _memo is None:
-        _memo = StatMemo(library())
-    return _memo
+    return StatMemo(library())
 
 
 class FsCounters:
@@ -475,14 +471,9 @@ class FsCounters:
         self._changed(fs)
 
 
-_fs_counters: FsCounters | None = None
-
-
+@functools.cache
 def fs_counters() -> FsCounters:
-    global _fs_counters
-    if _fs_counters is None:
-        _fs_counters = FsCounters(library())
-    return _fs_counters
+    return FsCounters(library())
 
 
 def stat_changed() -> None:

@@ -62,9 +62,17 @@ def vm_with_share(share: Path) -> Iterator[tuple[Kernel, Guest]]:
     kernel = Kernel(Limits())
     kernel.vfs.mkdir("/mnt/host", recursive=True)
     kernel.mount_host_dir("/mnt/host", str(share), read_only=False)
+    with guest_at(kernel, "/mnt/host") as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def guest_at(kernel: Kernel, cwd: str) -> Iterator[tuple[Kernel, Guest]]:
+    """A guest process of ``kernel`` at ``cwd``, its attribute cache active on this
+    thread (as on a guest thread); the kernel is shut down after."""
     try:
         with attrcache.process_cache():
-            yield kernel, Guest(kernel, cwd="/mnt/host")
+            yield kernel, Guest(kernel, cwd=cwd)
     finally:
         for proc in kernel.processes.all():
             if proc.state is ProcessState.RUNNING:

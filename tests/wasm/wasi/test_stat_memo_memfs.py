@@ -18,15 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentvm_sidecar import native
-from agentvm_sidecar.kernel import attrcache
 from agentvm_sidecar.kernel.fstypes import OMIT, ROOT, USER, OpenFlags
 from agentvm_sidecar.kernel.kernel import Kernel
 from agentvm_sidecar.kernel.limits import Limits
 from agentvm_sidecar.kernel.memfs import MemoryFs
-from agentvm_sidecar.kernel.process import ExitStatus, ProcessState
 
 from .conftest import PRE0, Guest
-from .test_stat_memo import agree, in_other_thread, served, size_of
+from .test_stat_memo import agree, guest_at, in_other_thread, served, size_of
 from .test_stat_memo_listings import filestats_in_c, listed
 from .test_wasi_native import native_call
 
@@ -43,14 +41,8 @@ def memory_vm() -> Iterator[tuple[Kernel, Guest]]:
     for path, data in TREE.items():  # the guest's own files
         kernel.vfs.write_file(f"/tmp/mem/{path}", data, create_dirs=True, cred=USER)
     kernel.vfs.symlink("a.txt", "/tmp/mem/link", cred=USER)
-    try:
-        with attrcache.process_cache():
-            yield kernel, Guest(kernel, cwd="/tmp/mem")
-    finally:
-        for proc in kernel.processes.all():
-            if proc.state is ProcessState.RUNNING:
-                kernel.processes.exit(proc, ExitStatus(0))
-        kernel.shutdown()
+    with guest_at(kernel, "/tmp/mem") as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -40,13 +42,17 @@ class FuzzedSidecar:
     """A sidecar subprocess with a reader thread that files every output line."""
 
     def __init__(self, workers: int = 0) -> None:
+        # Errors only (quiet while every request is answered as it should be), kept
+        # for the message of a failed check: an internal error's traceback.
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "critical", "--max-frame-bytes", str(MAX_FRAME),
+                sys.executable, "-m", "agentvm_sidecar", "--stdio", "--log-level", "error", "--max-frame-bytes", str(MAX_FRAME),
                 "--workers", str(workers),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self.stderr,
         )
         self.answers: dict[str, list[dict]] = {}
         self.idless: list[dict] = []
@@ -119,9 +125,16 @@ class FuzzedSidecar:
         assert "result" in reply, reply
         return reply["result"]
 
+    def log_tail(self, size: int = 4000) -> str:
+        """The end of what the sidecar logged (errors only)."""
+        self.stderr.seek(0, os.SEEK_END)
+        self.stderr.seek(max(0, self.stderr.tell() - size))
+        return self.stderr.read().decode(errors="replace")
+
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        self.stderr.close()
 
 
 def valid_message(msg: Any) -> bool:
@@ -245,7 +258,9 @@ def test_the_sidecar_answers_every_fuzzed_request_and_never_dies(fuzzed, batch, 
     answers = fuzzed.wait_for([*expected, sentinel])
     assert not fuzzed.invalid, fuzzed.invalid[:3]
     internal = [a for a in answers.values() if "error" in a and a["error"]["data"]["kind"] == "internal"]
-    assert not internal, internal[:3]
+    assert not internal, (
+        internal[:3], [fuzzed.frames_by_id.get(json.dumps(a["id"]), b"")[:300] for a in internal[:3]], fuzzed.log_tail()
+    )
     assert all(len(fuzzed.answers[json.dumps(i)]) == 1 for i in expected)
 
 

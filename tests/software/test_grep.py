@@ -252,6 +252,20 @@ async def test_binary_input_is_found_by_its_first_nul_as_gnu_grep_does(client, v
     assert res.stdout == b"%d\n" % (lines + 1)
 
 
+async def test_a_nul_in_binary_input_ends_a_line_as_in_gnu_grep(client, vm_id):
+    # what -v, -x and -c select and count (GNU grep 3.8's answers); -a keeps it text
+    cases = [
+        ("printf 'bin\\0foo\\nfoo\\n' | grep -vc foo", b"1\n"),
+        ("printf 'a\\0b\\n' | grep -c -x b", b"1\n"),
+        ("printf 'a\\0b\\nc\\n' | grep -c .", b"3\n"),
+        ("printf 'a\\0\\0b\\n' | grep -c -v zz", b"3\n"),
+        ("printf 'a\\0b\\n' | grep -a -c -x b", b"0\n"),
+    ]
+    for command, want in cases:
+        res = await sh(client, vm_id, command)
+        assert res.stdout == want, command
+
+
 async def test_combined_flags_and_color_never(client, text_vm):
     res = await sh(client, text_vm, "grep -inw --color=never 'foo' /tmp/g/a.txt")
     assert res.stdout == b"2:foo bar\n3:Foo Baz\n"

@@ -688,7 +688,25 @@ struct scan {
 /* One line, NUL-terminated at line[len]; `matched` is -1 when find_match must
  * decide, 0 when the prefilter already knows the line does not match. Returns 1
  * when the search of this input ends here. */
+static int handle_one_line(struct scan *s, char *line, size_t len, int matched);
+
 static int handle_line(struct scan *s, char *line, size_t len, int matched) {
+    if (input_binary && !opt_binary_text) {
+        /* GNU grep takes a NUL in binary input for a line end (what -v, -x and -c
+         * select and count); its output is suppressed by then anyway */
+        char *nul;
+        while ((nul = memchr(line, 0, len)) != NULL) {
+            size_t first = (size_t)(nul - line);
+            if (handle_one_line(s, line, first, matched))
+                return 1;
+            line = nul + 1;
+            len -= first + 1;
+        }
+    }
+    return handle_one_line(s, line, len, matched);
+}
+
+static int handle_one_line(struct scan *s, char *line, size_t len, int matched) {
     s->lineno++;
     size_t so = 0, eo = 0;
     if (matched < 0)

@@ -260,6 +260,8 @@ async def test_a_nul_in_binary_input_ends_a_line_as_in_gnu_grep(client, vm_id):
         ("printf 'a\\0b\\nc\\n' | grep -c .", b"3\n"),
         ("printf 'a\\0\\0b\\n' | grep -c -v zz", b"3\n"),
         ("printf 'a\\0b\\n' | grep -a -c -x b", b"0\n"),
+        ("printf 'a\\0b\\0' | grep -c -v zz", b"2\n"),  # a NUL that ends the input ends its last line
+        ("printf 'a\\0b\\0\\n' | grep -c -v zz", b"3\n"),
     ]
     for command, want in cases:
         res = await sh(client, vm_id, command)

@@ -686,14 +686,16 @@ struct scan {
 };
 
 /* One line, NUL-terminated at line[len]; `matched` is -1 when find_match must
- * decide, 0 when the prefilter already knows the line does not match. Returns 1
- * when the search of this input ends here. */
+ * decide, 0 when the prefilter already knows the line does not match;
+ * `terminated`: a '\n' ended it (not the end of the input). Returns 1 when the
+ * search of this input ends here. */
 static int handle_one_line(struct scan *s, char *line, size_t len, int matched);
 
-static int handle_line(struct scan *s, char *line, size_t len, int matched) {
+static int handle_line(struct scan *s, char *line, size_t len, int matched, int terminated) {
     if (input_binary && !opt_binary_text) {
         /* GNU grep takes a NUL in binary input for a line end (what -v, -x and -c
-         * select and count); its output is suppressed by then anyway */
+         * select and count; its output is suppressed by then anyway), so a NUL
+         * that ends the input ends its last line, as a '\n' would */
         char *nul;
         while ((nul = memchr(line, 0, len)) != NULL) {
             size_t first = (size_t)(nul - line);
@@ -701,6 +703,8 @@ static int handle_line(struct scan *s, char *line, size_t len, int matched) {
                 return 1;
             line = nul + 1;
             len -= first + 1;
+            if (!len && !terminated)
+                return 0;
         }
     }
     return handle_one_line(s, line, len, matched);
@@ -793,7 +797,7 @@ static size_t skip_lines(struct scan *s, char *region, size_t n, int *stop) {
         size_t len = nl ? (size_t)(nl - line) : n - done;
         done += len + (nl != NULL);
         line[len] = 0;
-        *stop = handle_line(s, line, len, 0);
+        *stop = handle_line(s, line, len, 0, nl != NULL);
     }
     return done;
 }
@@ -830,7 +834,7 @@ static void grep_fd(int fd, const char *name, int skip_if_binary) {
             size_t len = nl ? (size_t)(nl - line) : avail;
             r.pos += len + (nl != NULL);
             line[len] = 0;
-            stop = handle_line(&s, line, len, -1);
+            stop = handle_line(&s, line, len, -1, nl != NULL);
         }
     }
     /* With -m, GNU grep still prints the trailing context of the last match,

@@ -17,6 +17,17 @@
 #  * the charge is given back when wasmtime frees the memory (the finalizer runs
 #    when the Store is dropped, at the latest when the process's thread ends).
 #
+# The finalizer only queues the memory (``_freed``); ``settle_freed_memories``
+# gives it back, called where no lock is held (the runtime right after it drops a
+# process's Store, and every new memory and zeroing pass). Why: a Store in a
+# reference cycle (a trapped guest's exception and traceback hold its context) is
+# dropped by Python's cyclic GC, which runs at an allocation on any thread,
+# including one inside ``_memories_lock`` or a budget's lock. A finalizer taking
+# those locks then waited forever for its own thread: seen as every guest thread
+# stuck in ``_take_spare`` behind one whose allocation had collected such a Store,
+# each exec ending at its timeout and other VMs starved. ``deque.append`` takes no
+# lock a thread can hold.
+#
 # Memory layout is what wasmtime would do itself with the engine settings
 # (engine.py): the whole `reserved_size` plus guard is reserved PROT_NONE with
 # MAP_NORESERVE, and growth makes pages read-write in place, so a memory never
@@ -48,6 +59,7 @@
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import threading
 from dataclasses import dataclass
@@ -61,7 +73,9 @@ from ..kernel.errors import KernelError
 from ..kernel.limits import MemoryBudget
 from .context import current_context
 
-__all__ = ["KEEP_RESIDENT_BYTES", "SPARE_MEMORIES", "install_memory_creator", "zero_freed_memories"]
+__all__ = [
+    "KEEP_RESIDENT_BYTES", "SPARE_MEMORIES", "install_memory_creator", "settle_freed_memories", "zero_freed_memories",
+]
 
 _PROT_NONE, _PROT_READ_WRITE = 0, 3
 _MAP_PRIVATE, _MAP_ANONYMOUS, _MAP_NORESERVE = 0x02, 0x20, 0x4000
@@ -89,6 +103,7 @@ KEEP_RESIDENT_BYTES = 2 << 20
 _memories: dict[int, _LinearMemory] = {}  # env key -> memory
 _spares: list[tuple[int, int, int]] = []  # (base, mapped, accessible bytes) of zeroed memories
 _dirty: list[_LinearMemory] = []  # freed, not zeroed yet; with _spares at most SPARE_MEMORIES
+_freed: collections.deque[int] = collections.deque()  # env keys the finalizer queued (header)
 _memories_lock = threading.Lock()
 _keys = count(1)
 
@@ -162,15 +177,27 @@ def _accessible(base: int, now: int, wanted: int) -> bool:
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 def _free_memory(env):  # type: ignore[no-untyped-def]
-    with _memories_lock:
-        memory = _memories.pop(env)
-        keep = len(_spares) + len(_dirty) < SPARE_MEMORIES
-        if keep:
-            _dirty.append(memory)  # zeroed by zero_freed_memories, never reused before
-    if not keep:
-        _libc.munmap(memory.base, memory.mapped)
-    if memory.budget is not None:
-        memory.budget.release(memory.size)
+    _freed.append(env)  # no lock: this may run inside any critical section (header)
+
+
+def settle_freed_memories() -> None:
+    """Give back the memories whose Stores were dropped: each one's charge to its
+    VM, and the memory to the spares (once zeroed) or to the system. Call with
+    no lock of this module or of a MemoryBudget held."""
+    while True:
+        try:
+            env = _freed.popleft()
+        except IndexError:
+            return
+        with _memories_lock:
+            memory = _memories.pop(env)
+            keep = len(_spares) + len(_dirty) < SPARE_MEMORIES
+            if keep:
+                _dirty.append(memory)  # zeroed by zero_freed_memories, never reused before
+        if not keep:
+            _libc.munmap(memory.base, memory.mapped)
+        if memory.budget is not None:
+            memory.budget.release(memory.size)
 
 
 def zero_freed_memories() -> None:
@@ -181,6 +208,7 @@ def zero_freed_memories() -> None:
     path from the guest's exit to the client's answer; a memory not zeroed yet
     is simply not reused yet.
     """
+    settle_freed_memories()
     with _memories_lock:
         dirty = list(_dirty)
         _dirty.clear()
@@ -198,6 +226,7 @@ def zero_freed_memories() -> None:
 
 @ffi.wasmtime_new_memory_callback_t
 def _new_memory(_env, _ty, minimum, maximum, reserved_size, guard_size, ret):  # type: ignore[no-untyped-def]
+    settle_freed_memories()  # what a collected Store still holds counts against no one
     budget = _budget_of_caller()
     if budget is not None:
         try:

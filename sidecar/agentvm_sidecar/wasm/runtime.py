@@ -64,7 +64,7 @@ from .abi import (
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
-from .memory_budget import zero_freed_memories
+from .memory_budget import settle_freed_memories, zero_freed_memories
 from .plain_preopens import install_plain_preopens
 from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread, watch_stalls
 from .spare_threads import shared_spare_threads
@@ -204,6 +204,7 @@ class GuestRuntime:
                     # VM's memory budget before a new image (or the exit) happens.
                     del ctx
                     set_current_context(None)
+                    settle_freed_memories()
                     if exec_request is None:
                         status = exit_status or ExitStatus(TRAP_EXIT_CODE)
                         break

@@ -2,7 +2,7 @@
 
 A copy of this repository's tracked files is mounted as host_dir at /workspace; host
 bash runs each command over an identical copy in the same run. Rows: file-heavy
-commands, the same over a copy unpacked into the VM's memory filesystem (where a VM
+commands, the same over a copy made in the VM's memory filesystem (where a VM
 without mounts keeps its files), pipe throughput, concurrency (N commands at once in
 one VM and in N VMs, against the same N one after another) and start-up. Timings are
 printed, never asserted.
@@ -148,9 +148,9 @@ async def file_rows(project: pathlib.Path, nfiles: int, n: int, run_in_vm) -> No
 
 async def memfs_rows(client: AsyncClient, vm: str, project: pathlib.Path, nfiles: int, n: int, run_in_vm) -> None:  # type: ignore[no-untyped-def]
     print(f"\n== the same over a copy in the VM's memory filesystem ({nfiles} files at {MEMFS_COPY}; peer: host bash over a copy) ==")
-    unpack = await client.process.exec(vm, f"mkdir -p {MEMFS_COPY} && cp -r . {MEMFS_COPY}", timeout_ms=120_000)
-    if unpack.exit_code != 0:
-        raise SystemExit(f"copying the project into the VM failed: {unpack.stderr.decode(errors='replace')}")
+    copied = await client.process.exec(vm, f"mkdir -p {MEMFS_COPY} && cp -r . {MEMFS_COPY}", timeout_ms=120_000)
+    if copied.exit_code != 0:
+        raise SystemExit(f"copying the project into the VM failed: {copied.stderr.decode(errors='replace')}")
     for command in FILE_ROWS:
         row(command, await run_in_vm(f"cd {MEMFS_COPY} && {command}"), ("bash", host_bash(f"cd {project} && {command}", n)))
 

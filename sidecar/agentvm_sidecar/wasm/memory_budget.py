@@ -184,10 +184,10 @@ def settle_freed_memories() -> None:
     """Give back the memories whose Stores were dropped: each one's charge to its
     VM, and the memory to the spares (once zeroed) or to the system. Call with
     no lock of this module or of a MemoryBudget held."""
-    while True:
+    while _freed:  # empty on nearly every call: no exception raised for it
         try:
             env = _freed.popleft()
-        except IndexError:
+        except IndexError:  # another thread settled it meanwhile
             return
         with _memories_lock:
             memory = _memories.pop(env)

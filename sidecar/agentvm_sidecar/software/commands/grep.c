@@ -603,6 +603,9 @@ static size_t input_cap;
  * on stderr. Lines printed before that read stay printed. */
 static int input_binary;
 
+/* Binary input treated as binary (no -a): NULs end lines, output is suppressed. */
+static int binary_mode(void) { return input_binary && !opt_binary_text; }
+
 struct reader {
     int fd;
     size_t pos, filled; /* unread data: input[pos..filled) */
@@ -692,7 +695,7 @@ struct scan {
 static int handle_one_line(struct scan *s, char *line, size_t len, int matched);
 
 static int handle_line(struct scan *s, char *line, size_t len, int matched, int terminated) {
-    if (input_binary && !opt_binary_text) {
+    if (binary_mode()) {
         /* GNU grep takes a NUL in binary input for a line end (what -v, -x and -c
          * select and count; its output is suppressed by then anyway), so a NUL
          * that ends the input ends its last line, as a '\n' would */
@@ -715,7 +718,7 @@ static int handle_one_line(struct scan *s, char *line, size_t len, int matched) 
     size_t so = 0, eo = 0;
     if (matched < 0)
         matched = find_match(line, len, 0, &so, &eo);
-    int suppressed = input_binary && !opt_binary_text;
+    int suppressed = binary_mode();
     if (matched == opt_v) {
         /* not selected: maybe a context line */
         if (!s->use_context || suppressed)

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from . import build_cache
+from .cc.compat import compat_archive, compat_key
+from .cc.driver import cc_argv
 
 __all__ = ["CFLAGS", "COMPILE_TIMEOUT_SECONDS", "compile_if_stale"]
 
@@ -24,27 +26,37 @@ COMPILE_TIMEOUT_SECONDS = 300
 
 
 def compile_if_stale(
-    source: Path, out_dir: Path, *, also_depends_on: tuple[Path, ...] = (), extra_flags: tuple[str, ...] = ()
+    source: Path, out_dir: Path, *, also_depends_on: tuple[Path, ...] = (), extra_flags: tuple[str, ...] = (),
+    compat: bool = False,
 ) -> bool:
     """Compile ``source`` to ``out_dir/<stem>.wasm`` unless that is newer than
     ``source``, this file (which holds the flags) and ``also_depends_on`` (which
     must include the file that holds ``extra_flags``, flags after CFLAGS).
+
+    ``compat``: compile and link as agentvm-cc does (software/cc: posix_spawn, exec,
+    pipes and signal masks over the host ABI), for a command that runs others.
 
     Returns True if it was (re)built; raises SystemExit with the compiler's
     output if compilation fails. The output appears atomically (tmp + rename),
     so an interrupted build never leaves a truncated module behind.
     """
     target = out_dir / f"{source.stem}.wasm"
-    inputs = (source, Path(__file__), *also_depends_on)
+    archive = compat_archive() if compat else None
+    inputs = (source, Path(__file__), *also_depends_on, *((archive,) if archive else ()))
     newest_input = max(path.stat().st_mtime for path in inputs)
     if target.exists() and target.stat().st_mtime >= newest_input:
         return False
     flags = [*CFLAGS, *extra_flags]
-    cached_name = f"zigcc-{source.stem}-{_build_key(source, flags)}.wasm"
+    # the compat library's key stands for its sources, headers and zig's version
+    key_inputs = [*flags, f"compat library {compat_key()}"] if compat else flags
+    cached_name = f"zigcc-{source.stem}-{_build_key(source, key_inputs)}.wasm"
     if build_cache.restore_file(cached_name, target):  # this machine built these inputs already
         return True
     tmp = target.with_name(f".{target.name}.tmp")
-    command = [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(tmp)]
+    if archive is not None:
+        command = cc_argv([*flags, str(source), "-o", str(tmp)], archive)
+    else:
+        command = [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(tmp)]
     result = subprocess.run(
         command,
         stdin=subprocess.DEVNULL,

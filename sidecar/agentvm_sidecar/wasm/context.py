@@ -94,6 +94,7 @@ class GuestContext:
         # fd -> (name the guest's libc sees, VM directory); see plain_preopens.py
         self.plain_preopens: dict[int, tuple[str, str]] = {}
         self.plain_wasi = False  # set by the runtime for programs without the agentOS libc
+        self.absolute_paths = False  # set by the runtime: one "/" preopen will do (plain_preopens.py)
         self.tagged_preopens_probed = False  # the libc asked for a tagged preopen (fd_prestat_get)
         self.host_failures = 0  # unexpected host function exceptions (abi._log_failure)
         # the stat memo's listings (stat_memo.listed): the last path_open of a

@@ -33,6 +33,13 @@ So two things make it behave like a process with inherited fds and a cwd:
    a top-level directory at start (or is shadowed by a cwd entry as above)
    resolve under the cwd. With cwd "/" there is one preopen and no gap.
 
+3. A program that exports ``agentvm_absolute_paths`` (``ABSOLUTE_PATHS_EXPORT``)
+   says it makes every path absolute before the libc looks for a preopen: it
+   links wasi-libc's chdir, whose cwd the compat library sets from $PWD at start
+   (software/cc/compat/src/cwd.c). It gets one preopen, "/", and no gap: agentvm's
+   `sh` is one (software/commands/sh.c), which must open `/tmp/log` as such
+   even in a project with its own `tmp/`.
+
 Agent OS programs use tagged preopens instead (context.py) and never get these.
 """
 
@@ -47,11 +54,14 @@ from ..kernel.fstypes import FileKind, OpenFlags
 if TYPE_CHECKING:
     from .context import GuestContext
 
-__all__ = ["FIRST_PREOPEN_FD", "NOT_A_PREOPEN", "install_plain_preopens", "plain_preopen_names"]
+__all__ = [
+    "ABSOLUTE_PATHS_EXPORT", "FIRST_PREOPEN_FD", "NOT_A_PREOPEN", "install_plain_preopens", "plain_preopen_names",
+]
 
 FIRST_PREOPEN_FD = 3
 # A preopen type WASI does not define: wasi-libc's scan skips the fd and goes on.
 NOT_A_PREOPEN = 1
+ABSOLUTE_PATHS_EXPORT = "agentvm_absolute_paths"
 
 
 def plain_preopen_names(ctx: GuestContext) -> list[tuple[str, str]]:
@@ -61,7 +71,7 @@ def plain_preopen_names(ctx: GuestContext) -> list[tuple[str, str]]:
     prefixes, and "." (the catch-all) must not lose to anything but a longer one.
     """
     cwd = ctx.proc.cwd
-    if cwd == "/":
+    if cwd == "/" or ctx.absolute_paths:
         return [("/", "/")]
     vfs, cred = ctx.kernel.vfs, ctx.proc.cred
     try:

@@ -65,7 +65,7 @@ from .context import GuestContext, GuestExit, current_context, set_current_conte
 from .engine import shared_engine
 from .guest_modules import CompileFailed, compile_program
 from .memory_budget import settle_freed_memories, zero_freed_memories
-from .plain_preopens import install_plain_preopens
+from .plain_preopens import ABSOLUTE_PATHS_EXPORT, install_plain_preopens
 from .scheduler import Seat, Unscheduled, enter_guest_thread, leave_guest_thread, watch_stalls
 from .spare_threads import shared_spare_threads
 
@@ -127,8 +127,9 @@ class GuestRuntime:
         self.linker = wasmtime.Linker(self.engine)
         define_host_functions(self.linker)
         self._prepare_lock = threading.Lock()
-        # module -> (its linker, speaks the agentOS ABI); weak, as modules are evicted
-        self._prepared: weakref.WeakKeyDictionary[wasmtime.Module, tuple[wasmtime.Linker, bool]] = (
+        # module -> (its linker, speaks the agentOS ABI, resolves paths absolutely);
+        # weak, as modules are evicted
+        self._prepared: weakref.WeakKeyDictionary[wasmtime.Module, tuple[wasmtime.Linker, bool, bool]] = (
             weakref.WeakKeyDictionary()
         )
         self._guests = 0  # running guest threads; the ticker sleeps while there are none
@@ -242,7 +243,7 @@ class GuestRuntime:
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_deadline, None, _no_finalizer)
         try:
-            linker, agentos = self._prepare(program.module)
+            linker, agentos, ctx.absolute_paths = self._prepare(program.module)
             if not agentos:
                 ctx.plain_wasi = True
                 install_plain_preopens(ctx)
@@ -274,18 +275,20 @@ class GuestRuntime:
         _write_stderr(ctx, f"{program.path}: {reason[-1] if reason else type(exc).__name__}\n")
         ctx.exit(ExitStatus(TRAP_EXIT_CODE))
 
-    def _prepare(self, module: wasmtime.Module) -> tuple[wasmtime.Linker, bool]:
-        """The linker to instantiate ``module`` with, and whether it was built with
-        the agentOS libc, which probes tagged preopens. That libc routes every
+    def _prepare(self, module: wasmtime.Module) -> tuple[wasmtime.Linker, bool, bool]:
+        """The linker to instantiate ``module`` with; whether it was built with
+        the agentOS libc, which probes tagged preopens (that libc routes every
         read()/write() through ``host_net.net_send``/``net_recv``, so every agentOS
-        program imports ``host_net.net_send`` and plain wasi-libc programs (which
-        probe preopens at fd 3) never do."""
+        program imports ``host_net.net_send`` and plain wasi-libc programs, which
+        probe preopens at fd 3, never do); and whether it exports
+        ``ABSOLUTE_PATHS_EXPORT`` (plain_preopens.py)."""
         with self._prepare_lock:
             prepared = self._prepared.get(module)
             if prepared is not None:
                 return prepared
         imports = module.imports
         agentos = any((imp.module, imp.name) == ("host_net", "net_send") for imp in imports)
+        absolute = any(exp.name == ABSOLUTE_PATHS_EXPORT for exp in module.exports)
         unknown: list[wasmtime.ImportType] = []
         alternates: dict[tuple[str, str], HostFunction] = {}
         for imp in imports:
@@ -318,8 +321,8 @@ class GuestRuntime:
                     linker.define_func(*name, imp.type, _enosys_stub(imp.type))
                     log.info("import_stubbed", module=imp.module, name=imp.name)
         with self._prepare_lock:
-            self._prepared[module] = (linker, agentos)
-        return linker, agentos
+            self._prepared[module] = (linker, agentos, absolute)
+        return linker, agentos, absolute
 
 
 def _enosys_stub(ty: wasmtime.FuncType):  # type: ignore[no-untyped-def]

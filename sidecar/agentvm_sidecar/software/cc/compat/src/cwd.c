@@ -3,8 +3,10 @@
    wasi-libc keeps the cwd inside the program (__wasilibc_cwd): chdir() never
    reaches the kernel, and once chdir is linked in every relative path is resolved
    against that string, which starts as "/". agentvm's kernel starts every process
-   with $PWD naming its real cwd (wasm/spawn.py), so a constructor moves the libc
-   there before main(). chdir and __wasilibc_cwd are weak references: a program
+   with $PWD naming its real cwd, canonical (wasm/spawn.py, and proc_exec for an
+   exec), so a constructor sets the libc's cwd to it before main(), without
+   chdir's stat of a directory the kernel just named (a host call at every
+   start). chdir and __wasilibc_cwd are weak references: a program
    that never calls chdir keeps resolving relative paths through the "." preopen
    and its children simply inherit the kernel's cwd (an empty spawn cwd).
 
@@ -23,10 +25,8 @@ void __agentvm_cwd_init(void) {
 	const char *pwd = getenv("PWD");
 	if (pwd == NULL || pwd[0] != '/')
 		return;
-	if (&chdir != NULL) {
-		chdir(pwd);
-	} else if (&__wasilibc_cwd != NULL) {
-		/* only getcwd() reads it then: make it tell the truth too */
+	if (&__wasilibc_cwd != NULL) {
+		/* without chdir linked only getcwd() reads it: make it tell the truth too */
 		char *copy = strdup(pwd);
 		if (copy != NULL)
 			__wasilibc_cwd = copy;

@@ -1,0 +1,223 @@
+"""agentvm's own `sh` (software/commands/sh.c), end to end through the sidecar.
+
+It runs the command lines in its subset itself and execs brush (/bin/bash) for
+everything else, so the oracle is brush: each case runs as `sh -c CASE` and as
+`bash -c CASE` (with $0 "sh" for both), each in a fresh VM over the same files,
+and the exit status, stdout and stderr must be identical. Where brush is wrong
+and we follow bash, the case is apart with its expected answer; those cases are
+also how these tests know which shell ran a case (MARKER).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentvm_sidecar.software import SoftwareLibrary
+from agentvm_sidecar.software.commands.build import built_commands, commands_dir
+from agentvm_sidecar.software.layer import build_bin_layer
+from tests.process.conftest import sh
+
+SETUP = (
+    "mkdir -p /tmp/g/sub /tmp/g/a-b && cd /tmp/g && touch b a .h c1 B _x sub/x a-b/x 'sp ace' 9"
+    " && printf 'hello\\nworld\\n' > f.txt && printf 'echo from-script $1\\n' > script && chmod +x script"
+)
+
+# In the subset: ours runs them (brush's answers must come out)
+OURS = [
+    "echo hi",
+    "echo -n a; echo -e 'x\\ty'; echo -E 'a\\tb'; echo -ne 'q\\n'; echo -- -n; echo -nx; echo -",
+    "echo -e '\\u00e9\\x41\\0101\\e[1m\\c'x; echo after",
+    "echo -e 'a\\\\b' '\\q' '\\0' end",
+    'x="  a   b  "; echo [$x]; echo "[$x]"; echo [$x$x]; y=; echo [$y] ["$y"] [${y}]',
+    "echo * .* ?1 [ab] [!a]* [[:upper:]] x* '*' \"?\" \\* [a-c]1",
+    'v="a*"; echo $v "$v"; w="s*"; echo $w',
+    "echo sub/* a-b/* ./su*/x /tmp/g/[ab] nonexist* /tmp/nope/*",
+    "echo /bin/l? /b*/ /tm[p] | wc -w",
+    'echo ${HOME}x $HOME. "$HOME"\'$HOME\' a#b #c',
+    "echo ~ ~/x a~ \"~\" '~' ~/",
+    "echo \"a\"b'c' \"\"  '' x \"\" | wc -c",
+    "echo $# $1 ${2}. $?",
+    "nosuch; echo $?",
+    "nosuch 2>/dev/null; echo $?",
+    "/nosuch/x; echo $?",
+    "./9; echo $?",
+    "cat < /nope; echo $?",
+    "echo hi > /nope/x; echo $?",
+    "echo hi > /nope/x 2>/dev/null; echo $?",
+    "cd /nope; echo $?",
+    "cd f.txt; echo $?",
+    "cd /tmp; echo $PWD; env | grep PWD",
+    "cd ..; echo $PWD; cd /tmp/../bin/.; echo $PWD; ls | head -3; cd; echo $PWD",
+    "cd sub && ls && cd ../a-b && ls && cat ../f.txt",
+    "A=1 env | grep ^A=; export B=2; env | grep ^B=; x=1; env | grep ^x=; echo $x",
+    "export P=1 Q=; env | grep -E '^(P|Q)='; Q=2; env | grep ^Q=; unset P; env | grep -c ^P=",
+    "HOME=/x; echo ~; unset HOME; echo [$HOME]",
+    "env | grep -v AGENTVM_TOOLS_TOKEN",
+    "A=1 B=2 env | grep -E '^(A|B)='; echo [$A]",
+    "exit 3; echo no",
+    "exit",
+    "false; exit",
+    "exit 300",
+    "false && echo a || echo b; true || echo c; echo $?; false || true && echo d",
+    "false\necho $?\ntrue",
+    "echo a \\\n b; echo \"c\\\nd\"",
+    "echo x >o 2>&1; cat o; ls /nope 2>&1 | cat; >z; ls z; >>z; cat z",
+    "cat f.txt | grep wor | wc -l",
+    "echo hi | cat; echo $?",
+    "true | echo -n x; echo",
+    "echo hello | true; echo $?",
+    "echo hello | false; echo $?",
+    "yes | head -3",
+    "seq 1 5 | tail -2 | cat -n",
+    "echo 1 >&2; echo 2 1>&2 2>/dev/null",
+    "X=5; echo $X; X=6 env | grep ^X=; unset X; echo [$X]",
+    "echo a\\ b \\$x \\\\ \"a\\$b\\\"\\\\\\n\" \\'",
+    "chmod -x a; ./a; echo $?",
+    "./script arg; echo $?",
+    "echo $SHLVL",
+    "cat f.txt >> f.txt; cat f.txt",
+    "wc -l < f.txt; wc -l<f.txt; wc -l <f.txt >o; cat o",
+    "ls /nope 2>&1 >/dev/null | wc -l",
+    "echo a; echo b >&2; echo c 1>&2",
+    "sh -c 'echo nested $0 $1' name one",
+    "echo 2>o x; cat o; echo 1>o 22; cat o",
+    "echo x 3>o 1>&3; cat o",
+    "true > o; false < f.txt; echo $?",
+    "cat f.txt | head -1 > o; cat o",
+    "seq 1 3 | sort -r",
+    "echo $UNSET_BUT_ASSIGNED; UNSET_BUT_ASSIGNED=1",
+    "find . -name x -exec echo {} \\; | sort",
+    "echo a=b c=d; echo --x=1",
+    "# only a comment",
+]
+
+# Outside the subset: ours must hand them to brush, which answers as before
+BRUSH = [
+    "echo {a,b} {1..3}",
+    "echo $(echo sub) `echo tick`",
+    "for i in 1 2; do echo $i; done",
+    "if true; then echo yes; fi",
+    "f() { echo fn $1; }; f x",
+    "echo ${HOME:-none} ${#HOME} ${UNSET:-dflt}",
+    "echo \"$@\" $* $$ | wc -w",
+    "cat <<EOF\nhere\nEOF",
+    "(echo sub; echo shell) | wc -l",
+    "{ echo group; }",
+    "sleep 0 & wait",
+    "echo $BASH_VERSION | wc -c",
+    "echo $RANDOM | grep -c '^[0-9][0-9]*$'",
+    "test -f f.txt && echo yes; [ -d sub ] && echo dir",
+    "pwd; printf 'x\\n'; read v < f.txt; echo $v; echo $OLDPWD",
+    "echo ~: ; X=6 echo $X; ! true; echo $?",
+    "set -e; false; echo not-reached",
+    "A+=1; echo $A",
+    "x=~/y; echo $x",
+    "export X=~/y; echo $X",
+    "cd -",
+    "echo $((1+2))",
+    "echo ~root",
+    "echo 12>o x; cat o",
+    "echo $'a\\tb'",
+    "export Q; Q=1; env | grep ^Q=",
+    "echo hi >& o",
+    "echo @(a|b)",
+    "exit foo; echo $?",
+    "echo hi >&3; echo $?",
+    "PATH=/nope ls; echo $?",
+    "echo a;;",
+    "echo 'unterminated",
+    "|| echo x",
+    "echo a |",
+]
+
+
+# brush appends /x to every entry, existing or not; bash, and ours, only where it
+# exists. A case run after this line shows who ran it: the parse is the whole
+# command's, so the case alone goes where the two together go.
+MARKER = "echo */x\n"
+OURS_MARK, BRUSH_MARK = b"a-b/x sub/x", b"9/x B/x _x/x a/x a-b/x b/x c1/x f.txt/x script/x sp ace/x sub/x"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sh_module() -> Path:
+    module = built_commands().get("sh")
+    if module is None:
+        pytest.fail(f"{commands_dir()}/sh.wasm is missing: run `make setup` first.", pytrace=False)
+    return module
+
+
+def test_the_layer_has_our_sh_and_keeps_brush_as_bash(sh_module: Path, library: SoftwareLibrary) -> None:
+    layer = build_bin_layer(library)
+    modules = {name: layer.modules[layer.fs.getattr(layer.fs.lookup(layer.fs.root(), name)).ino][1]
+               for name in ("sh", "bash")}
+    assert bytes(modules["sh"]) == sh_module.read_bytes()
+    assert bytes(modules["bash"]) == bytes(library.commands()["bash"].module)
+
+
+async def _run(client, shell: str, command: str) -> tuple[int, bytes, bytes]:
+    vm = (await client.vm.create()).vm_id
+    try:
+        await sh(client, vm, SETUP)
+        # bash's $0 is "sh" too, so that cases may print it
+        r = await client.process.exec(vm, argv=[f"/bin/{shell}", "-c", command, "sh"], cwd="/tmp/g",
+                                      timeout_ms=60_000)
+        return r.exit_code, r.stdout, r.stderr
+    finally:
+        await client.vm.dispose(vm)
+
+
+async def _differences(client, cases: list[str], ours_run_them: bool) -> list[str]:
+    found = []
+    for case in cases:
+        ours, brush = await _run(client, "sh", case), await _run(client, "bash", case)
+        if ours != brush:
+            found.append(f"{case!r}\n  sh:   {ours}\n  bash: {brush}")
+        marked = await _run(client, "sh", MARKER + case)
+        if (marked[1].split(b"\n")[0] == OURS_MARK) != ours_run_them:
+            found.append(f"{case!r} ran in the wrong shell: {marked}")
+    return found
+
+
+async def test_commands_in_the_subset_answer_as_brush_does(client) -> None:
+    differences = await _differences(client, OURS, True)
+    assert not differences, "\n".join(differences)
+
+
+async def test_commands_outside_the_subset_go_to_brush(client) -> None:
+    differences = await _differences(client, BRUSH, False)
+    assert not differences, "\n".join(differences)
+
+
+@pytest.mark.parametrize(
+    ("command", "ours", "brush"),
+    [
+        ("echo */x", (0, OURS_MARK + b"\n", b""), (0, BRUSH_MARK + b"\n", b"")),
+        # brush drops a dup2 onto its own stdout or stderr for an external command
+        ("ls -d nope 2>&1", (2, b"ls: cannot access 'nope': No such file or directory\n", b""),
+         (2, b"", b"ls: cannot access 'nope': No such file or directory\n")),
+        ("/bin/echo y >&2", (0, b"", b"y\n"), (0, b"y\n", b"")),
+    ],
+)
+async def test_where_brush_is_wrong_ours_answers_as_bash(client, command: str, ours: tuple, brush: tuple) -> None:
+    assert await _run(client, "sh", command) == ours
+    assert await _run(client, "bash", command) == brush
+
+
+async def test_absolute_paths_mean_the_vm_s_even_when_the_cwd_has_the_same_names(client, vm_id) -> None:
+    # a plain WASI program would find /tmp and /bin under the cwd's own tmp/ and bin/
+    # (wasm/plain_preopens.py); ours exports agentvm_absolute_paths and gets "/" alone
+    await sh(client, vm_id, "mkdir -p /tmp/w/tmp /tmp/w/bin")
+    r = await client.process.exec(
+        vm_id, argv=["sh", "-c", "echo x > /tmp/f; echo y > tmp/f; cd /tmp && cat f; echo /bi? /tmp/w/t*; cd /; echo *"],
+        cwd="/tmp/w", timeout_ms=60_000,
+    )
+    assert r.stdout.splitlines()[:2] == [b"x", b"/bin /tmp/w/tmp"], r
+    assert b"tmp" in r.stdout.splitlines()[2].split()
+    assert (await client.fs.read_file(vm_id, "/tmp/w/tmp/f")).data == b"y\n"
+
+
+async def test_a_command_that_cannot_start_says_so_on_its_own_stderr(client) -> None:
+    # after its redirections, as bash does (brush sometimes writes to the shell's stderr)
+    assert await _run(client, "sh", "nosuch 2>&1 | wc -c; nosuch 2>/dev/null") == (127, b"43\n", b"")

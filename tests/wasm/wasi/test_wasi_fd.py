@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import struct
 
+import wasmtime
+
 from agentvm_sidecar.kernel.descriptions import FileDescription
 from agentvm_sidecar.kernel.fstypes import USER, OpenFlags
 from agentvm_sidecar.kernel.process import ExitStatus
-from agentvm_sidecar.wasm.plain_preopens import NOT_A_PREOPEN, plain_preopen_names
+from agentvm_sidecar.wasm.plain_preopens import ABSOLUTE_PATHS_EXPORT, NOT_A_PREOPEN, plain_preopen_names
+from agentvm_sidecar.wasm.runtime import shared_runtime
 from agentvm_sidecar.wasm.wasi.rights import DIRECTORY_BASE
 
 from .conftest import PRE0, PRE1, E, Guest
@@ -410,6 +413,17 @@ def test_plain_wasi_preopens_put_the_cwd_last_and_skip_names_the_cwd_has(kernel)
     assert ("/work", "/work") in names and ("/etc", "/etc") in names
     assert ("/tmp", "/tmp") not in names  # the project's own tmp/ wins
     assert plain_preopen_names(Guest(kernel, cwd="/").ctx) == [("/", "/")]
+    # a program that makes every path absolute itself needs "/" alone, wherever it stands
+    guest.ctx.absolute_paths = True
+    assert plain_preopen_names(guest.ctx) == [("/", "/")]
+
+
+def test_the_runtime_reads_the_absolute_paths_export_of_a_module() -> None:
+    runtime = shared_runtime()
+    for exports, expected in (("", False), (f'(func (export "{ABSOLUTE_PATHS_EXPORT}"))', True)):
+        wat = f'(module (memory (export "memory") 1) (func (export "_start")) {exports})'
+        module = wasmtime.Module(runtime.engine, wat)
+        assert runtime._prepare(module)[1:] == (False, expected)
 
 
 def test_a_guest_repeating_a_host_failure_cannot_flood_the_log(guest: Guest, monkeypatch):

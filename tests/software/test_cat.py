@@ -88,3 +88,10 @@ async def test_bad_options_and_help(client, vm_id) -> None:
     assert res.exit_code == 0 and res.stdout.startswith(b"Usage: cat [OPTION]... [FILE]...")
     res = await sh(client, vm_id, "echo -n | cat -- -")
     assert (res.exit_code, res.stdout) == (0, b"")
+
+
+async def test_absolute_and_relative_paths_hold_in_a_cwd_that_has_a_tmp_of_its_own(client, vm_id) -> None:
+    # a plain WASI program found /tmp/f under the cwd's tmp/ (wasm/plain_preopens.py)
+    await sh(client, vm_id, "mkdir -p /tmp/w/tmp && echo vm > /tmp/f && echo project > /tmp/w/tmp/f")
+    res = await client.process.exec(vm_id, argv=["cat", "/tmp/f", "tmp/f", "../f"], cwd="/tmp/w")
+    assert (res.exit_code, res.stdout, res.stderr) == (0, b"vm\nproject\nvm\n", b"")

@@ -368,3 +368,10 @@ async def test_recursion_opens_listed_files_and_follows_links_only_with_big_r(cl
     assert (res.exit_code, res.stdout) == (0, b"sub/file:foo\n")
     res = await sh(client, vm_id, "cd /t/d && grep -R foo | sort")
     assert res.stdout == b"dirlink/file:foo\nlink:foo too\nsub/file:foo\n"
+
+
+async def test_absolute_and_relative_paths_hold_in_a_cwd_that_has_a_tmp_of_its_own(client, vm_id):
+    # a plain WASI program found /tmp/f under the cwd's tmp/ (wasm/plain_preopens.py)
+    await sh(client, vm_id, "mkdir -p /tmp/w/tmp && echo vm > /tmp/f && echo project > /tmp/w/tmp/f")
+    res = await client.process.exec(vm_id, argv=["grep", "-r", "", "/tmp/f", "tmp"], cwd="/tmp/w")
+    assert (res.exit_code, res.stdout, res.stderr) == (0, b"/tmp/f:vm\ntmp/f:project\n", b"")

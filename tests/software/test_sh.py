@@ -75,7 +75,9 @@ OURS = [
     "X=5; echo $X; X=6 env | grep ^X=; unset X; echo [$X]",
     "echo a\\ b \\$x \\\\ \"a\\$b\\\"\\\\\\n\" \\'",
     "chmod -x a; ./a; echo $?",
-    "./script arg; echo $?",
+    "./script arg; echo $?; PATH=$PATH:/tmp/g; script two",
+    "/bin/printf 'echo x\\n\\0' > bin; chmod +x bin; ./bin; echo $?; head -c 300 /dev/zero | tr '\\0' '#' > t;"
+    " /bin/printf '\\0' >> t; chmod +x t; ./t; echo $?",
     "echo $SHLVL",
     "cat f.txt >> f.txt; cat f.txt",
     "wc -l < f.txt; wc -l<f.txt; wc -l <f.txt >o; cat o",

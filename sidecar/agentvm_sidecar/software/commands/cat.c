@@ -23,6 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Every path is resolved against the process's cwd inside the libc (chdir from
+ * $PWD in main), so the runtime gives this program one preopen, "/", and
+ * /tmp/x is the VM's /tmp/x even in a project with a tmp/ of its own
+ * (wasm/plain_preopens.py). */
+__attribute__((export_name("agentvm_absolute_paths"))) void agentvm_absolute_paths(void) {}
+
 #define BUF_BYTES (64 * 1024)
 
 static int number, number_nonblank, show_ends, show_tabs, show_nonprinting, squeeze;
@@ -270,6 +276,10 @@ static int short_options(const char *arg) {
 }
 
 int main(int argc, char **argv) {
+    /* wasi-libc's own cwd starts at "/"; the kernel sets PWD to the real one */
+    const char *pwd = getenv("PWD");
+    if (pwd && *pwd)
+        (void)chdir(pwd);
     char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0, options_done = 0;
     if (!files) return 1;

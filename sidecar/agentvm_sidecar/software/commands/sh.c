@@ -1123,6 +1123,42 @@ static void spawn_failed(const char *name, int err, int fd) {
     else dprintf(fd, RED_ERROR "failed to execute command '%s': %s (os error %d)\n", name, strerror(err), err);
 }
 
+/* Where the kernel found `name`: itself with a slash, else the first executable
+   regular file of that name along $PATH. */
+static char *path_of(const char *name) {
+    if (strchr(name, '/')) return xstrndup(name, strlen(name));
+    const char *dirs = param_value("PATH", NULL);
+    for (;;) {
+        size_t n = strcspn(dirs, ":");
+        Buf b = {0};
+        buf_putn(&b, n ? dirs : ".", n ? n : 1);
+        buf_putc(&b, '/');
+        buf_puts(&b, name);
+        struct stat st;
+        if (stat(b.s, &st) == 0 && S_ISREG(st.st_mode) && access(b.s, X_OK) == 0) return buf_take(&b);
+        free(b.s);
+        if (dirs[n] == 0) return xstrndup(name, strlen(name));
+        dirs += n + 1;
+    }
+}
+
+/* A file the kernel would not run (no wasm, no #!): as brush, one with a NUL in
+   its first 256 bytes is refused (ENOEXEC), any other runs as a shell script. */
+static int spawn_script(pid_t *pid, const posix_spawn_file_actions_t *fa, char **argv, char **env) {
+    char *path = path_of(argv[0]);
+    char head[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof head);
+    if (fd >= 0) close(fd);
+    if (n < 0) return errno;
+    if (memchr(head, 0, (size_t)n)) return ENOEXEC;
+    Vec script = {0};
+    vec_push(&script, (void *)"sh");
+    vec_push(&script, path);
+    for (int i = 1; argv[i]; i++) vec_push(&script, argv[i]);
+    return posix_spawn(pid, "/bin/sh", fa, NULL, (char **)script.v, env);
+}
+
 /* Start an external command with its pipe ends and redirections; its pid, or
    -1 with last_status set to brush's (127 not found, 126 otherwise). */
 static pid_t start_external(const Cmd *cmd, char **argv, int in, int out, Vec *pipe_fds) {
@@ -1160,13 +1196,7 @@ static pid_t start_external(const Cmd *cmd, char **argv, int in, int out, Vec *p
     if (!failed) {
         char **env = child_env(cmd);
         int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
-        if (err == ENOEXEC) {
-            /* a file that is no program: brush runs it as a shell script */
-            Vec script = {0};
-            vec_push(&script, (void *)"sh");
-            for (int i = 0; argv[i]; i++) vec_push(&script, argv[i]);
-            err = posix_spawn(&pid, "/bin/sh", &fa, NULL, (char **)script.v, env);
-        }
+        if (err == ENOEXEC) err = spawn_script(&pid, &fa, argv, env);
         if (err) {
             spawn_failed(argv[0], err, map[2]);
             last_status = err == ENOENT ? 127 : 126;

@@ -1,4 +1,4 @@
-"""agentvm's own `sh` (software/commands/sh.c), end to end through the sidecar.
+"""agentvm's own `sh` (software/commands/sh/), end to end through the sidecar.
 
 It runs the command lines in its subset itself and execs brush (/bin/bash) for
 everything else, so the oracle is brush: each case runs as `sh -c CASE` and as
@@ -93,25 +93,100 @@ OURS = [
     "find . -name x -exec echo {} \\; | sort",
     "echo a=b c=d; echo --x=1",
     "# only a comment",
+    # compound commands
+    "if true; then echo yes; fi",
+    "if false; then echo a; elif [ -d sub ]; then echo b; else echo c; fi; echo $?",
+    "if false; then echo a; elif false; then echo b; else echo c; fi",
+    "if false; then echo a; fi; echo $?",
+    "if ! test -e nope; then echo missing; fi",
+    "if [ -f f.txt ]\nthen\n  echo file\nfi",
+    "for i in 1 2; do echo $i; done",
+    "for f in *.txt sub/*; do echo \"[$f]\"; done",
+    "for w in $(cat f.txt) last; do echo -n \"$w,\"; done; echo",
+    "for i in a b c; do if [ $i = b ]; then continue; fi; echo $i; done",
+    "for i in 1 2 3; do for j in a b; do echo $i$j; continue 2; done; done",
+    "for i in 1 2; do for j in a b; do echo $i$j; break 2; done; done; echo after",
+    "for x in; do echo never; done; echo $?",
+    "n=; while [ x$n != xxxx ]; do n=${n}x; echo $n; done",
+    "until test -e stop; do touch stop; echo once; done",
+    "while true; do echo loop; break; done; while false; do :; done; echo $?",
+    "{ echo group; echo two; } > o; cat o",
+    "{ echo out; echo err >&2; } 2>&1 | sort",
+    "(cd sub && ls); pwd; (x=inner; echo $x); echo [$x]",
+    "(exit 3); echo $?; (echo a; exit 4; echo b); echo $?",
+    "(echo sub; echo shell) | wc -l",
+    "for i in 3 1 2; do echo $i; done | sort",
+    "ls | { cat; echo end; }",
+    "/bin/echo a | (cat; echo b) | wc -l",
+    "{ cd /; } | cat; echo $PWD",
+    "! false; echo $?; ! true; echo $?",
+    # command substitution
+    "echo $(echo sub) \"$(echo a  b)\" x$(echo)y",
+    "x=$(cat f.txt | wc -l); echo [$x]",
+    "x=$(false); echo $?; x=$(exit 5); echo $?; y=$x",
+    "echo $(cd sub; pwd); pwd",
+    "echo \"$(ls sub)\" $(echo 'a*') $(echo a*)",
+    "echo \"$(/bin/printf 'a\\n\\n\\n' | cat)\" | wc -l",
+    "echo $(echo $(echo nested))",
+    "echo $( (echo deep) )",
+    "echo $(nosuch 2>&1 | wc -c)",
+    "v=$(echo out; echo err >&2); echo [$v]",
+    "v=$(ls nope 2>&1); echo [$v]; v=$(ls nope f.txt 2>/dev/null); echo [$v]",
+    "echo $(for i in 1 2; do echo $i; done)",
+    "cat $(echo f.txt) | head -1",
+    "echo \"$(exit 3)\"$?",
+    # here-documents
+    "cat <<EOF\nhere $HOME\n\\$HOME \\\\ $(echo sub)\nEOF",
+    "cat <<'EOF'\nkept $HOME $(echo x)\nEOF",
+    "cat <<\"EOF\" | wc -l\none\ntwo\nEOF",
+    "cat <<-EOF\n\tindented\n\tEOF\necho after",
+    "cat <<A; cat <<B\nfirst\nA\nsecond\nB",
+    "cat <<EOF > o\nto a file\nEOF\ncat o",
+    "x=$(cat <<EOF\ncaptured\nEOF\n); echo $x",
+    "head -c 10000 /dev/zero | tr '\\0' a > big; cat <<EOF | wc -c\n$(cat big)\nEOF",
+    "while false; do :; done <<EOF\nignored\nEOF\necho $?",
+    # builtins
+    "pwd; cd sub; pwd; cd ..; pwd",
+    "[ a = a ] && echo eq; [ a != a ] || echo ne; [ 2 -lt 10 ] && echo lt; [ 2 \\< 10 ] || echo string",
+    "test -z ''; echo $?; test -n ''; echo $?; test x; echo $?; test; echo $?; [ ]; echo $?",
+    "[ -f f.txt ]; echo $?; [ -d f.txt ]; echo $?; [ -e sub ]; echo $?; [ -s f.txt ]; echo $?; [ -s a ]; echo $?",
+    "[ -L /usr/bin/sh ]; echo $?; [ -h /bin ]; echo $?; [ -x /bin/ls ]; echo $?",
+    "[ 1 -eq 1 -a 2 -gt 1 ]; echo $?; [ 1 -eq 2 -o x = x ]; echo $?; [ ! -e nope -a -e f.txt ]; echo $?",
+    "[ \\( a = a \\) ]; echo $?; [ ! a = b ]; echo $?; [ -n ]; echo $?; [ -e ]; echo $?",
+    "[ 3 -ge 3 ]; echo $?; [ -3 -le -4 ]; echo $?; [ 5 -ne 5 ]; echo $?; [ x -eq 1 ]; echo $?",
+    "[ f.txt -nt nope ]; echo $?; [ nope -ot f.txt ]; echo $?; [ f.txt -ef ./f.txt ]; echo $?",
+    "[ a; echo $?",
+    "[ -t 0 ]; echo $?; test 1 -gt 2 -o 3 -gt 2; echo $?",
+    "echo hi &> o; cat o; nosuch &>> o; cat o; echo x >| o; cat o",
+    "true >&2 2>&1; echo $?",
+    "echo a >&2 | wc -c",
 ]
 
 # Outside the subset: ours must hand them to brush, which answers as before
 BRUSH = [
     "echo {a,b} {1..3}",
-    "echo $(echo sub) `echo tick`",
-    "for i in 1 2; do echo $i; done",
-    "if true; then echo yes; fi",
+    "echo `echo tick`",
     "f() { echo fn $1; }; f x",
     "echo ${HOME:-none} ${#HOME} ${UNSET:-dflt}",
     "echo \"$@\" $* $$ | wc -w",
-    "cat <<EOF\nhere\nEOF",
-    "(echo sub; echo shell) | wc -l",
-    "{ echo group; }",
     "sleep 0 & wait",
     "echo $BASH_VERSION | wc -c",
     "echo $RANDOM | grep -c '^[0-9][0-9]*$'",
-    "test -f f.txt && echo yes; [ -d sub ] && echo dir",
-    "pwd; printf 'x\\n'; read v < f.txt; echo $v; echo $OLDPWD",
+    "printf 'x\\n'; read v < f.txt; echo $v; echo $OLDPWD",
+    "pwd -P",
+    "[ -v HOME ] && echo set",
+    "case a in a) echo a;; esac",
+    "for ((i=0; i<2; i++)); do echo $i; done",
+    "for x; do echo $x; done",
+    "cat <<<here",
+    "x=$(cat f.txt | while read l; do echo $l; done)",
+    "x=$(for i in 1; do echo $i; done | cat); echo $x",
+    "echo $(( 1 + 2 ))",
+    "cat <<EOF\nunterminated",
+    "break",
+    "for i in 1 2; do break 5; done; echo $?",
+    "echo a | (cat; echo b) | wc -l",
+    "if true; then fi",
     "echo ~: ; X=6 echo $X; ! true; echo $?",
     "set -e; false; echo not-reached",
     "A+=1; echo $A",
@@ -175,10 +250,10 @@ async def _differences(client, cases: list[str], ours_run_them: bool) -> list[st
     for case in cases:
         ours, brush = await _run(client, "sh", case), await _run(client, "bash", case)
         if ours != brush:
-            found.append(f"{case!r}\n  sh:   {ours}\n  bash: {brush}")
+            found.append(f"{case!r}\n  sh:   {str(ours)[:300]}\n  bash: {str(brush)[:300]}")
         marked = await _run(client, "sh", MARKER + case)
         if (marked[1].split(b"\n")[0] == OURS_MARK) != ours_run_them:
-            found.append(f"{case!r} ran in the wrong shell: {marked}")
+            found.append(f"{case!r} ran in the wrong shell: {str(marked)[:300]}")
     return found
 
 

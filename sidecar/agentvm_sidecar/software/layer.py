@@ -28,7 +28,7 @@ from pathlib import Path
 from .. import __version__
 from ..kernel.memfs import MemoryFs
 from ..logs import get_logger
-from .commands.build import REPLACES, built_commands, command_names, commands_dir
+from .commands.build import REPLACES, built_commands, command_names, commands_dir, source_label
 from .library import SoftwareLibrary, SoftwareMissingError, shared_library
 from .paths import setup_hint
 from .pins import NPM_SCOPE
@@ -122,7 +122,7 @@ def _add_builtin_commands(
         node = fs.add_file("/" + name, module, EXECUTABLE_MODE)
         modules[fs.getattr(node).ino] = (hashlib.sha256(module).hexdigest(), module)
         if listing is not None:
-            listing.append(CommandInfo(name, "agentvm", __version__, f"agentvm: software/commands/{name}.c built with zig"))
+            listing.append(CommandInfo(name, "agentvm", __version__, f"agentvm: {source_label(name)} built with zig"))
 
 
 _lock = threading.Lock()

@@ -32,6 +32,8 @@ def compile_if_stale(
     """Compile ``source`` to ``out_dir/<stem>.wasm`` unless that is newer than
     ``source``, this file (which holds the flags) and ``also_depends_on`` (which
     must include the file that holds ``extra_flags``, flags after CFLAGS).
+    ``source`` is one C file, or a directory whose ``*.c`` make one program (with
+    its ``*.h``, which count as inputs too).
 
     ``compat``: compile and link as agentvm-cc does (software/cc: posix_spawn, exec,
     pipes and signal masks over the host ABI), for a command that runs others.
@@ -42,21 +44,23 @@ def compile_if_stale(
     """
     target = out_dir / f"{source.stem}.wasm"
     archive = compat_archive() if compat else None
-    inputs = (source, Path(__file__), *also_depends_on, *((archive,) if archive else ()))
+    files = _source_files(source)
+    inputs = (*files, Path(__file__), *also_depends_on, *((archive,) if archive else ()))
     newest_input = max(path.stat().st_mtime for path in inputs)
     if target.exists() and target.stat().st_mtime >= newest_input:
         return False
     flags = [*CFLAGS, *extra_flags]
     # the compat library's key stands for its sources, headers and zig's version
     key_inputs = [*flags, f"compat library {compat_key()}"] if compat else flags
-    cached_name = f"zigcc-{source.stem}-{_build_key(source, key_inputs)}.wasm"
+    cached_name = f"zigcc-{source.stem}-{_build_key(files, key_inputs)}.wasm"
     if build_cache.restore_file(cached_name, target):  # this machine built these inputs already
         return True
     tmp = target.with_name(f".{target.name}.tmp")
+    compiled = [str(path) for path in files if path.suffix == ".c"]
     if archive is not None:
-        command = cc_argv([*flags, str(source), "-o", str(tmp)], archive)
+        command = cc_argv([*flags, *compiled, "-o", str(tmp)], archive)
     else:
-        command = [sys.executable, "-m", "ziglang", "cc", *flags, str(source), "-o", str(tmp)]
+        command = [sys.executable, "-m", "ziglang", "cc", *flags, *compiled, "-o", str(tmp)]
     result = subprocess.run(
         command,
         stdin=subprocess.DEVNULL,
@@ -75,8 +79,19 @@ def compile_if_stale(
     return True
 
 
-def _build_key(source: Path, flags: list[str]) -> str:
-    """What the output depends on: the compiler's version, the flags and the source
-    (the guests include no local headers)."""
-    inputs = "\0".join((importlib.metadata.version("ziglang"), *flags))
-    return hashlib.sha256(inputs.encode() + b"\0" + source.read_bytes()).hexdigest()[:24]
+def _source_files(source: Path) -> list[Path]:
+    """The files ``source`` stands for: itself, or a directory's C sources and headers."""
+    if source.is_dir():
+        return sorted([*source.glob("*.c"), *source.glob("*.h")])
+    return [source]
+
+
+def _build_key(files: list[Path], flags: list[str]) -> str:
+    """What the output depends on: the compiler's version, the flags and the sources
+    (a one-file program includes no local headers; a directory's are among its files)."""
+    digest = hashlib.sha256("\0".join((importlib.metadata.version("ziglang"), *flags)).encode())
+    for path in files:
+        if len(files) > 1:
+            digest.update(b"\0" + path.name.encode())
+        digest.update(b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]

@@ -37,7 +37,7 @@ So two things make it behave like a process with inherited fds and a cwd:
    says it makes every path absolute before the libc looks for a preopen: it
    links wasi-libc's chdir, whose cwd the compat library sets from $PWD at start
    (software/cc/compat/src/cwd.c). It gets one preopen, "/", and no gap: agentvm's
-   `sh` is one (software/commands/sh.c), which must open `/tmp/log` as such
+   `sh` is one (software/commands/sh/main.c), which must open `/tmp/log` as such
    even in a project with its own `tmp/`.
 
 Agent OS programs use tagged preopens instead (context.py) and never get these.

@@ -1,6 +1,7 @@
 """Compile agentvm's own guest commands: `python -m agentvm_sidecar.software.commands.build`.
 
-Every `*.c` next to this file becomes `<out>/<name>.wasm` (default out:
+Every `*.c` next to this file, and every directory with a `main.c`, becomes
+`<out>/<name>.wasm` (default out:
 `<software_dir()>/commands`, i.e. `.build/software/commands`), built with the zig C
 compiler (software/zigcc.py), as tests/guests/build.py does for the test guests.
 A command is rebuilt only when its source (or the compiler flags) is newer than
@@ -16,7 +17,7 @@ from pathlib import Path
 from ..paths import software_dir
 from ..zigcc import compile_if_stale
 
-__all__ = ["REPLACES", "build", "built_commands", "command_names", "commands_dir", "main", "sources"]
+__all__ = ["REPLACES", "build", "built_commands", "command_names", "commands_dir", "main", "source_label", "sources"]
 
 SOURCES_DIR = Path(__file__).resolve().parent
 
@@ -46,8 +47,15 @@ def commands_dir() -> Path:
 
 
 def sources() -> list[Path]:
-    """The C source of every command, sorted by name."""
-    return sorted(SOURCES_DIR.glob("*.c"))
+    """The source of every command, sorted by name: a C file, or a directory of
+    them with a main.c (sh/)."""
+    return sorted([*SOURCES_DIR.glob("*.c"), *(d.parent for d in SOURCES_DIR.glob("*/main.c"))])
+
+
+def source_label(name: str) -> str:
+    """Where command ``name``'s source lives, for listings: `software/commands/grep.c`
+    or, for a directory, `software/commands/sh/`."""
+    return f"software/commands/{name}/" if (SOURCES_DIR / name).is_dir() else f"software/commands/{name}.c"
 
 
 def command_names() -> list[str]:

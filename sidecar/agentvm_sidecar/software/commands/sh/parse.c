@@ -1,0 +1,680 @@
+/* sh: the parser. It reads the whole command line before anything runs, and
+   calls fallback() (brush takes over) at the first thing outside the subset. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sh.h"
+
+static const char *src;
+static size_t pos;
+static Vec script_names; /* of char*: names the command assigns or loops over */
+static int subst_depth;  /* inside $(...): its output is captured */
+static int loop_depth;   /* inside a for, while or until body */
+
+typedef struct {
+    Cmd *cmd;
+    int redir;
+    char *delimiter;
+    int strip_tabs, quoted;
+} Heredoc;
+
+static Vec pending_heredocs; /* of Heredoc, read at the next newline */
+
+static List *parse_list(void);
+
+static int at(size_t i) { return (unsigned char)src[i]; }
+static int is_name_start(int c) { return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+static int is_name_char(int c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
+static int is_meta(int c) { return c == 0 || strchr(" \t\n;&|<>()", c) != NULL; }
+
+static void skip_blanks(void) {
+    for (;;) {
+        if (at(pos) == ' ' || at(pos) == '\t') pos++;
+        else if (at(pos) == '\\' && at(pos + 1) == '\n') pos += 2;
+        else if (at(pos) == '#') {
+            while (at(pos) && at(pos) != '\n') pos++;
+        } else return;
+    }
+}
+
+/* `word` at pos as a whole token (a reserved word is one only where a command starts). */
+static int at_word(const char *word) {
+    size_t n = strlen(word);
+    return strncmp(src + pos, word, n) == 0 && is_meta(at(pos + n));
+}
+
+static int at_terminator(void) {
+    static const char *const ends[] = {"then", "else", "elif", "fi", "do", "done", "}", "esac", NULL};
+    if (at(pos) == 0 || at(pos) == ')') return 1;
+    for (int i = 0; ends[i]; i++)
+        if (at_word(ends[i])) return 1;
+    return 0;
+}
+
+static void expect_word(const char *word) {
+    skip_blanks();
+    if (!at_word(word)) fallback(); /* a syntax error: brush says it */
+    pos += strlen(word);
+}
+
+/* ---- here-documents ---- */
+
+static void parse_quoted_text(Word *w, int heredoc);
+
+/* The bodies of the here-documents of the line just ended, from pos on. */
+static void read_heredocs(void) {
+    for (int i = 0; i < pending_heredocs.n; i++) {
+        Heredoc *h = pending_heredocs.v[i];
+        Buf body = {0};
+        buf_puts(&body, "");
+        for (;;) {
+            if (at(pos) == 0) fallback(); /* ended by the end of input */
+            size_t end = pos;
+            while (at(end) && at(end) != '\n') end++;
+            size_t start = pos;
+            if (h->strip_tabs)
+                while (start < end && at(start) == '\t') start++;
+            int last = strlen(h->delimiter) == end - start && memcmp(src + start, h->delimiter, end - start) == 0;
+            pos = end + (at(end) == '\n');
+            if (last) break;
+            buf_putn(&body, src + start, end - start);
+            buf_putc(&body, '\n');
+        }
+        Word *target = &h->cmd->redirs[h->redir].target;
+        *target = (Word){0};
+        if (h->quoted) {
+            target->parts = xmalloc(sizeof(Part));
+            target->parts[0] = (Part){P_QLIT, buf_take(&body), NULL};
+            target->n = 1;
+        } else {
+            const char *saved_src = src;
+            size_t saved_pos = pos;
+            src = body.s;
+            pos = 0;
+            parse_quoted_text(target, 1);
+            src = saved_src;
+            pos = saved_pos;
+        }
+    }
+    pending_heredocs.n = 0;
+}
+
+static void newline(void) {
+    pos++;
+    if (pending_heredocs.n) read_heredocs();
+}
+
+static void skip_newlines(void) {
+    for (;;) {
+        skip_blanks();
+        if (at(pos) != '\n') return;
+        newline();
+    }
+}
+
+/* ---- words ---- */
+
+static void add_part(Word *w, int kind, const char *text, size_t n, List *body) {
+    w->parts = xrealloc(w->parts, sizeof(Part) * (size_t)(w->n + 1));
+    w->parts[w->n++] = (Part){kind, xstrndup(text, n), body};
+}
+
+/* $(...) at pos (past the `$`). */
+static List *parse_substitution(void) {
+    pos++; /* ( */
+    if (at(pos) == '(') fallback(); /* $((arithmetic)) */
+    subst_depth++;
+    List *body = parse_list();
+    subst_depth--;
+    skip_blanks();
+    if (at(pos) != ')') fallback();
+    pos++;
+    return body;
+}
+
+/* `$` at pos: a parameter we expand here, or fallback. A `$` before nothing that
+   could start one is a literal, as in bash. */
+static void parse_dollar(Word *w, int quoted) {
+    size_t start = ++pos;
+    int c = at(pos);
+    if (is_name_start(c)) {
+        while (is_name_char(at(pos))) pos++;
+        add_part(w, quoted ? P_QVAR : P_VAR, src + start, pos - start, NULL);
+    } else if (c == '?' || c == '#' || (c >= '0' && c <= '9')) {
+        pos++;
+        add_part(w, quoted ? P_QVAR : P_VAR, src + start, 1, NULL);
+    } else if (c == '{') {
+        size_t name = ++pos;
+        if (is_name_start(at(pos))) {
+            while (is_name_char(at(pos))) pos++;
+        } else {
+            while (at(pos) >= '0' && at(pos) <= '9') pos++;
+        }
+        if (pos == name || at(pos) != '}') fallback(); /* ${x:-y}, ${#x}, ${x[0]}... */
+        add_part(w, quoted ? P_QVAR : P_VAR, src + name, pos - name, NULL);
+        pos++;
+    } else if (c == '(') {
+        List *body = parse_substitution();
+        add_part(w, quoted ? P_QSUBST : P_SUBST, "", 0, body);
+    } else if (c == 0 || c == ' ' || c == '\t' || c == '\n' || c == '/' || c == ':' || c == '.' ||
+               c == ',' || c == '=' || (quoted && c == '"')) {
+        add_part(w, quoted ? P_QLIT : P_LIT, "$", 1, NULL);
+    } else {
+        fallback(); /* $'...', $"...", $$, $@, $*, $!, $- */
+    }
+    if (!quoted) w->dynamic = 1;
+}
+
+/* The inside of "..." at pos (past the quote), or a here-document's body (to its end). */
+static void parse_quoted_text(Word *w, int heredoc) {
+    Buf lit = {0};
+    add_part(w, P_QLIT, "", 0, NULL); /* "" is a word of its own */
+    for (;;) {
+        int c = at(pos);
+        if (c == '`' || (c == 0 && !heredoc)) fallback();
+        if (c == 0 || (c == '"' && !heredoc)) {
+            pos += c != 0;
+            break;
+        }
+        if (c == '\\') {
+            int next = at(pos + 1);
+            if (next == '\n') {
+                pos += 2;
+                continue;
+            }
+            if (next == '$' || next == '`' || next == '\\' || (next == '"' && !heredoc)) {
+                buf_putc(&lit, (char)next);
+                pos += 2;
+                continue;
+            }
+            buf_putc(&lit, '\\');
+            pos++;
+            continue;
+        }
+        if (c == '$') {
+            if (lit.len) add_part(w, P_QLIT, lit.s, lit.len, NULL);
+            lit.len = 0;
+            parse_dollar(w, 1);
+            continue;
+        }
+        buf_putc(&lit, (char)c);
+        pos++;
+    }
+    if (lit.len) add_part(w, P_QLIT, lit.s, lit.len, NULL);
+    free(lit.s);
+}
+
+/* One word at pos (not at a metacharacter). */
+static Word parse_word(void) {
+    Word w = {0};
+    Buf lit = {0};
+    int brace = 0;
+    if (at(pos) == '~') {
+        int next = at(pos + 1);
+        if ((next != '/' && !is_meta(next)) || var_find("HOME", 4) == NULL) fallback(); /* ~user */
+        add_part(&w, P_TILDE, "", 0, NULL);
+        pos++;
+    }
+    while (!is_meta(at(pos))) {
+        int c = at(pos);
+        if (c == '\'' || c == '"' || c == '$' || c == '\\') {
+            if (lit.len) add_part(&w, P_LIT, lit.s, lit.len, NULL);
+            lit.len = 0;
+        }
+        if (c == '\'') {
+            const char *end = strchr(src + pos + 1, '\'');
+            if (end == NULL) fallback();
+            add_part(&w, P_QLIT, src + pos + 1, (size_t)(end - (src + pos + 1)), NULL);
+            pos = (size_t)(end - src) + 1;
+        } else if (c == '"') {
+            pos++;
+            parse_quoted_text(&w, 0);
+        } else if (c == '$') {
+            parse_dollar(&w, 0);
+        } else if (c == '\\') {
+            int next = at(pos + 1);
+            if (next == 0) fallback();
+            if (next != '\n') add_part(&w, P_QLIT, src + pos + 1, 1, NULL);
+            pos += 2;
+        } else if (c == '`') {
+            fallback();
+        } else {
+            if (c == '{') brace = 1;
+            if (brace && (c == ',' || (c == '.' && at(pos + 1) == '.'))) fallback(); /* {a,b} {1..3} */
+            /* a glob character; `[` only with a `]` after it (`[ -f x ]` is no pattern) */
+            if (c == '*' || c == '?' || (c == '[' && strchr(src + pos + 1, ']') &&
+                                          strchr(src + pos + 1, ']') < src + pos + strcspn(src + pos, " \t\n;&|<>()")))
+                w.dynamic = 1;
+            /* extglob patterns: ?(...) *(...) +(...) @(...) !(...) */
+            if (strchr("?*+@!", c) && at(pos + 1) == '(') fallback();
+            buf_putc(&lit, (char)c);
+            pos++;
+        }
+    }
+    if (lit.len) add_part(&w, P_LIT, lit.s, lit.len, NULL);
+    free(lit.s);
+    if (w.n == 0) fallback();
+    return w;
+}
+
+/* The word's text if it is all literal (quoted or not) with nothing to expand. */
+char *static_text(const Word *w) {
+    if (w->dynamic) return NULL;
+    Buf b = {0};
+    for (int i = 0; i < w->n; i++) {
+        if (w->parts[i].kind != P_LIT && w->parts[i].kind != P_QLIT) {
+            free(b.s);
+            return NULL;
+        }
+        buf_puts(&b, w->parts[i].text);
+    }
+    return buf_take(&b);
+}
+
+/* NAME= at the start of an unquoted first part: the name's length, else 0. */
+size_t assignment_name(const Word *w) {
+    if (w->n == 0 || w->parts[0].kind != P_LIT) return 0;
+    const char *t = w->parts[0].text;
+    if (!is_name_start(t[0])) return 0;
+    size_t i = 1;
+    while (is_name_char(t[i])) i++;
+    return t[i] == '=' ? i : 0;
+}
+
+/* ---- what a command may name ---- */
+
+static int known_name(const char *name) {
+    for (int i = 0; i < script_names.n; i++)
+        if (strcmp(script_names.v[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Names the command assigns anywhere: a read of one of them is of a value this
+   shell set (or of an unset variable, as in brush). */
+static void collect_assigned_names(void) {
+    for (size_t i = 0; src[i]; i++) {
+        if (!is_name_start(at(i)) || (i > 0 && is_name_char(at(i - 1)))) continue;
+        size_t j = i;
+        while (is_name_char(at(j))) j++;
+        if (src[j] == '=') vec_push(&script_names, xstrndup(src + i, j - i));
+        i = j - 1;
+    }
+}
+
+/* Every variable a word reads must be one brush has no value of its own for. */
+static void check_references(const Word *w) {
+    for (int i = 0; i < w->n; i++) {
+        const Part *p = &w->parts[i];
+        if (p->kind != P_VAR && p->kind != P_QVAR) continue;
+        const char *name = p->text;
+        if (!is_name_start((unsigned char)name[0])) continue; /* $? $# $0-$9 */
+        if (is_brush_variable(name, strlen(name))) fallback();
+        if (var_find(name, strlen(name)) == NULL && !known_name(name)) fallback();
+    }
+}
+
+/* An assignment word whose value has an unquoted `~` (bash expands those after
+   `=` and `:`): brush's. So are `NAME+=` and `NAME[...]=`. */
+static void check_assignment_word(const Word *w) {
+    for (int i = 0; i < w->n; i++)
+        if (w->parts[i].kind == P_LIT && strchr(w->parts[i].text, '~')) fallback();
+    if (is_brush_variable(w->parts[0].text, assignment_name(w))) fallback();
+}
+
+static void check_not_special_assignment(const Word *w) {
+    if (w->n == 0 || w->parts[0].kind != P_LIT || !is_name_start((unsigned char)w->parts[0].text[0])) return;
+    const char *t = w->parts[0].text;
+    size_t i = 1;
+    while (is_name_char((unsigned char)t[i])) i++;
+    if (t[i] == '[' || (t[i] == '+' && t[i + 1] == '=')) fallback();
+}
+
+/* ---- redirections ---- */
+
+static void add_redir(Cmd *cmd, Redir r) {
+    cmd->redirs = xrealloc(cmd->redirs, sizeof(Redir) * (size_t)(cmd->nredirs + 1));
+    cmd->redirs[cmd->nredirs++] = r;
+}
+
+static void parse_heredoc(Cmd *cmd, int fd) {
+    Heredoc *h = xmalloc(sizeof *h);
+    *h = (Heredoc){.cmd = cmd, .redir = cmd->nredirs};
+    if (at(pos) == '<') fallback(); /* <<< here-string */
+    if (at(pos) == '-') {
+        h->strip_tabs = 1;
+        pos++;
+    }
+    skip_blanks();
+    if (is_meta(at(pos))) fallback();
+    Word delimiter = parse_word();
+    for (int i = 0; i < delimiter.n; i++) {
+        if (delimiter.parts[i].kind == P_QLIT) h->quoted = 1;
+        else if (delimiter.parts[i].kind != P_LIT) fallback();
+    }
+    h->delimiter = static_text(&(Word){delimiter.parts, delimiter.n, 0});
+    add_redir(cmd, (Redir){.fd = fd, .op = R_HEREDOC, .src = -1});
+    vec_push(&pending_heredocs, h);
+}
+
+static int parse_redirection(Cmd *cmd) {
+    int fd = -1;
+    if (at(pos) >= '0' && at(pos) <= '9') {
+        size_t end = pos;
+        while (at(end) >= '0' && at(end) <= '9') end++;
+        if (at(end) != '<' && at(end) != '>') return 0; /* a word of digits */
+        if (end - pos > 1) fallback();                  /* fds above 9 */
+        fd = at(pos) - '0';
+        pos++;
+    }
+    int c = at(pos);
+    if (c == '&' && at(pos + 1) == '>' && fd < 0) {
+        /* &>file, &>>file: stdout and stderr */
+        pos += 2;
+        int append = at(pos) == '>';
+        pos += append;
+        skip_blanks();
+        if (is_meta(at(pos))) fallback();
+        Redir r = {.fd = 1, .op = append ? R_APPEND : R_OUT, .src = -1, .target = parse_word()};
+        if (r.target.dynamic) fallback();
+        check_references(&r.target);
+        add_redir(cmd, r);
+        add_redir(cmd, (Redir){.fd = 2, .op = R_DUP, .src = 1});
+        return 1;
+    }
+    if (c != '<' && c != '>') return 0;
+    Redir r = {.fd = fd, .src = -1};
+    pos++;
+    if (c == '<' && at(pos) == '<') {
+        pos++;
+        parse_heredoc(cmd, fd < 0 ? 0 : fd);
+        return 1;
+    }
+    if (c == '>' && at(pos) == '>') {
+        r.op = R_APPEND;
+        pos++;
+    } else if (at(pos) == '&') {
+        pos++;
+        r.op = R_DUP;
+    } else if (c == '>' && at(pos) == '|') {
+        r.op = R_OUT; /* noclobber is never set here */
+        pos++;
+    } else if (at(pos) == '<' || at(pos) == '>' || at(pos) == '(') {
+        fallback(); /* <>, process substitution */
+    } else {
+        r.op = c == '<' ? R_IN : R_OUT;
+    }
+    if (r.fd < 0) r.fd = c == '<' ? 0 : 1;
+    skip_blanks();
+    if (is_meta(at(pos))) fallback(); /* a syntax error: brush reports it */
+    r.target = parse_word();
+    if (r.op == R_DUP) {
+        char *t = static_text(&r.target);
+        if (t == NULL) fallback();
+        if (strcmp(t, "-") == 0) {
+            r.op = R_CLOSE;
+        } else if (t[0] >= '0' && t[0] <= '9' && t[1] == 0) {
+            r.src = t[0] - '0';
+            /* an fd above 2 must be one this command's own redirections opened */
+            int opened = r.src <= 2;
+            for (int i = 0; i < cmd->nredirs; i++)
+                if (cmd->redirs[i].fd == r.src && cmd->redirs[i].op != R_CLOSE) opened = 1;
+            if (!opened) fallback();
+        } else {
+            fallback(); /* >&file */
+        }
+    } else {
+        if (r.target.dynamic) fallback(); /* a target that might split or glob */
+        check_references(&r.target);
+    }
+    add_redir(cmd, r);
+    return 1;
+}
+
+/* ---- commands ---- */
+
+static Cmd *new_cmd(int kind) {
+    Cmd *cmd = xmalloc(sizeof *cmd);
+    *cmd = (Cmd){.kind = kind};
+    return cmd;
+}
+
+static Cmd *parse_simple(void) {
+    Cmd *cmd = new_cmd(C_SIMPLE);
+    for (;;) {
+        skip_blanks();
+        int c = at(pos);
+        if (c == '(' || (c == '&' && at(pos + 1) != '&' && at(pos + 1) != '>')) fallback(); /* f() {...}, cmd & */
+        if (is_meta(c) && c != '<' && c != '>' && c != '&') break;
+        if (c == '&' && at(pos + 1) == '&') break;
+        if (parse_redirection(cmd)) continue;
+        Word *w = xmalloc(sizeof *w);
+        *w = parse_word();
+        if (cmd->words.n == 0) check_not_special_assignment(w);
+        if (cmd->words.n == 0 && assignment_name(w)) {
+            check_assignment_word(w);
+            vec_push(&cmd->assigns, w);
+        } else {
+            vec_push(&cmd->words, w);
+        }
+    }
+    if (cmd->words.n == 0 && cmd->assigns.n == 0 && cmd->nredirs == 0) fallback(); /* syntax error */
+    for (int k = 0; k < cmd->words.n; k++) check_references(cmd->words.v[k]);
+    for (int k = 0; k < cmd->assigns.n; k++) {
+        Word *w = cmd->assigns.v[k];
+        check_references(w);
+        /* `PATH=... cmd`: which PATH finds cmd is brush's business */
+        if (cmd->words.n > 0 && assignment_name(w) == 4 && memcmp(w->parts[0].text, "PATH", 4) == 0) fallback();
+    }
+    if (cmd->words.n > 0) {
+        char *name = static_text(cmd->words.v[0]);
+        if (name == NULL) fallback(); /* a command name that comes from an expansion */
+        cmd->builtin = builtin_number(name);
+        if (cmd->builtin != B_NONE && cmd->assigns.n > 0) fallback();
+        check_builtin(cmd);
+        if (cmd->builtin == B_BREAK || cmd->builtin == B_CONTINUE) {
+            /* brush ends the whole command when there are fewer loops to leave */
+            char *n = cmd->words.n > 1 ? static_text(cmd->words.v[1]) : "1";
+            if (loop_depth == 0 || subst_depth || atoi(n) > loop_depth) fallback();
+        }
+    }
+    return cmd;
+}
+
+static List *parse_nonempty_list(void) {
+    List *l = parse_list();
+    if (l->items.n == 0) fallback(); /* `if then`: brush's syntax error */
+    return l;
+}
+
+static Cmd *parse_if(void) {
+    Cmd *cmd = new_cmd(C_IF);
+    cmd->cond = parse_nonempty_list();
+    expect_word("then");
+    cmd->body = parse_nonempty_list();
+    skip_blanks();
+    if (at_word("elif")) {
+        pos += 4;
+        Cmd *elif = parse_if();
+        List *l = xmalloc(sizeof *l);
+        Pipeline *p = xmalloc(sizeof *p);
+        *l = (List){0};
+        *p = (Pipeline){0};
+        vec_push(&p->cmds, elif);
+        vec_push(&l->items, p);
+        cmd->otherwise = l;
+        return cmd; /* the elif's fi ends both */
+    }
+    if (at_word("else")) {
+        pos += 4;
+        cmd->otherwise = parse_nonempty_list();
+    }
+    expect_word("fi");
+    return cmd;
+}
+
+static void parse_loop_body(Cmd *cmd) {
+    expect_word("do");
+    loop_depth++;
+    cmd->body = parse_nonempty_list();
+    loop_depth--;
+    expect_word("done");
+}
+
+static Cmd *parse_for(void) {
+    Cmd *cmd = new_cmd(C_FOR);
+    skip_blanks();
+    size_t start = pos;
+    while (is_name_char(at(pos))) pos++;
+    if (pos == start || !is_name_start(at(start)) || !is_meta(at(pos))) fallback(); /* for ((...)) */
+    cmd->name = xstrndup(src + start, pos - start);
+    if (is_brush_variable(cmd->name, pos - start)) fallback();
+    vec_push(&script_names, cmd->name);
+    skip_blanks();
+    if (!at_word("in")) fallback(); /* for x; do: over "$@" */
+    pos += 2;
+    for (;;) {
+        skip_blanks();
+        if (at(pos) == ';' || at(pos) == '\n') break;
+        if (is_meta(at(pos))) fallback();
+        Word *w = xmalloc(sizeof *w);
+        *w = parse_word();
+        check_references(w);
+        vec_push(&cmd->words, w);
+    }
+    if (at(pos) == ';') pos++;
+    skip_newlines();
+    parse_loop_body(cmd);
+    return cmd;
+}
+
+static Cmd *parse_compound(void) {
+    Cmd *cmd;
+    if (at_word("if")) {
+        pos += 2;
+        cmd = parse_if();
+    } else if (at_word("while") || at_word("until")) {
+        cmd = new_cmd(at(pos) == 'w' ? C_WHILE : C_UNTIL);
+        pos += 5;
+        cmd->cond = parse_nonempty_list();
+        parse_loop_body(cmd);
+    } else if (at_word("for")) {
+        pos += 3;
+        cmd = parse_for();
+    } else if (at_word("{")) {
+        pos++;
+        cmd = new_cmd(C_GROUP);
+        cmd->body = parse_nonempty_list();
+        expect_word("}");
+    } else if (at(pos) == '(') {
+        pos++;
+        if (at(pos) == '(') fallback(); /* ((arithmetic)) */
+        cmd = new_cmd(C_SUBSHELL);
+        cmd->body = parse_nonempty_list();
+        skip_blanks();
+        if (at(pos) != ')') fallback();
+        pos++;
+    } else {
+        return NULL;
+    }
+    /* redirections of the whole compound command */
+    for (;;) {
+        skip_blanks();
+        if (!parse_redirection(cmd)) break;
+    }
+    skip_blanks();
+    if (!is_meta(at(pos)) || at(pos) == '(') fallback(); /* `fi x`: brush's syntax error */
+    return cmd;
+}
+
+static Cmd *parse_command(void) {
+    skip_blanks();
+    Cmd *cmd = parse_compound();
+    return cmd ? cmd : parse_simple();
+}
+
+/* Pipelines brush would run concurrently that this shell, one thread, could not. */
+static void check_pipeline(const Pipeline *p) {
+    int compound = -1;
+    for (int i = 0; i < p->cmds.n; i++) {
+        const Cmd *cmd = p->cmds.v[i];
+        if (cmd->kind != C_SIMPLE) {
+            if (compound >= 0) fallback();
+            compound = i;
+        } else if ((cmd->builtin != B_NONE && !PURE_BUILTIN(cmd->builtin)) ||
+                   (cmd->words.n == 0 && cmd->assigns.n > 0)) {
+            fallback(); /* cd, exit... in a pipeline act on a subshell of their own */
+        }
+    }
+    if (compound < 0) return;
+    /* a compound stage runs here while the others run as programs; captured, it
+       would have to be the last, as nothing else could drain the output meanwhile */
+    if (subst_depth && compound != p->cmds.n - 1) fallback();
+    for (int i = 0; i < p->cmds.n; i++) {
+        const Cmd *cmd = p->cmds.v[i];
+        if (i != compound && cmd->builtin != B_NONE) fallback();
+        for (int k = 0; i != compound && k < cmd->nredirs; k++)
+            if (cmd->redirs[k].op == R_HEREDOC) fallback();
+    }
+}
+
+static Pipeline *parse_pipeline(int connector) {
+    Pipeline *p = xmalloc(sizeof *p);
+    *p = (Pipeline){.connector = connector};
+    skip_blanks();
+    if (at_word("!")) {
+        p->bang = 1;
+        pos++;
+    }
+    for (;;) {
+        vec_push(&p->cmds, parse_command());
+        skip_blanks();
+        if (at(pos) == '|' && at(pos + 1) != '|') {
+            pos++;
+            if (at(pos) == '&') fallback(); /* |& */
+            skip_newlines();
+            continue;
+        }
+        break;
+    }
+    if (p->cmds.n > 1) check_pipeline(p);
+    return p;
+}
+
+/* A list up to the end of input, `)` or a reserved word that ends it. */
+static List *parse_list(void) {
+    List *l = xmalloc(sizeof *l);
+    *l = (List){0};
+    skip_newlines();
+    int connector = J_SEQ;
+    while (!at_terminator()) {
+        vec_push(&l->items, parse_pipeline(connector));
+        skip_blanks();
+        if ((at(pos) == '&' && at(pos + 1) == '&') || (at(pos) == '|' && at(pos + 1) == '|')) {
+            connector = at(pos) == '&' ? J_AND : J_OR;
+            pos += 2;
+            skip_newlines();
+            if (at_terminator()) fallback();
+            continue;
+        }
+        connector = J_SEQ;
+        if (at(pos) == ';') {
+            pos++;
+            if (at(pos) == ';') fallback(); /* ;; */
+            skip_newlines();
+        } else if (at(pos) == '\n') {
+            skip_newlines();
+        } else if (!at_terminator()) {
+            fallback(); /* & and what else is no separator here */
+        }
+    }
+    return l;
+}
+
+List *parse_script(const char *text) {
+    src = text;
+    pos = 0;
+    collect_assigned_names();
+    List *l = parse_list();
+    if (at(pos) != 0 || pending_heredocs.n) fallback(); /* a stray `fi`, `)`...: brush's error */
+    return l;
+}

@@ -120,6 +120,13 @@ OURS = [
     "/bin/echo a | (cat; echo b) | wc -l",
     "{ cd /; } | cat; echo $PWD",
     "! false; echo $?; ! true; echo $?",
+    # parameter operations
+    "echo ${#HOME} ${HOME#/} ${HOME##*/} ${HOME%/*} ${HOME%%/*}x ${U:-d} ${U-d} ${U:+a} ${HOME:+a} \"${U:-ab}\" ${U:-a  b}",
+    "x=; echo [${x:-d}] [${x-d}] [${x:=v}] $x [${y=w}] $y [${x:+alt}] [${y+alt}]",
+    "f=dir/file.tar.gz; echo ${f%.*} ${f%%.*} ${f#*/} ${f##*.} ${f#\"dir\"} ${f%'.gz'} ${f#x} ${f%\\.gz}",
+    "echo ${U:-$HOME} ${U:-\"q  q\"} ${U:-'s  s'} \"${U:-$(echo sub)}\" ${U:-*.txt} ${U:-\\*}",
+    "echo ${1:-none} ${#} ${?} ${#1}; set_me=${UNSET_X:-fallback}; echo $set_me",
+    "p='*.txt'; echo ${p} \"${p}\" ${HOME#$HOME} ${f:-}x",
     # command substitution
     "echo $(echo sub) \"$(echo a  b)\" x$(echo)y",
     "x=$(cat f.txt | wc -l); echo [$x]",
@@ -167,7 +174,11 @@ BRUSH = [
     "echo {a,b} {1..3}",
     "echo `echo tick`",
     "f() { echo fn $1; }; f x",
-    "echo ${HOME:-none} ${#HOME} ${UNSET:-dflt}",
+    "echo ${U:?oops}; echo after",
+    "echo ${HOME:1:3} ${HOME/home/x}",
+    "echo ${!HOME}",
+    "echo \"${U:-'q'}\"",
+    "echo $_ $PPID",
     "echo \"$@\" $* $$ | wc -w",
     "sleep 0 & wait",
     "echo $BASH_VERSION | wc -c",
@@ -275,6 +286,8 @@ async def test_commands_outside_the_subset_go_to_brush(client) -> None:
         ("ls -d nope 2>&1", (2, b"ls: cannot access 'nope': No such file or directory\n", b""),
          (2, b"", b"ls: cannot access 'nope': No such file or directory\n")),
         ("/bin/echo y >&2", (0, b"", b"y\n"), (0, b"y\n", b"")),
+        # brush splits the word of a quoted ${U:-word}
+        ('echo "${U:-a  b}"', (0, b"a  b\n", b""), (0, b"a b\n", b"")),
     ],
 )
 async def test_where_brush_is_wrong_ours_answers_as_bash(client, command: str, ours: tuple, brush: tuple) -> None:

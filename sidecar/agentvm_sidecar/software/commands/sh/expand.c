@@ -3,6 +3,7 @@
    never `.` or `..`; a pattern that matches nothing stays as it is). */
 #include <dirent.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -151,6 +152,87 @@ static void field_split(Field *f, const char *value, Vec *out) {
     }
 }
 
+static void expand_part(Field *f, const Part *p, Vec *out, int split_literals);
+
+/* Whether parameter `name` is set, and its value. */
+static const char *lookup_param(const char *name, int *set) {
+    if (name[0] >= '0' && name[0] <= '9') *set = atoi(name) < npositional;
+    else if (name[0] == '?' || name[0] == '#') *set = 1;
+    else *set = var_find(name, strlen(name)) != NULL && var_find(name, strlen(name))->value != NULL;
+    return param_value(name);
+}
+
+/* The pattern of ${NAME#word}...: unquoted parts match, quoted ones are literal. */
+static char *param_pattern(const Word *arg) {
+    Field f = {0};
+    for (int i = 0; i < arg->n; i++) {
+        const Part *p = &arg->parts[i];
+        int quoted = p->kind != P_LIT && p->kind != P_VAR && p->kind != P_SUBST && p->kind != P_PARAM;
+        char *value = expand_single(&(Word){(Part *)p, 1, 0}, 0);
+        field_add(&f, value, quoted);
+        free(value);
+    }
+    free(f.text.s);
+    return buf_take(&f.pattern);
+}
+
+/* `value` without the shortest or longest prefix or suffix `pattern` matches. */
+static char *strip_match(const char *value, const char *pattern, int op) {
+    size_t n = strlen(value);
+    char *copy = xstrdup(value);
+    for (size_t k = 0; k <= n; k++) {
+        int prefix = op == OP_PREFIX || op == OP_LONG_PREFIX;
+        int longest = op == OP_LONG_PREFIX || op == OP_LONG_SUFFIX;
+        size_t cut = longest ? n - k : k; /* prefix length, or where the suffix starts */
+        if (!prefix) cut = longest ? k : n - k;
+        char saved = copy[cut];
+        if (prefix) copy[cut] = 0;
+        int hit = fnmatch(pattern, prefix ? copy : copy + cut, 0) == 0;
+        copy[cut] = saved;
+        if (hit) {
+            if (prefix) memmove(copy, copy + cut, n - cut + 1);
+            else copy[cut] = 0;
+            return copy;
+        }
+    }
+    return copy;
+}
+
+/* ${NAME<op>word}: the value to use, or NULL when `word` is to be expanded in
+   its place (-, +, and = after assigning). */
+static char *param_value_of(const Param *pm, int *use_word) {
+    int set;
+    const char *value = lookup_param(pm->name, &set);
+    int unset = !set || (pm->colon && value[0] == 0);
+    *use_word = 0;
+    switch (pm->op) {
+    case OP_LENGTH: {
+        char number[24];
+        snprintf(number, sizeof number, "%zu", strlen(value));
+        return xstrdup(number);
+    }
+    case OP_DEFAULT:
+        *use_word = unset;
+        return unset ? NULL : xstrdup(value);
+    case OP_ASSIGN:
+        if (unset) {
+            char *assigned = expand_single(&pm->arg, 0);
+            var_set(pm->name, assigned, 0);
+            return assigned;
+        }
+        return xstrdup(value);
+    case OP_ALTERNATE:
+        *use_word = !unset;
+        return unset ? xstrdup("") : NULL;
+    default: {
+        char *pattern = param_pattern(&pm->arg);
+        char *out = strip_match(value, pattern, pm->op);
+        free(pattern);
+        return out;
+    }
+    }
+}
+
 /* $(...)'s output, without its trailing newlines. */
 static char *substitute(const List *body) {
     char *s = run_capture(body);
@@ -159,39 +241,61 @@ static char *substitute(const List *body) {
     return s;
 }
 
+/* One part into the fields; `split_literals`: unquoted text splits too (the
+   word of an unquoted ${NAME:-word}). */
+static void expand_part(Field *f, const Part *p, Vec *out, int split_literals) {
+    switch (p->kind) {
+    case P_LIT:
+        if (split_literals) {
+            field_split(f, p->text, out);
+        } else {
+            field_add(f, p->text, 0);
+            if (strpbrk(p->text, "*?[")) f->glob = 1;
+        }
+        break;
+    case P_QLIT:
+        field_add(f, p->text, 1);
+        break;
+    case P_QVAR:
+        field_add(f, param_value(p->text), 1);
+        break;
+    case P_TILDE:
+        field_add(f, param_value("HOME"), 1);
+        break;
+    case P_VAR:
+        field_split(f, param_value(p->text), out);
+        break;
+    case P_QSUBST:
+    case P_SUBST: {
+        char *value = substitute(p->body);
+        if (p->kind == P_QSUBST) field_add(f, value, 1);
+        else field_split(f, value, out);
+        free(value);
+        break;
+    }
+    case P_PARAM:
+    case P_QPARAM: {
+        int use_word;
+        char *value = param_value_of(p->param, &use_word);
+        if (use_word) {
+            const Word *arg = &p->param->arg;
+            for (int i = 0; i < arg->n; i++) expand_part(f, &arg->parts[i], out, p->kind == P_PARAM);
+        } else if (p->kind == P_QPARAM) {
+            field_add(f, value, 1);
+        } else {
+            field_split(f, value, out);
+        }
+        free(value);
+        break;
+    }
+    }
+}
+
 /* A word's fields, after parameter expansion, command substitution, field
    splitting and pathname expansion. */
 void expand_word(const Word *w, Vec *out) {
     Field f = {0};
-    for (int i = 0; i < w->n; i++) {
-        const Part *p = &w->parts[i];
-        switch (p->kind) {
-        case P_LIT:
-            field_add(&f, p->text, 0);
-            if (strpbrk(p->text, "*?[")) f.glob = 1;
-            break;
-        case P_QLIT:
-            field_add(&f, p->text, 1);
-            break;
-        case P_QVAR:
-            field_add(&f, param_value(p->text), 1);
-            break;
-        case P_TILDE:
-            field_add(&f, param_value("HOME"), 1);
-            break;
-        case P_VAR:
-            field_split(&f, param_value(p->text), out);
-            break;
-        case P_QSUBST:
-        case P_SUBST: {
-            char *value = substitute(p->body);
-            if (p->kind == P_QSUBST) field_add(&f, value, 1);
-            else field_split(&f, value, out);
-            free(value);
-            break;
-        }
-        }
-    }
+    for (int i = 0; i < w->n; i++) expand_part(&f, &w->parts[i], out, 0);
     field_end(&f, out);
 }
 
@@ -204,6 +308,14 @@ char *expand_single(const Word *w, size_t skip_name) {
         const Part *p = &w->parts[i];
         if (p->kind == P_SUBST || p->kind == P_QSUBST) {
             char *value = substitute(p->body);
+            buf_puts(&b, value);
+            free(value);
+            continue;
+        }
+        if (p->kind == P_PARAM || p->kind == P_QPARAM) {
+            int use_word;
+            char *value = param_value_of(p->param, &use_word);
+            if (use_word) value = expand_single(&p->param->arg, 0);
             buf_puts(&b, value);
             free(value);
             continue;

@@ -7,7 +7,6 @@
 
 static const char *src;
 static size_t pos;
-static Vec script_names; /* of char*: names the command assigns or loops over */
 static int subst_depth;  /* inside $(...): its output is captured */
 static int loop_depth;   /* inside a for, while or until body */
 
@@ -132,6 +131,100 @@ static List *parse_substitution(void) {
     return body;
 }
 
+static void parse_dollar(Word *w, int quoted);
+static void check_references(const Word *w);
+
+/* The word of ${NAME<op>word}, up to its `}`: quotes and expansions as in any
+   word, blanks kept (an unquoted result is split later). */
+static void parse_param_word(Word *w, int quoted) {
+    Buf lit = {0};
+    for (;;) {
+        int c = at(pos);
+        if (c == 0 || c == '`' || (c == '\'' && quoted)) fallback(); /* '...' inside "${...}": brush's */
+        if (c == '}' || c == '\'' || c == '"' || c == '$' || c == '\\') {
+            if (lit.len) add_part(w, quoted ? P_QLIT : P_LIT, lit.s, lit.len, NULL);
+            lit.len = 0;
+        }
+        if (c == '}') {
+            pos++;
+            break;
+        }
+        if (c == '\'') {
+            const char *end = strchr(src + pos + 1, '\'');
+            if (end == NULL) fallback();
+            add_part(w, P_QLIT, src + pos + 1, (size_t)(end - (src + pos + 1)), NULL);
+            pos = (size_t)(end - src) + 1;
+        } else if (c == '"') {
+            if (quoted) fallback();
+            pos++;
+            parse_quoted_text(w, 0);
+        } else if (c == '$') {
+            parse_dollar(w, quoted);
+        } else if (c == '\\') {
+            int next = at(pos + 1);
+            if (next == 0) fallback();
+            if (!quoted || strchr("$`\"\\}", next)) add_part(w, P_QLIT, src + pos + 1, 1, NULL);
+            else add_part(w, P_QLIT, src + pos, 2, NULL);
+            pos += 2;
+        } else {
+            if (!quoted && (c == '{' || (strchr("?*+@!", c) && at(pos + 1) == '('))) fallback();
+            if (!quoted && (c == '*' || c == '?' || c == '[')) w->dynamic = 1;
+            buf_putc(&lit, (char)c);
+            pos++;
+        }
+    }
+    free(lit.s);
+    if (w->n == 0) add_part(w, P_QLIT, "", 0, NULL);
+}
+
+/* Inside ${ (pos past the brace): NULL for a plain ${NAME} (pos past its `}`),
+   else the operation; fallback for the rest (${x:1}, ${x/a/b}, ${!x}, ${x:?}...). */
+static Param *parse_param(int quoted) {
+    Param *pm = xmalloc(sizeof *pm);
+    *pm = (Param){0};
+    if (at(pos) == '#' && at(pos + 1) != '}') {
+        pm->op = OP_LENGTH;
+        pos++;
+    }
+    size_t name = pos;
+    if (is_name_start(at(pos))) {
+        while (is_name_char(at(pos))) pos++;
+    } else if (at(pos) >= '0' && at(pos) <= '9') {
+        while (at(pos) >= '0' && at(pos) <= '9') pos++;
+    } else if (at(pos) == '?' || at(pos) == '#') {
+        pos++;
+    }
+    if (pos == name) fallback();
+    pm->name = xstrndup(src + name, pos - name);
+    if (pm->op == OP_LENGTH) {
+        if (at(pos) != '}' || !is_name_char(at(name))) fallback(); /* ${#?}, ${##}: brush's */
+        pos++;
+        return pm;
+    }
+    if (at(pos) == '}') {
+        pos++;
+        free(pm->name);
+        free(pm);
+        return NULL;
+    }
+    if (at(pos) == ':') {
+        pm->colon = 1;
+        pos++;
+    }
+    int c = at(pos++);
+    if (c == '-') pm->op = OP_DEFAULT;
+    else if (c == '=') pm->op = OP_ASSIGN;
+    else if (c == '+') pm->op = OP_ALTERNATE;
+    else if (c == '#' && !pm->colon) pm->op = at(pos) == '#' ? (pos++, OP_LONG_PREFIX) : OP_PREFIX;
+    else if (c == '%' && !pm->colon) pm->op = at(pos) == '%' ? (pos++, OP_LONG_SUFFIX) : OP_SUFFIX;
+    else fallback();
+    if (pm->op == OP_ASSIGN && (!is_name_start(at(name)) || is_brush_variable(pm->name, strlen(pm->name))))
+        fallback(); /* ${1=x}: brush's error */
+    parse_param_word(&pm->arg, quoted);
+    check_references(&pm->arg);
+    return pm;
+}
+
 /* `$` at pos: a parameter we expand here, or fallback. A `$` before nothing that
    could start one is a literal, as in bash. */
 static void parse_dollar(Word *w, int quoted) {
@@ -144,15 +237,14 @@ static void parse_dollar(Word *w, int quoted) {
         pos++;
         add_part(w, quoted ? P_QVAR : P_VAR, src + start, 1, NULL);
     } else if (c == '{') {
-        size_t name = ++pos;
-        if (is_name_start(at(pos))) {
-            while (is_name_char(at(pos))) pos++;
-        } else {
-            while (at(pos) >= '0' && at(pos) <= '9') pos++;
-        }
-        if (pos == name || at(pos) != '}') fallback(); /* ${x:-y}, ${#x}, ${x[0]}... */
-        add_part(w, quoted ? P_QVAR : P_VAR, src + name, pos - name, NULL);
         pos++;
+        Param *pm = parse_param(quoted);
+        if (pm == NULL) {
+            add_part(w, quoted ? P_QVAR : P_VAR, src + start + 1, pos - start - 2, NULL);
+        } else {
+            add_part(w, quoted ? P_QPARAM : P_PARAM, "", 0, NULL);
+            w->parts[w->n - 1].param = pm;
+        }
     } else if (c == '(') {
         List *body = parse_substitution();
         add_part(w, quoted ? P_QSUBST : P_SUBST, "", 0, body);
@@ -283,33 +375,15 @@ size_t assignment_name(const Word *w) {
 
 /* ---- what a command may name ---- */
 
-static int known_name(const char *name) {
-    for (int i = 0; i < script_names.n; i++)
-        if (strcmp(script_names.v[i], name) == 0) return 1;
-    return 0;
-}
-
-/* Names the command assigns anywhere: a read of one of them is of a value this
-   shell set (or of an unset variable, as in brush). */
-static void collect_assigned_names(void) {
-    for (size_t i = 0; src[i]; i++) {
-        if (!is_name_start(at(i)) || (i > 0 && is_name_char(at(i - 1)))) continue;
-        size_t j = i;
-        while (is_name_char(at(j))) j++;
-        if (src[j] == '=') vec_push(&script_names, xstrndup(src + i, j - i));
-        i = j - 1;
-    }
-}
-
-/* Every variable a word reads must be one brush has no value of its own for. */
+/* Every variable a word reads must be one brush has no value of its own for
+   (vars.c lists what its `set` shows and what it computes). */
 static void check_references(const Word *w) {
     for (int i = 0; i < w->n; i++) {
         const Part *p = &w->parts[i];
-        if (p->kind != P_VAR && p->kind != P_QVAR) continue;
-        const char *name = p->text;
-        if (!is_name_start((unsigned char)name[0])) continue; /* $? $# $0-$9 */
-        if (is_brush_variable(name, strlen(name))) fallback();
-        if (var_find(name, strlen(name)) == NULL && !known_name(name)) fallback();
+        const char *name = p->kind == P_PARAM || p->kind == P_QPARAM ? p->param->name
+                           : p->kind == P_VAR || p->kind == P_QVAR   ? p->text
+                                                                     : NULL;
+        if (name && is_name_start((unsigned char)name[0]) && is_brush_variable(name, strlen(name))) fallback();
     }
 }
 
@@ -528,7 +602,6 @@ static Cmd *parse_for(void) {
     if (pos == start || !is_name_start(at(start)) || !is_meta(at(pos))) fallback(); /* for ((...)) */
     cmd->name = xstrndup(src + start, pos - start);
     if (is_brush_variable(cmd->name, pos - start)) fallback();
-    vec_push(&script_names, cmd->name);
     skip_blanks();
     if (!at_word("in")) fallback(); /* for x; do: over "$@" */
     pos += 2;
@@ -673,7 +746,6 @@ static List *parse_list(void) {
 List *parse_script(const char *text) {
     src = text;
     pos = 0;
-    collect_assigned_names();
     List *l = parse_list();
     if (at(pos) != 0 || pending_heredocs.n) fallback(); /* a stray `fi`, `)`...: brush's error */
     return l;

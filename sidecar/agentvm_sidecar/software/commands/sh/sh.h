@@ -36,14 +36,16 @@ int lookup(const char *const *names, const char *name);
 _Noreturn void fallback(void); /* main.c: exec brush with our argv */
 
 /* ---- the parsed command (parse.c) ---- */
-enum { P_LIT, P_QLIT, P_VAR, P_QVAR, P_TILDE, P_SUBST, P_QSUBST };
+enum { P_LIT, P_QLIT, P_VAR, P_QVAR, P_TILDE, P_SUBST, P_QSUBST, P_PARAM, P_QPARAM };
 
 struct List;
+struct Param;
 
 typedef struct {
     int kind;
-    char *text;         /* the literal, or the variable's name */
-    struct List *body;  /* P_SUBST, P_QSUBST: the command of $(...) */
+    char *text;           /* the literal, or the variable's name */
+    struct List *body;    /* P_SUBST, P_QSUBST: the command of $(...) */
+    struct Param *param;  /* P_PARAM, P_QPARAM: ${NAME<op>word} */
 } Part;
 
 typedef struct {
@@ -51,6 +53,16 @@ typedef struct {
     int n;
     int dynamic; /* an unquoted expansion or glob character: may split or glob */
 } Word;
+
+/* ${#NAME}, ${NAME-w} ${NAME:-w} ${NAME=w} ${NAME:=w} ${NAME+w} ${NAME:+w},
+   ${NAME#p} ${NAME##p} ${NAME%p} ${NAME%%p} */
+enum { OP_NONE, OP_LENGTH, OP_DEFAULT, OP_ASSIGN, OP_ALTERNATE, OP_PREFIX, OP_LONG_PREFIX, OP_SUFFIX, OP_LONG_SUFFIX };
+
+typedef struct Param {
+    char *name;
+    int op, colon; /* colon: an empty value counts as unset (`:-`, `:=`, `:+`) */
+    Word arg;
+} Param;
 
 enum { R_IN, R_OUT, R_APPEND, R_DUP, R_CLOSE, R_HEREDOC };
 

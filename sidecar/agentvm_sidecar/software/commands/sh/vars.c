@@ -65,13 +65,13 @@ static const char *const brush_variables[] = {
     "ENV", "EPOCHREALTIME", "EPOCHSECONDS", "EUID", "FUNCNAME", "GLOBIGNORE", "GROUPS", "HISTCMD", "HISTFILE",
     "HOSTNAME", "HOSTTYPE", "IFS", "LINENO", "LINES", "MACHTYPE", "OLDPWD", "OPTARG", "OPTERR", "OPTIND",
     "OSTYPE", "PIPESTATUS", "POSIXLY_CORRECT", "PPID", "PS1", "PS2", "PS4", "RANDOM", "REPLY", "SECONDS",
-    "SHELLOPTS", "SRANDOM", "UID", NULL,
+    "SHELLOPTS", "SRANDOM", "UID", "_", NULL,
 };
 
 int is_brush_variable(const char *name, size_t len) {
     for (const char *const *p = brush_variables; *p; p++)
         if (strlen(*p) == len && memcmp(*p, name, len) == 0) return 1;
-    return len >= 4 && memcmp(name, "BASH", 4) == 0;
+    return (len >= 4 && memcmp(name, "BASH", 4) == 0) || (len >= 5 && memcmp(name, "COMP_", 5) == 0);
 }
 
 const char *param_value(const char *name) {

@@ -11,7 +11,8 @@
 #include "sh.h"
 
 static const char *const builtin_names[] = {
-    "", "echo", "true", "false", ":", "test", "[", "pwd", "cd", "exit", "export", "unset", "break", "continue", NULL,
+    "", "echo", "true", "false", ":", "test", "[", "pwd", "printf", "cd", "exit", "export", "unset", "break",
+    "continue", "read", NULL,
 };
 
 /* brush's builtins and keywords, and bash's (plain_command.py keeps the same list) */
@@ -19,7 +20,7 @@ static const char *const shell_names[] = {
     ".", "[[", "]]", "{", "}", "alias", "bg", "bind", "builtin", "caller", "case", "command", "compgen",
     "complete", "compopt", "coproc", "declare", "dirs", "disown", "do", "done", "elif", "else", "enable", "esac",
     "eval", "exec", "fc", "fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
-    "kill", "let", "local", "logout", "mapfile", "popd", "printf", "pushd", "read", "readarray", "readonly",
+    "kill", "let", "local", "logout", "mapfile", "popd", "pushd", "readarray", "readonly",
     "return", "select", "set", "shift", "shopt", "source", "suspend", "then", "time", "times", "trap", "type",
     "typeset", "ulimit", "umask", "unalias", "until", "wait", "while", "brushctl", "brushinfo", NULL,
 };
@@ -36,6 +37,14 @@ int builtin_number(const char *name) {
     if (b > 0) return b;
     if (lookup(shell_names, name) >= 0) fallback();
     return B_NONE;
+}
+
+static int valid_name(const char *t) {
+    for (size_t k = 0; t[k]; k++)
+        if (!(t[k] == '_' || (t[k] >= 'A' && t[k] <= 'Z') || (t[k] >= 'a' && t[k] <= 'z') ||
+              (k > 0 && t[k] >= '0' && t[k] <= '9')))
+            return 0;
+    return t[0] != 0;
 }
 
 static int is_number(const char *t) {
@@ -60,6 +69,21 @@ void check_builtin(const Cmd *cmd) {
         break;
     case B_PWD:
         if (nargs > 0) fallback();
+        break;
+    case B_PRINTF: {
+        char *format = nargs > 0 ? static_text(args[0]) : NULL;
+        if (nargs == 0 || (format && (format[0] == '-' || !check_printf_format(format)))) fallback();
+        break;
+    }
+    case B_READ:
+        /* read [-r] NAME...: no name (REPLY), other options and brush variables are brush's */
+        for (int i = 0; i < nargs; i++) {
+            char *t = static_text(args[i]);
+            if (t == NULL) fallback();
+            if (i == 0 && strcmp(t, "-r") == 0) continue;
+            if (t[0] == '-' || is_brush_variable(t, strlen(t)) || !valid_name(t)) fallback();
+        }
+        if (nargs == 0 || (nargs == 1 && strcmp(static_text(args[0]), "-r") == 0)) fallback();
         break;
     case B_CD:
         if (nargs > 1 || var_find("CDPATH", 6) != NULL || (nargs == 0 && var_find("HOME", 4) == NULL)) fallback();
@@ -91,11 +115,7 @@ void check_builtin(const Cmd *cmd) {
             }
             if (cmd->builtin == B_EXPORT) fallback(); /* brush exports an unset name its own way */
             char *t = static_text(args[i]);
-            if (t == NULL || t[0] == '-' || is_brush_variable(t, strlen(t))) fallback();
-            for (size_t k = 0; t[k]; k++)
-                if (!(t[k] == '_' || (t[k] >= 'A' && t[k] <= 'Z') || (t[k] >= 'a' && t[k] <= 'z') ||
-                      (k > 0 && t[k] >= '0' && t[k] <= '9')))
-                    fallback();
+            if (t == NULL || is_brush_variable(t, strlen(t)) || !valid_name(t)) fallback();
         }
         break;
     }
@@ -103,14 +123,14 @@ void check_builtin(const Cmd *cmd) {
 
 /* ---- echo ---- */
 
-static int hex_value(int c) {
+int hex_value(int c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
-static void put_utf8(Buf *b, unsigned long cp) {
+void put_utf8(Buf *b, unsigned long cp) {
     if (cp < 0x80) {
         buf_putc(b, (char)cp);
     } else if (cp < 0x800) {
@@ -128,8 +148,8 @@ static void put_utf8(Buf *b, unsigned long cp) {
     }
 }
 
-/* echo -e's escapes in `s`; returns 1 at \c (no more output at all). */
-static int echo_escapes(Buf *out, const char *s) {
+/* echo -e's escapes in `s` (printf's %b too); returns 1 at \c (no more output at all). */
+int echo_escapes(Buf *out, const char *s) {
     static const char simple[] = "a\ab\be\033E\033f\fn\nr\rt\tv\v\\\\";
     for (; *s; s++) {
         if (*s != '\\' || s[1] == 0) {
@@ -405,6 +425,10 @@ int run_builtin(const Cmd *cmd, char **argv, const Io *io) {
         return run_test(argv + 1, cmd->builtin == B_BRACKET, io);
     case B_PWD:
         return run_pwd(io);
+    case B_PRINTF:
+        return run_printf(argv + 1, io);
+    case B_READ:
+        return run_read(argv + 1, io);
     case B_CD:
         return run_cd(argv + 1, io);
     case B_EXIT:

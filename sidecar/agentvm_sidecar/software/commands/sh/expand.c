@@ -162,8 +162,9 @@ static const char *lookup_param(const char *name, int *set) {
     return param_value(name);
 }
 
-/* The pattern of ${NAME#word}...: unquoted parts match, quoted ones are literal. */
-static char *param_pattern(const Word *arg) {
+/* The pattern of ${NAME#word} or of a case clause: unquoted parts match,
+   quoted ones are literal. */
+char *pattern_of(const Word *arg) {
     Field f = {0};
     for (int i = 0; i < arg->n; i++) {
         const Part *p = &arg->parts[i];
@@ -225,12 +226,24 @@ static char *param_value_of(const Param *pm, int *use_word) {
         *use_word = !unset;
         return unset ? xstrdup("") : NULL;
     default: {
-        char *pattern = param_pattern(&pm->arg);
+        char *pattern = pattern_of(&pm->arg);
         char *out = strip_match(value, pattern, pm->op);
         free(pattern);
         return out;
     }
     }
+}
+
+/* $((...))'s value; an error is brush's: the command does not run. */
+static char *arithmetic(const Param *pm) {
+    char *text = expand_single(&pm->arg, 0);
+    const char *error;
+    long long v = arith_eval(text, &error);
+    free(text);
+    if (error) expansion_failed("arithmetic evaluation error", error);
+    char number[24];
+    snprintf(number, sizeof number, "%lld", error ? 0 : v);
+    return xstrdup(number);
 }
 
 /* $(...)'s output, without its trailing newlines. */
@@ -273,6 +286,12 @@ static void expand_part(Field *f, const Part *p, Vec *out, int split_literals) {
         free(value);
         break;
     }
+    case P_ARITH: {
+        char *value = arithmetic(p->param);
+        field_add(f, value, 1);
+        free(value);
+        break;
+    }
     case P_PARAM:
     case P_QPARAM: {
         int use_word;
@@ -308,6 +327,12 @@ char *expand_single(const Word *w, size_t skip_name) {
         const Part *p = &w->parts[i];
         if (p->kind == P_SUBST || p->kind == P_QSUBST) {
             char *value = substitute(p->body);
+            buf_puts(&b, value);
+            free(value);
+            continue;
+        }
+        if (p->kind == P_ARITH) {
+            char *value = arithmetic(p->param);
             buf_puts(&b, value);
             free(value);
             continue;

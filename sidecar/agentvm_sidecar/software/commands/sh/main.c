@@ -9,25 +9,28 @@
  * command outside the subset behaves exactly as it did before this shell existed.
  *
  * The subset: lists (`;`, newlines, `&&`, `||`), pipelines (`!` too), simple
- * commands, `if`/`elif`/`else`, `for NAME in ...`, `while`, `until`, `{ }`, `( )`;
- * redirections (`<`, `>`, `>|`, `>>`, `&>`, `&>>`, `N>&M`, `N<&M`, `N>&-`, fds
- * 0-9) and here-documents (`<<`, `<<-`, quoted or not); words of plain text,
- * '...', "..." and backslash escapes; `$NAME`, `${NAME}`, `$?`, `$#`, `$0`-`$9`,
- * `$(...)`; field splitting with the default IFS; `~` and `~/...`; pathname
- * expansion (`*`, `?`, `[...]`); `#` comments; programs, and the builtins echo,
- * true, false, `:`, test, `[`, pwd, cd, exit, export, unset, break and continue.
- * Anything else goes to brush: `${x:-y}`, `$((...))`, backquotes, `$@`, `&`,
- * `case`, functions, brace expansion, every other builtin, options to sh itself,
- * a script file or standard input, a variable brush defines itself (RANDOM,
- * IFS, OLDPWD...) or one neither in the environment nor assigned by the command,
- * a startup file named by BASH_ENV or ENV, and pipelines this one thread could
- * not run as brush does (parse.c, check_pipeline).
+ * commands, `if`/`elif`/`else`, `case`, `for NAME in ...`, `while`, `until`,
+ * `{ }`, `( )`; redirections (`<`, `>`, `>|`, `>>`, `&>`, `&>>`, `N>&M`, `N<&M`,
+ * `N>&-`, fds 0-9) and here-documents (`<<`, `<<-`, quoted or not); words of
+ * plain text, '...', "..." and backslash escapes; `$NAME`, `${NAME}`, `$?`,
+ * `$#`, `$0`-`$9`, `${NAME:-w}` and the other -, =, +, #, ##, %, %% forms,
+ * `${#NAME}`, `$(...)`, `$((...))` without assignments; field splitting with the
+ * default IFS; `~` and `~/...`; pathname expansion (`*`, `?`, `[...]`); `#`
+ * comments; programs, and the builtins echo, printf, read, true, false, `:`,
+ * test, `[`, pwd, cd, exit, export, unset, break and continue.
+ * Anything else goes to brush: `${x:?}`, `${x:1:2}`, `${x/a/b}`, backquotes,
+ * `$@`, `&`, functions, brace expansion, every other builtin, options to sh
+ * itself, a script file or standard input, a variable brush defines itself
+ * (RANDOM, IFS, OLDPWD...), a startup file named by BASH_ENV or ENV, and
+ * pipelines this one thread could not run as brush does (parse.c,
+ * check_pipeline).
  *
  * As brush: children get the environment sorted by name, SHLVL one higher and PWD.
  * As bash, where brush differs: argv[0] is the word as typed (brush passes the
  * path it found); `*` followed by more pattern matches only what exists; `cmd
  * 2>&1` and `cmd >&2` reach the shell's own stdout and stderr; `[ -r/-w/-x FILE ]`
- * ask access(). It replaces the package's `sh` in the /bin layer
+ * ask access(); `read` without -r takes backslashes as escapes and answers 1 at
+ * the end of input; a quoted "${U:-a  b}" keeps its blanks. It replaces the package's `sh` in the /bin layer
  * (software/commands/build.py REPLACES); `bash` stays brush.
  */
 #include <errno.h>

@@ -8,6 +8,7 @@
 static const char *src;
 static size_t pos;
 static int subst_depth;  /* inside $(...): its output is captured */
+static int case_depth;   /* inside a case clause: `;;` ends a list */
 static int loop_depth;   /* inside a for, while or until body */
 
 typedef struct {
@@ -45,6 +46,7 @@ static int at_word(const char *word) {
 static int at_terminator(void) {
     static const char *const ends[] = {"then", "else", "elif", "fi", "do", "done", "}", "esac", NULL};
     if (at(pos) == 0 || at(pos) == ')') return 1;
+    if (case_depth && at(pos) == ';' && (at(pos + 1) == ';' || at(pos + 1) == '&')) return 1;
     for (int i = 0; ends[i]; i++)
         if (at_word(ends[i])) return 1;
     return 0;
@@ -59,6 +61,8 @@ static void expect_word(const char *word) {
 /* ---- here-documents ---- */
 
 static void parse_quoted_text(Word *w, int heredoc);
+static void parse_dollar(Word *w, int quoted);
+static void check_references(const Word *w);
 
 /* The bodies of the here-documents of the line just ended, from pos on. */
 static void read_heredocs(void) {
@@ -118,6 +122,36 @@ static void add_part(Word *w, int kind, const char *text, size_t n, List *body) 
     w->parts[w->n++] = (Part){kind, xstrndup(text, n), body};
 }
 
+/* $((...)) at pos (past the `$`): its text is read as in a here-document
+   ($NAME, ${...}, $(...) expand; the rest is the expression). */
+static void parse_arithmetic(Word *w) {
+    size_t start = pos + 2, end = start;
+    for (int depth = 0;; end++) {
+        if (at(end) == 0) fallback();
+        if (at(end) == '(') depth++;
+        if (at(end) == ')' && depth-- == 0) break;
+    }
+    if (at(end + 1) != ')') fallback(); /* $( (...) ) spelled without the blank */
+    Param *pm = xmalloc(sizeof *pm);
+    *pm = (Param){0};
+    const char *saved_src = src;
+    char *text = xstrndup(src + start, end - start);
+    src = text;
+    pos = 0;
+    parse_quoted_text(&pm->arg, 1);
+    src = saved_src;
+    pos = end + 2;
+    check_references(&pm->arg);
+    Buf probe = {0}; /* the expression with every expansion as 0 */
+    buf_puts(&probe, "");
+    for (int i = 0; i < pm->arg.n; i++)
+        buf_puts(&probe, pm->arg.parts[i].kind == P_QLIT ? pm->arg.parts[i].text : "0");
+    if (!arith_supported(probe.s)) fallback();
+    free(probe.s);
+    add_part(w, P_ARITH, "", 0, NULL);
+    w->parts[w->n - 1].param = pm;
+}
+
 /* $(...) at pos (past the `$`). */
 static List *parse_substitution(void) {
     pos++; /* ( */
@@ -131,8 +165,6 @@ static List *parse_substitution(void) {
     return body;
 }
 
-static void parse_dollar(Word *w, int quoted);
-static void check_references(const Word *w);
 
 /* The word of ${NAME<op>word}, up to its `}`: quotes and expansions as in any
    word, blanks kept (an unquoted result is split later). */
@@ -245,6 +277,8 @@ static void parse_dollar(Word *w, int quoted) {
             add_part(w, quoted ? P_QPARAM : P_PARAM, "", 0, NULL);
             w->parts[w->n - 1].param = pm;
         }
+    } else if (c == '(' && at(pos + 1) == '(') {
+        parse_arithmetic(w);
     } else if (c == '(') {
         List *body = parse_substitution();
         add_part(w, quoted ? P_QSUBST : P_SUBST, "", 0, body);
@@ -620,9 +654,55 @@ static Cmd *parse_for(void) {
     return cmd;
 }
 
+static Cmd *parse_case(void) {
+    Cmd *cmd = new_cmd(C_CASE);
+    skip_blanks();
+    if (is_meta(at(pos))) fallback();
+    cmd->subject = xmalloc(sizeof(Word));
+    *cmd->subject = parse_word();
+    check_references(cmd->subject);
+    skip_newlines();
+    expect_word("in");
+    for (;;) {
+        skip_newlines();
+        if (at_word("esac")) break;
+        if (at(pos) == '(') pos++;
+        Clause *clause = xmalloc(sizeof *clause);
+        *clause = (Clause){0};
+        for (;;) {
+            skip_blanks();
+            if (is_meta(at(pos))) fallback();
+            Word *pattern = xmalloc(sizeof *pattern);
+            *pattern = parse_word();
+            check_references(pattern);
+            vec_push(&clause->patterns, pattern);
+            skip_blanks();
+            if (at(pos) == ')') break;
+            if (at(pos) != '|') fallback();
+            pos++;
+        }
+        pos++;
+        case_depth++;
+        clause->body = parse_list();
+        case_depth--;
+        vec_push(&cmd->clauses, clause);
+        skip_blanks();
+        if (at(pos) == ';' && at(pos + 1) == ';' && at(pos + 2) != '&') {
+            pos += 2;
+            continue;
+        }
+        if (!at_word("esac")) fallback(); /* ;& and ;;& fall through: brush's */
+    }
+    pos += 4;
+    return cmd;
+}
+
 static Cmd *parse_compound(void) {
     Cmd *cmd;
-    if (at_word("if")) {
+    if (at_word("case")) {
+        pos += 4;
+        cmd = parse_case();
+    } else if (at_word("if")) {
         pos += 2;
         cmd = parse_if();
     } else if (at_word("while") || at_word("until")) {
@@ -684,9 +764,9 @@ static void check_pipeline(const Pipeline *p) {
     if (subst_depth && compound != p->cmds.n - 1) fallback();
     for (int i = 0; i < p->cmds.n; i++) {
         const Cmd *cmd = p->cmds.v[i];
-        if (i != compound && cmd->builtin != B_NONE) fallback();
-        for (int k = 0; i != compound && k < cmd->nredirs; k++)
-            if (cmd->redirs[k].op == R_HEREDOC) fallback();
+        /* a builtin just before it feeds it all its output at once (run.c) */
+        if (i != compound && cmd->builtin != B_NONE && i != compound - 1) fallback();
+        if (i != compound && cmd->words.n == 0) fallback();
     }
 }
 
@@ -730,9 +810,10 @@ static List *parse_list(void) {
             continue;
         }
         connector = J_SEQ;
-        if (at(pos) == ';') {
+        if (at(pos) == ';' && (at(pos + 1) == ';' || at(pos + 1) == '&')) {
+            if (!case_depth) fallback(); /* ;; outside a case: brush's syntax error */
+        } else if (at(pos) == ';') {
             pos++;
-            if (at(pos) == ';') fallback(); /* ;; */
             skip_newlines();
         } else if (at(pos) == '\n') {
             skip_newlines();

@@ -8,6 +8,7 @@
    is what a subshell's fork would have kept apart. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -94,6 +95,14 @@ void sh_error(const Io *io, int style, const char *fmt, ...) {
     buf_putn(&b, text, n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
     io_write(io, 2, b.s, b.len);
     free(b.s);
+}
+
+/* An expansion that cannot be done ($((1/0))): said as brush says it; the
+   command does not run and the shell, or the subshell it is in, ends with 1. */
+void expansion_failed(const char *what, const char *detail) {
+    if (unwinding == U_EXIT) return;
+    sh_error(expansion_io, E_RED, "%s: %s\n", what, detail);
+    unwinding = U_EXIT;
 }
 
 /* ---- subshells ---- */
@@ -377,7 +386,7 @@ static int run_bare(const Cmd *cmd, const Io *io) {
     Vec assigns = expanded_assigns(cmd);
     Io rio;
     Vec opened = {0};
-    int failed = apply_redirs(cmd, io, &rio, &opened);
+    int failed = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT;
     close_opened(&opened);
     for (int k = 0; !failed && k < assigns.n; k++) {
         Var *v = assigns.v[k];
@@ -393,6 +402,10 @@ static int run_simple(const Cmd *cmd, const Io *io) {
     if (cmd->words.n == 0) return run_bare(cmd, io);
     /* export expands its own NAME=value words, once */
     char **argv = cmd->builtin == B_EXPORT ? NULL : expand_argv(&cmd->words);
+    if (unwinding == U_EXIT) {
+        if (argv) free_argv(argv);
+        return 1;
+    }
     if (argv && argv[0] == NULL) {
         free(argv);
         return run_bare(cmd, io);
@@ -401,10 +414,10 @@ static int run_simple(const Cmd *cmd, const Io *io) {
     Vec opened = {0};
     int status;
     if (cmd->builtin != B_NONE) {
-        status = apply_redirs(cmd, io, &rio, &opened) ? 1 : run_builtin(cmd, argv, &rio);
+        status = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT ? 1 : run_builtin(cmd, argv, &rio);
     } else {
         Vec assigns = expanded_assigns(cmd);
-        if (apply_redirs(cmd, io, &rio, &opened)) {
+        if (apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT) {
             status = 1;
         } else {
             int capture = -1;
@@ -437,7 +450,7 @@ static int run_loop(const Cmd *cmd, const Io *io) {
     if (cmd->kind == C_FOR) {
         expansion_io = io;
         char **items = expand_argv(&cmd->words);
-        for (char **item = items; *item; item++) {
+        for (char **item = items; *item && unwinding == U_NONE; item++) {
             var_set(cmd->name, *item, 0);
             status = run_list(cmd->body, io);
             if (loop_ends()) break;
@@ -457,6 +470,28 @@ static int run_loop(const Cmd *cmd, const Io *io) {
     }
     loop_depth_now--;
     return status;
+}
+
+/* The first clause with a pattern the word matches runs; none: status 0. */
+static int run_case(const Cmd *cmd, const Io *io) {
+    expansion_io = io;
+    char *subject = expand_single(cmd->subject, 0);
+    int status = 0;
+    for (int i = 0; i < cmd->clauses.n && unwinding == U_NONE; i++) {
+        const Clause *clause = cmd->clauses.v[i];
+        int hit = 0;
+        for (int k = 0; k < clause->patterns.n && !hit && unwinding == U_NONE; k++) {
+            char *pattern = pattern_of(clause->patterns.v[k]);
+            hit = fnmatch(pattern, subject, 0) == 0;
+            free(pattern);
+        }
+        if (hit) {
+            status = run_list(clause->body, io);
+            break;
+        }
+    }
+    free(subject);
+    return unwinding == U_EXIT && status == 0 ? 1 : status;
 }
 
 static int run_compound(const Cmd *cmd, const Io *io) {
@@ -486,6 +521,9 @@ static int run_compound(const Cmd *cmd, const Io *io) {
         break;
     case C_SUBSHELL:
         status = run_subshell(cmd->body, &rio);
+        break;
+    case C_CASE:
+        status = run_case(cmd, &rio);
         break;
     }
     close_opened(&opened);
@@ -541,10 +579,11 @@ static void pump(Vec *pending, int capture) {
 }
 
 /* A pipeline of several commands. Programs start first; then the one compound
-   command (parse.c allows one, among programs only) runs here as a subshell,
-   its pipe ends going straight to them; builtins run here, their output written
-   after they ran (a builtin into a builtin: dropped, as neither reads). SIGPIPE
-   is blocked meanwhile, so a closed pipe ends a stage here, not the shell. */
+   command (parse.c allows one, among programs and a builtin just before it)
+   runs here as a subshell, its pipe ends going straight to the programs, the
+   builtin's output as a here-document; other builtins run here, their output
+   written after they ran (into a builtin: dropped, as builtins do not read).
+   SIGPIPE is blocked meanwhile, so a closed pipe ends a stage here, not the shell. */
 static int run_stages(const Pipeline *p, const Io *io) {
     int n = p->cmds.n;
     int (*pipes)[2] = xmalloc(sizeof(int[2]) * (size_t)n);
@@ -582,7 +621,7 @@ static int run_stages(const Pipeline *p, const Io *io) {
         Vec assigns = expanded_assigns(cmd);
         Io rio;
         Vec opened = {0};
-        if (apply_redirs(cmd, &stage[i], &rio, &opened)) statuses[i] = 1;
+        if (apply_redirs(cmd, &stage[i], &rio, &opened) || unwinding == U_EXIT) statuses[i] = 1;
         else pids[i] = spawn_program(argvs[i], &rio, &assigns, i + 1 == n ? &capture : NULL, &statuses[i]);
         close_opened(&opened);
         free_assigns(&assigns);
@@ -600,13 +639,21 @@ static int run_stages(const Pipeline *p, const Io *io) {
         sigprocmask(SIG_BLOCK, &block, &old);
     }
     Vec pending = {0};
+    Buf *feed = NULL;
     for (int i = 0; i < n; i++) {
         if (!here[i]) continue;
         const Cmd *cmd = p->cmds.v[i];
         Io sio = stage[i];
-        if (i + 1 < n && here[i + 1]) sio.fd[1] = DISCARD;
+        const Cmd *next = i + 1 < n ? p->cmds.v[i + 1] : NULL;
+        if (next && here[i + 1]) sio.fd[1] = DISCARD;
+        if (feed) { /* a builtin's whole output, read as from a here-document */
+            sio.fd[0] = heredoc_fd(feed->s ? feed->s : "", io);
+            free(feed->s);
+            free(feed);
+            feed = NULL;
+        }
         Pending *out = NULL;
-        if (i + 1 < n && !here[i + 1] && cmd->kind == C_SIMPLE) {
+        if (next && cmd->kind == C_SIMPLE && (!here[i + 1] || next->kind != C_SIMPLE)) {
             /* buffered, then written while the rest of the pipeline runs */
             out = xmalloc(sizeof *out);
             *out = (Pending){.fd = pipes[i][1]};
@@ -625,7 +672,14 @@ static int run_stages(const Pipeline *p, const Io *io) {
             else statuses[i] = apply_redirs(cmd, &sio, &rio, &opened) ? 1 : run_builtin(cmd, argvs[i], &rio);
             close_opened(&opened);
         }
-        if (out) {
+        if (sio.fd[0] != stage[i].fd[0]) close_internal(sio.fd[0]);
+        if (out && here[i + 1]) { /* into the compound stage next: its stdin */
+            captures.n--;
+            feed = xmalloc(sizeof *feed);
+            *feed = out->data;
+            free(out);
+            close_internal(pipes[i][1]);
+        } else if (out) {
             captures.n--;
             vec_push(&pending, out);
         } else if (i + 1 < n) {

@@ -36,7 +36,7 @@ int lookup(const char *const *names, const char *name);
 _Noreturn void fallback(void); /* main.c: exec brush with our argv */
 
 /* ---- the parsed command (parse.c) ---- */
-enum { P_LIT, P_QLIT, P_VAR, P_QVAR, P_TILDE, P_SUBST, P_QSUBST, P_PARAM, P_QPARAM };
+enum { P_LIT, P_QLIT, P_VAR, P_QVAR, P_TILDE, P_SUBST, P_QSUBST, P_PARAM, P_QPARAM, P_ARITH };
 
 struct List;
 struct Param;
@@ -45,7 +45,7 @@ typedef struct {
     int kind;
     char *text;           /* the literal, or the variable's name */
     struct List *body;    /* P_SUBST, P_QSUBST: the command of $(...) */
-    struct Param *param;  /* P_PARAM, P_QPARAM: ${NAME<op>word} */
+    struct Param *param;  /* P_PARAM, P_QPARAM: ${NAME<op>word}; P_ARITH: $((arg)) */
 } Part;
 
 typedef struct {
@@ -71,10 +71,10 @@ typedef struct {
     Word target; /* the file, or a here-document's body */
 } Redir;
 
-enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL };
-enum { B_NONE, B_ECHO, B_TRUE, B_FALSE, B_COLON, B_TEST, B_BRACKET, B_PWD, B_CD, B_EXIT, B_EXPORT, B_UNSET,
-       B_BREAK, B_CONTINUE };
-#define PURE_BUILTIN(b) ((b) >= B_ECHO && (b) <= B_PWD) /* output only: fine in a pipeline */
+enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL, C_CASE };
+enum { B_NONE, B_ECHO, B_TRUE, B_FALSE, B_COLON, B_TEST, B_BRACKET, B_PWD, B_PRINTF, B_CD, B_EXIT, B_EXPORT,
+       B_UNSET, B_BREAK, B_CONTINUE, B_READ };
+#define PURE_BUILTIN(b) ((b) >= B_ECHO && (b) <= B_PRINTF) /* output only: fine in a pipeline */
 
 typedef struct Cmd {
     int kind;
@@ -84,7 +84,14 @@ typedef struct Cmd {
     int builtin;
     char *name;                             /* C_FOR: the variable */
     struct List *cond, *body, *otherwise;   /* if/while/until: cond; the body; if: else (an elif is an if) */
+    Word *subject;                          /* C_CASE: the word, and its clauses (of Clause) */
+    Vec clauses;
 } Cmd;
+
+typedef struct {
+    Vec patterns; /* of Word */
+    struct List *body;
+} Clause;
 
 enum { J_SEQ, J_AND, J_OR };
 
@@ -124,9 +131,14 @@ char **child_env(const Vec *assigns);
 
 /* ---- expansion (expand.c) ---- */
 void expand_word(const Word *w, Vec *out);
+char *pattern_of(const Word *w);
 char *expand_single(const Word *w, size_t skip_name);
 char **expand_argv(const Vec *words);
 extern int subst_status; /* of the last $(...) expanded, -1 if none */
+
+/* ---- arithmetic (arith.c) ---- */
+long long arith_eval(const char *text, const char **error);
+int arith_supported(const char *text);
 
 /* ---- running (run.c) ---- */
 typedef struct {
@@ -141,10 +153,17 @@ int run_list(const List *l, const Io *io);
 char *run_capture(const List *body);
 enum { E_BARE, E_PLAIN, E_RED }; /* brush's ways of starting a message: "", "error: ", red "error:" */
 void sh_error(const Io *io, int style, const char *fmt, ...);
+void expansion_failed(const char *what, const char *detail);
 int io_write(const Io *io, int fd, const char *s, size_t n);
 
 /* ---- builtins (builtins.c) ---- */
 int run_builtin(const struct Cmd *cmd, char **argv, const Io *io);
+int run_printf(char **args, const Io *io);
+int echo_escapes(Buf *out, const char *s);
+void put_utf8(Buf *b, unsigned long cp);
+int hex_value(int c);
+int check_printf_format(const char *format);
+int run_read(char **args, const Io *io);
 int builtin_number(const char *name);
 void check_builtin(const struct Cmd *cmd);
 

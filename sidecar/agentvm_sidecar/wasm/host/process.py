@@ -302,8 +302,11 @@ def proc_exec(
     argv = decode_strings(ctx.read(argv_ptr, argv_len))
     env = decode_env(ctx.read(envp_ptr, envp_len))
     # The guest libc tracks its cwd in $PWD (chdir never reaches the kernel), so the
-    # new image starts where the old one stood, as in agentOS's host.
-    cwd = _pwd_directory(ctx, env.get("PWD"))
+    # new image starts where the old one stood, as in agentOS's host. A PWD that is
+    # the process's cwd (canonical) needs no lookup: it resolves to itself, or, gone,
+    # falls back to itself.
+    pwd = env.get("PWD")
+    cwd = proc.cwd if pwd == proc.cwd else _pwd_directory(ctx, pwd)
     if cwd is None:
         cwd = env["PWD"] = proc.cwd
     from ..spawn import argv_env_bytes  # late: spawn -> runtime -> this package

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,43 +221,6 @@ static void close_opened(Vec *opened) {
 
 /* ---- programs ---- */
 
-/* Where the kernel found `name`: itself with a slash, else the first executable
-   regular file of that name along $PATH. */
-static char *path_of(const char *name) {
-    if (strchr(name, '/')) return xstrdup(name);
-    const char *dirs = param_value("PATH");
-    for (;;) {
-        size_t n = strcspn(dirs, ":");
-        Buf b = {0};
-        buf_putn(&b, n ? dirs : ".", n ? n : 1);
-        buf_putc(&b, '/');
-        buf_puts(&b, name);
-        struct stat st;
-        if (stat(b.s, &st) == 0 && S_ISREG(st.st_mode) && access(b.s, X_OK) == 0) return buf_take(&b);
-        free(b.s);
-        if (dirs[n] == 0) return xstrdup(name);
-        dirs += n + 1;
-    }
-}
-
-/* A file the kernel would not run (no wasm, no #!): as brush, one with a NUL in
-   its first 256 bytes is refused (ENOEXEC), any other runs as a shell script. */
-static int spawn_script(pid_t *pid, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-                        char **argv, char **env) {
-    char *path = path_of(argv[0]);
-    char head[256];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, head, sizeof head);
-    if (fd >= 0) close(fd);
-    if (n < 0) return errno;
-    if (memchr(head, 0, (size_t)n)) return ENOEXEC;
-    Vec script = {0};
-    vec_push(&script, (void *)"sh");
-    vec_push(&script, path);
-    for (int i = 1; argv[i]; i++) vec_push(&script, argv[i]);
-    return posix_spawn(pid, "/bin/sh", fa, attr, (char **)script.v, env);
-}
-
 /* Programs start with the signal mask this shell started with, not the one it
    may hold (SIGPIPE blocked while a pipeline's builtins run here); asked of the
    kernel once, where posix_spawn would ask at every start. */
@@ -312,8 +274,9 @@ static pid_t spawn_program(char **argv, const Io *io, const Vec *assigns, int *c
     char **env = child_env(assigns);
     pid_t pid = -1;
     const posix_spawnattr_t *attr = spawn_attr();
+    /* the kernel runs a text file without #! with /bin/sh itself, and refuses
+       (ENOEXEC) one with a NUL in its first 256 bytes, which is brush's answer */
     int err = posix_spawnp(&pid, argv[0], &fa, attr, argv, env);
-    if (err == ENOEXEC) err = spawn_script(&pid, &fa, attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; i < NFD; i++)
         if (copies[i] >= 0) close(copies[i]);

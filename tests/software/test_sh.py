@@ -156,6 +156,10 @@ OURS = [
     "x=$(cat f.txt | while read l; do echo $l; done); echo $x",
     "echo a | (cat; echo b) | wc -l",
     "echo $((1+2))",
+    # brace expansion
+    "echo a{b,c}d x{1..3} {a..c}{1,2} {5..1} \"{a,b}\" {a} {} a{b,{c,d}}e {a,b}/{c,d} ${HOME}{1,2} {1..3..2} {a,b",
+    "mkdir -p q/{a,b}/c && ls q; for i in {1..3}; do echo -n $i; done; echo; echo {a..c} {a..c",
+    "cp f.txt{,.bak} && ls f.txt*; echo '{a,b}'{c,d} $(echo {x,y})",
     # command substitution
     "echo $(echo sub) \"$(echo a  b)\" x$(echo)y",
     "x=$(cat f.txt | wc -l); echo [$x]",
@@ -200,7 +204,8 @@ OURS = [
 
 # Outside the subset: ours must hand them to brush, which answers as before
 BRUSH = [
-    "echo {a,b} {1..3}",
+    "a={x,y}; echo $a",
+    "echo x > {a,b}",
     "echo `echo tick`",
     "f() { echo fn $1; }; f x",
     "echo ${U:?oops}; echo after",
@@ -317,6 +322,9 @@ async def test_commands_outside_the_subset_go_to_brush(client) -> None:
         ("ls -d nope 2>&1", (2, b"ls: cannot access 'nope': No such file or directory\n", b""),
          (2, b"", b"ls: cannot access 'nope': No such file or directory\n")),
         ("/bin/echo y >&2", (0, b"", b"y\n"), (0, b"y\n", b"")),
+        # brush keeps an empty alternative as a word, and pads no sequence
+        ("echo {,x}", (0, b"x\n", b""), (0, b" x\n", b"")),
+        ("echo {01..10..3}", (0, b"01 04 07 10\n", b""), (0, b"1 4 7 10\n", b"")),
         # brush splits the word of a quoted ${U:-word}
         ('echo "${U:-a  b}"', (0, b"a  b\n", b""), (0, b"a b\n", b"")),
         # brush's read keeps backslashes without -r, and answers 0 at the end of input

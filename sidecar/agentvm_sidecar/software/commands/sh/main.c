@@ -14,12 +14,13 @@
  * `N>&-`, fds 0-9) and here-documents (`<<`, `<<-`, quoted or not); words of
  * plain text, '...', "..." and backslash escapes; `$NAME`, `${NAME}`, `$?`,
  * `$#`, `$0`-`$9`, `${NAME:-w}` and the other -, =, +, #, ##, %, %% forms,
- * `${#NAME}`, `$(...)`, `$((...))` without assignments; field splitting with the
+ * `${#NAME}`, `$(...)`, `$((...))` without assignments; brace expansion
+ * (`a{b,c}`, `{1..3}`) of command words and for lists; field splitting with the
  * default IFS; `~` and `~/...`; pathname expansion (`*`, `?`, `[...]`); `#`
  * comments; programs, and the builtins echo, printf, read, true, false, `:`,
  * test, `[`, pwd, cd, exit, export, unset, break and continue.
  * Anything else goes to brush: `${x:?}`, `${x:1:2}`, `${x/a/b}`, backquotes,
- * `$@`, `&`, functions, brace expansion, every other builtin, options to sh
+ * `$@`, `&`, functions, every other builtin, options to sh
  * itself, a script file or standard input, a variable brush defines itself
  * (RANDOM, IFS, OLDPWD...), a startup file named by BASH_ENV or ENV, and
  * pipelines this one thread could not run as brush does (parse.c,
@@ -30,7 +31,8 @@
  * path it found); `*` followed by more pattern matches only what exists; `cmd
  * 2>&1` and `cmd >&2` reach the shell's own stdout and stderr; `[ -r/-w/-x FILE ]`
  * ask access(); `read` without -r takes backslashes as escapes and answers 1 at
- * the end of input; a quoted "${U:-a  b}" keeps its blanks. It replaces the package's `sh` in the /bin layer
+ * the end of input; a quoted "${U:-a  b}" keeps its blanks; `{,x}` is one word
+ * and `{01..10}` keeps its zeros. It replaces the package's `sh` in the /bin layer
  * (software/commands/build.py REPLACES); `bash` stays brush.
  */
 #include <errno.h>

@@ -334,7 +334,6 @@ static void parse_quoted_text(Word *w, int heredoc) {
 static Word parse_word(void) {
     Word w = {0};
     Buf lit = {0};
-    int brace = 0;
     if (at(pos) == '~') {
         int next = at(pos + 1);
         if ((next != '/' && !is_meta(next)) || var_find("HOME", 4) == NULL) fallback(); /* ~user */
@@ -365,8 +364,6 @@ static Word parse_word(void) {
         } else if (c == '`') {
             fallback();
         } else {
-            if (c == '{') brace = 1;
-            if (brace && (c == ',' || (c == '.' && at(pos + 1) == '.'))) fallback(); /* {a,b} {1..3} */
             /* a glob character; `[` only with a `]` after it (`[ -f x ]` is no pattern) */
             if (c == '*' || c == '?' || (c == '[' && strchr(src + pos + 1, ']') &&
                                           strchr(src + pos + 1, ']') < src + pos + strcspn(src + pos, " \t\n;&|<>()")))
@@ -381,6 +378,43 @@ static Word parse_word(void) {
     free(lit.s);
     if (w.n == 0) fallback();
     return w;
+}
+
+/* A word where brace expansion does not happen (an assignment, a redirection,
+   a case pattern): brush's if it has one. */
+static Word parse_plain_word(void) {
+    size_t start = pos;
+    Word w = parse_word();
+    Vec texts = {0};
+    if (memchr(src + start, '{', pos - start) && brace_expand(src + start, pos - start, &texts) != 0) fallback();
+    return w;
+}
+
+/* A word at pos into `words` (of Word*), brace-expanded: `a{b,c}` is two. */
+static void parse_words(Vec *words) {
+    size_t start = pos;
+    Word *w = xmalloc(sizeof *w);
+    *w = parse_word();
+    Vec texts = {0};
+    int expanded = memchr(src + start, '{', pos - start) ? brace_expand(src + start, pos - start, &texts) : 0;
+    if (expanded < 0) fallback();
+    if (expanded == 0) {
+        vec_push(words, w);
+        return;
+    }
+    const char *saved_src = src;
+    size_t saved_pos = pos;
+    for (int i = 0; i < texts.n; i++) {
+        src = texts.v[i];
+        pos = 0;
+        if (src[0] == 0) continue; /* an empty alternative is no word */
+        Word *one = xmalloc(sizeof *one);
+        *one = parse_word();
+        if (at(pos) != 0) fallback();
+        vec_push(words, one);
+    }
+    src = saved_src;
+    pos = saved_pos;
 }
 
 /* The word's text if it is all literal (quoted or not) with nothing to expand. */
@@ -454,7 +488,7 @@ static void parse_heredoc(Cmd *cmd, int fd) {
     }
     skip_blanks();
     if (is_meta(at(pos))) fallback();
-    Word delimiter = parse_word();
+    Word delimiter = parse_plain_word();
     for (int i = 0; i < delimiter.n; i++) {
         if (delimiter.parts[i].kind == P_QLIT) h->quoted = 1;
         else if (delimiter.parts[i].kind != P_LIT) fallback();
@@ -482,7 +516,7 @@ static int parse_redirection(Cmd *cmd) {
         pos += append;
         skip_blanks();
         if (is_meta(at(pos))) fallback();
-        Redir r = {.fd = 1, .op = append ? R_APPEND : R_OUT, .src = -1, .target = parse_word()};
+        Redir r = {.fd = 1, .op = append ? R_APPEND : R_OUT, .src = -1, .target = parse_plain_word()};
         if (r.target.dynamic) fallback();
         check_references(&r.target);
         add_redir(cmd, r);
@@ -514,7 +548,7 @@ static int parse_redirection(Cmd *cmd) {
     if (r.fd < 0) r.fd = c == '<' ? 0 : 1;
     skip_blanks();
     if (is_meta(at(pos))) fallback(); /* a syntax error: brush reports it */
-    r.target = parse_word();
+    r.target = parse_plain_word();
     if (r.op == R_DUP) {
         char *t = static_text(&r.target);
         if (t == NULL) fallback();
@@ -555,14 +589,18 @@ static Cmd *parse_simple(void) {
         if (is_meta(c) && c != '<' && c != '>' && c != '&') break;
         if (c == '&' && at(pos + 1) == '&') break;
         if (parse_redirection(cmd)) continue;
+        size_t start = pos;
         Word *w = xmalloc(sizeof *w);
         *w = parse_word();
         if (cmd->words.n == 0) check_not_special_assignment(w);
         if (cmd->words.n == 0 && assignment_name(w)) {
+            pos = start;
+            *w = parse_plain_word();
             check_assignment_word(w);
             vec_push(&cmd->assigns, w);
         } else {
-            vec_push(&cmd->words, w);
+            pos = start;
+            parse_words(&cmd->words);
         }
     }
     if (cmd->words.n == 0 && cmd->assigns.n == 0 && cmd->nredirs == 0) fallback(); /* syntax error */
@@ -643,10 +681,9 @@ static Cmd *parse_for(void) {
         skip_blanks();
         if (at(pos) == ';' || at(pos) == '\n') break;
         if (is_meta(at(pos))) fallback();
-        Word *w = xmalloc(sizeof *w);
-        *w = parse_word();
-        check_references(w);
-        vec_push(&cmd->words, w);
+        int before = cmd->words.n;
+        parse_words(&cmd->words);
+        for (int k = before; k < cmd->words.n; k++) check_references(cmd->words.v[k]);
     }
     if (at(pos) == ';') pos++;
     skip_newlines();
@@ -659,7 +696,7 @@ static Cmd *parse_case(void) {
     skip_blanks();
     if (is_meta(at(pos))) fallback();
     cmd->subject = xmalloc(sizeof(Word));
-    *cmd->subject = parse_word();
+    *cmd->subject = parse_plain_word();
     check_references(cmd->subject);
     skip_newlines();
     expect_word("in");
@@ -673,7 +710,7 @@ static Cmd *parse_case(void) {
             skip_blanks();
             if (is_meta(at(pos))) fallback();
             Word *pattern = xmalloc(sizeof *pattern);
-            *pattern = parse_word();
+            *pattern = parse_plain_word();
             check_references(pattern);
             vec_push(&clause->patterns, pattern);
             skip_blanks();

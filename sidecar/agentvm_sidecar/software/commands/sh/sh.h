@@ -106,6 +106,7 @@ typedef struct List {
 } List;
 
 List *parse_script(const char *src);
+int brace_expand(const char *text, size_t n, Vec *out);
 size_t assignment_name(const Word *w);
 char *static_text(const Word *w);
 

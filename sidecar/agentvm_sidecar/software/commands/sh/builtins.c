@@ -12,7 +12,7 @@
 
 static const char *const builtin_names[] = {
     "", "echo", "true", "false", ":", "test", "[", "pwd", "printf", "cd", "exit", "export", "unset", "break",
-    "continue", "read", NULL,
+    "continue", "read", "set", "shift", NULL,
 };
 
 /* brush's builtins and keywords, and bash's (plain_command.py keeps the same list) */
@@ -21,7 +21,7 @@ static const char *const shell_names[] = {
     "complete", "compopt", "coproc", "declare", "dirs", "disown", "do", "done", "elif", "else", "enable", "esac",
     "eval", "exec", "fc", "fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
     "kill", "let", "local", "logout", "mapfile", "popd", "pushd", "readarray", "readonly",
-    "return", "select", "set", "shift", "shopt", "source", "suspend", "then", "time", "times", "trap", "type",
+    "return", "select", "shopt", "source", "suspend", "then", "time", "times", "trap", "type",
     "typeset", "ulimit", "umask", "unalias", "until", "wait", "while", "brushctl", "brushinfo", NULL,
 };
 
@@ -31,6 +31,11 @@ static const char *const unary_tests[] = {
 static const char *const binary_tests[] = {
     "=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef", NULL,
 };
+
+static const char *const set_options[] = {"errexit", "nounset", "pipefail", NULL};
+
+static int run_set(char **args);
+static int run_command_v(const char *name, const Io *io);
 
 int builtin_number(const char *name) {
     int b = lookup(builtin_names, name);
@@ -73,6 +78,36 @@ void check_builtin(const Cmd *cmd) {
     case B_PRINTF: {
         char *format = nargs > 0 ? static_text(args[0]) : NULL;
         if (nargs == 0 || (format && (format[0] == '-' || !check_printf_format(format)))) fallback();
+        break;
+    }
+    case B_SHIFT:
+        if (nargs > 1 || (nargs == 1 && !is_number(static_text(args[0])))) fallback();
+        break;
+    case B_SET: {
+        /* set -e/-u/+e/+u (together too), -o/+o errexit|nounset|pipefail, and -- ARGS */
+        for (int i = 0; i < nargs; i++) {
+            char *t = static_text(args[i]);
+            if (t == NULL || (t[0] != '-' && t[0] != '+') || t[1] == 0) fallback();
+            if (strcmp(t, "--") == 0) break;
+            size_t letters = strspn(t + 1, "euo");
+            if (letters != strlen(t + 1)) fallback(); /* -x, -f, -v...: brush's */
+            if (strchr(t + 1, 'o')) {
+                char *option = i + 1 < nargs ? static_text(args[i + 1]) : NULL;
+                if (t[strlen(t) - 1] != 'o' || strchr(t + 1, 'o') != t + strlen(t) - 1 || option == NULL ||
+                    lookup(set_options, option) < 0)
+                    fallback();
+                i++;
+            }
+        }
+        if (nargs == 0) fallback(); /* lists the variables */
+        break;
+    }
+    case B_COMMAND_V: {
+        /* brush answers for the first name only, and not for keywords */
+        static const char *const keywords[] = {"if", "then", "else", "elif", "fi", "do", "done", "case", "esac",
+            "while", "until", "for", "in", "function", "select", "time", "coproc", "{", "}", "!", "[[", "]]", NULL};
+        char *name = nargs == 2 ? static_text(args[1]) : NULL;
+        if (name == NULL || lookup(keywords, name) >= 0) fallback();
         break;
     }
     case B_READ:
@@ -411,6 +446,65 @@ static int run_pwd(const Io *io) {
 
 extern int loop_depth_now; /* run.c: loops running around this command */
 
+static int run_set(char **args) {
+    for (int i = 0; args[i]; i++) {
+        if (strcmp(args[i], "--") == 0) {
+            char **rest = args + i + 1;
+            int n = 0;
+            while (rest[n]) n++;
+            char **params = xmalloc(sizeof(char *) * (size_t)(n + 2));
+            params[0] = positional[0];
+            for (int k = 0; k < n; k++) params[k + 1] = xstrdup(rest[k]);
+            params[n + 1] = NULL;
+            positional = params;
+            npositional = n + 1;
+            return 0;
+        }
+        int on = args[i][0] == '-';
+        for (const char *o = args[i] + 1; *o; o++) {
+            if (*o == 'e') errexit = on;
+            else if (*o == 'u') nounset = on;
+            else if (*o == 'o') {
+                const char *option = args[++i];
+                if (strcmp(option, "errexit") == 0) errexit = on;
+                else if (strcmp(option, "nounset") == 0) nounset = on;
+                else pipefail = on;
+            }
+        }
+    }
+    return 0;
+}
+
+/* command -v NAME: a builtin's name, or where a program is found */
+static int run_command_v(const char *name, const Io *io) {
+    Buf out = {0};
+    if (lookup(builtin_names, name) > 0 || lookup(shell_names, name) >= 0) {
+        buf_puts(&out, name);
+    } else if (strchr(name, '/')) {
+        if (access(name, X_OK) == 0) buf_puts(&out, name);
+    } else {
+        const char *dirs = param_value("PATH");
+        for (;;) {
+            size_t n = strcspn(dirs, ":");
+            Buf path = {0};
+            buf_putn(&path, n ? dirs : ".", n ? n : 1);
+            buf_putc(&path, '/');
+            buf_puts(&path, name);
+            struct stat st;
+            int found = stat(path.s, &st) == 0 && S_ISREG(st.st_mode) && access(path.s, X_OK) == 0;
+            if (found) buf_puts(&out, path.s);
+            free(path.s);
+            if (found || dirs[n] == 0) break;
+            dirs += n + 1;
+        }
+    }
+    if (out.len == 0) return 1;
+    buf_putc(&out, '\n');
+    int status = io_write(io, 1, out.s, out.len);
+    free(out.s);
+    return status;
+}
+
 int run_builtin(const Cmd *cmd, char **argv, const Io *io) {
     switch (cmd->builtin) {
     case B_ECHO:
@@ -459,6 +553,20 @@ int run_builtin(const Cmd *cmd, char **argv, const Io *io) {
     case B_UNSET:
         for (int i = 1; argv[i]; i++) var_unset(argv[i]);
         return 0;
+    case B_SHIFT: {
+        int n = argv[1] ? atoi(argv[1]) : 1;
+        if (n > npositional - 1) return 1;
+        char **params = xmalloc(sizeof(char *) * (size_t)(npositional - n + 1));
+        params[0] = positional[0]; /* $0 stays; a subshell keeps the old array */
+        memcpy(params + 1, positional + 1 + n, sizeof(char *) * (size_t)(npositional - n));
+        positional = params;
+        npositional -= n;
+        return 0;
+    }
+    case B_SET:
+        return run_set(argv + 1);
+    case B_COMMAND_V:
+        return run_command_v(argv[2], io);
     }
     return 0;
 }

@@ -153,11 +153,20 @@ static void field_split(Field *f, const char *value, Vec *out) {
 }
 
 static void expand_part(Field *f, const Part *p, Vec *out, int split_literals);
+static const char *lookup_param(const char *name, int *set);
+
+/* $NAME's value; with set -u, an unset one is an error (the command does not run). */
+static const char *checked_value(const char *name) {
+    int set;
+    const char *value = lookup_param(name, &set);
+    if (!set && nounset) expansion_failed(name, "unbound variable");
+    return value;
+}
 
 /* Whether parameter `name` is set, and its value. */
 static const char *lookup_param(const char *name, int *set) {
     if (name[0] >= '0' && name[0] <= '9') *set = atoi(name) < npositional;
-    else if (name[0] == '?' || name[0] == '#') *set = 1;
+    else if (strchr("?#@*", name[0])) *set = 1;
     else *set = var_find(name, strlen(name)) != NULL && var_find(name, strlen(name))->value != NULL;
     return param_value(name);
 }
@@ -270,13 +279,20 @@ static void expand_part(Field *f, const Part *p, Vec *out, int split_literals) {
         field_add(f, p->text, 1);
         break;
     case P_QVAR:
-        field_add(f, param_value(p->text), 1);
+        if (strcmp(p->text, "@") == 0) { /* "$@": a field per parameter */
+            for (int i = 1; i < npositional; i++) {
+                if (i > 1) field_end(f, out);
+                field_add(f, positional[i], 1);
+            }
+            break;
+        }
+        field_add(f, checked_value(p->text), 1);
         break;
     case P_TILDE:
         field_add(f, param_value("HOME"), 1);
         break;
     case P_VAR:
-        field_split(f, param_value(p->text), out);
+        field_split(f, checked_value(p->text), out);
         break;
     case P_QSUBST:
     case P_SUBST: {
@@ -314,6 +330,9 @@ static void expand_part(Field *f, const Part *p, Vec *out, int split_literals) {
    splitting and pathname expansion. */
 void expand_word(const Word *w, Vec *out) {
     Field f = {0};
+    if (w->n == 2 && w->parts[0].kind == P_QLIT && w->parts[0].text[0] == 0 && w->parts[1].kind == P_QVAR &&
+        strcmp(w->parts[1].text, "@") == 0 && npositional <= 1)
+        return; /* "$@" without parameters is no word at all */
     for (int i = 0; i < w->n; i++) expand_part(&f, &w->parts[i], out, 0);
     field_end(&f, out);
 }
@@ -347,7 +366,7 @@ char *expand_single(const Word *w, size_t skip_name) {
         }
         const char *text = p->text;
         if (i == 0 && skip_name) text += skip_name + 1;
-        if (p->kind == P_VAR || p->kind == P_QVAR) text = param_value(p->text);
+        if (p->kind == P_VAR || p->kind == P_QVAR) text = checked_value(p->text);
         else if (p->kind == P_TILDE) text = param_value("HOME");
         buf_puts(&b, text);
     }

@@ -265,7 +265,7 @@ static void parse_dollar(Word *w, int quoted) {
     if (is_name_start(c)) {
         while (is_name_char(at(pos))) pos++;
         add_part(w, quoted ? P_QVAR : P_VAR, src + start, pos - start, NULL);
-    } else if (c == '?' || c == '#' || (c >= '0' && c <= '9')) {
+    } else if (c == '?' || c == '#' || c == '@' || c == '*' || (c >= '0' && c <= '9')) {
         pos++;
         add_part(w, quoted ? P_QVAR : P_VAR, src + start, 1, NULL);
     } else if (c == '{') {
@@ -286,7 +286,7 @@ static void parse_dollar(Word *w, int quoted) {
                c == ',' || c == '=' || (quoted && c == '"')) {
         add_part(w, quoted ? P_QLIT : P_LIT, "$", 1, NULL);
     } else {
-        fallback(); /* $'...', $"...", $$, $@, $*, $!, $- */
+        fallback(); /* $'...', $"...", $$, $!, $- */
     }
     if (!quoted) w->dynamic = 1;
 }
@@ -614,7 +614,20 @@ static Cmd *parse_simple(void) {
     if (cmd->words.n > 0) {
         char *name = static_text(cmd->words.v[0]);
         if (name == NULL) fallback(); /* a command name that comes from an expansion */
-        cmd->builtin = builtin_number(name);
+        if (strcmp(name, "command") == 0) {
+            /* `command NAME ARGS` is NAME (there are no functions to skip) */
+            char *next = cmd->words.n > 1 ? static_text(cmd->words.v[1]) : NULL;
+            if (next == NULL || (next[0] == '-' && strcmp(next, "-v") != 0)) fallback();
+            if (strcmp(next, "-v") == 0) {
+                name = NULL;
+                cmd->builtin = B_COMMAND_V;
+            } else {
+                memmove(cmd->words.v, cmd->words.v + 1, sizeof(void *) * (size_t)cmd->words.n);
+                cmd->words.n--;
+                name = next;
+            }
+        }
+        if (name) cmd->builtin = builtin_number(name);
         if (cmd->builtin != B_NONE && cmd->assigns.n > 0) fallback();
         check_builtin(cmd);
         if (cmd->builtin == B_BREAK || cmd->builtin == B_CONTINUE) {

@@ -22,6 +22,7 @@
 #include "sh.h"
 
 int unwinding = U_NONE;
+static int errexit_ignored; /* inside a condition or a && || list but its last: set -e does not act */
 int unwind_levels;
 int loop_depth_now;
 
@@ -109,15 +110,23 @@ void expansion_failed(const char *what, const char *detail) {
 typedef struct {
     Vec vars;
     char *cwd;
+    char **positional;
+    int npositional, errexit, pipefail, nounset;
 } Saved;
 
 static Saved save_state(void) {
     char cwd[4096];
-    return (Saved){vars_copy(), xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/")};
+    return (Saved){vars_copy(), xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/"), positional, npositional, errexit,
+                   pipefail, nounset};
 }
 
 static void restore_state(Saved *s) {
     vars = s->vars;
+    positional = s->positional;
+    npositional = s->npositional;
+    errexit = s->errexit;
+    pipefail = s->pipefail;
+    nounset = s->nounset;
     char cwd[4096];
     if (getcwd(cwd, sizeof cwd) == NULL || strcmp(cwd, s->cwd) != 0) chdir(s->cwd);
     free(s->cwd);
@@ -139,8 +148,12 @@ char *run_capture(const List *body) {
     Io io = *expansion_io;
     io.fd[1] = CAPTURE;
     const Io *outer = expansion_io;
-    /* what $? says from here on in the command being expanded, as in bash */
+    /* what $? says from here on in the command being expanded, as in bash; set -e
+       does not reach inside (bash's inherit_errexit is off) */
+    int saved_errexit = errexit;
+    errexit = 0;
     subst_status = last_status = run_subshell(body, &io);
+    errexit = saved_errexit;
     expansion_io = outer;
     captures.n--;
     char *s = buf_take(out);
@@ -421,7 +434,9 @@ static int run_loop(const Cmd *cmd, const Io *io) {
         free_argv(items);
     } else {
         for (;;) {
+            errexit_ignored++;
             int c = run_list(cmd->cond, io);
+            errexit_ignored--;
             if (unwinding != U_NONE) {
                 if (loop_ends()) break;
                 continue;
@@ -468,7 +483,9 @@ static int run_compound(const Cmd *cmd, const Io *io) {
     int status = 0;
     switch (cmd->kind) {
     case C_IF: {
+        errexit_ignored++;
         int c = run_list(cmd->cond, &rio);
+        errexit_ignored--;
         if (unwinding != U_NONE) status = c;
         else if (c == 0) status = run_list(cmd->body, &rio);
         else if (cmd->otherwise) status = run_list(cmd->otherwise, &rio);
@@ -663,6 +680,7 @@ static int run_stages(const Pipeline *p, const Io *io) {
         if (argvs[i]) free_argv(argvs[i]);
     }
     int status = statuses[n - 1];
+    for (int i = n - 1; pipefail && i >= 0 && status == 0; i--) status = statuses[i]; /* the last that failed */
     free(pipes);
     free(stage);
     free(pids);
@@ -677,12 +695,19 @@ static int run_pipeline(const Pipeline *p, const Io *io) {
     return p->bang && unwinding == U_NONE ? !status : status;
 }
 
+/* set -e: a failing pipeline ends the shell, unless it is a condition, a && or
+   || operand but the last, or negated with ! (inside those, nothing ends it). */
 int run_list(const List *l, const Io *io) {
     for (int i = 0; i < l->items.n && unwinding == U_NONE; i++) {
         const Pipeline *p = l->items.v[i];
         if (p->connector == J_AND && last_status != 0) continue;
         if (p->connector == J_OR && last_status == 0) continue;
+        int operand = i + 1 < l->items.n && ((const Pipeline *)l->items.v[i + 1])->connector != J_SEQ;
+        errexit_ignored += operand || p->bang;
         last_status = run_pipeline(p, io);
+        errexit_ignored -= operand || p->bang;
+        if (errexit && !errexit_ignored && !operand && !p->bang && last_status != 0 && unwinding == U_NONE)
+            unwinding = U_EXIT;
     }
     return last_status;
 }

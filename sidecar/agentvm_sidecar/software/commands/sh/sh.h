@@ -73,7 +73,7 @@ typedef struct {
 
 enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL, C_CASE };
 enum { B_NONE, B_ECHO, B_TRUE, B_FALSE, B_COLON, B_TEST, B_BRACKET, B_PWD, B_PRINTF, B_CD, B_EXIT, B_EXPORT,
-       B_UNSET, B_BREAK, B_CONTINUE, B_READ };
+       B_UNSET, B_BREAK, B_CONTINUE, B_READ, B_SET, B_SHIFT, B_COMMAND_V };
 #define PURE_BUILTIN(b) ((b) >= B_ECHO && (b) <= B_PRINTF) /* output only: fine in a pipeline */
 
 typedef struct Cmd {
@@ -120,6 +120,7 @@ extern Vec vars; /* of Var */
 extern char **positional;
 extern int npositional;
 extern int last_status;
+extern int errexit, pipefail, nounset; /* set -e, set -o pipefail, set -u */
 
 Var *var_find(const char *name, size_t len);
 void var_set(const char *name, const char *value, int export);

@@ -12,6 +12,7 @@ Vec vars; /* of Var, few enough for a linear search */
 char **positional;
 int npositional;
 int last_status;
+int errexit, pipefail, nounset;
 
 Var *var_find(const char *name, size_t len) {
     for (int i = 0; i < vars.n; i++) {
@@ -76,6 +77,16 @@ int is_brush_variable(const char *name, size_t len) {
 
 const char *param_value(const char *name) {
     static char number[16];
+    static Buf all;
+    if (strcmp(name, "@") == 0 || strcmp(name, "*") == 0) {
+        all.len = 0;
+        buf_puts(&all, "");
+        for (int i = 1; i < npositional; i++) {
+            if (i > 1) buf_putc(&all, ' ');
+            buf_puts(&all, positional[i]);
+        }
+        return all.s;
+    }
     if (strcmp(name, "?") == 0) {
         snprintf(number, sizeof number, "%d", last_status);
         return number;

@@ -181,6 +181,7 @@ OURS = [
     "echo $(for i in 1 2; do echo $i; done)",
     "cat $(echo f.txt) | head -1",
     "echo \"$(exit 3)\"$?",
+    "echo `echo tick` \"`echo q  q`\" `echo \\`echo nested\\``; x=`ls | wc -l`; echo $x",
     # here-documents
     "cat <<EOF\nhere $HOME\n\\$HOME \\\\ $(echo sub)\nEOF",
     "cat <<'EOF'\nkept $HOME $(echo x)\nEOF",
@@ -212,7 +213,7 @@ OURS = [
 BRUSH = [
     "a={x,y}; echo $a",
     "echo x > {a,b}",
-    "echo `echo tick`",
+    "echo " + "$(echo " * 120 + "deep" + ")" * 120,
     "f() { echo fn $1; }; f x",
     "echo ${U:?oops}; echo after",
     "echo ${HOME:1:3} ${HOME/home/x}",
@@ -341,6 +342,9 @@ async def test_commands_outside_the_subset_go_to_brush(client) -> None:
         ("set -u; echo ${NOPE:-ok}; echo $NOPE; echo after", (1, b"ok\n", b"\x1b[31merror:\x1b[39m NOPE: unbound variable\n"),
          (0, b"ok\n\nafter\n", b"")),
         ("set -- a; shift 5; echo $?", (0, b"1\n", b""), (0, b"2\n", b"")),
+        # brush keeps the backslashes of `...` that bash takes away before running it
+        ("echo `echo \\$HOME` \"`echo \\\"dq\\\"`\" `printf '%s' a\\\\b`", (0, b"/home/user dq ab\n", b""),
+         (0, b'$HOME "dq" a\\b\n', b"")),
         # brush keeps an empty alternative as a word, and pads no sequence
         ("echo {,x}", (0, b"x\n", b""), (0, b" x\n", b"")),
         ("echo {01..10..3}", (0, b"01 04 07 10\n", b""), (0, b"1 4 7 10\n", b"")),

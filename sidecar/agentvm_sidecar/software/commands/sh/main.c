@@ -14,13 +14,13 @@
  * `N>&-`, fds 0-9) and here-documents (`<<`, `<<-`, quoted or not); words of
  * plain text, '...', "..." and backslash escapes; `$NAME`, `${NAME}`, `$?`,
  * `$#`, `$0`-`$9`, `${NAME:-w}` and the other -, =, +, #, ##, %, %% forms,
- * `${#NAME}`, `$(...)`, `$((...))` without assignments; brace expansion
+ * `${#NAME}`, `$(...)` and `...`, `$((...))` without assignments; brace expansion
  * (`a{b,c}`, `{1..3}`) of command words and for lists; field splitting with the
  * default IFS; `~` and `~/...`; pathname expansion (`*`, `?`, `[...]`); `#`
  * comments; `$@`, `$*`; programs, and the builtins echo, printf, read, true,
  * false, `:`, test, `[`, pwd, cd, exit, export, unset, set (-e -u -o pipefail
  * and --), shift, command (and -v), break and continue.
- * Anything else goes to brush: `${x:?}`, `${x:1:2}`, `${x/a/b}`, backquotes,
+ * Anything else goes to brush: `${x:?}`, `${x:1:2}`, `${x/a/b}`,
  * `&`, functions, `set -x`, every other builtin, options to sh
  * itself, a script file or standard input, a variable brush defines itself
  * (RANDOM, IFS, OLDPWD...), a startup file named by BASH_ENV or ENV, and
@@ -34,7 +34,8 @@
  * ask access(); `read` without -r takes backslashes as escapes and answers 1 at
  * the end of input; a quoted "${U:-a  b}" keeps its blanks; `{,x}` is one word
  * and `{01..10}` keeps its zeros; set -e, set -u and set -o pipefail take
- * effect (brush ignores them); `shift` past the end answers 1. It replaces the package's `sh` in the /bin layer
+ * effect (brush ignores them); `shift` past the end answers 1; `...` drops the
+ * backslash before $, ` and \ (brush keeps it). It replaces the package's `sh` in the /bin layer
  * (software/commands/build.py REPLACES); `bash` stays brush.
  */
 #include <errno.h>

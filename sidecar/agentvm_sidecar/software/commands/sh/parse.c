@@ -292,12 +292,45 @@ static void parse_dollar(Word *w, int quoted) {
 }
 
 /* The inside of "..." at pos (past the quote), or a here-document's body (to its end). */
+/* `...` at pos: the older $(...). Inside, a backslash before $, ` or \ (and "
+   within "...") is dropped; the rest is a command parsed as $(...)'s. */
+static void parse_backquoted(Word *w, int quoted) {
+    Buf inner = {0};
+    buf_puts(&inner, "");
+    for (pos++;; pos++) {
+        int c = at(pos);
+        if (c == 0) fallback();
+        if (c == '`') break;
+        if (c == '\\' && (strchr("$`\\", at(pos + 1)) || (quoted && at(pos + 1) == '"')) && at(pos + 1)) c = at(++pos);
+        buf_putc(&inner, (char)c);
+    }
+    pos++;
+    const char *saved_src = src;
+    size_t saved_pos = pos;
+    src = inner.s;
+    pos = 0;
+    subst_depth++;
+    List *body = parse_list();
+    subst_depth--;
+    if (at(pos) != 0) fallback();
+    src = saved_src;
+    pos = saved_pos;
+    add_part(w, quoted ? P_QSUBST : P_SUBST, "", 0, body);
+    if (!quoted) w->dynamic = 1;
+}
+
 static void parse_quoted_text(Word *w, int heredoc) {
     Buf lit = {0};
     add_part(w, P_QLIT, "", 0, NULL); /* "" is a word of its own */
     for (;;) {
         int c = at(pos);
-        if (c == '`' || (c == 0 && !heredoc)) fallback();
+        if (c == '`') {
+            if (lit.len) add_part(w, P_QLIT, lit.s, lit.len, NULL);
+            lit.len = 0;
+            parse_backquoted(w, 1);
+            continue;
+        }
+        if (c == 0 && !heredoc) fallback();
         if (c == 0 || (c == '"' && !heredoc)) {
             pos += c != 0;
             break;
@@ -362,7 +395,9 @@ static Word parse_word(void) {
             if (next != '\n') add_part(&w, P_QLIT, src + pos + 1, 1, NULL);
             pos += 2;
         } else if (c == '`') {
-            fallback();
+            if (lit.len) add_part(&w, P_LIT, lit.s, lit.len, NULL);
+            lit.len = 0;
+            parse_backquoted(&w, 0);
         } else {
             /* a glob character; `[` only with a `]` after it (`[ -f x ]` is no pattern) */
             if (c == '*' || c == '?' || (c == '[' && strchr(src + pos + 1, ']') &&
@@ -845,6 +880,8 @@ static Pipeline *parse_pipeline(int connector) {
 
 /* A list up to the end of input, `)` or a reserved word that ends it. */
 static List *parse_list(void) {
+    static int depth;
+    if (++depth > 100) fallback(); /* nesting this deep: brush's (this parser recurses on a 256 KiB stack) */
     List *l = xmalloc(sizeof *l);
     *l = (List){0};
     skip_newlines();
@@ -871,6 +908,7 @@ static List *parse_list(void) {
             fallback(); /* & and what else is no separator here */
         }
     }
+    depth--;
     return l;
 }
 

@@ -182,6 +182,7 @@ OURS = [
     "cat $(echo f.txt) | head -1",
     "echo \"$(exit 3)\"$?",
     "echo `echo tick` \"`echo q  q`\" `echo \\`echo nested\\``; x=`ls | wc -l`; echo $x",
+    "echo " + "$(echo " * 99 + "deep" + ")" * 99,  # each level parsed once (twice was 2^99)
     # here-documents
     "cat <<EOF\nhere $HOME\n\\$HOME \\\\ $(echo sub)\nEOF",
     "cat <<'EOF'\nkept $HOME $(echo x)\nEOF",

@@ -498,13 +498,6 @@ static void check_assignment_word(const Word *w) {
     if (is_brush_variable(w->parts[0].text, assignment_name(w))) fallback();
 }
 
-static void check_not_special_assignment(const Word *w) {
-    if (w->n == 0 || w->parts[0].kind != P_LIT || !is_name_start((unsigned char)w->parts[0].text[0])) return;
-    const char *t = w->parts[0].text;
-    size_t i = 1;
-    while (is_name_char((unsigned char)t[i])) i++;
-    if (t[i] == '[' || (t[i] == '+' && t[i + 1] == '=')) fallback();
-}
 
 /* ---- redirections ---- */
 
@@ -624,17 +617,17 @@ static Cmd *parse_simple(void) {
         if (is_meta(c) && c != '<' && c != '>' && c != '&') break;
         if (c == '&' && at(pos + 1) == '&') break;
         if (parse_redirection(cmd)) continue;
-        size_t start = pos;
-        Word *w = xmalloc(sizeof *w);
-        *w = parse_word();
-        if (cmd->words.n == 0) check_not_special_assignment(w);
-        if (cmd->words.n == 0 && assignment_name(w)) {
-            pos = start;
+        /* NAME= before the command: an assignment (each word is parsed once: a
+           second parse would double at every nested $(...)) */
+        size_t name = pos;
+        while (cmd->words.n == 0 && is_name_char(at(name)) && !(name == pos && !is_name_start(at(name)))) name++;
+        if (name > pos && (at(name) == '[' || (at(name) == '+' && at(name + 1) == '='))) fallback(); /* a[1]=, a+= */
+        if (name > pos && at(name) == '=') {
+            Word *w = xmalloc(sizeof *w);
             *w = parse_plain_word();
             check_assignment_word(w);
             vec_push(&cmd->assigns, w);
         } else {
-            pos = start;
             parse_words(&cmd->words);
         }
     }

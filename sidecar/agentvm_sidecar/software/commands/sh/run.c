@@ -114,10 +114,14 @@ typedef struct {
     int npositional, errexit, pipefail, nounset;
 } Saved;
 
+/* The cwd, on the heap: a subshell's frame stays small on sh's 256 KiB stack. */
+static char *current_dir(void) {
+    char *cwd = getcwd(NULL, 0);
+    return cwd ? cwd : xstrdup("/");
+}
+
 static Saved save_state(void) {
-    char cwd[4096];
-    return (Saved){vars_copy(), xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/"), positional, npositional, errexit,
-                   pipefail, nounset};
+    return (Saved){vars_copy(), current_dir(), positional, npositional, errexit, pipefail, nounset};
 }
 
 static void restore_state(Saved *s) {
@@ -127,8 +131,9 @@ static void restore_state(Saved *s) {
     errexit = s->errexit;
     pipefail = s->pipefail;
     nounset = s->nounset;
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd) == NULL || strcmp(cwd, s->cwd) != 0) chdir(s->cwd);
+    char *cwd = current_dir();
+    if (strcmp(cwd, s->cwd) != 0) chdir(s->cwd);
+    free(cwd);
     free(s->cwd);
 }
 
@@ -317,7 +322,7 @@ static int wait_status(pid_t pid) {
 
 /* Read fd into the innermost capture until its end, then close it. */
 static void drain(int fd) {
-    char chunk[65536];
+    static char chunk[65536]; /* not on the stack: sh's is 256 KiB */
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n > 0) buf_putn(captures.v[captures.n - 1], chunk, (size_t)n);
@@ -547,7 +552,7 @@ static void pump(Vec *pending, int capture) {
             }
         }
         if (capture >= 0) {
-            char chunk[65536];
+            static char chunk[65536]; /* not on the stack: sh's is 256 KiB */
             ssize_t k = read(capture, chunk, sizeof chunk);
             if (k > 0) buf_putn(captures.v[captures.n - 1], chunk, (size_t)k);
             else if (k == 0 || (errno != EAGAIN && errno != EINTR)) {

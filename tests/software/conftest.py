@@ -22,6 +22,20 @@ def fetched_aospkg(pin: Pin) -> Path:
     return path
 
 
+def built_command(name: str) -> Path:
+    """agentvm's own command `name`, built at setup, failing (not skipping) when absent."""
+    from agentvm_sidecar.software.commands.build import built_commands, commands_dir
+
+    module = built_commands().get(name)
+    if module is None:
+        pytest.fail(
+            f"{commands_dir()}/{name}.wasm is missing: run `make setup` (or "
+            "`python -m agentvm_sidecar.software.commands.build`) first.",
+            pytrace=False,
+        )
+    return module
+
+
 @pytest.fixture(scope="session")
 def read_fetched() -> Callable[[Pin], bytes]:
     """Read the fetched container of a pin (fails with a `make setup` hint)."""

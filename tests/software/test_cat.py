@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from agentvm_sidecar.software import SoftwareLibrary
-from agentvm_sidecar.software.commands.build import built_commands, commands_dir
 from agentvm_sidecar.software.layer import build_bin_layer
 from tests.process.conftest import sh
+from tests.software.conftest import built_command
 
 # tabs, a control byte, DEL, bytes over 127, runs of empty lines, and no final newline
 ODD = b"a\tb\n\n\n\nc\x01d\x7f\xe9\xff\n\n\xc3\xa9 end"
@@ -27,10 +27,7 @@ OPTIONS = ["", "-n", "-b", "-s", "-E", "-T", "-v", "-A", "-e", "-t", "-u", "-ns"
 
 @pytest.fixture(scope="module", autouse=True)
 def cat_module() -> Path:
-    module = built_commands().get("cat")
-    if module is None:
-        pytest.fail(f"{commands_dir()}/cat.wasm is missing: run `make setup` first.", pytrace=False)
-    return module
+    return built_command("cat")
 
 
 def test_the_layer_has_our_cat_in_place_of_the_package_s(cat_module: Path, library: SoftwareLibrary) -> None:

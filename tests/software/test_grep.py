@@ -13,23 +13,15 @@ import pytest
 
 from agentvm_sidecar.kernel.memfs import MemoryFs
 from agentvm_sidecar.software import SoftwareLibrary
-from agentvm_sidecar.software.commands.build import built_commands, commands_dir
 from agentvm_sidecar.software.layer import _add_builtin_commands, build_bin_layer
 from agentvm_sidecar.software.library import SoftwareMissingError
 from tests.process.conftest import sh
+from tests.software.conftest import built_command
 
 
 @pytest.fixture(scope="module", autouse=True)
 def grep_module() -> Path:
-    """The built grep.wasm, failing (not skipping) with a hint when absent."""
-    module = built_commands().get("grep")
-    if module is None:
-        pytest.fail(
-            f"{commands_dir()}/grep.wasm is missing: run `make setup` (or "
-            "`python -m agentvm_sidecar.software.commands.build`) first.",
-            pytrace=False,
-        )
-    return module
+    return built_command("grep")
 
 
 TEXT = b"hello world\nfoo bar\nFoo Baz\nabc123\nfoobar\n"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from agentvm_sidecar.software import SoftwareLibrary
-from agentvm_sidecar.software.commands.build import built_commands, commands_dir
 from agentvm_sidecar.software.layer import build_bin_layer
 from tests.process.conftest import sh
+from tests.software.conftest import built_command
 
 SETUP = (
     "mkdir -p /tmp/g/sub /tmp/g/a-b && cd /tmp/g && touch b a .h c1 B _x sub/x a-b/x 'sp ace' 9"
@@ -276,10 +276,7 @@ OURS_MARK, BRUSH_MARK = b"a-b/x sub/x", b"9/x B/x _x/x a/x a-b/x b/x c1/x f.txt/
 
 @pytest.fixture(scope="module", autouse=True)
 def sh_module() -> Path:
-    module = built_commands().get("sh")
-    if module is None:
-        pytest.fail(f"{commands_dir()}/sh.wasm is missing: run `make setup` first.", pytrace=False)
-    return module
+    return built_command("sh")
 
 
 def test_the_layer_has_our_sh_and_keeps_brush_as_bash(sh_module: Path, library: SoftwareLibrary) -> None:

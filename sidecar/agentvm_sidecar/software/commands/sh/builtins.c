@@ -12,7 +12,7 @@
 
 static const char *const builtin_names[] = {
     "", "echo", "true", "false", ":", "test", "[", "pwd", "printf", "cd", "exit", "export", "unset", "break",
-    "continue", "read", "set", "shift", NULL,
+    "continue", "read", "set", "shift", "", "local", "return", NULL,
 };
 
 /* brush's builtins and keywords, and bash's (plain_command.py keeps the same list) */
@@ -20,8 +20,8 @@ static const char *const shell_names[] = {
     ".", "[[", "]]", "{", "}", "alias", "bg", "bind", "builtin", "caller", "case", "command", "compgen",
     "complete", "compopt", "coproc", "declare", "dirs", "disown", "do", "done", "elif", "else", "enable", "esac",
     "eval", "exec", "fc", "fg", "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs",
-    "kill", "let", "local", "logout", "mapfile", "popd", "pushd", "readarray", "readonly",
-    "return", "select", "shopt", "source", "suspend", "then", "time", "times", "trap", "type",
+    "kill", "let", "logout", "mapfile", "popd", "pushd", "readarray", "readonly",
+    "select", "shopt", "source", "suspend", "then", "time", "times", "trap", "type",
     "typeset", "ulimit", "umask", "unalias", "until", "wait", "while", "brushctl", "brushinfo", NULL,
 };
 
@@ -35,7 +35,15 @@ static const char *const binary_tests[] = {
 static const char *const set_options[] = {"errexit", "nounset", "pipefail", NULL};
 
 static int run_set(char **args);
+static int run_local(const Cmd *cmd);
 static int run_command_v(const char *name, const Io *io);
+
+/* The builtin `name` is, B_NONE for a program, -1 for one of brush's only. */
+int builtin_number_quiet(const char *name) {
+    int b = lookup(builtin_names, name);
+    if (b > 0) return b;
+    return lookup(shell_names, name) >= 0 ? -1 : B_NONE;
+}
 
 int builtin_number(const char *name) {
     int b = lookup(builtin_names, name);
@@ -81,7 +89,18 @@ void check_builtin(const Cmd *cmd) {
         break;
     }
     case B_SHIFT:
+    case B_RETURN:
         if (nargs > 1 || (nargs == 1 && !is_number(static_text(args[0])))) fallback();
+        break;
+    case B_LOCAL:
+        for (int i = 0; i < nargs; i++) {
+            size_t n = assignment_name(args[i]);
+            char *t = n ? xstrndup(args[i]->parts[0].text, n) : static_text(args[i]);
+            if (t == NULL || !valid_name(t) || is_brush_variable(t, strlen(t))) fallback();
+            for (int k = 0; n && k < args[i]->n; k++)
+                if (args[i]->parts[k].kind == P_LIT && strchr(args[i]->parts[k].text, '~')) fallback();
+        }
+        if (nargs == 0) fallback();
         break;
     case B_SET: {
         /* set -e/-u/+e/+u (together too), -o/+o errexit|nounset|pipefail, and -- ARGS */
@@ -446,6 +465,66 @@ static int run_pwd(const Io *io) {
 
 extern int loop_depth_now; /* run.c: loops running around this command */
 
+/* ---- functions ---- */
+
+typedef struct {
+    char **positional;
+    int npositional;
+    Vec saved; /* of Var: each local's value before (value NULL: it was unset) */
+} Frame;
+
+static Vec frames; /* of Frame, the innermost call last */
+
+void enter_function(const Cmd *def, char **argv) {
+    Frame *f = xmalloc(sizeof *f);
+    *f = (Frame){positional, npositional, {0}};
+    vec_push(&frames, f);
+    int n = 0;
+    while (argv[n]) n++;
+    char **params = xmalloc(sizeof(char *) * (size_t)(n + 1));
+    params[0] = positional[0]; /* $0 stays the shell's */
+    for (int i = 1; i < n; i++) params[i] = xstrdup(argv[i]);
+    params[n] = NULL;
+    positional = params;
+    npositional = n;
+    (void)def;
+}
+
+void leave_function(void) {
+    Frame *f = frames.v[--frames.n];
+    for (int i = f->saved.n - 1; i >= 0; i--) {
+        Var *old = f->saved.v[i];
+        if (old->value) var_set(old->name, old->value, 0);
+        else var_unset(old->name);
+        Var *now = var_find(old->name, strlen(old->name));
+        if (now) now->exported = old->exported;
+    }
+    positional = f->positional;
+    npositional = f->npositional;
+}
+
+/* local NAME[=value]...: the value before is put back when the function returns */
+static int run_local(const Cmd *cmd) {
+    Frame *f = frames.v[frames.n - 1];
+    for (int i = 1; i < cmd->words.n; i++) {
+        const Word *w = cmd->words.v[i];
+        size_t n = assignment_name(w);
+        char *name = n ? xstrndup(w->parts[0].text, n) : static_text(w);
+        int known = 0;
+        for (int k = 0; k < f->saved.n; k++) known |= strcmp(((Var *)f->saved.v[k])->name, name) == 0;
+        if (!known) {
+            Var *now = var_find(name, strlen(name)), *old = xmalloc(sizeof *old);
+            *old = (Var){xstrdup(name), now && now->value ? xstrdup(now->value) : NULL, now ? now->exported : 0};
+            vec_push(&f->saved, old);
+        }
+        char *value = n ? expand_single(w, n) : NULL;
+        if (value) var_set(name, value, 0);
+        else var_unset(name);
+        free(value);
+    }
+    return 0;
+}
+
 static int run_set(char **args) {
     for (int i = 0; args[i]; i++) {
         if (strcmp(args[i], "--") == 0) {
@@ -567,6 +646,11 @@ int run_builtin(const Cmd *cmd, char **argv, const Io *io) {
         return run_set(argv + 1);
     case B_COMMAND_V:
         return run_command_v(argv[2], io);
+    case B_RETURN:
+        unwinding = U_RETURN;
+        return argv[1] ? atoi(argv[1]) & 0xFF : last_status;
+    case B_LOCAL:
+        return run_local(cmd);
     }
     return 0;
 }

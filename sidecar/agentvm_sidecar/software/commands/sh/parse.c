@@ -9,6 +9,9 @@ static const char *src;
 static size_t pos;
 static int subst_depth;  /* inside $(...): its output is captured */
 static int case_depth;   /* inside a case clause: `;;` ends a list */
+static int function_depth; /* inside a function's body: return and local are ours */
+static Vec function_names; /* of char*: every function the command defines */
+static Vec pipelines;      /* of Pipeline: checked once every function is known */
 static int loop_depth;   /* inside a for, while or until body */
 
 typedef struct {
@@ -658,6 +661,7 @@ static Cmd *parse_simple(void) {
         if (name) cmd->builtin = builtin_number(name);
         if (cmd->builtin != B_NONE && cmd->assigns.n > 0) fallback();
         check_builtin(cmd);
+        if ((cmd->builtin == B_LOCAL || cmd->builtin == B_RETURN) && (function_depth == 0 || subst_depth)) fallback();
         if (cmd->builtin == B_BREAK || cmd->builtin == B_CONTINUE) {
             /* brush ends the whole command when there are fewer loops to leave */
             char *n = cmd->words.n > 1 ? static_text(cmd->words.v[1]) : "1";
@@ -817,10 +821,62 @@ static Cmd *parse_compound(void) {
     return cmd;
 }
 
+/* NAME() compound-command, or `function NAME [()] compound-command`; NULL if
+   pos is at neither. */
+static Cmd *parse_function(void) {
+    size_t start = pos, end;
+    int keyword = at_word("function");
+    if (keyword) {
+        pos += 8;
+        skip_blanks();
+        start = pos;
+    }
+    if (!is_name_start(at(pos))) {
+        if (keyword) fallback();
+        return NULL;
+    }
+    for (end = pos; is_name_char(at(end));) end++;
+    size_t after = end;
+    while (at(after) == ' ' || at(after) == '\t') after++;
+    int parens = at(after) == '(';
+    if (parens) {
+        after++;
+        while (at(after) == ' ' || at(after) == '\t') after++;
+        if (at(after) != ')') fallback();
+        after++;
+    } else if (!keyword) {
+        return NULL;
+    }
+    Cmd *cmd = new_cmd(C_FUNCTION);
+    cmd->name = xstrndup(src + start, end - start);
+    /* one named like a builtin would change what a name means before it runs */
+    if (builtin_number_quiet(cmd->name) != B_NONE || strcmp(cmd->name, "command") == 0) fallback();
+    vec_push(&function_names, cmd->name);
+    pos = after;
+    skip_newlines();
+    function_depth++;
+    int loops = loop_depth;
+    loop_depth = 0; /* break in a function leaves the caller's loop: brush's */
+    cmd->function = parse_compound();
+    loop_depth = loops;
+    function_depth--;
+    if (cmd->function == NULL) fallback();
+    return cmd;
+}
+
 static Cmd *parse_command(void) {
     skip_blanks();
     Cmd *cmd = parse_compound();
+    if (cmd == NULL) cmd = parse_function();
     return cmd ? cmd : parse_simple();
+}
+
+static int is_function_call(const Cmd *cmd) {
+    if (cmd->kind != C_SIMPLE || cmd->words.n == 0) return 0;
+    char *name = static_text(cmd->words.v[0]);
+    for (int i = 0; name && i < function_names.n; i++)
+        if (strcmp(function_names.v[i], name) == 0) return 1;
+    return 0;
 }
 
 /* Pipelines brush would run concurrently that this shell, one thread, could not. */
@@ -828,7 +884,8 @@ static void check_pipeline(const Pipeline *p) {
     int compound = -1;
     for (int i = 0; i < p->cmds.n; i++) {
         const Cmd *cmd = p->cmds.v[i];
-        if (cmd->kind != C_SIMPLE) {
+        if (cmd->kind == C_FUNCTION) fallback(); /* f() {...} | x: brush's */
+        if (cmd->kind != C_SIMPLE || is_function_call(cmd)) { /* a function's body runs here too */
             if (compound >= 0) fallback();
             compound = i;
         } else if ((cmd->builtin != B_NONE && !PURE_BUILTIN(cmd->builtin)) ||
@@ -839,7 +896,7 @@ static void check_pipeline(const Pipeline *p) {
     if (compound < 0) return;
     /* a compound stage runs here while the others run as programs; captured, it
        would have to be the last, as nothing else could drain the output meanwhile */
-    if (subst_depth && compound != p->cmds.n - 1) fallback();
+    if (p->captured && compound != p->cmds.n - 1) fallback();
     for (int i = 0; i < p->cmds.n; i++) {
         const Cmd *cmd = p->cmds.v[i];
         /* a builtin just before it feeds it all its output at once (run.c) */
@@ -867,7 +924,8 @@ static Pipeline *parse_pipeline(int connector) {
         }
         break;
     }
-    if (p->cmds.n > 1) check_pipeline(p);
+    p->captured = subst_depth > 0;
+    if (p->cmds.n > 1) vec_push(&pipelines, p);
     return p;
 }
 
@@ -910,5 +968,6 @@ List *parse_script(const char *text) {
     pos = 0;
     List *l = parse_list();
     if (at(pos) != 0 || pending_heredocs.n) fallback(); /* a stray `fi`, `)`...: brush's error */
+    for (int i = 0; i < pipelines.n; i++) check_pipeline(pipelines.v[i]);
     return l;
 }

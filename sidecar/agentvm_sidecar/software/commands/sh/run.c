@@ -27,6 +27,7 @@ int unwind_levels;
 int loop_depth_now;
 
 static Vec captures;      /* of Buf: the innermost $(...) last */
+static Vec functions;     /* of Cmd (C_FUNCTION): those defined so far */
 static Vec internal_fds;  /* pipe ends no program may inherit */
 static const Io *expansion_io; /* where a $(...) of the command being expanded reads and complains */
 
@@ -108,7 +109,7 @@ void expansion_failed(const char *what, const char *detail) {
 /* ---- subshells ---- */
 
 typedef struct {
-    Vec vars;
+    Vec vars, functions;
     char *cwd;
     char **positional;
     int npositional, errexit, pipefail, nounset;
@@ -121,11 +122,15 @@ static char *current_dir(void) {
 }
 
 static Saved save_state(void) {
-    return (Saved){vars_copy(), current_dir(), positional, npositional, errexit, pipefail, nounset};
+    Vec defined = {0};
+    for (int i = 0; i < functions.n; i++) vec_push(&defined, functions.v[i]);
+    return (Saved){vars_copy(), defined, current_dir(), positional, npositional, errexit, pipefail, nounset};
 }
 
 static void restore_state(Saved *s) {
     vars = s->vars;
+    free(functions.v);
+    functions = s->functions;
     positional = s->positional;
     npositional = s->npositional;
     errexit = s->errexit;
@@ -378,6 +383,46 @@ static int run_bare(const Cmd *cmd, const Io *io) {
     return status;
 }
 
+static const Cmd *defined_function(const char *name) {
+    for (int i = 0; i < functions.n; i++) {
+        const Cmd *def = functions.v[i];
+        if (strcmp(def->name, name) == 0) return def;
+    }
+    return NULL;
+}
+
+static void define_function(const Cmd *def) {
+    for (int i = 0; i < functions.n; i++)
+        if (strcmp(((const Cmd *)functions.v[i])->name, def->name) == 0) {
+            functions.v[i] = (void *)def;
+            return;
+        }
+    vec_push(&functions, (void *)def);
+}
+
+static int run_compound(const Cmd *cmd, const Io *io);
+
+/* The function a pipeline stage calls, if it does. */
+static const Cmd *def_of(const Cmd *cmd, char **argv) {
+    return cmd->kind == C_SIMPLE && argv && argv[0] ? defined_function(argv[0]) : NULL;
+}
+
+/* A function's body with $1... from argv; return ends it there. */
+static int call_function(const Cmd *def, char **argv, const Io *io) {
+    static int depth;
+    if (depth >= 100) {
+        sh_error(io, E_RED, "%s: maximum function nesting level exceeded (100)\n", def->name);
+        return 1;
+    }
+    depth++;
+    enter_function(def, argv);
+    int status = run_compound(def->function, io);
+    if (unwinding == U_RETURN) unwinding = U_NONE;
+    leave_function();
+    depth--;
+    return status;
+}
+
 static int run_simple(const Cmd *cmd, const Io *io) {
     expansion_io = io;
     if (cmd->words.n == 0) return run_bare(cmd, io);
@@ -394,7 +439,10 @@ static int run_simple(const Cmd *cmd, const Io *io) {
     Io rio;
     Vec opened = {0};
     int status;
-    if (cmd->builtin != B_NONE) {
+    const Cmd *def = cmd->builtin == B_NONE ? defined_function(argv[0]) : NULL;
+    if (def) {
+        status = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT ? 1 : call_function(def, argv, &rio);
+    } else if (cmd->builtin != B_NONE) {
         status = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT ? 1 : run_builtin(cmd, argv, &rio);
     } else {
         Vec assigns = expanded_assigns(cmd);
@@ -510,6 +558,9 @@ static int run_compound(const Cmd *cmd, const Io *io) {
     case C_CASE:
         status = run_case(cmd, &rio);
         break;
+    case C_FUNCTION:
+        define_function(cmd);
+        break;
     }
     close_opened(&opened);
     return status;
@@ -597,7 +648,7 @@ static int run_stages(const Pipeline *p, const Io *io) {
         if (cmd->kind != C_SIMPLE) continue;
         expansion_io = io;
         argvs[i] = expand_argv(&cmd->words);
-        here[i] |= argvs[i][0] == NULL;
+        here[i] |= argvs[i][0] == NULL || defined_function(argvs[i][0]) != NULL;
         any_here |= here[i];
     }
     for (int i = 0; i < n; i++) {
@@ -638,16 +689,22 @@ static int run_stages(const Pipeline *p, const Io *io) {
             feed = NULL;
         }
         Pending *out = NULL;
-        if (next && cmd->kind == C_SIMPLE && (!here[i + 1] || next->kind != C_SIMPLE)) {
+        int next_runs_here = next && (next->kind != C_SIMPLE || (argvs[i + 1][0] && defined_function(argvs[i + 1][0])));
+        if (next && cmd->kind == C_SIMPLE && !def_of(cmd, argvs[i]) && (!here[i + 1] || next_runs_here)) {
             /* buffered, then written while the rest of the pipeline runs */
             out = xmalloc(sizeof *out);
             *out = (Pending){.fd = pipes[i][1]};
             vec_push(&captures, &out->data);
             sio.fd[1] = CAPTURE;
         }
-        if (cmd->kind != C_SIMPLE) {
+        const Cmd *def = cmd->kind == C_SIMPLE && argvs[i][0] ? defined_function(argvs[i][0]) : NULL;
+        if (cmd->kind != C_SIMPLE || def) {
             Saved saved = save_state();
-            statuses[i] = run_compound(cmd, &sio);
+            Io rio;
+            Vec opened = {0};
+            if (def) statuses[i] = apply_redirs(cmd, &sio, &rio, &opened) ? 1 : call_function(def, argvs[i], &rio);
+            else statuses[i] = run_compound(cmd, &sio);
+            close_opened(&opened);
             unwinding = U_NONE;
             restore_state(&saved);
         } else {

@@ -71,9 +71,9 @@ typedef struct {
     Word target; /* the file, or a here-document's body */
 } Redir;
 
-enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL, C_CASE };
+enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL, C_CASE, C_FUNCTION };
 enum { B_NONE, B_ECHO, B_TRUE, B_FALSE, B_COLON, B_TEST, B_BRACKET, B_PWD, B_PRINTF, B_CD, B_EXIT, B_EXPORT,
-       B_UNSET, B_BREAK, B_CONTINUE, B_READ, B_SET, B_SHIFT, B_COMMAND_V };
+       B_UNSET, B_BREAK, B_CONTINUE, B_READ, B_SET, B_SHIFT, B_COMMAND_V, B_LOCAL, B_RETURN };
 #define PURE_BUILTIN(b) ((b) >= B_ECHO && (b) <= B_PRINTF) /* output only: fine in a pipeline */
 
 typedef struct Cmd {
@@ -82,7 +82,8 @@ typedef struct Cmd {
     Redir *redirs;
     int nredirs;
     int builtin;
-    char *name;                             /* C_FOR: the variable */
+    char *name;                             /* C_FOR: the variable; C_FUNCTION: the function */
+    struct Cmd *function;                   /* C_FUNCTION: its body, a compound command */
     struct List *cond, *body, *otherwise;   /* if/while/until: cond; the body; if: else (an elif is an if) */
     Word *subject;                          /* C_CASE: the word, and its clauses (of Clause) */
     Vec clauses;
@@ -99,6 +100,7 @@ typedef struct {
     Vec cmds;      /* of Cmd */
     int connector; /* how it joins the one before */
     int bang;      /* `!` */
+    int captured;  /* inside $(...) */
 } Pipeline;
 
 typedef struct List {
@@ -147,7 +149,7 @@ typedef struct {
     int fd[NFD];
 } Io;
 
-enum { U_NONE, U_EXIT, U_BREAK, U_CONTINUE };
+enum { U_NONE, U_EXIT, U_BREAK, U_CONTINUE, U_RETURN };
 extern int unwinding; /* set by exit, break, continue until their boundary */
 extern int unwind_levels;
 
@@ -167,6 +169,9 @@ int hex_value(int c);
 int check_printf_format(const char *format);
 int run_read(char **args, const Io *io);
 int builtin_number(const char *name);
+int builtin_number_quiet(const char *name);
+void enter_function(const Cmd *def, char **argv);
+void leave_function(void);
 void check_builtin(const struct Cmd *cmd);
 
 #endif

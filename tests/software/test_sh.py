@@ -162,6 +162,15 @@ OURS = [
     "set -- 1 2; (shift; echo $1); echo $1; x=$(set -- z; echo $1); echo $x $1",
     "command -v ls; command -v echo; command -v cd; command -v nosuch; echo $?; command ls f.txt; command echo hi",
     "set +e; set -o errexit; set +o errexit; false; echo on",
+    # [[ ]]
+    "[[ -f f.txt ]] && echo f; [[ -d f.txt ]] || echo nd; [[ a == a ]] && echo eq; [[ abc == a* ]] && echo glob; "
+    "[[ abc == \"a*\" ]] || echo quoted",
+    "x='a b'; [[ $x == 'a b' ]] && echo nosplit; [[ -n $x && $x != c ]] && echo and; [[ ! -e nope ]] && echo not; "
+    "[[ ( -e f.txt || -e nope ) && 1 -lt 2 ]] && echo paren",
+    "[[ 2 -lt 10 ]] && echo num; [[ 2 < 10 ]] || echo str; [[ 1+1 -eq 2 ]] && echo arith; [[ '' ]] || echo empty; "
+    "[[ x ]] && echo word",
+    "if [[ $HOME == /home/* ]]; then echo home; fi; [[ -z $UNSET_Q ]] && echo z",
+    "for f in *; do [[ -d $f ]] && echo \"dir $f\"; done; [[ a != b ]]; echo $?",
     # functions
     "f() { echo fn $1 $#; }; f a b; f",
     "f() { local x=in; echo $x; y=global; return 3; echo no; }; x=out; f; echo $? $x $y",
@@ -237,6 +246,8 @@ BRUSH = [
     "echo $OLDPWD",
     "pwd -P",
     "[ -v HOME ] && echo set",
+    "[[ abc =~ ^a ]] && echo re",
+    "[[ -v HOME ]] && echo set",
     "for ((i=0; i<2; i++)); do echo $i; done",
     "for x; do echo $x; done",
     "cat <<<here",

@@ -279,7 +279,7 @@ static int file_test(const char *op, const char *path) {
     return 0;
 }
 
-static int unary(const char *op, const char *arg) {
+int test_unary(const char *op, const char *arg) {
     if (strcmp(op, "-z") == 0) return arg[0] == 0;
     if (strcmp(op, "-n") == 0) return arg[0] != 0;
     if (strcmp(op, "-t") == 0) return is_number(arg) && isatty(atoi(arg));
@@ -294,7 +294,7 @@ static int integer(const char *t, long long *v) {
     return 1;
 }
 
-static int binary(const char *a, const char *op, const char *b) {
+int test_binary(const char *a, const char *op, const char *b) {
     if (strcmp(op, "=") == 0 || strcmp(op, "==") == 0) return strcmp(a, b) == 0;
     if (strcmp(op, "!=") == 0) return strcmp(a, b) != 0;
     if (strcmp(op, "<") == 0) return strcmp(a, b) < 0;
@@ -339,11 +339,11 @@ static int test_primary(TestParse *t) {
     }
     if (t->i + 2 < t->n && lookup(binary_tests, t->args[t->i + 1]) >= 0) {
         t->i += 3;
-        return binary(a, t->args[t->i - 2], t->args[t->i - 1]);
+        return test_binary(a, t->args[t->i - 2], t->args[t->i - 1]);
     }
     if (t->i + 1 < t->n && lookup(unary_tests, a) >= 0) {
         t->i += 2;
-        return unary(a, t->args[t->i - 1]);
+        return test_unary(a, t->args[t->i - 1]);
     }
     t->i++;
     return a[0] != 0;
@@ -376,10 +376,10 @@ static int test_args(char **a, int n) {
         return a[0][0] != 0;
     case 2:
         if (strcmp(a[0], "!") == 0) return !test_args(a + 1, 1);
-        if (lookup(unary_tests, a[0]) >= 0) return unary(a[0], a[1]);
+        if (lookup(unary_tests, a[0]) >= 0) return test_unary(a[0], a[1]);
         break;
     case 3:
-        if (lookup(binary_tests, a[1]) >= 0) return binary(a[0], a[1], a[2]);
+        if (lookup(binary_tests, a[1]) >= 0) return test_binary(a[0], a[1], a[2]);
         if (strcmp(a[1], "-a") == 0) return a[0][0] && a[2][0];
         if (strcmp(a[1], "-o") == 0) return a[0][0] || a[2][0];
         if (strcmp(a[0], "!") == 0) return !test_args(a + 1, 2);

@@ -10,7 +10,8 @@
  *
  * The subset: lists (`;`, newlines, `&&`, `||`), pipelines (`!` too), simple
  * commands, `if`/`elif`/`else`, `case`, `for NAME in ...`, `while`, `until`,
- * `{ }`, `( )`, functions (`f() compound`, `function f`) with local and return;
+ * `{ }`, `( )`, `[[ ]]` (cond.c), functions (`f() compound`, `function f`)
+ * with local and return;
  * redirections (`<`, `>`, `>|`, `>>`, `&>`, `&>>`, `N>&M`, `N<&M`,
  * `N>&-`, fds 0-9) and here-documents (`<<`, `<<-`, quoted or not); words of
  * plain text, '...', "..." and backslash escapes; `$NAME`, `${NAME}`, `$?`,
@@ -22,7 +23,7 @@
  * false, `:`, test, `[`, pwd, cd, exit, export, unset, set (-e -u -o pipefail
  * and --), shift, command (and -v), break and continue.
  * Anything else goes to brush: `${x:?}`, `${x:1:2}`, `${x/a/b}`,
- * `&`, `[[ ]]`, `set -x`, every other builtin, a function named like a builtin, options to sh
+ * `&`, `[[ =~ ]]`, `set -x`, every other builtin, a function named like a builtin, options to sh
  * itself, a script file or standard input, a variable brush defines itself
  * (RANDOM, IFS, OLDPWD...), a startup file named by BASH_ENV or ENV, and
  * pipelines this one thread could not run as brush does (parse.c,

@@ -304,7 +304,11 @@ static Cmd *parse_case(void) {
 
 static Cmd *parse_compound(void) {
     Cmd *cmd;
-    if (at_word("case")) {
+    if (at_word("[[")) {
+        pos += 2;
+        cmd = new_cmd(C_COND);
+        cmd->test = parse_cond();
+    } else if (at_word("case")) {
         pos += 4;
         cmd = parse_case();
     } else if (at_word("if")) {

@@ -561,6 +561,11 @@ static int run_compound(const Cmd *cmd, const Io *io) {
     case C_FUNCTION:
         define_function(cmd);
         break;
+    case C_COND:
+        expansion_io = &rio;
+        status = eval_cond(cmd->test) ? 0 : 1;
+        if (unwinding == U_EXIT) status = 1;
+        break;
     }
     close_opened(&opened);
     return status;

@@ -71,7 +71,8 @@ typedef struct {
     Word target; /* the file, or a here-document's body */
 } Redir;
 
-enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL, C_CASE, C_FUNCTION };
+enum { C_SIMPLE, C_IF, C_FOR, C_WHILE, C_UNTIL, C_GROUP, C_SUBSHELL, C_CASE, C_FUNCTION, C_COND };
+typedef struct Cond Cond; /* cond.c: a [[ ]] expression */
 enum { B_NONE, B_ECHO, B_TRUE, B_FALSE, B_COLON, B_TEST, B_BRACKET, B_PWD, B_PRINTF, B_CD, B_EXIT, B_EXPORT,
        B_UNSET, B_BREAK, B_CONTINUE, B_READ, B_SET, B_SHIFT, B_COMMAND_V, B_LOCAL, B_RETURN };
 #define PURE_BUILTIN(b) ((b) >= B_ECHO && (b) <= B_PRINTF) /* output only: fine in a pipeline */
@@ -84,6 +85,7 @@ typedef struct Cmd {
     int builtin;
     char *name;                             /* C_FOR: the variable; C_FUNCTION: the function */
     struct Cmd *function;                   /* C_FUNCTION: its body, a compound command */
+    Cond *test;                             /* C_COND */
     struct List *cond, *body, *otherwise;   /* if/while/until: cond; the body; if: else (an elif is an if) */
     Word *subject;                          /* C_CASE: the word, and its clauses (of Clause) */
     Vec clauses;
@@ -163,6 +165,10 @@ int io_write(const Io *io, int fd, const char *s, size_t n);
 /* ---- builtins (builtins.c) ---- */
 int run_builtin(const struct Cmd *cmd, char **argv, const Io *io);
 int run_printf(char **args, const Io *io);
+int test_unary(const char *op, const char *arg);
+int test_binary(const char *a, const char *op, const char *b);
+Cond *parse_cond(void);
+int eval_cond(const Cond *c);
 int echo_escapes(Buf *out, const char *s);
 void put_utf8(Buf *b, unsigned long cp);
 int hex_value(int c);

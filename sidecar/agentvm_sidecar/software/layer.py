@@ -7,8 +7,9 @@ alter them. ``modules`` maps the layer's inode numbers to (sha256, module bytes 
 so exec finds the compiled module without hashing or copying 3 MB per run.
 
 After the package commands come agentvm's own commands (software/commands/, built at
-setup into `<software dir>/commands`), each only where no package already provides
-that name: today just `grep`, which the pinned grep package lacks. If one was not
+setup into `<software dir>/commands`): `grep`, which the pinned grep package lacks,
+and `cat` and `sh`, which take the place of the package's (commands/build.py
+REPLACES says why; `bash` stays the package's brush). If one was not
 built the layer is refused (SoftwareMissingError, so `vm.create` fails with
 `unavailable` and the setup command to run): a VM with software never silently
 lacks a command. Then the toolbox (toolbox.py: python3, jq, yq, rg, fd, tree,

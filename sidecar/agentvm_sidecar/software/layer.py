@@ -111,7 +111,8 @@ def _add_builtin_commands(
 ) -> None:
     directory = commands_dir() if directory is None else directory
     built = built_commands(directory)
-    missing = sorted(set(command_names()) - set(built))
+    # a replaced package command must have ours: without it /bin/sh would be gone
+    missing = sorted((set(command_names()) | set(REPLACES)) - set(built))
     if missing:
         raise SoftwareMissingError(f"agentvm's own commands {missing} are not built in {directory}; {setup_hint()}")
     for name, path in sorted(built.items()):

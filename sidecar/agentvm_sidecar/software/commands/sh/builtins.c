@@ -308,6 +308,11 @@ int test_binary(const char *a, const char *op, const char *b) {
     }
     long long x, y;
     if (!integer(a, &x) || !integer(b, &y)) return 0; /* brush: false, silently */
+    return compare_integers(x, op, y);
+}
+
+/* -eq -ne -lt -le -gt -ge */
+int compare_integers(long long x, const char *op, long long y) {
     if (strcmp(op, "-eq") == 0) return x == y;
     if (strcmp(op, "-ne") == 0) return x != y;
     if (strcmp(op, "-lt") == 0) return x < y;

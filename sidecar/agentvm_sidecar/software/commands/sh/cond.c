@@ -169,12 +169,7 @@ int eval_cond(const Cond *c) {
     if (op[0] == '-' && op[1] != 'n' && op[1] != 'o' && strcmp(op, "-ef") != 0) {
         long long x, y;
         if (!integer_side(c->a, &x) || !integer_side(c->b, &y)) return 0;
-        if (strcmp(op, "-eq") == 0) return x == y;
-        if (strcmp(op, "-ne") == 0) return x != y;
-        if (strcmp(op, "-lt") == 0) return x < y;
-        if (strcmp(op, "-le") == 0) return x <= y;
-        if (strcmp(op, "-gt") == 0) return x > y;
-        return x >= y;
+        return compare_integers(x, op, y);
     }
     char *a = expand_single(c->a, 0);
     int v;

@@ -167,6 +167,7 @@ int run_builtin(const struct Cmd *cmd, char **argv, const Io *io);
 int run_printf(char **args, const Io *io);
 int test_unary(const char *op, const char *arg);
 int test_binary(const char *a, const char *op, const char *b);
+int compare_integers(long long x, const char *op, long long y);
 Cond *parse_cond(void);
 int eval_cond(const Cond *c);
 int echo_escapes(Buf *out, const char *s);

@@ -25,10 +25,10 @@ static const char *const shell_names[] = {
     "typeset", "ulimit", "umask", "unalias", "until", "wait", "while", "brushctl", "brushinfo", NULL,
 };
 
-static const char *const unary_tests[] = {
+const char *const unary_tests[] = {
     "-e", "-f", "-d", "-s", "-L", "-h", "-r", "-w", "-x", "-b", "-c", "-p", "-S", "-t", "-z", "-n", NULL,
 };
-static const char *const binary_tests[] = {
+const char *const binary_tests[] = {
     "=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef", NULL,
 };
 
@@ -480,7 +480,7 @@ typedef struct {
 
 static Vec frames; /* of Frame, the innermost call last */
 
-void enter_function(const Cmd *def, char **argv) {
+void enter_function(char **argv) {
     Frame *f = xmalloc(sizeof *f);
     *f = (Frame){positional, npositional, {0}};
     vec_push(&frames, f);
@@ -492,7 +492,6 @@ void enter_function(const Cmd *def, char **argv) {
     params[n] = NULL;
     positional = params;
     npositional = n;
-    (void)def;
 }
 
 void leave_function(void) {

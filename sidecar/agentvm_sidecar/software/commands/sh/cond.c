@@ -17,13 +17,6 @@ struct Cond {
     struct Cond *left, *right;
 };
 
-static const char *const unary_ops[] = {
-    "-e", "-f", "-d", "-s", "-L", "-h", "-r", "-w", "-x", "-b", "-c", "-p", "-S", "-t", "-z", "-n", "-a", NULL,
-};
-static const char *const binary_ops[] = {
-    "=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef", NULL,
-};
-
 static Cond *node(int kind) {
     Cond *c = xmalloc(sizeof *c);
     *c = (Cond){.kind = kind};
@@ -71,26 +64,26 @@ static Cond *parse_primary(void) {
         c->left = parse_primary();
         return c;
     }
-    if (op && lookup(unary_ops, op) >= 0) {
+    if (op && (lookup(unary_tests, op) >= 0 || strcmp(op, "-a") == 0)) { /* -a FILE: -e */
         size_t save = pos;
         pos += strlen(op);
         char *next = operator_at();
         /* `-n ]]`, `-z == x`: the operator is the operand */
-        if (next == NULL || lookup(binary_ops, next) < 0) {
+        if (next == NULL || lookup(binary_tests, next) < 0) {
             Cond *c = node(K_UNARY);
             c->op = op;
             c->a = operand();
             return c;
         }
         pos = save;
-    } else if (op && op[0] == '-' && lookup(binary_ops, op) < 0 && strspn(op + 1, "0123456789") != strlen(op + 1)) {
+    } else if (op && op[0] == '-' && lookup(binary_tests, op) < 0 && strspn(op + 1, "0123456789") != strlen(op + 1)) {
         fallback(); /* -v, -o, -G...: brush's */
     }
     Cond *c = node(K_WORD);
     c->a = operand();
     char *bin = operator_at();
     if (bin && strcmp(bin, "=~") == 0) fallback();
-    if (bin && lookup(binary_ops, bin) >= 0) {
+    if (bin && lookup(binary_tests, bin) >= 0) {
         pos += strlen(bin);
         c->kind = K_BINARY;
         c->op = bin;

@@ -167,7 +167,10 @@ static const char *checked_value(const char *name) {
 static const char *lookup_param(const char *name, int *set) {
     if (name[0] >= '0' && name[0] <= '9') *set = atoi(name) < npositional;
     else if (strchr("?#@*", name[0])) *set = 1;
-    else *set = var_find(name, strlen(name)) != NULL && var_find(name, strlen(name))->value != NULL;
+    else {
+        Var *v = var_find(name, strlen(name));
+        *set = v != NULL && v->value != NULL;
+    }
     return param_value(name);
 }
 

@@ -402,11 +402,6 @@ static void define_function(const Cmd *def) {
 
 static int run_compound(const Cmd *cmd, const Io *io);
 
-/* The function a pipeline stage calls, if it does. */
-static const Cmd *def_of(const Cmd *cmd, char **argv) {
-    return cmd->kind == C_SIMPLE && argv && argv[0] ? defined_function(argv[0]) : NULL;
-}
-
 /* A function's body with $1... from argv; return ends it there. */
 static int call_function(const Cmd *def, char **argv, const Io *io) {
     static int depth;
@@ -415,11 +410,37 @@ static int call_function(const Cmd *def, char **argv, const Io *io) {
         return 1;
     }
     depth++;
-    enter_function(def, argv);
+    enter_function(argv);
     int status = run_compound(def->function, io);
     if (unwinding == U_RETURN) unwinding = U_NONE;
     leave_function();
     depth--;
+    return status;
+}
+
+/* A simple command's program, started with its assignments and redirections:
+   its pid, or -1 with *status set. */
+static pid_t start_program(const Cmd *cmd, char **argv, const Io *io, int *capture, int *status) {
+    Vec assigns = expanded_assigns(cmd);
+    Io rio;
+    Vec opened = {0};
+    pid_t pid = -1;
+    if (apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT) *status = 1;
+    else pid = spawn_program(argv, &rio, &assigns, capture, status);
+    close_opened(&opened); /* the program has its copies; ours would keep its pipes open */
+    free_assigns(&assigns);
+    return pid;
+}
+
+/* A simple command that runs here: a function `def` calls, or a builtin, after
+   its redirections. */
+static int run_here(const Cmd *cmd, const Cmd *def, char **argv, const Io *io) {
+    Io rio;
+    Vec opened = {0};
+    int status = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT ? 1
+                 : def                                                     ? call_function(def, argv, &rio)
+                                                                           : run_builtin(cmd, argv, &rio);
+    close_opened(&opened);
     return status;
 }
 
@@ -436,28 +457,16 @@ static int run_simple(const Cmd *cmd, const Io *io) {
         free(argv);
         return run_bare(cmd, io);
     }
-    Io rio;
-    Vec opened = {0};
     int status;
     const Cmd *def = cmd->builtin == B_NONE ? defined_function(argv[0]) : NULL;
-    if (def) {
-        status = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT ? 1 : call_function(def, argv, &rio);
-    } else if (cmd->builtin != B_NONE) {
-        status = apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT ? 1 : run_builtin(cmd, argv, &rio);
+    if (def || cmd->builtin != B_NONE) {
+        status = run_here(cmd, def, argv, io);
     } else {
-        Vec assigns = expanded_assigns(cmd);
-        if (apply_redirs(cmd, io, &rio, &opened) || unwinding == U_EXIT) {
-            status = 1;
-        } else {
-            int capture = -1;
-            pid_t pid = spawn_program(argv, &rio, &assigns, &capture, &status);
-            close_opened(&opened);
-            if (capture >= 0) drain(capture);
-            if (pid >= 0) status = wait_status(pid);
-        }
-        free_assigns(&assigns);
+        int capture = -1;
+        pid_t pid = start_program(cmd, argv, io, &capture, &status);
+        if (capture >= 0) drain(capture);
+        if (pid >= 0) status = wait_status(pid);
     }
-    close_opened(&opened);
     if (argv) free_argv(argv);
     return status;
 }
@@ -640,6 +649,7 @@ static int run_stages(const Pipeline *p, const Io *io) {
     pid_t *pids = xmalloc(sizeof(pid_t) * (size_t)n);
     int *statuses = xmalloc(sizeof(int) * (size_t)n), *here = xmalloc(sizeof(int) * (size_t)n);
     char ***argvs = xmalloc(sizeof(char **) * (size_t)n);
+    const Cmd **defs = xmalloc(sizeof(Cmd *) * (size_t)n); /* the function a stage calls */
     int capture = -1, any_here = 0;
     for (int i = 0; i < n; i++) {
         const Cmd *cmd = p->cmds.v[i];
@@ -649,24 +659,19 @@ static int run_stages(const Pipeline *p, const Io *io) {
         pids[i] = -1;
         statuses[i] = 0;
         argvs[i] = NULL;
+        defs[i] = NULL;
         here[i] = cmd->kind != C_SIMPLE || cmd->builtin != B_NONE || cmd->words.n == 0;
-        if (cmd->kind != C_SIMPLE) continue;
-        expansion_io = io;
-        argvs[i] = expand_argv(&cmd->words);
-        here[i] |= argvs[i][0] == NULL || defined_function(argvs[i][0]) != NULL;
+        if (cmd->kind == C_SIMPLE) {
+            expansion_io = io;
+            argvs[i] = expand_argv(&cmd->words);
+            defs[i] = argvs[i][0] && cmd->builtin == B_NONE ? defined_function(argvs[i][0]) : NULL;
+            here[i] |= argvs[i][0] == NULL || defs[i] != NULL;
+        }
         any_here |= here[i];
     }
-    for (int i = 0; i < n; i++) {
-        const Cmd *cmd = p->cmds.v[i];
-        if (here[i]) continue;
-        Vec assigns = expanded_assigns(cmd);
-        Io rio;
-        Vec opened = {0};
-        if (apply_redirs(cmd, &stage[i], &rio, &opened) || unwinding == U_EXIT) statuses[i] = 1;
-        else pids[i] = spawn_program(argvs[i], &rio, &assigns, i + 1 == n ? &capture : NULL, &statuses[i]);
-        close_opened(&opened);
-        free_assigns(&assigns);
-    }
+    for (int i = 0; i < n; i++)
+        if (!here[i])
+            pids[i] = start_program(p->cmds.v[i], argvs[i], &stage[i], i + 1 == n ? &capture : NULL, &statuses[i]);
     /* this shell keeps only the pipe ends its own stages use */
     for (int i = 0; i + 1 < n; i++) {
         if (!here[i + 1]) close_internal(pipes[i][0]);
@@ -694,30 +699,22 @@ static int run_stages(const Pipeline *p, const Io *io) {
             feed = NULL;
         }
         Pending *out = NULL;
-        int next_runs_here = next && (next->kind != C_SIMPLE || (argvs[i + 1][0] && defined_function(argvs[i + 1][0])));
-        if (next && cmd->kind == C_SIMPLE && !def_of(cmd, argvs[i]) && (!here[i + 1] || next_runs_here)) {
+        /* a compound stage, or a function's: runs here, as a subshell */
+        int next_is_subshell = next && (next->kind != C_SIMPLE || defs[i + 1]);
+        if (next && cmd->kind == C_SIMPLE && !defs[i] && (!here[i + 1] || next_is_subshell)) {
             /* buffered, then written while the rest of the pipeline runs */
             out = xmalloc(sizeof *out);
             *out = (Pending){.fd = pipes[i][1]};
             vec_push(&captures, &out->data);
             sio.fd[1] = CAPTURE;
         }
-        const Cmd *def = cmd->kind == C_SIMPLE && argvs[i][0] ? defined_function(argvs[i][0]) : NULL;
-        if (cmd->kind != C_SIMPLE || def) {
+        if (cmd->kind != C_SIMPLE || defs[i]) {
             Saved saved = save_state();
-            Io rio;
-            Vec opened = {0};
-            if (def) statuses[i] = apply_redirs(cmd, &sio, &rio, &opened) ? 1 : call_function(def, argvs[i], &rio);
-            else statuses[i] = run_compound(cmd, &sio);
-            close_opened(&opened);
+            statuses[i] = defs[i] ? run_here(cmd, defs[i], argvs[i], &sio) : run_compound(cmd, &sio);
             unwinding = U_NONE;
             restore_state(&saved);
         } else {
-            Io rio;
-            Vec opened = {0};
-            if (argvs[i][0] == NULL) statuses[i] = run_bare(cmd, &sio);
-            else statuses[i] = apply_redirs(cmd, &sio, &rio, &opened) ? 1 : run_builtin(cmd, argvs[i], &rio);
-            close_opened(&opened);
+            statuses[i] = argvs[i][0] == NULL ? run_bare(cmd, &sio) : run_here(cmd, NULL, argvs[i], &sio);
         }
         if (sio.fd[0] != stage[i].fd[0]) close_internal(sio.fd[0]);
         if (out && here[i + 1]) { /* into the compound stage next: its stdin */
@@ -754,6 +751,7 @@ static int run_stages(const Pipeline *p, const Io *io) {
     free(statuses);
     free(here);
     free(argvs);
+    free(defs);
     return status;
 }
 

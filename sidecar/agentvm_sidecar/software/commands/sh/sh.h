@@ -165,6 +165,7 @@ int io_write(const Io *io, int fd, const char *s, size_t n);
 /* ---- builtins (builtins.c) ---- */
 int run_builtin(const struct Cmd *cmd, char **argv, const Io *io);
 int run_printf(char **args, const Io *io);
+extern const char *const unary_tests[], *const binary_tests[]; /* test's operators, [[ ]]'s too */
 int test_unary(const char *op, const char *arg);
 int test_binary(const char *a, const char *op, const char *b);
 int compare_integers(long long x, const char *op, long long y);
@@ -177,7 +178,7 @@ int check_printf_format(const char *format);
 int run_read(char **args, const Io *io);
 int builtin_number(const char *name);
 int builtin_number_quiet(const char *name);
-void enter_function(const Cmd *def, char **argv);
+void enter_function(char **argv);
 void leave_function(void);
 void check_builtin(const struct Cmd *cmd);
 

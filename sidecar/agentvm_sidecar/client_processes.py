@@ -1,12 +1,14 @@
 """Processes started over the wire: stdio pipes, output events, waiting, exec.
 
-A client process gets three fresh pipes as fds 0/1/2. The sidecar holds the other
+A spawned client process gets three fresh pipes as fds 0/1/2. The sidecar holds the other
 ends, marked O_NONBLOCK and driven from trio through :mod:`.kernel_io`:
 - ``spawn`` pumps stdout/stderr into ``process.output`` events, within the
   process's output window (flow.py: credit returned by ``process.ackOutput``), and
   sends ``process.exit`` after the last output; stdin is fed by ``write_stdin``;
-- ``exec`` feeds stdin, collects both outputs (the first ``maxOutputBytes`` of each) and
-  the exit status in one request, killing the process when ``timeout_ms`` passes.
+- ``exec`` gets no pipes: its process reads the request's stdin and writes into
+  buffers that keep the first ``maxOutputBytes`` of each output
+  (kernel/exec_stdio.py); the answer is built at its exit, and the process (its
+  whole session) is killed when ``timeout_ms`` passes.
 
 The kernel's exit listener runs on the exiting guest's thread; it only hands the
 pid to trio (``run_sync_soon`` of thread_wakeups.py, which keeps the guest's GIL)
@@ -18,6 +20,7 @@ the fact.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -37,13 +40,14 @@ from agentvm_protocol import (
 from .flow import OutputWindow
 from .kernel.descriptions import Description
 from .kernel.errors import KernelError
+from .kernel.exec_stdio import OutputCapture, StdinBytes
 from .kernel.fstypes import USER
 from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
-from .kernel_io import drain_ready, read_some, read_to_end, write_all
+from .kernel_io import read_some, write_all
 from .plain_command import plain_words, shell_env
 from .rpc.errors import RpcError
-from .thread_wakeups import thread_wakeups
+from .thread_wakeups import QuietEvent, thread_wakeups
 from .vm_tasks import VmTasks
 from .wasm.programs import DEFAULT_PATH, Program
 from .wasm.runtime import shared_runtime
@@ -67,6 +71,58 @@ _KILL_POLL_SECONDS = 0.01
 _OUTPUT_CHUNK = 65536  # largest process.output event
 
 EmitFn = Callable[[Event], Awaitable[None]]
+
+
+class _ExecStdio:
+    """An exec's stdin, stdout and stderr (kernel/exec_stdio.py); ``ended`` is set
+    once both outputs are closed: by the process, and by all it started that
+    inherited them."""
+
+    def __init__(self, stdin: bytes, keep: int) -> None:
+        self.ended = QuietEvent()
+        self._open = 2
+        self._lock = threading.Lock()
+        self.stdout = OutputCapture(keep, self._closed)
+        self.stderr = OutputCapture(keep, self._closed)
+        self.descriptions = (StdinBytes(stdin), self.stdout, self.stderr)
+
+    def _closed(self) -> None:  # on the thread that closed it
+        with self._lock:
+            self._open -= 1
+            ended = self._open == 0
+        if ended:
+            self.ended.set()
+
+
+class _Launch:
+    """An exec's process as trio sees it: created and run on a guest thread, which
+    reports only its failure to start; trio hears of the process once, at its exit
+    (``_exited``), unless it asks for it before (``process``: to kill it). A launch
+    that is not ``quiet`` wakes trio at creation too (it holds a worker token)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.proc: Process | None = None
+        self.error: BaseException | None = None
+        self.created = QuietEvent()  # created or failed
+        self.ended = QuietEvent()  # exited or failed
+
+    def report(self, result: Process | BaseException) -> None:
+        """On the guest thread: the process, before it runs, or why it did not start."""
+        if isinstance(result, BaseException):
+            self.error = result
+            self.created.set()
+            self.ended.set()
+        else:
+            self.proc = result
+            self.created.set()
+
+    async def process(self) -> Process | None:
+        """The process (None: it failed to start), once created. Cancel-safe:
+        a creation under way is waited for, as it will not take long."""
+        with trio.CancelScope(shield=True):
+            await self.created.wait()
+        return self.proc
 
 
 @dataclass(eq=False)
@@ -99,6 +155,12 @@ class ClientProcesses:
         self._running: dict[int, PipedProcess] = {}
         # oldest first; a dict: an empty OrderedDict is 208 bytes of every VM
         self._statuses: dict[int, ExitStatus] = {}
+        # execs (pid -> _Launch), entered by the guest thread that created the
+        # process, before it runs; left when trio hears of its exit
+        self._launches: dict[int, _Launch] = {}
+        self._launches_lock = threading.Lock()
+        self._quiet_creations = 0
+        self._max_quiet_creations = threads.total_tokens
         token = thread_wakeups()
 
         def on_exit(proc: Process) -> None:
@@ -129,33 +191,77 @@ class ClientProcesses:
         running = self._running.get(proc.pid)
         if running is not None:
             running.exited.set()
+        with self._launches_lock:
+            launch = self._launches.pop(proc.pid, None)
+        if launch is not None:
+            launch.ended.set()
 
-    async def _start(
-        self, params: ProcessExecParams | ProcessSpawnParams, spawn_gate: Callable[[list[str], str], None] | None = None
-    ) -> PipedProcess:
-        command, argv, cwd = params.command, params.argv, params.cwd
+    def _attempts(
+        self, params: ProcessExecParams | ProcessSpawnParams, gated: bool
+    ) -> Callable[[], list[tuple[list[str], str, dict[str, str]]]]:
+        """What to try to start, in order (argv, the program's path, env), as a
+        function for the guest thread to call (it parses the command there, off
+        trio's thread). A plain command runs its program directly, and falls back
+        to its shell when that cannot start (plain_command.py); a gated process's
+        own spawns are what its gate sees, so a gated command keeps its shell.
+
+        Raises: invalid_params (not exactly one of command and argv)."""
+        command, argv = params.command, params.argv
         if (command is None) == (argv is None):
             raise RpcError("invalid_params", "give exactly one of command and argv")
         env = dict(params.env) if params.exact_env else {**self._env, **params.env}
-        if command is None:
-            args = list(argv or [])
-            return await self._start_program(args, args[0], env, cwd, spawn_gate)
-        # A gated process's own spawns are what its gate sees, so a gated command
-        # keeps its shell (Process.spawn_gate).
-        words = plain_words(command, env) if spawn_gate is None else None
-        if words is not None:
-            try:
-                return await self._start_program(words, words[0], shell_env(env), cwd, None)
-            except KernelError as exc:
-                if exc.errno not in _NOT_STARTED:
-                    raise
-                # not found, not executable: the shell says so, in its own words
-        return await self._start_program(["sh", "-c", command], "/bin/sh", env, cwd, spawn_gate)
 
-    async def _start_program(
-        self, args: list[str], exec_path: str, env: dict[str, str], cwd: str | None,
-        spawn_gate: Callable[[list[str], str], None] | None,
+        def attempts() -> list[tuple[list[str], str, dict[str, str]]]:
+            if command is None:
+                args = list(argv or [])
+                return [(args, args[0], env)]
+            shell = (["sh", "-c", command], "/bin/sh", env)
+            words = None if gated else plain_words(command, env)
+            return [shell] if words is None else [(words, words[0], shell_env(env)), shell]
+
+        return attempts
+
+    def _create(
+        self, attempts: Callable[[], list[tuple[list[str], str, dict[str, str]]]], cwd: str | None,
+        stdio: tuple[Description, Description, Description], spawn_gate: Callable[[list[str], str], None] | None,
+    ) -> tuple[Process, Program]:
+        """Create the process (on its guest thread) with ``stdio`` as fds 0-2: the
+        first of ``attempts`` that starts; one that cannot (not found, not
+        executable) gives way to the next, whose error is the answer.
+
+        Raises: KernelError as create_process; ENFILE (the VM's fd budget)."""
+        kernel = self._kernel
+        for desc in stdio:  # a failed attempt closes its fd table; they outlive it
+            desc.retain()
+        try:
+            tries = attempts()
+            directory = _directory(kernel, cwd or self._cwd)
+            for number, (args, exec_path, env) in enumerate(tries, 1):
+                fds = kernel.new_fd_table()
+                try:
+                    for fd, desc in enumerate(stdio):
+                        fds.install_at(fd, desc)
+                except BaseException:
+                    fds.close_all()
+                    raise
+                try:
+                    return create_process(
+                        kernel, ppid=0, exec_path=exec_path, argv=args, env=env, cwd=directory, fds=fds,
+                        cred=USER, spawned_by_client=True, spawn_gate=spawn_gate,
+                    )
+                except KernelError as exc:
+                    if number == len(tries) or exc.errno not in _NOT_STARTED:
+                        raise
+            raise AssertionError("no attempt")  # attempts() gives at least one
+        finally:
+            for desc in stdio:
+                desc.release()
+
+    async def _start(
+        self, params: ProcessExecParams | ProcessSpawnParams, spawn_gate: Callable[[list[str], str], None] | None = None,
     ) -> PipedProcess:
+        """Start a process with fresh pipes as its stdio; the sidecar's ends are returned."""
+        attempts = self._attempts(params, spawn_gate is not None)
         kernel = self._kernel
         stdin_r, stdin_w = kernel.make_pipe()
         stdout_r, stdout_w = kernel.make_pipe()
@@ -164,19 +270,11 @@ class ClientProcesses:
         for desc in ours:
             desc.retain()
             desc.nonblocking = True
-        fds = kernel.new_fd_table()
         try:
-            for fd, desc in enumerate((stdin_r, stdout_w, stderr_w)):
-                fds.install_at(fd, desc)
             proc = await self._create_and_run(
-                lambda: create_process(
-                    kernel, ppid=0, exec_path=exec_path, argv=args, env=env,
-                    cwd=_directory(kernel, cwd or self._cwd), fds=fds, cred=USER, spawned_by_client=True,
-                    spawn_gate=spawn_gate,
-                )
+                lambda: self._create(attempts, params.cwd, (stdin_r, stdout_w, stderr_w), spawn_gate)
             )
         except BaseException:
-            fds.close_all()
             for desc in ours:
                 desc.release()
             raise
@@ -281,75 +379,73 @@ class ClientProcesses:
         whole session is killed), and the wait for their output to end, so a
         background child still holding stdout cannot stretch it either. A
         cancelled request ($/cancelRequest, dispose) kills the session too.
+
+        The process reads its stdin from the request and writes into buffers
+        (kernel/exec_stdio.py), is created and run on its guest thread, and trio
+        hears of it once, when it exits (_Launch): a warm exec is one hand-off to
+        the guest and one back.
         """
-        running = await self._start(params)
-        pid = running.proc.pid
-        out = (bytearray(), bytearray())  # stdout, stderr
-        keep = params.max_output_bytes
-        truncated = False
+        attempts = self._attempts(params, gated=False)
+        stdio = _ExecStdio(params.stdin or b"", params.max_output_bytes)
+        launch = _Launch(self._take_quiet_creation())
+        if not launch.quiet:  # too many creations under way: the classic hand-off, holding a token
+            await self._threads.acquire()
 
-        def collect(stream: int, data: bytes) -> None:
-            # Keep the first `keep` bytes of each stream and drain the rest, so the
-            # process runs to its natural end (its exit code stays meaningful) while
-            # memory stays bounded; `timeout_ms` still bounds the time.
-            nonlocal truncated
-            buf = out[stream]
-            room = keep - len(buf)
-            if len(data) > room:
-                truncated = True
-                data = data[: max(room, 0)]
-            buf += data
+        def create() -> tuple[Process, Program]:
+            try:
+                proc, program = self._create(attempts, params.cwd, stdio.descriptions, None)
+                with self._launches_lock:
+                    self._launches[proc.pid] = launch
+                return proc, program
+            finally:
+                if launch.quiet:
+                    with self._launches_lock:
+                        self._quiet_creations -= 1
 
-        output = (running.stdout, running.stderr)
-
-        async def run_to_end() -> None:
-            # lazily: the whole output is the answer, so the command's writes
-            # need not wake this task one by one (kernel_io.read_to_end)
-            await read_to_end(output, collect, lazily=True)
-            if not running.exited.is_set():  # read_to_end has given trio its turn
-                await running.exited.wait()
-
+        shared_runtime().create_and_run(self._kernel, create, launch.report)
+        if not launch.quiet:
+            try:
+                with trio.CancelScope(shield=True):
+                    await launch.created.wait()
+            finally:
+                self._threads.release()
+        timed_out = False
         try:
             with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else math.inf) as deadline:
-                if params.stdin:
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._feed_stdin, running, params.stdin)
-                        await run_to_end()
-                else:  # EOF at once: no task (nor nursery, a scheduler round of its own) for it
-                    _release_stdin(running)
-                    await run_to_end()
+                await launch.ended.wait()
+                await stdio.ended.wait()
             timed_out = deadline.cancelled_caught
             if timed_out:
-                await self._end_session(pid)
-                drain_ready(output, collect, keep + 1)  # what it wrote before the end (read lazily)
+                proc = await launch.process()
+                if proc is not None:
+                    await self._end_session(proc.pid, launch.ended.wait)
         except BaseException:
             # Cancelled or failed: nothing it started may outlive the request.
-            self._kernel.processes.kill_session(pid, 9)
+            proc = await launch.process()
+            if proc is not None:
+                self._kernel.processes.kill_session(proc.pid, 9)
             raise
-        finally:
-            self._running.pop(pid, None)
-            for desc in output:
-                desc.release()
-        status = self._statuses.get(pid, ExitStatus(0, 9))
+        if launch.error is not None:
+            raise launch.error
+        assert launch.proc is not None
+        status = self._statuses.get(launch.proc.pid, ExitStatus(0, 9))
         return ProcessExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
-            stdout=bytes(out[0]),
-            stderr=bytes(out[1]),
+            stdout=stdio.stdout.output(),
+            stderr=stdio.stderr.output(),
             signal=_signal_name(status),
             timed_out=timed_out,
-            truncated=truncated,
+            truncated=stdio.stdout.truncated or stdio.stderr.truncated,
         )
 
-    async def _feed_stdin(self, running: PipedProcess, data: bytes) -> None:
-        stdin, running.stdin = running.stdin, None
-        assert stdin is not None
-        try:
-            await write_all(stdin, data)
-        except KernelError as exc:
-            if exc.errno != "EPIPE":
-                raise
-        finally:
-            stdin.release()
+    def _take_quiet_creation(self) -> bool:
+        """Whether one more exec may be created without a worker thread token (at
+        most VM_WORKER_THREADS at once: each is a thread resolving its program)."""
+        with self._launches_lock:
+            if self._quiet_creations >= self._max_quiet_creations:
+                return False
+            self._quiet_creations += 1
+            return True
 
     def _get(self, pid: int) -> PipedProcess:
         running = self._running.get(pid)
@@ -374,16 +470,14 @@ class ClientProcesses:
         _release_stdin(self._get(pid))
         await trio.lowlevel.checkpoint()
 
-    async def _end_session(self, sid: int) -> None:
+    async def _end_session(self, sid: int, exited: Callable[[], Awaitable[None]]) -> None:
         """SIGKILL session ``sid`` until none of it runs (a dying session starts
         nothing new), waiting at most ``_KILL_GRACE_SECONDS``; then for the
-        leader's exit status to arrive."""
+        leader's exit status to arrive (``exited``)."""
         with trio.move_on_after(_KILL_GRACE_SECONDS):
             while self._kernel.processes.kill_session(sid, 9):
                 await trio.sleep(_KILL_POLL_SECONDS)
-            running = self._running.get(sid)
-            if running is not None:
-                await running.exited.wait()
+            await exited()
 
     def kill(self, pid: int, signal: int) -> None:
         """Signal the process and everything it started (its session), also

@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ import trio
 
 from .logs import get_logger
 
-__all__ = ["ThreadWakeups", "thread_wakeups"]
+__all__ = ["QuietEvent", "ThreadWakeups", "thread_wakeups"]
 
 log = get_logger("thread_wakeups")
 
@@ -101,3 +102,54 @@ def thread_wakeups() -> ThreadWakeups:
         trio.lowlevel.spawn_system_task(wakeups._serve, name="agentvm-thread-wakeups")
         _current.set(wakeups)
         return wakeups
+
+
+class QuietEvent:
+    """A one-shot event set from any thread that wakes the trio thread only when a
+    task waits for it. Made on the trio thread.
+
+    Why: an exec's process is created, runs and ends on its guest thread; each
+    ``run_sync_soon`` on the way (created, output ended) would be a scheduler round
+    of trio competing with the guest for the GIL, though nobody needs to hear of
+    it unless the process fails or must be killed first (client_processes.py).
+    """
+
+    __slots__ = ("_is_set", "_lock", "_trio_thread", "_waiter", "_wakeups")
+
+    def __init__(self) -> None:
+        self._wakeups = thread_wakeups()
+        self._trio_thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._is_set = False
+        self._waiter: trio.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        """Set it (again: nothing happens). Any thread."""
+        with self._lock:
+            if self._is_set:
+                return
+            self._is_set = True
+            waiter = self._waiter
+        if waiter is None:
+            return
+        if threading.get_ident() == self._trio_thread:
+            waiter.set()
+            return
+        try:
+            self._wakeups.run_sync_soon(waiter.set)
+        except trio.RunFinishedError:
+            pass  # nobody waits any more
+
+    async def wait(self) -> None:
+        """Return once it is set (a checkpoint either way)."""
+        with self._lock:
+            if not self._is_set and self._waiter is None:
+                self._waiter = trio.Event()
+            waiter = self._waiter
+        if waiter is None:
+            await trio.lowlevel.checkpoint()
+            return
+        await waiter.wait()

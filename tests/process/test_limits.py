@@ -58,8 +58,8 @@ async def test_pipe_limit_is_enfile(client):
     vm = (await client.vm.create(VmConfig(limits=VmLimits(max_pipes=8)))).vm_id
     fds = await install_guest(client, vm, "fds")
     res = await client.process.exec(vm, argv=[fds, "pipes"], timeout_ms=60_000)
-    # three pipes are the process's own stdio
-    assert res.stdout == b"pipes=5 error=ENFILE\n"
+    # an exec's stdio are no pipes (kernel/exec_stdio.py): all eight are the guest's
+    assert res.stdout == b"pipes=8 error=ENFILE\n"
 
 
 async def test_a_killed_spinning_guest_leaves_others_running(client, vm_id):

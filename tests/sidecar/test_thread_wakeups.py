@@ -92,3 +92,49 @@ async def test_a_callback_that_ran_leaves_its_arguments_unreferenced():
     await trio.sleep(0.01)  # the system task is back to waiting for the eventfd
     gc.collect()
     assert ref() is None
+
+
+async def test_a_quiet_event_set_from_a_thread_wakes_its_waiter(monkeypatch):
+    queued: list[object] = []
+    wakeups = thread_wakeups()
+    real = wakeups.run_sync_soon
+    monkeypatch.setattr(wakeups, "run_sync_soon", lambda fn, *args: queued.append(fn) or real(fn, *args))
+    event = module.QuietEvent()
+    async with trio.open_nursery() as nursery:
+        woke = trio.Event()
+
+        async def waiter() -> None:
+            await event.wait()
+            woke.set()
+
+        nursery.start_soon(waiter)
+        await trio.sleep(0.01)  # the waiter waits
+        await trio.to_thread.run_sync(event.set)
+        with trio.fail_after(10):
+            await woke.wait()
+    assert len(queued) == 1  # one wake-up, for the one waiter
+    event.set()  # again: nothing
+    assert len(queued) == 1
+
+
+async def test_a_quiet_event_nobody_waits_for_wakes_nothing(monkeypatch):
+    queued: list[object] = []
+    wakeups = thread_wakeups()
+    monkeypatch.setattr(wakeups, "run_sync_soon", lambda fn, *args: queued.append(fn))
+    event = module.QuietEvent()
+    await trio.to_thread.run_sync(event.set)
+    assert event.is_set() and queued == []
+    with trio.fail_after(10):
+        await event.wait()  # already set: returns at once
+
+
+async def test_a_quiet_event_set_on_the_trio_thread_wakes_its_waiter_directly(monkeypatch):
+    queued: list[object] = []
+    wakeups = thread_wakeups()
+    monkeypatch.setattr(wakeups, "run_sync_soon", lambda fn, *args: queued.append(fn))
+    event = module.QuietEvent()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(event.wait)
+        await trio.sleep(0.01)
+        event.set()
+    assert queued == []

@@ -28,9 +28,22 @@ from .fstypes import S_IFIFO, FileKind, Stat
 from .handle import FileHandle
 from .pipes import Interrupted, Pipe, PipeBudget
 
-__all__ = ["Description", "FileDescription", "PipeReader", "PipeWriter", "pipe_pair"]
+__all__ = ["Description", "FileDescription", "PipeReader", "PipeWriter", "fifo_stat", "next_pipe_inode", "pipe_pair"]
 
 _pipe_inodes = iter(range(1 << 40, 1 << 62))
+
+
+def next_pipe_inode() -> int:
+    """A new inode number for a pipe (or what a guest sees as one)."""
+    return next(_pipe_inodes)
+
+
+def fifo_stat(ino: int, size: int) -> Stat:
+    """What fstat answers for a pipe end: ``size`` is the bytes buffered."""
+    return Stat(
+        ino=ino, dev=0, mode=S_IFIFO | 0o600, nlink=1, uid=1000, gid=1000,
+        size=size, atime_ns=0, mtime_ns=0, ctime_ns=0,
+    )
 
 
 def _never() -> bool:
@@ -198,10 +211,7 @@ class _PipeEnd(Description):
         self.native = pipe.native_end(self.writable)
 
     def stat(self) -> Stat:
-        return Stat(
-            ino=self._ino, dev=0, mode=S_IFIFO | 0o600, nlink=1, uid=1000, gid=1000,
-            size=self.pipe.buffered(), atime_ns=0, mtime_ns=0, ctime_ns=0,
-        )
+        return fifo_stat(self._ino, self.pipe.buffered())
 
     def watch(self, callback: Callable[[], None]) -> None:
         self.pipe.watch(callback)
@@ -245,5 +255,5 @@ class PipeWriter(_PipeEnd):
 def pipe_pair(capacity: int, max_capacity: int, budget: PipeBudget | None = None) -> tuple[PipeReader, PipeWriter]:
     """A new pipe's two ends (each not yet retained by any fd table)."""
     pipe = Pipe(capacity, max_capacity, budget)
-    ino = next(_pipe_inodes)
+    ino = next_pipe_inode()
     return PipeReader(pipe, ino), PipeWriter(pipe, ino)

@@ -138,16 +138,6 @@ class Description:
     def unwatch(self, callback: Callable[[], None]) -> None:
         """Stop calling ``callback``."""
 
-    def watch_lazily(self, callback: Callable[[], None]) -> None:
-        """``watch`` for a reader that collects everything up to end of file and
-        need not hear of each write: a pipe calls it only once half full, or at
-        its end (``ready_lazily``); anything else, as ``watch``. Stop with ``unwatch``."""
-        self.watch(callback)
-
-    def ready_lazily(self) -> bool:
-        """What ``watch_lazily`` waits for."""
-        return self.ready(False)
-
 
 class FileDescription(Description):
     """A VFS FileHandle: regular file, directory or device. Never blocks."""
@@ -231,12 +221,6 @@ class PipeReader(_PipeEnd):
 
     def ready(self, for_write: bool) -> bool:
         return not for_write and self.pipe.readable()
-
-    def watch_lazily(self, callback: Callable[[], None]) -> None:
-        self.pipe.watch(callback, lazily=True)
-
-    def ready_lazily(self) -> bool:
-        return self.pipe.half_full_or_ended()
 
 
 class PipeWriter(_PipeEnd):

@@ -45,9 +45,7 @@
 # (callbacks taking no arguments) run after every state change, outside the
 # lock; the trio side and poll_oneoff use them to wait for readiness without a
 # thread per pipe.  While a pipe has watchers the native fast path steps aside,
-# so every change goes through here and calls them; but for watchers that only
-# need the pipe half full or closed (``watch(lazily=True)``: exec collecting a
-# whole output), writes that keep it under half its capacity stay native.
+# so every change goes through here and calls them.
 
 from __future__ import annotations
 
@@ -70,7 +68,6 @@ KICKED_WAIT_SECONDS = 1.0  # ... and this often when a kill kicks the pipe: a ba
 
 Interrupted = Callable[[], bool]
 
-_UNWATCHED, _WATCHED, _WATCHED_LAZILY = 0, 1, 2  # avm_pipe_set_watched
 # avm_pipe_state() fields
 _BUFFERED, _READERS, _WRITERS, _ELASTIC, _READS, _READY = range(6)
 
@@ -123,7 +120,6 @@ class Pipe(Watchable):
         self._budget = budget  # kept alive with the pipe (C holds its own reference too)
         self._cond = threading.Condition()  # guards the watcher set only (Watchable)
         self._watchers: set[Callable[[], None]] = set()
-        self._lazy_watchers: set[Callable[[], None]] = set()  # of _watchers: watch(lazily=True)
         self.on_destroyed: Callable[[], None] | None = None  # both ends closed
 
     def __del__(self) -> None:
@@ -261,35 +257,19 @@ class Pipe(Watchable):
         self._lib.avm_pipe_kick(self.native)
 
     # -- readiness --------------------------------------------------------------
-    def watch(self, callback: Callable[[], None], *, lazily: bool = False) -> None:
-        """Call ``callback`` after state changes; ``lazily``: it need only hear of
-        the buffer reaching half its capacity and of closes (``half_full_or_ended``),
-        so smaller writes stay on the native fast path while only such watchers
-        watch (a reader collecting a whole output: no wake-up per line)."""
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after state changes."""
         with self._cond:
             self._watchers.add(callback)
-            if lazily:
-                self._lazy_watchers.add(callback)
             self._publish_watched()
 
     def unwatch(self, callback: Callable[[], None]) -> None:
         with self._cond:
             self._watchers.discard(callback)
-            self._lazy_watchers.discard(callback)
             self._publish_watched()
 
     def _publish_watched(self) -> None:  # under self._cond
-        watched = (
-            _UNWATCHED if not self._watchers
-            else _WATCHED_LAZILY if len(self._lazy_watchers) == len(self._watchers)
-            else _WATCHED
-        )
-        self._lib.avm_pipe_set_watched(self.native, watched)
-
-    def half_full_or_ended(self) -> bool:
-        """What lazy watchers wait for: half the capacity buffered, or end of file."""
-        state = self._state()
-        return state[_BUFFERED] >= self.capacity // 2 or state[_WRITERS] == 0
+        self._lib.avm_pipe_set_watched(self.native, int(bool(self._watchers)))
 
     def readable(self) -> bool:
         """A read would not block (data, or end of file)."""

@@ -128,7 +128,6 @@ static int budget_spare(avm_budget *b) {
 }
 
 /* -- pipe: a ring buffer, one mutex, a condvar per side ----------------------------- */
-#define PIPE_WATCHED_LAZILY 2 /* avm_pipe_set_watched */
 typedef struct {
     atomic_long refs;
     pthread_mutex_t mu;
@@ -380,10 +379,8 @@ void avm_pipe_set_elastic(avm_pipe *p) {
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Watchers present (1): the native fast path steps aside so their callbacks
- * run. Watchers that only need to hear of the buffer reaching half its capacity
- * and of closes (2, a reader collecting a whole output): writes below that stay
- * native (closes always go through Python). */
+/* Watchers present (nonzero): the native fast path steps aside so their
+ * callbacks run. */
 void avm_pipe_set_watched(avm_pipe *p, int watched) {
     pthread_mutex_lock(&p->mu);
     p->watched = watched;
@@ -693,8 +690,7 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
     uint32_t ret = (uint32_t)args[3].i32;
     avm_pipe *p = e->pipe;
     pthread_mutex_lock(&p->mu);
-    int unheard = !p->watched || (p->watched == PIPE_WATCHED_LAZILY && p->len + total < p->low_water);
-    int ok = p->readers > 0 && unheard && total <= base_room(p) &&
+    int ok = p->readers > 0 && !p->watched && total <= base_room(p) &&
              (total == 0 || reserve(p, p->len + total));
     if (ok && total) {
         int was_empty = p->len == 0;

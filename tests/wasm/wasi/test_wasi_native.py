@@ -97,16 +97,14 @@ def test_a_write_and_a_read_through_a_pipe_are_served_natively(guest: Guest) -> 
     assert counts("fd_read")[0] == before[0] + 1
 
 
-def test_a_lazily_watched_pipe_takes_writes_natively_until_half_full(guest: Guest) -> None:
-    # A reader collecting a whole output (exec) watches lazily: writes that keep
-    # the pipe under half its capacity stay in C and wake nobody; the write that
-    # would reach half goes through Python, which calls the watchers; an eager
-    # watcher sends every write through Python; a close always calls them.
+def test_a_watched_pipe_takes_writes_through_python_so_its_watchers_hear(guest: Guest) -> None:
+    # While a pipe has watchers (a trio reader, poll_oneoff) every write goes
+    # through Python, which calls them; unwatched, writes stay in C and wake nobody;
+    # a close always calls them.
     reader, writer = pipe_pair(1024, 4096)
     w = guest.proc.fds.install(writer)
     calls: list[str] = []
-    lazy, eager = (lambda: calls.append("lazy")), (lambda: calls.append("eager"))
-    reader.watch_lazily(lazy)
+    watcher = lambda: calls.append("watcher")  # noqa: E731
     ret = guest.alloc(4)
 
     def native(n: int) -> bool:
@@ -117,18 +115,17 @@ def test_a_lazily_watched_pipe_takes_writes_natively_until_half_full(guest: Gues
         assert guest.u32(ret) == n
         return guest.proc.fds.native.served("fd_write") == before + 1
 
-    assert native(100) and calls == [] and not reader.ready_lazily()
-    assert not native(500) and calls == ["lazy"] and reader.ready_lazily()
-    assert reader.read(4096) == b"x" * 600
-    reader.watch(eager)
-    calls.clear()
-    assert not native(10) and sorted(calls) == ["eager", "lazy"]
-    reader.unwatch(eager)
+    assert native(100) and calls == []
+    reader.watch(watcher)
+    assert not native(10) and calls == ["watcher"]
+    reader.unwatch(watcher)
     calls.clear()
     assert native(10) and calls == []
+    assert reader.read(4096) == b"x" * 120
+    reader.watch(watcher)
     guest.proc.fds.close(w)
-    assert calls == ["lazy"] and reader.ready_lazily()  # end of file
-    reader.unwatch(lazy)
+    assert calls == ["watcher"] and reader.ready(False)  # end of file
+    reader.unwatch(watcher)
 
 
 def test_memory_grown_on_the_guest_thread_is_native_at_once(kernel) -> None:  # type: ignore[no-untyped-def]

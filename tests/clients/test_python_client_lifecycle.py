@@ -7,6 +7,7 @@ import os
 import pathlib
 import sys
 import textwrap
+import threading
 
 import pytest
 import trio
@@ -260,6 +261,75 @@ def test_sync_facade_drives_the_same_methods():
             c.fs.read_file(vm, "/tmp/none")
         assert err.value.errno == "ENOENT"
         assert c.fs.read_file.__doc__ == FsApi.read_file.__doc__
+
+
+def test_a_blocking_call_fails_when_the_sidecar_dies_under_it(tmp_path):
+    cmd = fake_sidecar(
+        tmp_path,
+        """
+        import json, sys
+        hello = json.loads(sys.stdin.readline())
+        print(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": {
+            "protocolVersion": 1, "sidecarVersion": "fake", "maxFrameBytes": 1000, "defaultLimits": {}, "methods": []}}),
+            flush=True)
+        sys.stdin.readline()
+        sys.exit(7)
+        """,
+    )
+    with Client.connect(cmd) as c, pytest.raises(SidecarError) as err:
+        c.vm.list()  # written and waited for on this thread; the reader task fails it
+    assert err.value.reason == "exited"
+
+
+def test_blocking_calls_from_many_threads_keep_every_line_whole():
+    # Small requests are written by their own threads (Connection.call_blocking);
+    # requests over PIPE_BUF go through the client's trio thread, partly written
+    # at a time. No line may land inside another.
+    big = bytes(range(256)) * 1024  # 256 KiB: many times PIPE_BUF, base64 on the wire
+    errors: list[BaseException] = []
+    with Client.connect(SIDECAR) as c:
+        vm = c.vm.create().vm_id
+
+        def small(n: int) -> None:
+            try:
+                for i in range(100):
+                    assert c.fs.exists(vm, "/tmp").exists
+                    assert c.process.exec(vm, f"echo {n}-{i}").stdout == f"{n}-{i}\n".encode()
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        def large(n: int) -> None:
+            try:
+                for _ in range(10):
+                    c.fs.write_file(vm, f"/tmp/big{n}", big)
+                    assert c.fs.read_file(vm, f"/tmp/big{n}").data == big
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=small, args=(n,)) for n in range(6)]
+        threads += [threading.Thread(target=large, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert errors == []
+
+
+def test_a_blocking_call_writes_its_request_on_the_calling_thread(monkeypatch):
+    from agentvm import _connection
+
+    writers: list[int] = []
+    real_write = os.write
+
+    def spy(fd: int, data: bytes) -> int:
+        if b'"vm.list"' in bytes(data):
+            writers.append(threading.get_ident())
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_connection.os, "write", spy)
+    with Client.connect(SIDECAR) as c:
+        c.vm.list()
+    assert writers == [threading.get_ident()]
 
 
 def test_sync_facade_reports_a_missing_sidecar():

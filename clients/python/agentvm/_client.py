@@ -1,11 +1,13 @@
 """The public client classes: :class:`AsyncClient` (trio) and :class:`Client` (blocking).
 
 ``Client`` is a facade, not a second implementation: it runs an ``AsyncClient`` on a
-private trio loop in a background thread and forwards every call with
-``trio.from_thread.run``, so both share one code path and one behaviour. Its
-namespaces are generated (``_surface.py``) so they carry the async methods' exact
-signatures; once closed, every call raises :class:`SidecarError` (never trio's
-``RunFinishedError``).
+private trio loop in a background thread, which reads the sidecar's answers and
+events. Its namespaces are generated (``_surface.py``) so they carry the async
+methods' exact signatures, and run those very methods to their end on the caller's
+thread over a connection whose ``call`` blocks (``Connection.call_blocking``: the
+caller writes its request and sleeps until the reader task hands it the answer).
+Everything else (handles, events) is forwarded with ``trio.from_thread.run``. Once
+closed, every call raises :class:`SidecarError` (never trio's ``RunFinishedError``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import trio
@@ -113,6 +115,17 @@ class AsyncClient(AsyncSurface):
         self._conn.set_request_handler("tools.invoke", self._tool_handlers.invoke if self._tool_handlers else None)
 
 
+class _BlockingCalls:
+    """The connection as the blocking namespaces see it: ``call`` blocks the
+    caller's thread until the answer (``Client._call_blocking``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def call(self, method: str, params: msgspec.Struct) -> Any:
+        return self._client._call_blocking(method, params)
+
+
 class Client(SyncSurface):
     """Blocking facade over :class:`AsyncClient`; same namespaces and methods.
 
@@ -121,7 +134,8 @@ class Client(SyncSurface):
     """
 
     def __init__(self, aclient: AsyncClient, token: trio.lowlevel.TrioToken) -> None:
-        super().__init__(aclient, self._run)
+        # the forwarders use nothing of their connection but `call` (_surface_gen checks it)
+        super().__init__(AsyncSurface(cast(Connection, _BlockingCalls(self))))
         self._aclient = aclient
         self._token = token
         self._closed = False
@@ -192,7 +206,13 @@ class Client(SyncSurface):
 
     def create_vm(self, config: VmConfig | None = None) -> Vm:
         """Create a VM and return its handle (``with`` disposes it)."""
-        return Vm(self._run(functools.partial(self._aclient.create_vm, config)), self._run)
+        return Vm(self._run(functools.partial(self._aclient.create_vm, config)), self._run, self.process)
+
+    def _call_blocking(self, method: str, params: msgspec.Struct) -> Any:
+        if self._closed:
+            raise SidecarError("exited", "client is closed")
+        conn = self._aclient._conn
+        return conn.call_blocking(method, params, lambda line: self._run(functools.partial(conn.write_line, line)))
 
     def _run(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         if self._closed:

@@ -21,9 +21,11 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import select
 import shlex
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -73,6 +75,13 @@ _WRITE_TIMEOUT_S = 30.0
 RequestHandler = Callable[[Any], Awaitable[Any]]
 
 
+def _outcome(pending: _Pending) -> msgspec.Raw:
+    if pending.error is not None:
+        raise pending.error
+    assert pending.result is not None
+    return pending.result
+
+
 def default_sidecar_command() -> list[str]:
     """``$AGENTVM_SIDECAR`` (shell-split) or this interpreter running the sidecar module."""
     override = os.environ.get("AGENTVM_SIDECAR")
@@ -82,10 +91,14 @@ def default_sidecar_command() -> list[str]:
 
 
 class _Pending:
+    """A request waiting for its answer: ``done`` is a ``trio.Event``, or for a
+    caller on another thread (``call_blocking``) a ``threading.Event``; the reader
+    task sets either."""
+
     __slots__ = ("done", "error", "result")
 
-    def __init__(self) -> None:
-        self.done = trio.Event()
+    def __init__(self, done: trio.Event | threading.Event) -> None:
+        self.done = done
         self.result: msgspec.Raw | None = None
         self.error: BaseException | None = None
 
@@ -105,6 +118,10 @@ class Connection:
         self._handlers: dict[str, RequestHandler] = {}
         self._answering: dict[Any, trio.CancelScope] = {}
         self._send_lock = trio.Lock()
+        # Held for each os.write of a line; _line_open while a line the trio side
+        # started is still partly unwritten: a thread's line must not land inside it.
+        self._line_lock = threading.Lock()
+        self._line_open = False
         self._closed: SidecarError | None = None
         self.hello: HelloResult | None = None
 
@@ -187,7 +204,51 @@ class Connection:
         raw = await self._request(method, params)
         return _any_decoder.decode(raw)
 
-    async def _request(self, method: str, params: Any) -> msgspec.Raw:
+    def call_blocking(self, method: str, params: msgspec.Struct, write_on_loop: Callable[[bytes], None]) -> Any:
+        """:meth:`call` from a thread other than the connection's trio thread,
+        blocking it until the answer: the blocking client's path (``Client``).
+
+        The calling thread writes the request line itself when the sidecar's stdin
+        takes it whole at once (lines up to ``PIPE_BUF`` are written whole or not at
+        all) and nothing else is mid-line; otherwise ``write_on_loop(line)`` has the
+        trio thread write it. The reader task wakes this thread with the answer. So
+        a call costs the trio thread no task and no wake-up of its own (from the
+        caller's thread through ``trio.from_thread.run``: ~100-200 us of a warm exec).
+        An interrupt (KeyboardInterrupt) while waiting cancels the request."""
+        req_id, line = self._request_line(method, params)
+        pending = self._pending[req_id] = _Pending(threading.Event())
+        try:
+            if self._closed is not None:  # checked after registering: _fail_all sees it otherwise
+                raise self._closed
+            if not self._write_from_thread(line):
+                write_on_loop(line)
+            try:
+                pending.done.wait()
+            except BaseException:
+                if not pending.done.is_set():
+                    write_on_loop(encode_notification(CANCEL_METHOD, {"id": req_id}))
+                raise
+        finally:
+            self._pending.pop(req_id, None)
+        return METHODS[method].result_decoder.decode(_outcome(pending))
+
+    def _write_from_thread(self, line: bytes) -> bool:
+        """Write ``line`` whole from a thread other than trio's, if the pipe takes it
+        at once and no line is half written; whether it did."""
+        stdin = self._process.stdin
+        if len(line) > select.PIPE_BUF or not isinstance(stdin, trio.lowlevel.FdStream):
+            return False
+        with self._line_lock:
+            if self._line_open or self._closed is not None:
+                return False
+            try:
+                return os.write(stdin.fileno(), line) == len(line)  # non-blocking: whole, or EAGAIN
+            except OSError:
+                return False  # full or broken: the trio side's write waits or reports it
+
+    def _request_line(self, method: str, params: Any) -> tuple[int, bytes]:
+        """A new request id and its line. Raises: TypeError (bytes fields), RpcError
+        (frame_too_large), the closed connection's error."""
         if self._closed is not None:
             raise self._closed
         params = coerce_bytes_fields(params, f"{method} params")  # str -> UTF-8; TypeError before anything is sent
@@ -197,21 +258,22 @@ class Connection:
         if len(line) - 1 > limit:
             # The sidecar would answer with an id-less error that matches no request.
             raise RpcError(make_error("frame_too_large", f"request of {len(line) - 1} bytes exceeds maxFrameBytes ({limit})"))
-        pending = self._pending[req_id] = _Pending()
+        return req_id, line
+
+    async def _request(self, method: str, params: Any) -> msgspec.Raw:
+        req_id, line = self._request_line(method, params)
+        pending = self._pending[req_id] = _Pending(trio.Event())
         try:
-            await self._write(line)
+            await self.write_line(line)
             try:
                 await pending.done.wait()
             except trio.Cancelled:
                 with trio.CancelScope(shield=True):
-                    await self._write(encode_notification("$/cancelRequest", {"id": req_id}))
+                    await self.write_line(encode_notification(CANCEL_METHOD, {"id": req_id}))
                 raise
         finally:
             self._pending.pop(req_id, None)
-        if pending.error is not None:
-            raise pending.error
-        assert pending.result is not None
-        return pending.result
+        return _outcome(pending)
 
     def set_request_handler(self, method: str, handler: RequestHandler | None) -> None:
         """Answer sidecar-to-client requests for ``method`` with ``handler(params)``."""
@@ -255,34 +317,40 @@ class Connection:
         """Run a task for as long as the connection lives (handles pumping output)."""
         self._nursery.start_soon(fn, *args)
 
-    async def _write(self, line: bytes) -> None:
+    async def write_line(self, line: bytes) -> None:
+        """Send one encoded line (a request, notification or answer), whole and in
+        order with every other. Raises: SidecarError (not reading, closed)."""
         if self._closed is not None and self._closed.reason == "protocol_error":
             raise self._closed
         try:
             self._send_lock.acquire_nowait()
         except trio.WouldBlock:
             await self._send_lock.acquire()
-        else:
-            # Nothing is being written: the pipe nearly always takes the line at
-            # once, without the two scheduler rounds of the lock and send_all
-            # (~30 us of a call); what it does not take goes the awaited way.
-            line = self._write_now(line)
         try:
+            # The pipe nearly always takes the line at once, without the scheduler
+            # rounds of send_all (~30 us of a call); what it does not take goes
+            # the awaited way, the line open meanwhile (call_blocking).
+            line = self._write_now(line)
             if line:
-                await self._write_rest(line)
+                try:
+                    await self._write_rest(line)
+                finally:
+                    with self._line_lock:
+                        self._line_open = False
         finally:
             self._send_lock.release()
 
     def _write_now(self, line: bytes) -> bytes:
         """Write what the sidecar's stdin pipe takes now; the rest (errors are
-        left to ``_write_rest``, which raises them)."""
+        left to ``_write_rest``, which raises them), with the line left open."""
         stdin = self._process.stdin
-        if not isinstance(stdin, trio.lowlevel.FdStream):
-            return line
-        try:
-            return line[os.write(stdin.fileno(), line) :]
-        except OSError:
-            return line
+        with self._line_lock:
+            try:
+                rest = line[os.write(stdin.fileno(), line) :] if isinstance(stdin, trio.lowlevel.FdStream) else line
+            except OSError:
+                rest = line
+            self._line_open = bool(rest)
+        return rest
 
     async def _write_rest(self, line: bytes) -> None:
         try:
@@ -309,7 +377,7 @@ class Connection:
             for (vm_id, pid), consumed in acks.items():
                 params = ProcessAckOutputParams(vm_id=vm_id, pid=pid, consumed=consumed)
                 try:
-                    await self._write(encode_notification("process.ackOutput", params))
+                    await self.write_line(encode_notification("process.ackOutput", params))
                 except SidecarError:
                     return
 
@@ -403,7 +471,7 @@ class Connection:
             finally:
                 self._answering.pop(req.id, None)
         try:
-            await self._write(line)
+            await self.write_line(line)
         except SidecarError:
             pass
 

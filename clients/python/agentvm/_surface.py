@@ -17,131 +17,139 @@ from ._paths import VmPathLike
 if TYPE_CHECKING:
     from ._connection import Connection
 
-__all__ = ["AsyncSurface", "Run", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSessionApi", "SyncSoftwareApi", "SyncSurface", "SyncToolsApi", "SyncVmApi"]
+__all__ = ["AsyncSurface", "SyncFsApi", "SyncNetApi", "SyncPreviewApi", "SyncProcessApi", "SyncSessionApi", "SyncSoftwareApi", "SyncSurface", "SyncToolsApi", "SyncVmApi", "call_directly"]
 
-Run = Callable[[Callable[[], Awaitable[Any]]], Any]
-"""Runs an async call to completion on the client's trio thread and returns its result."""
+
+
+def call_directly(fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``fn()`` to its end on this thread: a method whose only await is its
+    connection's ``call``, on a namespace whose connection blocks instead
+    (``Client``: ``Connection.call_blocking``)."""
+    coroutine = fn().__await__()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError(f"{fn} waited for the event loop")
 
 
 class SyncVmApi:
     """Blocking twin of :class:`VmApi`: ``vm.*``: VM lifecycle."""
 
-    def __init__(self, target: VmApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: VmApi) -> None:
+        self._direct = direct
 
     def create(self, config: p.VmConfig | None = None) -> p.VmCreateResult:
         """Create a VM with ``config`` (mounts, env, limits...); returns its ``vm_id``."""
-        return self._run(functools.partial(self._target.create, config))
+        return call_directly(functools.partial(self._direct.create, config))
 
     def dispose(self, vm_id: str) -> p.VmDisposeResult:
         """Dispose a VM: kill its processes, close its files, unmount everything."""
-        return self._run(functools.partial(self._target.dispose, vm_id))
+        return call_directly(functools.partial(self._direct.dispose, vm_id))
 
     def list(self) -> p.VmListResult:
         """List the live VMs."""
-        return self._run(functools.partial(self._target.list))
+        return call_directly(functools.partial(self._direct.list))
 
     def info(self, vm_id: str) -> p.VmInfoResult:
         """A VM's limits, mounts and current resource usage."""
-        return self._run(functools.partial(self._target.info, vm_id))
+        return call_directly(functools.partial(self._direct.info, vm_id))
 
     def set_network_policy(self, vm_id: str, network: p.NetworkPolicy) -> p.VmSetNetworkPolicyResult:
         """Replace a live VM's egress policy: every process, running or future (and
         its children), obeys ``network`` from its next network call."""
-        return self._run(functools.partial(self._target.set_network_policy, vm_id, network))
+        return call_directly(functools.partial(self._direct.set_network_policy, vm_id, network))
 
 
 class SyncFsApi:
     """Blocking twin of :class:`FsApi`: ``fs.*``: files in a VM, through its kernel and mounts."""
 
-    def __init__(self, target: FsApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: FsApi) -> None:
+        self._direct = direct
 
     def read_file(self, vm_id: str, path: VmPathLike, *, offset: int = 0, length: int | None = None) -> p.FsReadFileResult:
         """Read a file from ``offset`` to its end, or ``length`` bytes of it; the
         result's ``size`` is the whole file's. A file too big for one frame is a
         ``limit_exceeded`` error: read it in pieces (``length``), advancing ``offset``
         until it reaches ``size``. A device is read only with a ``length``."""
-        return self._run(functools.partial(self._target.read_file, vm_id, path, offset=offset, length=length))
+        return call_directly(functools.partial(self._direct.read_file, vm_id, path, offset=offset, length=length))
 
     def write_file(self, vm_id: str, path: VmPathLike, data: BytesLike, *, create_dirs: bool = False, mode: int = 420, offset: int | None = None, append: bool = False) -> p.FsWriteFileResult:
         """Create or replace a file (``create_dirs`` makes missing parents first); with
         ``offset`` write there and keep the rest, with ``append`` write at the end.
         The result's ``size`` is the file's size after the write. ``data`` is bytes,
         or a ``str`` written as UTF-8."""
-        return self._run(functools.partial(self._target.write_file, vm_id, path, data, create_dirs=create_dirs, mode=mode, offset=offset, append=append))
+        return call_directly(functools.partial(self._direct.write_file, vm_id, path, data, create_dirs=create_dirs, mode=mode, offset=offset, append=append))
 
     def read_files(self, vm_id: str, paths: list[str]) -> p.FsReadFilesResult:
         """Read several files; each entry has ``data`` or ``error``."""
-        return self._run(functools.partial(self._target.read_files, vm_id, paths))
+        return call_directly(functools.partial(self._direct.read_files, vm_id, paths))
 
     def write_files(self, vm_id: str, files: list[p.FsFileToWrite], *, create_dirs: bool = False) -> p.FsWriteFilesResult:
         """Write several files; each outcome carries an ``error`` when that file failed."""
-        return self._run(functools.partial(self._target.write_files, vm_id, files, create_dirs=create_dirs))
+        return call_directly(functools.partial(self._direct.write_files, vm_id, files, create_dirs=create_dirs))
 
     def mkdir(self, vm_id: str, path: VmPathLike, *, recursive: bool = False, mode: int = 493) -> p.FsMkdirResult:
         """Create a directory (``recursive`` like ``mkdir -p``)."""
-        return self._run(functools.partial(self._target.mkdir, vm_id, path, recursive=recursive, mode=mode))
+        return call_directly(functools.partial(self._direct.mkdir, vm_id, path, recursive=recursive, mode=mode))
 
     def readdir(self, vm_id: str, path: VmPathLike) -> p.FsReaddirResult:
         """List a directory's entries (names and kinds)."""
-        return self._run(functools.partial(self._target.readdir, vm_id, path))
+        return call_directly(functools.partial(self._direct.readdir, vm_id, path))
 
     def readdir_recursive(self, vm_id: str, path: VmPathLike, *, max_depth: int | None = None) -> p.FsReaddirRecursiveResult:
         """List a directory tree as paths relative to ``path``; ``truncated`` is set
         when the listing stopped at the frame-size bound."""
-        return self._run(functools.partial(self._target.readdir_recursive, vm_id, path, max_depth=max_depth))
+        return call_directly(functools.partial(self._direct.readdir_recursive, vm_id, path, max_depth=max_depth))
 
     def stat(self, vm_id: str, path: VmPathLike) -> p.FsStatResult:
         """Metadata of a path, following a final symlink."""
-        return self._run(functools.partial(self._target.stat, vm_id, path))
+        return call_directly(functools.partial(self._direct.stat, vm_id, path))
 
     def lstat(self, vm_id: str, path: VmPathLike) -> p.FsStatResult:
         """Metadata of a path, not following a final symlink."""
-        return self._run(functools.partial(self._target.lstat, vm_id, path))
+        return call_directly(functools.partial(self._direct.lstat, vm_id, path))
 
     def exists(self, vm_id: str, path: VmPathLike) -> p.FsExistsResult:
         """Whether a path exists."""
-        return self._run(functools.partial(self._target.exists, vm_id, path))
+        return call_directly(functools.partial(self._direct.exists, vm_id, path))
 
     def move(self, vm_id: str, source: VmPathLike, destination: VmPathLike) -> p.FsMoveResult:
         """Rename ``source`` to ``destination`` (POSIX rename semantics)."""
-        return self._run(functools.partial(self._target.move, vm_id, source, destination))
+        return call_directly(functools.partial(self._direct.move, vm_id, source, destination))
 
     def delete(self, vm_id: str, path: VmPathLike, *, recursive: bool = False) -> p.FsDeleteResult:
         """Delete a file, symlink or empty directory; ``recursive`` deletes a tree."""
-        return self._run(functools.partial(self._target.delete, vm_id, path, recursive=recursive))
+        return call_directly(functools.partial(self._direct.delete, vm_id, path, recursive=recursive))
 
     def symlink(self, vm_id: str, target: str, path: str) -> p.FsSymlinkResult:
         """Create a symlink at ``path`` pointing to ``target``."""
-        return self._run(functools.partial(self._target.symlink, vm_id, target, path))
+        return call_directly(functools.partial(self._direct.symlink, vm_id, target, path))
 
     def readlink(self, vm_id: str, path: VmPathLike) -> p.FsReadlinkResult:
         """The target of a symlink."""
-        return self._run(functools.partial(self._target.readlink, vm_id, path))
+        return call_directly(functools.partial(self._direct.readlink, vm_id, path))
 
     def chmod(self, vm_id: str, path: VmPathLike, mode: int) -> p.FsChmodResult:
         """Change permission bits."""
-        return self._run(functools.partial(self._target.chmod, vm_id, path, mode))
+        return call_directly(functools.partial(self._direct.chmod, vm_id, path, mode))
 
     def mount(self, vm_id: str, mount: p.MountConfig) -> p.FsMountResult:
         """Mount a memory or host_dir filesystem into a running VM."""
-        return self._run(functools.partial(self._target.mount, vm_id, mount))
+        return call_directly(functools.partial(self._direct.mount, vm_id, mount))
 
     def unmount(self, vm_id: str, path: str) -> p.FsUnmountResult:
         """Unmount the filesystem at ``path``."""
-        return self._run(functools.partial(self._target.unmount, vm_id, path))
+        return call_directly(functools.partial(self._direct.unmount, vm_id, path))
 
 
 class SyncProcessApi:
     """Blocking twin of :class:`ProcessApi`: ``process.*``: guest processes. Name a program by ``command`` (run as
     ``sh -c command``) or by ``argv``; exactly one of them."""
 
-    def __init__(self, target: ProcessApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: ProcessApi) -> None:
+        self._direct = direct
 
     def exec(self, vm_id: str, command: str | None = None, *, argv: list[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None, stdin: BytesLike = b'', timeout_ms: int | None = DEFAULT_EXEC_TIMEOUT_MS, max_output_bytes: int = p.DEFAULT_EXEC_OUTPUT_BYTES, exact_env: bool = False) -> p.ProcessExecResult:
         """Run a process to completion; returns exit code, stdout and stderr.
@@ -151,94 +159,91 @@ class SyncProcessApi:
         stdout and stderr keeps its first ``max_output_bytes``; ``truncated`` says
         more was written. ``stdin`` is bytes, or a ``str`` sent as UTF-8. ``env`` is
         added to the VM's environment, or with ``exact_env`` is all of it."""
-        return self._run(functools.partial(self._target.exec, vm_id, command, argv=argv, cwd=cwd, env=env, stdin=stdin, timeout_ms=timeout_ms, max_output_bytes=max_output_bytes, exact_env=exact_env))
+        return call_directly(functools.partial(self._direct.exec, vm_id, command, argv=argv, cwd=cwd, env=env, stdin=stdin, timeout_ms=timeout_ms, max_output_bytes=max_output_bytes, exact_env=exact_env))
 
     def spawn(self, vm_id: str, command: str | None = None, *, argv: list[str] | None = None, cwd: str | None = None, env: dict[str, str] | None = None, exact_env: bool = False) -> p.ProcessSpawnResult:
         """Start a process; its output and exit arrive as events (subscribe with
         ``client.events()`` first). Returns its pid. ``env`` is added to the VM's
         environment, or with ``exact_env`` is all of it."""
-        return self._run(functools.partial(self._target.spawn, vm_id, command, argv=argv, cwd=cwd, env=env, exact_env=exact_env))
+        return call_directly(functools.partial(self._direct.spawn, vm_id, command, argv=argv, cwd=cwd, env=env, exact_env=exact_env))
 
     def ack_output(self, vm_id: str, pid: int, consumed: int) -> p.ProcessAckOutputResult:
         """Return ``consumed`` bytes of output credit to a spawned process (flow
         control). Subscriptions from ``client.events()`` do this automatically (as a
         notification); call it only when consuming events some other way."""
-        return self._run(functools.partial(self._target.ack_output, vm_id, pid, consumed))
+        return call_directly(functools.partial(self._direct.ack_output, vm_id, pid, consumed))
 
     def write_stdin(self, vm_id: str, pid: int, data: BytesLike) -> p.ProcessWriteStdinResult:
         """Write to a spawned process's stdin (waits while the pipe is full); ``data``
         is bytes, or a ``str`` sent as UTF-8."""
-        return self._run(functools.partial(self._target.write_stdin, vm_id, pid, data))
+        return call_directly(functools.partial(self._direct.write_stdin, vm_id, pid, data))
 
     def close_stdin(self, vm_id: str, pid: int) -> p.ProcessCloseStdinResult:
         """Close a spawned process's stdin; it reads end of file."""
-        return self._run(functools.partial(self._target.close_stdin, vm_id, pid))
+        return call_directly(functools.partial(self._direct.close_stdin, vm_id, pid))
 
     def kill(self, vm_id: str, pid: int, signal: p.SignalName = 'SIGTERM') -> p.ProcessKillResult:
         """Send a signal (default SIGTERM)."""
-        return self._run(functools.partial(self._target.kill, vm_id, pid, signal))
+        return call_directly(functools.partial(self._direct.kill, vm_id, pid, signal))
 
     def wait(self, vm_id: str, pid: int, *, timeout_ms: int | None = None) -> p.ProcessWaitResult:
         """Wait for a spawned process to exit; ``timeout`` error if still running after ``timeout_ms``."""
-        return self._run(functools.partial(self._target.wait, vm_id, pid, timeout_ms=timeout_ms))
+        return call_directly(functools.partial(self._direct.wait, vm_id, pid, timeout_ms=timeout_ms))
 
     def list(self, vm_id: str) -> p.ProcessListResult:
         """The VM's processes."""
-        return self._run(functools.partial(self._target.list, vm_id))
+        return call_directly(functools.partial(self._direct.list, vm_id))
 
     def tree(self, vm_id: str) -> p.ProcessTreeResult:
         """The VM's processes as a parent/child forest."""
-        return self._run(functools.partial(self._target.tree, vm_id))
+        return call_directly(functools.partial(self._direct.tree, vm_id))
 
 
 class SyncToolsApi:
     """Blocking twin of :class:`ToolsApi`: ``tools.*``: host tools the VM's guests call over HTTP (answer them with
     ``client.on_tool(name, handler)``), and their audit log."""
 
-    def __init__(self, target: ToolsApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: ToolsApi) -> None:
+        self._direct = direct
 
     def register(self, vm_id: str, tools: list[p.ToolSpec]) -> p.ToolsRegisterResult:
         """Serve ``tools`` inside the VM at http://tools.agentvm.internal/tools/<name>
         (a tool with the same name is replaced); calls reach this client's handlers."""
-        return self._run(functools.partial(self._target.register, vm_id, tools))
+        return call_directly(functools.partial(self._direct.register, vm_id, tools))
 
     def unregister(self, vm_id: str, names: list[str]) -> p.ToolsUnregisterResult:
         """Stop serving the tools named ``names``."""
-        return self._run(functools.partial(self._target.unregister, vm_id, names))
+        return call_directly(functools.partial(self._direct.unregister, vm_id, names))
 
     def list(self, vm_id: str) -> p.ToolsListResult:
         """The VM's tools."""
-        return self._run(functools.partial(self._target.list, vm_id))
+        return call_directly(functools.partial(self._direct.list, vm_id))
 
     def rotate_token(self, vm_id: str) -> p.ToolsRotateTokenResult:
         """Replace the VM's tools bearer token (the old one gets 401 at once)."""
-        return self._run(functools.partial(self._target.rotate_token, vm_id))
+        return call_directly(functools.partial(self._direct.rotate_token, vm_id))
 
     def log(self, vm_id: str, *, since: int = 0) -> p.ToolsLogResult:
         """Audit entries (tool calls, secret injections) at or after ``since`` (ms)."""
-        return self._run(functools.partial(self._target.log, vm_id, since=since))
+        return call_directly(functools.partial(self._direct.log, vm_id, since=since))
 
 
 class SyncSoftwareApi:
     """Blocking twin of :class:`SoftwareApi`: ``software.*``: the guest commands in every VM's /bin."""
 
-    def __init__(self, target: SoftwareApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: SoftwareApi) -> None:
+        self._direct = direct
 
     def list(self) -> p.SoftwareListResult:
         """Every /bin command with its package, version and source."""
-        return self._run(functools.partial(self._target.list))
+        return call_directly(functools.partial(self._direct.list))
 
 
 class SyncNetApi:
     """Blocking twin of :class:`NetApi`: ``net.*``: HTTP into a VM."""
 
-    def __init__(self, target: NetApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: NetApi) -> None:
+        self._direct = direct
 
     def fetch(self, vm_id: str, port: int, path: str = '/', *, method: str = 'GET', headers: list[p.HttpHeader] | list[tuple[str, str]] | None = None, body: bytes = b'', timeout_ms: int = 30000) -> p.NetFetchResult:
         """Send one HTTP/1.1 request to a guest listening on VM-loopback ``port`` and
@@ -247,31 +252,30 @@ class SyncNetApi:
         ``connection_refused`` (nothing listens), ``connection_closed`` (the guest
         closed early), ``guest_error`` (not HTTP), ``timeout`` or ``limit_exceeded``
         (a body too large for one frame)."""
-        return self._run(functools.partial(self._target.fetch, vm_id, port, path, method=method, headers=headers, body=body, timeout_ms=timeout_ms))
+        return call_directly(functools.partial(self._direct.fetch, vm_id, port, path, method=method, headers=headers, body=body, timeout_ms=timeout_ms))
 
 
 class SyncPreviewApi:
     """Blocking twin of :class:`PreviewApi`: ``preview.*``: signed URLs that serve a guest port over HTTP on the host."""
 
-    def __init__(self, target: PreviewApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: PreviewApi) -> None:
+        self._direct = direct
 
     def start(self, host: str = '127.0.0.1', port: int = 0) -> p.PreviewStartResult:
         """Start the sidecar's preview server (port 0: any free port); returns its
         ``url_base``. When it already runs (``--preview`` or an earlier call), returns
         its address."""
-        return self._run(functools.partial(self._target.start, host, port))
+        return call_directly(functools.partial(self._direct.start, host, port))
 
     def create_url(self, vm_id: str, port: int, ttl_seconds: int = 0) -> p.PreviewCreateUrlResult:
         """A signed URL that proxies to ``port`` in the VM for ``ttl_seconds`` (0: one
         hour): ``url``, ``path`` (``/<token>/``), ``token``, ``expires_at`` (ms since
         the epoch). Needs a running preview server (kind ``unavailable`` otherwise)."""
-        return self._run(functools.partial(self._target.create_url, vm_id, port, ttl_seconds))
+        return call_directly(functools.partial(self._direct.create_url, vm_id, port, ttl_seconds))
 
     def revoke(self, token: str) -> p.PreviewRevokeResult:
         """Revoke a preview token: requests with it get 403 from now on."""
-        return self._run(functools.partial(self._target.revoke, token))
+        return call_directly(functools.partial(self._direct.revoke, token))
 
 
 class SyncSessionApi:
@@ -282,51 +286,50 @@ class SyncSessionApi:
     the handler gets ``{sessionId, toolCall, options}`` and returns ``{"outcome":
     {"outcome": "selected", "optionId": ...}}`` or ``{"outcome": {"outcome": "cancelled"}}``."""
 
-    def __init__(self, target: SessionApi, run: Run) -> None:
-        self._target = target
-        self._run = run
+    def __init__(self, direct: SessionApi) -> None:
+        self._direct = direct
 
     def create(self, vm_id: str, agent: p.AgentSpec = 'reference', *, mcp_servers: list[dict] | None = None, permission_policy: p.PermissionPolicy = 'ask', timeouts: p.SessionTimeouts | None = None, auth_method: str | None = None) -> p.SessionCreateResult:
         """Start ``agent`` (a preset name or an ``AgentCommand``) in the VM and open an
         ACP session with it (initialize, authenticate if required, session/new)."""
-        return self._run(functools.partial(self._target.create, vm_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
+        return call_directly(functools.partial(self._direct.create, vm_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
 
     def load(self, vm_id: str, agent_session_id: str, agent: p.AgentSpec = 'reference', *, mcp_servers: list[dict] | None = None, permission_policy: p.PermissionPolicy = 'ask', timeouts: p.SessionTimeouts | None = None, auth_method: str | None = None) -> p.SessionLoadResult:
         """Open an earlier agent session in a new agent process (ACP session/load;
         the agent replays it as events). ``unsupported`` unless the agent can."""
-        return self._run(functools.partial(self._target.load, vm_id, agent_session_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
+        return call_directly(functools.partial(self._direct.load, vm_id, agent_session_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
 
     def resume(self, vm_id: str, agent_session_id: str, agent: p.AgentSpec = 'reference', *, mcp_servers: list[dict] | None = None, permission_policy: p.PermissionPolicy = 'ask', timeouts: p.SessionTimeouts | None = None, auth_method: str | None = None) -> p.SessionResumeResult:
         """Open an earlier agent session without replay (ACP session/resume)."""
-        return self._run(functools.partial(self._target.resume, vm_id, agent_session_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
+        return call_directly(functools.partial(self._direct.resume, vm_id, agent_session_id, agent, mcp_servers=mcp_servers, permission_policy=permission_policy, timeouts=timeouts, auth_method=auth_method))
 
     def prompt(self, session_id: str, prompt: list[dict] | str) -> p.SessionPromptResult:
         """Run one prompt turn to its stop reason; a string is sent as one text block."""
-        return self._run(functools.partial(self._target.prompt, session_id, prompt))
+        return call_directly(functools.partial(self._direct.prompt, session_id, prompt))
 
     def cancel(self, session_id: str) -> p.SessionCancelResult:
         """Cancel the running prompt turn; it ends with stop reason ``cancelled``."""
-        return self._run(functools.partial(self._target.cancel, session_id))
+        return call_directly(functools.partial(self._direct.cancel, session_id))
 
     def close(self, session_id: str) -> p.SessionCloseResult:
         """Close the session and stop its agent; returns the agent's exit code."""
-        return self._run(functools.partial(self._target.close, session_id))
+        return call_directly(functools.partial(self._direct.close, session_id))
 
     def list(self, vm_id: str | None = None) -> p.SessionListResult:
         """The open sessions (of one VM, or all)."""
-        return self._run(functools.partial(self._target.list, vm_id))
+        return call_directly(functools.partial(self._direct.list, vm_id))
 
     def events(self, session_id: str, since: int = 0) -> p.SessionEventsResult:
         """The session's kept updates with ``seq`` greater than ``since``."""
-        return self._run(functools.partial(self._target.events, session_id, since))
+        return call_directly(functools.partial(self._direct.events, session_id, since))
 
     def set_mode(self, session_id: str, mode_id: str) -> p.SessionSetModeResult:
         """Switch the agent's mode (ACP session/set_mode)."""
-        return self._run(functools.partial(self._target.set_mode, session_id, mode_id))
+        return call_directly(functools.partial(self._direct.set_mode, session_id, mode_id))
 
     def set_config_option(self, session_id: str, config_id: str, value: object) -> p.SessionSetConfigOptionResult:
         """Set one of the agent's config options (ACP session/set_config_option)."""
-        return self._run(functools.partial(self._target.set_config_option, session_id, config_id, value))
+        return call_directly(functools.partial(self._direct.set_config_option, session_id, config_id, value))
 
 
 class AsyncSurface:
@@ -353,7 +356,9 @@ class AsyncSurface:
 
 
 class SyncSurface:
-    """The blocking namespaces, each running its async twin."""
+    """The blocking namespaces, each running its async twin to its end on the
+    caller's thread, on ``direct``: namespaces over a connection whose ``call``
+    blocks (each async method's only await is that call)."""
 
     vm: SyncVmApi
     fs: SyncFsApi
@@ -364,12 +369,12 @@ class SyncSurface:
     preview: SyncPreviewApi
     session: SyncSessionApi
 
-    def __init__(self, target: AsyncSurface, run: Run) -> None:
-        self.vm = SyncVmApi(target.vm, run)
-        self.fs = SyncFsApi(target.fs, run)
-        self.process = SyncProcessApi(target.process, run)
-        self.tools = SyncToolsApi(target.tools, run)
-        self.software = SyncSoftwareApi(target.software, run)
-        self.net = SyncNetApi(target.net, run)
-        self.preview = SyncPreviewApi(target.preview, run)
-        self.session = SyncSessionApi(target.session, run)
+    def __init__(self, direct: AsyncSurface) -> None:
+        self.vm = SyncVmApi(direct.vm)
+        self.fs = SyncFsApi(direct.fs)
+        self.process = SyncProcessApi(direct.process)
+        self.tools = SyncToolsApi(direct.tools)
+        self.software = SyncSoftwareApi(direct.software)
+        self.net = SyncNetApi(direct.net)
+        self.preview = SyncPreviewApi(direct.preview)
+        self.session = SyncSessionApi(direct.session)

@@ -4,7 +4,10 @@
 type system cannot express "the same methods, but blocking", so the blocking twins
 are generated source instead of a ``__getattr__`` proxy: each ``SyncFsApi.write_file``
 has exactly the parameters, annotations, defaults and docstring of
-``FsApi.write_file`` and runs it on the client's trio thread. ``AsyncSurface`` and
+``FsApi.write_file`` and runs it to its end on the caller's thread, over a
+connection whose ``call`` blocks (``Connection.call_blocking``): every forwarder's
+only await must be its last statement, ``return await self._conn.call(...)``, and
+the generator refuses one that awaits more. ``AsyncSurface`` and
 ``SyncSurface`` hold one instance per namespace and are the base classes of
 ``AsyncClient`` and ``Client`` (the TypeScript client's ``ProtocolSurface`` plays
 the same role).
@@ -86,6 +89,20 @@ def _exported(tree: ast.Module) -> list[str]:
     raise SystemExit("_surface_gen: _api.py has no __all__")
 
 
+def _is_direct(fn: ast.AsyncFunctionDef) -> bool:
+    """Whether ``fn``'s only await is its last statement, ``return await
+    self._conn.call(...)``: such a method can run to its end on the blocking
+    client's own thread (``call_directly``), touching no trio."""
+    *before, last = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if any(isinstance(n, (ast.Await, ast.AsyncFor, ast.AsyncWith)) for s in before for n in ast.walk(s)):
+        return False
+    return (
+        isinstance(last, ast.Return) and isinstance(last.value, ast.Await) and isinstance(last.value.value, ast.Call)
+        and ast.unparse(last.value.value.func) == "self._conn.call"
+        and not any(isinstance(n, ast.Await) for arg in last.value.value.args for n in ast.walk(arg))
+    )
+
+
 def _signature_and_call(fn: ast.AsyncFunctionDef) -> tuple[str, str]:
     args = fn.args
     params, call = [], []
@@ -147,10 +164,21 @@ def render(source: str) -> str:
         "if TYPE_CHECKING:",
         "    from ._connection import Connection",
         "",
-        "__all__ = [" + ", ".join(f'"{name}"' for name in sorted(["AsyncSurface", "Run", "SyncSurface", *("Sync" + n.name for n in namespaces)])) + "]",
+        "__all__ = [" + ", ".join(f'"{name}"' for name in sorted(["AsyncSurface", "SyncSurface", "call_directly", *("Sync" + n.name for n in namespaces)])) + "]",
         "",
-        "Run = Callable[[Callable[[], Awaitable[Any]]], Any]",
-        '"""Runs an async call to completion on the client\'s trio thread and returns its result."""',
+        "",
+        "",
+        "def call_directly(fn: Callable[[], Awaitable[Any]]) -> Any:",
+        '    """Run ``fn()`` to its end on this thread: a method whose only await is its',
+        "    connection's ``call``, on a namespace whose connection blocks instead",
+        '    (``Client``: ``Connection.call_blocking``)."""',
+        "    coroutine = fn().__await__()",
+        "    try:",
+        "        coroutine.send(None)",
+        "    except StopIteration as done:",
+        "        return done.value",
+        "    coroutine.close()",
+        '    raise RuntimeError(f"{fn} waited for the event loop")',
     ]
     for ns in namespaces:
         doc = ast.get_docstring(ns) or ""
@@ -158,9 +186,8 @@ def render(source: str) -> str:
         out += _docstring(f"Blocking twin of :class:`{ns.name}`: {doc}", "    ")
         out += [
             "",
-            f"    def __init__(self, target: {ns.name}, run: Run) -> None:",
-            "        self._target = target",
-            "        self._run = run",
+            f"    def __init__(self, direct: {ns.name}) -> None:",
+            "        self._direct = direct",
         ]
         for fn in ns.body:
             if not isinstance(fn, ast.AsyncFunctionDef) or fn.name.startswith("_"):
@@ -168,16 +195,26 @@ def render(source: str) -> str:
             header, call = _signature_and_call(fn)
             out += ["", f"    {header}"]
             out += _docstring(ast.get_docstring(fn) or f"Blocking ``{fn.name}``.", "        ")
-            target = f"self._target.{fn.name}"
-            out.append(f"        return self._run(functools.partial({target}{', ' + call if call else ''}))")
+            if not _is_direct(fn):
+                raise SystemExit(
+                    f"_surface_gen: {ns.name}.{fn.name} awaits more than its `return await self._conn.call(...)`;"
+                    " its blocking twin cannot run it on the caller's thread"
+                )
+            out.append(f"        return call_directly(functools.partial(self._direct.{fn.name}{', ' + call if call else ''}))")
     out += ["", "", "class AsyncSurface:", '    """One attribute per wire namespace (``client.vm``, ``client.fs``...)."""', ""]
     out += [f"    {_attribute(ns.name)}: {ns.name}" for ns in namespaces]
     out += ["", "    def __init__(self, conn: Connection) -> None:"]
     out += [f"        self.{_attribute(ns.name)} = {ns.name}(conn)" for ns in namespaces]
-    out += ["", "", "class SyncSurface:", '    """The blocking namespaces, each running its async twin."""', ""]
+    out += [
+        "", "", "class SyncSurface:",
+        '    """The blocking namespaces, each running its async twin to its end on the',
+        "    caller's thread, on ``direct``: namespaces over a connection whose ``call``",
+        '    blocks (each async method\'s only await is that call)."""',
+        "",
+    ]
     out += [f"    {_attribute(ns.name)}: Sync{ns.name}" for ns in namespaces]
-    out += ["", "    def __init__(self, target: AsyncSurface, run: Run) -> None:"]
-    out += [f"        self.{_attribute(ns.name)} = Sync{ns.name}(target.{_attribute(ns.name)}, run)" for ns in namespaces]
+    out += ["", "    def __init__(self, direct: AsyncSurface) -> None:"]
+    out += [f"        self.{_attribute(ns.name)} = Sync{ns.name}(direct.{_attribute(ns.name)})" for ns in namespaces]
     return "\n".join(out) + "\n"
 
 

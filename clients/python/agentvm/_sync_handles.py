@@ -1,6 +1,8 @@
 """Blocking twins of the handles in ``_handles.py`` (what ``Client.create_vm`` returns).
 
-Each method runs its async twin on the client's trio thread; the signatures are the
+Each method runs its async twin on the client's trio thread, but ``Vm.exec``, which
+calls the client's blocking ``process.exec`` as its twin calls the async one (no
+hand-off to that thread: ``Connection.call_blocking``); the signatures are the
 same (tests/clients/test_parity.py checks it). Output callbacks given to
 :meth:`Vm.spawn` run on that thread, so they should return quickly.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import agentvm_protocol as p
@@ -17,9 +19,12 @@ import agentvm_protocol as p
 from ._api import DEFAULT_EXEC_TIMEOUT_MS
 from ._bytes_fields import BytesLike
 from ._handles import DEFAULT_CHUNK_BYTES, AsyncProcess, AsyncVm, AsyncVmFs, OutputCallback
-from ._surface import Run
+from ._surface import SyncProcessApi
 
-__all__ = ["Process", "Vm", "VmFs"]
+__all__ = ["Process", "Run", "Vm", "VmFs"]
+
+Run = Callable[[Callable[[], Awaitable[Any]]], Any]
+"""Runs an async call to completion on the client's trio thread and returns its result."""
 
 
 class VmFs:
@@ -110,9 +115,10 @@ class Vm:
     """A VM made by :meth:`Client.create_vm`; blocking twin of :class:`AsyncVm`.
     ``with`` disposes it."""
 
-    def __init__(self, target: AsyncVm, run: Run) -> None:
+    def __init__(self, target: AsyncVm, run: Run, process: SyncProcessApi) -> None:
         self._target = target
         self._run = run
+        self._process = process
         self.vm_id = target.vm_id
         self.fs = VmFs(target.fs, run)
 
@@ -128,10 +134,10 @@ class Vm:
         max_output_bytes: int = p.DEFAULT_EXEC_OUTPUT_BYTES,
     ) -> p.ProcessExecResult:
         """Run ``command`` (``sh -c``) or ``argv`` to completion; see ``client.process.exec``."""
-        return self._run(functools.partial(
-            self._target.exec, command, argv=argv, cwd=cwd, env=env, stdin=stdin, timeout_ms=timeout_ms,
+        return self._process.exec(
+            self.vm_id, command, argv=argv, cwd=cwd, env=env, stdin=stdin, timeout_ms=timeout_ms,
             max_output_bytes=max_output_bytes,
-        ))
+        )
 
     def spawn(
         self,

@@ -63,6 +63,7 @@ from .abi import (
 )
 from .context import GuestContext, GuestExit, current_context, set_current_context
 from .engine import shared_engine
+from .entry import call_start, export
 from .guest_modules import CompileFailed, compile_program
 from .memory_budget import settle_freed_memories, zero_freed_memories
 from .plain_preopens import ABSOLUTE_PATHS_EXPORT, install_plain_preopens
@@ -248,16 +249,18 @@ class GuestRuntime:
                 ctx.plain_wasi = True
                 install_plain_preopens(ctx)
             instance = linker.instantiate(store, program.module)
-            exports = instance.exports(store)
-            memory = exports["memory"]
-            start = exports["_start"]
-            assert isinstance(memory, wasmtime.Memory) and isinstance(start, wasmtime.Func)
+            memory, start = export(store, instance, "memory"), export(store, instance, "_start")
+            if not isinstance(memory, wasmtime.Memory) or not isinstance(start, wasmtime.Func):
+                raise KeyError("a program exports its memory and _start")
             ctx.memory = memory
-            start(store)
-            ctx.exit(ExitStatus(0))
+            trap = call_start(store, start)
+            if trap is None:
+                ctx.exit(ExitStatus(0))
+            else:
+                self._classify_failure(ctx, program, trap)
         except GuestExit:
             pass
-        except (wasmtime.WasmtimeError, wasmtime.Trap, KeyError, AssertionError) as exc:
+        except (wasmtime.WasmtimeError, wasmtime.Trap, KeyError) as exc:
             self._classify_failure(ctx, program, exc)
         return ctx
 

@@ -70,7 +70,10 @@ static int next_record(const uint8_t **rec, const uint8_t *end, listed_dirent *r
 }
 
 static atomic_long live_pipes;
-enum { F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV, F_FILESTAT, F_MODE, F_MODE_CWD, F_SIZE, F_COUNT };
+enum {
+    F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV, F_FILESTAT, F_MODE, F_MODE_CWD, F_SIZE,
+    F_ARGS_SIZES, F_ARGS, F_ENV_SIZES, F_ENV, F_COUNT
+};
 static atomic_ulong native_calls[F_COUNT], fallback_calls[F_COUNT];
 
 /* -- budget: bytes a VM's pipes may hold beyond their base capacity -------------- */
@@ -546,6 +549,14 @@ static avm_desc *mirror_get(avm_mirror *m, uint32_t fd) {
 }
 
 /* -- the calling guest thread ---------------------------------------------------- */
+/* A process's argv or environment as WASI hands it over: `count` NUL-terminated
+ * entries, `size` bytes in all (Python owns the bytes for as long as they are
+ * published: the image's life). */
+typedef struct {
+    const uint8_t *blob;
+    uint32_t count, size;
+} avm_strings;
+
 typedef struct {
     avm_mirror *mirror;
     uint8_t *base;
@@ -553,6 +564,7 @@ typedef struct {
     uint32_t memo_hits; /* stat memo answers since this thread last went to Python */
     uint32_t preopens;  /* tagged preopen fds the process has: tag | (first + i), i < preopens */
     const void *counted; /* the mirror memo_hits counts for (compared, never used) */
+    avm_strings args, env; /* published with the memory; cleared with the mirror */
 } avm_thread;
 
 static __thread avm_thread current;
@@ -568,11 +580,21 @@ void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) 
     current.base = m ? base : NULL;
     current.len = m ? len : 0;
     current.preopens = m ? preopens : 0;
+    if (!m) current.args = current.env = (avm_strings){0};
     if (m && m != current.counted) {
         current.memo_hits = 0;
         current.counted = m;
     }
     mirror_unref(old);
+}
+
+/* Publish this thread's process's argv and environment (each `count` entries,
+ * NUL-terminated, `size` bytes; NULL: Python answers). They stay until the next
+ * call or until avm_thread_set clears the thread. */
+void avm_thread_strings(const uint8_t *args, uint32_t args_count, uint32_t args_size,
+                        const uint8_t *env, uint32_t env_count, uint32_t env_size) {
+    current.args = (avm_strings){args, args_count, args_size};
+    current.env = (avm_strings){env, env_count, env_size};
 }
 
 /* The linear memory at `base` grew to `len` bytes (memory.grow runs on the
@@ -770,6 +792,48 @@ void *avm_fd_fdstat_get(void *env, void *caller, avm_raw *args, size_t nargs) {
     desc_unref(e);
     if (!ok) return fallback(F_FDSTAT, env, caller, args, nargs);
     return done(F_FDSTAT, args, 0);
+}
+
+/* wasi args_sizes_get / environ_sizes_get(*count, *size). */
+static void *strings_sizes(int which, const avm_strings *s, void *env, void *caller, avm_raw *args, size_t nargs) {
+    if (nargs < 2 || !current.mirror || !s->blob) return fallback(which, env, caller, args, nargs);
+    uint32_t count = (uint32_t)args[0].i32, size = (uint32_t)args[1].i32;
+    if (!in_bounds(count, 4) || !in_bounds(size, 4)) return fallback(which, env, caller, args, nargs);
+    store32(count, s->count);
+    store32(size, s->size);
+    return done(which, args, 0);
+}
+
+/* wasi args_get / environ_get(*pointers, *buffer): the entries into the buffer,
+ * and a pointer to each into the array. */
+static void *strings_get(int which, const avm_strings *s, void *env, void *caller, avm_raw *args, size_t nargs) {
+    if (nargs < 2 || !current.mirror || !s->blob) return fallback(which, env, caller, args, nargs);
+    uint32_t array = (uint32_t)args[0].i32, buffer = (uint32_t)args[1].i32;
+    if (!in_bounds(array, 4 * (uint64_t)s->count) || !in_bounds(buffer, s->size))
+        return fallback(which, env, caller, args, nargs);
+    memcpy(current.base + buffer, s->blob, s->size);
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < s->count; i++) {
+        store32((uint64_t)array + 4 * (uint64_t)i, buffer + at);
+        at += (uint32_t)strlen((const char *)s->blob + at) + 1;
+    }
+    return done(which, args, 0);
+}
+
+void *avm_args_sizes_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    return strings_sizes(F_ARGS_SIZES, &current.args, env, caller, args, nargs);
+}
+
+void *avm_args_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    return strings_get(F_ARGS, &current.args, env, caller, args, nargs);
+}
+
+void *avm_environ_sizes_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    return strings_sizes(F_ENV_SIZES, &current.env, env, caller, args, nargs);
+}
+
+void *avm_environ_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    return strings_get(F_ENV, &current.env, env, caller, args, nargs);
 }
 
 /* host_net net_send / net_recv(fd, ...): the agentOS libc asks before every

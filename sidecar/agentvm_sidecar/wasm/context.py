@@ -16,10 +16,12 @@ directory fds (plain_preopens.py) and records them in ``plain_preopens``.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import struct
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -51,6 +53,19 @@ _local = threading.local()
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _IOVEC = struct.Struct("<II")
+
+
+def _entries(strings: Iterable[str]) -> list[bytes]:
+    """WASI's argv/environ entries: UTF-8 (surrogateescape keeps bytes that came in
+    undecodable), each NUL-terminated."""
+    return [s.encode("utf-8", "surrogateescape") + b"\0" for s in strings]
+
+
+def _joined(entries: list[bytes]) -> tuple[bytes, int] | None:
+    """``entries`` as the native args_*/environ_* take them (one blob, a count), or
+    None when one has a NUL of its own: C finds the entries by their NULs."""
+    blob = b"".join(entries)
+    return (blob, len(entries)) if blob.count(0) == len(entries) else None
 
 
 class GuestFault(Exception):
@@ -162,6 +177,20 @@ class GuestContext:
         plain = self.plain_preopens.get(fd & 0xFFFFFFFF)
         return plain[0] if plain is not None else self.preopen_path(fd)
 
+    # -- argv and environment (wasi/args_env.py; natively, from _publish) -------------
+    @functools.cached_property
+    def argv_entries(self) -> list[bytes]:
+        return _entries(self.proc.argv)
+
+    @functools.cached_property
+    def environ_entries(self) -> list[bytes]:
+        return _entries(f"{k}={v}" for k, v in self.proc.env.items())
+
+    @functools.cached_property
+    def _native_strings(self) -> tuple[tuple[bytes, int] | None, tuple[bytes, int] | None]:
+        # kept here: C reads these bytes for as long as they are published
+        return _joined(self.argv_entries), _joined(self.environ_entries)
+
     # -- memory ---------------------------------------------------------------------
     @property
     def memory(self) -> wasmtime.Memory | None:
@@ -182,6 +211,7 @@ class GuestContext:
             return
         if self._length:
             native.thread_set(self.proc.fds.native, self._address, self._length, len(self.preopens))
+            native.thread_strings(*self._native_strings)
         else:
             native.thread_clear()
 

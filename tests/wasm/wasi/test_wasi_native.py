@@ -420,3 +420,48 @@ def test_a_mirror_keeps_its_pipe_alive_until_the_fd_table_goes(kernel) -> None: 
 def test_every_native_function_has_a_registered_python_twin_of_its_signature() -> None:
     for key in native.NATIVE_HOST_FUNCTIONS:
         assert key in SIGNATURES
+
+
+def _strings_via(guest: Guest, sizes: str, get: str, call) -> tuple[int, list[bytes]]:  # type: ignore[no-untyped-def]
+    """(count, entries) a program reads through ``sizes`` then ``get``, each made with ``call``."""
+    count_ptr, size_ptr = guest.alloc(4), guest.alloc(4)
+    assert call(guest, sizes, count_ptr, size_ptr) == 0
+    count, size = guest.u32(count_ptr), guest.u32(size_ptr)
+    array, buf = guest.alloc(4 * count), guest.alloc(size)
+    assert call(guest, get, array, buf) == 0
+    entries = []
+    for i in range(count):
+        start = guest.u32(array + 4 * i)
+        end = guest.read(start, buf + size - start).index(b"\0")
+        entries.append(guest.read(start, end))
+    return count, entries
+
+
+def _python_call(guest: Guest, name: str, *args: int) -> int:
+    set_current_context(guest.ctx)
+    try:
+        return HOST_FUNCTIONS[(MODULE, name)].fn(guest.ctx, *args) or 0
+    finally:
+        set_current_context(None)
+
+
+def test_argv_and_environment_are_served_natively_as_python_answers(kernel) -> None:  # type: ignore[no-untyped-def]
+    guest = Guest(kernel, argv=["sh", "-c", "echo héllo", ""], env={"HOME": "/home/user", "EMPTY": "", "A": "b=c"})
+    for sizes, get, expected in (
+        ("args_sizes_get", "args_get", [b"sh", b"-c", "echo héllo".encode(), b""]),
+        ("environ_sizes_get", "environ_get", [b"HOME=/home/user", b"EMPTY=", b"A=b=c"]),
+    ):
+        before = counts(get)
+        assert _strings_via(guest, sizes, get, native_call) == (len(expected), expected)
+        assert counts(get)[0] == before[0] + 1  # served by C
+        assert _strings_via(guest, sizes, get, _python_call) == (len(expected), expected)
+        assert native_call(guest, get, guest.mem_size - 2, guest.alloc(64)) == E["EFAULT"]  # Python says so
+
+
+def test_a_bad_pointer_or_an_entry_with_a_nul_goes_to_python(kernel) -> None:  # type: ignore[no-untyped-def]
+    guest = Guest(kernel, argv=["prog", "a\0b"])
+    before = counts("args_sizes_get")
+    assert native_call(guest, "args_sizes_get", guest.mem_size, guest.alloc(4)) == E["EFAULT"]
+    count, entries = _strings_via(guest, "args_sizes_get", "args_get", native_call)
+    assert count == 2 and entries[0] == b"prog" and entries[1] == b"a"  # the entry as C would see it ends at its NUL
+    assert counts("args_sizes_get")[1] >= before[1] + 2  # Python answered both

@@ -3,7 +3,10 @@
 Both use the preview1 shape: ``*_sizes_get(ret_count, ret_buf_size)`` then
 ``*_get(ptr_array, buf)`` where ``buf`` receives every entry NUL-terminated and
 ``ptr_array[i]`` points at entry ``i``. Entries are UTF-8 (surrogateescape keeps
-bytes that came in undecodable); environment entries are ``KEY=VALUE``.
+bytes that came in undecodable); environment entries are ``KEY=VALUE``. The native
+library answers all four from the same entries (GuestContext publishes them with
+the memory); these run when it cannot (a bad pointer: EFAULT, an entry with a NUL
+of its own).
 """
 
 from __future__ import annotations
@@ -14,18 +17,6 @@ from ..abi import host_function
 from ..context import GuestContext
 
 MODULE = "wasi_snapshot_preview1"
-
-
-def _encode(entries: list[str]) -> list[bytes]:
-    return [e.encode("utf-8", "surrogateescape") + b"\0" for e in entries]
-
-
-def _argv(ctx: GuestContext) -> list[bytes]:
-    return _encode(list(ctx.proc.argv))
-
-
-def _environ(ctx: GuestContext) -> list[bytes]:
-    return _encode([f"{k}={v}" for k, v in ctx.proc.env.items()])
 
 
 def _sizes(ctx: GuestContext, entries: list[bytes], count_ptr: int, size_ptr: int) -> None:
@@ -52,19 +43,19 @@ def _get(ctx: GuestContext, entries: list[bytes], array_ptr: int, buf_ptr: int) 
 
 @host_function(MODULE, "args_sizes_get", "ii")
 def args_sizes_get(ctx: GuestContext, argc_ptr: int, buf_size_ptr: int) -> None:
-    _sizes(ctx, _argv(ctx), argc_ptr, buf_size_ptr)
+    _sizes(ctx, ctx.argv_entries, argc_ptr, buf_size_ptr)
 
 
 @host_function(MODULE, "args_get", "ii")
 def args_get(ctx: GuestContext, argv_ptr: int, buf_ptr: int) -> None:
-    _get(ctx, _argv(ctx), argv_ptr, buf_ptr)
+    _get(ctx, ctx.argv_entries, argv_ptr, buf_ptr)
 
 
 @host_function(MODULE, "environ_sizes_get", "ii")
 def environ_sizes_get(ctx: GuestContext, count_ptr: int, buf_size_ptr: int) -> None:
-    _sizes(ctx, _environ(ctx), count_ptr, buf_size_ptr)
+    _sizes(ctx, ctx.environ_entries, count_ptr, buf_size_ptr)
 
 
 @host_function(MODULE, "environ_get", "ii")
 def environ_get(ctx: GuestContext, environ_ptr: int, buf_ptr: int) -> None:
-    _get(ctx, _environ(ctx), environ_ptr, buf_ptr)
+    _get(ctx, ctx.environ_entries, environ_ptr, buf_ptr)

@@ -46,6 +46,7 @@ from .kernel.kernel import Kernel
 from .kernel.process import SIGNAL_NAMES, ExitStatus, Process
 from .kernel_io import read_some, write_all
 from .plain_command import plain_words, shell_env
+from .rpc.early_answers import EarlyAnswer, early_answer
 from .rpc.errors import RpcError
 from .thread_wakeups import QuietEvent, thread_wakeups
 from .vm_tasks import VmTasks
@@ -76,10 +77,11 @@ EmitFn = Callable[[Event], Awaitable[None]]
 class _ExecStdio:
     """An exec's stdin, stdout and stderr (kernel/exec_stdio.py); ``ended`` is set
     once both outputs are closed: by the process, and by all it started that
-    inherited them."""
+    inherited them. ``on_ended`` runs then, on the thread that closed the last."""
 
-    def __init__(self, stdin: bytes, keep: int) -> None:
+    def __init__(self, stdin: bytes, keep: int, on_ended: Callable[[], None]) -> None:
         self.ended = QuietEvent()
+        self._on_ended = on_ended
         self._open = 2
         self._lock = threading.Lock()
         self.stdout = OutputCapture(keep, self._closed)
@@ -92,20 +94,41 @@ class _ExecStdio:
             ended = self._open == 0
         if ended:
             self.ended.set()
+            self._on_ended()
+
+    def result(self, status: ExitStatus, timed_out: bool) -> ProcessExecResult:
+        """The exec's answer: what the outputs kept, and how the process ended."""
+        return ProcessExecResult(
+            exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
+            stdout=self.stdout.output(),
+            stderr=self.stderr.output(),
+            signal=_signal_name(status),
+            timed_out=timed_out,
+            truncated=self.stdout.truncated or self.stderr.truncated,
+        )
 
 
 class _Launch:
     """An exec's process as trio sees it: created and run on a guest thread, which
     reports only its failure to start; trio hears of the process once, at its exit
     (``_exited``), unless it asks for it before (``process``: to kill it). A launch
-    that is not ``quiet`` wakes trio at creation too (it holds a worker token)."""
+    that is not ``quiet`` wakes trio at creation too (it holds a worker token).
 
-    def __init__(self, quiet: bool) -> None:
+    When the process has exited and its output ended, the thread that saw the last
+    of the two sends the exec's answer (``answer``, rpc/early_answers.py) before
+    trio hears of either."""
+
+    def __init__(self, quiet: bool, stdin: bytes, keep: int, answer: EarlyAnswer | None) -> None:
         self.quiet = quiet
+        self.stdio = _ExecStdio(stdin, keep, self._finish)
+        self.answer = answer
         self.proc: Process | None = None
         self.error: BaseException | None = None
         self.created = QuietEvent()  # created or failed
         self.ended = QuietEvent()  # exited or failed
+        self._status: ExitStatus | None = None  # set on the exiting thread
+        self._lock = threading.Lock()
+        self._finished = False
 
     def report(self, result: Process | BaseException) -> None:
         """On the guest thread: the process, before it runs, or why it did not start."""
@@ -116,6 +139,19 @@ class _Launch:
         else:
             self.proc = result
             self.created.set()
+
+    def exited(self, status: ExitStatus) -> None:
+        """On the exiting guest thread (the kernel's exit listener)."""
+        self._status = status
+        self._finish()
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self._finished or self._status is None or not self.stdio.ended.is_set():
+                return
+            self._finished = True
+        if self.answer is not None:
+            self.answer.send(self.stdio.result(self._status, timed_out=False))
 
     async def process(self) -> Process | None:
         """The process (None: it failed to start), once created. Cancel-safe:
@@ -165,6 +201,12 @@ class ClientProcesses:
 
         def on_exit(proc: Process) -> None:
             if proc.spawned_by_client:
+                with self._launches_lock:
+                    launch = self._launches.get(proc.pid)
+                if launch is not None:
+                    assert proc.status is not None
+                    kernel.processes.reap(proc.pid)  # before its answer: no zombie to see after it
+                    launch.exited(proc.status)
                 try:
                     token.run_sync_soon(self._exited, proc)
                 except trio.RunFinishedError:
@@ -386,14 +428,14 @@ class ClientProcesses:
         the guest and one back.
         """
         attempts = self._attempts(params, gated=False)
-        stdio = _ExecStdio(params.stdin or b"", params.max_output_bytes)
-        launch = _Launch(self._take_quiet_creation())
+        answer = early_answer()
+        launch = _Launch(self._take_quiet_creation(), params.stdin or b"", params.max_output_bytes, answer)
         if not launch.quiet:  # too many creations under way: the classic hand-off, holding a token
             await self._threads.acquire()
 
         def create() -> tuple[Process, Program]:
             try:
-                proc, program = self._create(attempts, params.cwd, stdio.descriptions, None)
+                proc, program = self._create(attempts, params.cwd, launch.stdio.descriptions, None)
                 with self._launches_lock:
                     self._launches[proc.pid] = launch
                 return proc, program
@@ -413,14 +455,18 @@ class ClientProcesses:
         try:
             with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else math.inf) as deadline:
                 await launch.ended.wait()
-                await stdio.ended.wait()
+                await launch.stdio.ended.wait()
             timed_out = deadline.cancelled_caught
             if timed_out:
+                if answer is not None:
+                    answer.withdraw()  # what the killed process ends with is not the answer
                 proc = await launch.process()
                 if proc is not None:
                     await self._end_session(proc.pid, launch.ended.wait)
         except BaseException:
             # Cancelled or failed: nothing it started may outlive the request.
+            if answer is not None:
+                answer.withdraw()
             proc = await launch.process()
             if proc is not None:
                 self._kernel.processes.kill_session(proc.pid, 9)
@@ -428,15 +474,7 @@ class ClientProcesses:
         if launch.error is not None:
             raise launch.error
         assert launch.proc is not None
-        status = self._statuses.get(launch.proc.pid, ExitStatus(0, 9))
-        return ProcessExecResult(
-            exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
-            stdout=stdio.stdout.output(),
-            stderr=stdio.stderr.output(),
-            signal=_signal_name(status),
-            timed_out=timed_out,
-            truncated=stdio.stdout.truncated or stdio.stderr.truncated,
-        )
+        return launch.stdio.result(self._statuses.get(launch.proc.pid, ExitStatus(0, 9)), timed_out)
 
     def _take_quiet_creation(self) -> bool:
         """Whether one more exec may be created without a worker thread token (at
@@ -516,9 +554,10 @@ def _directory(kernel: Kernel, path: str) -> str:
 
     Raises: KernelError ENOENT, ENOTDIR, EACCES (with the path).
     """
-    if not kernel.vfs.stat(path, cred=USER).is_dir:
+    real, st = kernel.vfs.resolve(path, cred=USER)
+    if not st.is_dir:
         raise KernelError.enotdir(path)
-    return kernel.vfs.realpath(path, cred=USER)
+    return real
 
 
 def _signal_name(status: ExitStatus) -> SignalName | None:

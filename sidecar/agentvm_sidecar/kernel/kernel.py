@@ -116,12 +116,11 @@ class Kernel:
         self._origins[self.vfs.realpath(path)] = ("software", None)
         self._layer = (fs.dev, modules)
 
-    def layer_module(self, path: str) -> tuple[str, memoryview] | None:
-        """(sha256, bytes) when ``path`` (absolute, resolved) is a command of the layer."""
+    def layer_module(self, st: Stat) -> tuple[str, memoryview] | None:
+        """(sha256, bytes) when the file of stat ``st`` is a command of the layer."""
         if self._layer is None:
             return None
         dev, modules = self._layer
-        st = self.vfs.stat(path)
         return modules.get(st.ino) if st.dev == dev else None
 
     # -- what a process opens and stats by path ------------------------------------

@@ -102,6 +102,13 @@ class VfsReads(VfsCore):
         return self._existing(path, cwd, cred, True).path
 
     @vfs_op
+    def resolve(self, path: str, *, cwd: str = "/", cred: Cred = ROOT) -> tuple[str, Stat]:
+        """``realpath`` and ``stat`` in one walk (every process start asks both of
+        its program and of its cwd).  Raises: as realpath."""
+        loc = self._existing(path, cwd, cred, True)
+        return loc.path, loc.mount.fs.getattr(loc.node)
+
+    @vfs_op
     def readdir(
         self, path: str, *, cwd: str = "/", cred: Cred = ROOT
     ) -> list[DirEntry]:

@@ -20,6 +20,7 @@ VM. (``printf 'hello\nvm.list\n' | agentvm-sidecar --stdio`` answers both.)
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any
 
 import msgspec
@@ -52,6 +53,7 @@ from .. import __version__
 from ..api import HANDLERS, Handler, RequestContext
 from ..logs import get_logger
 from .client_requests import ClientRequests
+from .early_answers import EarlyAnswer, offering
 from .errors import RpcError, to_error_object
 from .outgoing import next_message
 from .outgoing_lines import OutgoingLines
@@ -205,6 +207,8 @@ class Connection:
 
     async def _run_request(self, req: Request, scope: trio.CancelScope) -> None:
         spec = METHODS[req.method]
+        answer = EarlyAnswer(functools.partial(self._result_line, req.id), self._out.write_whole)
+        offering(answer)  # this task's own context (rpc/early_answers.py)
         try:
             with scope:
                 params = req.params if self._raw_params else spec.params_decoder.decode(req.params)
@@ -215,13 +219,15 @@ class Connection:
         except trio.Cancelled:
             # The connection is closing (end of input, grace over): still answer, if
             # the outgoing queue has room, without waiting for it.
-            self._out.send_nowait(_cancelled_line(req.id))
+            if answer.withdraw():
+                self._out.send_nowait(_cancelled_line(req.id))
             raise
         except Exception as exc:  # translated at this single boundary
             line = self._error_line(req.id, exc, method=req.method)
         finally:
             del self._in_flight[req.id]
-        await self._send(line)
+        if answer.withdraw():  # else the handler's work answered it already, early
+            await self._send(line)
 
     def _result_line(self, req_id: RequestId, result: Any) -> bytes:
         """The answer line, or a ``limit_exceeded`` error when it would exceed the

@@ -8,11 +8,19 @@ written at once, by the task that made it, when the output is a pipe (an
 what the pipe does not take now (all of it, or the rest of a partial write) goes to
 the writer task, whose bounded queue is the back-pressure on a client that stops
 reading. Any later line queues behind it, so lines are never reordered or torn.
+
+Another thread may write a line too (``write_whole``: an answer sent early from a
+guest thread, rpc/early_answers.py), only when the pipe takes all of it at once
+and nothing is queued; one lock covers every direct write and the count of what
+is queued, so a thread's line never lands inside a line written in parts.
 """
 
 from __future__ import annotations
 
 import os
+import select
+import stat
+import threading
 from collections.abc import Callable
 
 import trio
@@ -31,6 +39,8 @@ class OutgoingLines:
         self._queue_send, self._queue_recv = trio.open_memory_channel[bytes](capacity)
         self._backlog = 0  # lines queued or being written by the writer task
         self._fd: int | None = None  # set while a pipe may be written to directly
+        self._lock = threading.Lock()  # direct writes and _backlog (write_whole's thread)
+        self._fifo = False  # the output is a pipe: a write up to PIPE_BUF is all or nothing
         self._on_closed: Callable[[], object] = _nothing
 
     async def send(self, line: bytes) -> None:
@@ -38,9 +48,6 @@ class OutgoingLines:
         rest = self._write_now(line)
         if rest is None:
             return
-        # Counted before it is queued: while this task waits for room, and until
-        # it runs again, no other line may be written ahead of (or into) it.
-        self._backlog += 1
         try:
             try:
                 # Handed over at once when the queue has room, as nearly always: an
@@ -49,7 +56,7 @@ class OutgoingLines:
             except trio.WouldBlock:
                 await self._queue_send.send(rest)
         except BaseException as exc:
-            self._backlog -= 1
+            self._unqueued()
             if not isinstance(exc, (trio.BrokenResourceError, trio.ClosedResourceError)):
                 raise
             log.debug("dropped_line_after_close")
@@ -63,23 +70,48 @@ class OutgoingLines:
         try:
             self._queue_send.send_nowait(rest)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            self._unqueued()
             log.info("dropped_line_at_close")
-        else:
-            self._backlog += 1
+
+    def write_whole(self, line: bytes) -> bool:
+        """From any thread: write ``line`` if the pipe takes all of it at once (a
+        line up to PIPE_BUF is written whole or not at all) and nothing is queued;
+        whether it did. Nothing is queued for later: the caller sends it otherwise."""
+        if len(line) > select.PIPE_BUF or not self._fifo:
+            return False
+        with self._lock:
+            return self._fd is not None and not self._backlog and self._try_write(line) == len(line)
 
     def _write_now(self, line: bytes) -> bytes | None:
         """Write what the pipe takes now when nothing is ahead of ``line``; the
-        part left for the writer task, or None when nothing is left."""
-        if self._fd is None or self._backlog:
-            return line
-        try:
-            written = os.write(self._fd, line)
-        except BlockingIOError:
-            return line
-        except OSError:
+        part left for the writer task, already counted as queued (no other line
+        may be written ahead of or into it until the writer task wrote it), or
+        None when nothing is left."""
+        with self._lock:
+            written = self._try_write(line) if self._fd is not None and not self._backlog else 0
+            if written < 0:
+                self._fd = None
+            elif written < len(line):
+                self._backlog += 1
+        if written < 0:
             self._closed()
             return None
         return line[written:] if written < len(line) else None
+
+    def _try_write(self, line: bytes) -> int:
+        """Bytes of ``line`` the pipe took now; -1 when the output is broken. Under the lock."""
+        assert self._fd is not None
+        try:
+            return os.write(self._fd, line)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return -1
+
+    def _unqueued(self) -> None:
+        """A line counted as queued was not (dropped), or the writer task wrote it."""
+        with self._lock:
+            self._backlog -= 1
 
     async def aclose(self) -> None:
         """No more lines: the writer task ends once it has written what is queued."""
@@ -92,6 +124,7 @@ class OutgoingLines:
         # A pipe may be written to directly; other streams (tests' memory streams)
         # only through this task.
         if isinstance(send, trio.lowlevel.FdStream):
+            self._fifo = stat.S_ISFIFO(os.fstat(send.fileno()).st_mode)
             self._fd = send.fileno()
         async with self._queue_recv:
             async for line in self._queue_recv:
@@ -100,11 +133,12 @@ class OutgoingLines:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self._closed()
                     return
-                self._backlog -= 1
+                self._unqueued()
 
     def _closed(self) -> None:
         """The output broke: said once, whichever write saw it first."""
-        self._fd = None  # later lines queue, for nobody: the connection is ending
+        with self._lock:
+            self._fd = None  # later lines queue, for nobody: the connection is ending
         on_closed, self._on_closed = self._on_closed, _nothing
         if on_closed is not _nothing:
             log.info("output_closed")

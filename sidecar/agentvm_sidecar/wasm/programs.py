@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import wasmtime
 
 from ..kernel.errors import KernelError
-from ..kernel.fstypes import Cred
+from ..kernel.fstypes import Cred, Stat
 from .module_cache import shared_module_cache
 
 if TYPE_CHECKING:
@@ -68,8 +68,11 @@ def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, s
 
     Raises: KernelError ENOENT, EACCES, ENOEXEC, ELOOP (interpreter chain too deep).
     """
-    path = _lookup(kernel, name, env.get("PATH", DEFAULT_PATH), cwd, cred)
+    path, st = _lookup(kernel, name, env.get("PATH", DEFAULT_PATH), cwd, cred)
     for _ in range(_MAX_INTERPRETER_DEPTH):
+        layered = kernel.layer_module(st)
+        if layered is not None:  # a command of the shared layer: wasm, compiled once per machine
+            return Program(path=path, module=_layer_module(path, *layered), argv=argv or [path])
         head = _read_head(kernel, path, cwd, cred)
         if head.startswith(_WASM_MAGIC):
             module, source = _module(kernel, path, cwd, cred)
@@ -82,11 +85,12 @@ def resolve_program(kernel: Kernel, name: str, argv: list[str], env: dict[str, s
         else:
             raise KernelError("ENOEXEC", f"{path}: not a wasm module or a script", path=path)
         argv = [interp, *opt, path, *argv[1:]]
-        path = _lookup(kernel, interp, env.get("PATH", DEFAULT_PATH), cwd, cred)
+        path, st = _lookup(kernel, interp, env.get("PATH", DEFAULT_PATH), cwd, cred)
     raise KernelError.eloop(path, "too many nested #! interpreters")
 
 
-def _lookup(kernel: Kernel, name: str, search: str, cwd: str, cred: Cred) -> str:
+def _lookup(kernel: Kernel, name: str, search: str, cwd: str, cred: Cred) -> tuple[str, Stat]:
+    """The canonical path of the program ``name`` names, and its stat."""
     if not name:
         raise KernelError.enoent(message="empty program name")
     if "/" in name:
@@ -102,13 +106,13 @@ def _lookup(kernel: Kernel, name: str, search: str, cwd: str, cred: Cred) -> str
     raise denied or KernelError.enoent(name, "command not found")
 
 
-def _check_executable(kernel: Kernel, path: str, cwd: str, cred: Cred) -> str:
-    st = kernel.vfs.stat(path, cwd=cwd, cred=cred)
+def _check_executable(kernel: Kernel, path: str, cwd: str, cred: Cred) -> tuple[str, Stat]:
+    real, st = kernel.vfs.resolve(path, cwd=cwd, cred=cred)
     if not st.is_file:
         raise KernelError.eacces(path, "not a regular file")
     if cred.uid != 0 and not st.mode & _X_OK:
         raise KernelError.eacces(path, "not executable")
-    return kernel.vfs.realpath(path, cwd=cwd, cred=cred)
+    return real, st
 
 
 def _read_head(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
@@ -117,18 +121,19 @@ def _read_head(kernel: Kernel, path: str, cwd: str, cred: Cred) -> bytes:
 
 
 def _module(kernel: Kernel, path: str, cwd: str, cred: Cred) -> tuple[wasmtime.Module | None, GuestModule | None]:
-    """The compiled module of ``path``, or its bytes when they still need compiling."""
-    layered = kernel.layer_module(path)
-    if layered is None:
-        data = _read_program(kernel, path, cwd, cred)
-        digest = hashlib.sha256(data).hexdigest()
-        module = shared_module_cache().lookup(digest, owner=kernel)
-        return (module, None) if module is not None else (None, GuestModule(digest, data))
-    # The shared layer's modules are trusted and fixed: compiled here, once per
-    # machine, kept for good and on disk.
-    digest, view = layered
+    """The compiled module of the guest's program ``path``, or its bytes when they
+    still need compiling."""
+    data = _read_program(kernel, path, cwd, cred)
+    digest = hashlib.sha256(data).hexdigest()
+    module = shared_module_cache().lookup(digest, owner=kernel)
+    return (module, None) if module is not None else (None, GuestModule(digest, data))
+
+
+def _layer_module(path: str, digest: str, view: memoryview) -> wasmtime.Module:
+    """The shared layer's module (trusted and fixed: compiled here, once per
+    machine, kept for good and on disk)."""
     try:
-        return shared_module_cache().get(view, sha256=digest), None
+        return shared_module_cache().get(view, sha256=digest)
     except wasmtime.WasmtimeError as exc:
         raise KernelError("ENOEXEC", f"{path}: invalid wasm module", path=path) from exc
 

@@ -275,3 +275,34 @@ async def test_answers_stay_whole_lines_while_the_client_reads_slowly():
     finally:
         proc.kill()
         await proc.wait()
+
+
+async def test_every_exec_is_answered_exactly_once_however_its_end_races_a_timeout_or_a_cancel(raw):
+    # An exec may be answered from its guest thread as its process exits
+    # (rpc/early_answers.py) or by its task (timeout, cancel): never both.
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": "vm", "method": "vm.create", "params": {}}))["result"]["vmId"]
+    ids = []
+    for n in range(60):
+        kind = n % 3
+        params = {"vmId": vm, "command": f"echo {n}" if kind == 0 else "sleep 0.02; echo late"}
+        if kind == 1:
+            params["timeoutMs"] = 20  # the deadline and the exit arrive together
+        await raw.send({"jsonrpc": "2.0", "id": n, "method": "process.exec", "params": params})
+        if kind == 2:
+            await trio.sleep(0.015)
+            await raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": n}})
+        ids.append(n)
+    answers: list[dict] = []
+    while len(answers) < len(ids):
+        answers.append(await raw.recv())
+    await raw.send({"jsonrpc": "2.0", "id": "last", "method": "vm.list", "params": {}})
+    while (message := await raw.recv()).get("id") != "last":
+        answers.append(message)  # a second answer to one of them would land here
+    assert sorted(a["id"] for a in answers) == ids
+    for a in answers:
+        n = a["id"]
+        if n % 3 == 0:
+            assert a["result"]["stdout"] == base64.b64encode(f"{n}\n".encode()).decode()
+        elif n % 3 == 2:
+            assert a.get("error", {}).get("data", {}).get("kind") == "cancelled" or a["result"]["exitCode"] == 0

@@ -46,7 +46,7 @@ def test_racing_threads_send_one_answer():
         answer, written = _answer()
         start = threading.Barrier(4)
 
-        def race(n: int) -> None:
+        def race(n: int, start: threading.Barrier = start, answer: EarlyAnswer = answer) -> None:
             start.wait()
             if n == 3:
                 answer.withdraw()

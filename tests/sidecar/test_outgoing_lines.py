@@ -8,6 +8,7 @@ import select
 import time
 
 import trio
+import trio.testing
 
 from agentvm_sidecar.rpc.outgoing_lines import OutgoingLines
 
@@ -95,7 +96,7 @@ def test_write_whole_refuses_lines_over_pipe_buf_and_outputs_that_are_no_pipe(tm
         out = OutgoingLines(2)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(out.write_loop, trio.lowlevel.FdStream(write_fd), nursery.cancel_scope.cancel)
-            await trio.sleep(0)
+            await trio.testing.wait_all_tasks_blocked()  # the writer task took the output
             assert out.write_whole(b"x" * (select.PIPE_BUF - 1) + b"\n")
             assert not out.write_whole(b"x" * select.PIPE_BUF + b"\n")  # may be written in parts
             nursery.cancel_scope.cancel()
@@ -104,7 +105,7 @@ def test_write_whole_refuses_lines_over_pipe_buf_and_outputs_that_are_no_pipe(tm
         out = OutgoingLines(2)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(out.write_loop, trio.lowlevel.FdStream(file_fd), nursery.cancel_scope.cancel)
-            await trio.sleep(0)
+            await trio.testing.wait_all_tasks_blocked()  # the writer task took the output
             assert not out.write_whole(b"short\n")  # a file (or socket) is no pipe: no all-or-nothing
             nursery.cancel_scope.cancel()
 

@@ -414,8 +414,11 @@ class ClientProcesses:
         status = self._statuses.get(pid, ExitStatus(0, 9))
         await emit(ProcessExitEvent(vm_id=self._vm_id, pid=pid, exit_code=status.shell_code, signal=_signal_name(status)))
 
-    async def exec(self, params: ProcessExecParams) -> ProcessExecResult:
-        """Run a process to completion; see ProcessExecParams.
+    def exec(self, params: ProcessExecParams) -> Awaitable[ProcessExecResult]:
+        """Run a process to completion; see ProcessExecParams. Starts it at once,
+        before returning what to await for its result: a handler calls this from
+        the connection's reader (rpc/connection.py), so the process is on its way
+        while trio starts the request's task.
 
         ``timeout_ms`` bounds everything: the process, whatever it started (the
         whole session is killed), and the wait for their output to end, so a
@@ -424,18 +427,22 @@ class ClientProcesses:
 
         The process reads its stdin from the request and writes into buffers
         (kernel/exec_stdio.py), is created and run on its guest thread, and trio
-        hears of it once, when it exits (_Launch): a warm exec is one hand-off to
-        the guest and one back.
+        hears of it once, when it exits (_Launch); its thread sends the answer
+        (rpc/early_answers.py). Raises: invalid_params (as the awaited result).
         """
         attempts = self._attempts(params, gated=False)
-        answer = early_answer()
-        launch = _Launch(self._take_quiet_creation(), params.stdin or b"", params.max_output_bytes, answer)
-        if not launch.quiet:  # too many creations under way: the classic hand-off, holding a token
-            await self._threads.acquire()
+        launch = _Launch(self._take_quiet_creation(), params.stdin or b"", params.max_output_bytes, early_answer())
+        if launch.quiet:
+            self._hand_off(launch, attempts, params.cwd)
+        return self._exec_to_end(launch, attempts, params)
+
+    def _hand_off(self, launch: _Launch, attempts: Callable[[], list[tuple[list[str], str, dict[str, str]]]],
+                  cwd: str | None) -> None:
+        """Create and run ``launch``'s process on a guest thread."""
 
         def create() -> tuple[Process, Program]:
             try:
-                proc, program = self._create(attempts, params.cwd, launch.stdio.descriptions, None)
+                proc, program = self._create(attempts, cwd, launch.stdio.descriptions, None)
                 with self._launches_lock:
                     self._launches[proc.pid] = launch
                 return proc, program
@@ -445,12 +452,20 @@ class ClientProcesses:
                         self._quiet_creations -= 1
 
         shared_runtime().create_and_run(self._kernel, create, launch.report)
-        if not launch.quiet:
+
+    async def _exec_to_end(
+        self, launch: _Launch, attempts: Callable[[], list[tuple[list[str], str, dict[str, str]]]],
+        params: ProcessExecParams,
+    ) -> ProcessExecResult:
+        if not launch.quiet:  # too many creations under way: the classic hand-off, holding a token
+            await self._threads.acquire()
             try:
+                self._hand_off(launch, attempts, params.cwd)
                 with trio.CancelScope(shield=True):
                     await launch.created.wait()
             finally:
                 self._threads.release()
+        answer = launch.answer
         timed_out = False
         try:
             with trio.move_on_after(params.timeout_ms / 1000 if params.timeout_ms else math.inf) as deadline:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import trio
 
 from agentvm_protocol import (
@@ -30,8 +32,10 @@ from ._wire_text import wire_text, wire_texts
 
 
 @handler("process.exec")
-async def process_exec(ctx: RequestContext, p: ProcessExecParams) -> ProcessExecResult:
-    return await ctx.vms.get(p.vm_id).processes.exec(p)
+def process_exec(ctx: RequestContext, p: ProcessExecParams) -> Awaitable[ProcessExecResult]:
+    # not async: the process starts when the connection's reader calls this
+    # (ClientProcesses.exec), before the request's task is scheduled
+    return ctx.vms.get(p.vm_id).processes.exec(p)
 
 
 @handler("process.spawn")

@@ -19,8 +19,10 @@ VM. (``printf 'hello\nvm.list\n' | agentvm-sidecar --stdio`` answers both.)
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import functools
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -154,9 +156,7 @@ class Connection:
         elif req.id in self._in_flight:
             await self._send_error(req.id, RpcError("invalid_request", f"request id {req.id!r} is already in flight"))
         else:
-            scope = trio.CancelScope()
-            self._in_flight[req.id] = scope
-            requests.start_soon(self._run_request, req, scope)
+            self._start_request(req, requests)
 
     async def _hello(self, req: Request) -> None:
         try:
@@ -205,14 +205,36 @@ class Connection:
         if scope is not None:
             scope.cancel()
 
-    async def _run_request(self, req: Request, scope: trio.CancelScope) -> None:
-        spec = METHODS[req.method]
+    def _start_request(self, req: Request, requests: trio.Nursery) -> None:
+        """Call the request's handler here, in the reader, and await what it returns
+        in a task of the request's own. An ``async def`` handler does nothing until
+        awaited; one that is not starts its work at once (process.exec hands its
+        process to a guest thread while trio starts the task). What the call
+        raises is the task's to answer. The handler and the task share a context
+        in which the request's EarlyAnswer is offered (rpc/early_answers.py)."""
+        scope = trio.CancelScope()
+        self._in_flight[req.id] = scope
         answer = EarlyAnswer(functools.partial(self._result_line, req.id), self._out.write_whole)
-        offering(answer)  # this task's own context (rpc/early_answers.py)
+        context = contextvars.copy_context()
+        context.run(offering, answer)
+        started = context.run(self._call_handler, req)
+        context.run(requests.start_soon, self._run_request, req, scope, answer, started)
+
+    def _call_handler(self, req: Request) -> Awaitable[Any] | BaseException:
+        try:
+            params = req.params if self._raw_params else METHODS[req.method].params_decoder.decode(req.params)
+            return self._handlers[req.method](self._ctx, params)
+        except Exception as exc:  # answered by the request's task
+            return exc
+
+    async def _run_request(
+        self, req: Request, scope: trio.CancelScope, answer: EarlyAnswer, started: Awaitable[Any] | BaseException,
+    ) -> None:
         try:
             with scope:
-                params = req.params if self._raw_params else spec.params_decoder.decode(req.params)
-                result = await self._handlers[req.method](self._ctx, params)
+                if isinstance(started, BaseException):
+                    raise started
+                result = await started
                 line = self._result_line(req.id, result)
             if scope.cancelled_caught:
                 line = _cancelled_line(req.id)

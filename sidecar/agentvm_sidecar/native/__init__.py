@@ -72,11 +72,14 @@ NATIVE_HOST_FUNCTIONS = {
     ("wasi_snapshot_preview1", "args_get", "ii", "i"): "avm_args_get",
     ("wasi_snapshot_preview1", "environ_sizes_get", "ii", "i"): "avm_environ_sizes_get",
     ("wasi_snapshot_preview1", "environ_get", "ii", "i"): "avm_environ_get",
+    ("wasi_snapshot_preview1", "fd_prestat_get", "ii", "i"): "avm_fd_prestat_get",
+    ("wasi_snapshot_preview1", "fd_prestat_dir_name", "iii", "i"): "avm_fd_prestat_dir_name",
 }
 _CALL_NAMES = (
     "fd_write", "fd_read", "fd_fdstat_get", "net_send", "net_recv",
     "path_filestat_get", "path_mode", "path_mode_cwd", "path_size",
     "args_sizes_get", "args_get", "environ_sizes_get", "environ_get",
+    "fd_prestat_get", "fd_prestat_dir_name",
 )
 _RAW_SLOT_BYTES = 16  # sizeof(wasmtime_val_raw_t)
 
@@ -112,7 +115,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_mirror_served": (c_uint64, [c_void_p, c_int]),
     "avm_thread_set": (None, [c_void_p, c_void_p, c_uint64, c_uint32]),
     "avm_thread_grown": (None, [c_void_p, c_uint64]),
-    "avm_thread_strings": (None, [c_char_p, c_uint32, c_uint32, c_char_p, c_uint32, c_uint32]),
+    "avm_thread_strings": (
+        None, [c_char_p, c_uint32, c_uint32, c_char_p, c_uint32, c_uint32, c_char_p, c_uint32, c_uint32],
+    ),
     "avm_preopen_publish": (None, [c_char_p, c_uint32, c_uint32, c_uint32]),
     "avm_call_counts": (None, [POINTER(c_uint64)]),
     "avm_call_kinds": (c_int, []),
@@ -261,16 +266,16 @@ def thread_set(mirror: FdMirror, base: int, length: int, preopens: int) -> None:
     library().avm_thread_set(mirror.ptr, base, length, preopens)
 
 
-def thread_strings(args: tuple[bytes, int] | None, env: tuple[bytes, int] | None) -> None:
+def thread_strings(
+    args: tuple[bytes, int] | None, env: tuple[bytes, int] | None, preopens: tuple[bytes, int] | None,
+) -> None:
     """Publish the calling guest thread's process's argv and environment, each as
-    (its entries NUL-terminated and joined, how many), for the native
-    args_*/environ_* (None: Python answers). The caller keeps the bytes alive
-    until ``thread_clear`` or the next call."""
-    args_blob, args_count = args or (None, 0)
-    env_blob, env_count = env or (None, 0)
-    library().avm_thread_strings(
-        args_blob, args_count, len(args_blob or b""), env_blob, env_count, len(env_blob or b"")
-    )
+    (its entries NUL-terminated and joined, how many), and its plain preopens as
+    (records of u32 fd, u32 name length and the name, how many), for the native
+    args_*/environ_* and fd_prestat_* (None: Python answers). The caller keeps
+    the bytes alive until ``thread_clear`` or the next call."""
+    blobs = [blob or (None, 0) for blob in (args, env, preopens)]
+    library().avm_thread_strings(*(x for blob, count in blobs for x in (blob, count, len(blob or b""))))
 
 
 def thread_grown(base: int, length: int) -> None:

@@ -72,7 +72,7 @@ static int next_record(const uint8_t **rec, const uint8_t *end, listed_dirent *r
 static atomic_long live_pipes;
 enum {
     F_WRITE, F_READ, F_FDSTAT, F_SEND, F_RECV, F_FILESTAT, F_MODE, F_MODE_CWD, F_SIZE,
-    F_ARGS_SIZES, F_ARGS, F_ENV_SIZES, F_ENV, F_COUNT
+    F_ARGS_SIZES, F_ARGS, F_ENV_SIZES, F_ENV, F_PRESTAT, F_PRESTAT_NAME, F_COUNT
 };
 static atomic_ulong native_calls[F_COUNT], fallback_calls[F_COUNT];
 
@@ -565,6 +565,7 @@ typedef struct {
     uint32_t preopens;  /* tagged preopen fds the process has: tag | (first + i), i < preopens */
     const void *counted; /* the mirror memo_hits counts for (compared, never used) */
     avm_strings args, env; /* published with the memory; cleared with the mirror */
+    avm_strings plain;     /* a plain WASI program's preopens: records u32 fd, u32 name length, name */
 } avm_thread;
 
 static __thread avm_thread current;
@@ -580,7 +581,7 @@ void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) 
     current.base = m ? base : NULL;
     current.len = m ? len : 0;
     current.preopens = m ? preopens : 0;
-    if (!m) current.args = current.env = (avm_strings){0};
+    if (!m) current.args = current.env = current.plain = (avm_strings){0};
     if (m && m != current.counted) {
         current.memo_hits = 0;
         current.counted = m;
@@ -592,9 +593,11 @@ void avm_thread_set(avm_mirror *m, void *base, uint64_t len, uint32_t preopens) 
  * NUL-terminated, `size` bytes; NULL: Python answers). They stay until the next
  * call or until avm_thread_set clears the thread. */
 void avm_thread_strings(const uint8_t *args, uint32_t args_count, uint32_t args_size,
-                        const uint8_t *env, uint32_t env_count, uint32_t env_size) {
+                        const uint8_t *env, uint32_t env_count, uint32_t env_size,
+                        const uint8_t *preopens, uint32_t preopens_count, uint32_t preopens_size) {
     current.args = (avm_strings){args, args_count, args_size};
     current.env = (avm_strings){env, env_count, env_size};
+    current.plain = (avm_strings){preopens, preopens_count, preopens_size};
 }
 
 /* The linear memory at `base` grew to `len` bytes (memory.grow runs on the
@@ -818,6 +821,49 @@ static void *strings_get(int which, const avm_strings *s, void *env, void *calle
         at += (uint32_t)strlen((const char *)s->blob + at) + 1;
     }
     return done(which, args, 0);
+}
+
+/* The name of plain preopen `fd` (its length in *len), or NULL: not one, or
+ * nothing published. */
+static const uint8_t *plain_preopen(uint32_t fd, uint32_t *len) {
+    const uint8_t *at = current.plain.blob;
+    if (!at) return NULL;
+    const uint8_t *end = at + current.plain.size;
+    while (end - at >= 8) {
+        uint32_t f, n;
+        memcpy(&f, at, 4);
+        memcpy(&n, at + 4, 4);
+        if ((uint64_t)(end - at - 8) < n) return NULL;
+        if (f == fd) {
+            *len = n;
+            return at + 8;
+        }
+        at += 8 + n;
+    }
+    return NULL;
+}
+
+/* wasi fd_prestat_get(fd, *prestat) for a plain preopen: tag 0 (dir), its name's
+ * length. Anything else (other fds: EBADF or not-a-preopen) is Python's. */
+void *avm_fd_prestat_get(void *env, void *caller, avm_raw *args, size_t nargs) {
+    uint32_t len;
+    if (nargs < 2 || !current.mirror || !plain_preopen((uint32_t)args[0].i32, &len) || !in_bounds((uint32_t)args[1].i32, 8))
+        return fallback(F_PRESTAT, env, caller, args, nargs);
+    uint8_t prestat[8] = {0};
+    memcpy(prestat + 4, &len, 4);
+    memcpy(current.base + (uint32_t)args[1].i32, prestat, 8);
+    return done(F_PRESTAT, args, 0);
+}
+
+/* wasi fd_prestat_dir_name(fd, *path, path_len) for a plain preopen. */
+void *avm_fd_prestat_dir_name(void *env, void *caller, avm_raw *args, size_t nargs) {
+    uint32_t len;
+    const uint8_t *name = nargs >= 3 && current.mirror ? plain_preopen((uint32_t)args[0].i32, &len) : NULL;
+    uint32_t path = (uint32_t)args[1].i32, path_len = (uint32_t)args[2].i32;
+    if (!name || !in_bounds(path, path_len) || path_len < len)
+        return fallback(F_PRESTAT_NAME, env, caller, args, nargs);
+    memcpy(current.base + path, name, len);
+    return done(F_PRESTAT_NAME, args, 0);
 }
 
 void *avm_args_sizes_get(void *env, void *caller, avm_raw *args, size_t nargs) {

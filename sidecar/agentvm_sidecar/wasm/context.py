@@ -177,7 +177,7 @@ class GuestContext:
         plain = self.plain_preopens.get(fd & 0xFFFFFFFF)
         return plain[0] if plain is not None else self.preopen_path(fd)
 
-    # -- argv and environment (wasi/args_env.py; natively, from _publish) -------------
+    # -- argv, environment and plain preopens, as C answers them (from _publish) -------
     @functools.cached_property
     def argv_entries(self) -> list[bytes]:
         return _entries(self.proc.argv)
@@ -187,9 +187,13 @@ class GuestContext:
         return _entries(f"{k}={v}" for k, v in self.proc.env.items())
 
     @functools.cached_property
-    def _native_strings(self) -> tuple[tuple[bytes, int] | None, tuple[bytes, int] | None]:
-        # kept here: C reads these bytes for as long as they are published
-        return _joined(self.argv_entries), _joined(self.environ_entries)
+    def _native_strings(self) -> tuple[tuple[bytes, int] | None, ...]:
+        # kept here: C reads these bytes for as long as they are published. The
+        # plain preopens are installed before the memory is known (runtime.py);
+        # any installed later (fd_prestat_get) are answered by Python.
+        preopens = [(fd, name.encode("utf-8", "surrogateescape")) for fd, (name, _) in self.plain_preopens.items()]
+        records = b"".join(_U32.pack(fd) + _U32.pack(len(name)) + name for fd, name in preopens)
+        return _joined(self.argv_entries), _joined(self.environ_entries), (records, len(preopens))
 
     # -- memory ---------------------------------------------------------------------
     @property

@@ -1,4 +1,5 @@
-"""The native fd_write / fd_read / fd_fdstat_get (native/agentvm_native.c).
+"""The native host functions (native/agentvm_native.c): fd_write, fd_read, fd_fdstat_get,
+args_*, environ_* and a plain program's fd_prestat_*.
 
 They are called here exactly as wasmtime calls them: raw argument slots, and as
 env the Python callback the linker gives them for everything they do not serve.
@@ -25,6 +26,7 @@ from agentvm_sidecar.kernel.fstypes import USER
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, SIGNATURES, _raw_callback
 from agentvm_sidecar.wasm.context import GuestContext, set_current_context
 from agentvm_sidecar.wasm.engine import shared_engine
+from agentvm_sidecar.wasm.plain_preopens import install_plain_preopens
 from agentvm_sidecar.wasm.wasi import layouts as L
 
 from .conftest import PRE0, PRE1, E, Guest
@@ -465,3 +467,23 @@ def test_a_bad_pointer_or_an_entry_with_a_nul_goes_to_python(kernel) -> None:  #
     count, entries = _strings_via(guest, "args_sizes_get", "args_get", native_call)
     assert count == 2 and entries[0] == b"prog" and entries[1] == b"a"  # the entry as C would see it ends at its NUL
     assert counts("args_sizes_get")[1] >= before[1] + 2  # Python answered both
+
+
+def test_a_plain_program_s_preopen_scan_is_served_natively_as_python_answers(kernel) -> None:  # type: ignore[no-untyped-def]
+    guest = Guest(kernel, cwd="/")
+    guest.ctx.plain_wasi = True
+    install_plain_preopens(guest.ctx)  # before its memory is published, as the runtime does
+    (fd, (name, _)), = guest.ctx.plain_preopens.items()
+    ret, buf = guest.alloc(8), guest.alloc(16)
+    answers = []
+    for call in (native_call, _python_call):
+        before = counts("fd_prestat_get")
+        assert call(guest, "fd_prestat_get", fd, ret) == 0
+        assert call(guest, "fd_prestat_dir_name", fd, buf, 16) == 0
+        answers.append((guest.read(ret, 8), guest.read(buf, len(name))))
+        if call is native_call:
+            assert counts("fd_prestat_get")[0] == before[0] + 1  # served by C
+    assert answers[0] == answers[1] == (struct.pack("<B3xI", 0, len(name)), name.encode())
+    # what is no preopen (the scan's end), and a name buffer too short, are Python's answers
+    assert native_call(guest, "fd_prestat_get", fd + 1, ret) == E["EBADF"]
+    assert native_call(guest, "fd_prestat_dir_name", fd, buf, 0) == E["ENAMETOOLONG"]

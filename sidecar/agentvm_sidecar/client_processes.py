@@ -98,13 +98,14 @@ class _ExecStdio:
 
     def result(self, status: ExitStatus, timed_out: bool) -> ProcessExecResult:
         """The exec's answer: what the outputs kept, and how the process ended."""
+        (stdout, out_truncated), (stderr, err_truncated) = self.stdout.output(), self.stderr.output()
         return ProcessExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else status.shell_code,
-            stdout=self.stdout.output(),
-            stderr=self.stderr.output(),
+            stdout=stdout,
+            stderr=stderr,
             signal=_signal_name(status),
             timed_out=timed_out,
-            truncated=self.stdout.truncated or self.stderr.truncated,
+            truncated=out_truncated or err_truncated,
         )
 
 

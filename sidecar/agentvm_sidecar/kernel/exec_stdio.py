@@ -11,7 +11,8 @@
 # as a pipe whose other end keeps up: reads answer from the bytes, then EOF;
 # writes always succeed. `OutputCapture` keeps the first `keep` bytes and counts
 # the rest, so a process writing more still runs to its natural end in bounded
-# memory (what exec did with its pipes). Its last release (the last fd naming it
+# memory (what exec did with its pipes); its bytes are kept in C, where the
+# native fd_write appends them without a Python host call. Its last release (the last fd naming it
 # closed: the process and whatever it started that inherited it) is the end of
 # output, reported once to `on_closed`.
 
@@ -20,7 +21,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from ..native import NativeDescription
 from .descriptions import Description, fifo_stat, next_pipe_inode
+from .errors import KernelError
 from .fstypes import FileKind, Stat
 from .pipes import Interrupted
 
@@ -59,35 +62,30 @@ class StdinBytes(Description):
 
 class OutputCapture(Description):
     """Keeps the first ``keep`` bytes written; ``on_closed()`` runs (on the closing
-    thread) at the last release."""
+    thread) at the last release. The bytes live in its native description, which
+    the native fd_write appends to without Python (writes through here go there
+    too, so there is one buffer under one lock)."""
 
     kind = FileKind.FIFO
     writable = True
 
     def __init__(self, keep: int, on_closed: Callable[[], None]) -> None:
         super().__init__()
-        self._keep = keep
-        self._buffer = bytearray()
-        self._lock = threading.Lock()  # processes sharing it write on their own threads
+        self.native = NativeDescription(capture=keep)
         self._ino = next_pipe_inode()
         self._on_closed = on_closed
-        self.truncated = False
         self.closed = False
 
     def write(self, data: bytes | memoryview, interrupted: Interrupted = _never) -> int:
-        written = len(data)
-        with self._lock:
-            room = self._keep - len(self._buffer)
-            if written > room:
-                self.truncated = True
-                data = data[: max(room, 0)]
-            self._buffer += data
-        return written
+        try:
+            self.native.capture_write(data)
+        except MemoryError:
+            raise KernelError("ENOMEM", "cannot keep the output") from None
+        return len(data)
 
-    def output(self) -> bytes:
-        """What was kept so far."""
-        with self._lock:
-            return bytes(self._buffer)
+    def output(self) -> tuple[bytes, bool]:
+        """What was kept so far, and whether more was written (truncated)."""
+        return self.native.captured()
 
     def stat(self) -> Stat:
         return fifo_stat(self._ino, 0)

@@ -104,6 +104,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_pipe_set_watched": (None, [c_void_p, c_int]),
     "avm_live_pipes": (c_long, []),
     "avm_desc_new": (c_void_p, [c_void_p, c_int]),
+    "avm_desc_new_capture": (c_void_p, [c_int64]),
+    "avm_desc_capture_write": (c_int64, [c_void_p, c_char_p, c_int64]),
+    "avm_desc_captured": (c_int64, [c_void_p, c_void_p, c_int64, POINTER(c_int)]),
     "avm_desc_unref": (None, [c_void_p]),
     "avm_desc_publish": (None, [c_void_p, c_void_p, c_int]),
     "avm_desc_host_file": (c_int64, [c_void_p, c_int, c_int64]),
@@ -195,11 +198,30 @@ class NativeDescription:
 
     __slots__ = ("_lib", "ptr")
 
-    def __init__(self, pipe_ptr: int | None = None, is_write: bool = False) -> None:
+    def __init__(self, pipe_ptr: int | None = None, is_write: bool = False, *, capture: int | None = None) -> None:
+        """``capture``: an exec's output keeping its first ``capture`` bytes
+        (native fd_write writes it too), instead of a pipe end or other description."""
         self._lib = library()
-        self.ptr: int = self._lib.avm_desc_new(pipe_ptr, int(is_write))
+        self.ptr: int = (
+            self._lib.avm_desc_new(pipe_ptr, int(is_write)) if capture is None else self._lib.avm_desc_new_capture(capture)
+        )
         if not self.ptr:
             raise MemoryError("avm_desc_new")
+
+    def capture_write(self, data: bytes | memoryview) -> None:
+        """Write to a capture (what does not fit is counted, not kept).
+        Raises: MemoryError."""
+        if self._lib.avm_desc_capture_write(self.ptr, bytes(data), len(data)) < 0:
+            raise MemoryError("avm_desc_capture_write")
+
+    def captured(self) -> tuple[bytes, bool]:
+        """What a capture kept, and whether more was written."""
+        truncated = ctypes.c_int()
+        while True:
+            size = self._lib.avm_desc_captured(self.ptr, None, 0, ctypes.byref(truncated))
+            buffer = ctypes.create_string_buffer(size)
+            if self._lib.avm_desc_captured(self.ptr, buffer, size, ctypes.byref(truncated)) == size:
+                return buffer.raw, bool(truncated.value)
 
     def host_file(self, fd: int, pos: int) -> int:
         """Read the read-only host regular file open at ``fd`` from ``pos`` (the

@@ -409,6 +409,10 @@ typedef struct {
     uint8_t fdstat[AVM_FDSTAT_BYTES];
     int host_fd;             /* >= 0: the read-only host regular file this description reads */
     int64_t pos;             /* its position, while host_fd >= 0 */
+    /* an exec's output (kernel/exec_stdio.py): its first `keep` bytes, under mu */
+    int capture, truncated;
+    uint8_t *buf;
+    size_t len, alloc, keep;
 } avm_desc;
 
 avm_desc *avm_desc_new(avm_pipe *p, int is_write) {
@@ -428,11 +432,73 @@ static void desc_unref(avm_desc *d) {
     if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
         if (d->pipe) pipe_unref(d->pipe);
         pthread_mutex_destroy(&d->mu);
+        free(d->buf);
         free(d);
     }
 }
 
 void avm_desc_unref(avm_desc *d) { desc_unref(d); }
+
+/* An exec's output: keeps the first `keep` bytes written, counts the rest as
+ * written (truncated), never blocks. */
+avm_desc *avm_desc_new_capture(int64_t keep) {
+    avm_desc *d = avm_desc_new(NULL, 1);
+    if (!d) return NULL;
+    d->capture = 1;
+    d->keep = keep > 0 ? (size_t)keep : 0;
+    return d;
+}
+
+/* Room for `n` more kept bytes (n <= keep - len): 0, or -ENOMEM. Under mu. */
+static int capture_reserve(avm_desc *d, size_t n) {
+    if (d->len + n <= d->alloc) return 0;
+    size_t want = d->alloc ? d->alloc * 2 : 4096;
+    if (want < d->len + n) want = d->len + n;
+    if (want > d->keep) want = d->keep;
+    uint8_t *buf = realloc(d->buf, want);
+    if (!buf) return -ENOMEM;
+    d->buf = buf;
+    d->alloc = want;
+    return 0;
+}
+
+/* Keep what fits of the `count` pieces (all or none of it): 0, or -ENOMEM. */
+static int capture_put(avm_desc *d, const struct iovec *v, uint32_t count) {
+    pthread_mutex_lock(&d->mu);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; i++) total += v[i].iov_len;
+    size_t kept = total < d->keep - d->len ? (size_t)total : d->keep - d->len;
+    int rc = capture_reserve(d, kept);
+    if (rc == 0) {
+        if (kept < total) d->truncated = 1;
+        for (uint32_t i = 0; i < count && kept; i++) {
+            size_t n = v[i].iov_len < kept ? v[i].iov_len : kept;
+            memcpy(d->buf + d->len, v[i].iov_base, n);
+            d->len += n;
+            kept -= n;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+/* Python's writes to the capture: `n` bytes at `data`. n, or -ENOMEM. */
+int64_t avm_desc_capture_write(avm_desc *d, const uint8_t *data, int64_t n) {
+    struct iovec v = {(void *)data, (size_t)n};
+    int rc = capture_put(d, &v, 1);
+    return rc ? rc : n;
+}
+
+/* The bytes kept so far (copied to `dst` when `room` holds them all), and in
+ * *truncated whether more was written. */
+int64_t avm_desc_captured(avm_desc *d, uint8_t *dst, int64_t room, int *truncated) {
+    pthread_mutex_lock(&d->mu);
+    int64_t len = (int64_t)d->len;
+    if (dst && room >= len && len) memcpy(dst, d->buf, d->len);
+    *truncated = d->truncated;
+    pthread_mutex_unlock(&d->mu);
+    return len;
+}
 
 /* fdstat: the 24 bytes fd_fdstat_get answers, or NULL to forget them. */
 void avm_desc_publish(avm_desc *d, const uint8_t *fdstat, int can_transfer) {
@@ -696,9 +762,10 @@ static avm_desc *transfer_end(avm_raw *args, size_t nargs, int is_write, iovec32
     *count = (uint32_t)args[2].i32;
     if (!in_bounds((uint32_t)args[3].i32, 4) || !load_iovecs(iovs, *count, iov, total)) return NULL;
     avm_desc *e = mirror_get(current.mirror, fd);
-    /* a pipe end that moves bytes this way, or for a read any other description
-     * (avm_fd_read reads it when it is a host file) */
-    if (e && (!atomic_load(&e->can_transfer) || (e->pipe ? !e->is_write != !is_write : is_write))) {
+    /* a pipe end that moves bytes this way, an exec's output for a write, or for
+     * a read any other description (avm_fd_read reads it when it is a host file) */
+    if (e && (!atomic_load(&e->can_transfer) ||
+              (e->pipe ? !e->is_write != !is_write : e->capture ? !is_write : is_write))) {
         desc_unref(e);
         return NULL;
     }
@@ -713,6 +780,15 @@ void *avm_fd_write(void *env, void *caller, avm_raw *args, size_t nargs) {
     avm_desc *e = transfer_end(args, nargs, 1, iov, &count, &total);
     if (!e) return fallback(F_WRITE, env, caller, args, nargs);
     uint32_t ret = (uint32_t)args[3].i32;
+    if (e->capture) {
+        struct iovec v[AVM_IOV_MAX];
+        for (uint32_t i = 0; i < count; i++) v[i] = (struct iovec){current.base + iov[i].ptr, iov[i].len};
+        int rc = capture_put(e, v, count);
+        desc_unref(e);
+        if (rc) return fallback(F_WRITE, env, caller, args, nargs);
+        store32(ret, (uint32_t)total);
+        return done(F_WRITE, args, 0);
+    }
     avm_pipe *p = e->pipe;
     pthread_mutex_lock(&p->mu);
     int ok = p->readers > 0 && !p->watched && total <= base_room(p) &&

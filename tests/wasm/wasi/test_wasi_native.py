@@ -1,5 +1,5 @@
 """The native host functions (native/agentvm_native.c): fd_write, fd_read, fd_fdstat_get,
-args_*, environ_* and a plain program's fd_prestat_*.
+args_*, environ_*, a plain program's fd_prestat_* and an exec's output.
 
 They are called here exactly as wasmtime calls them: raw argument slots, and as
 env the Python callback the linker gives them for everything they do not serve.
@@ -22,6 +22,7 @@ from wasmtime import _bindings as ffi
 import agentvm_sidecar.wasm.host  # noqa: F401 -- registers host_net
 from agentvm_sidecar import native
 from agentvm_sidecar.kernel.descriptions import pipe_pair
+from agentvm_sidecar.kernel.exec_stdio import OutputCapture
 from agentvm_sidecar.kernel.fstypes import USER
 from agentvm_sidecar.wasm.abi import HOST_FUNCTIONS, SIGNATURES, _raw_callback
 from agentvm_sidecar.wasm.context import GuestContext, set_current_context
@@ -487,3 +488,16 @@ def test_a_plain_program_s_preopen_scan_is_served_natively_as_python_answers(ker
     # what is no preopen (the scan's end), and a name buffer too short, are Python's answers
     assert native_call(guest, "fd_prestat_get", fd + 1, ret) == E["EBADF"]
     assert native_call(guest, "fd_prestat_dir_name", fd, buf, 0) == E["ENAMETOOLONG"]
+
+
+def test_an_exec_output_takes_writes_natively_into_the_buffer_python_writes_to(guest: Guest) -> None:
+    out = OutputCapture(8, lambda: None)
+    fd = guest.proc.fds.install(out)
+    ret = guest.alloc(4)
+    before = counts("fd_write")
+    assert native_call(guest, "fd_write", fd, *guest.iovecs(guest.put(b"abc"), guest.put(b"de")), ret) == 0
+    assert guest.u32(ret) == 5 and counts("fd_write")[0] == before[0] + 1  # served by C
+    out.write(b"f")  # Python's write (a fallback) lands in the same buffer, in order
+    assert native_call(guest, "fd_write", fd, *guest.iovecs(guest.put(b"ghijk")), ret) == 0
+    assert guest.u32(ret) == 5  # all of it "written": what does not fit is counted, not kept
+    assert out.output() == (b"abcdefgh", True)

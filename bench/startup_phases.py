@@ -8,7 +8,7 @@ each phase boundary by wrapping the function that marks it:
     1 create runs     wasm.spawn.create_process starts on the guest thread (resolve, create)
     2 created         the process exists; the trio side is told (phase 6's hop, the other way)
     3 guest runs      GuestRuntime._run_process starts on the same thread (Store, context, linker)
-    4a instantiate    Linker.instantiate is called (linear memory, data segments)
+    4a instantiate    InstancePre.instantiate is called (linear memory, data segments)
     4b instantiated   the program's _start is about to run
     5 guest exits     ProcessTable.exit (the program's own run ends just before)
     6 trio sees exit  ClientProcesses._exited runs on the trio thread
@@ -70,8 +70,8 @@ def _stamped_after(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 def _install_stamps() -> None:
     client_processes.create_process = _stamped_after("2 created", _stamped("1 create runs", client_processes.create_process))
     runtime.GuestRuntime._run_process = _stamped("3 guest runs", runtime.GuestRuntime._run_process)  # type: ignore[method-assign]
-    instantiate = wasmtime.Linker.instantiate
-    wasmtime.Linker.instantiate = _stamped_after("4b instantiated", _stamped("4a instantiate", instantiate))  # type: ignore[method-assign]
+    instantiate = wasmtime.InstancePre.instantiate
+    wasmtime.InstancePre.instantiate = _stamped_after("4b instantiated", _stamped("4a instantiate", instantiate))  # type: ignore[method-assign]
     kernel_process.ProcessTable.exit = _stamped("5 guest exits", kernel_process.ProcessTable.exit)  # type: ignore[method-assign]
     client_processes.ClientProcesses._exited = _stamped("6 trio sees exit", client_processes.ClientProcesses._exited)  # type: ignore[method-assign]
 

@@ -128,9 +128,9 @@ class GuestRuntime:
         self.linker = wasmtime.Linker(self.engine)
         define_host_functions(self.linker)
         self._prepare_lock = threading.Lock()
-        # module -> (its linker, speaks the agentOS ABI, resolves paths absolutely);
-        # weak, as modules are evicted
-        self._prepared: weakref.WeakKeyDictionary[wasmtime.Module, tuple[wasmtime.Linker, bool, bool]] = (
+        # module -> (it with its imports resolved, speaks the agentOS ABI, resolves
+        # paths absolutely); weak, as modules are evicted
+        self._prepared: weakref.WeakKeyDictionary[wasmtime.Module, tuple[wasmtime.InstancePre, bool, bool]] = (
             weakref.WeakKeyDictionary()
         )
         self._guests = 0  # running guest threads; the ticker sleeps while there are none
@@ -244,11 +244,11 @@ class GuestRuntime:
         store.set_epoch_deadline(1)
         ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _on_deadline, None, _no_finalizer)
         try:
-            linker, agentos, ctx.absolute_paths = self._prepare(program.module)
+            linked, agentos, ctx.absolute_paths = self._prepare(program.module)
             if not agentos:
                 ctx.plain_wasi = True
                 install_plain_preopens(ctx)
-            instance = linker.instantiate(store, program.module)
+            instance = linked.instantiate(store)
             memory, start = export(store, instance, "memory"), export(store, instance, "_start")
             if not isinstance(memory, wasmtime.Memory) or not isinstance(start, wasmtime.Func):
                 raise KeyError("a program exports its memory and _start")
@@ -278,8 +278,9 @@ class GuestRuntime:
         _write_stderr(ctx, f"{program.path}: {reason[-1] if reason else type(exc).__name__}\n")
         ctx.exit(ExitStatus(TRAP_EXIT_CODE))
 
-    def _prepare(self, module: wasmtime.Module) -> tuple[wasmtime.Linker, bool, bool]:
-        """The linker to instantiate ``module`` with; whether it was built with
+    def _prepare(self, module: wasmtime.Module) -> tuple[wasmtime.InstancePre, bool, bool]:
+        """``module`` linked, to instantiate (its imports resolved and checked once,
+        not at every process start); whether it was built with
         the agentOS libc, which probes tagged preopens (that libc routes every
         read()/write() through ``host_net.net_send``/``net_recv``, so every agentOS
         program imports ``host_net.net_send`` and plain wasi-libc programs, which
@@ -323,9 +324,10 @@ class GuestRuntime:
                     stubbed.add(name)
                     linker.define_func(*name, imp.type, _enosys_stub(imp.type))
                     log.info("import_stubbed", module=imp.module, name=imp.name)
+        prepared = (linker.instantiate_pre(module), agentos, absolute)
         with self._prepare_lock:
-            self._prepared[module] = (linker, agentos, absolute)
-        return linker, agentos, absolute
+            self._prepared[module] = prepared
+        return prepared
 
 
 def _enosys_stub(ty: wasmtime.FuncType):  # type: ignore[no-untyped-def]

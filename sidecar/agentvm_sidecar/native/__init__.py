@@ -139,6 +139,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "avm_raw_size": (c_int, []),
     "avm_mirror_fds": (c_int, []),
     "avm_zero_memory": (c_int, [c_void_p, c_int64, c_int64]),
+    "avm_linear_new": (c_void_p, [c_void_p, c_uint64, c_uint64]),
+    "avm_linear_set_size": (None, [c_void_p, c_uint64]),
+    "avm_linear_free": (None, [c_void_p]),
     "avm_records_have": (c_int, [c_char_p, c_int64, c_char_p, c_int64]),
     "avm_pack_dirents": (
         c_int64, [c_char_p, c_int64, c_uint64, c_uint64, c_uint64, c_uint64, c_char_p, c_void_p, c_int64, POINTER(c_uint64)],

@@ -1596,6 +1596,33 @@ int avm_zero_memory(uint8_t *base, int64_t size, int64_t keep) {
     return 0;
 }
 
+/* -- a linear memory as wasmtime asks for it (wasm/memory_budget.py) --------------
+ * wasmtime asks a host-allocated memory for its base and size ~30 times per
+ * process start (its data segments among them): answered here, from what Python
+ * last set, instead of a Python callback each time. */
+typedef struct {
+    uint8_t *base;
+    size_t size, maximum;
+} avm_linear;
+
+avm_linear *avm_linear_new(uint8_t *base, uint64_t size, uint64_t maximum) {
+    avm_linear *m = malloc(sizeof *m);
+    if (m) *m = (avm_linear){base, (size_t)size, (size_t)maximum};
+    return m;
+}
+
+void avm_linear_set_size(avm_linear *m, uint64_t size) { m->size = (size_t)size; }
+
+void avm_linear_free(avm_linear *m) { free(m); }
+
+/* wasmtime_memory_get_callback_t */
+uint8_t *avm_linear_get(void *env, size_t *byte_size, size_t *maximum_byte_size) {
+    const avm_linear *m = env;
+    *byte_size = m->size;
+    *maximum_byte_size = m->maximum;
+    return m->base;
+}
+
 /* counts[0..2*F_COUNT): native then fallback calls of each native host function. */
 void avm_call_counts(uint64_t *counts) {
     for (int i = 0; i < F_COUNT; i++) {

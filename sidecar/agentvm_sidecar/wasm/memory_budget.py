@@ -63,7 +63,6 @@ import collections
 import ctypes
 import threading
 from dataclasses import dataclass
-from itertools import count
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -100,12 +99,11 @@ class _LinearMemory:
 SPARE_MEMORIES = 4
 KEEP_RESIDENT_BYTES = 2 << 20
 
-_memories: dict[int, _LinearMemory] = {}  # env key -> memory
+_memories: dict[int, _LinearMemory] = {}  # env (its avm_linear record, native/) -> memory
 _spares: list[tuple[int, int, int]] = []  # (base, mapped, accessible bytes) of zeroed memories
 _dirty: list[_LinearMemory] = []  # freed, not zeroed yet; with _spares at most SPARE_MEMORIES
 _freed: collections.deque[int] = collections.deque()  # env keys the finalizer queued (header)
 _memories_lock = threading.Lock()
-_keys = count(1)
 
 
 def _error(message: str) -> int:
@@ -119,14 +117,6 @@ def _budget_of_caller() -> MemoryBudget | None:
     except AttributeError:
         return None
     return ctx.kernel.guest_memory if ctx is not None else None
-
-
-@ffi.wasmtime_memory_get_callback_t
-def _get_memory(env, byte_size, maximum_byte_size):  # type: ignore[no-untyped-def]
-    memory = _memories[env]
-    byte_size[0] = memory.size
-    maximum_byte_size[0] = memory.maximum
-    return memory.base
 
 
 @ffi.wasmtime_memory_grow_callback_t
@@ -145,6 +135,7 @@ def _grow_memory(env, new_size):  # type: ignore[no-untyped-def]
             memory.budget.release(delta)
         return _error(f"mprotect failed: errno {ctypes.get_errno()}")
     memory.size = new_size
+    native.library().avm_linear_set_size(env, new_size)
     native.thread_grown(memory.base, new_size)
     return 0
 
@@ -191,6 +182,7 @@ def settle_freed_memories() -> None:
             return
         with _memories_lock:
             memory = _memories.pop(env)
+            native.library().avm_linear_free(env)  # wasmtime asks it nothing more after the finalizer
             keep = len(_spares) + len(_dirty) < SPARE_MEMORIES
             if keep:
                 _dirty.append(memory)  # zeroed by zero_freed_memories, never reused before
@@ -246,15 +238,30 @@ def _new_memory(_env, _ty, minimum, maximum, reserved_size, guard_size, ret):  #
         if budget is not None:
             budget.release(minimum)
         return _error(f"cannot map a linear memory: errno {errno}")
-    key = next(_keys)
+    # the key is the C record wasmtime's get_memory reads (native: avm_linear_get)
+    key = native.library().avm_linear_new(base, minimum, maximum)
+    if not key:
+        _libc.munmap(base, mapped)
+        if budget is not None:
+            budget.release(minimum)
+        return _error("cannot allocate a linear memory's record")
     with _memories_lock:
         _memories[key] = _LinearMemory(base, mapped, minimum, maximum, budget)
     linear = ret[0]
     linear.env = key
-    linear.get_memory = _get_memory
+    linear.get_memory = _native_get_memory()
     linear.grow_memory = _grow_memory
     linear.finalizer = _free_memory
     return 0
+
+
+_get_memory: list[object] = []  # the native get_memory, once the library is loaded
+
+
+def _native_get_memory() -> object:
+    if not _get_memory:
+        _get_memory.append(ffi.wasmtime_memory_get_callback_t(native.library().function_pointer("avm_linear_get")))
+    return _get_memory[0]
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_void_p)

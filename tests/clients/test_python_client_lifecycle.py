@@ -45,19 +45,19 @@ async def test_sidecar_that_exits_immediately_raises_instead_of_hanging(tmp_path
     assert err.value.reason == "exited" and err.value.returncode == 3
 
 
+DIES_AT_ITS_FIRST_REQUEST = """
+import json, sys
+hello = json.loads(sys.stdin.readline())
+print(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": {
+    "protocolVersion": 1, "sidecarVersion": "fake", "maxFrameBytes": 1000, "defaultLimits": {}, "methods": []}}),
+    flush=True)
+sys.stdin.readline()
+sys.exit(7)
+"""
+
+
 async def test_sidecar_dying_mid_request_fails_the_request(tmp_path):
-    cmd = fake_sidecar(
-        tmp_path,
-        """
-        import json, sys
-        hello = json.loads(sys.stdin.readline())
-        print(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": {
-            "protocolVersion": 1, "sidecarVersion": "fake", "maxFrameBytes": 1000, "defaultLimits": {}, "methods": []}}),
-            flush=True)
-        sys.stdin.readline()
-        sys.exit(7)
-        """,
-    )
+    cmd = fake_sidecar(tmp_path, DIES_AT_ITS_FIRST_REQUEST)
     with trio.fail_after(20):
         async with AsyncClient.connect(cmd) as c:
             with pytest.raises(SidecarError) as err:
@@ -264,18 +264,7 @@ def test_sync_facade_drives_the_same_methods():
 
 
 def test_a_blocking_call_fails_when_the_sidecar_dies_under_it(tmp_path):
-    cmd = fake_sidecar(
-        tmp_path,
-        """
-        import json, sys
-        hello = json.loads(sys.stdin.readline())
-        print(json.dumps({"jsonrpc": "2.0", "id": hello["id"], "result": {
-            "protocolVersion": 1, "sidecarVersion": "fake", "maxFrameBytes": 1000, "defaultLimits": {}, "methods": []}}),
-            flush=True)
-        sys.stdin.readline()
-        sys.exit(7)
-        """,
-    )
+    cmd = fake_sidecar(tmp_path, DIES_AT_ITS_FIRST_REQUEST)
     with Client.connect(cmd) as c, pytest.raises(SidecarError) as err:
         c.vm.list()  # written and waited for on this thread; the reader task fails it
     assert err.value.reason == "exited"

@@ -306,3 +306,13 @@ async def test_every_exec_is_answered_exactly_once_however_its_end_races_a_timeo
             assert a["result"]["stdout"] == base64.b64encode(f"{n}\n".encode()).decode()
         elif n % 3 == 2:
             assert a.get("error", {}).get("data", {}).get("kind") == "cancelled" or a["result"]["exitCode"] == 0
+
+
+async def test_an_id_answered_early_may_be_used_again_at_once(raw):
+    # An exec answered by its guest thread (rpc/early_answers.py) is no longer in
+    # flight for the client, though its task has not finished yet.
+    await ready(raw)
+    vm = (await raw.call({"jsonrpc": "2.0", "id": "vm", "method": "vm.create", "params": {}}))["result"]["vmId"]
+    for n in range(50):
+        answer = await raw.call({"jsonrpc": "2.0", "id": 7, "method": "process.exec", "params": {"vmId": vm, "command": f"echo {n}"}})
+        assert answer.get("result", {}).get("stdout") == base64.b64encode(f"{n}\n".encode()).decode(), answer

@@ -102,7 +102,9 @@ class Connection:
         self._rpc = RpcConnection(max_frame_bytes)
         self._max_frame_bytes = max_frame_bytes
         self._state = _State.NEW
-        self._in_flight: dict[RequestId, trio.CancelScope] = {}
+        # id -> its cancel scope and answer; one answered early (rpc/early_answers.py)
+        # is no longer in flight for the client, which may use its id again
+        self._in_flight: dict[RequestId, tuple[trio.CancelScope, EarlyAnswer]] = {}
         self._out = OutgoingLines(_OUTGOING_LINES)
         self._send = self._out.send
         self.client_requests = ClientRequests(self._send)
@@ -153,7 +155,7 @@ class Connection:
             await self._send_error(req.id, RpcError("not_initialized", "the first request must be hello"))
         elif req.method not in self._handlers:
             await self._send_error(req.id, RpcError("method_not_found", f"unknown method {req.method!r}"))
-        elif req.id in self._in_flight:
+        elif req.id in self._in_flight and not self._in_flight[req.id][1].sent:
             await self._send_error(req.id, RpcError("invalid_request", f"request id {req.id!r} is already in flight"))
         else:
             self._start_request(req, requests)
@@ -201,9 +203,9 @@ class Connection:
         except msgspec.ValidationError:
             log.warning("bad_cancel_request")
             return
-        scope = self._in_flight.get(target)
-        if scope is not None:
-            scope.cancel()
+        entry = self._in_flight.get(target)
+        if entry is not None:
+            entry[0].cancel()
 
     def _start_request(self, req: Request, requests: trio.Nursery) -> None:
         """Call the request's handler here, in the reader, and await what it returns
@@ -213,8 +215,8 @@ class Connection:
         raises is the task's to answer. The handler and the task share a context
         in which the request's EarlyAnswer is offered (rpc/early_answers.py)."""
         scope = trio.CancelScope()
-        self._in_flight[req.id] = scope
         answer = EarlyAnswer(functools.partial(self._result_line, req.id), self._out.write_whole)
+        self._in_flight[req.id] = (scope, answer)
         context = contextvars.copy_context()
         context.run(offering, answer)
         started = context.run(self._call_handler, req)
@@ -247,7 +249,8 @@ class Connection:
         except Exception as exc:  # translated at this single boundary
             line = self._error_line(req.id, exc, method=req.method)
         finally:
-            del self._in_flight[req.id]
+            if self._in_flight.get(req.id, (None,))[0] is scope:  # not a later request of the same id
+                del self._in_flight[req.id]
         if answer.withdraw():  # else the handler's work answered it already, early
             await self._send(line)
 

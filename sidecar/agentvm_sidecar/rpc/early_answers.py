@@ -44,13 +44,22 @@ class EarlyAnswer:
         """Answer with ``result`` now, from any thread, unless the request was
         answered or the offer withdrawn, or the line cannot be written whole now;
         whether it was sent (if not, the handler's return answers)."""
+        line = self._encode(result)
         with self._lock:
             if self._state is not _State.OFFERED:
                 return False
-            if not self._write_whole(self._encode(result)):
-                return False
+            # SENT before the write: the client may answer the line (reuse its id)
+            # before this thread runs again
             self._state = _State.SENT
+            if not self._write_whole(line):
+                self._state = _State.OFFERED
+                return False
             return True
+
+    @property
+    def sent(self) -> bool:
+        """Whether it was sent (the request is answered)."""
+        return self._state is _State.SENT
 
     def withdraw(self) -> bool:
         """No early answer from now on (the request's task is about to answer);

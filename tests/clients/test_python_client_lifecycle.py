@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 import trio
@@ -379,3 +381,27 @@ async def test_a_result_nested_too_deep_fails_only_its_call_and_the_connection_k
         assert err.value.kind == "invalid_request"
         with trio.fail_after(10):
             assert (await c.vm.list()).vms == []
+
+
+def test_an_interrupted_blocking_call_cancels_its_request():
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with Client.connect(SIDECAR) as c:
+            vm = c.vm.create().vm_id
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            with pytest.raises(Interrupted):
+                c.process.exec(vm, "sleep 30")  # waiting on this thread when the signal comes
+            deadline = time.monotonic() + 20
+            while c.process.list(vm).processes:  # the cancel reached the sidecar: it killed the session
+                assert time.monotonic() < deadline, "the interrupted exec still runs"
+                time.sleep(0.05)
+            assert c.process.exec(vm, "echo still serving").stdout == b"still serving\n"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -28,7 +28,7 @@ import sys
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import msgspec
@@ -224,9 +224,10 @@ class Connection:
                 write_on_loop(line)
             try:
                 pending.done.wait()
-            except BaseException:
+            except BaseException:  # an interrupt: the sidecar may stop working on it
                 if not pending.done.is_set():
-                    write_on_loop(encode_notification(CANCEL_METHOD, {"id": req_id}))
+                    with suppress(SidecarError):  # gone already: nothing to cancel
+                        write_on_loop(encode_notification(CANCEL_METHOD, {"id": req_id}))
                 raise
         finally:
             self._pending.pop(req_id, None)

@@ -26,7 +26,7 @@ from .dir_snapshot import DirSnapshot
 from .errors import KernelError
 from .fstypes import S_IFIFO, FileKind, Stat
 from .handle import FileHandle
-from .pipes import Interrupted, Pipe, PipeBudget
+from .pipes import Interrupted, Pipe, PipeBudget, never_interrupted
 
 __all__ = ["Description", "FileDescription", "PipeReader", "PipeWriter", "fifo_stat", "next_pipe_inode", "pipe_pair"]
 
@@ -44,10 +44,6 @@ def fifo_stat(ino: int, size: int) -> Stat:
         ino=ino, dev=0, mode=S_IFIFO | 0o600, nlink=1, uid=1000, gid=1000,
         size=size, atime_ns=0, mtime_ns=0, ctime_ns=0,
     )
-
-
-def _never() -> bool:
-    return False
 
 
 class Description:
@@ -90,11 +86,11 @@ class Description:
     def _close(self) -> None:
         raise NotImplementedError
 
-    def read(self, n: int, interrupted: Interrupted = _never) -> bytes:
+    def read(self, n: int, interrupted: Interrupted = never_interrupted) -> bytes:
         """Raises: EBADF (not readable), EISDIR, EAGAIN, EINTR."""
         raise KernelError.ebadf()
 
-    def write(self, data: bytes | memoryview, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, interrupted: Interrupted = never_interrupted) -> int:
         """Raises: EBADF (not writable), EPIPE, ENOSPC, EAGAIN, EINTR."""
         raise KernelError.ebadf()
 
@@ -158,10 +154,10 @@ class FileDescription(Description):
     def _close(self) -> None:
         self.handle.close()
 
-    def read(self, n: int, interrupted: Interrupted = _never) -> bytes:
+    def read(self, n: int, interrupted: Interrupted = never_interrupted) -> bytes:
         return self.handle.read(n)
 
-    def write(self, data: bytes | memoryview, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, interrupted: Interrupted = never_interrupted) -> int:
         if self.append:
             self.handle.seek(0, os.SEEK_END)
         return self.handle.write(data)
@@ -216,7 +212,7 @@ class PipeReader(_PipeEnd):
     def _close(self) -> None:
         self.pipe.close_reader()
 
-    def read(self, n: int, interrupted: Interrupted = _never) -> bytes:
+    def read(self, n: int, interrupted: Interrupted = never_interrupted) -> bytes:
         return self.pipe.read(n, nonblocking=self.nonblocking, interrupted=interrupted)
 
     def ready(self, for_write: bool) -> bool:
@@ -229,7 +225,7 @@ class PipeWriter(_PipeEnd):
     def _close(self) -> None:
         self.pipe.close_writer()
 
-    def write(self, data: bytes | memoryview, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, interrupted: Interrupted = never_interrupted) -> int:
         return self.pipe.write(data, nonblocking=self.nonblocking, interrupted=interrupted)
 
     def ready(self, for_write: bool) -> bool:

@@ -25,13 +25,9 @@ from ..native import NativeDescription
 from .descriptions import Description, fifo_stat, next_pipe_inode
 from .errors import KernelError
 from .fstypes import FileKind, Stat
-from .pipes import Interrupted
+from .pipes import Interrupted, never_interrupted
 
 __all__ = ["OutputCapture", "StdinBytes"]
-
-
-def _never() -> bool:
-    return False
 
 
 class StdinBytes(Description):
@@ -47,7 +43,7 @@ class StdinBytes(Description):
         self._lock = threading.Lock()  # processes sharing it read on their own threads
         self._ino = next_pipe_inode()
 
-    def read(self, n: int, interrupted: Interrupted = _never) -> bytes:
+    def read(self, n: int, interrupted: Interrupted = never_interrupted) -> bytes:
         with self._lock:
             chunk = self._data[self._pos : self._pos + n]
             self._pos += len(chunk)
@@ -76,7 +72,7 @@ class OutputCapture(Description):
         self._on_closed = on_closed
         self.closed = False
 
-    def write(self, data: bytes | memoryview, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, interrupted: Interrupted = never_interrupted) -> int:
         try:
             self.native.capture_write(data)
         except MemoryError:

@@ -60,7 +60,7 @@ from . import blocking
 from .errors import KernelError
 from .watchers import Watchable
 
-__all__ = ["STALL_SECONDS", "Interrupted", "Pipe", "PipeBudget"]
+__all__ = ["STALL_SECONDS", "Interrupted", "Pipe", "PipeBudget", "never_interrupted"]
 
 STALL_SECONDS = 0.02
 _WAIT_SLICE = 0.05  # a reader looks at its kill this often when nobody kicks it (blocking.py)
@@ -72,7 +72,8 @@ Interrupted = Callable[[], bool]
 _BUFFERED, _READERS, _WRITERS, _ELASTIC, _READS, _READY = range(6)
 
 
-def _never() -> bool:
+def never_interrupted() -> bool:
+    """The ``interrupted`` of a caller no signal can interrupt (the sidecar's own)."""
     return False
 
 
@@ -160,7 +161,7 @@ class Pipe(Watchable):
             self.on_destroyed()
 
     # -- I/O --------------------------------------------------------------------
-    def read(self, n: int, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> bytes:
+    def read(self, n: int, *, nonblocking: bool = False, interrupted: Interrupted = never_interrupted) -> bytes:
         """Up to ``n`` bytes; b"" at end of file.
 
         Raises: EAGAIN (nonblocking and empty), EINTR (``interrupted()`` became true).
@@ -182,7 +183,7 @@ class Pipe(Watchable):
                 raise KernelError.eagain()
             self._wait(False, interrupted, None)
 
-    def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = never_interrupted) -> int:
         """Write all of ``data`` (blocking as needed); returns len(data), or the bytes
         written so far when a nonblocking write fills the pipe.
 

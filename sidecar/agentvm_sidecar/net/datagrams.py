@@ -11,17 +11,13 @@ from collections import deque
 from collections.abc import Callable
 
 from ..kernel.errors import KernelError
-from ..kernel.pipes import Interrupted
+from ..kernel.pipes import Interrupted, never_interrupted
 from ..kernel.watchers import Watchable
 
 __all__ = ["MAX_DATAGRAM_BYTES", "DatagramQueue"]
 
 MAX_DATAGRAM_BYTES = 65507  # the largest UDP payload over IPv4
 MAX_QUEUED_DATAGRAMS = 1024
-
-
-def _never() -> bool:
-    return False
 
 
 class DatagramQueue(Watchable):
@@ -46,7 +42,7 @@ class DatagramQueue(Watchable):
         self._notify()
 
     def receive(
-        self, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = _never
+        self, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = never_interrupted
     ) -> tuple[bytes, str]:
         """The oldest datagram and its sender. Raises: EAGAIN, EINTR."""
         with self._cond:

@@ -14,16 +14,12 @@ from collections import deque
 from collections.abc import Callable
 
 from ..kernel.errors import KernelError
-from ..kernel.pipes import Interrupted
+from ..kernel.pipes import Interrupted, never_interrupted
 from ..kernel.watchers import Watchable
 from .stream import ByteStream
 
 __all__ = ["Listener", "LoopbackEnd", "loopback_pair"]
 
-
-
-def _never() -> bool:
-    return False
 
 
 class LoopbackEnd:
@@ -35,11 +31,11 @@ class LoopbackEnd:
         self.local = local
         self.peer = peer
 
-    def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = _never) -> bytes:
+    def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = never_interrupted) -> bytes:
         """Raises: ECONNRESET, EAGAIN, EINTR."""
         return self._in.read(n, nonblocking=nonblocking, deadline=deadline, interrupted=interrupted)
 
-    def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = _never) -> int:
+    def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = never_interrupted) -> int:
         """Raises: EPIPE, ECONNRESET, EAGAIN, EINTR."""
         return self._out.write(data, nonblocking=nonblocking, interrupted=interrupted)
 
@@ -103,7 +99,7 @@ class Listener(Watchable):
             self._cond.notify_all()
         self._notify()
 
-    def accept(self, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = _never) -> LoopbackEnd:
+    def accept(self, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = never_interrupted) -> LoopbackEnd:
         """The oldest queued connection. Raises: EAGAIN, EINTR, EINVAL (closed)."""
         with self._cond:
             while not self._queue:

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from ..kernel.blocking import before_blocking
 from ..kernel.errors import KernelError
-from ..kernel.pipes import Interrupted
+from ..kernel.pipes import Interrupted, never_interrupted
 
 __all__ = ["CONNECT_TIMEOUT_S", "HOST_POLL_SLICE", "OutboundEnd", "StreamFilter", "open_connection", "tls_context"]
 
@@ -39,10 +39,6 @@ CONNECT_TIMEOUT_S = 30.0
 TLS_HANDSHAKE_TIMEOUT_S = 30.0
 HOST_POLL_SLICE = 0.005
 _WAIT_SLICE = 0.05
-
-
-def _never() -> bool:
-    return False
 
 
 def _wait_io(sock: socket.socket, for_write: bool, deadline: float | None, interrupted: Interrupted, expired: str) -> None:
@@ -160,7 +156,7 @@ class OutboundEnd:
         self._sock = wrapped
         self.tls = True
 
-    def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = _never) -> bytes:
+    def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = never_interrupted) -> bytes:
         """Raises: ECONNRESET, EAGAIN, EINTR."""
         if self._refused:
             return b""
@@ -185,7 +181,7 @@ class OutboundEnd:
             except (ssl.SSLError, OSError) as exc:
                 raise _oserror(exc) from None
 
-    def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = _never) -> int:
+    def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = never_interrupted) -> int:
         """Raises: EPIPE, ECONNRESET, EAGAIN, EINTR, and what the request filter
         raises (EACCES: a request it refuses)."""
         if self._filter is None:
@@ -220,7 +216,7 @@ class OutboundEnd:
         """A non-blocking flush for poll; False when it failed (the next send or
         recv reports the error)."""
         try:
-            self._flush(nonblocking=True, interrupted=_never)
+            self._flush(nonblocking=True, interrupted=never_interrupted)
         except KernelError:
             return False
         return True

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..kernel.descriptions import Description
 from ..kernel.errors import KernelError
 from ..kernel.fstypes import S_IFSOCK, FileKind, Stat
-from ..kernel.pipes import Interrupted
+from ..kernel.pipes import Interrupted, never_interrupted
 from .datagrams import MAX_DATAGRAM_BYTES, DatagramQueue
 from .loopback import Listener
 from .outbound import OutboundEnd
@@ -36,16 +36,12 @@ __all__ = ["Socket", "StreamEnd"]
 _inodes = iter(range(1 << 50, 1 << 62))
 
 
-def _never() -> bool:
-    return False
-
-
 class StreamEnd(Protocol):
     local: str
     peer: str
 
-    def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = _never) -> bytes: ...
-    def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = _never) -> int: ...
+    def recv(self, n: int, *, nonblocking: bool, deadline: float | None = None, interrupted: Interrupted = never_interrupted) -> bytes: ...
+    def send(self, data: bytes | memoryview, *, nonblocking: bool, interrupted: Interrupted = never_interrupted) -> int: ...
     def shutdown(self, read: bool, write: bool) -> None: ...
     def close(self) -> None: ...
     def readable(self) -> bool: ...
@@ -109,7 +105,7 @@ class Socket(Description):
             raise KernelError("ENOTCONN", "socket is not connected")
         return end
 
-    def recv(self, n: int, *, dontwait: bool = False, interrupted: Interrupted = _never) -> bytes:
+    def recv(self, n: int, *, dontwait: bool = False, interrupted: Interrupted = never_interrupted) -> bytes:
         """Receive up to ``n`` bytes (a datagram socket: one datagram, truncated).
 
         Raises: ENOTCONN, ECONNRESET, EAGAIN (nonblocking or SO_RCVTIMEO), EINTR.
@@ -119,7 +115,7 @@ class Socket(Description):
         nonblocking = self.nonblocking or dontwait
         return self.connected_end().recv(n, nonblocking=nonblocking, deadline=self.receive_deadline(), interrupted=interrupted)
 
-    def send(self, data: bytes | memoryview, *, dontwait: bool = False, interrupted: Interrupted = _never) -> int:
+    def send(self, data: bytes | memoryview, *, dontwait: bool = False, interrupted: Interrupted = never_interrupted) -> int:
         """Raises: ENOTCONN, EPIPE, ECONNRESET, EAGAIN, EINTR, EDESTADDRREQ."""
         if not self.stream:
             if self.default_peer is None:
@@ -127,7 +123,7 @@ class Socket(Description):
             return self.table.send_datagram(self, bytes(data), self.default_peer)
         return self.connected_end().send(data, nonblocking=self.nonblocking or dontwait, interrupted=interrupted)
 
-    def recv_from(self, n: int, *, dontwait: bool = False, interrupted: Interrupted = _never) -> tuple[bytes, str]:
+    def recv_from(self, n: int, *, dontwait: bool = False, interrupted: Interrupted = never_interrupted) -> tuple[bytes, str]:
         """One datagram (truncated to ``n``) and its sender. Raises: EAGAIN, EINTR, ENOTCONN."""
         if self.stream:
             end = self.connected_end()
@@ -149,10 +145,10 @@ class Socket(Description):
         return self.table.send_datagram(self, bytes(data), address)
 
     # -- Description interface (fd_read / fd_write / poll) -------------------------
-    def read(self, n: int, interrupted: Interrupted = _never) -> bytes:
+    def read(self, n: int, interrupted: Interrupted = never_interrupted) -> bytes:
         return self.recv(n, interrupted=interrupted)
 
-    def write(self, data: bytes | memoryview, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, interrupted: Interrupted = never_interrupted) -> int:
         return self.send(data, interrupted=interrupted)
 
     def stat(self) -> Stat:

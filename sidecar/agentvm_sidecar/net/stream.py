@@ -19,15 +19,11 @@ import threading
 from collections.abc import Callable
 
 from ..kernel.errors import KernelError
-from ..kernel.pipes import Interrupted
+from ..kernel.pipes import Interrupted, never_interrupted
 from ..kernel.watchers import Watchable
 
 __all__ = ["ByteStream"]
 
-
-
-def _never() -> bool:
-    return False
 
 
 class ByteStream(Watchable):
@@ -45,7 +41,7 @@ class ByteStream(Watchable):
     # -- I/O --------------------------------------------------------------------
     def read(
         self, n: int, *, nonblocking: bool = False, deadline: float | None = None,
-        interrupted: Interrupted = _never,
+        interrupted: Interrupted = never_interrupted,
     ) -> bytes:
         """Up to ``n`` bytes; b"" at end of stream.
 
@@ -68,7 +64,7 @@ class ByteStream(Watchable):
         self._notify()
         return data
 
-    def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = _never) -> int:
+    def write(self, data: bytes | memoryview, *, nonblocking: bool = False, interrupted: Interrupted = never_interrupted) -> int:
         """Append ``data``: all of it (blocking as needed), or when nonblocking what
         fits now. Returns the bytes taken.
 

@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 from ..kernel.blocking import before_blocking
 from ..kernel.errors import KernelError
-from ..kernel.pipes import Interrupted
+from ..kernel.pipes import Interrupted, never_interrupted
 from .addresses import format_address, is_loopback_host, parse_address, parse_ip
 from .datagrams import DatagramQueue
 from .host_connection import HostConnection
@@ -55,10 +55,6 @@ MAX_BACKLOG = 128
 MAX_RESOLVED = 16
 EPHEMERAL_FIRST = 49152
 _LOOPBACK = "127.0.0.1"
-
-
-def _never() -> bool:
-    return False
 
 
 class SocketTable:
@@ -192,7 +188,7 @@ class SocketTable:
             self._listeners[sock.port] = listener
         sock.attach(listener=listener)
 
-    def accept(self, sock: Socket, interrupted: Interrupted = _never) -> Socket:
+    def accept(self, sock: Socket, interrupted: Interrupted = never_interrupted) -> Socket:
         """The next queued connection as a new connected socket (counted already).
 
         Raises: EINVAL (not listening), EAGAIN, EINTR.
@@ -207,7 +203,7 @@ class SocketTable:
         return accepted
 
     # -- connecting ---------------------------------------------------------------------
-    def connect(self, sock: Socket, address: str, interrupted: Interrupted = _never) -> None:
+    def connect(self, sock: Socket, address: str, interrupted: Interrupted = never_interrupted) -> None:
         """Connect to the VM loopback or, if the policy allows, out through the host.
 
         Raises: EINVAL (malformed address or port), EISCONN, ECONNREFUSED, EACCES
@@ -289,7 +285,7 @@ class SocketTable:
             raise
         return HostConnection(client, self._give)
 
-    def start_tls(self, sock: Socket, server_name: str, verify: bool, interrupted: Interrupted = _never) -> None:
+    def start_tls(self, sock: Socket, server_name: str, verify: bool, interrupted: Interrupted = never_interrupted) -> None:
         """Make ``sock``'s outbound connection TLS (the guest keeps plaintext).
 
         Raises: ENOTCONN, ENOTSUP (a VM-loopback connection), EACCES (certificate),

@@ -333,9 +333,10 @@ def _pwd_directory(ctx: GuestContext, pwd: str | None) -> str | None:
         return None
     vfs, cred = ctx.kernel.vfs, ctx.proc.cred
     try:
-        return vfs.realpath(pwd, cred=cred) if vfs.stat(pwd, cred=cred).is_dir else None
+        real, st = vfs.resolve(pwd, cred=cred)
     except KernelError:
         return None
+    return real if st.is_dir else None
 
 
 # -- descriptors -------------------------------------------------------------------

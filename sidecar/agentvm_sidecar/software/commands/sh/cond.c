@@ -92,31 +92,23 @@ static Cond *parse_primary(void) {
     return c;
 }
 
-static Cond *parse_and(void) {
-    Cond *c = parse_primary();
+/* A left-associative chain of `op` (node `kind`) between what `operand` parses. */
+static Cond *parse_chain(const char *op, int kind, Cond *(*operand)(void)) {
+    Cond *c = operand();
     for (;;) {
-        char *op = operator_at();
-        if (op == NULL || strcmp(op, "&&") != 0) return c;
+        char *at = operator_at();
+        if (at == NULL || strcmp(at, op) != 0) return c;
         pos += 2;
-        Cond *both = node(K_AND);
-        both->left = c;
-        both->right = parse_primary();
-        c = both;
+        Cond *joined = node(kind);
+        joined->left = c;
+        joined->right = operand();
+        c = joined;
     }
 }
 
-static Cond *parse_or(void) {
-    Cond *c = parse_and();
-    for (;;) {
-        char *op = operator_at();
-        if (op == NULL || strcmp(op, "||") != 0) return c;
-        pos += 2;
-        Cond *either = node(K_OR);
-        either->left = c;
-        either->right = parse_and();
-        c = either;
-    }
-}
+static Cond *parse_and(void) { return parse_chain("&&", K_AND, parse_primary); }
+
+static Cond *parse_or(void) { return parse_chain("||", K_OR, parse_and); }
 
 /* After `[[` (pos past it), through `]]`. */
 Cond *parse_cond(void) {

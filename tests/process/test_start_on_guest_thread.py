@@ -15,6 +15,7 @@ from agentvm_protocol import ProcessExecParams, VmConfig
 from agentvm_sidecar import client_processes
 from agentvm_sidecar.kernel.errors import KernelError
 from agentvm_sidecar.vms import VM_WORKER_THREADS, VmRegistry
+from tests.waiting import AtOnce
 
 
 async def test_a_request_cancelled_while_its_process_is_created_still_kills_it(monkeypatch):
@@ -78,18 +79,12 @@ async def test_execs_created_at_once_are_bounded_and_all_answer(monkeypatch):
     # _Launch): at most VM_WORKER_THREADS at once per VM; those beyond take a worker
     # token as every other thread call does, so a client flooding execs cannot make
     # the sidecar start a thread per request.
-    lock = threading.Lock()
-    creating = peak = 0
+    creating = AtOnce()
     real_create = client_processes.create_process
 
     def held_create(*args, **kwargs):
-        nonlocal creating, peak
-        with lock:
-            creating += 1
-            peak = max(peak, creating)
-        time.sleep(0.5)
-        with lock:
-            creating -= 1
+        with creating.inside():
+            time.sleep(0.5)
         return real_create(*args, **kwargs)
 
     monkeypatch.setattr(client_processes, "create_process", held_create)
@@ -106,6 +101,6 @@ async def test_execs_created_at_once_are_bounded_and_all_answer(monkeypatch):
                 for i in range(2 * VM_WORKER_THREADS + 4):
                     execs.start_soon(run, i)
         assert sorted(answers) == sorted(f"{i}\n".encode() for i in range(2 * VM_WORKER_THREADS + 4))
-        assert VM_WORKER_THREADS < peak <= 2 * VM_WORKER_THREADS
+        assert VM_WORKER_THREADS < creating.peak <= 2 * VM_WORKER_THREADS
         await vms.dispose_all()
         nursery.cancel_scope.cancel()

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from agentvm_sidecar.thread_calls import run_in_thread
+from tests.waiting import AtOnce
 
 
 async def test_the_result_comes_back_from_another_thread():
@@ -28,18 +29,12 @@ async def test_the_exception_is_raised_in_the_caller():
 
 async def test_the_limiter_bounds_the_calls_running_at_once():
     limiter = trio.CapacityLimiter(2)
-    lock = threading.Lock()
-    running = peak = 0
+    running = AtOnce()
     release = threading.Event()
 
     def held() -> None:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        release.wait(10)
-        with lock:
-            running -= 1
+        with running.inside():
+            release.wait(10)
 
     async with trio.open_nursery() as nursery:
         for _ in range(5):
@@ -48,7 +43,7 @@ async def test_the_limiter_bounds_the_calls_running_at_once():
             while limiter.borrowed_tokens < 2:
                 await trio.sleep(0.01)
         await trio.sleep(0.1)  # the other three had their chance to start
-        assert peak == 2
+        assert running.peak == 2
         release.set()
     assert limiter.borrowed_tokens == 0
 
